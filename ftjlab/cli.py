@@ -1,0 +1,69 @@
+"""The ``ftjlab`` command line (DESIGN.md section 9).
+
+Exit codes: 0 success, 1 measurement failed or aborted (data kept), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ftjlab import __version__
+from ftjlab.errors import BadInput, MeasurementFailed
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from ftjlab.demo import run_demo
+
+    run_demo(seed=args.seed, size=args.size)
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from ftjlab.benchmarks import run_benchmarks
+
+    return run_benchmarks(select=args.select, json_path=args.json, quick=args.quick)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ftjlab",
+        description="Lab application for FTJ NOR arrays: instruments, simulated bench, RTN, VMM.",
+    )
+    parser.add_argument("--version", action="version", version=f"ftjlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="headless end-to-end job on the simulated bench")
+    demo.add_argument("--seed", type=int, default=2026, help="random seed of the simulated bench")
+    demo.add_argument("--size", type=int, default=32, help="array rows = columns (8..1024)")
+    demo.set_defaults(func=_cmd_demo)
+
+    bench = sub.add_parser("bench", help="run the benchmarks in tests/benchmarks (ratios)")
+    bench.add_argument("select", nargs="*", help="only benchmarks whose name contains these")
+    bench.add_argument("--json", metavar="PATH", help="also write the table as JSON")
+    bench.add_argument("--quick", action="store_true", help="fewer repetitions")
+    bench.set_defaults(func=_cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except BadInput as exc:
+        print(f"ftjlab: error: {exc}", file=sys.stderr)
+        return 2
+    except MeasurementFailed as exc:
+        print(f"ftjlab: measurement failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("ftjlab: interrupted", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

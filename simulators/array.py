@@ -1,0 +1,345 @@
+"""The FTJ NOR array: word lines gate rows, bit lines sum the currents of conducting cells.
+
+Cell (i, j) sits at word line i and bit line j (flat index ``i * cols + j``). A cell conducts
+when its word line is on; the bit-line current is the sum over conducting cells (Kirchhoff),
+``I_j = sum_i f(V_j) G_ij (1 - g(V_j) m_ij)``, ``f(V) = V (1 + (V/V_nl)^2)``, with the trap
+modulation ``m_ij`` of RTN, plus read noise. Program pulses reach only cells whose word line is
+on. All state lives in flat numpy arrays; nothing loops over cells in Python.
+
+Reads come in two kinds:
+
+* :meth:`FTJArray.read_bitlines` - one reading of every bit line (a VMM step or a map row).
+  At |V| <= ``traps.kinetics_bound_v`` the traps advance through the event queue, so the cost
+  follows the number of trap flips, not the number of traps.
+* :meth:`FTJArray.acquire` - many readings of a few bit lines at any bias (RTN, IV): the traps
+  of the selected cells are simulated exactly in continuous time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .clock import VirtualClock
+from .fastrandom import standard_normal_f32
+from .params import ArrayParams
+from .switching import DomainArray
+from .traps import BiasWindow, Flips, TraceWindow, TrapPopulation, activation, simulate_traps
+
+BOLTZMANN = 1.380649e-23
+ELEMENTARY_CHARGE = 1.602176634e-19
+_STUCK_NONE, _STUCK_ON, _STUCK_OFF = 0, 1, 2
+
+
+class FTJArray:
+    """A simulated FTJ NOR array of ``rows x cols`` cells with its own virtual clock.
+
+    Parameters
+    ----------
+    params: all model parameters (see :mod:`ftjlab.simulators.params`).
+    rng: the bench's random generator; every random draw of the array comes from it.
+    clock: the bench's virtual clock (a new one if omitted).
+    """
+
+    def __init__(
+        self,
+        params: ArrayParams,
+        rng: np.random.Generator,
+        clock: VirtualClock | None = None,
+    ) -> None:
+        self.params = params
+        self.rng = rng
+        self.clock = clock or VirtualClock()
+        self.rows, self.cols = params.rows, params.cols
+        n = self.rows * self.cols
+        c = params.conductance
+        z = standard_normal_f32(rng, 2 * n).reshape(2, n)
+        self.g_on = (c.g_on_siemens * np.exp(c.d2d_sigma_log * z[0])).astype(np.float32)
+        self.g_off = (c.g_off_siemens * np.exp(c.d2d_sigma_log * z[1])).astype(np.float32)
+        np.minimum(self.g_off, 0.5 * self.g_on, out=self.g_off)  # keep a window in every cell
+        self.domains = DomainArray(params.switching, n, rng)
+        u = rng.random(n)
+        self.stuck = np.zeros(n, dtype=np.int8)
+        self.stuck[u < c.stuck_on_fraction] = _STUCK_ON
+        self.stuck[(u >= c.stuck_on_fraction) & (u < c.stuck_on_fraction + c.stuck_off_fraction)] = (
+            _STUCK_OFF
+        )
+        if params.initial_state == "on":
+            self.domains.set_all(slice(None), True)
+        elif params.initial_state == "random":
+            self.domains.randomise(np.arange(n), rng)
+        self.domains.set_all(np.flatnonzero(self.stuck == _STUCK_ON), True)
+        self.domains.set_all(np.flatnonzero(self.stuck == _STUCK_OFF), False)
+        r = params.retention
+        self.nu = np.maximum(
+            r.drift_nu_mean + r.drift_nu_sigma * standard_normal_f32(rng, n), 0.0
+        ).astype(np.float16)
+        self._nu_max = float(self.nu.max()) if n else 0.0
+        self.cycles = np.zeros(n, dtype=np.float32)
+        self.t_prog = np.full(n, self.clock.now_s)
+        self._t_prog_max = self.clock.now_s
+        self.g_prog = np.empty(n, dtype=np.float32)
+        self._update_g_prog(np.arange(n))
+        self.traps = TrapPopulation(params.traps, n, rng, self.clock.now_s)
+        self.modulation = self.traps.modulation(n).astype(np.float32)
+        # Cached read matrix H = G(t_h) * (1 - g(V_h) * m), float64 (rows, cols)
+        self._h = np.empty((self.rows, self.cols))
+        self._h_volts: float | None = None
+        self._h_time = -np.inf
+
+    # ------------------------------------------------------------------ static properties
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.rows, self.cols
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of simulator state (all per-cell and per-trap arrays)."""
+        per_cell = (
+            self.g_on, self.g_off, self.stuck, self.nu, self.cycles, self.t_prog, self.g_prog,
+            self.modulation, self._h,
+        )
+        return sum(a.nbytes for a in per_cell) + self.domains.nbytes + self.traps.nbytes
+
+    def _cells(self, rows, cols) -> np.ndarray:
+        rows = np.atleast_1d(np.asarray(rows, dtype=np.int64))
+        cols = np.atleast_1d(np.asarray(cols, dtype=np.int64))
+        for name, idx, size in (("row", rows, self.rows), ("column", cols, self.cols)):
+            if idx.size and (idx.min() < 0 or idx.max() >= size):
+                raise IndexError(f"{name} index out of range 0..{size - 1}: {idx.tolist()}")
+        return (rows[:, None] * self.cols + cols[None, :]).ravel()
+
+    # ------------------------------------------------------------------ conductance
+    def window_factor(self, cells) -> np.ndarray:
+        """Endurance wear: fraction of the fresh memory window left after the cycles so far."""
+        e = self.params.endurance
+        return 1.0 / (1.0 + (self.cycles[cells].astype(np.float64) / e.wear_cycles) ** e.wear_exponent)
+
+    def _update_g_prog(self, cells: np.ndarray) -> None:
+        s = self.domains.switched_fraction(cells)
+        g_off = self.g_off[cells].astype(np.float64)
+        span = (self.g_on[cells] - self.g_off[cells]) * self.window_factor(cells)
+        self.g_prog[cells] = g_off + span * s
+
+    def _drift(self, cells, t_s: float) -> np.ndarray:
+        r = self.params.retention
+        age = t_s - self.t_prog[cells]
+        return np.power((age + r.drift_t0_s) / r.drift_t0_s, -self.nu[cells].astype(np.float64))
+
+    def conductance(self, t_s: float | None = None, cells=slice(None)) -> np.ndarray:
+        """True small-signal conductance (S) of cells at time ``t_s`` (default: now), no RTN.
+
+        With the default ``cells`` the result is the (rows, cols) map.
+        """
+        t_s = self.clock.now_s if t_s is None else t_s
+        g_off = self.g_off[cells].astype(np.float64)
+        g = g_off + (self.g_prog[cells] - g_off) * self._drift(cells, t_s)
+        return g.reshape(self.shape) if isinstance(cells, slice) and cells == slice(None) else g
+
+    def switched_fraction(self) -> np.ndarray:
+        """Switched (ON) area fraction of every cell, (rows, cols)."""
+        return self.domains.switched_fraction().reshape(self.shape)
+
+    def current_factor(self, volts) -> np.ndarray:
+        """f(V) = V (1 + (V / V_nl)^2): read current per siemens of conductance."""
+        v = np.asarray(volts, dtype=np.float64)
+        return v * (1.0 + (v / self.params.conductance.nonlinearity_v) ** 2)
+
+    def rtn_amplitude(self, volts) -> np.ndarray:
+        """Bias activation g(V) of every trap's dI/I (dI/I = a0 * g(V))."""
+        return activation(self.params.traps, volts)
+
+    # ------------------------------------------------------------------ programming
+    def apply_pulse(self, rows, cols, volts: float, width_s: float) -> None:
+        """One rectangular pulse of ``volts`` for ``width_s`` on bit lines ``cols`` with word
+        lines ``rows`` on. Only those cells see it; the clock advances by the width."""
+        if not (np.isfinite(volts) and np.isfinite(width_s) and width_s > 0):
+            raise ValueError(f"pulse needs finite volts and width > 0 s, got {volts!r}, {width_s!r}")
+        cells = self._cells(rows, cols)
+        cells = cells[self.stuck[cells] == _STUCK_NONE]
+        t = self.clock.now_s
+        self.traps_to(t)
+        if cells.size and volts != 0:
+            ds = self.domains.apply_pulse(cells, np.full(cells.size, float(volts)), width_s, self.rng)
+            changed = cells[ds != 0]
+            self.cycles[changed] += 0.5 * np.abs(ds[ds != 0]).astype(np.float32)
+            # Programming resets the retention clock of the cells whose state moved.
+            # Cells already at their target keep drifting from their own program time.
+            if changed.size:
+                g_now = self.conductance(t, changed)
+                self._update_g_prog(changed)
+                moved = self.g_prog[changed] != g_now
+                self.t_prog[changed[moved]] = t
+                self._t_prog_max = t
+                self._refresh_h(changed)
+        self.clock.advance(width_s)
+
+    # ------------------------------------------------------------------ traps and cache
+    def traps_to(self, t_s: float, window: BiasWindow | None = None) -> Flips:
+        flips = self.traps.advance(t_s, window)
+        if flips.ids.size:
+            cells = self.traps.cell[flips.ids]
+            np.add.at(self.modulation, cells, (flips.sign * self.traps.amp0[flips.ids]).astype(np.float32))
+            self._refresh_h(cells)
+        return flips
+
+    def _refresh_h(self, cells: np.ndarray) -> None:
+        if self._h_volts is None:
+            return
+        g = self.conductance(self._h_time, cells)
+        act = float(self.rtn_amplitude(self._h_volts))
+        self._h.ravel()[cells] = g * (1.0 - act * self.modulation[cells])
+
+    def _ensure_h(self, volts: float, t_s: float) -> None:
+        stale = self._h_volts != volts
+        if not stale and self._nu_max > 0:
+            r = self.params.retention
+            young = self._t_prog_max
+            change = self._nu_max * abs(
+                np.log((t_s - young + r.drift_t0_s) / (self._h_time - young + r.drift_t0_s))
+            )
+            stale = change > r.drift_refresh_tolerance
+        if stale:
+            self._h_volts, self._h_time = volts, t_s
+            act = float(self.rtn_amplitude(volts))
+            self._h[:] = (self.conductance(t_s) * (1.0 - act * self.modulation.reshape(self.shape)))
+
+    # ------------------------------------------------------------------ noise
+    def noise_sigma(self, current_a, conductance_s, aperture_s: float) -> np.ndarray:
+        """Read-noise sigma (A) of one reading integrated over ``aperture_s``."""
+        p = self.params.read_noise
+        psd = 4 * BOLTZMANN * p.temperature_k * np.abs(conductance_s)
+        if p.shot_noise:
+            psd = psd + 2 * ELEMENTARY_CHARGE * np.abs(current_a)
+        psd = psd + p.instrument_noise_a_per_rthz**2
+        return np.sqrt(psd / (2.0 * aperture_s))
+
+    # ------------------------------------------------------------------ reads
+    def read_bitlines(self, rows_on, volts, aperture_s: float, noise: bool = True) -> np.ndarray:
+        """One reading of every bit line (A), word lines ``rows_on`` on (bool mask or indices),
+        bit lines at ``volts`` (scalar or one per column; 0 V lines read ~0 A), integrated over
+        ``aperture_s``. The clock advances by the aperture."""
+        mask = self._row_mask(rows_on)
+        v = np.broadcast_to(np.asarray(volts, dtype=np.float64), (self.cols,))
+        bound = self.params.traps.kinetics_bound_v
+        uniform = bool(np.all(v == v[0]))
+        if np.max(np.abs(v)) > bound or self.params.conductance.wire_resistance_ohm > 0 or not uniform:
+            cols = np.arange(self.cols)
+            out = self.acquire(np.flatnonzero(mask), cols, v, 1, aperture_s, aperture_s, noise)
+            return out[:, 0].astype(np.float64)
+        v0 = float(v[0])
+        t0 = self.clock.now_s
+        t1 = t0 + aperture_s
+        self.traps_to(t0)
+        self._ensure_h(v0, t0)
+        x = mask.astype(np.float64)
+        f = float(self.current_factor(v0))
+        current = f * (x @ self._h)
+        # Traps that change state during the aperture contribute the fraction they spend in it.
+        active = np.zeros(self.rows * self.cols, dtype=bool)
+        if v0 != 0:
+            active.reshape(self.shape)[mask] = True
+        window = BiasWindow(t0, t1, active, np.full(active.size, v0))
+        self.traps.open_window(window)
+        flips = self.traps_to(t1, window)
+        if flips.ids.size and v0 != 0:
+            cells = self.traps.cell[flips.ids]
+            hit = active[cells]
+            if np.any(hit):
+                c = cells[hit]
+                dm = flips.sign[hit] * self.traps.amp0[flips.ids[hit]] * (t1 - flips.times[hit]) / aperture_s
+                di = -f * float(self.rtn_amplitude(v0)) * self.conductance(t0, c) * dm
+                current += np.bincount(c % self.cols, weights=di, minlength=self.cols)
+        if self.params.conductance.access_off_current_a:
+            current += self.params.conductance.access_off_current_a * (self.rows - mask.sum()) * np.sign(v0)
+        if noise:
+            g_sum = current / f if f != 0 else x @ self.conductance(t0)
+            sigma = self.noise_sigma(current, g_sum, aperture_s)
+            current += sigma * standard_normal_f32(self.rng, self.cols)
+        self.clock.advance(aperture_s)
+        return current
+
+    def _row_mask(self, rows_on) -> np.ndarray:
+        arr = np.asarray(rows_on)
+        if arr.dtype == bool:
+            if arr.shape != (self.rows,):
+                raise ValueError(f"word-line mask must have {self.rows} entries, got {arr.shape}")
+            return arr
+        mask = np.zeros(self.rows, dtype=bool)
+        idx = np.atleast_1d(arr).astype(np.int64)
+        if idx.size and (idx.min() < 0 or idx.max() >= self.rows):
+            raise IndexError(f"row index out of range 0..{self.rows - 1}: {idx.tolist()}")
+        mask[idx] = True
+        return mask
+
+    def acquire(
+        self,
+        rows_on,
+        cols,
+        volts,
+        n: int,
+        interval_s: float,
+        aperture_s: float,
+        noise: bool = True,
+    ) -> np.ndarray:
+        """``n`` readings, ``interval_s`` apart, of bit lines ``cols`` at ``volts`` with word
+        lines ``rows_on`` on; each reading averages ``aperture_s`` exactly (RTN, IV).
+
+        Returns float32 currents (A), shape (len(cols), n). The clock advances by
+        ``n * interval_s``.
+        """
+        rows = np.flatnonzero(self._row_mask(rows_on))
+        cols = np.atleast_1d(np.asarray(cols, dtype=np.int64))
+        v_col = np.broadcast_to(np.asarray(volts, dtype=np.float64), cols.shape).copy()
+        if not 0 < aperture_s <= interval_s:
+            raise ValueError(f"aperture {aperture_s!r} s must be > 0 and <= interval {interval_s!r} s")
+        if n < 1:
+            raise ValueError(f"number of readings must be >= 1, got {n}")
+        t0 = self.clock.now_s
+        self.traps_to(t0)
+        cells = self._cells(rows, cols)  # row-major: cell k -> column index k % len(cols)
+        col_of = np.tile(np.arange(cols.size), rows.size)
+        v_cell = v_col[col_of]
+        g = self.conductance(t0, cells)
+        wire = self.params.conductance.wire_resistance_ohm
+        if wire > 0 and rows.size:
+            v_cell = self._wire_drop(rows, g, v_col, wire)
+        i0 = g * self.current_factor(v_cell)
+        ids, slot = self.traps.traps_of(cells)
+        v_trap = v_cell[slot]
+        lam_c = self.traps.capture_rate(ids, v_trap)
+        lam_e = self.traps.emission_rate(ids, v_trap)
+        weight = -i0[slot] * self.rtn_amplitude(v_trap) * self.traps.amp0[ids]
+        base = np.bincount(col_of, weights=i0, minlength=cols.size)
+        window = TraceWindow(n, interval_s, aperture_s)
+        trace, state_end = simulate_traps(
+            self.traps.state[ids], lam_c, lam_e, weight, col_of[slot], base, window, self.rng
+        )
+        t1 = t0 + window.duration_s
+        self.traps.set_states(ids, state_end, t1)
+        self.modulation[:] = self.traps.modulation(self.rows * self.cols)
+        self._refresh_h(cells)
+        if self.params.conductance.access_off_current_a:
+            trace += np.float32(self.params.conductance.access_off_current_a * (self.rows - rows.size)) * np.sign(v_col)[:, None].astype(np.float32)
+        if noise:
+            g_col = np.bincount(col_of, weights=g, minlength=cols.size)
+            sigma = self.noise_sigma(base, g_col, aperture_s).astype(np.float32)
+            z = standard_normal_f32(self.rng, trace.size).reshape(trace.shape)
+            z *= sigma[:, None]
+            trace += z
+        self.clock.advance(window.duration_s)
+        # the queue still holds idle events of other traps up to t1: fire them
+        self.traps_to(t1)
+        return trace
+
+    def _wire_drop(self, rows, g, v_col, r_seg) -> np.ndarray:
+        """Cell voltages with bit-line resistance ``r_seg`` per row pitch (driver at row 0)."""
+        nr, nc = rows.size, v_col.size
+        g2 = g.reshape(nr, nc)
+        dist = rows.astype(np.float64)  # segments between the driver and each row
+        seg = np.diff(np.concatenate([[0.0], dist]))[:, None]
+        v = np.broadcast_to(v_col, (nr, nc)).copy()
+        for _ in range(6):  # fixed point: currents -> drops -> currents
+            i = g2 * self.current_factor(v)
+            through = np.cumsum(i[::-1], axis=0)[::-1]  # current in the segment feeding row k
+            v = v_col[None, :] - r_seg * np.cumsum(seg * through, axis=0)
+        return v.ravel()

@@ -1,0 +1,403 @@
+"""Oxide traps: two-state Markov processes behind random telegraph noise (RTN).
+
+A trap is empty (0) or filled (1). Capture (0 -> 1) and emission (1 -> 0) are Poisson events
+with bias-dependent rates ``lam_c(V) = 1/tau_c(V)`` and ``lam_e(V) = 1/tau_e(V)``. A filled
+trap lowers its cell's current by ``a0 * g(V)``.
+
+Two exact simulation paths, both with cost that follows the number of state changes:
+
+* :func:`simulate_traps` - a window of constant bias sampled by many readings (RTN
+  acquisition): exponential dwell times are drawn in continuous time and every reading is the
+  exact average of the trap states over its aperture.
+* :class:`TrapPopulation` with its :class:`EventQueue` - the whole array between and during
+  short low-bias reads (VMM): empty traps get candidate events at a bounding rate
+  ``Lam0 = lam_c(kinetics_bound_v)`` and accept them with probability ``lam_c(V)/Lam0``
+  (thinning, exact for any piecewise-constant bias up to the bound); filled traps get their
+  exact emission time by integrating the piecewise-constant rate. Traps nobody touches cost
+  nothing until their next event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .params import TrapModel
+
+
+def activation(params: TrapModel, volts: np.ndarray | float) -> np.ndarray:
+    """Bias activation g(V) of the RTN amplitude (0..1)."""
+    v = np.abs(np.asarray(volts, dtype=np.float64))
+    return 1.0 / (1.0 + np.exp(-(v - params.activation_v) / params.activation_width_v))
+
+
+def capture_rate(params: TrapModel, tau_c_ref: np.ndarray, volts) -> np.ndarray:
+    """Capture rate 1/tau_c(V) in 1/s."""
+    return np.exp((np.asarray(volts) - params.reference_bias_v) / params.capture_slope_v) / tau_c_ref
+
+
+def emission_rate(params: TrapModel, tau_e_ref: np.ndarray, volts) -> np.ndarray:
+    """Emission rate 1/tau_e(V) in 1/s."""
+    return np.exp(-(np.asarray(volts) - params.reference_bias_v) / params.emission_slope_v) / tau_e_ref
+
+
+def transition_probabilities(lam_c, lam_e, dt_s):
+    """Exact two-state transition probabilities over a step ``dt_s`` (any length).
+
+    Returns ``(P01, P10)`` with ``P01 = lam_c/lam (1 - exp(-lam dt))`` and
+    ``P10 = lam_e/lam (1 - exp(-lam dt))``, ``lam = lam_c + lam_e``.
+    """
+    lam = np.asarray(lam_c) + np.asarray(lam_e)
+    relax = -np.expm1(-lam * dt_s)
+    return lam_c / lam * relax, lam_e / lam * relax
+
+
+@dataclass
+class TraceWindow:
+    """Readings of a window: ``n`` readings, ``interval_s`` apart, each averaging ``aperture_s``."""
+
+    n: int
+    interval_s: float
+    aperture_s: float
+
+    @property
+    def duration_s(self) -> float:
+        return self.n * self.interval_s
+
+
+def simulate_traps(
+    state0: np.ndarray,
+    lam_c: np.ndarray,
+    lam_e: np.ndarray,
+    weight: np.ndarray,
+    group: np.ndarray,
+    base: np.ndarray,
+    window: TraceWindow,
+    rng: np.random.Generator,
+    max_events: int = 200_000_000,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact continuous-time simulation of independent traps over a window of readings.
+
+    Parameters
+    ----------
+    state0: initial states (bool) of the traps at the window start (t = 0).
+    lam_c, lam_e: capture and emission rates (1/s) during the window (constant bias).
+    weight: change of its group's signal when a trap fills (e.g. -dI in amperes).
+    group: group (cell) index of each trap, in ``range(len(base))``.
+    base: signal of each group with all its traps empty.
+    window: reading k averages the signal over ``[k*interval, k*interval + aperture]``.
+
+    Returns
+    -------
+    signal: (n_groups, n) float32, the exact aperture average of
+        ``base + sum(weight * state)`` for every reading.
+    state_end: trap states at ``window.duration_s``.
+    """
+    n, dt, ap = int(window.n), float(window.interval_s), float(window.aperture_s)
+    if not 0 < ap <= dt:
+        raise ValueError(f"aperture {ap!r} s must be > 0 and <= the interval {dt!r} s")
+    n_groups = base.size
+    t_end = n * dt
+    state0 = np.asarray(state0, dtype=bool)
+    start_level = base + np.bincount(group, weights=weight * state0, minlength=n_groups)
+    state_end = state0.copy()
+    pos_parts, inc_parts = [], []
+    per_group = np.zeros(n_groups)  # sum of all increments of each group
+    if state0.size:
+        mean_dwell = 0.5 * (1.0 / lam_c + 1.0 / lam_e)
+        expected = float(np.sum(t_end / mean_dwell))
+        if expected > max_events:
+            raise ValueError(
+                f"trap kinetics would need ~{expected:.3g} events in this window "
+                f"(limit {max_events:.3g}): time constants far below the aperture"
+            )
+        inv_dt = 1.0 / dt
+        idx = np.arange(state0.size)
+        t = np.zeros(state0.size)
+        s = state0.copy()
+        while idx.size:
+            # Dwell times in pairs (one dwell in each state, starting from the current one),
+            # sized to the expected number of flips + 4 sigma; traps that do not reach
+            # t_end go round again.
+            mu = 0.5 * (t_end - t) / mean_dwell[idx]
+            pairs = (mu + 4.0 * np.sqrt(mu) + 2.0).astype(np.int64)
+            ends = np.cumsum(pairs)
+            starts = ends - pairs
+            owner = np.repeat(idx, pairs)
+            first_empty = ~s  # the first dwell of each pair is in the current state
+            inv_c, inv_e = 1.0 / lam_c[idx], 1.0 / lam_e[idx]
+            dwell = rng.standard_exponential((ends[-1], 2))
+            dwell[:, 0] *= np.repeat(np.where(first_empty, inv_c, inv_e), pairs)
+            dwell[:, 1] *= np.repeat(np.where(first_empty, inv_e, inv_c), pairs)
+            times = np.cumsum(dwell.ravel()).reshape(-1, 2)
+            offset = times[starts, 0] - dwell[starts, 0] - t
+            times -= np.repeat(offset, pairs)[:, None]
+            # The flip at the end of column c fills the trap when that dwell was empty.
+            w_first = np.where(first_empty, weight[idx], -weight[idx])
+            w = np.repeat(w_first, pairs)[:, None] * np.array([1.0, -1.0])
+            inside = times < t_end
+            ft = times[inside]
+            wf = w[inside]
+            g = group[np.broadcast_to(owner[:, None], times.shape)[inside]]
+            kread = (ft * inv_dt).astype(np.int64)
+            np.minimum(kread, n - 1, out=kread)
+            # Reading k sees the fraction (t_k + ap - t_flip)/ap of a flip inside its aperture;
+            # readings from k+1 on see all of it.
+            frac = np.clip((ap - (ft - kread * dt)) / ap, 0.0, 1.0) * wf
+            rest = wf - frac
+            pos = g * n + kread
+            after_end = kread == n - 1  # readings k+1.. do not exist: keep the order, add 0
+            rest[after_end] = 0.0
+            pos_parts.append(np.stack([pos, pos + ~after_end], axis=1).ravel())
+            inc_parts.append(np.stack([frac, rest], axis=1).ravel())
+            per_group += np.bincount(g, weights=frac + rest, minlength=n_groups)
+            last = times[ends - 1, 1]
+            nflips = np.add.reduceat(inside.sum(axis=1), starts)
+            s = s ^ (nflips % 2 == 1)
+            done = last >= t_end
+            state_end[idx[done]] = s[done]
+            idx, t, s = idx[~done], last[~done], s[~done]
+    return _expand(start_level, per_group, pos_parts, inc_parts, n), state_end
+
+
+def _expand(start_level, per_group, pos_parts, inc_parts, n: int) -> np.ndarray:
+    """Dense (groups, n) float32 trace from sparse increments at flat positions group*n + k."""
+    n_groups = start_level.size
+    # One flat cumulative sum over all groups: a reset increment at each group's first position
+    # brings the running level to the group's start level.
+    end_level = start_level + per_group
+    reset = start_level - np.concatenate([[0.0], end_level[:-1]])
+    pos = np.concatenate([np.arange(n_groups, dtype=np.int64) * n, *pos_parts])
+    inc = np.concatenate([reset, *inc_parts])
+    # Positions are ascending within each trap and across groups: timsort merges few runs.
+    order = np.argsort(pos, kind="stable")
+    pos = pos[order]
+    levels = np.cumsum(inc[order]).astype(np.float32)
+    counts = np.diff(pos, append=n_groups * n)
+    return np.repeat(levels, counts).reshape(n_groups, n)
+
+
+class EventQueue:
+    """Next-event times of many traps; pops the due ones in time cost ~ number of events.
+
+    ``next_t`` (one time per trap) is the truth. An *epoch* holds, sorted, the traps whose
+    event falls before ``epoch_end``; events rescheduled inside the epoch go to a small
+    pending buffer. Entries whose time no longer equals ``next_t`` are stale and skipped.
+    Building an epoch is one vectorised pass over all traps; its length adapts so that an
+    epoch holds about ``target`` events, which amortises that pass over many pops.
+    """
+
+    def __init__(self, next_t: np.ndarray, start_s: float, rate_sum: float, target: int = 65536):
+        self.next_t = next_t
+        self.target = target
+        self.length_s = target / max(rate_sum, 1e-300)
+        self.epoch_end = start_s
+        self._ep_t = np.zeros(0)
+        self._ep_id = np.zeros(0, dtype=np.int64)
+        self._head = 0
+        self._pend_t = np.zeros(0)
+        self._pend_id = np.zeros(0, dtype=np.int64)
+        self.new_epoch(start_s)
+
+    def new_epoch(self, start_s: float) -> None:
+        """Collect every event before ``start_s + length`` (call once all earlier ones popped)."""
+        while True:
+            end = start_s + self.length_s
+            ids = np.flatnonzero(self.next_t < end)
+            if ids.size <= 4 * self.target or self.length_s < 1e-12:
+                break
+            self.length_s *= 0.25
+        if ids.size < self.target // 4:
+            self.length_s *= 2.0
+        order = np.argsort(self.next_t[ids], kind="stable")
+        self._ep_id = ids[order]
+        self._ep_t = self.next_t[self._ep_id]
+        self._head = 0
+        self._pend_t = np.zeros(0)
+        self._pend_id = np.zeros(0, dtype=np.int64)
+        self.epoch_end = end
+
+    def push(self, ids: np.ndarray, times: np.ndarray) -> None:
+        """Set the next event of ``ids`` to ``times``."""
+        self.next_t[ids] = times
+        inside = times < self.epoch_end
+        if np.any(inside):
+            self._pend_t = np.concatenate([self._pend_t, times[inside]])
+            self._pend_id = np.concatenate([self._pend_id, ids[inside]])
+
+    def pop_due(self, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """Remove and return ``(ids, times)`` of all valid events with time <= t (t <= epoch_end)."""
+        j = self._head + int(np.searchsorted(self._ep_t[self._head :], t, side="right"))
+        ids, times = self._ep_id[self._head : j], self._ep_t[self._head : j]
+        self._head = j
+        if self._pend_t.size:
+            due = self._pend_t <= t
+            if np.any(due):
+                ids = np.concatenate([ids, self._pend_id[due]])
+                times = np.concatenate([times, self._pend_t[due]])
+                self._pend_t, self._pend_id = self._pend_t[~due], self._pend_id[~due]
+        if ids.size:
+            valid = self.next_t[ids] == times
+            ids, times = ids[valid], times[valid]
+        return ids, times
+
+
+@dataclass
+class BiasWindow:
+    """A read in progress: cells in ``active`` (bool per cell) sit at ``volts[cell]`` during
+    ``[start_s, end_s)``; every other cell, and every time outside, is at 0 V (idle)."""
+
+    start_s: float
+    end_s: float
+    active: np.ndarray
+    volts: np.ndarray
+
+
+@dataclass
+class Flips:
+    """Trap state changes: trap ids, event times (s) and +1 (filled) / -1 (emptied)."""
+
+    ids: np.ndarray
+    times: np.ndarray
+    sign: np.ndarray
+
+
+class TrapPopulation:
+    """All traps of an array, grouped by cell, with exact kinetics between and during reads."""
+
+    def __init__(self, params: TrapModel, n_cells: int, rng: np.random.Generator, start_s: float):
+        self.params = params
+        self.rng = rng
+        area_ratio = params.cell_area_um2 / params.reference_area_um2
+        counts = rng.poisson(params.traps_per_cell * area_ratio, n_cells)
+        self.cell = np.repeat(np.arange(n_cells, dtype=np.int32), counts)
+        self.cell_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        n = self.cell.size
+        z = rng.standard_normal((3, n))
+        self.tau_c_ref = (params.tau_capture_ref_s * np.exp(params.tau_log_sigma * z[0])).astype(
+            np.float32
+        )
+        self.tau_e_ref = (params.tau_emission_ref_s * np.exp(params.tau_log_sigma * z[1])).astype(
+            np.float32
+        )
+        amp = params.amplitude / area_ratio * np.exp(params.amplitude_log_sigma * z[2])
+        self.amp0 = np.minimum(amp, params.amplitude_cap).astype(np.float32)
+        lam_c0 = self.capture_rate(np.arange(n), 0.0)
+        lam_e0 = self.emission_rate(np.arange(n), 0.0)
+        self.state = rng.random(n) < lam_c0 / (lam_c0 + lam_e0)  # stationary at idle
+        bound = self.bound_rate(np.arange(n))
+        next_t = start_s + rng.standard_exponential(n) / np.where(self.state, lam_e0, bound)
+        self.queue = EventQueue(next_t, start_s, float(np.sum(bound)))
+        self._filled = np.flatnonzero(self.state)
+
+    # -- rates ------------------------------------------------------------------------------
+    def capture_rate(self, ids: np.ndarray, volts) -> np.ndarray:
+        return capture_rate(self.params, self.tau_c_ref[ids].astype(np.float64), volts)
+
+    def emission_rate(self, ids: np.ndarray, volts) -> np.ndarray:
+        return emission_rate(self.params, self.tau_e_ref[ids].astype(np.float64), volts)
+
+    def bound_rate(self, ids: np.ndarray) -> np.ndarray:
+        """Thinning bound for empty traps: the capture rate at +kinetics_bound_v."""
+        return self.capture_rate(ids, self.params.kinetics_bound_v)
+
+    def traps_of(self, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Trap ids of ``cells`` and, for each, the position of its cell in ``cells``."""
+        lo = self.cell_ptr[cells]
+        counts = self.cell_ptr[cells + 1] - lo
+        slot = np.repeat(np.arange(cells.size), counts)
+        first = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        ids = np.arange(slot.size) + np.repeat(lo - first, counts)
+        return ids, slot
+
+    def modulation(self, n_cells: int) -> np.ndarray:
+        """Per cell ``sum(a0 * state)`` (the dI/I at full activation)."""
+        return np.bincount(self.cell, weights=self.amp0 * self.state, minlength=n_cells)
+
+    @property
+    def nbytes(self) -> int:
+        arrays = (self.cell, self.cell_ptr, self.tau_c_ref, self.tau_e_ref, self.amp0, self.state)
+        return sum(a.nbytes for a in arrays) + self.queue.next_t.nbytes
+
+    # -- exact scheduling -------------------------------------------------------------------
+    def _emission_after(self, ids, t, window: BiasWindow | None) -> np.ndarray:
+        """Exact emission time of filled traps from ``t``, bias piecewise constant in time."""
+        e = self.rng.standard_exponential(ids.size)
+        lam_idle = self.emission_rate(ids, 0.0)
+        out = t + e / lam_idle
+        if window is not None:
+            cells = self.cell[ids]
+            act = window.active[cells] & (t < window.end_s)
+            if np.any(act):
+                lam_on = self.emission_rate(ids[act], window.volts[cells[act]])
+                budget = lam_on * (window.end_s - t[act])
+                ea = e[act]
+                early = ea < budget
+                out[act] = np.where(
+                    early,
+                    t[act] + ea / lam_on,
+                    window.end_s + (ea - budget) / lam_idle[act],
+                )
+        return out
+
+    def advance(self, t_to: float, window: BiasWindow | None = None) -> Flips:
+        """Fire every event up to ``t_to`` (exact for |V| <= kinetics_bound_v)."""
+        q = self.queue
+        out_ids, out_t, out_s = [], [], []
+        while True:
+            chunk = min(t_to, q.epoch_end)
+            ids, times = q.pop_due(chunk)
+            if ids.size == 0:
+                if chunk >= t_to:
+                    break
+                q.new_epoch(chunk)
+                continue
+            filled = self.state[ids]
+            # Filled traps: the popped time is their exact emission.
+            em = ids[filled]
+            # Empty traps: a candidate at the bound rate, accepted with lam_c(V) / bound.
+            cand, tc = ids[~filled], times[~filled]
+            volts = np.zeros(cand.size)
+            if window is not None and cand.size:
+                cells = self.cell[cand]
+                on = window.active[cells] & (tc >= window.start_s) & (tc < window.end_s)
+                volts[on] = window.volts[cells[on]]
+            accept = self.rng.random(cand.size) * self.bound_rate(cand) < self.capture_rate(
+                cand, volts
+            )
+            cap, tcap = cand[accept], tc[accept]
+            rej, trej = cand[~accept], tc[~accept]
+            self.state[em] = False
+            self.state[cap] = True
+            self._filled = np.concatenate([self._filled, cap])
+            te = times[filled]
+            q.push(em, te + self.rng.standard_exponential(em.size) / self.bound_rate(em))
+            q.push(rej, trej + self.rng.standard_exponential(rej.size) / self.bound_rate(rej))
+            q.push(cap, self._emission_after(cap, tcap, window))
+            out_ids += [em, cap]
+            out_t += [te, tcap]
+            out_s += [np.full(em.size, -1.0), np.full(cap.size, 1.0)]
+        if not out_ids:
+            return Flips(np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+        return Flips(np.concatenate(out_ids), np.concatenate(out_t), np.concatenate(out_s))
+
+    def open_window(self, window: BiasWindow) -> None:
+        """A read starts: redraw the emission of filled traps whose cell becomes biased."""
+        self._filled = np.unique(self._filled[self.state[self._filled]])
+        f = self._filled
+        hit = f[window.active[self.cell[f]]]
+        if hit.size:
+            self.queue.push(hit, self._emission_after(hit, np.full(hit.size, window.start_s), window))
+
+    def set_states(self, ids: np.ndarray, states: np.ndarray, t_s: float) -> None:
+        """Traps simulated explicitly until ``t_s``: store their states, schedule from ``t_s``."""
+        self.state[ids] = states
+        filled = ids[states]
+        self._filled = np.concatenate([self._filled, filled])
+        nxt = np.empty(ids.size)
+        e = self.rng.standard_exponential(ids.size)
+        nxt[states] = t_s + e[states] / self.emission_rate(filled, 0.0)
+        empty = ids[~states]
+        nxt[~states] = t_s + e[~states] / self.bound_rate(empty)
+        self.queue.push(ids, nxt)
