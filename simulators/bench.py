@@ -1,0 +1,433 @@
+"""One simulated bench: the FTJ array, its clock and random generator, the wiring and the matrix.
+
+Every instrument emulator of a simulated bench talks to the same :class:`Bench`. The bench
+knows how instrument terminals reach array lines through the Keithley 707B switch matrix:
+
+* the matrix ROWS (letters A-H) are wired to instrument terminals (``"smu.a"`` = 2636B
+  channel a HI, ``"pg.1"`` = pulse generator channel 1, ...);
+* the matrix COLUMNS (slot 1-6, column 01-12) are wired to array lines (``"WL5"``, ``"BL12"``);
+* a closed crosspoint ``1A05`` connects the terminal on row A to the line on slot 1 column 05.
+
+NOR-array semantics (word lines gate the access transistors, bit lines carry the cell
+currents, source lines grounded):
+
+* a word line is ON when a terminal with output on and voltage >= ``wl_on_threshold_v``
+  reaches it;
+* a bit line reached by a sourcing terminal sits at that terminal's voltage (unreached or
+  reached only by terminals with output off: 0 V, no current);
+* the current into a terminal is the sum over the bit lines it reaches (Kirchhoff); gates
+  draw no current;
+* a pulse burst from a terminal programs the cells on the bit lines it reaches whose word
+  line is on; a pulse that reaches only word lines does nothing to the cells.
+
+Terminal names are ``"<instrument name>.<channel>"`` (see :func:`terminal_name`); an emulator
+builds them from the instrument name it was given and its own channel names.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .array import FTJArray
+from .clock import VirtualClock
+from .params import ArrayParams
+
+log = logging.getLogger(__name__)
+
+#: Relay settling per switching operation of the 707B (all relays of one close/open command
+#: switch together). The 7174A low-current card specifies ~3 ms actuation; we use 3 ms.
+RELAY_SETTLE_S = 3e-3
+#: Default word-line threshold: a gate at or above this voltage turns the access transistor on.
+WL_ON_THRESHOLD_V = 1.0
+ROW_LETTERS = "ABCDEFGH"
+COLUMNS_PER_CARD = 12
+MAX_SLOTS = 6
+
+_LINE = re.compile(r"^(WL|BL)(\d+)$")
+
+
+def terminal_name(instrument: str, channel: str | int) -> str:
+    """The bench name of an instrument terminal, e.g. ``terminal_name("smu", "a") == "smu.a"``."""
+    return f"{instrument}.{channel}"
+
+
+class Crosspoint(NamedTuple):
+    """One relay of the 707B matrix: slot 1-6, row letter A-H, column 1-12."""
+
+    slot: int
+    row: str
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.slot}{self.row}{self.column:02d}"
+
+
+@dataclass(frozen=True)
+class Line:
+    """An array line: a word line (``"WL"``) or a bit line (``"BL"``) with its index."""
+
+    kind: str
+    index: int
+
+    @classmethod
+    def parse(cls, name: str) -> Line:
+        """Parse ``"WL5"`` / ``"BL12"``; raises ValueError otherwise."""
+        m = _LINE.match(name.strip().upper())
+        if not m:
+            raise ValueError(f"not an array line name (WL<n> or BL<n>): {name!r}")
+        return cls(m.group(1), int(m.group(2)))
+
+    def __str__(self) -> str:
+        return f"{self.kind}{self.index}"
+
+
+@dataclass
+class Wiring:
+    """How the matrix connects instrument terminals (rows) to array lines (columns).
+
+    ``rows`` maps row letters to terminal names; ``columns`` maps (slot, column) to line names.
+    Rows and columns that are not listed are not connected to anything.
+    """
+
+    rows: Mapping[str, str] = field(default_factory=dict)
+    columns: Mapping[tuple[int, int], str] = field(default_factory=dict)
+    slots: int = MAX_SLOTS
+
+    def validate(self, array_rows: int, array_cols: int) -> None:
+        """Raise ValueError if a row, column or line is outside the matrix or the array."""
+        if not 1 <= self.slots <= MAX_SLOTS:
+            raise ValueError(f"slots must be 1..{MAX_SLOTS}, got {self.slots}")
+        for row in self.rows:
+            if row not in ROW_LETTERS:
+                raise ValueError(f"matrix row must be one of A-H, got {row!r}")
+        seen: dict[Line, tuple[int, int]] = {}
+        for (slot, col), name in self.columns.items():
+            if not (1 <= slot <= self.slots and 1 <= col <= COLUMNS_PER_CARD):
+                raise ValueError(f"matrix column {slot}/{col:02d} outside {self.slots} cards x 12")
+            line = Line.parse(name)
+            size = array_rows if line.kind == "WL" else array_cols
+            if line.index >= size:
+                raise ValueError(f"{line} outside the array ({line.kind} 0..{size - 1})")
+            if line in seen:
+                raise ValueError(f"{line} wired to two matrix columns: {seen[line]}, {(slot, col)}")
+            seen[line] = (slot, col)
+
+    @classmethod
+    def default(cls, array_rows: int, array_cols: int, rows: Mapping[str, str]) -> Wiring:
+        """Word lines on the first columns (slot 1 upwards), then bit lines on the next card."""
+        columns: dict[tuple[int, int], str] = {}
+        k = 0
+        for i in range(array_rows):
+            columns[(k // COLUMNS_PER_CARD + 1, k % COLUMNS_PER_CARD + 1)] = f"WL{i}"
+            k += 1
+        k = -(-k // COLUMNS_PER_CARD) * COLUMNS_PER_CARD  # bit lines start on a fresh card
+        for j in range(array_cols):
+            columns[(k // COLUMNS_PER_CARD + 1, k % COLUMNS_PER_CARD + 1)] = f"BL{j}"
+            k += 1
+        slots = -(-k // COLUMNS_PER_CARD)
+        if slots > MAX_SLOTS:
+            raise ValueError(f"{array_rows} WLs + {array_cols} BLs need {slots} cards (max 6)")
+        return cls(rows=dict(rows), columns=columns, slots=MAX_SLOTS)
+
+
+@dataclass
+class _Drive:
+    volts: float = 0.0
+    output_on: bool = False
+
+
+class Bench:
+    """The shared model behind all emulators of one simulated bench.
+
+    Parameters
+    ----------
+    params: the array physics (default: :class:`ArrayParams` defaults, 32 x 32).
+    wiring: matrix rows -> terminals and columns -> lines (default: nothing wired).
+    seed: seed of the one random generator of the bench; None draws one from the OS and
+        records it in :attr:`seed`, so every run can be reproduced.
+    wl_on_threshold_v: gate voltage at or above which a word line is on.
+    relay_settle_s: virtual time one matrix switching operation takes.
+
+    All public methods are thread-safe (one re-entrant lock, :attr:`lock`): the TCP server
+    runs each instrument in its own thread, and they all share this one array.
+    """
+
+    clock: VirtualClock
+    array: FTJArray
+    rng: np.random.Generator
+
+    def __init__(
+        self,
+        params: ArrayParams | None = None,
+        wiring: Wiring | None = None,
+        seed: int | None = None,
+        wl_on_threshold_v: float = WL_ON_THRESHOLD_V,
+        relay_settle_s: float = RELAY_SETTLE_S,
+    ) -> None:
+        params = params or ArrayParams()
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy) & (2**63 - 1)
+        self.seed = int(seed)
+        self.rng = np.random.default_rng(self.seed)
+        self.clock = VirtualClock()
+        self.array = FTJArray(params, self.rng, self.clock)
+        self.wiring = wiring or Wiring()
+        self.wiring.validate(params.rows, params.cols)
+        if not np.isfinite(wl_on_threshold_v):
+            raise ValueError(f"wl_on_threshold_v must be finite, got {wl_on_threshold_v!r}")
+        self.wl_on_threshold_v = float(wl_on_threshold_v)
+        self.relay_settle_s = float(relay_settle_s)
+        self.lock = threading.RLock()
+        self.warnings: list[str] = []
+        self._drives: dict[str, _Drive] = {}
+        self._closed: set[Crosspoint] = set()
+        self._lines = {key: Line.parse(name) for key, name in self.wiring.columns.items()}
+        self._reach: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    # ------------------------------------------------------------------ matrix
+    def close(self, points: Iterable[Crosspoint]) -> None:
+        """Close crosspoints (adding to those closed); relays settle for ``relay_settle_s``."""
+        with self.lock:
+            new = {self._check_point(p) for p in points} - self._closed
+            if new:
+                self._closed |= new
+                self._rewire()
+                self.clock.advance(self.relay_settle_s)
+
+    def open(self, points: Iterable[Crosspoint]) -> None:
+        """Open crosspoints (already open ones are ignored); relays settle if any moved."""
+        with self.lock:
+            gone = {self._check_point(p) for p in points} & self._closed
+            if gone:
+                self._closed -= gone
+                self._rewire()
+                self.clock.advance(self.relay_settle_s)
+
+    def open_all(self) -> None:
+        """Open every crosspoint (``channel.open("allslots")``, ``reset()``)."""
+        with self.lock:
+            self.open(list(self._closed))
+
+    def closed(self) -> list[Crosspoint]:
+        """The closed crosspoints, sorted by slot, row, column (the 707B's own order)."""
+        with self.lock:
+            return sorted(self._closed)
+
+    def _check_point(self, p: Any) -> Crosspoint:
+        # accepts our tuples and channel_specifiers.Crosspoint (same fields, a dataclass)
+        slot, row, column = (p.slot, p.row, p.column) if hasattr(p, "slot") else p
+        p = Crosspoint(int(slot), str(row).upper(), int(column))
+        if not (1 <= p.slot <= self.wiring.slots and p.row in ROW_LETTERS
+                and 1 <= p.column <= COLUMNS_PER_CARD):
+            raise ValueError(f"crosspoint {p} does not exist on {self.wiring.slots} 8x12 cards")
+        return p
+
+    def _rewire(self) -> None:
+        wls: dict[str, set[int]] = {}
+        bls: dict[str, set[int]] = {}
+        for p in self._closed:
+            terminal = self.wiring.rows.get(p.row)
+            line = self._lines.get((p.slot, p.column))
+            if terminal is None or line is None:
+                continue  # an unwired row or column: the relay closes onto nothing
+            (wls if line.kind == "WL" else bls).setdefault(terminal, set()).add(line.index)
+        self._reach = {
+            t: (np.array(sorted(wls.get(t, ())), dtype=np.int64),
+                np.array(sorted(bls.get(t, ())), dtype=np.int64))
+            for t in set(wls) | set(bls)
+        }
+
+    def reach(self, terminal: str) -> tuple[np.ndarray, np.ndarray]:
+        """Indices of the word lines and bit lines ``terminal`` reaches through closed relays."""
+        with self.lock:
+            empty = np.zeros(0, dtype=np.int64)
+            return self._reach.get(terminal, (empty, empty))
+
+    # ------------------------------------------------------------------ line states
+    def _driving(self) -> Iterable[tuple[str, float]]:
+        return ((t, d.volts) for t, d in self._drives.items() if d.output_on)
+
+    def wordlines_on(self) -> np.ndarray:
+        """Boolean mask of the word lines that are on now."""
+        with self.lock:
+            mask = np.zeros(self.array.rows, dtype=bool)
+            for t, volts in self._driving():
+                if volts >= self.wl_on_threshold_v:
+                    mask[self.reach(t)[0]] = True
+            return mask
+
+    def bitline_volts(self) -> np.ndarray:
+        """Voltage of every bit line now (0 V where no sourcing terminal reaches it)."""
+        with self.lock:
+            volts = np.zeros(self.array.cols)
+            owner: dict[int, str] = {}
+            for t, v in self._driving():
+                for j in self.reach(t)[1]:
+                    j = int(j)
+                    if j in owner and self._drives[owner[j]].volts != v:
+                        self._warn(f"BL{j} driven by {owner[j]} and {t} at different voltages")
+                    if j not in owner or abs(v) > abs(volts[j]):
+                        owner[j], volts[j] = t, v
+            return volts
+
+    def _warn(self, text: str) -> None:
+        if text not in self.warnings:
+            self.warnings.append(text)
+            log.warning("bench: %s", text)
+
+    # ------------------------------------------------------------------ the emulator interface
+    def source(self, terminal: str, volts: float, output_on: bool) -> None:
+        """Set what ``terminal`` drives: ``volts`` while ``output_on``; with output off it
+        floats (drives nothing, turns no word line on, draws no current)."""
+        volts = float(volts)
+        if not np.isfinite(volts):
+            raise ValueError(f"{terminal}: source voltage must be finite, got {volts!r}")
+        with self.lock:
+            drive = self._drives.setdefault(terminal, _Drive())
+            drive.volts, drive.output_on = volts, bool(output_on)
+
+    def measure_current(
+        self, terminal: str, n: int, interval_s: float, aperture_s: float
+    ) -> np.ndarray:
+        """``n`` current readings (A) into ``terminal``, ``interval_s`` apart, each integrated
+        over ``aperture_s``; float64 shape (n,). The clock advances by ``n * interval_s``.
+
+        An interval shorter than the aperture is stretched to the aperture (the instrument
+        cannot start a reading before the previous one ends). A terminal that is off or
+        reaches no bit line reads 0 A.
+        """
+        n = int(n)
+        if n < 1:
+            raise ValueError(f"number of readings must be >= 1, got {n}")
+        if not (aperture_s > 0 and np.isfinite(aperture_s)):
+            raise ValueError(f"aperture must be > 0 s, got {aperture_s!r}")
+        if not interval_s >= 0:
+            raise ValueError(f"interval must be >= 0 s, got {interval_s!r}")
+        interval_s = max(float(interval_s), float(aperture_s))
+        with self.lock:
+            drive = self._drives.get(terminal)
+            bls = self.reach(terminal)[1]
+            if drive is None or not drive.output_on or bls.size == 0:
+                self.clock.advance(n * interval_s)
+                return np.zeros(n)
+            rows_on = self.wordlines_on()
+            volts = self.bitline_volts()
+            if n == 1:
+                # a single reading of every bit line keeps all traps on the event queue
+                out = self.array.read_bitlines(rows_on, volts, aperture_s)
+                self.clock.advance(interval_s - aperture_s)
+                return np.array([float(np.sum(out[bls]))])
+            trace = self.array.acquire(rows_on, bls, volts[bls], n, interval_s, aperture_s)
+            return trace.sum(axis=0, dtype=np.float64)
+
+    def pulse(
+        self,
+        terminal: str,
+        high_v: float,
+        low_v: float,
+        width_s: float,
+        period_s: float,
+        count: int,
+    ) -> None:
+        """Fire ``count`` pulses from ``terminal``: ``high_v`` for ``width_s``, then ``low_v``
+        for the rest of each ``period_s``. The clock advances by ``count * period_s``.
+
+        ``high_v`` is the level during the pulse (an emulator with inverted polarity passes
+        its levels swapped). The caller fires only while its output is on. Cells see the
+        pulse on the bit lines the terminal reaches, for the word lines that are on (the
+        terminal's own word lines count as on during the pulse if ``high_v`` is above the
+        threshold).
+        """
+        count = int(count)
+        if count < 0:
+            raise ValueError(f"pulse count must be >= 0, got {count}")
+        if not (width_s > 0 and np.isfinite(width_s)):
+            raise ValueError(f"pulse width must be > 0 s, got {width_s!r}")
+        if not period_s >= width_s:
+            raise ValueError(f"pulse period {period_s!r} s shorter than the width {width_s!r} s")
+        if not (np.isfinite(high_v) and np.isfinite(low_v)):
+            raise ValueError(f"pulse levels must be finite, got {high_v!r}, {low_v!r}")
+        with self.lock:
+            wls, bls = self.reach(terminal)
+            rows_on = self.wordlines_on()
+            if high_v >= self.wl_on_threshold_v:
+                rows_on[wls] = True
+            rows = np.flatnonzero(rows_on)
+            rest = float(period_s) - float(width_s)
+            if count == 0:
+                return
+            if rows.size == 0 or bls.size == 0:
+                self.clock.advance(count * float(period_s))
+                return
+            for _ in range(count):
+                self.array.apply_pulse(rows, bls, float(high_v), float(width_s))
+                if rest > 0:
+                    if low_v != 0:
+                        self.array.apply_pulse(rows, bls, float(low_v), rest)
+                    else:
+                        self.clock.advance(rest)
+
+    def idle(self, dt_s: float) -> None:
+        """Let ``dt_s`` of virtual time pass (relay settling, source delays, waits)."""
+        with self.lock:
+            self.clock.advance(float(dt_s))
+
+    # ------------------------------------------------------------------ noise-free helpers
+    def conductance_seen(self, terminal: str) -> float:
+        """Sum of the true conductances (S) of the cells ``terminal`` reaches with WL on."""
+        with self.lock:
+            bls = self.reach(terminal)[1]
+            rows_on = self.wordlines_on()
+            if bls.size == 0 or not rows_on.any():
+                return 0.0
+            return float(self.array.conductance()[np.ix_(rows_on, bls)].sum())
+
+    def expected_current(self, terminal: str, volts: float | None = None) -> float:
+        """Noise- and RTN-free current (A) into ``terminal`` at ``volts`` (default: its
+        present voltage, 0 A when off). Consumes no random numbers and no time."""
+        with self.lock:
+            drive = self._drives.get(terminal)
+            if volts is None:
+                if drive is None or not drive.output_on:
+                    return 0.0
+                volts = drive.volts
+            return self.conductance_seen(terminal) * float(self.array.current_factor(volts))
+
+    def voltage_for_current(self, terminal: str, amps: float) -> float:
+        """The voltage at which ``terminal`` would draw ``amps`` (inf if nothing conducts)."""
+        g = self.conductance_seen(terminal)
+        if amps == 0:
+            return 0.0
+        if g <= 0:
+            return float(np.copysign(np.inf, amps))
+        # invert f(V) = V (1 + (V/V_nl)^2) = I/G: one real root of a monotonic cubic
+        vnl = self.array.params.conductance.nonlinearity_v
+        roots = np.roots([1.0 / vnl**2, 0.0, 1.0, -amps / g])
+        return float(roots[np.argmin(np.abs(roots.imag))].real)
+
+    def describe(self) -> dict:
+        """JSON-ready state: seed, clock, wiring, closed crosspoints, terminal drives."""
+        with self.lock:
+            return {
+                "seed": self.seed,
+                "clock_s": self.clock.now_s,
+                "array": {"rows": self.array.rows, "cols": self.array.cols},
+                "wl_on_threshold_v": self.wl_on_threshold_v,
+                "wiring": {
+                    "rows": dict(self.wiring.rows),
+                    "columns": {
+                        f"{s}/{c:02d}": n for (s, c), n in sorted(self.wiring.columns.items())
+                    },
+                },
+                "closed": [str(p) for p in self.closed()],
+                "terminals": {t: {"volts": d.volts, "output_on": d.output_on}
+                              for t, d in sorted(self._drives.items())},
+                "warnings": list(self.warnings),
+            }

@@ -1,0 +1,195 @@
+"""Keithley 707B switching matrix (TSP) emulator.
+
+The ``channel`` object of the 707B/708B reference manual: ``close``, ``open``,
+``exclusiveclose``, ``exclusiveslotclose``, ``getclose``, ``createspecifier``,
+``connectrule`` (``channel.OFF``/``BREAK_BEFORE_MAKE``/``MAKE_BEFORE_BREAK``), forbidden
+lists and named patterns (``channel.pattern.setimage/getimage/delete``). Channel lists are
+validated all-or-nothing with :mod:`ftjlab.instruments.channel_specifiers`: if one item is
+bad the command switches nothing and the error queue gets a TSP runtime error (-286) naming
+the item. ``reset()``/``*RST`` open every relay.
+
+Relays live in the shared :class:`~ftjlab.simulators.bench.Bench`, which decides what each
+closed crosspoint connects and advances the virtual clock by the relay settling time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ftjlab.instruments.channel_specifiers import (
+    ChannelSpecifierError,
+    MatrixGeometry,
+    parse_channel_list,
+)
+
+from ..bench import Bench, Crosspoint
+from ..tsp import ErrorQueue, NumberAttr, TSPAttrObject, TSPEmulator, TSPError, TSPObject
+
+CODE_INVALID_CHANNEL = -286
+
+
+def _channel_error(message: str) -> TSPError:
+    return TSPError(CODE_INVALID_CHANNEL, f"TSP Runtime error: {message}")
+
+
+class Pattern(TSPObject):
+    """``channel.pattern``: named channel images usable in channel lists."""
+
+    def __init__(self, channel: Channel) -> None:
+        self._channel = channel
+        self._images: dict[str, tuple[Crosspoint, ...]] = {}
+
+    def setimage(self, channel_list: Any, name: Any) -> None:
+        """Store the crosspoints of ``channel_list`` under ``name``."""
+        if not isinstance(name, str) or not name.isidentifier():
+            raise _channel_error(f"invalid pattern name {name!r}")
+        self._images[name] = tuple(self._channel._parse(channel_list, allow_slots=False))
+
+    def getimage(self, name: Any) -> str | None:
+        """The crosspoints of a pattern, ``;``-separated (nil if unknown)."""
+        points = self._images.get(name) if isinstance(name, str) else None
+        return ";".join(str(p) for p in points) if points else None
+
+    def delete(self, name: Any) -> None:
+        """Forget a pattern."""
+        if isinstance(name, str):
+            self._images.pop(name, None)
+
+
+class Channel(TSPAttrObject):
+    """``channel``: the 707B switching functions on the bench's crosspoints."""
+
+    OFF, BREAK_BEFORE_MAKE, MAKE_BEFORE_BREAK = 0, 1, 2
+    connectrule = NumberAttr(1, choices=(0, 1, 2), integer=True)
+
+    def __init__(self, errors: ErrorQueue, bench: Bench) -> None:
+        super().__init__(errors)
+        self._bench = bench
+        self._geometry = MatrixGeometry(slots=bench.wiring.slots)
+        self._forbidden: set[Crosspoint] = set()
+        self.pattern = Pattern(self)
+
+    # -- parsing -------------------------------------------------------------------------
+    def _parse(self, channel_list: Any, allow_slots: bool = True) -> list[Crosspoint]:
+        if not isinstance(channel_list, str):
+            raise _channel_error("channel list must be a string")
+        # pattern names are resolved first: they may appear among ordinary items
+        items = [s.strip() for s in channel_list.replace(";", ",").split(",")]
+        points: set[Crosspoint] = set()
+        plain = []
+        for item in items:
+            if item in self.pattern._images:
+                points.update(self.pattern._images[item])
+            else:
+                plain.append(item)
+        if plain:
+            try:
+                parsed = parse_channel_list(",".join(plain), self._geometry,
+                                            allow_slots=allow_slots)
+            except ChannelSpecifierError as exc:
+                raise _channel_error(str(exc)) from None
+            points.update(Crosspoint(p.slot, p.row, p.column)
+                          for p in parsed.expand(self._geometry))
+        return sorted(points)
+
+    def _closable(self, channel_list: Any) -> list[Crosspoint]:
+        points = self._parse(channel_list, allow_slots=False)
+        bad = [str(p) for p in points if p in self._forbidden]
+        if bad:
+            raise _channel_error(f"forbidden channel(s) {';'.join(bad)} cannot be closed")
+        return points
+
+    # -- switching -----------------------------------------------------------------------
+    def close(self, channel_list: Any) -> None:
+        """Close the listed crosspoints, keeping the others ("slotX"/"allslots" refused)."""
+        self._bench.close(self._closable(channel_list))
+
+    def open(self, channel_list: Any) -> None:
+        """Open the listed crosspoints (``"slotX"``/``"allslots"`` allowed)."""
+        self._bench.open(self._parse(channel_list, allow_slots=True))
+
+    def exclusiveclose(self, channel_list: Any) -> None:
+        """Close exactly the listed crosspoints and open every other one."""
+        self._exclusive(self._closable(channel_list), slots=None)
+
+    def exclusiveslotclose(self, channel_list: Any) -> None:
+        """Like exclusiveclose, but only opens others on the slots the list touches."""
+        points = self._closable(channel_list)
+        self._exclusive(points, slots={p.slot for p in points})
+
+    def _exclusive(self, points: list[Crosspoint], slots: set[int] | None) -> None:
+        keep = set(points)
+        others = [p for p in self._bench.closed()
+                  if p not in keep and (slots is None or p.slot in slots)]
+        if self.connectrule == Channel.MAKE_BEFORE_BREAK:
+            self._bench.close(points)
+            self._bench.open(others)
+        else:  # BREAK_BEFORE_MAKE (and OFF: order undefined, we break first as well)
+            self._bench.open(others)
+            self._bench.close(points)
+
+    def getclose(self, channel_list: Any = "allslots") -> str | None:
+        """Closed crosspoints among the list, ``;``-separated in slot/row/column order."""
+        wanted = set(self._parse(channel_list, allow_slots=True))
+        closed = [str(p) for p in self._bench.closed() if p in wanted]
+        return ";".join(closed) if closed else None
+
+    def createspecifier(self, slot: Any, row: Any, column: Any) -> str:
+        """``createspecifier(1, 1, 1) == "1A01"`` (rows as numbers 1-8)."""
+        try:
+            s, r, c = int(slot), int(row), int(column)
+        except (TypeError, ValueError):
+            raise _channel_error("createspecifier needs numbers") from None
+        if not (1 <= s <= self._geometry.slots and 1 <= r <= 8 and 1 <= c <= 12):
+            raise _channel_error(f"no channel at slot {s}, row {r}, column {c}")
+        return str(Crosspoint(s, "ABCDEFGH"[r - 1], c))
+
+    def setforbidden(self, channel_list: Any) -> None:
+        """Mark crosspoints that must never close."""
+        self._forbidden.update(self._parse(channel_list, allow_slots=True))
+
+    def clearforbidden(self, channel_list: Any) -> None:
+        """Allow crosspoints again."""
+        self._forbidden.difference_update(self._parse(channel_list, allow_slots=True))
+
+    def getforbidden(self, channel_list: Any = "allslots") -> str | None:
+        """Forbidden crosspoints among the list (nil if none)."""
+        wanted = set(self._parse(channel_list, allow_slots=True))
+        points = sorted(self._forbidden & wanted)
+        return ";".join(str(p) for p in points) if points else None
+
+    def reset(self, channel_list: Any = "allslots") -> None:
+        """Open the listed channels and clear their forbidden marks."""
+        points = self._parse(channel_list, allow_slots=True)
+        self._forbidden.difference_update(points)
+        self._bench.open(points)
+
+
+class Keithley707B(TSPEmulator):
+    """The 707B: ``channel`` and the TSP runtime, switching the bench's crosspoints.
+
+    Parameters
+    ----------
+    bench: the simulated bench (its wiring gives the number of cards).
+    name: the instrument name in the bench config.
+    max_script_s: wall-time limit of one command (runaway guard).
+    """
+
+    model = "707B"
+    serialno = "4460001"
+    firmware = "1.8.0"
+
+    def __init__(self, bench: Bench, name: str = "matrix", max_script_s: float = 10.0) -> None:
+        self.bench, self.name = bench, name
+        super().__init__(bench.clock, max_script_s=max_script_s, seed=bench.seed + 1)
+
+    def _install(self, g: Any) -> None:
+        self.channel = Channel(self.errorqueue, self.bench)
+        super()._install(g)
+        g.channel = self.channel
+
+    def _reset_instrument(self) -> None:
+        super()._reset_instrument()
+        self.channel.connectrule = Channel.BREAK_BEFORE_MAKE
+        self.channel._forbidden.clear()
+        self.bench.open_all()

@@ -1,0 +1,767 @@
+"""A TSP (Keithley Test Script Processor) runtime: a real Lua interpreter in a sandbox.
+
+TSP instruments (2600B SMUs, the 707B matrix) execute every command line as a Lua chunk;
+queries are ``print(...)`` calls. :class:`TSPEmulator` runs them in Lua 5.1 (lupa; TSP itself
+is Lua 5.0 based, 5.1 is the nearest runtime lupa ships) with:
+
+* a sandbox: no ``os``, ``io``, ``require``/``package``/``module``, ``load``/``loadstring``/
+  ``dofile``/``loadfile``, ``debug``, ``string.dump``, ``collectgarbage``, ``getfenv``/
+  ``setfenv``, ``newproxy``, no ``python`` bridge; Python objects are reachable only through
+  :class:`TSPObject` attributes (no names starting with ``_``); a memory cap;
+* a runaway guard: an instruction-count hook aborts a chunk after ``max_script_s`` of wall
+  time (``pcall``/``xpcall``/coroutines cannot swallow the abort) -> TSP error -286;
+* TSP output: ``print`` with TSP number formatting (``4.00000e+00``, ``nil``, ``true``,
+  tab-separated), ``printnumber``, ``printbuffer``, ``format.data``/``asciiprecision``/
+  ``byteorder`` (binary replies are ``#0`` + IEEE-754 + LF);
+* ``errorqueue`` (``count``, ``next()``, ``clear()``), ``waitcomplete()``, ``opc()``,
+  ``delay()``, ``timer``, ``reset()``, ``localnode``, ``status``, ``display``, ``beeper``;
+* ``*IDN?``, ``*RST``, ``*CLS``, ``*OPC?``, ``*OPC``, ``*WAI``, ``*TRG``, ``*ESR?``, ``*STB?``
+  handled outside Lua; ``loadandrunscript [name]`` / ``loadscript name`` ... ``endscript``.
+
+Errors never escape: syntax errors become -285 "TSP Syntax error at line N: ...", runtime
+errors -286 "TSP Runtime error at line N: ...", errors raised by instrument functions
+(:class:`TSPError`) keep their own code. All timing is virtual (the bench clock): overlapped
+operations complete at once, ``waitcomplete()`` returns immediately.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import struct
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+from lupa import lua51
+
+from .clock import VirtualClock
+
+log = logging.getLogger(__name__)
+
+CODE_SYNTAX = -285
+CODE_RUNTIME = -286
+CODE_QUEUE_OVERFLOW = -350
+# Keithley TSP parameter errors (2600B error summary; numbers [verify] against the manual).
+CODE_TOO_BIG = 1101
+CODE_TOO_SMALL = 1102
+SEVERITY_INFO = 10
+SEVERITY_RECOVERABLE = 20
+ERROR_QUEUE_CAPACITY = 100
+MAX_LUA_MEMORY_BYTES = 64 * 1024 * 1024
+HOOK_INSTRUCTIONS = 10_000
+NIL = None  # what a Python attribute returns to read as Lua ``nil``
+
+
+class TSPError(Exception):
+    """An error raised by an instrument function; it aborts the chunk and is queued."""
+
+    def __init__(self, code: int, message: str, severity: int = SEVERITY_RECOVERABLE) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code, self.message, self.severity = int(code), message, int(severity)
+
+
+def runtime_error(message: str) -> TSPError:
+    """A Lua-style runtime error (-286) raised from Python code."""
+    return TSPError(CODE_RUNTIME, f"TSP Runtime error: {message}")
+
+
+def format_number(x: float, precision: int = 6) -> str:
+    """TSP's ASCII number format: ``precision`` significant digits, exponent form."""
+    x = float(x)
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return f"{x:.{max(precision, 1) - 1}e}"
+
+
+# ---------------------------------------------------------------------------- Lua objects
+
+
+class TSPObject:
+    """Base of every Python object Lua code can see (``smua``, ``channel``, ``errorqueue``...).
+
+    From Lua, public attributes (no leading underscore) read as values, methods as functions,
+    unknown names as ``nil``. Assignment works only for names listed in ``_settable`` (or
+    properties with a setter); anything else is a runtime error, as on the instrument.
+    Numeric indexing ``obj[i]`` calls :meth:`_lua_index`.
+    """
+
+    _settable: frozenset[str] = frozenset()
+    _lua_name = "table"
+
+    def _lua_index(self, index: int) -> Any:
+        return NIL
+
+    def _lua_set(self, name: str, value: Any) -> None:
+        prop = getattr(type(self), name, None)
+        if isinstance(prop, property) and prop.fset is not None:
+            prop.fset(self, value)
+        elif name in self._settable:
+            object.__setattr__(self, name, value)
+        elif hasattr(self, name):
+            raise runtime_error(f"attribute '{name}' is read-only")
+        else:
+            raise runtime_error(f"attempt to set unknown attribute '{name}'")
+
+    def __repr__(self) -> str:  # what tostring() shows in Lua: never Python internals
+        return f"{self._lua_name}: 0x{id(self) & 0xFFFFFFFF:08x}"
+
+
+def _lua_getter(obj: Any, name: Any) -> Any:
+    if not isinstance(obj, TSPObject):
+        raise AttributeError("attribute access to this object is not allowed")
+    if isinstance(name, int | float) and not isinstance(name, bool):
+        if float(name) != int(name):
+            return NIL
+        return obj._lua_index(int(name))
+    if not isinstance(name, str) or name.startswith("_"):
+        return NIL
+    return getattr(obj, name, NIL)
+
+
+def _lua_setter(obj: Any, name: Any, value: Any) -> None:
+    if not isinstance(obj, TSPObject) or not isinstance(name, str) or name.startswith("_"):
+        raise runtime_error("attempt to index a read-only object")
+    obj._lua_set(name, value)
+
+
+def as_number(name: str, value: Any) -> float:
+    """A Lua number argument, else a runtime error naming the attribute."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise runtime_error(f"{name} must be a number, got {_lua_type(value)}")
+    return float(value)
+
+
+def _lua_type(value: Any) -> str:
+    if value is None:
+        return "nil"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "table"
+
+
+class NumberAttr:
+    """A numeric TSP attribute with a range: out-of-range values are refused with an error
+    in the queue (the chunk goes on, as on the instrument), non-numbers abort the chunk.
+
+    ``on_set(obj, x)`` may adjust the value (return it) or refuse it (raise) before it is
+    stored; ``after(obj, x)`` runs once it is stored.
+    """
+
+    def __init__(
+        self,
+        default: float,
+        lo: float | None = None,
+        hi: float | None = None,
+        choices: Iterable[float] | None = None,
+        integer: bool = False,
+        on_set: Callable[[Any, float], float | None] | None = None,
+        after: Callable[[Any, float], None] | None = None,
+    ) -> None:
+        self.default, self.lo, self.hi = default, lo, hi
+        self.choices = None if choices is None else frozenset(choices)
+        self.integer, self.on_set, self.after = integer, on_set, after
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name, self.slot = name, f"_v_{name}"
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return obj.__dict__.get(self.slot, self.default)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        x = as_number(self.name, value)
+        queue: ErrorQueue | None = getattr(obj, "_errors", None)
+        bad = None
+        if self.choices is not None and x not in self.choices:
+            bad = (CODE_TOO_BIG if x > max(self.choices) else CODE_TOO_SMALL,
+                   f"Parameter error: {self.name} must be one of {sorted(self.choices)}")
+        elif self.hi is not None and x > self.hi:
+            bad = (CODE_TOO_BIG, f"Parameter too big: {self.name} > {self.hi:g}")
+        elif self.lo is not None and x < self.lo:
+            bad = (CODE_TOO_SMALL, f"Parameter too small: {self.name} < {self.lo:g}")
+        if bad is not None:
+            if queue is None:
+                raise TSPError(*bad)
+            queue.push(*bad)
+            return
+        if self.integer:
+            x = int(x)
+        if self.on_set is not None:
+            adjusted = self.on_set(obj, x)
+            if adjusted is not None:
+                x = adjusted
+        obj.__dict__[self.slot] = x
+        if self.after is not None:
+            self.after(obj, x)
+
+    def reset(self, obj: Any) -> None:
+        obj.__dict__.pop(self.slot, None)
+
+
+def reset_attrs(obj: Any) -> None:
+    """Put every :class:`NumberAttr` of ``obj`` back to its default."""
+    for klass in type(obj).__mro__:
+        for attr in vars(klass).values():
+            if isinstance(attr, NumberAttr):
+                attr.reset(obj)
+
+
+class TSPAttrObject(TSPObject):
+    """A TSP object whose :class:`NumberAttr` attributes are settable from Lua."""
+
+    def __init__(self, errors: ErrorQueue | None = None) -> None:
+        self._errors = errors
+
+    def _lua_set(self, name: str, value: Any) -> None:
+        if isinstance(getattr(type(self), name, None), NumberAttr):
+            setattr(self, name, value)
+        else:
+            super()._lua_set(name, value)
+
+
+class ErrorQueue(TSPObject):
+    """The instrument's error/event queue (FIFO, ``ERROR_QUEUE_CAPACITY`` deep)."""
+
+    def __init__(self, node: int = 1, capacity: int = ERROR_QUEUE_CAPACITY) -> None:
+        self._entries: deque[tuple[int, str, int, int]] = deque()
+        self._node, self._capacity = node, capacity
+
+    def push(self, code: int, message: str, severity: int = SEVERITY_RECOVERABLE) -> None:
+        """Queue an entry; when full the last entry becomes -350 "Queue overflow"."""
+        if len(self._entries) >= self._capacity:
+            self._entries[-1] = (CODE_QUEUE_OVERFLOW, "Queue overflow", SEVERITY_RECOVERABLE,
+                                 self._node)
+            return
+        self._entries.append((int(code), str(message), int(severity), self._node))
+
+    @property
+    def count(self) -> int:
+        """Number of entries in the queue."""
+        return len(self._entries)
+
+    def next(self) -> tuple[int, str, int, int]:
+        """Oldest entry as (code, message, severity, node); ``0, "Queue Is Empty"`` if none."""
+        if not self._entries:
+            return (0, "Queue Is Empty", 0, 0)
+        return self._entries.popleft()
+
+    def clear(self) -> None:
+        """Remove every entry."""
+        self._entries.clear()
+
+    def entries(self) -> list[tuple[int, str, int, int]]:
+        """A copy of the queued entries (for tests and fault reports)."""
+        return list(self._entries)
+
+
+class Format(TSPAttrObject):
+    """``format``: how ``printnumber``/``printbuffer`` (and ``print`` precision) output data."""
+
+    ASCII = 1
+    SREAL = REAL32 = 2
+    REAL = REAL64 = DREAL = 3
+    NORMAL = BIGENDIAN = NETWORK = 0
+    SWAPPED = LITTLEENDIAN = 1
+
+    data = NumberAttr(1, choices=(1, 2, 3), integer=True)
+    byteorder = NumberAttr(1, choices=(0, 1), integer=True)
+    asciiprecision = NumberAttr(6, lo=0, hi=16, integer=True)
+
+    def precision(self) -> int:
+        return int(self.asciiprecision) or 6
+
+    def encode(self, values: Iterable[float]) -> bytes:
+        """One reply: ASCII ``a, b, c`` or binary ``#0`` + packed values, both + LF."""
+        values = [float(v) for v in values]
+        if self.data == self.ASCII:
+            p = self.precision()
+            return (", ".join(format_number(v, p) for v in values) + "\n").encode("latin-1")
+        code = "f" if self.data == self.REAL32 else "d"
+        order = "<" if self.byteorder == self.LITTLEENDIAN else ">"
+        return b"#0" + struct.pack(f"{order}{len(values)}{code}", *values) + b"\n"
+
+
+class Timer(TSPObject):
+    """``timer``: ``timer.reset()``, ``timer.measure.t()`` on the virtual clock."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self._clock, self._t0 = clock, clock.now_s
+        self.measure = _TimerMeasure(self)
+
+    def reset(self) -> None:
+        self._t0 = self._clock.now_s
+
+
+class _TimerMeasure(TSPObject):
+    def __init__(self, timer: Timer) -> None:
+        self._timer = timer
+
+    def t(self) -> float:
+        return self._timer._clock.now_s - self._timer._t0
+
+
+class LocalNode(TSPAttrObject):
+    """``localnode``: model, serial number, firmware, line frequency, prompts."""
+
+    linefreq = NumberAttr(60, choices=(50, 60), integer=True)
+    prompts = NumberAttr(0, choices=(0, 1), integer=True)
+    prompts4882 = NumberAttr(1, choices=(0, 1), integer=True)
+    showerrors = NumberAttr(0, choices=(0, 1), integer=True)
+    autolinefreq = NumberAttr(0, choices=(0, 1), integer=True)
+
+    def __init__(self, errors: ErrorQueue, model: str, serialno: str, revision: str) -> None:
+        super().__init__(errors)
+        self._model, self._serialno, self._revision = model, serialno, revision
+        self.description = f"Keithley Instruments Model {model}"
+        self._settable = frozenset({"description"})
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    @property
+    def serialno(self) -> str:
+        return self._serialno
+
+    @property
+    def revision(self) -> str:
+        return self._revision
+
+
+class StatusRegister(TSPAttrObject):
+    """A status register set (``condition`` read-only; ``enable``/``ntr``/``ptr`` writable)."""
+
+    enable = NumberAttr(0, lo=0, hi=65535, integer=True)
+    ntr = NumberAttr(0, lo=0, hi=65535, integer=True)
+    ptr = NumberAttr(0, lo=0, hi=65535, integer=True)
+
+    def __init__(self, errors: ErrorQueue, condition: Callable[[], int] | None = None,
+                 **children: TSPObject) -> None:
+        super().__init__(errors)
+        self._condition = condition or (lambda: 0)
+        for name, child in children.items():
+            object.__setattr__(self, name, child)
+
+    @property
+    def condition(self) -> int:
+        return int(self._condition())
+
+    @property
+    def event(self) -> int:
+        return 0
+
+
+class Status(StatusRegister):
+    """``status``: the status model, reduced to what drivers read; ``status.reset()``."""
+
+    def reset(self) -> None:
+        reset_attrs(self)
+
+
+class Display(TSPObject):
+    """``display``: accepted and ignored (no front panel in a simulation)."""
+
+    _settable = frozenset({"screen", "locallockout"})
+
+    def __init__(self) -> None:
+        self.screen = 0
+        self.locallockout = 0
+
+    def clear(self) -> None: ...
+
+    def settext(self, text: Any = None) -> None: ...
+
+    def setcursor(self, row: Any = None, column: Any = None) -> None: ...
+
+
+class Beeper(TSPObject):
+    """``beeper``: silent."""
+
+    _settable = frozenset({"enable"})
+
+    def __init__(self) -> None:
+        self.enable = 1
+
+    def beep(self, duration: Any = None, frequency: Any = None) -> None: ...
+
+
+# ---------------------------------------------------------------------------- the sandbox
+
+# Runs once per runtime with the full standard library, then the globals it names are removed.
+# The privileged functions it returns keep what they need in upvalues, which sandboxed code
+# cannot reach (no debug library).
+_SANDBOX_SETUP = r"""
+local over_time, abort_message = ...
+local sethook, error, pcall, xpcall, select, unpack, type =
+    debug.sethook, error, pcall, xpcall, select, unpack, type
+local cocreate, coresume = coroutine.create, coroutine.resume
+local loadstring, setmetatable = loadstring, setmetatable
+local aborted = false
+local COUNT = @COUNT@
+
+local function hook()
+  if aborted or over_time() then
+    aborted = true
+    error(abort_message, 0)
+  end
+end
+local function pack(...) return {n = select('#', ...), ...} end
+local function recheck(r)
+  if aborted then error(abort_message, 0) end
+  return unpack(r, 1, r.n)
+end
+
+local api = {}
+api.pcall = function(...) return recheck(pack(pcall(...))) end
+api.xpcall = function(...) return recheck(pack(xpcall(...))) end
+api.cocreate = function(f)
+  local co = cocreate(f)
+  sethook(co, hook, "", COUNT)
+  return co
+end
+api.cowrap = function(f)
+  local co = api.cocreate(f)
+  return function(...)
+    local r = pack(coresume(co, ...))
+    if not r[1] then error(r[2], 0) end
+    return unpack(r, 2, r.n)
+  end
+end
+api.compile = function(code, name) return loadstring(code, name) end
+api.run = function(fn)
+  aborted = false
+  sethook(hook, "", COUNT)
+  local r = pack(pcall(fn))
+  sethook()
+  aborted = false
+  return unpack(r, 1, r.n)
+end
+api.script = function(name, fn, source)
+  local s = {name = name, source = source, run = fn}
+  return setmetatable(s, {__call = function(self, ...) return fn(...) end})
+end
+return api
+""".replace("@COUNT@", str(HOOK_INSTRUCTIONS))
+
+_REMOVED_GLOBALS = (
+    "os", "io", "require", "package", "module", "load", "loadstring", "dofile", "loadfile",
+    "debug", "collectgarbage", "getfenv", "setfenv", "newproxy", "gcinfo", "python",
+)
+_ABORT = "script aborted: ran longer than the execution limit"
+_LUA_POS = re.compile(r"^(?:tsp|\[string \"[^\"]*\"\]):(\d+):\s*(.*)$", re.S)
+_COMMON = re.compile(r"^\*([A-Za-z]+\??)\s*(.*)$")
+
+
+class TSPEmulator:
+    """Base of TSP instrument emulators: Lua runtime, output and error queues, common commands.
+
+    Subclasses set :attr:`model`, extend :meth:`_install` to put their objects into Lua's
+    globals and :meth:`_reset_instrument` for ``reset()``/``*RST``.
+
+    Parameters
+    ----------
+    clock: the virtual clock (the bench's) for ``delay()``, ``timer`` and timestamps.
+    max_script_s: wall-time limit of one command or script (runaway guard).
+    seed: seed of ``math.random`` (a stream of its own, so Lua code never perturbs the
+        bench's random numbers).
+    """
+
+    model = "TSP"
+    manufacturer = "Keithley Instruments Inc."
+    serialno = "4000001"
+    firmware = "1.0.0"
+
+    def __init__(self, clock: VirtualClock | None = None, max_script_s: float = 10.0,
+                 seed: int = 0) -> None:
+        self.clock = clock or VirtualClock()
+        self.max_script_s = float(max_script_s)
+        self._math_rng = np.random.default_rng([int(seed) & (2**63 - 1), 0x75A])
+        self._output: deque[bytes] = deque()
+        self._script_lines: list[str] | None = None
+        self._script_name: str | None = None
+        self._script_run = False
+        self._deadline = math.inf
+        self.errorqueue = ErrorQueue()
+        self.format = Format(self.errorqueue)
+        self.localnode = LocalNode(self.errorqueue, self.model, self.serialno, self.firmware)
+        self._lua = lua51.LuaRuntime(
+            register_eval=False,
+            register_builtins=False,
+            unpack_returned_tuples=True,
+            attribute_handlers=(_lua_getter, _lua_setter),
+            encoding="latin-1",
+            max_memory=MAX_LUA_MEMORY_BYTES,
+        )
+        self._api = self._lua.execute(_SANDBOX_SETUP, self._over_time, _ABORT)
+        g = self._lua.globals()
+        string = g.string
+        string.dump = None
+        g.pcall, g.xpcall = self._api.pcall, self._api.xpcall
+        g.coroutine.create, g.coroutine.wrap = self._api.cocreate, self._api.cowrap
+        g.math.random, g.math.randomseed = self._math_random, self._math_randomseed
+        for name in _REMOVED_GLOBALS:
+            g[name] = None
+        self._install(g)
+
+    # ------------------------------------------------------------------ subclass hooks
+    def _install(self, g: Any) -> None:
+        """Put the instrument's objects and functions into Lua's globals ``g``."""
+        g.print = self._lua_print
+        g.printnumber = self._lua_printnumber
+        g.printbuffer = self._lua_printbuffer
+        g.errorqueue = self.errorqueue
+        g.format = self.format
+        g.localnode = self.localnode
+        g.timer = Timer(self.clock)
+        g.delay = self._lua_delay
+        g.waitcomplete = _noop
+        g.opc = _noop
+        g.exit = _noop
+        g.reset = self._lua_reset
+        g.display = Display()
+        g.beeper = Beeper()
+        g.status = self._make_status()
+
+    def _make_status(self) -> Status:
+        return Status(self.errorqueue)
+
+    def _reset_instrument(self) -> None:
+        """Instrument part of ``reset()``/``*RST`` (outputs off, relays open ...)."""
+        reset_attrs(self.format)
+
+    # ------------------------------------------------------------------ Emulator protocol
+    def write(self, message: str) -> None:
+        """Execute one message; each LF-separated line is one TSP command, as on the wire."""
+        for line in message.split("\n"):
+            self._line(line.rstrip("\r"))
+
+    def read(self) -> bytes:
+        """Next pending reply (with its LF); raises ``NoReplyPending`` when there is none."""
+        if not self._output:
+            from .transport import NoReplyPending  # transport imports pymeasure: import late
+
+            raise NoReplyPending(f"{self.model}: no reply pending")
+        return self._output.popleft()
+
+    def reset(self) -> None:
+        """Like a power cycle of the interface: ``*RST``, pending output and scripts dropped."""
+        self._output.clear()
+        self._script_lines = None
+        self._reset_instrument()
+
+    def inject_error(self, code: int, message: str, severity: int = SEVERITY_RECOVERABLE) -> None:
+        """Fault injection: put an entry into the error queue."""
+        self.errorqueue.push(code, message, severity)
+
+    @property
+    def pending_replies(self) -> int:
+        """Number of replies waiting to be read."""
+        return len(self._output)
+
+    # ------------------------------------------------------------------ command handling
+    def _line(self, line: str) -> None:
+        stripped = line.strip()
+        if self._script_lines is not None:
+            if stripped == "endscript":
+                self._end_script()
+            else:
+                self._script_lines.append(line)
+            return
+        if not stripped:
+            return
+        words = stripped.split()
+        head = words[0].lower()
+        if head in ("loadandrunscript", "loadscript", "loadonly"):
+            self._script_lines = []
+            self._script_name = words[1] if len(words) > 1 else None
+            self._script_run = head == "loadandrunscript"
+            return
+        if head == "abort":
+            return
+        common = _COMMON.match(stripped)
+        if common and self._common(common.group(1).upper(), common.group(2)):
+            return
+        self.execute(stripped)
+        if self.localnode.prompts:
+            self._output.append(b"TSP>\n")
+
+    def _common(self, name: str, arg: str) -> bool:
+        if name == "IDN?":
+            self._emit(f"{self.manufacturer}, Model {self.model}, {self.serialno}, "
+                       f"{self.firmware}")
+        elif name == "RST":
+            self._reset_instrument()
+        elif name == "CLS":
+            self.errorqueue.clear()
+        elif name == "OPC?":
+            self._emit("1")
+        elif name in ("ESR?", "STB?"):
+            self._emit("0")
+        elif name in ("OPC", "WAI", "TRG", "ESE", "SRE"):
+            pass
+        else:
+            return False
+        return True
+
+    def _end_script(self) -> None:
+        source = "\n".join(self._script_lines or [])
+        name, run = self._script_name, self._script_run
+        self._script_lines = None
+        fn = self._compile(source, name or "script")
+        if fn is None:
+            return
+        if name:
+            self._lua.globals()[name] = self._api.script(name, fn, source)
+        if run:
+            self._run(fn)
+
+    def execute(self, code: str) -> bool:
+        """Compile and run a Lua chunk; errors go to the error queue. True on success."""
+        fn = self._compile(code, "tsp")
+        return fn is not None and self._run(fn)
+
+    def _compile(self, code: str, name: str) -> Any:
+        try:
+            fn, err = _pad2(self._api.compile(code, f"={name}"))
+        except lua51.LuaMemoryError:
+            self.errorqueue.push(CODE_RUNTIME, "TSP Runtime error: not enough memory")
+            return None
+        if fn is None:
+            line, text = _split_position(str(err))
+            self.errorqueue.push(CODE_SYNTAX, f"TSP Syntax error at line {line}: {text}")
+        return fn
+
+    def _run(self, fn: Any) -> bool:
+        self._deadline = time.monotonic() + self.max_script_s
+        try:
+            result = self._api.run(fn)
+        except lua51.LuaMemoryError:
+            self.errorqueue.push(CODE_RUNTIME, "TSP Runtime error: not enough memory")
+            return False
+        except Exception as exc:  # never let an error escape into the transport
+            log.exception("TSP runtime failure")
+            self._report(exc)
+            return False
+        finally:
+            self._deadline = math.inf
+        ok, err = _pad2(result)
+        if not ok:
+            self._report(err)
+        return bool(ok)
+
+    def _report(self, err: Any) -> None:
+        if isinstance(err, TSPError):
+            self.errorqueue.push(err.code, err.message, err.severity)
+        elif isinstance(err, BaseException):
+            log.debug("python error inside TSP call", exc_info=err)
+            self.errorqueue.push(CODE_RUNTIME, f"TSP Runtime error: {err}")
+        else:
+            text = str(err)
+            if text == _ABORT:
+                self.errorqueue.push(
+                    CODE_RUNTIME, f"TSP Runtime error: {_ABORT} ({self.max_script_s:g} s)"
+                )
+                return
+            line, text = _split_position(text)
+            where = f" at line {line}" if line else ""
+            self.errorqueue.push(CODE_RUNTIME, f"TSP Runtime error{where}: {text}")
+
+    def _over_time(self) -> bool:
+        return time.monotonic() > self._deadline
+
+    # ------------------------------------------------------------------ output
+    def _emit(self, text: str) -> None:
+        self._output.append((text + "\n").encode("latin-1", errors="replace"))
+
+    def emit_bytes(self, data: bytes) -> None:
+        """Queue one raw reply (binary blocks)."""
+        self._output.append(bytes(data))
+
+    def format_value(self, value: Any) -> str:
+        """How ``print`` shows one value."""
+        if value is None:
+            return "nil"
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int | float):
+            return format_number(value, self.format.precision())
+        if isinstance(value, str):
+            return value
+        if isinstance(value, TSPObject):
+            return repr(value)
+        kind = lua51.lua_type(value)
+        if kind is not None:
+            return f"{kind}: 0x{id(value) & 0xFFFFFFFF:08x}"
+        return "userdata"
+
+    def _lua_print(self, *args: Any) -> None:
+        self._emit("\t".join(self.format_value(a) for a in args))
+
+    def _lua_printnumber(self, *args: Any) -> None:
+        values = [as_number("printnumber argument", a) for a in args]
+        self.emit_bytes(self.format.encode(values))
+
+    def _lua_printbuffer(self, start: Any, end: Any, *buffers: Any) -> None:
+        lo, hi = int(as_number("start index", start)), int(as_number("end index", end))
+        if not buffers:
+            raise runtime_error("printbuffer needs at least one buffer")
+        columns = []
+        for b in buffers:
+            series = getattr(b, "_series", None)
+            if series is None:
+                raise runtime_error("printbuffer argument is not a reading buffer")
+            data = series()
+            if data is None:
+                raise runtime_error("buffer element not collected (see collecttimestamps)")
+            if lo < 1 or hi > len(data) or lo > hi:
+                raise runtime_error(f"printbuffer index out of range ({lo}..{hi} of {len(data)})")
+            columns.append(np.asarray(data[lo - 1:hi], dtype=np.float64))
+        self.emit_bytes(self.format.encode(np.column_stack(columns).ravel()))
+
+    def _lua_delay(self, seconds: Any) -> None:
+        s = as_number("delay", seconds)
+        if s < 0:
+            raise runtime_error("delay must be >= 0 s")
+        self.clock.advance(s)
+
+    def _lua_reset(self, *args: Any) -> None:
+        self._reset_instrument()
+
+    def _math_random(self, m: Any = None, n: Any = None) -> float:
+        if m is None:
+            return float(self._math_rng.random())
+        lo, hi = (1, int(m)) if n is None else (int(m), int(n))
+        if lo > hi:
+            raise runtime_error("bad argument to 'random' (interval is empty)")
+        return int(self._math_rng.integers(lo, hi + 1))
+
+    def _math_randomseed(self, seed: Any) -> None:
+        self._math_rng = np.random.default_rng(int(as_number("seed", seed)) & (2**63 - 1))
+
+
+def _noop(*args: Any) -> None:
+    return None
+
+
+def _pad2(result: Any) -> tuple[Any, Any]:
+    if isinstance(result, tuple):
+        return (*result, None, None)[:2]
+    return result, None
+
+
+def _split_position(text: str) -> tuple[int | None, str]:
+    m = _LUA_POS.match(text.strip())
+    if m:
+        return int(m.group(1)), m.group(2)
+    return None, text
