@@ -25,6 +25,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return run_benchmarks(select=args.select, json_path=args.json, quick=args.quick)
 
 
+def _cmd_sim_server(args: argparse.Namespace) -> int:
+    from ftjlab.simulators.server import run_sim_server
+
+    return run_sim_server(bench=args.bench, seed=args.seed, host=args.host)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ftjlab",
@@ -43,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", metavar="PATH", help="also write the table as JSON")
     bench.add_argument("--quick", action="store_true", help="fewer repetitions")
     bench.set_defaults(func=_cmd_bench)
+
+    sim = sub.add_parser("sim-server", help="serve the simulated bench's instruments over TCP")
+    sim.add_argument("--bench", metavar="PATH", help="bench config (default: shipped sim.toml)")
+    sim.add_argument("--seed", type=int, default=None, help="seed (default: the config's)")
+    sim.add_argument("--host", default="127.0.0.1", help="interface to bind (default loopback)")
+    sim.set_defaults(func=_cmd_sim_server)
     return parser
 
 
