@@ -1,0 +1,127 @@
+"""Shared parts of the pulse generator drivers (81160A, 33500B)."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from ._common import InstrumentError, longer_timeout
+
+log = logging.getLogger(__name__)
+log.addHandler(logging.NullHandler())
+
+
+class PulseChannelMixin:
+    """``configure_pulse`` for a generator channel with ``voltage_high/low``, ``pulse_width``,
+    ``pulse_period``, ``leading_edge`` and ``trailing_edge`` properties."""
+
+    max_edge_fraction_of_width: float | None = None
+    """If set, each edge must be at most this fraction of the width (33500B: 0.625)."""
+
+    def _check_pulse_timing(
+        self, width_s: float, period_s: float, edges: list[float]
+    ) -> None:
+        for name, value in (("width_s", width_s), ("period_s", period_s)):
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+        longest = max(edges, default=0.0)
+        if period_s < width_s + 1.6 * longest:
+            raise ValueError(
+                f"period {period_s:g} s is shorter than width + 1.6 x edge "
+                f"= {width_s + 1.6 * longest:g} s"
+            )
+        fraction = self.max_edge_fraction_of_width
+        if fraction is not None and longest > fraction * width_s:
+            raise ValueError(
+                f"edge {longest:g} s is longer than {fraction:g} x width = {fraction * width_s:g} s"
+            )
+
+    def configure_pulse(
+        self,
+        high_v: float,
+        low_v: float,
+        width_s: float,
+        period_s: float,
+        leading_edge_s: float | None = None,
+        trailing_edge_s: float | None = None,
+        check_errors: bool = True,
+    ) -> None:
+        """Configure a pulse waveform and verify the instrument took it unchanged.
+
+        Checks ``high > low``, ``period >= width + 1.6 x edge`` (and the edge/width ratio where
+        the instrument has one) before sending anything; orders the level and timing writes so
+        no intermediate state is invalid; then reads the error queue and raises
+        :class:`InstrumentError` if the instrument adjusted or refused a value.
+        """
+        if not high_v > low_v:
+            raise ValueError(f"high level {high_v!r} V must be above low level {low_v!r} V")
+        edges = [edge for edge in (leading_edge_s, trailing_edge_s) if edge is not None]
+        self._check_pulse_timing(width_s, period_s, edges)
+        self.shape = "PULS"
+        if high_v > self.voltage_low:
+            self.voltage_high = high_v
+            self.voltage_low = low_v
+        else:
+            self.voltage_low = low_v
+            self.voltage_high = high_v
+        if width_s + 1.6 * max(edges, default=0.0) <= self.pulse_period:
+            self.pulse_width = width_s
+            self.pulse_period = period_s
+        else:
+            self.pulse_period = period_s
+            self.pulse_width = width_s
+        if leading_edge_s is not None:
+            self.leading_edge = leading_edge_s
+        if trailing_edge_s is not None:
+            self.trailing_edge = trailing_edge_s
+        if check_errors:
+            self.parent.raise_errors()
+
+    def shutdown(self) -> None:
+        """Switch the output off."""
+        self.output = False
+
+
+class PulseGeneratorMixin:
+    """Trigger, completion, error and shutdown helpers of a two-channel generator."""
+
+    def trigger(self) -> None:
+        """Send a bus trigger (``*TRG``): fires a burst when the trigger source is BUS/MAN."""
+        self.write("*TRG")
+
+    def wait_for_completion(self, timeout_s: float | None = None) -> None:
+        """Block until pending operations (a triggered burst) have finished (``*OPC?``)."""
+        with longer_timeout(self, timeout_s):
+            reply = self.ask("*OPC?").strip()
+        if reply not in ("1", "+1"):
+            raise InstrumentError(f"unexpected reply {reply!r} to *OPC?")
+
+    def wait_for_trigger(self, timeout: float = 3600, should_stop: Any = None) -> None:
+        """Block until the triggered output has finished (``*OPC?``)."""
+        self.wait_for_completion(timeout_s=timeout)
+
+    def fire_burst(self, timeout_s: float | None = None) -> None:
+        """Trigger (``*TRG``) and wait until the burst has been output (``*OPC?``)."""
+        self.trigger()
+        self.wait_for_completion(timeout_s)
+
+    def raise_errors(self) -> None:
+        """Read the error queue; raise :class:`InstrumentError` listing the errors, if any."""
+        errors = self.check_errors()
+        if errors:
+            text = "; ".join(", ".join(str(part) for part in error) for error in errors)
+            raise InstrumentError(f"{self.name} reported: {text}")
+
+    def shutdown(self) -> None:
+        """Switch both outputs off (each is tried even if the other fails)."""
+        failures = []
+        for channel in self.channels.values():
+            try:
+                channel.shutdown()
+            except Exception as exc:  # keep going: the other output must go off too
+                log.error("%s: output %s off failed: %s", self.name, channel.id, exc)
+                failures.append(exc)
+        super().shutdown()
+        if failures:
+            raise failures[0]

@@ -1,0 +1,405 @@
+"""Safety layer: bench limits, checked before any command leaves the process.
+
+Three parts (DESIGN.md section 6):
+
+* :class:`Limits` holds the bench's limits (max |V| per role, max compliance current, pulse
+  width range), loaded strictly from a TOML-parsed dict with :meth:`Limits.from_dict`.
+  ``limits.check_voltage("program", 2.5)`` returns the value or raises :class:`LimitViolation`
+  naming the limit, the value and the role. Nothing is ever clipped.
+* :class:`SafetyGuard` binds limits to one driver instance. Our drivers inherit
+  :class:`GuardedInstrument`, whose ``write`` (and ``write_bytes``/``write_binary_values``)
+  hands every outgoing message to the guard first, so properties, helper methods and raw
+  ``write()`` calls are all checked in one place. The guard understands the instrument's
+  command language (rules live next to each driver): it checks every level it finds, refuses
+  what it cannot check (``MAX``/``DEF`` arguments, Lua expressions instead of literals, recalled
+  setups, channel coupling...), and refuses to switch an output on before the level and the
+  compliance of that output have been set through it. A refused message is not sent at all.
+* :func:`shutdown_safely` turns every output off and then opens the switch matrices, carrying
+  on past an instrument that fails, and logs every failure.
+
+A driver without bound limits behaves like a plain pymeasure driver (instrument ranges are
+still strict validators). Bind with ``Keithley2636B(address, limits=limits)`` or
+``driver.bind_limits(limits, roles={"a": "read", "b": "sample"})``.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+from collections.abc import Hashable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar, Protocol
+
+from ftjlab.errors import BadInput
+
+log = logging.getLogger(__name__)
+log.addHandler(logging.NullHandler())
+
+ROLES: tuple[str, ...] = ("read", "sample", "program")
+"""Voltage roles: low-bias reads (VMM), RTN sampling, program/erase pulses."""
+
+
+class SafetyError(BadInput):
+    """Base class of the errors raised by the safety layer (a ``ValueError``)."""
+
+
+class LimitViolation(SafetyError):  # noqa: N818 (name fixed by the design)
+    """A value exceeds a bench limit. Nothing was sent to the instrument.
+
+    :ivar limit: name of the limit (a :class:`Limits` field), e.g. ``"max_read_voltage_v"``.
+    :ivar value: the offending value (SI units).
+    :ivar limit_value: the limit's value.
+    :ivar role: the voltage role checked, or None for non-voltage limits.
+    """
+
+    def __init__(
+        self, message: str, *, limit: str, value: float, limit_value: float, role: str | None
+    ) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.value = value
+        self.limit_value = limit_value
+        self.role = role
+
+
+class UncheckedCommandError(SafetyError):
+    """A command the guard cannot verify against the limits; it was not sent."""
+
+
+class LimitsConfigError(SafetyError):
+    """Invalid limits configuration; the message names the field."""
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bench limits. All fields are required, finite and non-negative; units are in the names.
+
+    ``min_pulse_width_s <= max_pulse_width_s``; ``max_compliance_current_a`` and
+    ``max_pulse_width_s`` must be positive.
+    """
+
+    max_read_voltage_v: float
+    max_sample_voltage_v: float
+    max_program_voltage_v: float
+    max_compliance_current_a: float
+    min_pulse_width_s: float
+    max_pulse_width_s: float
+
+    _POSITIVE: ClassVar[tuple[str, ...]] = ("max_compliance_current_a", "max_pulse_width_s")
+
+    def __post_init__(self) -> None:
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if not _is_real(value):
+                raise LimitsConfigError(
+                    f"limits.{item.name}: expected a number, got {type(value).__name__} {value!r}"
+                )
+            if not math.isfinite(value):
+                raise LimitsConfigError(f"limits.{item.name}: must be finite, got {value!r}")
+            if value < 0:
+                raise LimitsConfigError(f"limits.{item.name}: must not be negative, got {value!r}")
+            if item.name in self._POSITIVE and value == 0:
+                raise LimitsConfigError(f"limits.{item.name}: must be positive, got {value!r}")
+            object.__setattr__(self, item.name, float(value))
+        if self.min_pulse_width_s > self.max_pulse_width_s:
+            raise LimitsConfigError(
+                f"limits.min_pulse_width_s ({self.min_pulse_width_s:g} s) is larger than "
+                f"limits.max_pulse_width_s ({self.max_pulse_width_s:g} s)"
+            )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Limits:
+        """Build limits from a TOML-parsed table; unknown or missing keys are errors."""
+        if not isinstance(data, Mapping):
+            raise LimitsConfigError(f"limits: expected a table, got {type(data).__name__}")
+        names = [item.name for item in fields(cls)]
+        unknown = sorted(str(key) for key in data if key not in names)
+        if unknown:
+            raise LimitsConfigError(
+                f"limits.{unknown[0]}: unknown key (known: {', '.join(names)})"
+            )
+        missing = [name for name in names if name not in data]
+        if missing:
+            raise LimitsConfigError(f"limits.{missing[0]}: missing")
+        return cls(**{name: data[name] for name in names})
+
+    def to_dict(self) -> dict[str, float]:
+        """The limits as a plain dict (for bench snapshots)."""
+        return {item.name: getattr(self, item.name) for item in fields(self)}
+
+    def max_voltage_v(self, role: str) -> float:
+        """The max |V| of a role ("read", "sample" or "program")."""
+        if role not in ROLES:
+            raise ValueError(f"unknown voltage role {role!r} (known: {', '.join(ROLES)})")
+        return float(getattr(self, f"max_{role}_voltage_v"))
+
+    def check_voltage(self, role: str, volts: float) -> float:
+        """Return ``volts`` if ``|volts|`` is within the role's limit, else raise."""
+        limit = self.max_voltage_v(role)
+        name = f"max_{role}_voltage_v"
+        if not _is_real(volts) or not math.isfinite(volts):
+            raise LimitViolation(
+                f"{role} voltage {volts!r} is not a finite number (limit {name} = {limit:g} V)",
+                limit=name, value=math.nan, limit_value=limit, role=role,
+            )
+        if abs(volts) > limit:
+            raise LimitViolation(
+                f"{role} voltage {volts:g} V exceeds the limit {name} = {limit:g} V",
+                limit=name, value=float(volts), limit_value=limit, role=role,
+            )
+        return volts
+
+    def check_compliance(self, amps: float) -> float:
+        """Return ``amps`` if ``|amps|`` is within the max compliance current, else raise."""
+        name, limit = "max_compliance_current_a", self.max_compliance_current_a
+        if not _is_real(amps) or not math.isfinite(amps):
+            raise LimitViolation(
+                f"current {amps!r} is not a finite number (limit {name} = {limit:g} A)",
+                limit=name, value=math.nan, limit_value=limit, role=None,
+            )
+        if abs(amps) > limit:
+            raise LimitViolation(
+                f"current {amps:g} A exceeds the limit {name} = {limit:g} A",
+                limit=name, value=float(amps), limit_value=limit, role=None,
+            )
+        return amps
+
+    def check_pulse_width(self, seconds: float) -> float:
+        """Return ``seconds`` if it is within the pulse width range, else raise."""
+        low, high = self.min_pulse_width_s, self.max_pulse_width_s
+        if not _is_real(seconds) or not math.isfinite(seconds):
+            raise LimitViolation(
+                f"pulse width {seconds!r} is not a finite number",
+                limit="min_pulse_width_s", value=math.nan, limit_value=low, role=None,
+            )
+        if seconds < low:
+            raise LimitViolation(
+                f"pulse width {seconds:g} s is below the limit min_pulse_width_s = {low:g} s",
+                limit="min_pulse_width_s", value=float(seconds), limit_value=low, role=None,
+            )
+        if seconds > high:
+            raise LimitViolation(
+                f"pulse width {seconds:g} s exceeds the limit max_pulse_width_s = {high:g} s",
+                limit="max_pulse_width_s", value=float(seconds), limit_value=high, role=None,
+            )
+        return seconds
+
+
+class GuardRules(Protocol):
+    """How one instrument's command language is checked (implemented next to each driver)."""
+
+    default_roles: Mapping[Hashable, str]
+
+    def initial_state(self) -> dict[Hashable, Any]:
+        """Shadow state of a freshly bound instrument (levels unknown)."""
+        ...
+
+    def check(self, guard: SafetyGuard, message: str, state: dict[Hashable, Any]) -> None:
+        """Check one outgoing message, updating ``state``; raise a :class:`SafetyError`."""
+        ...
+
+    def applied_voltages(self, state: dict[Hashable, Any], channel: Hashable) -> list[float]:
+        """Voltages known to be programmed on ``channel`` (checked again on a role change)."""
+        ...
+
+
+class SafetyGuard:
+    """Limits bound to one instrument: checks every message before it is sent.
+
+    The guard keeps a shadow of what it let through (levels, compliance, pulse width), so it
+    can refuse to switch an output on whose level or compliance it has not checked. Checking
+    a message is all-or-nothing: the shadow only changes if the whole message passes.
+
+    :param limits: the bench limits.
+    :param rules: the instrument's command rules.
+    :param roles: voltage role per channel id (defaults from the rules).
+    """
+
+    def __init__(
+        self,
+        limits: Limits,
+        rules: GuardRules,
+        roles: Mapping[Hashable, str] | None = None,
+    ) -> None:
+        if not isinstance(limits, Limits):
+            raise TypeError(f"limits must be a Limits instance, got {type(limits).__name__}")
+        self._limits = limits
+        self._rules = rules
+        self._roles: dict[Hashable, str] = dict(rules.default_roles)
+        self._state = rules.initial_state()
+        for channel, role in (roles or {}).items():
+            self._validate(channel, role)
+            self._roles[channel] = role
+
+    @property
+    def limits(self) -> Limits:
+        """The bound limits (read only)."""
+        return self._limits
+
+    @property
+    def channels(self) -> tuple[Hashable, ...]:
+        """Channel ids of the instrument."""
+        return tuple(self._roles)
+
+    def _validate(self, channel: Hashable, role: str) -> None:
+        if channel not in self._roles:
+            raise ValueError(f"unknown channel {channel!r} (known: {list(self._roles)})")
+        if role not in ROLES:
+            raise ValueError(f"unknown voltage role {role!r} (known: {', '.join(ROLES)})")
+
+    def role(self, channel: Hashable) -> str:
+        """The voltage role of a channel."""
+        try:
+            return self._roles[channel]
+        except KeyError:
+            raise UncheckedCommandError(
+                f"unknown channel {channel!r} (known: {list(self._roles)})"
+            ) from None
+
+    def set_role(self, channel: Hashable, role: str) -> None:
+        """Change the voltage role of a channel.
+
+        :raises LimitViolation: if a level already programmed on the channel exceeds the new
+            role's limit (set the level first, then change the role).
+        """
+        self._validate(channel, role)
+        for volts in self._rules.applied_voltages(self._state, channel):
+            self._limits.check_voltage(role, volts)
+        self._roles[channel] = role
+
+    @contextmanager
+    def using_role(self, channel: Hashable, role: str) -> Iterator[None]:
+        """Temporarily change a channel's role (restored on exit)."""
+        previous = self.role(channel)
+        self.set_role(channel, role)
+        try:
+            yield
+        finally:
+            self._roles[channel] = previous
+
+    def check_voltage(self, channel: Hashable, volts: float) -> None:
+        """Check a voltage for a channel against its role's limit."""
+        self._limits.check_voltage(self.role(channel), volts)
+
+    def refuse(self, command: str, reason: str) -> UncheckedCommandError:
+        """Build the error for a command that cannot be checked (callers raise it)."""
+        text = command if len(command) <= 120 else command[:117] + "..."
+        return UncheckedCommandError(f"refused {text!r}: {reason}")
+
+    def check(self, message: str) -> None:
+        """Check an outgoing message; raise a :class:`SafetyError` if it must not be sent."""
+        state = copy.deepcopy(self._state)
+        self._rules.check(self, message, state)
+        self._state = state
+
+    def state(self) -> dict[Hashable, Any]:
+        """A copy of the shadow state (for diagnostics and tests)."""
+        return copy.deepcopy(self._state)
+
+
+class GuardedInstrument:
+    """Mixin for our drivers: with limits bound, every outgoing message is checked first.
+
+    Put it first in the bases (``class Driver(GuardedInstrument, ..., Instrument)``) and set
+    ``guard_rules``. ``limits=`` and ``roles=`` keyword arguments of the constructor bind
+    limits at construction.
+    """
+
+    guard_rules: ClassVar[GuardRules | None] = None
+    shutdown_order: ClassVar[int] = 0
+    """:func:`shutdown_safely` shuts instruments down in increasing order (matrices last)."""
+
+    _safety: SafetyGuard | None = None
+
+    def __init__(
+        self,
+        *args: Any,
+        limits: Limits | None = None,
+        roles: Mapping[Hashable, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        if limits is not None:
+            self.bind_limits(limits, roles)
+        elif roles is not None:
+            raise ValueError("roles given without limits")
+
+    @property
+    def safety(self) -> SafetyGuard | None:
+        """The bound :class:`SafetyGuard`, or None if no limits are bound."""
+        return self._safety
+
+    def bind_limits(
+        self, limits: Limits, roles: Mapping[Hashable, str] | None = None
+    ) -> SafetyGuard:
+        """Bind bench limits: from now on every message is checked before it is sent.
+
+        Rebinding replaces the guard and forgets what it had checked, so levels and compliance
+        must be set again before an output can be switched on.
+        """
+        if self.guard_rules is None:
+            raise TypeError(f"{type(self).__name__} has no outputs to guard")
+        guard = SafetyGuard(limits, self.guard_rules, roles)
+        self._safety = guard
+        return guard
+
+    def _guard(self, message: str) -> None:
+        guard = self._safety
+        if guard is not None:
+            guard.check(message)
+
+    def write(self, command: str, **kwargs: Any) -> None:
+        """Write a command, after the safety guard (if any) has accepted it."""
+        self._guard(command)
+        super().write(command, **kwargs)  # type: ignore[misc]
+
+    def write_bytes(self, content: bytes, **kwargs: Any) -> None:
+        """Write raw bytes, after the safety guard (if any) has accepted them as text."""
+        self._guard(bytes(content).decode("latin-1"))
+        super().write_bytes(content, **kwargs)  # type: ignore[misc]
+
+    def write_binary_values(self, command: str, values: Any, *args: Any, **kwargs: Any) -> None:
+        """Write binary values, after the safety guard (if any) has accepted the command."""
+        self._guard(command)
+        super().write_binary_values(command, values, *args, **kwargs)  # type: ignore[misc]
+
+
+def shutdown_safely(
+    *instruments: Any, logger: logging.Logger | None = None
+) -> list[tuple[Any, BaseException]]:
+    """Turn every output off, then open the switch matrices; never stop at a failure.
+
+    Each instrument's ``shutdown()`` is called once, in increasing ``shutdown_order`` (sources
+    first, matrices last, so relays are not switched with a source on); ``None`` entries are
+    skipped. An exception from one instrument is logged and the others are still shut down.
+    A ``KeyboardInterrupt`` during shutdown is re-raised after all instruments were handled.
+
+    :returns: the ``(instrument, exception)`` pairs that failed (empty if all succeeded).
+    """
+    logger = logger or log
+    present = [instrument for instrument in instruments if instrument is not None]
+    ordered = sorted(present, key=lambda instrument: getattr(instrument, "shutdown_order", 0))
+    failures: list[tuple[Any, BaseException]] = []
+    interrupted: KeyboardInterrupt | None = None
+    for instrument in ordered:
+        name = getattr(instrument, "name", type(instrument).__name__)
+        try:
+            instrument.shutdown()
+        except KeyboardInterrupt as exc:
+            logger.error("shutdown of %s interrupted; continuing with the others", name)
+            failures.append((instrument, exc))
+            interrupted = exc
+        except Exception as exc:
+            logger.error("shutdown of %s failed: %s: %s", name, type(exc).__name__, exc)
+            failures.append((instrument, exc))
+    if interrupted is not None:
+        raise interrupted
+    return failures
+
+
