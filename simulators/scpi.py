@@ -360,7 +360,8 @@ class Number(Param):
 
     ``out_of_range`` selects what happens outside ``[low, high]``: ``"reject"`` raises -222 and
     leaves the setting unchanged (Keithley), ``"clip"`` silently clips (B2900), ``"clip_log"``
-    clips *and* logs -222 (Keysight 33xxx / 81160A).
+    clips *and* logs -222 (Keysight 33xxx / 81160A), ``"none"`` leaves range checks to the
+    handler (``low``/``high`` then only define ``MIN``/``MAX``).
     """
 
     low: float | None = None
@@ -405,6 +406,8 @@ class Number(Param):
 
     def convert(self, token: Token, warn: Warn) -> float | int:
         if token.kind == "chars":
+            if token.value in self.specials:
+                return self.specials[token.value]  # e.g. INF: exempt from the range
             value = self.bound(token.value)
         elif token.kind == "number":
             value = self._scale(token)
@@ -413,7 +416,9 @@ class Number(Param):
         if math.isnan(value):
             raise ScpiError(-222)
         lo, hi = self.low, self.high
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
+        if self.out_of_range == "none":
+            pass  # the handler applies (state-dependent) limits itself
+        elif (lo is not None and value < lo) or (hi is not None and value > hi):
             if self.out_of_range == "reject":
                 raise ScpiError(-222)
             below = lo is not None and value < lo
@@ -718,9 +723,10 @@ def _match(
 
 def format_nr3(value: float, digits: int = 15) -> str:
     """Keysight-style NR3: sign, ``digits`` decimals, ``E``, signed exponent: ``+1.5E-03``."""
-    if not math.isfinite(value):
+    if not math.isfinite(value) or abs(value) >= 9.9e37:
         return "+9.9E+37" if value > 0 or math.isnan(value) else "-9.9E+37"
-    return f"{value:+.{digits}E}"
+    # round away binary noise (1e-8 computed as 1.000000000000014e-08) before padding
+    return f"{float(f'{value:.12e}'):+.{digits}E}"
 
 
 def indefinite_block(data: bytes) -> bytes:
