@@ -20,7 +20,7 @@ properties are redeclared with strict validators.
     smu.load_simple_loop(count=1000, delay_s=0.0, buffer="defbuffer1")
     smu.start()
     smu.wait_for_completion(timeout_s=5)
-    current_a, time_s = smu.defbuffer1.read(1, 1000, binary=True)
+    current_a, time_s = smu.defbuffer1.read_data(1, 1000, binary=True)
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ class ReadingBuffer(Channel):
         """Clear the buffer."""
         self.write(':TRAC:CLE "{ch}"')
 
-    def read(
+    def read_data(
         self,
         start: int = 1,
         end: int | None = None,
@@ -407,7 +407,7 @@ class Keithley2450(GuardedInstrument, _PymeasureKeithley2450):
     @property
     def buffer_data(self) -> np.ndarray:
         """Get the readings of ``defbuffer1`` (ASCII transfer)."""
-        readings, _times = self.defbuffer1.read(binary=False)
+        readings, _times = self.defbuffer1.read_data(binary=False)
         return readings
 
     def config_buffer(self, points: int = 64, delay: float = 0) -> None:
