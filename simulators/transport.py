@@ -480,6 +480,8 @@ class RecordingAdapter(Adapter):
 
     def _emit(self) -> None:
         if self._pending is not None and not self._file.closed:
+            if "read_b64" not in self._pending:
+                self._pending.setdefault("read", None)
             self._file.write(json.dumps(self._pending) + "\n")
             self._file.flush()
         self._pending = None
@@ -496,7 +498,7 @@ class RecordingAdapter(Adapter):
         else:
             entry = {"read": reply}
         if self._pending is not None and "read" not in self._pending \
-                and "read_b64" not in self._pending:
+                and "read_b64" not in self._pending:  # the reply to the pending write
             self._pending.update(entry)
             self._emit()
         else:
@@ -529,8 +531,6 @@ class RecordingAdapter(Adapter):
         """Write the last pair and close the file (the inner adapter stays open)."""
         if not getattr(self, "_file", None) or self._file.closed:
             return
-        if self._pending is not None:
-            self._pending.setdefault("read", None)
         self._emit()
         self._file.close()
 
