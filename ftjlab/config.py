@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import importlib.resources
 import math
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -70,6 +71,7 @@ _MODEL_KEYS: dict[str, dict[str, type]] = {
     "2636B": {"linefreq": int},
     "707B": {"cards": int},
 }
+_UNKNOWN_PARAM = re.compile(r"^unknown parameter\(s\): ([\w.]+)[^(]*\(known: (.*)\)$")
 _TOP_KEYS = ("description", "seed", "instruments", "array", "wiring", "limits")
 
 
@@ -166,13 +168,17 @@ class _Checker:
                 raise self.fail(key, f"must be finite, got {value!r}")
             value = float(value)
         elif not isinstance(value, kind):
-            raise self.fail(key, f"expected a {kind.__name__}, got {_kind(value)} {value!r}")
+            raise self.fail(key, f"expected a {_KIND_NAMES.get(kind, kind.__name__)}, "
+                                 f"got {_kind(value)} {value!r}")
         return value
 
 
+_KIND_NAMES: dict[type, str] = {dict: "table", list: "array", str: "string", bool: "boolean",
+                                int: "integer", float: "number"}
+
+
 def _kind(value: Any) -> str:
-    return {dict: "table", list: "array", str: "string", bool: "boolean", int: "integer",
-            float: "number"}.get(type(value), type(value).__name__)
+    return _KIND_NAMES.get(type(value), type(value).__name__)
 
 
 def parse_bench_config(data: Mapping[str, Any], source: str = "<bench config>") -> BenchConfig:
@@ -249,10 +255,13 @@ def _array(c: _Checker, data: Any) -> ArrayParams:
         return from_mapping(ArrayParams, table, prefix="array.")
     except ParameterError as exc:
         text = str(exc)
-        if text.startswith("array."):  # "array.traps.x: problem" -> "<file>:array.traps.x: ..."
+        unknown = _UNKNOWN_PARAM.match(text)
+        if unknown:  # "unknown parameter(s): array.x, ... (known: ...)"
+            raise c.fail(unknown.group(1), f"unknown key (known: {unknown.group(2)})") from None
+        if text.startswith("array."):  # "array.traps.x: problem"
             key, _, problem = text.partition(": ")
             raise c.fail(key, problem) from None
-        raise BadInput(f"{c.source}:{text}") from None
+        raise BadInput(f"{c.source}:array: {text}") from None
 
 
 def _wiring(c: _Checker, data: Any, instruments: Mapping[str, InstrumentConfig],
