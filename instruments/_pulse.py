@@ -49,15 +49,20 @@ class PulseChannelMixin:
     ) -> None:
         """Configure a pulse waveform and verify the instrument took it unchanged.
 
-        Checks ``high > low``, ``period >= width + 1.6 x edge`` (and the edge/width ratio where
-        the instrument has one) before sending anything; orders the level and timing writes so
-        no intermediate state is invalid; then reads the error queue and raises
-        :class:`InstrumentError` if the instrument adjusted or refused a value.
+        Checks ``high > low``, ``period >= width + 1.6 x edge`` (and the edge/width ratio
+        where the instrument has one) and the bound limits before sending anything; orders
+        the level and timing writes so no intermediate state is invalid; then reads the error
+        queue and raises :class:`InstrumentError` if the instrument adjusted or refused a value.
         """
         if not high_v > low_v:
             raise ValueError(f"high level {high_v!r} V must be above low level {low_v!r} V")
         edges = [edge for edge in (leading_edge_s, trailing_edge_s) if edge is not None]
         self._check_pulse_timing(width_s, period_s, edges)
+        guard = self.parent.safety
+        if guard is not None:  # fail before the first write, not half-way through
+            guard.check_voltage(self.id, high_v)
+            guard.check_voltage(self.id, low_v)
+            guard.limits.check_pulse_width(width_s)
         self.shape = "PULS"
         if high_v > self.voltage_low:
             self.voltage_high = high_v

@@ -382,7 +382,13 @@ class Keithley2450(GuardedInstrument, _PymeasureKeithley2450):
     def apply_voltage(  # type: ignore[override]
         self, volts: float, current_limit: float, voltage_range: float | None = None
     ) -> None:
-        """Configure a DC voltage source: function, range (auto if None), limit, level."""
+        """Configure a DC voltage source: function, range (auto if None), limit, level.
+
+        Bound limits are checked before the first write.
+        """
+        if self.safety is not None:
+            self.safety.check_voltage(1, volts)
+            self.safety.limits.check_compliance(current_limit)
         self.source_function = "voltage"
         if voltage_range is None:
             self.source_voltage_autorange = True

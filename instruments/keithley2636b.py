@@ -214,8 +214,12 @@ class SMUChannel(Channel):
     ) -> None:
         """Configure a DC voltage source: function, range (auto if None), limit, level.
 
-        The output state is not changed.
+        The output state is not changed. Bound limits are checked before the first write.
         """
+        guard = self.parent.safety
+        if guard is not None:
+            guard.check_voltage(self.id, volts)
+            guard.limits.check_compliance(current_limit)
         self.source_function = "voltage"
         if voltage_range is None:
             self.source_voltage_autorange = True

@@ -324,11 +324,13 @@ class GuardedInstrument:
         roles: Mapping[Hashable, str] | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(*args, **kwargs)
-        if limits is not None:
-            self.bind_limits(limits, roles)
+        guard = None
+        if limits is not None:  # validate before the connection is opened
+            guard = self._make_guard(limits, roles)
         elif roles is not None:
             raise ValueError("roles given without limits")
+        super().__init__(*args, **kwargs)
+        self._safety = guard
 
     @property
     def safety(self) -> SafetyGuard | None:
@@ -343,11 +345,17 @@ class GuardedInstrument:
         Rebinding replaces the guard and forgets what it had checked, so levels and compliance
         must be set again before an output can be switched on.
         """
-        if self.guard_rules is None:
-            raise TypeError(f"{type(self).__name__} has no outputs to guard")
-        guard = SafetyGuard(limits, self.guard_rules, roles)
+        guard = self._make_guard(limits, roles)
         self._safety = guard
         return guard
+
+    @classmethod
+    def _make_guard(
+        cls, limits: Limits, roles: Mapping[Hashable, str] | None
+    ) -> SafetyGuard:
+        if cls.guard_rules is None:
+            raise TypeError(f"{cls.__name__} has no outputs to guard")
+        return SafetyGuard(limits, cls.guard_rules, roles)
 
     def _guard(self, message: str) -> None:
         guard = self._safety

@@ -12,5 +12,11 @@ BENCH_LIMITS = {
 
 
 @pytest.fixture
+def limits_table() -> dict:
+    """The [limits] table of the shipped simulated bench, as parsed from TOML."""
+    return dict(BENCH_LIMITS)
+
+
+@pytest.fixture
 def limits() -> Limits:
     return Limits.from_dict(BENCH_LIMITS)
