@@ -372,12 +372,46 @@ _FORBIDDEN = re.compile(
     r"\b(?:loadstring|loadfile|dofile|load|setfenv|getfenv|rawset|_G|"
     r"setup\s*\.\s*recall|script\s*\.\s*load)\b"
 )
+_STRINGS_AND_COMMENTS = re.compile(r'"[^"\n]*"|\'[^\'\n]*\'|--\[\[.*?\]\]|--[^\n]*', re.DOTALL)
+_CALL = re.compile(
+    r"(?<![\w.\]])(?P<name>[A-Za-z_]\w*(?:\s*(?:\.\s*[A-Za-z_]\w*|\[\s*\d+\s*\]))*)\s*\("
+)
+_DEFINITION = re.compile(
+    r"\bfunction\s+(?P<a>[A-Za-z_][\w.]*)\s*\(|(?P<b>[A-Za-z_][\w.]*)\s*=\s*function\s*\("
+)
+_KEYWORDS = frozenset(
+    {"and", "or", "not", "if", "elseif", "while", "until", "return", "function", "in", "then",
+     "do", "local", "else", "repeat", "end", "for"}
+)
+_SAFE_CALLS = frozenset(
+    {"print", "printbuffer", "printnumber", "waitcomplete", "reset", "delay", "opc",
+     "tostring", "tonumber", "type", "ipairs", "pairs", "exit"}
+)
+_SAFE_CALL_PREFIXES = (
+    "smua.", "smub.", "errorqueue.", "display.", "beeper.", "status.", "timer.", "trigger.",
+    "localnode.", "math.", "string.", "table.", "format.", "bit.", "eventlog.", "digio.",
+)
 _NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _CONSTANTS = {
     "output": {"OUTPUT_OFF": 0, "OUTPUT_ON": 1, "OUTPUT_HIGH_Z": 2},
     "func": {"OUTPUT_DCAMPS": 0, "OUTPUT_DCVOLTS": 1},
 }
 _CONSTANT = re.compile(r"smu[ab]\s*\.\s*(?P<name>[A-Z_]+)")
+
+
+def _either(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Shadow of a channel when statements may or may not have run: only what holds either
+    way stays known (for levels, the larger magnitude; both were checked)."""
+    merged: dict[str, Any] = {}
+    for key, was in old.items():
+        now = new[key]
+        if was == now:
+            merged[key] = was
+        elif key == "sweep" or key == "func" or was is None or now is None:
+            merged[key] = False if key == "sweep" else None
+        else:
+            merged[key] = max(was, now, key=abs)
+    return merged
 
 
 def _depth(text: str) -> int:
@@ -410,13 +444,19 @@ class TSPSourceRules:
     (``listv``/``linearv``/``logv`` and the current versions) must be literal and are checked.
     Refused: aliasing an SMU or its source (``s = smua.source``), ``loadstring`` and friends,
     ``setup.recall``, multiple assignment, ``smuX.trigger.initiate()`` with an unchecked sweep,
-    and switching an output on before its function, level and limit were set.
+    calls of functions that are neither instrument functions nor defined in a checked message
+    (scripts stored before the limits were bound), and switching an output on before its
+    function, level and limit were set.
     """
 
     default_roles: ClassVar[dict[Hashable, str]] = {"a": "read", "b": "read"}
 
     def initial_state(self) -> dict[Hashable, Any]:
-        return {channel: {**smu_unknown(), "sweep": False} for channel in self.default_roles}
+        state: dict[Hashable, Any] = {
+            channel: {**smu_unknown(), "sweep": False} for channel in self.default_roles
+        }
+        state["functions"] = []
+        return state
 
     def applied_voltages(self, state: dict[Hashable, Any], channel: Hashable) -> list[float]:
         return smu_voltages(state[channel])
@@ -425,6 +465,7 @@ class TSPSourceRules:
         forbidden = _FORBIDDEN.search(message)
         if forbidden:
             raise guard.refuse(message, f"{forbidden.group(0)!r} cannot be checked")
+        self._check_calls(guard, message, state)
         for alias in _ALIASES:
             match = alias.search(message)
             if match:
@@ -432,6 +473,9 @@ class TSPSourceRules:
                     message, f"{match.group(0).strip()!r} used as a value (aliasing) "
                     "cannot be checked; assign attributes directly"
                 )
+        code = _STRINGS_AND_COMMENTS.sub('""', message)
+        defines = re.search(r"\bfunction\b", code) is not None
+        branches = re.search(r"\b(?:if|for|while|repeat|goto)\b", code) is not None
         events: list[tuple[int, str, re.Match[str]]] = []
         for kind, pattern in (
             ("reset_all", _RESET_ALL), ("reset_one", _RESET_ONE), ("source", _SOURCE_ATTR),
@@ -439,30 +483,62 @@ class TSPSourceRules:
         ):
             events.extend((match.start(), kind, match) for match in pattern.finditer(message))
         for _pos, kind, match in sorted(events, key=lambda event: event[0]):
+            before = {channel: dict(state[channel]) for channel in self.default_roles}
+            if kind in ("source", "trigger_limit"):
+                writes = self._assignment(guard, message, match, kind, state)
+            else:
+                writes = True
+            if writes and defines:
+                raise guard.refuse(
+                    message, "source settings inside a function definition cannot be checked "
+                    "(the function may run later, in another state); send them directly"
+                )
             if kind == "reset_all":
-                for channel in state:
+                for channel in self.default_roles:
                     state[channel] = {**smu_after_reset(), "sweep": True}
             elif kind == "reset_one":
                 state[match.group("ch")] = {**smu_after_reset(), "sweep": True}
-            elif kind in ("source", "trigger_limit"):
-                self._assignment(guard, message, match, kind, state)
             elif kind == "sweep":
                 self._sweep(guard, message, match, state)
-            elif not state[match.group("ch")]["sweep"]:
+            elif kind == "initiate" and not state[match.group("ch")]["sweep"]:
                 raise guard.refuse(
                     message, "trigger model started before its sweep was set with limits bound"
                 )
+            if branches:  # with branches or loops, any statement may or may not run
+                for channel, old in before.items():
+                    state[channel] = _either(old, state[channel])
+
+    def _check_calls(self, guard: SafetyGuard, message: str, state: dict) -> None:
+        """Only known instrument functions and functions defined under the guard may run:
+        a function stored on the instrument before the limits were bound was never checked."""
+        code = _STRINGS_AND_COMMENTS.sub('""', message)
+        defined = {m.group("a") or m.group("b") for m in _DEFINITION.finditer(code)}
+        known = set(state["functions"]) | defined
+        for match in _CALL.finditer(code):
+            name = re.sub(r"\s+", "", match.group("name"))
+            if name in _KEYWORDS or name in _SAFE_CALLS or name in known:
+                continue
+            if name.startswith(_SAFE_CALL_PREFIXES):
+                continue
+            if code[: match.start()].rstrip().endswith("function"):
+                continue  # the name of a definition
+            raise guard.refuse(
+                message,
+                f"call of {name!r}, which was not defined with limits bound, cannot be checked",
+            )
+        state["functions"] = sorted(known)
 
     def _assignment(
         self, guard: SafetyGuard, message: str, match: re.Match[str], kind: str, state: dict
-    ) -> None:
+    ) -> bool:
+        """Check an assignment (True) or let a read through (False)."""
         channel, attr = match.group("ch"), match.group("attr")
         equals = re.compile(r"\s*=(?!=)").match(message, match.end())
         if equals is None:
             comma = re.compile(r"\s*,").match(message, match.end())
             if comma and _depth(message[: match.start()]) == 0:
                 raise guard.refuse(message, "multiple assignment cannot be checked")
-            return  # a read
+            return False
         start = _skip_space_and_comments(message, equals.end())
         literal = _NUMBER.match(message, start)
         constant = None
@@ -499,6 +575,7 @@ class TSPSourceRules:
             shadow["func"] = "voltage" if value == 1 else "current"
         else:
             smu_set(guard, channel, shadow, attr, value)
+        return True
 
     def _sweep(self, guard: SafetyGuard, message: str, match: re.Match[str], state: dict) -> None:
         channel, function = match.group("ch"), match.group("fn")

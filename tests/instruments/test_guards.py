@@ -79,6 +79,10 @@ def test_apply_voltage_fails_before_the_first_write(limits):
         ("smua.source.output = 1", UncheckedCommandError),
         ("smua.source.output = smua.OUTPUT_ON", UncheckedCommandError),
         ("smua.source.output = on", UncheckedCommandError),
+        ("myscript()", UncheckedCommandError),  # stored before the limits were bound
+        ("myscript.run()", UncheckedCommandError),
+        ("function f() reset() end", UncheckedCommandError),
+        ("function f() smua.source.levelv = 0.1 end", UncheckedCommandError),
     ],
 )
 def test_raw_tsp_writes_are_checked(limits, message, error):
@@ -393,3 +397,27 @@ def test_every_guard_error_is_a_value_error(limits):
             gen.write("OUTP1 ON")
         with pytest.raises(SafetyError):
             gen.write("SOUR1:VOLT:HIGH 9")
+
+
+def test_functions_defined_under_the_guard_may_be_called(limits):
+    define = "function show() print(smua.source.levelv) end show()"
+    with expected_protocol(
+        Keithley2636B, [(define, None), ("show()", None)], limits=limits
+    ) as smu:
+        smu.write(define)
+        smu.write("show()")
+
+
+def test_statements_in_branches_may_not_have_run(limits):
+    branch = "if x then smua.source.limiti = 1e-06 end"
+    with expected_protocol(
+        Keithley2636B, [("reset()", None), (branch, None)], limits=limits
+    ) as smu:
+        smu.reset()
+        smu.write(branch)
+        with pytest.raises(UncheckedCommandError, match="limiti"):
+            smu.smua.output_enabled = True
+        with pytest.raises(UncheckedCommandError):
+            smu.write("reset() if x then smua.source.limiti = 1e-06 end smua.source.output = 1")
+        with pytest.raises(LimitViolation):  # a branch still may run: its values are checked
+            smu.write("if x then smua.source.levelv = 2 end")
