@@ -74,6 +74,8 @@ def test_sim_server_serves_each_instrument_on_its_own_port(config_path):
         rm, inst = open_all(info["resources"])
         try:
             inst["matrix"].write('channel.exclusiveclose("1B04,2A02")')  # WL3, BL1
+            # two connections run concurrently: wait for the relays as a real client must
+            assert inst["matrix"].query("*OPC?") == "1"
             inst["smu"].write("smub.source.levelv = 2 smub.source.output = 1 "
                               "smua.source.levelv = 0.2 smua.source.output = 1")
             current = float(inst["smu"].query("print(smua.measure.i())"))
