@@ -129,10 +129,8 @@ def parse_message(message: str) -> list[ScpiCommand]:
     commands: list[ScpiCommand] = []
     path: list[str] = []
     for text in _split(message):
-        header, _, rest = text.partition(" ")
-        if not _:
-            header, _, rest = text.partition("\t")
-        header = header.strip()
+        parts = text.split(None, 1)
+        header, rest = parts[0], (parts[1] if len(parts) > 1 else "")
         query = header.endswith("?")
         header = header.rstrip("?")
         if header.startswith("*"):
