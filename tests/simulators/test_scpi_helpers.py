@@ -6,6 +6,8 @@ physics or on the transport helper's adapter.)
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 from ftjlab.simulators.clock import VirtualClock
 from ftjlab.simulators.scpi import NoReply, ScpiInstrument
@@ -127,28 +129,36 @@ _NOISE = ["", " ", ";", ":", "?", ",", "'", '"', "#", "#0", "#H1F", "(", ")", "*
           "7", "10", "ms", "V", "\x00", "é"]
 
 
-def mutated_lines(valid: list[str]) -> st.SearchStrategy[str]:
-    """Random command lines: printable garbage, valid commands, and mutated valid commands
-    (characters deleted/duplicated/replaced, noise tokens spliced in, commands chained)."""
-    printable = st.text(st.characters(min_codepoint=1, max_codepoint=0x7E), max_size=40)
-    base = st.sampled_from(valid)
+def _printable(rng: random.Random, max_size: int = 40) -> str:
+    return "".join(chr(rng.randint(1, 0x7E)) for _ in range(rng.randint(0, max_size)))
 
-    @st.composite
-    def mutate(draw: st.DrawFn) -> str:
-        text = draw(base)
-        for _ in range(draw(st.integers(0, 3))):
-            op = draw(st.integers(0, 4))
-            pos = draw(st.integers(0, len(text)))
-            if op == 0 and text:
-                text = text[:pos] + text[pos + 1 :]
-            elif op == 1:
-                text = text[:pos] + draw(st.sampled_from(_NOISE)) + text[pos:]
-            elif op == 2 and text:
-                text = text[:pos] + text[pos:].swapcase()
-            elif op == 3:
-                text = text + ";" + draw(base)
-            else:
-                text = text[:pos] + draw(printable) + text[pos:]
+
+def random_line(rng: random.Random, valid: list[str]) -> str:
+    """One random command line: printable garbage, a valid command, or a valid command mutated
+    (characters deleted, case swapped, noise tokens or garbage spliced in, commands chained)."""
+    kind = rng.random()
+    if kind < 0.2:
+        return _printable(rng)
+    text = rng.choice(valid)
+    if kind < 0.35:
         return text
+    for _ in range(rng.randint(1, 3)):
+        op = rng.randint(0, 4)
+        pos = rng.randint(0, len(text))
+        if op == 0 and text:
+            text = text[:pos] + text[pos + 1 :]
+        elif op == 1:
+            text = text[:pos] + rng.choice(_NOISE) + text[pos:]
+        elif op == 2 and text:
+            text = text[:pos] + text[pos:].swapcase()
+        elif op == 3:
+            text = text + ";" + rng.choice(valid)
+        else:
+            text = text[:pos] + _printable(rng, 8) + text[pos:]
+    return text
 
-    return st.one_of(printable, base, mutate(), mutate())
+
+def fuzz_lines() -> st.SearchStrategy[random.Random]:
+    """Hypothesis drives the fuzz through a seeded ``random.Random``: drawing thousands of
+    lines as individual hypothesis examples would cost more than the emulators do."""
+    return st.randoms(use_true_random=True)

@@ -1,0 +1,1146 @@
+"""Keithley 2450 SourceMeter emulator, SCPI command set (reference manual 2450-901-01 Rev B).
+
+What is modelled (see ``/work/shared/reference/instrument-commands.md`` §1):
+
+* ``*IDN?`` -> ``KEITHLEY INSTRUMENTS,MODEL 2450,<sn>,<fw>``; ``*LANG?`` -> ``SCPI``;
+* voltage source with level, range/autorange, current limit (``:SOUR:VOLT:ILIM``) and its trip
+  flag; current source settings (see *Gaps*);
+* current / voltage / resistance sensing with range/autorange, NPLC 0.01-10 (outside: -222 and
+  unchanged), autozero, averaging-filter settings, ``:SENS:COUN``;
+* ``:READ?``, ``:MEAS:<func>?``, ``:FETC?``, ``:TRAC:TRIG`` with optional buffer and elements;
+* reading buffers: ``defbuffer1``/``defbuffer2`` (fill mode CONT) and user buffers
+  (``:TRAC:MAKE``, fill mode ONCE): ``:TRAC:POIN``, ``:TRAC:CLE``, ``:TRAC:ACT?``,
+  ``:TRAC:FILL:MODE`` (ONCE discards new readings when full, CONT overwrites the oldest; changing
+  the mode clears the buffer), ``:TRAC:DEL``, ``:TRAC:STAT:...?``, ``:TRAC:DATA?`` with up to 14
+  elements;
+* trigger model templates ``:TRIG:LOAD "SimpleLoop"|"DurationLoop"|"Empty"`` and the Rev B
+  spellings ``:TRIG:LOAD:LOOP:SIMP|DUR`` / ``:TRIG:LOAD:EMPT``, linear sweeps
+  (``:SOUR:SWE:VOLT|CURR:LIN``), ``:INIT``, ``:ABOR``, ``:TRIG:STAT?``;
+* ``:FORM[:DATA] ASC|REAL|SRE``, ``:FORM:BORD NORM|SWAP`` (default SWAP = little endian) and
+  ``:FORM:ASC:PREC``; binary replies are ``#0`` + IEEE-754 values + LF; in binary formats only
+  READ, REL, SOUR and EXTR may be requested, anything else gives error 1133;
+* event log of 1000 entries, read by ``:SYST:ERR?`` or ``:SYST:EVEN:NEXT?``
+  (``<code>,"<msg>;1,<s>,<ns>"``);
+* pymeasure's inherited 2400-style commands (``:TRAC:FEED``, ``:STAT:MEAS``, ...) are undefined
+  headers (-113), as on a real unit in SCPI mode.
+
+Timing: every reading takes ``aperture + delay + overhead`` of virtual time, where
+``aperture = NPLC / line frequency`` (50 Hz default) and ``overhead`` is
+:data:`READING_OVERHEAD_S` (130 us: about 3,000 readings/s at 0.01 PLC, the figure the reference
+gives) plus two more apertures when autozero is on (reference and zero conversions). Readings are
+taken from ``bench.measure_current(terminal, n, interval, aperture)``; ``delay`` is the trigger
+model's per-point delay (0 for ``:READ?``). The reading timestamp is the start of its aperture.
+
+Compliance: a current reading beyond the current limit is clamped to the limit and the trip flag
+(``:SOUR:VOLT:ILIM:TRIP?``) is set; the flag reflects the most recent reading. A reading beyond
+1.05 x a fixed measure range reads ``9.9E+37`` (overflow).
+
+Gaps: the trigger model and sweeps run to completion when ``:INIT`` is received (virtual time
+advances by their full duration at once), so ``*OPC?``/``*WAI`` are trivially satisfied and
+``:ABOR`` has nothing to stop. Current sourcing needs the optional
+``bench.voltage_for_current(terminal, amps)`` (the shared bench has it); without it the output
+is treated as off. Filters, source delays and output-off modes are stored but do not change the
+readings. ``*TRG`` is accepted and ignored (no template waits for a bus trigger).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+
+from ..scpi import (
+    Boolean,
+    Call,
+    Choice,
+    Number,
+    ScpiError,
+    ScpiInstrument,
+    String,
+    indefinite_block,
+    repeat,
+)
+
+__all__ = ["READING_OVERHEAD_S", "Keithley2450", "ReadingBuffer"]
+
+#: Fixed per-reading overhead (A/D set-up, buffer write) in seconds.
+READING_OVERHEAD_S = 130e-6
+#: What an overflowed or unavailable reading reads.
+OVERFLOW = 9.9e37
+NAN_READING = 9.91e37
+CURRENT_RANGES = (1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+VOLTAGE_RANGES = (0.02, 0.2, 2.0, 20.0, 200.0)
+RESISTANCE_RANGES = (20.0, 200.0, 2e3, 2e4, 2e5, 2e6, 2e7, 2e8)
+MAX_BUFFER_STANDARD = 6_875_000
+MAX_BUFFER_COMPACT = 27_500_000
+MAX_SWEEP_POINTS_TOTAL = 100_000
+DEFAULT_BUFFERS = ("defbuffer1", "defbuffer2")
+_FUNC_CODES = {"CURR": 0, "VOLT": 1, "RES": 2}
+_UNITS = ("Amp DC", "Volt DC", "Ohm")
+_ELEMENTS = (
+    "READing", "RELative", "SOURce", "SOURSTATus", "SOURUNIT", "SOURFORMatted", "STATus",
+    "UNIT", "DATE", "TIME", "TSTamp", "SEConds", "FRACtional", "FORMatted", "EXTRa",
+    "EXTRFORMatted", "EXTRUNIT",
+)  # fmt: skip
+_BINARY_ELEMENTS = {"READ", "REL", "SOUR", "EXTR"}
+#: Source-status value of a reading taken while the source was limited (reference: bit 32).
+SOURCE_LIMITED = 32
+
+
+class BenchLike(Protocol):
+    """The part of the shared ``Bench`` an SMU emulator uses."""
+
+    clock: Any
+
+    def source(self, terminal: str, volts: float, output_on: bool) -> None: ...
+
+    def measure_current(
+        self, terminal: str, n: int, interval_s: float, aperture_s: float
+    ) -> np.ndarray: ...
+
+    def idle(self, dt_s: float) -> None: ...
+
+
+def _pick_range(value: float, ranges: tuple[float, ...]) -> float:
+    """Smallest range that holds ``|value|`` with the 5 % over-range; -222 if none does."""
+    v = abs(value)
+    for r in ranges:
+        if v <= r * 1.05 + 1e-15:
+            return r
+    raise ScpiError(-222)
+
+
+def _g(value: float) -> str:
+    return f"{value:.12G}"
+
+
+class ReadingBuffer:
+    """A 2450 reading buffer: fixed capacity, fill mode ONCE or CONT, storage grown lazily.
+
+    Logical index 0 is the oldest reading held. ``REL`` times are relative to the first reading
+    stored since the last clear.
+    """
+
+    def __init__(self, name: str, capacity: int, fill_mode: str, style: str = "STAN") -> None:
+        self.name = name
+        self.style = style
+        self.fill_mode = fill_mode
+        self.capacity = int(capacity)
+        self.clear()
+
+    def clear(self) -> None:
+        """Remove all readings (capacity and fill mode stay)."""
+        size = min(self.capacity, 1024)
+        self._reading = np.empty(size)
+        self._source = np.empty(size)
+        self._time = np.empty(size)
+        self._sstat = np.zeros(size, dtype=np.uint8)
+        self._func = np.zeros(size, dtype=np.uint8)
+        self._start = 0
+        self.count = 0
+        self.t_ref: float | None = None
+
+    def resize(self, capacity: int) -> None:
+        """Change the capacity (clears the buffer, as on the instrument)."""
+        self.capacity = int(capacity)
+        self.clear()
+
+    def _grow(self, needed: int) -> None:
+        size = len(self._reading)
+        if needed <= size:
+            return
+        new = min(self.capacity, max(needed, 2 * size))
+        for name in ("_reading", "_source", "_time", "_sstat", "_func"):
+            old = getattr(self, name)
+            arr = np.zeros(new, dtype=old.dtype)
+            arr[:size] = old
+            setattr(self, name, arr)
+
+    def append(
+        self,
+        reading: np.ndarray,
+        source: np.ndarray,
+        t: np.ndarray,
+        sstat: np.ndarray,
+        func: int,
+    ) -> int:
+        """Store readings per the fill mode; returns how many were stored."""
+        n = len(reading)
+        if n == 0:
+            return 0
+        if self.fill_mode == "ONCE":
+            n_store = min(n, self.capacity - self.count)
+            sl = slice(0, n_store)
+        else:
+            n_store = min(n, self.capacity)
+            sl = slice(n - n_store, n)
+        if n_store <= 0:
+            return 0
+        if self.t_ref is None:
+            self.t_ref = float(t[sl][0])
+        cols = (reading[sl], source[sl], t[sl], sstat[sl], np.full(n_store, func, np.uint8))
+        linear = min(n_store, self.capacity - self.count)
+        if linear > 0:
+            self._grow(self.count + linear)
+            a, b = self.count, self.count + linear
+            for name, col in zip(
+                ("_reading", "_source", "_time", "_sstat", "_func"), cols, strict=True
+            ):
+                getattr(self, name)[a:b] = col[:linear]
+            self.count += linear
+        rest = n_store - linear
+        if rest > 0:  # CONT and full: overwrite the oldest
+            self._grow(self.capacity)
+            idx = (self._start + np.arange(rest)) % self.capacity
+            for name, col in zip(
+                ("_reading", "_source", "_time", "_sstat", "_func"), cols, strict=True
+            ):
+                getattr(self, name)[idx] = col[linear:]
+            self._start = int((self._start + rest) % self.capacity)
+        return n_store
+
+    def _index(self, first: int, last: int) -> np.ndarray:
+        return (self._start + np.arange(first, last + 1)) % max(self.capacity, 1)
+
+    def columns(self, first: int, last: int) -> dict[str, np.ndarray]:
+        """Columns for logical indices ``first..last`` (0-based, inclusive)."""
+        idx = self._index(first, last)
+        return {
+            "reading": self._reading[idx],
+            "source": self._source[idx],
+            "time": self._time[idx],
+            "sstat": self._sstat[idx],
+            "func": self._func[idx],
+        }
+
+    def readings(self) -> np.ndarray:
+        """All readings held, oldest first."""
+        if self.count == 0:
+            return np.empty(0)
+        return self.columns(0, self.count - 1)["reading"]
+
+
+@dataclass
+class _Measure:
+    """Per-sense-function settings."""
+
+    range: float
+    autorange: bool = True
+    nplc: float = 1.0
+    autozero: bool = True
+    filter_on: bool = False
+    filter_type: str = "REP"
+    filter_count: int = 10
+
+
+@dataclass
+class _Batch:
+    """Readings of one acquisition and how many of them the buffer kept."""
+
+    reading: np.ndarray
+    source: np.ndarray
+    time: np.ndarray
+    sstat: np.ndarray
+    stored: int = 0
+
+
+@dataclass
+class _Model:
+    """A loaded trigger-model template."""
+
+    kind: str  # "EMPTY", "SIMPLE", "DURATION", "SWEEP"
+    count: int = 0
+    duration_s: float = 0.0
+    delay_s: float = 0.0
+    buffer: str = "defbuffer1"
+    sweep: list[float] = field(default_factory=list)
+    sweep_func: str = "VOLT"
+
+
+class Keithley2450(ScpiInstrument):
+    """Emulated Keithley 2450 in SCPI mode, sourcing through ``bench`` at ``terminal``.
+
+    :param bench: the shared bench (``source``, ``measure_current``, ``idle``, ``clock``).
+    :param terminal: bench terminal of the SMU's HI output.
+    :param serial: serial number in ``*IDN?``; :param firmware: firmware version in ``*IDN?``.
+    :param line_frequency_hz: power-line frequency (sets the aperture of one PLC).
+    :param reading_overhead_s: per-reading overhead added to aperture and delay.
+    :param default_buffer_capacity: capacity of defbuffer1/2 after ``*RST``.
+    :param epoch_s: UTC seconds that virtual time 0 corresponds to (for DATE/TIME/SEC).
+    """
+
+    error_messages: ClassVar[Mapping[int, str]] = {
+        -222: "Parameter data out of range",
+        1115: "Parameter error: TRACe:MAKE cannot take an existing reading buffer name",
+        1133: "Parameter 4, Syntax error, expected valid name parameters",
+    }
+
+    def __init__(
+        self,
+        bench: BenchLike,
+        terminal: str = "smu2450",
+        *,
+        serial: str = "04512345",
+        firmware: str = "1.7.12b",
+        line_frequency_hz: float = 50.0,
+        reading_overhead_s: float = READING_OVERHEAD_S,
+        default_buffer_capacity: int = 10_000,
+        epoch_s: float = 1.7e9,
+    ) -> None:
+        self.bench = bench
+        self.terminal = terminal
+        self.line_frequency_hz = float(line_frequency_hz)
+        self.reading_overhead_s = float(reading_overhead_s)
+        self.default_buffer_capacity = int(default_buffer_capacity)
+        self.epoch_s = float(epoch_s)
+        self._defaults()
+        super().__init__(
+            idn=f"KEITHLEY INSTRUMENTS,MODEL 2450,{serial},{firmware}",
+            error_queue_depth=1000,
+            clock=lambda: self.bench.clock.now_s,
+        )
+
+    # ------------------------------------------------------------------ state
+
+    def _defaults(self) -> None:
+        self.source_function = "VOLT"
+        self.level = {"VOLT": 0.0, "CURR": 0.0}
+        self.source_range = {"VOLT": 20.0, "CURR": 1e-4}
+        self.source_autorange = {"VOLT": True, "CURR": True}
+        self.source_delay = {"VOLT": 0.0, "CURR": 0.0}
+        self.source_delay_auto = {"VOLT": True, "CURR": True}
+        self.readback = {"VOLT": True, "CURR": True}
+        self.ilim = 1.05e-4
+        self.vlim = 21.0
+        self.tripped = {"VOLT": False, "CURR": False}
+        self.output = False
+        self.output_off_mode = {"VOLT": "NORM", "CURR": "NORM"}
+        self.sense_function = "CURR"
+        self.measure = {
+            "CURR": _Measure(range=1e-4),
+            "VOLT": _Measure(range=20.0),
+            "RES": _Measure(range=2e5),
+        }
+        self.sense_count = 1
+        self.four_wire = False
+        self.terminals = "FRON"
+        self.data_format = "ASC"
+        self.byte_order = "SWAP"
+        self.ascii_precision = 0  # 0 = AUTO
+        self.model = _Model("EMPTY")
+        self.buffers: dict[str, ReadingBuffer] = {
+            name: ReadingBuffer(name, self.default_buffer_capacity, "CONT")
+            for name in DEFAULT_BUFFERS
+        }
+        self.pending_language = "SCPI"
+
+    def _reset_state(self) -> None:
+        self._defaults()
+        self._apply_source()
+
+    def _apply_source(self) -> None:
+        """Tell the bench what the output drives now."""
+        if self.source_function == "VOLT":
+            self.bench.source(self.terminal, self.level["VOLT"], self.output)
+            return
+        v = self._voltage_for_current()
+        if v is None:
+            self.bench.source(self.terminal, 0.0, False)
+        else:
+            self.bench.source(self.terminal, v, self.output)
+
+    def _voltage_for_current(self) -> float | None:
+        finder = getattr(self.bench, "voltage_for_current", None)
+        if finder is None:
+            return None
+        v = float(finder(self.terminal, self.level["CURR"]))
+        if not math.isfinite(v):
+            v = math.copysign(self.vlim, v)
+        self.tripped["CURR"] = abs(v) >= self.vlim
+        return max(-self.vlim, min(self.vlim, v))
+
+    # ------------------------------------------------------------------ acquisition
+
+    def aperture_s(self) -> float:
+        """Integration time of one reading of the present sense function."""
+        return self.measure[self.sense_function].nplc / self.line_frequency_hz
+
+    def interval_s(self, delay_s: float = 0.0) -> float:
+        """Time from one reading to the next: aperture + delay + overhead (+ autozero)."""
+        m = self.measure[self.sense_function]
+        ap = self.aperture_s()
+        return ap + delay_s + self.reading_overhead_s + (2 * ap if m.autozero else 0.0)
+
+    def _measure(self, n: int, delay_s: float) -> _Batch:
+        """Take ``n`` readings of the present sense function (clock advances accordingly)."""
+        ap = self.aperture_s()
+        interval = self.interval_s(delay_s)
+        t0 = float(self.bench.clock.now_s)
+        times = t0 + delay_s + interval * np.arange(n)
+        func = self.sense_function
+        m = self.measure[func]
+        src_func = self.source_function
+        level = self.level[src_func]
+        sstat = np.zeros(n, dtype=np.uint8)
+        if n == 0:
+            return _Batch(np.empty(0), np.empty(0), times, sstat)
+        if src_func == "VOLT":
+            raw = np.asarray(self.bench.measure_current(self.terminal, n, interval, ap), float)
+            limited = np.abs(raw) > self.ilim
+            amps = np.where(limited, np.sign(raw) * self.ilim, raw)
+            sstat[limited] = SOURCE_LIMITED
+            self.tripped["VOLT"] = bool(limited[-1])
+            volts = np.full(n, level if self.output else 0.0)
+            # in compliance the source would back off: model a linear load
+            ratio = self.ilim / np.maximum(np.abs(raw), 1e-300)
+            volts = np.where(limited, volts * np.minimum(1.0, ratio), volts)
+        else:
+            self.bench.idle(n * interval)
+            v = self._voltage_for_current() if self.output else 0.0
+            volts = np.full(n, v or 0.0)
+            amps = np.full(n, level if self.output else 0.0)
+            if self.tripped["CURR"]:
+                sstat[:] = SOURCE_LIMITED
+        source = np.full(n, level)
+        if func == "CURR":
+            values, ranges = amps, CURRENT_RANGES
+        elif func == "VOLT":
+            values, ranges = volts, VOLTAGE_RANGES
+        else:
+            safe = np.where(amps != 0, amps, 1.0)
+            values, ranges = np.where(amps != 0, volts / safe, OVERFLOW), RESISTANCE_RANGES
+        values = np.asarray(values, dtype=float)
+        if m.autorange:
+            finite = np.abs(values[np.abs(values) < OVERFLOW])
+            biggest = float(finite.max()) if finite.size else 0.0
+            m.range = next((r for r in ranges if biggest <= 1.05 * r), ranges[-1])
+        else:
+            values = np.where(np.abs(values) > 1.05 * m.range, OVERFLOW, values)
+        return _Batch(values, source, times, sstat)
+
+    def _buffer(self, name: str | None) -> ReadingBuffer:
+        key = "defbuffer1" if name is None else name.strip()
+        buf = self.buffers.get(key)
+        if buf is None:
+            raise ScpiError(-224, f"reading buffer {key[:20]!r} not found")
+        return buf
+
+    def _acquire(self, n: int, delay_s: float, buffer: ReadingBuffer) -> _Batch:
+        """``n`` readings into ``buffer``.
+
+        Readings a ONCE buffer would discard, or that a CONT buffer would overwrite within the
+        same run, are not simulated one by one: their time passes with ``bench.idle``. A full
+        ONCE buffer still gets one reading simulated (``:READ?`` must return a value).
+        """
+        func = _FUNC_CODES[self.sense_function]
+        interval = self.interval_s(delay_s)
+        if buffer.fill_mode == "ONCE":
+            room = buffer.capacity - buffer.count
+            keep = min(n, room) if room > 0 else min(n, 1)
+            before, after = 0, n - keep
+        else:
+            keep = min(n, buffer.capacity)
+            before, after = n - keep, 0
+        if before:
+            if buffer.t_ref is None:  # REL stays relative to the first (overwritten) reading
+                buffer.t_ref = float(self.bench.clock.now_s) + delay_s
+            self.bench.idle(before * interval)
+        batch = self._measure(keep, delay_s)
+        batch.stored = buffer.append(batch.reading, batch.source, batch.time, batch.sstat, func)
+        if after:
+            self.bench.idle(after * interval)
+        return batch
+
+    # ------------------------------------------------------------------ formatting
+
+    def _fmt_reading(self, v: float) -> str:
+        digits = 7 if self.ascii_precision == 0 else self.ascii_precision
+        return f"{v:.{max(digits, 1) - 1}E}"
+
+    def _format(
+        self, buf: ReadingBuffer, first: int, last: int, elements: list[str]
+    ) -> str | bytes:
+        """Elements of logical readings ``first..last`` (0-based) as ASCII or a binary block."""
+        elements = elements or ["READ"]
+        if len(elements) > 14:
+            raise ScpiError(-108, "at most 14 buffer elements")
+        cols = buf.columns(first, last)
+        t_ref = buf.t_ref if buf.t_ref is not None else 0.0
+        if self.data_format != "ASC":
+            if any(e not in _BINARY_ELEMENTS for e in elements):
+                raise ScpiError(1133)
+            table = []
+            for e in elements:
+                if e == "READ":
+                    table.append(cols["reading"])
+                elif e == "REL":
+                    table.append(cols["time"] - t_ref)
+                elif e == "SOUR":
+                    table.append(cols["source"])
+                else:  # EXTR
+                    table.append(np.zeros(len(cols["reading"])))
+            data = np.column_stack(table).ravel()
+            endian = "<" if self.byte_order == "SWAP" else ">"
+            dtype = np.dtype(f"{endian}f8" if self.data_format == "REAL" else f"{endian}f4")
+            return indefinite_block(data.astype(dtype).tobytes())
+        out: list[str] = []
+        for k in range(len(cols["reading"])):
+            r = float(cols["reading"][k])
+            t_abs = self.epoch_s + float(cols["time"][k])
+            unit = _UNITS[int(cols["func"][k])]
+            src_unit = "Volt DC" if self.source_function == "VOLT" else "Amp DC"
+            for e in elements:
+                if e == "READ":
+                    out.append(self._fmt_reading(r))
+                elif e == "REL":
+                    out.append(f"{float(cols['time'][k]) - t_ref:.9f}")
+                elif e == "SOUR":
+                    out.append(self._fmt_reading(float(cols["source"][k])))
+                elif e == "SOURSTAT":
+                    out.append(str(int(cols["sstat"][k])))
+                elif e == "SOURUNIT":
+                    out.append(src_unit)
+                elif e == "SOURFORM":
+                    out.append(f"{float(cols['source'][k]):+.6E} {src_unit.split()[0][0]}")
+                elif e == "STAT":
+                    out.append("0")
+                elif e == "UNIT":
+                    out.append(unit)
+                elif e == "DATE":
+                    out.append(time.strftime("%m/%d/%Y", time.gmtime(t_abs)))
+                elif e == "TIME":
+                    out.append(time.strftime("%H:%M:%S", time.gmtime(t_abs)) + f".{_frac9(t_abs)}")
+                elif e == "TST":
+                    out.append(
+                        time.strftime("%m/%d/%Y %H:%M:%S", time.gmtime(t_abs)) + f".{_frac9(t_abs)}"
+                    )
+                elif e == "SEC":
+                    out.append(str(int(t_abs)))
+                elif e == "FRAC":
+                    out.append(f"0.{_frac9(t_abs)}")
+                elif e == "FORM":
+                    out.append(f"{r:+.6E} {unit.split()[0][0]}")
+                elif e == "EXTR" or e == "EXTRFORM":
+                    out.append("0")
+                else:  # EXTRUNIT
+                    out.append("None")
+        return ",".join(out)
+
+    # ------------------------------------------------------------------ command set
+
+    def _build(self) -> None:
+        t = self.tree
+        t.add(
+            "*LANG",
+            set=self._set_lang,
+            query=lambda c: "SCPI",
+            params=(Choice("SCPI", "TSP", "SCPI2400"),),
+        )
+        self._build_source()
+        self._build_sense()
+        self._build_buffers()
+        self._build_trigger()
+        self._build_system()
+
+    def _build_source(self) -> None:
+        t = self.tree
+        t.add(
+            "SOURce#:FUNCtion[:MODE]",
+            set=self._set_source_function,
+            query=lambda c: self.source_function,
+            params=(Choice("VOLTage", "CURRent"),),
+        )
+        for func, limit, lim_name, lim_range in (
+            ("VOLT", 210.0, "ILIMit", (1e-9, 1.05)),
+            ("CURR", 1.05, "VLIMit", (0.02, 210.0)),
+        ):
+            long = "VOLTage" if func == "VOLT" else "CURRent"
+            t.add(
+                f"SOURce#:{long}[:LEVel][:IMMediate][:AMPLitude]",
+                set=lambda c, f=func: self._set_level(f, c.args[0]),
+                query=lambda c, f=func: self._query_level(f, c),
+                params=(
+                    Number(-limit, limit, default=0.0, units=("V" if func == "VOLT" else "A",)),
+                ),
+                query_params=(Choice("MINimum", "MAXimum", "DEFault", optional=True),),
+            )
+            ranges = VOLTAGE_RANGES if func == "VOLT" else CURRENT_RANGES
+            t.add(
+                f"SOURce#:{long}:RANGe",
+                set=lambda c, f=func, r=ranges: self._set_source_range(f, c.args[0], r),
+                query=lambda c, f=func: _g(self.source_range[f]),
+                params=(Number(-limit, limit, default=ranges[-2]),),
+            )
+            t.setting(
+                f"SOURce#:{long}:RANGe:AUTO",
+                Boolean(),
+                lambda s, f=func: self.source_autorange[f],
+                lambda s, v, f=func: self.source_autorange.__setitem__(f, v),
+                _b,
+            )
+            t.add(
+                f"SOURce#:{long}:{lim_name}[:LEVel]",
+                set=lambda c, f=func: self._set_limit(f, c.args[0]),
+                query=lambda c, f=func: _g(self.ilim if f == "VOLT" else self.vlim),
+                params=(Number(*lim_range, default=lim_range[0] if func == "CURR" else 1.05e-4),),
+            )
+            t.add(
+                f"SOURce#:{long}:{lim_name}[:LEVel]:TRIPped",
+                query=lambda c, f=func: _b(self.tripped[f]),
+            )
+            t.setting(
+                f"SOURce#:{long}:DELay",
+                Number(0.0, 10_000.0, default=0.0, units=("S",)),
+                lambda s, f=func: self.source_delay[f],
+                lambda s, v, f=func: self._set_delay(f, v),
+                _g,
+            )
+            t.setting(
+                f"SOURce#:{long}:DELay:AUTO",
+                Boolean(),
+                lambda s, f=func: self.source_delay_auto[f],
+                lambda s, v, f=func: self.source_delay_auto.__setitem__(f, v),
+                _b,
+            )
+            t.setting(
+                f"SOURce#:{long}:READ[:BACK]",
+                Boolean(),
+                lambda s, f=func: self.readback[f],
+                lambda s, v, f=func: self.readback.__setitem__(f, v),
+                _b,
+            )
+            t.add(
+                f"SOURce#:SWEep:{long}:LINear",
+                set=lambda c, f=func: self._load_sweep(f, c),
+                params=(
+                    Number(-limit, limit),
+                    Number(-limit, limit),
+                    Number(2, 1e6, integer=True),
+                    Number(-1, 10_000, optional=True),
+                    Number(1, 268_435_455, integer=True, optional=True),
+                    Choice("BEST", "AUTO", "FIXed", optional=True),
+                    Boolean(optional=True),
+                    Boolean(optional=True),
+                    String(optional=True),
+                ),
+            )
+            t.setting(
+                f":OUTPut#:{long}:SMODe",
+                Choice("HIMPedance", "NORMal", "ZERO", "GUARd"),
+                lambda s, f=func: self.output_off_mode[f],
+                lambda s, v, f=func: self.output_off_mode.__setitem__(f, v),
+            )
+        t.setting(":OUTPut#[:STATe]", Boolean(), lambda s: self.output, self._set_output, _b)
+        t.setting(
+            ":ROUTe:TERMinals",
+            Choice("FRONt", "REAR"),
+            lambda s: self.terminals,
+            lambda s, v: setattr(self, "terminals", v),
+        )
+
+    def _build_sense(self) -> None:
+        t = self.tree
+        t.add(
+            "[:SENSe#]:FUNCtion[:ON]",
+            set=self._set_sense_function,
+            query=lambda c: (
+                f'"{self.sense_function}:DC"' if self.sense_function != "RES" else '"RES"'
+            ),
+            params=(
+                Choice(
+                    "CURRent",
+                    "VOLTage",
+                    "RESistance",
+                    strings=True,
+                    aliases={
+                        "CURR:DC": "CURR",
+                        "VOLT:DC": "VOLT",
+                        "CURRENT:DC": "CURR",
+                        "VOLTAGE:DC": "VOLT",
+                    },
+                ),
+            ),
+        )
+        for func, long, ranges in (
+            ("CURR", "CURRent[:DC]", CURRENT_RANGES),
+            ("VOLT", "VOLTage[:DC]", VOLTAGE_RANGES),
+            ("RES", "RESistance", RESISTANCE_RANGES),
+        ):
+            t.add(
+                f"[:SENSe#]:{long}:RANGe[:UPPer]",
+                set=lambda c, f=func, r=ranges: self._set_sense_range(f, c.args[0], r),
+                query=lambda c, f=func: _g(self.measure[f].range),
+                params=(Number(-ranges[-1] * 1.05, ranges[-1] * 1.05, default=ranges[-1]),),
+            )
+            t.setting(
+                f"[:SENSe#]:{long}:RANGe:AUTO",
+                Boolean(),
+                lambda s, f=func: self.measure[f].autorange,
+                lambda s, v, f=func: setattr(self.measure[f], "autorange", v),
+                _b,
+            )
+            t.setting(
+                f"[:SENSe#]:{long}:NPLCycles",
+                Number(0.01, 10.0, default=1.0),
+                lambda s, f=func: self.measure[f].nplc,
+                lambda s, v, f=func: setattr(self.measure[f], "nplc", float(v)),
+                _g,
+            )
+            t.setting(
+                f"[:SENSe#]:{long}:AZERo[:STATe]",
+                Boolean(),
+                lambda s, f=func: self.measure[f].autozero,
+                lambda s, v, f=func: setattr(self.measure[f], "autozero", v),
+                _b,
+            )
+            t.setting(
+                f"[:SENSe#]:{long}:AVERage[:STATe]",
+                Boolean(),
+                lambda s, f=func: self.measure[f].filter_on,
+                lambda s, v, f=func: setattr(self.measure[f], "filter_on", v),
+                _b,
+            )
+            t.setting(
+                f"[:SENSe#]:{long}:AVERage:TCONtrol",
+                Choice("REPeat", "MOVing"),
+                lambda s, f=func: self.measure[f].filter_type,
+                lambda s, v, f=func: setattr(self.measure[f], "filter_type", v),
+            )
+            t.setting(
+                f"[:SENSe#]:{long}:AVERage:COUNt",
+                Number(1, 100, default=10, integer=True),
+                lambda s, f=func: self.measure[f].filter_count,
+                lambda s, v, f=func: setattr(self.measure[f], "filter_count", v),
+                str,
+            )
+            t.add(
+                f":MEASure#:{long}",
+                query=lambda c, f=func: self._read(c, f),
+                query_params=(String(optional=True), repeat(Choice(*_ELEMENTS))),
+            )
+        t.setting(
+            "[:SENSe#]:RESistance:RSENse",
+            Boolean(),
+            lambda s: self.four_wire,
+            lambda s, v: setattr(self, "four_wire", v),
+            _b,
+        )
+        t.setting(
+            "[:SENSe#]:COUNt",
+            Number(1, 300_000, default=1, integer=True),
+            lambda s: self.sense_count,
+            lambda s, v: setattr(self, "sense_count", v),
+            str,
+        )
+        t.add("[:SENSe#]:AZERo:ONCE", set=lambda c: self.bench.idle(2 * self.aperture_s()))
+        t.add(
+            ":READ[:DEFault]",
+            query=lambda c: self._read(c, None),
+            query_params=(String(optional=True), repeat(Choice(*_ELEMENTS))),
+        )
+        t.add(
+            ":MEASure#[:DEFault]",
+            query=lambda c: self._read(c, None),
+            query_params=(String(optional=True), repeat(Choice(*_ELEMENTS))),
+        )
+        t.add(
+            ":FETCh",
+            query=self._fetch,
+            query_params=(String(optional=True), repeat(Choice(*_ELEMENTS))),
+        )
+
+    def _build_buffers(self) -> None:
+        t = self.tree
+        t.add(
+            ":TRACe:MAKE",
+            set=self._make_buffer,
+            params=(
+                String(),
+                Number(0, None, integer=True),
+                Choice("STANdard", "COMPact", "FULL", "WRITable", "FULLWRITable", optional=True),
+            ),
+        )
+        t.add(":TRACe:DELete", set=self._delete_buffer, params=(String(),))
+        t.add(
+            ":TRACe:POINts",
+            set=self._set_points,
+            query=lambda c: str(self._buffer(c.args[0] if c.args else None).capacity),
+            params=(Number(0, None, integer=True), String(optional=True)),
+            query_params=(String(optional=True),),
+        )
+        t.add(
+            ":TRACe:CLEar",
+            set=lambda c: self._buffer(c.args[0] if c.args else None).clear(),
+            params=(String(optional=True),),
+        )
+        t.add(
+            ":TRACe:ACTual",
+            query=lambda c: str(self._buffer(c.args[0] if c.args else None).count),
+            query_params=(String(optional=True),),
+        )
+        t.add(
+            ":TRACe:ACTual:STARt",
+            query=lambda c: str(min(1, self._buffer(c.args[0] if c.args else None).count)),
+            query_params=(String(optional=True),),
+        )
+        t.add(
+            ":TRACe:ACTual:END",
+            query=lambda c: str(self._buffer(c.args[0] if c.args else None).count),
+            query_params=(String(optional=True),),
+        )
+        t.add(
+            ":TRACe:FILL:MODE",
+            set=self._set_fill_mode,
+            query=lambda c: self._buffer(c.args[0] if c.args else None).fill_mode,
+            params=(Choice("CONTinuous", "ONCE"), String(optional=True)),
+            query_params=(String(optional=True),),
+        )
+        t.add(
+            ":TRACe:LOG:STATe",
+            set=lambda c: self._buffer(c.args[1] if len(c.args) > 1 else None),
+            query=lambda c: "0",
+            params=(Boolean(), String(optional=True)),
+            query_params=(String(optional=True),),
+        )
+        t.add(
+            ":TRACe:DATA",
+            query=self._trace_data,
+            query_params=(
+                Number(None, None, integer=True),
+                Number(None, None, integer=True),
+                String(optional=True),
+                repeat(Choice(*_ELEMENTS)),
+            ),
+        )
+        t.add(
+            ":TRACe:TRIGger",
+            set=lambda c: self._acquire(
+                self.sense_count, 0.0, self._buffer(c.args[0] if c.args else None)
+            ),
+            params=(String(optional=True),),
+        )
+        for name, fn in (
+            ("AVERage", np.mean),
+            ("MAXimum", np.max),
+            ("MINimum", np.min),
+            ("STDDev", lambda a: np.std(a, ddof=1) if len(a) > 1 else 0.0),
+            ("PK2Pk", np.ptp),
+        ):
+            t.add(
+                f":TRACe:STATistics:{name}",
+                query=lambda c, f=fn: self._stat(c, f),
+                query_params=(String(optional=True),),
+            )
+        t.add(
+            ":TRACe:STATistics:CLEar",
+            set=lambda c: self._buffer(c.args[0] if c.args else None),
+            params=(String(optional=True),),
+        )
+        t.add(
+            ":FORMat[:DATA]",
+            set=lambda c: setattr(self, "data_format", c.args[0]),
+            query=lambda c: self.data_format,
+            params=(Choice("ASCii", "REAL", "SREal"),),
+        )
+        t.add(
+            ":FORMat:BORDer",
+            set=lambda c: setattr(self, "byte_order", c.args[0]),
+            query=lambda c: self.byte_order,
+            params=(Choice("NORMal", "SWAPped"),),
+        )
+        t.add(
+            ":FORMat:ASCii:PRECision",
+            set=self._set_precision,
+            query=lambda c: "AUTO" if self.ascii_precision == 0 else str(self.ascii_precision),
+            params=(Number(0, 16, integer=True, specials={"AUTO": 0}),),
+        )
+
+    def _build_trigger(self) -> None:
+        t = self.tree
+        t.add(
+            ":TRIGger:LOAD",
+            set=self._load_template,
+            params=(
+                String(),
+                Number(optional=True),
+                Number(0, 10_000, optional=True, units=("S",)),
+                String(optional=True),
+            ),
+        )
+        t.add(
+            ":TRIGger:LOAD:LOOP:SIMPle",
+            set=lambda c: self._load_loop("SIMPLE", c.args),
+            params=(
+                Number(optional=True),
+                Number(0, 10_000, optional=True, units=("S",)),
+                String(optional=True),
+            ),
+        )
+        t.add(
+            ":TRIGger:LOAD:LOOP:DURation",
+            set=lambda c: self._load_loop("DURATION", c.args),
+            params=(
+                Number(optional=True),
+                Number(0, 10_000, optional=True, units=("S",)),
+                String(optional=True),
+            ),
+        )
+        t.add(":TRIGger:LOAD:EMPTy", set=lambda c: setattr(self, "model", _Model("EMPTY")))
+        t.add(":INITiate[:IMMediate]", set=lambda c: self._run_model())
+        t.add(":ABORt", set=lambda c: None)
+        t.add(":TRIGger:STATe", query=lambda c: "IDLE;IDLE;0")
+
+    def _build_system(self) -> None:
+        t = self.tree
+        t.add(":SYSTem:ERRor[:NEXT]", query=lambda c: self.next_error().scpi())
+        t.add(":SYSTem:ERRor:COUNt", query=lambda c: str(len(self.errors)))
+        t.add(
+            ":SYSTem:EVENtlog:NEXT", query=self._event_next, query_params=(Number(optional=True),)
+        )
+        t.add(
+            ":SYSTem:EVENtlog:COUNt",
+            query=lambda c: str(len(self.errors)),
+            query_params=(Number(optional=True),),
+        )
+        t.add(":SYSTem:CLEar", set=lambda c: self.errors.clear())
+        t.add(":SYSTem:LFRequency", query=lambda c: _g(self.line_frequency_hz))
+        t.add(":SYSTem:VERSion", query=lambda c: "1999.0")
+        t.add(
+            ":SYSTem:BEEPer[:IMMediate]",
+            set=lambda c: None,
+            params=(Number(20, 8000, units=("HZ",)), Number(0.001, 100, units=("S",))),
+        )
+        t.add(":STATus:PRESet", set=lambda c: None)
+        t.add(":STATus:CLEar", set=lambda c: None)
+        t.add(":STATus:OPERation[:EVENt]", query=lambda c: "0")
+        t.add(":STATus:QUEStionable[:EVENt]", query=lambda c: "0")
+
+    # ------------------------------------------------------------------ handlers
+
+    def _set_lang(self, call: Call) -> None:
+        self.pending_language = call.args[0]  # takes effect after a power cycle
+
+    def _set_source_function(self, call: Call) -> None:
+        self.source_function = call.args[0]
+        self._apply_source()
+
+    def _set_level(self, func: str, value: float) -> None:
+        if not self.source_autorange[func] and abs(value) > 1.05 * self.source_range[func]:
+            raise ScpiError(-222, "level exceeds source range")
+        self.level[func] = float(value)
+        if self.source_autorange[func]:
+            ranges = VOLTAGE_RANGES if func == "VOLT" else CURRENT_RANGES
+            self.source_range[func] = _pick_range(value, ranges)
+        if func == self.source_function:
+            self._apply_source()
+
+    def _query_level(self, func: str, call: Call) -> str:
+        if call.args:
+            limit = 210.0 if func == "VOLT" else 1.05
+            return _g({"MIN": -limit, "MAX": limit, "DEF": 0.0}[call.args[0]])
+        return _g(self.level[func])
+
+    def _set_source_range(self, func: str, value: float, ranges: tuple[float, ...]) -> None:
+        self.source_range[func] = _pick_range(value, ranges)
+        self.source_autorange[func] = False
+
+    def _set_limit(self, func: str, value: float) -> None:
+        if func == "VOLT":
+            self.ilim = float(value)
+        else:
+            self.vlim = float(value)
+            if self.source_function == "CURR":
+                self._apply_source()
+
+    def _set_delay(self, func: str, value: float) -> None:
+        self.source_delay[func] = float(value)
+        self.source_delay_auto[func] = False
+
+    def _set_output(self, suffixes: tuple[int, ...], on: bool) -> None:
+        self.output = bool(on)
+        self._apply_source()
+
+    def _set_sense_function(self, call: Call) -> None:
+        self.sense_function = call.args[0]
+
+    def _set_sense_range(self, func: str, value: float, ranges: tuple[float, ...]) -> None:
+        self.measure[func].range = _pick_range(value, ranges)
+        self.measure[func].autorange = False
+
+    def _elements(self, call: Call) -> tuple[str | None, list[str]]:
+        name = call.args[0] if call.args else None
+        return name, [str(e) for e in call.args[1:]]
+
+    def _read(self, call: Call, func: str | None) -> str | bytes:
+        name, elements = self._elements(call)
+        buf = self._buffer(name)
+        if self.data_format != "ASC" and any(e not in _BINARY_ELEMENTS for e in elements):
+            raise ScpiError(1133)
+        if func is not None:
+            self.sense_function = func
+        batch = self._acquire(self.sense_count, 0.0, buf)
+        if batch.stored == len(batch.reading):
+            return self._format(buf, buf.count - 1, buf.count - 1, elements)
+        # the buffer discarded the reading (fill mode ONCE, full): report it anyway
+        tmp = ReadingBuffer(buf.name, 1, "CONT")
+        last = slice(len(batch.reading) - 1, None)
+        tmp.append(
+            batch.reading[last],
+            batch.source[last],
+            batch.time[last],
+            batch.sstat[last],
+            _FUNC_CODES[self.sense_function],
+        )
+        tmp.t_ref = buf.t_ref if buf.t_ref is not None else tmp.t_ref
+        return self._format(tmp, 0, 0, elements)
+
+    def _fetch(self, call: Call) -> str | bytes:
+        name, elements = self._elements(call)
+        buf = self._buffer(name)
+        if buf.count == 0:
+            raise ScpiError(-230, "no readings in buffer")
+        return self._format(buf, buf.count - 1, buf.count - 1, elements)
+
+    def _trace_data(self, call: Call) -> str | bytes:
+        first, last = int(call.args[0]), int(call.args[1])
+        name = call.args[2] if len(call.args) > 2 else None
+        elements = [str(e) for e in call.args[3:]]
+        buf = self._buffer(name)
+        if self.data_format != "ASC" and any(e not in _BINARY_ELEMENTS for e in elements):
+            raise ScpiError(1133)
+        if first < 1 or last < first or last > buf.count:
+            raise ScpiError(-222, f"index range {first}..{last} outside 1..{buf.count}")
+        return self._format(buf, first - 1, last - 1, elements)
+
+    def _stat(self, call: Call, fn: Any) -> str:
+        data = self._buffer(call.args[0] if call.args else None).readings()
+        if data.size == 0:
+            return _g(NAN_READING)
+        return _g(float(fn(data)))
+
+    def _make_buffer(self, call: Call) -> None:
+        name = str(call.args[0]).strip()
+        size = int(call.args[1])
+        style = call.args[2] if len(call.args) > 2 else "STAN"
+        if not name or name in self.buffers:
+            raise ScpiError(1115)
+        if (
+            not name[0].isalpha()
+            or not all(ch.isalnum() or ch == "_" for ch in name)
+            or len(name) > 31
+        ):
+            raise ScpiError(-224, "invalid buffer name")
+        maximum = MAX_BUFFER_COMPACT if style == "COMP" else MAX_BUFFER_STANDARD
+        if size < 10 or size > maximum:
+            raise ScpiError(-222, "buffer size")
+        self.buffers[name] = ReadingBuffer(name, size, "ONCE", style)
+
+    def _delete_buffer(self, call: Call) -> None:
+        name = str(call.args[0]).strip()
+        if name in DEFAULT_BUFFERS:
+            raise ScpiError(-224, "cannot delete a default buffer")
+        if self.buffers.pop(name, None) is None:
+            raise ScpiError(-224, "reading buffer not found")
+
+    def _set_points(self, call: Call) -> None:
+        size = int(call.args[0])
+        buf = self._buffer(call.args[1] if len(call.args) > 1 else None)
+        maximum = MAX_BUFFER_COMPACT if buf.style == "COMP" else MAX_BUFFER_STANDARD
+        if size < 10 or size > maximum:
+            raise ScpiError(-222, "buffer size")
+        buf.resize(size)
+
+    def _set_fill_mode(self, call: Call) -> None:
+        buf = self._buffer(call.args[1] if len(call.args) > 1 else None)
+        buf.fill_mode = call.args[0]
+        buf.clear()
+
+    def _set_precision(self, call: Call) -> None:
+        self.ascii_precision = int(call.args[0])
+
+    def _load_template(self, call: Call) -> None:
+        name = str(call.args[0]).strip().upper()
+        rest = call.args[1:]
+        if name == "EMPTY":
+            if rest:
+                raise ScpiError(-108)
+            self.model = _Model("EMPTY")
+        elif name == "SIMPLELOOP":
+            self._load_loop("SIMPLE", rest)
+        elif name == "DURATIONLOOP":
+            self._load_loop("DURATION", rest)
+        else:
+            raise ScpiError(-224, f"template {name[:20]} not available")
+
+    def _load_loop(self, kind: str, args: list[Any]) -> None:
+        if not args:
+            raise ScpiError(-109)
+        value = float(args[0])
+        delay = float(args[1]) if len(args) > 1 else 0.0
+        buf = str(args[2]).strip() if len(args) > 2 else "defbuffer1"
+        self._buffer(buf)
+        if kind == "SIMPLE":
+            if not 1 <= value <= 268_435_455:
+                raise ScpiError(-222, "count")
+            self.model = _Model("SIMPLE", count=round(value), delay_s=delay, buffer=buf)
+        else:
+            if not 0 < value <= 100_000:
+                raise ScpiError(-222, "duration")
+            self.model = _Model("DURATION", duration_s=value, delay_s=delay, buffer=buf)
+
+    def _load_sweep(self, func: str, call: Call) -> None:
+        a = call.args
+        start, stop, points = float(a[0]), float(a[1]), int(a[2])
+        delay = float(a[3]) if len(a) > 3 else -1.0
+        count = int(a[4]) if len(a) > 4 else 1
+        dual = bool(a[7]) if len(a) > 7 else False
+        buf = str(a[8]).strip() if len(a) > 8 else "defbuffer1"
+        self._buffer(buf)
+        values = list(np.linspace(start, stop, points))
+        if dual:
+            values = values + values[::-1]
+        if len(values) * count > MAX_SWEEP_POINTS_TOTAL:
+            raise ScpiError(-222, "sweep too long for the simulator")
+        self.model = _Model(
+            "SWEEP", count=count, delay_s=max(delay, 0.0), buffer=buf, sweep=values, sweep_func=func
+        )
+
+    def _run_model(self) -> None:
+        model = self.model
+        if model.kind == "EMPTY":
+            return
+        buf = self._buffer(model.buffer)
+        if model.kind == "SIMPLE":
+            self._acquire(model.count, model.delay_s, buf)
+        elif model.kind == "DURATION":
+            n = max(1, math.ceil(model.duration_s / self.interval_s(model.delay_s) - 1e-9))
+            self._acquire(n, model.delay_s, buf)
+        else:
+            self.source_function = model.sweep_func
+            self.output = True
+            for _ in range(model.count):
+                for v in model.sweep:
+                    self.level[model.sweep_func] = float(v)
+                    self._apply_source()
+                    self._acquire(1, model.delay_s, buf)
+
+    def _event_next(self, call: Call) -> str:
+        entry = self.errors.pop()
+        if entry is None:
+            return '0,"No error;0,0,0"'
+        t_abs = self.epoch_s + entry.time_s
+        msg = entry.message.replace('"', '""')
+        return f'{entry.code},"{msg};1,{int(t_abs)},{int(_frac9(t_abs))}"'
+
+
+def _b(value: bool) -> str:
+    return "1" if value else "0"
+
+
+def _frac9(t: float) -> str:
+    frac = t - math.floor(t)
+    return f"{min(round(frac * 1e9), 999_999_999):09d}"
