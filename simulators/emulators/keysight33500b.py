@@ -1,0 +1,656 @@
+"""Keysight (Agilent) 33500B-series waveform generator emulator: pulse and burst subset.
+
+Commands (``SOURce<n>`` prefix optional, suffix-less headers address channel 1), per
+``/work/shared/reference/instrument-commands.md`` §4 and what pymeasure's ``Agilent33500``
+sends: ``FUNC SIN|SQU|TRI|RAMP|PULS|PRBS|NOIS|ARB|DC``, ``FREQ``, ``VOLT``, ``VOLT:OFFS``,
+``VOLT:HIGH``, ``VOLT:LOW``, ``VOLT:UNIT``, ``FUNC:PULS:WIDT|PER|DCYC|HOLD``,
+``FUNC:PULS:TRAN[:LEAD]|:TRA|:BOTH``, ``FUNC:SQU:DCYC``, ``FUNC:RAMP:SYMM``, ``PHAS``,
+``BURS:MODE TRIG|GAT``, ``BURS:NCYC``, ``BURS:STAT``, ``BURS:INT:PER``, ``BURS:PHAS``,
+``TRIG<n>:SOUR IMM|EXT|TIM|BUS``, ``TRIG<n>:DEL``, ``TRIG<n>:TIM``, ``TRIG<n>:SLOP``,
+``TRIG<n>`` (software trigger), ``*TRG``, ``OUTP<n>``, ``OUTP<n>:LOAD 1..10k|INF``,
+``OUTP<n>:POL``, ``OUTP:TRIG``, ``OUTP:SYNC``, ``SYST:ERR?``, ``SYST:BEEP``, ``DISP:TEXT``,
+``DATA:VOL:CLE``, ``FUNC:ARB`` (name only).
+
+Clamping as Keysight 33xxx do: a value out of range or in conflict with the other settings is
+adjusted to the nearest allowed value *and* an error is logged -- ``-222,"Data out of range;value
+clipped to upper|lower limit"`` for a parameter's own range and for pulse timing (period >=
+width + 0.8 x (leading + trailing), edge <= 0.625 x width), ``-221,"Settings conflict;..."`` for
+levels outside the output window and for a burst period too short for the burst (stretched to
+``NCYC x period + 1 us``). Limits of a 33522B (30 MHz): pulse period 33 ns-1 Ms, width >= 16 ns,
+edges 8.4 ns-1 us, amplitude 1 mVpp-10 Vpp and levels within +-5 V into 50 ohm (scaled by
+``2R/(R+50)`` for other loads, x2 for INF). Changing ``OUTP:LOAD`` rescales the displayed
+levels, as the instrument does. Error queue: 20 entries.
+
+Bursts: with ``BURS:STAT ON`` and the output on, ``*TRG`` (trigger source BUS) or ``TRIG<n>``
+(any source) calls ``bench.pulse(terminal, high, low, width, period, NCYC)`` after the trigger
+delay (``bench.idle``); levels are swapped for inverted polarity; SQU bursts are 50 % pulses.
+Trigger sources IMM and TIM (continuous re-triggering) are modelled as one burst fired when
+the output is switched on, the burst is enabled, or the source is switched to IMM/TIM. EXT
+never fires. Between bursts the terminal is sourced at the resting level (low; high when
+inverted; the offset for non-pulse shapes).
+
+Gaps: continuous (non-burst) waveforms and ``NCYC INF`` bursts do not reach the bench; gated
+bursts never fire; channels fire one after the other.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+from ..scpi import Any_, Boolean, Call, Choice, Number, ScpiInstrument, String, format_nr3, repeat
+
+__all__ = ["Keysight33500B"]
+
+PERIOD_MIN_S = 33e-9
+PERIOD_MAX_S = 1e6
+WIDTH_MIN_S = 16e-9
+EDGE_MIN_S = 8.4e-9
+EDGE_MAX_S = 1e-6
+EDGE_TO_WIDTH = 0.625
+EDGE_PERIOD_FACTOR = 0.8
+AMPLITUDE_MIN_V = 1e-3  # into 50 ohm
+AMPLITUDE_MAX_V = 10.0
+WINDOW_V = 5.0
+FREQUENCY_MAX_HZ = 30e6
+BURST_GAP_S = 1e-6
+NCYC_MAX = 100_000_000
+INFINITE = 9.9e37
+
+
+class BenchLike(Protocol):
+    """The part of the shared ``Bench`` a pulse generator uses."""
+
+    def source(self, terminal: str, volts: float, output_on: bool) -> None: ...
+
+    def pulse(
+        self,
+        terminal: str,
+        high_v: float,
+        low_v: float,
+        width_s: float,
+        period_s: float,
+        count: int,
+    ) -> None: ...
+
+    def idle(self, dt_s: float) -> None: ...
+
+
+def load_factor(load_ohm: float) -> float:
+    """Voltage at the load relative to the 50-ohm value: ``2R/(R+50)`` (2 for INF)."""
+    if load_ohm >= 1e30:
+        return 2.0
+    return 2.0 * load_ohm / (load_ohm + 50.0)
+
+
+@dataclass
+class _Channel:
+    function: str = "SIN"
+    high: float = 0.05
+    low: float = -0.05
+    period: float = 1e-3  # 1 kHz
+    width: float = 100e-6
+    lead: float = 10e-9
+    trail: float = 10e-9
+    hold: str = "WIDT"
+    square_duty: float = 50.0
+    ramp_symmetry: float = 100.0
+    phase: float = 0.0
+    burst_on: bool = False
+    burst_mode: str = "TRIG"
+    ncycles: float = 1.0
+    burst_period: float = 10e-3
+    burst_phase: float = 0.0
+    trigger_source: str = "IMM"
+    trigger_delay: float = 0.0
+    trigger_timer: float = 1e-3
+    trigger_slope: str = "POS"
+    output: bool = False
+    load: float = 50.0
+    polarity: str = "NORM"
+    unit: str = "VPP"
+    arb: str = ""
+
+
+class Keysight33500B(ScpiInstrument):
+    """Emulated 33500B-series generator driving ``bench`` terminals ``<prefix>.<channel>``.
+
+    :param bench: shared bench (``source``, ``pulse``, ``idle``; ``clock`` optional).
+    :param terminal_prefix: terminals are ``f"{terminal_prefix}.{n}"`` unless ``terminals``
+        names them (one per channel).
+    :param model: model number in ``*IDN?`` (33522B: two channels).
+    :param serial: serial number; :param firmware: firmware field of ``*IDN?``.
+    :param manufacturer: first ``*IDN?`` field.
+    """
+
+    error_messages: ClassVar[Mapping[int, str]] = {}
+
+    def __init__(
+        self,
+        bench: BenchLike,
+        terminal_prefix: str = "pg",
+        *,
+        terminals: Sequence[str] | None = None,
+        channels: int = 2,
+        model: str = "33522B",
+        serial: str = "MY52312345",
+        firmware: str = "4.00-1.19-2.00-58-00",
+        manufacturer: str = "Agilent Technologies",
+    ) -> None:
+        self.bench = bench
+        self.terminals = (
+            tuple(terminals)
+            if terminals
+            else tuple(f"{terminal_prefix}.{n}" for n in range(1, channels + 1))
+        )
+        self.n_channels = len(self.terminals)
+        self.ch: list[_Channel] = [_Channel() for _ in self.terminals]
+        self.output_trigger = False
+        self.output_sync = True
+        self.display_text = ""
+        self.bursts_fired = 0
+        clock = getattr(bench, "clock", None)
+        super().__init__(
+            idn=f"{manufacturer},{model},{serial},{firmware}",
+            error_queue_depth=20,
+            max_suffix=self.n_channels,
+            clock=(lambda: clock.now_s) if clock is not None else None,
+        )
+
+    # ------------------------------------------------------------------ state and bench
+
+    def _reset_state(self) -> None:
+        self.ch = [_Channel() for _ in self.terminals]
+        self.output_trigger = False
+        self.output_sync = True
+        self.display_text = ""
+        for i in range(self.n_channels):
+            self._apply_source(i)
+
+    def _trigger(self) -> None:
+        for i, c in enumerate(self.ch):
+            if c.trigger_source == "BUS":
+                self._fire(i)
+
+    def _apply_source(self, i: int) -> None:
+        c = self.ch[i]
+        if c.function in ("PULS", "SQU"):
+            rest = c.high if c.polarity == "INV" else c.low
+        else:
+            rest = (c.high + c.low) / 2
+            if c.polarity == "INV":
+                rest = -rest
+        self.bench.source(self.terminals[i], rest, c.output)
+
+    def _fire(self, i: int) -> None:
+        """One burst on channel index ``i`` if burst mode, output and shape allow it."""
+        c = self.ch[i]
+        if not (c.output and c.burst_on and c.burst_mode == "TRIG"):
+            return
+        if c.function not in ("PULS", "SQU") or c.ncycles >= INFINITE:
+            return
+        width = c.width if c.function == "PULS" else c.period * c.square_duty / 100
+        high, low = (c.low, c.high) if c.polarity == "INV" else (c.high, c.low)
+        if c.trigger_delay > 0:
+            self.bench.idle(c.trigger_delay)
+        self.bench.pulse(self.terminals[i], high, low, width, c.period, int(c.ncycles))
+        self.bursts_fired += 1
+
+    def _fire_if_continuous(self, i: int) -> None:
+        if self.ch[i].trigger_source in ("IMM", "TIM"):
+            self._fire(i)
+
+    # ------------------------------------------------------------------ coupled settings
+
+    def _clip(self, value: float, lo: float, hi: float, code: int, what: str) -> float:
+        hi = max(hi, lo)
+        if math.isnan(value) or value < lo:
+            self.push_error(code, f"{what} clipped to lower limit")
+            return lo
+        if value > hi:
+            self.push_error(code, f"{what} clipped to upper limit")
+            return hi
+        return value
+
+    def set_width(self, i: int, width: float) -> None:
+        """Pulse width; clipped to its range and to the present period and edges."""
+        c = self.ch[i]
+        w = self._clip(width, WIDTH_MIN_S, PERIOD_MAX_S, -222, "value")
+        lo = max(WIDTH_MIN_S, max(c.lead, c.trail) / EDGE_TO_WIDTH)
+        hi = c.period - EDGE_PERIOD_FACTOR * (c.lead + c.trail)
+        c.width = self._clip(w, lo, hi, -222, "pulse width")
+
+    def set_period(self, i: int, period: float) -> None:
+        """Period (all shapes). In PULS shape the width (HOLD WIDT) or duty cycle (HOLD DCYC)
+        is kept; if the width no longer fits, the width is reduced and -222 logged."""
+        c = self.ch[i]
+        p = self._clip(period, PERIOD_MIN_S, PERIOD_MAX_S, -222, "value")
+        duty = c.width / c.period
+        c.period = p
+        target = duty * p if c.hold == "DCYC" else c.width
+        edges = EDGE_PERIOD_FACTOR * (c.lead + c.trail)
+        if target > p - edges or target < max(c.lead, c.trail) / EDGE_TO_WIDTH:
+            if c.function == "PULS":
+                self.set_width(i, target)
+            else:  # other shapes: keep the pulse settings consistent silently
+                c.width = min(max(target, WIDTH_MIN_S), max(p - edges, WIDTH_MIN_S))
+        else:
+            c.width = target
+        self._check_burst_period(i, quiet=c.trigger_source not in ("IMM", "TIM"))
+
+    def set_frequency(self, i: int, hertz: float) -> None:
+        """Frequency: the period is its inverse."""
+        f = self._clip(hertz, 1.0 / PERIOD_MAX_S, FREQUENCY_MAX_HZ, -222, "value")
+        self.set_period(i, 1.0 / f)
+
+    def set_edge(self, i: int, value: float, which: str) -> None:
+        """Leading (``"lead"``), trailing (``"trail"``) or both (``"both"``) edge times."""
+        c = self.ch[i]
+        e = self._clip(value, EDGE_MIN_S, EDGE_MAX_S, -222, "value")
+        if which == "both":
+            hi = min(EDGE_TO_WIDTH * c.width, (c.period - c.width) / (2 * EDGE_PERIOD_FACTOR))
+        else:
+            other = c.trail if which == "lead" else c.lead
+            hi = min(EDGE_TO_WIDTH * c.width, (c.period - c.width) / EDGE_PERIOD_FACTOR - other)
+        e = self._clip(e, EDGE_MIN_S, hi, -222, "edge time")
+        if which in ("lead", "both"):
+            c.lead = e
+        if which in ("trail", "both"):
+            c.trail = e
+
+    def _window(self, c: _Channel) -> tuple[float, float, float]:
+        f = load_factor(c.load)
+        return WINDOW_V * f, AMPLITUDE_MIN_V * f, AMPLITUDE_MAX_V * f
+
+    def set_high(self, i: int, value: float) -> None:
+        """High level, low level kept."""
+        c = self.ch[i]
+        win, a_min, a_max = self._window(c)
+        v = self._clip(value, -win + a_min, win, -222, "value")
+        c.high = self._clip(v, c.low + a_min, min(c.low + a_max, win), -221, "high level")
+        self._apply_source(i)
+
+    def set_low(self, i: int, value: float) -> None:
+        """Low level, high level kept."""
+        c = self.ch[i]
+        win, a_min, a_max = self._window(c)
+        v = self._clip(value, -win, win - a_min, -222, "value")
+        c.low = self._clip(v, max(c.high - a_max, -win), c.high - a_min, -221, "low level")
+        self._apply_source(i)
+
+    def set_amplitude(self, i: int, value: float) -> None:
+        """Amplitude (Vpp) around the present offset."""
+        c = self.ch[i]
+        win, a_min, a_max = self._window(c)
+        a = self._clip(value, a_min, a_max, -222, "value")
+        off = (c.high + c.low) / 2
+        a = self._clip(a, a_min, 2 * (win - abs(off)), -221, "amplitude")
+        c.high, c.low = off + a / 2, off - a / 2
+        self._apply_source(i)
+
+    def set_offset(self, i: int, value: float) -> None:
+        """Offset, amplitude kept."""
+        c = self.ch[i]
+        win, a_min, _ = self._window(c)
+        o = self._clip(value, -win + a_min / 2, win - a_min / 2, -222, "value")
+        a = c.high - c.low
+        o = self._clip(o, -win + a / 2, win - a / 2, -221, "offset")
+        c.high, c.low = o + a / 2, o - a / 2
+        self._apply_source(i)
+
+    def set_load(self, i: int, value: float) -> None:
+        """Expected load; the displayed levels scale with ``2R/(R+50)``."""
+        c = self.ch[i]
+        new = INFINITE if value >= 1e30 else float(value)
+        ratio = load_factor(new) / load_factor(c.load)
+        c.load = new
+        c.high, c.low = c.high * ratio, c.low * ratio
+        self._apply_source(i)
+
+    def _check_burst_period(self, i: int, quiet: bool = False) -> None:
+        c = self.ch[i]
+        if c.ncycles >= INFINITE:
+            return
+        needed = c.ncycles * c.period + BURST_GAP_S
+        if c.burst_period < needed:
+            c.burst_period = min(needed, 8000.0)
+            if not quiet:
+                self.push_error(-221, "burst period increased to fit entire burst")
+
+    def set_burst_period(self, i: int, value: float) -> None:
+        """Internal burst period (1 us-8000 s), stretched to hold the burst (-221)."""
+        self.ch[i].burst_period = self._clip(value, 1e-6, 8000.0, -222, "value")
+        self._check_burst_period(i)
+
+    def set_ncycles(self, i: int, value: float) -> None:
+        """Cycles per burst (1..1e8 or INF)."""
+        c = self.ch[i]
+        c.ncycles = (
+            INFINITE
+            if value >= 1e30
+            else float(round(self._clip(value, 1, NCYC_MAX, -222, "value")))
+        )
+        self._check_burst_period(i, quiet=c.trigger_source not in ("IMM", "TIM"))
+
+    def set_burst_state(self, i: int, on: bool) -> None:
+        """Burst mode on/off; turning it on with the output on in IMM/TIM fires one burst."""
+        c = self.ch[i]
+        was, c.burst_on = c.burst_on, bool(on)
+        if c.burst_on and not was:
+            self._fire_if_continuous(i)
+
+    def set_output(self, i: int, on: bool) -> None:
+        """Output on/off; switching on with a burst in IMM/TIM fires one burst."""
+        c = self.ch[i]
+        was, c.output = c.output, bool(on)
+        self._apply_source(i)
+        if c.output and not was:
+            self._fire_if_continuous(i)
+
+    def set_trigger_source(self, i: int, source: str) -> None:
+        """Trigger source; switching to IMM/TIM with burst and output on fires one burst."""
+        c = self.ch[i]
+        was, c.trigger_source = c.trigger_source, source
+        if source in ("IMM", "TIM") and was not in ("IMM", "TIM"):
+            self._fire(i)
+
+    # ------------------------------------------------------------------ command set
+
+    def _build(self) -> None:
+        t = self.tree
+
+        def attr(pattern: str, param: Any, name: str, fmt: Any = str) -> None:
+            t.setting(
+                pattern,
+                param,
+                lambda s: getattr(self.ch[s[0] - 1], name),
+                lambda s, v: setattr(self.ch[s[0] - 1], name, v),
+                fmt,
+            )
+
+        def value(
+            pattern: str,
+            setter: Any,
+            getter: Any,
+            units: str,
+            lo: float,
+            hi: float,
+            default: float,
+            specials: Mapping[str, float] | None = None,
+        ) -> None:
+            param = Number(
+                lo,
+                hi,
+                default=default,
+                units=(units,),
+                out_of_range="none",
+                specials=dict(specials or {}),
+            )
+            t.setting(
+                pattern,
+                param,
+                lambda s: getter(self.ch[s[0] - 1]),
+                lambda s, v: setter(s[0] - 1, float(v)),
+                format_nr3,
+            )
+
+        t.add(
+            "[:SOURce#]:FUNCtion[:SHAPe]",
+            set=self._set_function,
+            query=lambda c: self.ch[c.ch - 1].function,
+            params=(
+                Choice(
+                    "SINusoid",
+                    "SQUare",
+                    "TRIangle",
+                    "RAMP",
+                    "PULSe",
+                    "PRBS",
+                    "NOISe",
+                    "ARBitrary",
+                    "DC",
+                ),
+            ),
+        )
+        value(
+            "[:SOURce#]:FREQuency[:CW]",
+            self.set_frequency,
+            lambda c: 1.0 / c.period,
+            "HZ",
+            1e-6,
+            FREQUENCY_MAX_HZ,
+            1e3,
+        )
+        value(
+            "[:SOURce#]:VOLTage[:LEVel][:IMMediate][:AMPLitude]",
+            self.set_amplitude,
+            lambda c: c.high - c.low,
+            "V",
+            AMPLITUDE_MIN_V,
+            AMPLITUDE_MAX_V,
+            0.1,
+        )
+        value(
+            "[:SOURce#]:VOLTage[:LEVel][:IMMediate]:OFFSet",
+            self.set_offset,
+            lambda c: (c.high + c.low) / 2,
+            "V",
+            -WINDOW_V,
+            WINDOW_V,
+            0.0,
+        )
+        value(
+            "[:SOURce#]:VOLTage[:LEVel][:IMMediate]:HIGH",
+            self.set_high,
+            lambda c: c.high,
+            "V",
+            -WINDOW_V + AMPLITUDE_MIN_V,
+            WINDOW_V,
+            0.05,
+        )
+        value(
+            "[:SOURce#]:VOLTage[:LEVel][:IMMediate]:LOW",
+            self.set_low,
+            lambda c: c.low,
+            "V",
+            -WINDOW_V,
+            WINDOW_V - AMPLITUDE_MIN_V,
+            -0.05,
+        )
+        attr("[:SOURce#]:VOLTage:UNIT", Choice("VPP", "VRMS", "DBM"), "unit")
+        value(
+            "[:SOURce#]:FUNCtion:PULSe:WIDTh",
+            self.set_width,
+            lambda c: c.width,
+            "S",
+            WIDTH_MIN_S,
+            PERIOD_MAX_S,
+            100e-6,
+        )
+        value(
+            "[:SOURce#]:FUNCtion:PULSe:PERiod",
+            self.set_period,
+            lambda c: c.period,
+            "S",
+            PERIOD_MIN_S,
+            PERIOD_MAX_S,
+            1e-3,
+        )
+        value(
+            "[:SOURce#]:FUNCtion:PULSe:DCYCle",
+            lambda i, v: self.set_width(i, v / 100 * self.ch[i].period),
+            lambda c: 100 * c.width / c.period,
+            "PCT",
+            0.0,
+            100.0,
+            10.0,
+        )
+        attr("[:SOURce#]:FUNCtion:PULSe:HOLD", Choice("WIDTh", "DCYCle"), "hold")
+        value(
+            "[:SOURce#]:FUNCtion:PULSe:TRANsition[:LEADing]",
+            lambda i, v: self.set_edge(i, v, "lead"),
+            lambda c: c.lead,
+            "S",
+            EDGE_MIN_S,
+            EDGE_MAX_S,
+            10e-9,
+        )
+        value(
+            "[:SOURce#]:FUNCtion:PULSe:TRANsition:TRAiling",
+            lambda i, v: self.set_edge(i, v, "trail"),
+            lambda c: c.trail,
+            "S",
+            EDGE_MIN_S,
+            EDGE_MAX_S,
+            10e-9,
+        )
+        value(
+            "[:SOURce#]:FUNCtion:PULSe:TRANsition:BOTH",
+            lambda i, v: self.set_edge(i, v, "both"),
+            lambda c: c.lead,
+            "S",
+            EDGE_MIN_S,
+            EDGE_MAX_S,
+            10e-9,
+        )
+        attr(
+            "[:SOURce#]:FUNCtion:SQUare:DCYCle",
+            Number(0.01, 99.99, default=50.0, units=("PCT",), out_of_range="clip_log"),
+            "square_duty",
+            format_nr3,
+        )
+        attr(
+            "[:SOURce#]:FUNCtion:RAMP:SYMMetry",
+            Number(0.0, 100.0, default=100.0, units=("PCT",), out_of_range="clip_log"),
+            "ramp_symmetry",
+            format_nr3,
+        )
+        attr("[:SOURce#]:FUNCtion:ARBitrary", String(), "arb", lambda v: f'"{v}"')
+        attr(
+            "[:SOURce#]:PHASe[:ADJust]",
+            Number(-360.0, 360.0, default=0.0, units=("DEG",), out_of_range="clip_log"),
+            "phase",
+            format_nr3,
+        )
+        t.add("[:SOURce#]:PHASe:SYNChronize", set=lambda c: None)
+        attr("[:SOURce#]:BURSt:MODE", Choice("TRIGgered", "GATed"), "burst_mode")
+        value(
+            "[:SOURce#]:BURSt:NCYCles",
+            self.set_ncycles,
+            lambda c: c.ncycles,
+            "CYC",
+            1,
+            NCYC_MAX,
+            1,
+            specials={"INF": INFINITE, "INFINITY": INFINITE},
+        )
+        t.setting(
+            "[:SOURce#]:BURSt:STATe",
+            Boolean(),
+            lambda s: self.ch[s[0] - 1].burst_on,
+            lambda s, v: self.set_burst_state(s[0] - 1, v),
+            _b,
+        )
+        value(
+            "[:SOURce#]:BURSt:INTernal:PERiod",
+            self.set_burst_period,
+            lambda c: c.burst_period,
+            "S",
+            1e-6,
+            8000.0,
+            10e-3,
+        )
+        attr(
+            "[:SOURce#]:BURSt:PHASe",
+            Number(-360.0, 360.0, default=0.0, units=("DEG",), out_of_range="clip_log"),
+            "burst_phase",
+            format_nr3,
+        )
+        t.setting(
+            ":TRIGger#:SOURce",
+            Choice("IMMediate", "EXTernal", "TIMer", "BUS"),
+            lambda s: self.ch[s[0] - 1].trigger_source,
+            lambda s, v: self.set_trigger_source(s[0] - 1, v),
+        )
+        attr(
+            ":TRIGger#:DELay",
+            Number(0.0, 1000.0, default=0.0, units=("S",), out_of_range="clip_log"),
+            "trigger_delay",
+            format_nr3,
+        )
+        attr(
+            ":TRIGger#:TIMer",
+            Number(1e-6, 8000.0, default=1e-3, units=("S",), out_of_range="clip_log"),
+            "trigger_timer",
+            format_nr3,
+        )
+        attr(":TRIGger#:SLOPe", Choice("POSitive", "NEGative"), "trigger_slope")
+        t.add(":TRIGger#[:IMMediate]", set=lambda c: self._fire(c.ch - 1))
+        t.setting(
+            ":OUTPut#[:STATe]",
+            Boolean(),
+            lambda s: self.ch[s[0] - 1].output,
+            lambda s, v: self.set_output(s[0] - 1, v),
+            _b,
+        )
+        t.setting(
+            ":OUTPut#:LOAD",
+            Number(
+                1.0,
+                10_000.0,
+                default=50.0,
+                units=("OHM",),
+                specials={"INF": INFINITE, "INFINITY": INFINITE},
+                out_of_range="clip_log",
+            ),
+            lambda s: self.ch[s[0] - 1].load,
+            lambda s, v: self.set_load(s[0] - 1, v),
+            format_nr3,
+        )
+        t.setting(
+            ":OUTPut#:POLarity",
+            Choice("NORMal", "INVerted"),
+            lambda s: self.ch[s[0] - 1].polarity,
+            self._set_polarity,
+        )
+        t.setting(
+            ":OUTPut:TRIGger[:STATe]",
+            Boolean(),
+            lambda s: self.output_trigger,
+            lambda s, v: setattr(self, "output_trigger", v),
+            _b,
+        )
+        t.setting(
+            ":OUTPut:SYNC[:STATe]",
+            Boolean(),
+            lambda s: self.output_sync,
+            lambda s, v: setattr(self, "output_sync", v),
+            _b,
+        )
+        t.add(":SYSTem:ERRor[:NEXT]", query=lambda c: self.next_error().scpi())
+        t.add(":SYSTem:BEEPer[:IMMediate]", set=lambda c: None)
+        t.add(":SYSTem:VERSion", query=lambda c: "1999.0")
+        t.add(
+            ":DISPlay:TEXT[:DATA]",
+            set=lambda c: setattr(self, "display_text", c.args[0]),
+            query=lambda c: f'"{self.display_text}"',
+            params=(String(),),
+        )
+        t.add(":DISPlay:TEXT:CLEar", set=lambda c: setattr(self, "display_text", ""))
+        t.add("[:SOURce#]:DATA:VOLatile:CLEar", set=lambda c: None)
+        t.add("[:SOURce#]:DATA:ARBitrary", set=lambda c: None, params=(Any_(), repeat(Any_())))
+        t.add("[:SOURce#]:DATA:ARBitrary:DAC", set=lambda c: None, params=(Any_(), repeat(Any_())))
+
+    def _set_function(self, call: Call) -> None:
+        self.ch[call.ch - 1].function = call.args[0]
+        self._apply_source(call.ch - 1)
+
+    def _set_polarity(self, s: tuple[int, ...], value: str) -> None:
+        self.ch[s[0] - 1].polarity = value
+        self._apply_source(s[0] - 1)
+
+
+def _b(value: bool) -> str:
+    return "1" if value else "0"
