@@ -40,7 +40,10 @@ advances by their full duration at once), so ``*OPC?``/``*WAI`` are trivially sa
 ``:ABOR`` has nothing to stop. Current sourcing needs the optional
 ``bench.voltage_for_current(terminal, amps)`` (the shared bench has it); without it the output
 is treated as off. Filters, source delays and output-off modes are stored but do not change the
-readings. ``*TRG`` is accepted and ignored (no template waits for a bus trigger).
+readings. ``*TRG`` is accepted and ignored (no template waits for a bus trigger). A sweep turns
+the output on and leaves it on; sweeps longer than 100,000 points (points x count) are refused
+with -222 (each point is a separate bench call). Buffer sizes are 10 to 6,875,000 readings
+(27,500,000 for COMPact); unknown buffer names give -224 (the manual's exact code is not known).
 """
 
 from __future__ import annotations
