@@ -176,7 +176,10 @@ class FTJArray:
     # ------------------------------------------------------------------ traps and cache
     def traps_to(self, t_s: float, window: BiasWindow | None = None) -> Flips:
         flips = self.traps.advance(t_s, window)
-        if flips.ids.size:
+        if flips.everything:
+            self.modulation[:] = self.traps.modulation(self.rows * self.cols)
+            self._h_volts = None  # rebuilt on the next whole-array read
+        elif flips.ids.size:
             cells = self.traps.cell[flips.ids]
             np.add.at(self.modulation, cells, (flips.sign * self.traps.amp0[flips.ids]).astype(np.float32))
             self._refresh_h(cells)
@@ -235,15 +238,12 @@ class FTJArray:
         f = float(self.current_factor(v0))
         current = f * (x @ self._h)
         # Traps that change state during the aperture contribute the fraction they spend in it.
-        active = np.zeros(self.rows * self.cols, dtype=bool)
-        if v0 != 0:
-            active.reshape(self.shape)[mask] = True
-        window = BiasWindow(t0, t1, active, np.full(active.size, v0))
+        window = BiasWindow(t0, t1, mask, np.full(self.cols, v0))
         self.traps.open_window(window)
         flips = self.traps_to(t1, window)
         if flips.ids.size and v0 != 0:
             cells = self.traps.cell[flips.ids]
-            hit = active[cells]
+            hit = mask[cells // self.cols]
             if np.any(hit):
                 c = cells[hit]
                 dm = flips.sign[hit] * self.traps.amp0[flips.ids[hit]] * (t1 - flips.times[hit]) / aperture_s

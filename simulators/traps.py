@@ -245,32 +245,51 @@ class EventQueue:
 
 @dataclass
 class BiasWindow:
-    """A read in progress: cells in ``active`` (bool per cell) sit at ``volts[cell]`` during
-    ``[start_s, end_s)``; every other cell, and every time outside, is at 0 V (idle)."""
+    """A read in progress on a NOR array: during ``[start_s, end_s)`` cell (i, j) sits at
+    ``col_volts[j]`` if word line i is on (``row_on[i]``), else at 0 V; outside it is idle.
+    Cells are flat indices ``i * n_cols + j``."""
 
     start_s: float
     end_s: float
-    active: np.ndarray
-    volts: np.ndarray
+    row_on: np.ndarray
+    col_volts: np.ndarray
+
+    def volts_of(self, cells: np.ndarray) -> np.ndarray:
+        """Bias (V) of ``cells`` during the window."""
+        rows, cols = np.divmod(cells, self.col_volts.size)
+        return np.where(self.row_on[rows], self.col_volts[cols], 0.0)
 
 
 @dataclass
 class Flips:
-    """Trap state changes: trap ids, event times (s) and +1 (filled) / -1 (emptied)."""
+    """Trap state changes: trap ids, event times (s) and +1 (filled) / -1 (emptied).
+
+    ``everything`` is set when a long idle was jumped in one step: any trap may have changed.
+    """
 
     ids: np.ndarray
     times: np.ndarray
     sign: np.ndarray
+    everything: bool = False
 
 
 class TrapPopulation:
     """All traps of an array, grouped by cell, with exact kinetics between and during reads."""
 
-    def __init__(self, params: TrapModel, n_cells: int, rng: np.random.Generator, start_s: float):
+    def __init__(
+        self,
+        params: TrapModel,
+        n_cells: int,
+        rng: np.random.Generator,
+        start_s: float,
+        counts: np.ndarray | None = None,
+    ):
+        """Draw the traps of ``n_cells`` cells (``counts`` per cell, default Poisson)."""
         self.params = params
         self.rng = rng
         area_ratio = params.cell_area_um2 / params.reference_area_um2
-        counts = rng.poisson(params.traps_per_cell * area_ratio, n_cells)
+        if counts is None:
+            counts = rng.poisson(params.traps_per_cell * area_ratio, n_cells)
         self.cell = np.repeat(np.arange(n_cells, dtype=np.int32), counts)
         self.cell_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         n = self.cell.size
@@ -288,8 +307,10 @@ class TrapPopulation:
         self.state = rng.random(n) < lam_c0 / (lam_c0 + lam_e0)  # stationary at idle
         bound = self.bound_rate(np.arange(n))
         next_t = start_s + rng.standard_exponential(n) / np.where(self.state, lam_e0, bound)
-        self.queue = EventQueue(next_t, start_s, float(np.sum(bound)))
+        self._rate_sum = float(np.sum(bound))
+        self.queue = EventQueue(next_t, start_s, self._rate_sum)
         self._filled = np.flatnonzero(self.state)
+        self.time_s = start_s  # every event up to here has been fired
 
     # -- rates ------------------------------------------------------------------------------
     def capture_rate(self, ids: np.ndarray, volts) -> np.ndarray:
@@ -327,10 +348,10 @@ class TrapPopulation:
         lam_idle = self.emission_rate(ids, 0.0)
         out = t + e / lam_idle
         if window is not None:
-            cells = self.cell[ids]
-            act = window.active[cells] & (t < window.end_s)
+            v = window.volts_of(self.cell[ids])
+            act = (v != 0) & (t < window.end_s)
             if np.any(act):
-                lam_on = self.emission_rate(ids[act], window.volts[cells[act]])
+                lam_on = self.emission_rate(ids[act], v[act])
                 budget = lam_on * (window.end_s - t[act])
                 ea = e[act]
                 early = ea < budget
@@ -343,8 +364,11 @@ class TrapPopulation:
 
     def advance(self, t_to: float, window: BiasWindow | None = None) -> Flips:
         """Fire every event up to ``t_to`` (exact for |V| <= kinetics_bound_v)."""
+        if window is None and (t_to - self.time_s) * self._rate_sum > 2 * self.state.size:
+            return self._jump_idle(t_to)
+        self.time_s = max(self.time_s, t_to)
         q = self.queue
-        out_ids, out_t, out_s = [], [], []
+        flips: list[Flips] = []
         while True:
             chunk = min(t_to, q.epoch_end)
             ids, times = q.pop_due(chunk)
@@ -353,40 +377,84 @@ class TrapPopulation:
                     break
                 q.new_epoch(chunk)
                 continue
-            filled = self.state[ids]
-            # Filled traps: the popped time is their exact emission.
-            em = ids[filled]
-            # Empty traps: a candidate at the bound rate, accepted with lam_c(V) / bound.
-            cand, tc = ids[~filled], times[~filled]
-            volts = np.zeros(cand.size)
-            if window is not None and cand.size:
-                cells = self.cell[cand]
-                on = window.active[cells] & (tc >= window.start_s) & (tc < window.end_s)
-                volts[on] = window.volts[cells[on]]
-            accept = self.rng.random(cand.size) * self.bound_rate(cand) < self.capture_rate(
-                cand, volts
-            )
-            cap, tcap = cand[accept], tc[accept]
-            rej, trej = cand[~accept], tc[~accept]
-            self.state[em] = False
-            self.state[cap] = True
-            self._filled = np.concatenate([self._filled, cap])
-            te = times[filled]
-            q.push(em, te + self.rng.standard_exponential(em.size) / self.bound_rate(em))
-            q.push(rej, trej + self.rng.standard_exponential(rej.size) / self.bound_rate(rej))
-            q.push(cap, self._emission_after(cap, tcap, window))
-            out_ids += [em, cap]
-            out_t += [te, tcap]
-            out_s += [np.full(em.size, -1.0), np.full(cap.size, 1.0)]
-        if not out_ids:
+            earliest_new = self._fire(ids, times, window, chunk, flips)
+            # pop_due took everything <= chunk; only rescheduled events can still be due.
+            if earliest_new > chunk and chunk >= t_to:
+                break
+        if not flips:
             return Flips(np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
-        return Flips(np.concatenate(out_ids), np.concatenate(out_t), np.concatenate(out_s))
+        if len(flips) == 1:
+            return flips[0]
+        return Flips(
+            np.concatenate([f.ids for f in flips]),
+            np.concatenate([f.times for f in flips]),
+            np.concatenate([f.sign for f in flips]),
+        )
+
+    def _jump_idle(self, t_to: float) -> Flips:
+        """Exact jump over a long idle (constant 0 V rates): one transition draw per trap."""
+        n = self.state.size
+        dt = t_to - self.time_s
+        all_ids = np.arange(n)
+        lam_c, lam_e = self.capture_rate(all_ids, 0.0), self.emission_rate(all_ids, 0.0)
+        p01, p10 = transition_probabilities(lam_c, lam_e, dt)
+        u = self.rng.random(n)
+        self.state = np.where(self.state, u >= p10, u < p01)
+        self._filled = np.flatnonzero(self.state)
+        e = self.rng.standard_exponential(n)
+        self.queue.next_t[:] = t_to + e / np.where(self.state, lam_e, self.bound_rate(all_ids))
+        self.queue.new_epoch(t_to)
+        self.time_s = t_to
+        return Flips(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), everything=True)
+
+    def _fire(self, ids, times, window, t_limit: float, flips: list[Flips]) -> float:
+        """Process due events; returns the earliest rescheduled time."""
+        rng = self.rng
+        filled = self.state[ids]
+        bound = self.bound_rate(ids)
+        # Empty traps: a candidate at the bound rate, accepted with lam_c(V) / bound.
+        cand, tc = ids[~filled], times[~filled]
+        volts = np.zeros(cand.size)
+        if window is not None and cand.size:
+            inside = (tc >= window.start_s) & (tc < window.end_s)
+            volts[inside] = window.volts_of(self.cell[cand[inside]])
+        accept = rng.random(cand.size) * bound[~filled] < self.capture_rate(cand, volts)
+        cap, tcap = cand[accept], tc[accept]
+        # Filled traps: the popped time is their exact emission.
+        em, tem = ids[filled], times[filled]
+        # A capture usually empties again within the same read (tau_e is short at low bias):
+        # resolve it here instead of another round through the queue.
+        t_emit = self._emission_after(cap, tcap, window)
+        quick = t_emit <= t_limit
+        e_ids = np.concatenate([em, cap[quick]])
+        e_t = np.concatenate([tem, t_emit[quick]])
+        self.state[cap] = True
+        self.state[e_ids] = False
+        stay = cap[~quick]
+        self._filled = np.concatenate([self._filled, stay])
+        # next events: a new candidate after emissions and rejections, emission for the rest
+        after = np.concatenate([e_t, tc[~accept]])
+        after_ids = np.concatenate([e_ids, cand[~accept]])
+        after_bound = np.concatenate([bound[filled], self.bound_rate(cap[quick]), bound[~filled][~accept]])
+        nxt_ids = np.concatenate([after_ids, stay])
+        nxt_t = np.concatenate(
+            [after + rng.standard_exponential(after.size) / after_bound, t_emit[~quick]]
+        )
+        self.queue.push(nxt_ids, nxt_t)
+        flips.append(
+            Flips(
+                np.concatenate([cap, e_ids]),
+                np.concatenate([tcap, e_t]),
+                np.concatenate([np.ones(cap.size), -np.ones(e_ids.size)]),
+            )
+        )
+        return float(nxt_t.min()) if nxt_t.size else np.inf
 
     def open_window(self, window: BiasWindow) -> None:
         """A read starts: redraw the emission of filled traps whose cell becomes biased."""
         self._filled = np.unique(self._filled[self.state[self._filled]])
         f = self._filled
-        hit = f[window.active[self.cell[f]]]
+        hit = f[window.volts_of(self.cell[f]) != 0]
         if hit.size:
             self.queue.push(hit, self._emission_after(hit, np.full(hit.size, window.start_s), window))
 
@@ -401,3 +469,4 @@ class TrapPopulation:
         empty = ids[~states]
         nxt[~states] = t_s + e[~states] / self.bound_rate(empty)
         self.queue.push(ids, nxt)
+        self.time_s = max(self.time_s, t_s)
