@@ -92,6 +92,8 @@ class TSPObject:
     """
 
     _settable: frozenset[str] = frozenset()
+    #: public Python API that is not part of the instrument (reads as nil from Lua)
+    _lua_hidden: frozenset[str] = frozenset()
     _lua_name = "table"
 
     def _lua_index(self, index: int) -> Any:
@@ -119,7 +121,7 @@ def _lua_getter(obj: Any, name: Any) -> Any:
         if float(name) != int(name):
             return NIL
         return obj._lua_index(int(name))
-    if not isinstance(name, str) or name.startswith("_"):
+    if not isinstance(name, str) or name.startswith("_") or name in obj._lua_hidden:
         return NIL
     return getattr(obj, name, NIL)
 
@@ -233,6 +235,8 @@ class TSPAttrObject(TSPObject):
 class ErrorQueue(TSPObject):
     """The instrument's error/event queue (FIFO, ``ERROR_QUEUE_CAPACITY`` deep)."""
 
+    _lua_hidden = frozenset({"push", "entries"})
+
     def __init__(self, node: int = 1, capacity: int = ERROR_QUEUE_CAPACITY) -> None:
         self._entries: deque[tuple[int, str, int, int]] = deque()
         self._node, self._capacity = node, capacity
@@ -267,6 +271,8 @@ class ErrorQueue(TSPObject):
 
 class Format(TSPAttrObject):
     """``format``: how ``printnumber``/``printbuffer`` (and ``print`` precision) output data."""
+
+    _lua_hidden = frozenset({"encode", "precision"})
 
     ASCII = 1
     SREAL = REAL32 = 2
@@ -542,9 +548,18 @@ class TSPEmulator:
 
     # ------------------------------------------------------------------ Emulator protocol
     def write(self, message: str) -> None:
-        """Execute one message; each LF-separated line is one TSP command, as on the wire."""
-        for line in message.split("\n"):
-            self._line(line.rstrip("\r"))
+        """Execute one message; each LF-separated line is one TSP command, as on the wire.
+
+        Never raises: whatever goes wrong ends up in the error queue.
+        """
+        if isinstance(message, bytes | bytearray):
+            message = bytes(message).decode("latin-1")
+        for line in str(message).split("\n"):
+            try:
+                self._line(line.rstrip("\r"))
+            except Exception as exc:  # last line of defence: an emulator bug, not user input
+                log.exception("TSP emulator failed on %r", line[:80])
+                self.errorqueue.push(CODE_RUNTIME, f"TSP Runtime error: internal: {exc}")
 
     def read(self) -> bytes:
         """Next pending reply (with its LF); raises ``NoReplyPending`` when there is none."""

@@ -83,6 +83,8 @@ class RecallAttribute(TSPObject):
 class ReadingBuffer(TSPAttrObject):
     """A 2600B reading buffer (``smua.nvbuffer1`` or one from ``smua.makebuffer(n)``)."""
 
+    _lua_hidden = frozenset({"store", "reset"})
+
     appendmode = NumberAttr(0, choices=(0, 1), integer=True)
     fillmode = NumberAttr(0, choices=(0, 1), integer=True)  # FILL_ONCE = 0, FILL_WINDOW = 1
     fillcount = NumberAttr(0, lo=0, integer=True)

@@ -213,3 +213,9 @@ def test_math_random_is_seeded():
     a, b = TSPEmulator(seed=3), TSPEmulator(seed=3)
     code = "print(math.random(), math.random(1, 6))"
     assert run(a, code) == run(b, code)
+
+
+def test_python_side_api_is_hidden_from_lua(tsp):
+    assert run(tsp, "print(errorqueue.push, format.encode, errorqueue.entries)") == [
+        b"nil\tnil\tnil\n"
+    ]
