@@ -31,7 +31,7 @@ import socket
 import socketserver
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -586,14 +586,3 @@ def replay_protocol(instrument_cls: type, path: str | Path, **kwargs: Any) -> It
 
     with expected_protocol(instrument_cls, load_protocol(path), **kwargs) as instrument:
         yield instrument
-
-
-def comm_pairs_equal(a: Sequence[tuple[Any, Any]], b: Sequence[tuple[Any, Any]]) -> bool:
-    """Compare two protocols, treating str and its UTF-8 bytes as equal."""
-    def norm(x: Any) -> Any:
-        return x.encode("utf-8") if isinstance(x, str) else x
-
-    return len(a) == len(b) and all(
-        norm(w1) == norm(w2) and norm(r1) == norm(r2)
-        for (w1, r1), (w2, r2) in zip(a, b, strict=True)
-    )
