@@ -36,7 +36,8 @@ def run_demo(seed: int = 2026, size: int = 32, echo: Callable[[str], None] = pri
     g_on, g_off = g[target_on], g[~target_on]
     echo(
         f"programmed checkerboard: G_on median {np.median(g_on) * 1e9:.1f} nS, "
-        f"G_off median {np.median(g_off) * 1e9:.2f} nS, ratio {np.median(g_on) / np.median(g_off):.0f}"
+        f"G_off median {np.median(g_off) * 1e9:.2f} nS, "
+        f"ratio {np.median(g_on) / np.median(g_off):.0f}"
     )
 
     # 2. Conductance map, one word line at a time, read at the VMM bias.
@@ -56,7 +57,7 @@ def run_demo(seed: int = 2026, size: int = 32, echo: Callable[[str], None] = pri
     )
     quiet = array.acquire([0], cols, VMM_BIAS_V, 20_000, 2e-4, 1e-4, noise=False)
     rel_q = quiet.std(axis=1) / quiet.mean(axis=1)
-    echo(f"same cells at {VMM_BIAS_V} V (no read noise): RTN fluctuation max {100 * rel_q.max():.4f} %")
+    echo(f"same cells at {VMM_BIAS_V} V (no read noise): RTN max {100 * rel_q.max():.4f} %")
 
     # 4. VMMs: random binary word-line inputs against the ideal Kirchhoff sum.
     errs = []
@@ -69,4 +70,8 @@ def run_demo(seed: int = 2026, size: int = 32, echo: Callable[[str], None] = pri
     echo(
         f"simulated time {array.clock.now_s:.3f} s in {time.perf_counter() - wall:.2f} s wall time"
     )
-    return {"map_error": map_err, "rtn_rel_median": float(np.median(rel)), "vmm_nrmse": float(np.mean(errs))}
+    return {
+        "map_error": map_err,
+        "rtn_rel_median": float(np.median(rel)),
+        "vmm_nrmse": float(np.mean(errs)),
+    }

@@ -60,9 +60,9 @@ class FTJArray:
         u = rng.random(n)
         self.stuck = np.zeros(n, dtype=np.int8)
         self.stuck[u < c.stuck_on_fraction] = _STUCK_ON
-        self.stuck[(u >= c.stuck_on_fraction) & (u < c.stuck_on_fraction + c.stuck_off_fraction)] = (
-            _STUCK_OFF
-        )
+        self.stuck[
+            (u >= c.stuck_on_fraction) & (u < c.stuck_on_fraction + c.stuck_off_fraction)
+        ] = _STUCK_OFF
         if params.initial_state == "on":
             self.domains.set_all(slice(None), True)
         elif params.initial_state == "random":
@@ -95,8 +95,15 @@ class FTJArray:
     def nbytes(self) -> int:
         """Bytes of simulator state (all per-cell and per-trap arrays)."""
         per_cell = (
-            self.g_on, self.g_off, self.stuck, self.nu, self.cycles, self.t_prog, self.g_prog,
-            self.modulation, self._h,
+            self.g_on,
+            self.g_off,
+            self.stuck,
+            self.nu,
+            self.cycles,
+            self.t_prog,
+            self.g_prog,
+            self.modulation,
+            self._h,
         )
         return sum(a.nbytes for a in per_cell) + self.domains.nbytes + self.traps.nbytes
 
@@ -112,7 +119,9 @@ class FTJArray:
     def window_factor(self, cells) -> np.ndarray:
         """Endurance wear: fraction of the fresh memory window left after the cycles so far."""
         e = self.params.endurance
-        return 1.0 / (1.0 + (self.cycles[cells].astype(np.float64) / e.wear_cycles) ** e.wear_exponent)
+        return 1.0 / (
+            1.0 + (self.cycles[cells].astype(np.float64) / e.wear_cycles) ** e.wear_exponent
+        )
 
     def _update_g_prog(self, cells: np.ndarray) -> None:
         s = self.domains.switched_fraction(cells)
@@ -153,13 +162,17 @@ class FTJArray:
         """One rectangular pulse of ``volts`` for ``width_s`` on bit lines ``cols`` with word
         lines ``rows`` on. Only those cells see it; the clock advances by the width."""
         if not (np.isfinite(volts) and np.isfinite(width_s) and width_s > 0):
-            raise ValueError(f"pulse needs finite volts and width > 0 s, got {volts!r}, {width_s!r}")
+            raise ValueError(
+                f"pulse needs finite volts and width > 0 s, got {volts!r}, {width_s!r}"
+            )
         cells = self._cells(rows, cols)
         cells = cells[self.stuck[cells] == _STUCK_NONE]
         t = self.clock.now_s
         self.traps_to(t)
         if cells.size and volts != 0:
-            ds = self.domains.apply_pulse(cells, np.full(cells.size, float(volts)), width_s, self.rng)
+            ds = self.domains.apply_pulse(
+                cells, np.full(cells.size, float(volts)), width_s, self.rng
+            )
             changed = cells[ds != 0]
             self.cycles[changed] += 0.5 * np.abs(ds[ds != 0]).astype(np.float32)
             # Programming resets the retention clock of the cells whose state moved.
@@ -181,7 +194,9 @@ class FTJArray:
             self._h_volts = None  # rebuilt on the next whole-array read
         elif flips.ids.size:
             cells = self.traps.cell[flips.ids]
-            np.add.at(self.modulation, cells, (flips.sign * self.traps.amp0[flips.ids]).astype(np.float32))
+            np.add.at(
+                self.modulation, cells, (flips.sign * self.traps.amp0[flips.ids]).astype(np.float32)
+            )
             self._refresh_h(cells)
         return flips
 
@@ -204,7 +219,7 @@ class FTJArray:
         if stale:
             self._h_volts, self._h_time = volts, t_s
             act = float(self.rtn_amplitude(volts))
-            self._h[:] = (self.conductance(t_s) * (1.0 - act * self.modulation.reshape(self.shape)))
+            self._h[:] = self.conductance(t_s) * (1.0 - act * self.modulation.reshape(self.shape))
 
     # ------------------------------------------------------------------ noise
     def noise_sigma(self, current_a, conductance_s, aperture_s: float) -> np.ndarray:
@@ -225,7 +240,11 @@ class FTJArray:
         v = np.broadcast_to(np.asarray(volts, dtype=np.float64), (self.cols,))
         bound = self.params.traps.kinetics_bound_v
         uniform = bool(np.all(v == v[0]))
-        if np.max(np.abs(v)) > bound or self.params.conductance.wire_resistance_ohm > 0 or not uniform:
+        if (
+            np.max(np.abs(v)) > bound
+            or self.params.conductance.wire_resistance_ohm > 0
+            or not uniform
+        ):
             cols = np.arange(self.cols)
             out = self.acquire(np.flatnonzero(mask), cols, v, 1, aperture_s, aperture_s, noise)
             return out[:, 0].astype(np.float64)
@@ -246,11 +265,20 @@ class FTJArray:
             hit = mask[cells // self.cols]
             if np.any(hit):
                 c = cells[hit]
-                dm = flips.sign[hit] * self.traps.amp0[flips.ids[hit]] * (t1 - flips.times[hit]) / aperture_s
+                dm = (
+                    flips.sign[hit]
+                    * self.traps.amp0[flips.ids[hit]]
+                    * (t1 - flips.times[hit])
+                    / aperture_s
+                )
                 di = -f * float(self.rtn_amplitude(v0)) * self.conductance(t0, c) * dm
                 current += np.bincount(c % self.cols, weights=di, minlength=self.cols)
         if self.params.conductance.access_off_current_a:
-            current += self.params.conductance.access_off_current_a * (self.rows - mask.sum()) * np.sign(v0)
+            current += (
+                self.params.conductance.access_off_current_a
+                * (self.rows - mask.sum())
+                * np.sign(v0)
+            )
         if noise:
             g_sum = current / f if f != 0 else x @ self.conductance(t0)
             sigma = self.noise_sigma(current, g_sum, aperture_s)
@@ -291,7 +319,9 @@ class FTJArray:
         cols = np.atleast_1d(np.asarray(cols, dtype=np.int64))
         v_col = np.broadcast_to(np.asarray(volts, dtype=np.float64), cols.shape).copy()
         if not 0 < aperture_s <= interval_s:
-            raise ValueError(f"aperture {aperture_s!r} s must be > 0 and <= interval {interval_s!r} s")
+            raise ValueError(
+                f"aperture {aperture_s!r} s must be > 0 and <= interval {interval_s!r} s"
+            )
         if n < 1:
             raise ValueError(f"number of readings must be >= 1, got {n}")
         t0 = self.clock.now_s
@@ -319,7 +349,9 @@ class FTJArray:
         self.modulation[:] = self.traps.modulation(self.rows * self.cols)
         self._refresh_h(cells)
         if self.params.conductance.access_off_current_a:
-            trace += np.float32(self.params.conductance.access_off_current_a * (self.rows - rows.size)) * np.sign(v_col)[:, None].astype(np.float32)
+            trace += np.float32(
+                self.params.conductance.access_off_current_a * (self.rows - rows.size)
+            ) * np.sign(v_col)[:, None].astype(np.float32)
         if noise:
             g_col = np.bincount(col_of, weights=g, minlength=cols.size)
             sigma = self.noise_sigma(base, g_col, aperture_s).astype(np.float32)
@@ -332,14 +364,50 @@ class FTJArray:
         return trace
 
     def _wire_drop(self, rows, g, v_col, r_seg) -> np.ndarray:
-        """Cell voltages with bit-line resistance ``r_seg`` per row pitch (driver at row 0)."""
+        """Cell voltages with bit-line resistance ``r_seg`` per row pitch.
+
+        The driver sits one pitch before row 0; node k (the k-th conducting row) connects to
+        node k-1 through ``r_seg * (rows[k] - rows[k-1])``. Kirchhoff's current law at every
+        node, ``(V[k-1] - V[k]) / R[k] - (V[k] - V[k+1]) / R[k+1] = G[k] f(V[k])``, is solved by
+        Newton's method with a tridiagonal Jacobian (Thomas algorithm, vectorised over columns).
+        """
         nr, nc = rows.size, v_col.size
         g2 = g.reshape(nr, nc)
-        dist = rows.astype(np.float64)  # segments between the driver and each row
-        seg = np.diff(np.concatenate([[0.0], dist]))[:, None]
-        v = np.broadcast_to(v_col, (nr, nc)).copy()
-        for _ in range(6):  # fixed point: currents -> drops -> currents
-            i = g2 * self.current_factor(v)
-            through = np.cumsum(i[::-1], axis=0)[::-1]  # current in the segment feeding row k
-            v = v_col[None, :] - r_seg * np.cumsum(seg * through, axis=0)
+        seg = r_seg * np.diff(np.concatenate([[-1], rows])).astype(np.float64)
+        cond = 1.0 / seg  # conductance of the segment feeding node k
+        c_next = np.concatenate([cond[1:], [0.0]])  # segment to node k+1 (none after the last)
+        v_nl2 = self.params.conductance.nonlinearity_v**2
+        v = np.broadcast_to(v_col, (nr, nc)).astype(np.float64)
+        for _ in range(50):
+            v_prev = np.vstack([v_col[None, :], v[:-1]])
+            v_next = np.vstack([v[1:], np.zeros((1, nc))])
+            i_cell = g2 * v * (1 + v * v / v_nl2)
+            resid = cond[:, None] * (v_prev - v) - c_next[:, None] * (v - v_next) - i_cell
+            resid[-1] = cond[-1] * (v_prev[-1] - v[-1]) - i_cell[-1]
+            diag = -cond[:, None] - c_next[:, None] - g2 * (1 + 3 * v * v / v_nl2)
+            lower = cond[1:, None] * np.ones((1, nc))  # d resid[k] / d v[k-1]
+            upper = c_next[:-1, None] * np.ones((1, nc))  # d resid[k] / d v[k+1]
+            dv = _solve_tridiagonal(lower, diag, upper, -resid)
+            v = v + dv
+            if np.max(np.abs(dv)) <= 1e-12 * max(1.0, float(np.max(np.abs(v_col)))):
+                break
         return v.ravel()
+
+
+def _solve_tridiagonal(lower, diag, upper, rhs):
+    """Solve tridiagonal systems (one per column) by the Thomas algorithm."""
+    n = diag.shape[0]
+    c = np.empty_like(diag)
+    d = np.empty_like(rhs)
+    c[0] = (upper[0] / diag[0]) if n > 1 else 0.0
+    d[0] = rhs[0] / diag[0]
+    for k in range(1, n):
+        denom = diag[k] - lower[k - 1] * c[k - 1]
+        if k < n - 1:
+            c[k] = upper[k] / denom
+        d[k] = (rhs[k] - lower[k - 1] * d[k - 1]) / denom
+    x = np.empty_like(rhs)
+    x[-1] = d[-1]
+    for k in range(n - 2, -1, -1):
+        x[k] = d[k] - c[k] * x[k + 1]
+    return x

@@ -254,4 +254,3 @@ def with_overrides(params: T, **changes: Any) -> T:
     new = replace(params, **changes)
     validate(new)
     return new
-

@@ -56,13 +56,16 @@ class DomainArray:
 
     def switched_fraction(self, cells: np.ndarray | slice = slice(None)) -> np.ndarray:
         """Area fraction of ON domains per cell (0..1), float64."""
-        return np.einsum(
-            "ij,ij->i", self.up_matrix(cells), self.area[cells].astype(np.float32), dtype=np.float64
-        )
+        area = self.area[cells].astype(np.float32)
+        on = np.einsum("ij,ij->i", self.up_matrix(cells), area, dtype=np.float64)
+        # areas are stored as float16: normalise by their stored sum so a full cell is exactly 1
+        return on / area.sum(axis=1, dtype=np.float64)
 
     def set_all(self, cells: np.ndarray | slice, on: np.ndarray | bool) -> None:
         """Force the domains of ``cells`` fully ON or OFF (initial states, stuck cells)."""
-        full = np.uint32((1 << self.n_domains) - 1) if self.n_domains < 32 else np.uint32(0xFFFFFFFF)
+        full = (
+            np.uint32((1 << self.n_domains) - 1) if self.n_domains < 32 else np.uint32(0xFFFFFFFF)
+        )
         self.up[cells] = np.where(on, full, np.uint32(0))
 
     def randomise(self, cells: np.ndarray, rng: np.random.Generator) -> None:
@@ -71,7 +74,9 @@ class DomainArray:
         mask = np.uint64((1 << self.n_domains) - 1)
         self.up[cells] = (raw & mask).astype(np.uint32)
 
-    def switching_probability(self, cells: np.ndarray, volts: np.ndarray, width_s: float) -> np.ndarray:
+    def switching_probability(
+        self, cells: np.ndarray, volts: np.ndarray, width_s: float
+    ) -> np.ndarray:
         """Probability (cells, domains) that each domain switches toward sign(V) in one pulse."""
         p = self.params
         v = np.asarray(volts, dtype=np.float64)[:, None]

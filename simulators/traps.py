@@ -34,12 +34,16 @@ def activation(params: TrapModel, volts: np.ndarray | float) -> np.ndarray:
 
 def capture_rate(params: TrapModel, tau_c_ref: np.ndarray, volts) -> np.ndarray:
     """Capture rate 1/tau_c(V) in 1/s."""
-    return np.exp((np.asarray(volts) - params.reference_bias_v) / params.capture_slope_v) / tau_c_ref
+    return (
+        np.exp((np.asarray(volts) - params.reference_bias_v) / params.capture_slope_v) / tau_c_ref
+    )
 
 
 def emission_rate(params: TrapModel, tau_e_ref: np.ndarray, volts) -> np.ndarray:
     """Emission rate 1/tau_e(V) in 1/s."""
-    return np.exp(-(np.asarray(volts) - params.reference_bias_v) / params.emission_slope_v) / tau_e_ref
+    return (
+        np.exp(-(np.asarray(volts) - params.reference_bias_v) / params.emission_slope_v) / tau_e_ref
+    )
 
 
 def transition_probabilities(lam_c, lam_e, dt_s):
@@ -227,7 +231,7 @@ class EventQueue:
             self._pend_id = np.concatenate([self._pend_id, ids[inside]])
 
     def pop_due(self, t: float) -> tuple[np.ndarray, np.ndarray]:
-        """Remove and return ``(ids, times)`` of all valid events with time <= t (t <= epoch_end)."""
+        """Remove and return ``(ids, times)`` of the valid events with time <= t <= epoch_end."""
         j = self._head + int(np.searchsorted(self._ep_t[self._head :], t, side="right"))
         ids, times = self._ep_id[self._head : j], self._ep_t[self._head : j]
         self._head = j
@@ -435,7 +439,9 @@ class TrapPopulation:
         # next events: a new candidate after emissions and rejections, emission for the rest
         after = np.concatenate([e_t, tc[~accept]])
         after_ids = np.concatenate([e_ids, cand[~accept]])
-        after_bound = np.concatenate([bound[filled], self.bound_rate(cap[quick]), bound[~filled][~accept]])
+        after_bound = np.concatenate(
+            [bound[filled], self.bound_rate(cap[quick]), bound[~filled][~accept]]
+        )
         nxt_ids = np.concatenate([after_ids, stay])
         nxt_t = np.concatenate(
             [after + rng.standard_exponential(after.size) / after_bound, t_emit[~quick]]
@@ -456,7 +462,9 @@ class TrapPopulation:
         f = self._filled
         hit = f[window.volts_of(self.cell[f]) != 0]
         if hit.size:
-            self.queue.push(hit, self._emission_after(hit, np.full(hit.size, window.start_s), window))
+            self.queue.push(
+                hit, self._emission_after(hit, np.full(hit.size, window.start_s), window)
+            )
 
     def set_states(self, ids: np.ndarray, states: np.ndarray, t_s: float) -> None:
         """Traps simulated explicitly until ``t_s``: store their states, schedule from ``t_s``."""

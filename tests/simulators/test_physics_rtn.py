@@ -7,8 +7,6 @@ the occupancy is tau_e / (tau_c + tau_e), the autocorrelation is exp(-lag / tau*
 
 import numpy as np
 import pytest
-from scipy import optimize, signal
-
 from ftjlab.simulators.array import FTJArray
 from ftjlab.simulators.params import ArrayParams, TrapModel
 from ftjlab.simulators.traps import (
@@ -18,6 +16,7 @@ from ftjlab.simulators.traps import (
     simulate_traps,
     transition_probabilities,
 )
+from scipy import optimize, signal
 
 TAU_C, TAU_E = 2e-3, 5e-3
 TAU_STAR = 1 / (1 / TAU_C + 1 / TAU_E)
@@ -37,8 +36,14 @@ def single_trap_trace():
     rng = np.random.default_rng(7)
     window = TraceWindow(n=4_000_000, interval_s=1e-5, aperture_s=1e-5)  # 40 s, dt = tau/200
     trace, _ = simulate_traps(
-        np.array([False]), np.array([1 / TAU_C]), np.array([1 / TAU_E]),
-        np.array([1.0]), np.array([0]), np.zeros(1), window, rng,
+        np.array([False]),
+        np.array([1 / TAU_C]),
+        np.array([1 / TAU_E]),
+        np.array([1.0]),
+        np.array([0]),
+        np.zeros(1),
+        window,
+        rng,
     )
     return trace[0].astype(np.float64), window
 
@@ -90,8 +95,14 @@ def test_aperture_average_is_exact_time_average():
     coarse = TraceWindow(n=2_000, interval_s=1e-3, aperture_s=1e-3)
     rng2 = np.random.default_rng(3)
     fine = TraceWindow(n=2_000 * 50, interval_s=2e-5, aperture_s=2e-5)
-    args = (np.array([True]), np.array([1 / TAU_C]), np.array([1 / TAU_E]), np.array([1.0]),
-            np.array([0]), np.zeros(1))
+    args = (
+        np.array([True]),
+        np.array([1 / TAU_C]),
+        np.array([1 / TAU_E]),
+        np.array([1.0]),
+        np.array([0]),
+        np.zeros(1),
+    )
     a, _ = simulate_traps(*args, coarse, rng)
     b, _ = simulate_traps(*args, fine, rng2)
     # Both draw the same dwell sequence from the same seed: the coarse reading must equal
