@@ -158,12 +158,30 @@ class FTJArray:
         return activation(self.params.traps, volts)
 
     # ------------------------------------------------------------------ programming
-    def apply_pulse(self, rows, cols, volts: float, width_s: float) -> None:
-        """One rectangular pulse of ``volts`` for ``width_s`` on bit lines ``cols`` with word
-        lines ``rows`` on. Only those cells see it; the clock advances by the width."""
+    def apply_pulse(
+        self,
+        rows,
+        cols,
+        volts: float,
+        width_s: float,
+        count: int = 1,
+        period_s: float | None = None,
+    ) -> None:
+        """A burst of ``count`` rectangular pulses of ``volts`` for ``width_s``, every
+        ``period_s`` (default: back to back), on bit lines ``cols`` with word lines ``rows`` on.
+
+        Only those cells see it. Within a same-polarity burst a switched domain stays switched,
+        so ``count`` identical pulses switch a domain with probability ``1 - (1 - p)**count``:
+        one draw, exact. The clock advances by ``(count - 1) * period_s + width_s``.
+        """
+        period_s = width_s if period_s is None else period_s
         if not (np.isfinite(volts) and np.isfinite(width_s) and width_s > 0):
             raise ValueError(
                 f"pulse needs finite volts and width > 0 s, got {volts!r}, {width_s!r}"
+            )
+        if count < 1 or not np.isfinite(period_s) or period_s < width_s:
+            raise ValueError(
+                f"burst needs count >= 1 and period >= width, got {count!r}, {period_s!r} s"
             )
         cells = self._cells(rows, cols)
         cells = cells[self.stuck[cells] == _STUCK_NONE]
@@ -171,7 +189,7 @@ class FTJArray:
         self.traps_to(t)
         if cells.size and volts != 0:
             ds = self.domains.apply_pulse(
-                cells, np.full(cells.size, float(volts)), width_s, self.rng
+                cells, np.full(cells.size, float(volts)), width_s, self.rng, count
             )
             changed = cells[ds != 0]
             self.cycles[changed] += 0.5 * np.abs(ds[ds != 0]).astype(np.float32)
@@ -184,7 +202,7 @@ class FTJArray:
                 self.t_prog[changed[moved]] = t
                 self._t_prog_max = t
                 self._refresh_h(changed)
-        self.clock.advance(width_s)
+        self.clock.advance((count - 1) * period_s + width_s)
 
     # ------------------------------------------------------------------ traps and cache
     def traps_to(self, t_s: float, window: BiasWindow | None = None) -> Flips:

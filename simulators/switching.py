@@ -89,9 +89,14 @@ class DomainArray:
         return -np.expm1(-x)
 
     def apply_pulse(
-        self, cells: np.ndarray, volts: np.ndarray, width_s: float, rng: np.random.Generator
+        self,
+        cells: np.ndarray,
+        volts: np.ndarray,
+        width_s: float,
+        rng: np.random.Generator,
+        count: int = 1,
     ) -> np.ndarray:
-        """Apply one rectangular pulse to ``cells`` (amplitudes ``volts``).
+        """Apply ``count`` identical rectangular pulses to ``cells`` (amplitudes ``volts``).
 
         Returns the change of switched fraction per cell (signed).
         """
@@ -99,6 +104,8 @@ class DomainArray:
             return np.zeros(0)
         before = self.switched_fraction(cells)
         prob = self.switching_probability(cells, volts, width_s)
+        if count > 1:
+            prob = -np.expm1(count * np.log1p(-np.minimum(prob, 1.0 - 1e-16)))
         up = self.up_matrix(cells)
         toward_on = (np.asarray(volts) > 0)[:, None]
         candidate = up != toward_on  # domains pointing against the pulse

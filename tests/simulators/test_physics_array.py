@@ -41,6 +41,25 @@ def test_single_domain_switching_probability_follows_kai_law():
         )
 
 
+def test_a_burst_of_n_pulses_switches_with_one_minus_survival_to_the_n():
+    sw = SwitchingModel(
+        domains_per_cell=1,
+        activation_v_d2d_sigma=0.0,
+        activation_v_domain_sigma=0.0,
+        activation_v_mean=3.0,
+    )
+    params = ArrayParams(rows=100, cols=200, switching=sw, traps=NO_TRAPS, conductance=NO_STUCK)
+    volts, width = 2.5, 1e-7
+    p1 = 1 - np.exp(-((width / (sw.tau0_s * np.exp((3.0 / volts) ** sw.alpha))) ** sw.beta))
+    array = FTJArray(params, np.random.default_rng(31))
+    t0 = array.clock.now_s
+    array.apply_pulse(range(100), range(200), volts, width, count=5, period_s=1e-6)
+    expected = 1 - (1 - p1) ** 5
+    tol = 4 * np.sqrt(expected * (1 - expected) / 2e4)
+    assert array.switched_fraction().mean() == pytest.approx(expected, abs=tol)
+    assert array.clock.now_s - t0 == pytest.approx(4e-6 + 1e-7)
+
+
 def test_switching_is_stochastic_near_the_coercive_bias_and_multilevel():
     params = ArrayParams(rows=64, cols=64, traps=NO_TRAPS, conductance=NO_STUCK)
     fractions = []
