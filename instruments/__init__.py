@@ -6,7 +6,7 @@ driver (``limits=``) and are checked before any command leaves the process; see
 :mod:`ftjlab.instruments.safety`.
 """
 
-from ._common import InstrumentError
+from ._common import InstrumentConnectionError, InstrumentError, InstrumentTimeoutError
 from .channel_specifiers import (
     ChannelList,
     ChannelSpecifierError,
@@ -37,7 +37,9 @@ __all__ = [
     "ChannelSpecifierError",
     "Crosspoint",
     "GuardedInstrument",
+    "InstrumentConnectionError",
     "InstrumentError",
+    "InstrumentTimeoutError",
     "Keithley707B",
     "Keithley2450",
     "Keithley2636B",

@@ -1,14 +1,18 @@
-"""Helpers shared by the drivers: reply parsing, binary blocks, errors, timeouts."""
+"""Helpers shared by the drivers: reply parsing, binary blocks, errors, timeouts, transport."""
 
 from __future__ import annotations
 
 import logging
 import math
+import select
+import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import numpy as np
+from pyvisa.constants import StatusCode
+from pyvisa.errors import VisaIOError
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
@@ -130,3 +134,164 @@ def choice_reply(*choices: str) -> Any:
         raise InstrumentError(f"unexpected reply {value!r} (expected one of {list(choices)})")
 
     return process
+
+
+# ------------------------------------------------------------------------- transport
+
+
+class InstrumentTimeoutError(InstrumentError):
+    """The instrument did not answer within the VISA timeout."""
+
+
+class InstrumentConnectionError(InstrumentError):
+    """The connection to the instrument is lost; :meth:`TransportErrors.reconnect` reopens it."""
+
+
+def socket_defaults(adapter: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Connection keyword arguments with LF read/write termination for raw-socket resources.
+
+    Instruments on ``TCPIP<n>::<host>::<port>::SOCKET`` frame messages with LF, but pyvisa
+    opens raw sockets without a read termination (every read would wait for the timeout).
+    Explicit arguments win; other resources and adapter objects are left alone.
+    """
+    if isinstance(adapter, str) and adapter.strip().upper().endswith("::SOCKET"):
+        kwargs = dict(kwargs)
+        kwargs.setdefault("read_termination", "\n")
+        kwargs.setdefault("write_termination", "\n")
+    return kwargs
+
+
+def _timeout_ms(adapter: Any) -> float | None:
+    value = getattr(getattr(adapter, "connection", None), "timeout", None)
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def _visa_socket(adapter: Any) -> socket.socket | None:
+    """The socket of a pyvisa-py raw-socket session, if that is what the adapter uses."""
+    connection = getattr(adapter, "connection", None)
+    sessions = getattr(getattr(connection, "visalib", None), "sessions", None)
+    if not isinstance(sessions, dict):
+        return None
+    sock = getattr(sessions.get(getattr(connection, "session", None)), "interface", None)
+    return sock if isinstance(sock, socket.socket) else None
+
+
+def peer_closed(adapter: Any) -> bool:
+    """True if the adapter's socket was closed by the instrument (pyvisa-py reads an end of
+    file as "no data yet" and so reports a timeout instead)."""
+    sock = _visa_socket(adapter)
+    if sock is None:
+        return False
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    return isinstance(exc, VisaIOError) and exc.error_code == StatusCode.error_timeout
+
+
+def _is_connection_lost(exc: BaseException) -> bool:
+    if isinstance(exc, VisaIOError):
+        return exc.error_code in (
+            StatusCode.error_connection_lost, StatusCode.error_io,
+            StatusCode.error_invalid_object, StatusCode.error_closing_failed,
+        )
+    return isinstance(exc, OSError)
+
+
+def _quote(command: str) -> str:
+    text = command if len(command) <= 80 else command[:77] + "..."
+    return repr(text)
+
+
+class TransportErrors:
+    """Mixin for our drivers: transport failures become errors naming the instrument and fault.
+
+    A pyvisa timeout becomes :class:`InstrumentTimeoutError` ("no reply within 500 ms to
+    'print(...)'"); a lost connection (``VI_ERROR_CONN_LOST``, a socket error while writing,
+    or a read that timed out because the instrument closed the socket) becomes
+    :class:`InstrumentConnectionError`, after which every operation fails at once until
+    :meth:`reconnect`. Put it after :class:`~ftjlab.instruments.safety.GuardedInstrument` and
+    before pymeasure's ``Instrument`` in the bases.
+    """
+
+    _last_sent: str = ""
+    _lost: str | None = None
+
+    @property
+    def connection_lost(self) -> bool:
+        """True after the connection was found lost (until :meth:`reconnect`)."""
+        return self._lost is not None
+
+    @contextmanager
+    def _transport(self, doing: str) -> Iterator[None]:
+        name = getattr(self, "name", type(self).__name__)
+        if self._lost is not None:
+            raise InstrumentConnectionError(
+                f"{name}: connection lost ({self._lost}); not {doing} before a reconnect"
+            )
+        adapter = getattr(self, "adapter", None)
+        try:
+            yield
+        except (VisaIOError, OSError) as exc:
+            if _is_timeout(exc) and not peer_closed(adapter):
+                ms = _timeout_ms(adapter)
+                within = f" within {ms:g} ms" if ms is not None else ""
+                raise InstrumentTimeoutError(f"{name}: timeout: no reply{within} {doing}") from exc
+            if not (_is_timeout(exc) or _is_connection_lost(exc)):
+                raise
+            reason = "closed by the instrument" if _is_timeout(exc) else str(exc) or type(
+                exc).__name__
+            self._lost = reason
+            raise InstrumentConnectionError(
+                f"{name}: connection lost ({reason}) {doing}"
+            ) from exc
+
+    def reconnect(self) -> None:
+        """Open a fresh connection (after a lost one); settings of the old one are kept."""
+        adapter = getattr(self, "adapter", None)
+        if hasattr(adapter, "reconnect"):  # the in-process emulator adapter
+            adapter.reconnect()
+        elif hasattr(adapter, "manager") and getattr(adapter, "resource_name", None):
+            old = adapter.connection
+            settings = {key: getattr(old, key) for key in
+                        ("timeout", "read_termination", "write_termination", "encoding")
+                        if hasattr(old, key)}
+            with suppress(Exception):  # the old session may be half-closed already
+                old.close()
+            adapter.connection = adapter.manager.open_resource(adapter.resource_name, **settings)
+        else:
+            raise InstrumentConnectionError(
+                f"{getattr(self, 'name', type(self).__name__)}: cannot reconnect {adapter!r}"
+            )
+        self._lost = None
+        log.info("%s: reconnected", getattr(self, "name", ""))
+
+    def write(self, command: str, **kwargs: Any) -> None:
+        """Write a command; transport failures raise :class:`InstrumentError` subclasses."""
+        with self._transport(f"sending {_quote(command)}"):
+            super().write(command, **kwargs)  # type: ignore[misc]
+        self._last_sent = command
+
+    def write_bytes(self, content: bytes, **kwargs: Any) -> None:
+        command = bytes(content).decode("latin-1")
+        with self._transport(f"sending {_quote(command)}"):
+            super().write_bytes(content, **kwargs)  # type: ignore[misc]
+        self._last_sent = command
+
+    def write_binary_values(self, command: str, values: Any, *args: Any, **kwargs: Any) -> None:
+        with self._transport(f"sending {_quote(command)}"):
+            super().write_binary_values(command, values, *args, **kwargs)  # type: ignore[misc]
+        self._last_sent = command
+
+    def read(self, **kwargs: Any) -> str:
+        """Read a reply; transport failures raise :class:`InstrumentError` subclasses."""
+        with self._transport(f"to {_quote(self._last_sent)}"):
+            return super().read(**kwargs)  # type: ignore[misc]
+
+    def read_bytes(self, count: int, **kwargs: Any) -> bytes:
+        with self._transport(f"to {_quote(self._last_sent)} ({count} bytes expected)"):
+            return super().read_bytes(count, **kwargs)  # type: ignore[misc]

@@ -37,10 +37,12 @@ from pymeasure.instruments.validators import strict_discrete_set
 
 from ._common import (
     InstrumentError,
+    TransportErrors,
     longer_timeout,
     on_off,
     parse_ascii_floats,
     read_indefinite_block,
+    socket_defaults,
     strict_int_range,
     strict_real_range,
 )
@@ -150,7 +152,7 @@ class ReadingBuffer(Channel):
         return values[0::2].copy(), values[1::2].copy()
 
 
-class Keithley2450(GuardedInstrument, _PymeasureKeithley2450):
+class Keithley2450(GuardedInstrument, TransportErrors, _PymeasureKeithley2450):
     """Keithley 2450 SourceMeter in SCPI mode, native buffers, strict validators.
 
     Bind bench limits with ``limits=`` (``roles={1: ...}``, default "read"): every message is
@@ -161,7 +163,7 @@ class Keithley2450(GuardedInstrument, _PymeasureKeithley2450):
     defbuffer2 = Instrument.ChannelCreator(ReadingBuffer, "defbuffer2")
 
     def __init__(self, adapter: Any, name: str = "Keithley 2450 SourceMeter", **kwargs: Any):
-        super().__init__(adapter, name, **kwargs)
+        super().__init__(adapter, name, **socket_defaults(adapter, kwargs))
 
     # ------------------------------------------------------------------------------ source
     source_function = Instrument.control(

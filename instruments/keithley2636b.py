@@ -32,8 +32,10 @@ from pymeasure.instruments.validators import strict_discrete_set
 
 from ._common import (
     InstrumentError,
+    TransportErrors,
     parse_ascii_floats,
     read_indefinite_block,
+    socket_defaults,
     strict_int_range,
     strict_real_range,
 )
@@ -309,7 +311,7 @@ class SMUChannel(Channel):
         self.output_enabled = False
 
 
-class Keithley2636B(GuardedInstrument, TSPMixin, Instrument):
+class Keithley2636B(GuardedInstrument, TransportErrors, TSPMixin, Instrument):
     """Keithley 2636B System SourceMeter (TSP) with channels ``smua`` and ``smub``.
 
     Bind bench limits with ``limits=`` (and ``roles={"a": ..., "b": ...}``, default "read"):
@@ -320,7 +322,7 @@ class Keithley2636B(GuardedInstrument, TSPMixin, Instrument):
     smub = Instrument.ChannelCreator(SMUChannel, "b")
 
     def __init__(self, adapter: Any, name: str = "Keithley 2636B SourceMeter", **kwargs: Any):
-        super().__init__(adapter, name, includeSCPI=False, **kwargs)
+        super().__init__(adapter, name, includeSCPI=False, **socket_defaults(adapter, kwargs))
 
     data_format = Instrument.setting(
         "format.data = format.%s",

@@ -10,7 +10,7 @@ the instrument switches.
 
     matrix = Keithley707B("TCPIP0::127.0.0.1::5026::SOCKET")
     matrix.connect_rule = "BREAK_BEFORE_MAKE"
-    matrix.exclusive_close("1A01:1A05, 1C03")
+    matrix.exclusive_close("1A01:1A05, 1C03")   # returns once the relays have switched
     matrix.closed()              # ['1A01', '1A02', '1A03', '1A04', '1A05', '1C03']
     matrix.open("allslots")
 """
@@ -23,7 +23,7 @@ from typing import Any
 from pymeasure.instruments import Instrument
 from pymeasure.instruments.validators import strict_discrete_set
 
-from ._common import InstrumentError
+from ._common import InstrumentError, TransportErrors, socket_defaults
 from ._tsp import TSPMixin
 from .channel_specifiers import (
     DEFAULT_GEOMETRY,
@@ -44,7 +44,7 @@ def _rule_name(value: Any) -> str:
         raise InstrumentError(f"unknown connect rule {value!r}") from None
 
 
-class Keithley707B(GuardedInstrument, TSPMixin, Instrument):
+class Keithley707B(GuardedInstrument, TransportErrors, TSPMixin, Instrument):
     """Keithley 707B switching matrix with up to six 8x12 matrix cards.
 
     :param geometry: which slots, rows and columns exist (default: six 8x12 cards).
@@ -59,7 +59,7 @@ class Keithley707B(GuardedInstrument, TSPMixin, Instrument):
         geometry: MatrixGeometry = DEFAULT_GEOMETRY,
         **kwargs: Any,
     ):
-        super().__init__(adapter, name, includeSCPI=False, **kwargs)
+        super().__init__(adapter, name, includeSCPI=False, **socket_defaults(adapter, kwargs))
         self.geometry = geometry
 
     connect_rule = Instrument.control(
@@ -77,27 +77,43 @@ class Keithley707B(GuardedInstrument, TSPMixin, Instrument):
         text = specifiers if isinstance(specifiers, str) else ",".join(specifiers)
         return parse_channel_list(text, self.geometry, allow_slots=allow_slots)
 
-    def close(self, specifiers: str | Iterable[str]) -> None:
-        """Close the crosspoints in ``specifiers`` (others keep their state)."""
+    def close(self, specifiers: str | Iterable[str], wait: bool = True) -> None:
+        """Close the crosspoints in ``specifiers`` (others keep their state).
+
+        :param wait: return only once the relays have switched (see :meth:`_switched`).
+        """
         channels = self.validate(specifiers)
         self.write(f'channel.close("{channels}")')
+        self._switched(wait)
 
-    def open(self, specifiers: str | Iterable[str]) -> None:
+    def open(self, specifiers: str | Iterable[str], wait: bool = True) -> None:
         """Open the crosspoints in ``specifiers``; ``"allslots"`` opens every relay."""
         channels = self.validate(specifiers)
         self.write(f'channel.open("{channels}")')
+        self._switched(wait)
 
-    def exclusive_close(self, specifiers: str | Iterable[str]) -> None:
+    def exclusive_close(self, specifiers: str | Iterable[str], wait: bool = True) -> None:
         """Close exactly ``specifiers`` and open every other crosspoint.
 
         ``slotN`` and ``allslots`` are refused, as by the instrument.
         """
         channels = self.validate(specifiers, allow_slots=False)
         self.write(f'channel.exclusiveclose("{channels}")')
+        self._switched(wait)
 
-    def open_all(self) -> None:
+    def open_all(self, wait: bool = True) -> None:
         """Open every relay of every slot."""
         self.write('channel.open("allslots")')
+        self._switched(wait)
+
+    def _switched(self, wait: bool) -> None:
+        """Wait until the relays have switched and settled (``waitcomplete() print(1)``).
+
+        Each instrument has its own connection and input queue: without this, a reading
+        on another instrument could be taken before this matrix has executed the command.
+        """
+        if wait:
+            self.wait_for_completion()
 
     def closed(self, specifiers: str = "allslots") -> list[str]:
         """Get the closed crosspoints, e.g. ``["1A01", "1B02"]`` (empty if none)."""
@@ -109,6 +125,6 @@ class Keithley707B(GuardedInstrument, TSPMixin, Instrument):
             raise InstrumentError(f"malformed getclose reply {reply!r}") from exc
 
     def shutdown(self) -> None:
-        """Open every relay."""
+        """Open every relay and wait until they have opened."""
         self.open_all()
         super().shutdown()

@@ -32,7 +32,13 @@ from pymeasure.instruments.agilent import Agilent33500
 from pymeasure.instruments.agilent.agilent33500 import Agilent33500Channel
 from pymeasure.instruments.validators import strict_discrete_set
 
-from ._common import choice_reply, strict_int_range, strict_real_range
+from ._common import (
+    TransportErrors,
+    choice_reply,
+    socket_defaults,
+    strict_int_range,
+    strict_real_range,
+)
 from ._guards import PulseGeneratorRules
 from ._pulse import PulseChannelMixin, PulseGeneratorMixin
 from .safety import GuardedInstrument
@@ -169,7 +175,7 @@ class PulseChannel33500B(PulseChannelMixin, Agilent33500Channel):
     )
 
 
-class Keysight33500B(GuardedInstrument, PulseGeneratorMixin, Agilent33500):
+class Keysight33500B(GuardedInstrument, TransportErrors, PulseGeneratorMixin, Agilent33500):
     """Keysight 33500B with both channels as :class:`PulseChannel33500B`.
 
     Bind bench limits with ``limits=`` (channel roles default to "program"): every message is
@@ -180,7 +186,7 @@ class Keysight33500B(GuardedInstrument, PulseGeneratorMixin, Agilent33500):
     ch_2 = Instrument.ChannelCreator(PulseChannel33500B, 2)
 
     def __init__(self, adapter: Any, name: str = "Keysight 33500B", **kwargs: Any):
-        super().__init__(adapter, name, **kwargs)
+        super().__init__(adapter, name, **socket_defaults(adapter, kwargs))
 
 
 Keysight33500B.guard_rules = PulseGeneratorRules()

@@ -32,7 +32,14 @@ from pymeasure.instruments.keysight import Keysight81160A as _PymeasureKeysight8
 from pymeasure.instruments.keysight.keysight81160A import Keysight81160AChannel
 from pymeasure.instruments.validators import strict_discrete_set
 
-from ._common import choice_reply, on_off, strict_int_range, strict_real_range
+from ._common import (
+    TransportErrors,
+    choice_reply,
+    on_off,
+    socket_defaults,
+    strict_int_range,
+    strict_real_range,
+)
 from ._guards import PulseGeneratorRules
 from ._pulse import PulseChannelMixin, PulseGeneratorMixin
 from .safety import GuardedInstrument
@@ -140,7 +147,9 @@ class PulseChannel81160A(PulseChannelMixin, Keysight81160AChannel):
     trigger_mode = arm_source
 
 
-class Keysight81160A(GuardedInstrument, PulseGeneratorMixin, _PymeasureKeysight81160A):
+class Keysight81160A(
+    GuardedInstrument, TransportErrors, PulseGeneratorMixin, _PymeasureKeysight81160A
+):
     """Keysight 81160A with both channels as :class:`PulseChannel81160A`.
 
     Bind bench limits with ``limits=`` (channel roles default to "program"): every message is
@@ -151,7 +160,7 @@ class Keysight81160A(GuardedInstrument, PulseGeneratorMixin, _PymeasureKeysight8
     ch_2 = Instrument.ChannelCreator(PulseChannel81160A, 2)
 
     def __init__(self, adapter: Any, name: str = "Keysight 81160A", **kwargs: Any):
-        super().__init__(adapter, name, **kwargs)
+        super().__init__(adapter, name, **socket_defaults(adapter, kwargs))
 
 
 Keysight81160A.guard_rules = PulseGeneratorRules()

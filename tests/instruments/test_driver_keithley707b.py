@@ -6,27 +6,49 @@ import pytest
 from ftjlab.instruments import InstrumentError, Keithley707B, MatrixGeometry
 from pymeasure.test import expected_protocol
 
+# every switching command is followed by the completion handshake (707B-901-01, waitcomplete)
+DONE = ("waitcomplete() print(1)", "1.00000e+00")
+
 
 def test_close_sends_expanded_validated_list():
     with expected_protocol(
-        Keithley707B, [('channel.close("1A01,1A02,1A03,1C03")', None)]
+        Keithley707B, [('channel.close("1A01,1A02,1A03,1C03")', None), DONE]
     ) as matrix:
         matrix.close("1A01:1A03, 1C03")
 
 
 def test_close_accepts_an_iterable():
-    with expected_protocol(Keithley707B, [('channel.close("1A01,2B05")', None)]) as matrix:
+    with expected_protocol(Keithley707B, [('channel.close("1A01,2B05")', None), DONE]) as matrix:
         matrix.close(["2B05", "1A01"])
+
+
+def test_switching_without_waiting_sends_no_handshake():
+    with expected_protocol(
+        Keithley707B,
+        [('channel.close("1A01")', None), ('channel.open("1A01")', None),
+         ('channel.exclusiveclose("1B01")', None), ('channel.open("allslots")', None)],
+    ) as matrix:
+        matrix.close("1A01", wait=False)
+        matrix.open("1A01", wait=False)
+        matrix.exclusive_close("1B01", wait=False)
+        matrix.open_all(wait=False)
+
+
+def test_a_missing_handshake_reply_is_an_error():
+    with expected_protocol(
+        Keithley707B, [('channel.close("1A01")', None), ("waitcomplete() print(1)", "nil")]
+    ) as matrix, pytest.raises(InstrumentError, match="waitcomplete"):
+        matrix.close("1A01")
 
 
 def test_open_all_slots_and_slot():
     with expected_protocol(
         Keithley707B,
         [
-            ('channel.open("allslots")', None),
-            ('channel.open("slot3")', None),
-            ('channel.open("1H12")', None),
-            ('channel.open("allslots")', None),
+            ('channel.open("allslots")', None), DONE,
+            ('channel.open("slot3")', None), DONE,
+            ('channel.open("1H12")', None), DONE,
+            ('channel.open("allslots")', None), DONE,
         ],
     ) as matrix:
         matrix.open("allslots")
@@ -37,7 +59,7 @@ def test_open_all_slots_and_slot():
 
 def test_exclusive_close():
     with expected_protocol(
-        Keithley707B, [('channel.exclusiveclose("1A01,1A02,1C03")', None)]
+        Keithley707B, [('channel.exclusiveclose("1A01,1A02,1C03")', None), DONE]
     ) as matrix:
         matrix.exclusive_close("1A01:1A02, 1C03")
 
@@ -124,7 +146,7 @@ def test_error_queue_reset_identity():
 
 def test_geometry_restricts_names():
     with expected_protocol(
-        Keithley707B, [('channel.close("1D04")', None)], geometry=MatrixGeometry(slots=1)
+        Keithley707B, [('channel.close("1D04")', None), DONE], geometry=MatrixGeometry(slots=1)
     ) as matrix:
         matrix.close("1D04")
         with pytest.raises(ValueError, match="slot 2"):
@@ -132,6 +154,6 @@ def test_geometry_restricts_names():
 
 
 def test_shutdown_opens_everything():
-    with expected_protocol(Keithley707B, [('channel.open("allslots")', None)]) as matrix:
+    with expected_protocol(Keithley707B, [('channel.open("allslots")', None), DONE]) as matrix:
         matrix.shutdown()
     assert matrix.isShutdown

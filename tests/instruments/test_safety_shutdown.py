@@ -4,6 +4,7 @@ import logging
 
 import pytest
 from ftjlab.instruments import (
+    InstrumentConnectionError,
     Keithley707B,
     Keithley2450,
     Keithley2636B,
@@ -11,22 +12,50 @@ from ftjlab.instruments import (
     shutdown_safely,
 )
 from pymeasure.adapters import Adapter
+from pyvisa import constants
+from pyvisa.errors import VisaIOError
+
+HANDSHAKES = {"waitcomplete() print(1)": "1.00000e+00", "*OPC?": "1"}
 
 
 class Recorder(Adapter):
-    """Records (instrument, command) into a shared list; optionally fails on a command."""
+    """Records (instrument, command) into a shared list; optionally fails on a command.
+
+    Reads answer only the completion handshakes (shutdown needs no other reply).
+    """
 
     def __init__(self, name, journal, fail_on=None, error=ConnectionError):
         super().__init__()
         self.name, self.journal, self.fail_on, self.error = name, journal, fail_on, error
+        self.last = None
 
     def _write(self, command, **kwargs):
         if self.fail_on is not None and command.startswith(self.fail_on):
-            raise self.error(f"{self.name}: connection lost")
+            raise self.error(f"{self.name}: {command!r} failed")
         self.journal.append((self.name, command))
+        self.last = command
 
     def _read(self, **kwargs):
-        raise AssertionError("shutdown must not need replies")
+        if self.last not in HANDSHAKES:
+            raise AssertionError("shutdown needs no reply but the completion handshake")
+        return HANDSHAKES[self.last]
+
+
+class LostConnection(Recorder):
+    """Every operation fails with VI_ERROR_CONN_LOST until ``reconnect()``."""
+
+    def __init__(self, name, journal):
+        super().__init__(name, journal)
+        self.connected = False
+
+    def reconnect(self):
+        self.journal.append((self.name, "<reconnect>"))
+        self.connected = True
+
+    def _write(self, command, **kwargs):
+        if not self.connected:
+            raise VisaIOError(constants.StatusCode.error_connection_lost)
+        super()._write(command, **kwargs)
 
 
 def make_bench(journal, **failures):
@@ -53,27 +82,34 @@ def test_outputs_off_before_matrix_opens_whatever_the_argument_order():
         ("pg", ":OUTP2 0"),
         ("smu2450", ":ABOR"),
         ("smu2450", ":OUTP OFF"),
+        # every source confirms it has executed its commands before a relay moves
+        ("smu", "waitcomplete() print(1)"),
+        ("pg", "*OPC?"),
+        ("smu2450", "*OPC?"),
         ("matrix", 'channel.open("allslots")'),
+        ("matrix", "waitcomplete() print(1)"),
     ]
 
 
 def test_a_failing_instrument_does_not_stop_the_others(caplog):
     journal = []
-    bench = make_bench(journal, smu=("smua",))  # channel a of the SMU cannot be reached
+    bench = make_bench(journal, smu=("smua", RuntimeError))  # channel a of the SMU fails
     with caplog.at_level(logging.ERROR):
         failures = shutdown_safely(bench["smu"], bench["pg"], bench["matrix"])
     assert [(instrument, type(error)) for instrument, error in failures] == [
-        (bench["smu"], ConnectionError)
+        (bench["smu"], RuntimeError)
     ]
     # channel b of the same SMU, the generator and the matrix were still shut down
     assert journal == [
         ("smu", "smub.source.output = 0"),
         ("pg", ":OUTP1 0"),
         ("pg", ":OUTP2 0"),
+        ("pg", "*OPC?"),
         ("matrix", 'channel.open("allslots")'),
+        ("matrix", "waitcomplete() print(1)"),
     ]
     assert "Keithley 2636B SourceMeter" in caplog.text
-    assert "connection lost" in caplog.text
+    assert "'smua.source.output = 0' failed" in caplog.text
 
 
 def test_every_instrument_failing_is_reported():
@@ -81,7 +117,11 @@ def test_every_instrument_failing_is_reported():
     bench = make_bench(journal, pg=(":OUTP",), matrix=("channel",))
     failures = shutdown_safely(bench["pg"], bench["matrix"], bench["smu"])
     assert [instrument for instrument, _ in failures] == [bench["pg"], bench["matrix"]]
-    assert journal == [("smu", "smua.source.output = 0"), ("smu", "smub.source.output = 0")]
+    assert journal == [
+        ("smu", "smua.source.output = 0"),
+        ("smu", "smub.source.output = 0"),
+        ("smu", "waitcomplete() print(1)"),
+    ]
 
 
 def test_keyboard_interrupt_is_raised_after_all_were_shut_down():
@@ -90,7 +130,11 @@ def test_keyboard_interrupt_is_raised_after_all_were_shut_down():
     with pytest.raises(KeyboardInterrupt):
         shutdown_safely(bench["smu2450"], bench["matrix"])
     # the 2450 still switched its output off after the interrupted abort, the matrix opened
-    assert journal == [("smu2450", ":OUTP OFF"), ("matrix", 'channel.open("allslots")')]
+    assert journal == [
+        ("smu2450", ":OUTP OFF"),
+        ("matrix", 'channel.open("allslots")'),
+        ("matrix", "waitcomplete() print(1)"),
+    ]
 
 
 def test_guarded_instruments_can_always_shut_down(limits):
@@ -98,4 +142,34 @@ def test_guarded_instruments_can_always_shut_down(limits):
     smu = Keithley2636B(Recorder("smu", journal), limits=limits)
     pg = Keysight81160A(Recorder("pg", journal), limits=limits)
     assert shutdown_safely(smu, pg) == []
-    assert len(journal) == 4
+    assert len(journal) == 4  # outputs off; no handshake without a matrix to switch after
+
+
+def test_an_unconfirmed_source_is_reported_and_the_matrix_still_opens(caplog):
+    journal = []
+    bench = make_bench(journal, smu=("waitcomplete",))  # the SMU never confirms
+    with caplog.at_level(logging.ERROR):
+        failures = shutdown_safely(bench["smu"], bench["matrix"])
+    assert [(instrument, type(error)) for instrument, error in failures] == [
+        (bench["smu"], InstrumentConnectionError)  # the ConnectionError, naming the SMU
+    ]
+    assert "shutdown confirmation of Keithley 2636B SourceMeter failed" in caplog.text
+    assert journal[-2:] == [("matrix", 'channel.open("allslots")'),
+                            ("matrix", "waitcomplete() print(1)")]
+
+
+def test_a_lost_connection_is_reopened_to_shut_down():
+    journal = []
+    smu = Keithley2636B(LostConnection("smu", journal))
+    matrix = Keithley707B(LostConnection("matrix", journal))
+    assert shutdown_safely(smu, matrix) == []
+    assert not smu.connection_lost and not matrix.connection_lost
+    assert journal == [
+        ("smu", "<reconnect>"),
+        ("smu", "smua.source.output = 0"),
+        ("smu", "smub.source.output = 0"),
+        ("smu", "waitcomplete() print(1)"),
+        ("matrix", "<reconnect>"),
+        ("matrix", 'channel.open("allslots")'),
+        ("matrix", "waitcomplete() print(1)"),
+    ]
