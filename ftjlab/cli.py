@@ -20,6 +20,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
+    import os
+
+    # Subject and baseline both run single-threaded: on a shared 2-core machine, BLAS threads
+    # fighting another process make the baseline erratic. Must be set before numpy loads.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     from ftjlab.benchmarks import run_benchmarks
 
     return run_benchmarks(select=args.select, json_path=args.json, quick=args.quick)

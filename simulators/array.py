@@ -9,7 +9,7 @@ on. All state lives in flat numpy arrays; nothing loops over cells in Python.
 Reads come in two kinds:
 
 * :meth:`FTJArray.read_bitlines` - one reading of every bit line (a VMM step or a map row).
-  At |V| <= ``traps.kinetics_bound_v`` the traps advance through the event queue, so the cost
+  At |V| <= ``traps.kinetics_bound_max_v`` the traps advance through the event queue, so the cost
   follows the number of trap flips, not the number of traps.
 * :meth:`FTJArray.acquire` - many readings of a few bit lines at any bias (RTN, IV): the traps
   of the selected cells are simulated exactly in continuous time.
@@ -255,53 +255,203 @@ class FTJArray:
         bit lines at ``volts`` (scalar or one per column; 0 V lines read ~0 A), integrated over
         ``aperture_s``. The clock advances by the aperture."""
         mask = self._row_mask(rows_on)
+        return self.read_bitline_sequence(mask[None, :], volts, aperture_s, noise)[0]
+
+    def read_bitline_sequence(
+        self,
+        masks: np.ndarray,
+        volts,
+        aperture_s: float,
+        noise: bool = True,
+    ) -> np.ndarray:
+        """Back-to-back readings of every bit line, word-line pattern ``masks[k]`` (bool,
+        shape (reads, rows)) during reading k; returns currents (A), shape (reads, cols).
+
+        This is how bit-serial inputs reach the array. Trap kinetics stay exact across the
+        sequence (each cell's bias follows its word line from reading to reading) and every
+        reading is the exact average over its aperture. The clock advances by
+        ``reads * aperture_s``.
+        """
+        masks = np.asarray(masks, dtype=bool)
+        if masks.ndim != 2 or masks.shape[1] != self.rows:
+            raise ValueError(
+                f"word-line masks must have shape (reads, {self.rows}), got {masks.shape}"
+            )
+        if not aperture_s > 0:
+            raise ValueError(f"aperture must be > 0 s, got {aperture_s!r}")
         v = np.broadcast_to(np.asarray(volts, dtype=np.float64), (self.cols,))
-        bound = self.params.traps.kinetics_bound_v
-        uniform = bool(np.all(v == v[0]))
+        v0 = float(v[0])
         if (
-            np.max(np.abs(v)) > bound
+            abs(v0) > self.params.traps.kinetics_bound_max_v
             or self.params.conductance.wire_resistance_ohm > 0
-            or not uniform
+            or np.any(v != v0)
         ):
             cols = np.arange(self.cols)
-            out = self.acquire(np.flatnonzero(mask), cols, v, 1, aperture_s, aperture_s, noise)
-            return out[:, 0].astype(np.float64)
-        v0 = float(v[0])
+            return np.stack(
+                [
+                    self.acquire(np.flatnonzero(m), cols, v, 1, aperture_s, aperture_s, noise)[:, 0]
+                    for m in masks
+                ]
+            ).astype(np.float64)
+        self._prepare_fast_read(v0)
+        n_reads = masks.shape[0]
         t0 = self.clock.now_s
-        t1 = t0 + aperture_s
+        t1 = t0 + n_reads * aperture_s
         self.traps_to(t0)
         self._ensure_h(v0, t0)
-        x = mask.astype(np.float64)
+        x = masks.astype(np.float64)
         f = float(self.current_factor(v0))
-        current = f * (x @ self._h)
-        # Traps that change state during the aperture contribute the fraction they spend in it.
-        window = BiasWindow(t0, t1, mask, np.full(self.cols, v0))
+        current = x @ self._h
+        current *= f
+        # Traps that change state during the sequence: reading j sees the fraction of its
+        # aperture after the flip, later readings the whole change (if the cell's word line
+        # is on in them).
+        window = BiasWindow(t0, aperture_s, masks, np.full(self.cols, v0))
         self.traps.open_window(window)
         flips = self.traps_to(t1, window)
         if flips.ids.size and v0 != 0:
             cells = self.traps.cell[flips.ids]
-            hit = mask[cells // self.cols]
-            if np.any(hit):
-                c = cells[hit]
-                dm = (
-                    flips.sign[hit]
-                    * self.traps.amp0[flips.ids[hit]]
-                    * (t1 - flips.times[hit])
-                    / aperture_s
-                )
-                di = -f * float(self.rtn_amplitude(v0)) * self.conductance(t0, c) * dm
-                current += np.bincount(c % self.cols, weights=di, minlength=self.cols)
-        if self.params.conductance.access_off_current_a:
-            current += (
-                self.params.conductance.access_off_current_a
-                * (self.rows - mask.sum())
-                * np.sign(v0)
+            rows, cols = np.divmod(cells, self.cols)
+            di = (
+                -f
+                * float(self.rtn_amplitude(v0))
+                * self.conductance(t0, cells)
+                * flips.sign
+                * self.traps.amp0[flips.ids]
             )
+            j = window.read_of(flips.times)
+            frac = (t0 + (j + 1) * aperture_s - flips.times) / aperture_s
+            seen = x[:, rows].T  # (flips, reads): word line of the flipped cell on in reading k
+            weight = seen * (np.arange(n_reads)[None, :] > j[:, None])
+            hit = np.arange(j.size)
+            weight[hit, j] = seen[hit, j] * frac  # the part of reading j after the flip
+            for k in np.flatnonzero(weight.any(axis=0)):
+                current[k] += np.bincount(cols, weights=di * weight[:, k], minlength=self.cols)
+        off = self.params.conductance.access_off_current_a
+        if off:
+            current += (off * np.sign(v0)) * (self.rows - masks.sum(axis=1))[:, None]
         if noise:
             g_sum = current / f if f != 0 else x @ self.conductance(t0)
             sigma = self.noise_sigma(current, g_sum, aperture_s)
-            current += sigma * standard_normal_f32(self.rng, self.cols)
-        self.clock.advance(aperture_s)
+            current += sigma * standard_normal_f32(self.rng, current.size).reshape(current.shape)
+        self.clock.advance(n_reads * aperture_s)
+        return current
+
+    def _prepare_fast_read(self, volts: float) -> None:
+        """Whole-array reads at ``volts`` are about to run through the event queue."""
+        if abs(volts) > self.traps.bound_v:
+            self.traps_to(self.clock.now_s)
+            self.traps.raise_bound(abs(volts), self.clock.now_s)
+
+    def vmm(self, x: np.ndarray, bits: int, volts: float, aperture_s: float, noise: bool = True):
+        """One vector-matrix product, bit-serial: see :meth:`vmm_batch`. Returns (cols,)."""
+        return self.vmm_batch(np.asarray(x)[None, :], bits, volts, aperture_s, noise)[0]
+
+    def vmm_batch(
+        self, x: np.ndarray, bits: int, volts: float, aperture_s: float, noise: bool = True
+    ) -> np.ndarray:
+        """Successive vector-matrix products of unsigned integer inputs ``x`` (shape (n, rows),
+        values < 2**bits) with the array, each bit-serial: bit plane b of input o drives the
+        word lines for one reading of ``aperture_s``, and the bit-line currents are
+        shift-and-added, ``y_o = sum_b 2**b I_ob`` (A), ideally ``f(V) * (x_o @ G)``.
+
+        Exact without forming each reading: the readings are linear in their word-line
+        patterns (so ``sum_b 2**b I_ob`` needs one product with ``x_o``), their independent
+        Gaussian read noises sum to one Gaussian of variance ``sum_b 4**b sigma_ob**2``
+        (linear in ``sum_b 4**b x_ob``), and a trap that flips during reading (o, b) changes
+        the part of that reading after the flip and every later reading whose word line is
+        on. Traps stay exact within and between the products. Returns (n, cols).
+        """
+        x = np.asarray(x)
+        if (
+            x.ndim != 2
+            or x.shape[1] != self.rows
+            or not np.issubdtype(x.dtype, np.integer)
+            or np.any(x < 0)
+            or np.any(x >= 2**bits)
+        ):
+            raise ValueError(f"inputs must be (n, {self.rows}) integers in [0, 2**{bits})")
+        n = x.shape[0]
+        x = x.astype(np.int64)
+        shifts = np.arange(bits)
+        planes = ((x[:, None, :] >> shifts[None, :, None]) & 1).astype(bool)  # (n, bits, rows)
+        v0 = float(volts)
+        if (
+            abs(v0) > self.params.traps.kinetics_bound_max_v
+            or self.params.conductance.wire_resistance_ohm > 0
+        ):
+            readings = self.read_bitline_sequence(
+                planes.reshape(n * bits, self.rows), v0, aperture_s, noise
+            )
+            return np.einsum("b,obc->oc", 2.0**shifts, readings.reshape(n, bits, self.cols))
+        self._prepare_fast_read(v0)
+        t0 = self.clock.now_s
+        t1 = t0 + n * bits * aperture_s
+        self.traps_to(t0)
+        self._ensure_h(v0, t0)
+        f = float(self.current_factor(v0))
+        xf = x.astype(np.float64)
+        x4 = np.einsum("b,obr->or", 4.0**shifts, planes)  # noise weights sum_b 4^b x_ob
+        if n == 1:  # OpenBLAS: two matvecs beat a 2-row GEMM
+            current = (xf[0] @ self._h)[None, :]
+            lin4 = (x4[0] @ self._h)[None, :]
+        else:
+            current = xf @ self._h
+            lin4 = x4 @ self._h
+        current *= f
+        window = BiasWindow(
+            t0, aperture_s, planes.reshape(n * bits, self.rows), np.full(self.cols, v0)
+        )
+        self.traps.open_window(window)
+        flips = self.traps_to(t1, window)
+        if flips.ids.size and v0 != 0:
+            cells = self.traps.cell[flips.ids]
+            rows, cols = np.divmod(cells, self.cols)
+            delta = (
+                -f
+                * float(self.rtn_amplitude(v0))
+                * self.conductance(t0, cells)
+                * flips.sign
+                * self.traps.amp0[flips.ids]
+            )
+            r = window.read_of(flips.times)
+            o, b = np.divmod(r, bits)
+            frac = (t0 + (r + 1) * aperture_s - flips.times) / aperture_s
+            xo = x[o, rows]
+            # Within product o: the bits above b fully, bit b for the part after the flip.
+            partial = ((xo >> (b + 1)) << (b + 1)) + ((xo >> b) & 1) * (2.0**b) * frac
+            # Products after o see the whole change. A trap's flips alternate in sign, so in
+            # its time-ordered list flips 2k and 2k+1 cancel from product o_{2k+1} on: flip 2k
+            # covers (o_2k, o_2k+1], flip 2k+1 nothing more, an unpaired last flip the rest.
+            order = np.lexsort((flips.times, flips.ids))
+            sid = flips.ids[order]
+            first = np.concatenate([[True], sid[1:] != sid[:-1]])
+            rank = np.arange(sid.size) - np.maximum.accumulate(
+                np.where(first, np.arange(sid.size), 0)
+            )
+            has_next = np.concatenate([sid[1:] == sid[:-1], [False]])
+            end = np.full(sid.size, n - 1)
+            end[has_next] = o[order[1:]][has_next[:-1]]
+            end = np.where(rank % 2 == 0, end, o[order])  # odd rank: empty range
+            span = np.empty(o.size, dtype=np.int64)
+            span[order] = end - o[order]
+            owner = np.repeat(np.arange(o.size), span)
+            later = np.arange(owner.size) - np.repeat(np.cumsum(span) - span, span) + o[owner] + 1
+            keys = np.concatenate([o * self.cols + cols, later * self.cols + cols[owner]])
+            vals = np.concatenate([delta * partial, delta[owner] * xf[later, rows[owner]]])
+            current += np.bincount(keys, weights=vals, minlength=n * self.cols).reshape(n, -1)
+        if self.params.conductance.access_off_current_a:
+            n_off = ((2**bits - 1) * self.rows - x.sum(axis=1)).astype(np.float64)
+            current += (self.params.conductance.access_off_current_a * np.sign(v0)) * n_off[:, None]
+        if noise:
+            p = self.params.read_noise
+            var = 4 * BOLTZMANN * p.temperature_k * np.abs(lin4)
+            if p.shot_noise:
+                var += 2 * ELEMENTARY_CHARGE * abs(f) * np.abs(lin4)
+            var += p.instrument_noise_a_per_rthz**2 * float(np.sum(4.0**shifts))
+            sigma = np.sqrt(var / (2.0 * aperture_s))
+            current += sigma * standard_normal_f32(self.rng, current.size).reshape(current.shape)
+        self.clock.advance(n * bits * aperture_s)
         return current
 
     def _row_mask(self, rows_on) -> np.ndarray:

@@ -224,8 +224,11 @@ class Bench:
         # accepts our tuples and channel_specifiers.Crosspoint (same fields, a dataclass)
         slot, row, column = (p.slot, p.row, p.column) if hasattr(p, "slot") else p
         p = Crosspoint(int(slot), str(row).upper(), int(column))
-        if not (1 <= p.slot <= self.wiring.slots and p.row in ROW_LETTERS
-                and 1 <= p.column <= COLUMNS_PER_CARD):
+        if not (
+            1 <= p.slot <= self.wiring.slots
+            and p.row in ROW_LETTERS
+            and 1 <= p.column <= COLUMNS_PER_CARD
+        ):
             raise ValueError(f"crosspoint {p} does not exist on {self.wiring.slots} 8x12 cards")
         return p
 
@@ -239,8 +242,10 @@ class Bench:
                 continue  # an unwired row or column: the relay closes onto nothing
             (wls if line.kind == "WL" else bls).setdefault(terminal, set()).add(line.index)
         self._reach = {
-            t: (np.array(sorted(wls.get(t, ())), dtype=np.int64),
-                np.array(sorted(bls.get(t, ())), dtype=np.int64))
+            t: (
+                np.array(sorted(wls.get(t, ())), dtype=np.int64),
+                np.array(sorted(bls.get(t, ())), dtype=np.int64),
+            )
             for t in set(wls) | set(bls)
         }
 
@@ -427,7 +432,9 @@ class Bench:
                     },
                 },
                 "closed": [str(p) for p in self.closed()],
-                "terminals": {t: {"volts": d.volts, "output_on": d.output_on}
-                              for t, d in sorted(self._drives.items())},
+                "terminals": {
+                    t: {"volts": d.volts, "output_on": d.output_on}
+                    for t, d in sorted(self._drives.items())
+                },
                 "warnings": list(self.warnings),
             }

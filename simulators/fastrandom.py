@@ -38,5 +38,5 @@ def standard_normal_f32(rng: np.random.Generator, n: int) -> np.ndarray:
     n = int(n)
     words = (n + 3) // 4
     raw = rng.bit_generator.random_raw(words)
-    idx = np.asarray(raw, dtype=np.uint64).view(np.uint16)[:n]
-    return _TABLE[idx]
+    idx = np.asarray(raw, dtype=np.uint64).view(np.uint16)[:n].astype(np.intp)
+    return np.take(_TABLE, idx)

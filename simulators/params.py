@@ -137,7 +137,10 @@ class TrapModel:
     activation_v: float = _num(0.6, "nonnegative")
     activation_width_v: float = _num(0.07)
     kinetics_bound_v: float = _num(
-        0.3, doc="|V| up to which whole-array reads use the event queue (thinning bound)"
+        0.2, doc="initial thinning bound of the event queue (raised when reads need it)"
+    )
+    kinetics_bound_max_v: float = _num(
+        0.4, doc="|V| up to which whole-array reads use the event queue; above: exact paths"
     )
 
 

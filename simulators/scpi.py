@@ -810,6 +810,12 @@ class ScpiInstrument:
             raise NoReply("no query response pending")
         return self._replies.popleft()
 
+    def read_all(self) -> list[bytes]:
+        """Every pending reply (with their LFs), oldest first; empty if none."""
+        out = list(self._replies)
+        self._replies.clear()
+        return out
+
     def reset(self) -> None:
         """Power-on state: ``*RST`` settings plus empty error and output queues, status cleared."""
         try:

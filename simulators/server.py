@@ -36,8 +36,14 @@ class SimServer:
     emulator_options: passed to the TSP emulators (e.g. ``max_script_s``).
     """
 
-    def __init__(self, config: Any, seed: int | None = None, host: str = "127.0.0.1",
-                 ports: Mapping[str, int] | None = None, **emulator_options: Any) -> None:
+    def __init__(
+        self,
+        config: Any,
+        seed: int | None = None,
+        host: str = "127.0.0.1",
+        ports: Mapping[str, int] | None = None,
+        **emulator_options: Any,
+    ) -> None:
         from ftjlab.config import build_sim_bench
 
         self.config = config
@@ -87,9 +93,13 @@ class SimServer:
         self.stop()
 
 
-def run_sim_server(bench: str | Path | None = None, seed: int | None = None,
-                   host: str = "127.0.0.1", out: TextIO | None = None,
-                   stop: threading.Event | None = None) -> int:
+def run_sim_server(
+    bench: str | Path | None = None,
+    seed: int | None = None,
+    host: str = "127.0.0.1",
+    out: TextIO | None = None,
+    stop: threading.Event | None = None,
+) -> int:
     """Serve the bench until SIGINT/SIGTERM (or ``stop`` is set); print the JSON line first.
 
     Returns the process exit code (0). Config errors raise :class:`ftjlab.errors.BadInput`.

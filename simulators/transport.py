@@ -12,7 +12,7 @@ pending, ``reset`` - and any of the transports here carries its bytes:
 * :class:`FaultyEmulator` + :class:`Faults` - fault injection between emulator and transport:
   drop the next reply(ies) (the client times out), drop the connection (the server closes the
   socket; the adapter raises ``VI_ERROR_CONN_LOST``), inject error-queue entries, slow replies
-  (a wall-time delay before each reply).
+  (each reply arrives a wall-time delay late; the instrument goes on executing meanwhile).
 * :class:`RecordingAdapter` records any adapter's (command, reply) traffic to JSON lines;
   :func:`load_protocol`/:func:`replay_protocol` turn such a file into a strict protocol test
   (pymeasure's ``expected_protocol``).
@@ -27,10 +27,12 @@ import base64
 import contextlib
 import json
 import logging
+import select
 import socket
 import socketserver
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -72,7 +74,8 @@ class Emulator(Protocol):
 
     def read(self) -> bytes:
         """The next reply with its terminator; raise :class:`NoReplyPending` (or return
-        ``b""``) when none is pending."""
+        ``b""``) when none is pending. (An emulator may also offer ``read_all()``: every
+        pending reply at once, used by :func:`drain`.)"""
 
     def reset(self) -> None:
         """Back to the power-on state."""
@@ -88,7 +91,11 @@ def next_reply(emulator: Emulator) -> bytes | None:
 
 
 def drain(emulator: Emulator) -> list[bytes]:
-    """Every reply pending now."""
+    """Every reply pending now (``emulator.read_all()`` if it has one, else ``read()`` until
+    none is pending)."""
+    read_all = getattr(emulator, "read_all", None)
+    if read_all is not None:
+        return [bytes(reply) for reply in read_all() if reply]
     out = []
     while (reply := next_reply(emulator)) is not None:
         out.append(reply)
@@ -132,7 +139,12 @@ class Faults:
             self._drop_connection = True
 
     def slow_replies(self, delay_s: float) -> None:
-        """Wait ``delay_s`` of wall time before each reply (0 switches it off)."""
+        """Deliver each reply ``delay_s`` of wall time late (0 switches it off).
+
+        Commands are still executed when they arrive (the instrument is slow to answer, not
+        stopped): the TCP server keeps reading and executing while replies wait, the adapter
+        sleeps at most its timeout and then leaves the late reply to the next read.
+        """
         if not delay_s >= 0:
             raise ValueError(f"reply delay must be >= 0 s, got {delay_s!r}")
         self.reply_delay_s = float(delay_s)
@@ -146,6 +158,8 @@ class Faults:
 
     def take_reply_drop(self) -> bool:
         """True (once per requested drop) if this reply is to be swallowed."""
+        if not self._drop_replies:  # the common case, without the lock
+            return False
         with self._lock:
             if self._drop_replies > 0:
                 self._drop_replies -= 1
@@ -154,6 +168,8 @@ class Faults:
 
     def take_connection_drop(self) -> bool:
         """True once after :meth:`drop_connection`."""
+        if not self._drop_connection:  # the common case, without the lock
+            return False
         with self._lock:
             drop, self._drop_connection = self._drop_connection, False
             return drop
@@ -179,6 +195,19 @@ class FaultyEmulator:
             if not (data and self.faults.take_reply_drop()):
                 return data
             log.info("fault injection: dropped reply %r", data[:60])
+
+    def read_all(self) -> list[bytes]:
+        """Every pending reply, less those the faults drop."""
+        replies = drain(self.emulator)
+        if not self.faults._drop_replies:
+            return replies
+        kept = []
+        for reply in replies:
+            if self.faults.take_reply_drop():
+                log.info("fault injection: dropped reply %r", reply[:60])
+            else:
+                kept.append(reply)
+        return kept
 
     def reset(self) -> None:
         self.emulator.reset()
@@ -229,23 +258,29 @@ class EmulatorAdapter(Adapter):
     read_termination: stripped from ``read()`` results.
     """
 
-    def __init__(self, emulator: Emulator, timeout_ms: float = DEFAULT_TIMEOUT_MS,
-                 read_termination: str = "\n", log: logging.Logger | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        emulator: Emulator,
+        timeout_ms: float = DEFAULT_TIMEOUT_MS,
+        read_termination: str = "\n",
+        log: logging.Logger | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(log=log, **kwargs)
         self.emulator = emulator
         self.connection = _Connection(timeout_ms)
         self.read_termination = read_termination
         self._buffer = bytearray()
         self._lock = _lock_of(emulator)
+        self._faults: Faults | None = getattr(emulator, "faults", None)
 
     @property
     def faults(self) -> Faults | None:
         """The fault switches if the emulator is a :class:`FaultyEmulator`."""
-        return getattr(self.emulator, "faults", None)
+        return self._faults
 
     def _check_connected(self) -> None:
-        faults = self.faults
+        faults = self._faults
         if faults is not None and faults.take_connection_drop():
             self.connection.close()
         if self.connection.closed:
@@ -264,25 +299,40 @@ class EmulatorAdapter(Adapter):
     def _write_bytes(self, content: bytes, **kwargs: Any) -> None:
         self._write(bytes(content).decode("latin-1"))
 
-    def _pull(self) -> bool:
-        """Move the next reply into the buffer; False if none is pending."""
+    def _next(self) -> bytes | None:
+        """The emulator's next reply, after the fault's delay; None if none is pending."""
         with self._lock:
             reply = next_reply(self.emulator)
         if reply is None:
-            return False
-        delay = self.faults.reply_delay_s if self.faults is not None else 0.0
+            return None
+        delay = self._faults.reply_delay_s if self._faults is not None else 0.0
         if delay > 0:
             timeout_s = self.connection.timeout / 1000.0
             time.sleep(min(delay, timeout_s))
             if delay > timeout_s:
                 self._buffer += reply  # it arrives late: a later read gets this stale reply
                 raise timeout_error()
+        return reply
+
+    def _pull(self) -> bool:
+        """Move the next reply into the buffer; False if none is pending."""
+        reply = self._next()
+        if reply is None:
+            return False
         self._buffer += reply
         return True
 
     def _read(self, **kwargs: Any) -> str:
         self._check_connected()
         term = self.read_termination.encode("latin-1") or b"\n"
+        if not self._buffer:  # the common case: one whole reply, straight from the emulator
+            reply = self._next()
+            if reply is None:
+                raise timeout_error()
+            end = reply.find(term)
+            if end == len(reply) - len(term):
+                return reply[:end].decode("latin-1").rstrip("\r")
+            self._buffer += reply
         while term not in self._buffer:
             if not self._pull():
                 raise timeout_error()
@@ -350,8 +400,9 @@ class InstrumentServer:
     port: 0 picks a free (ephemeral) port; see :attr:`port` after :meth:`start`.
     """
 
-    def __init__(self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0,
-                 name: str = "") -> None:
+    def __init__(
+        self, emulator: Emulator, host: str = "127.0.0.1", port: int = 0, name: str = ""
+    ) -> None:
         if not isinstance(emulator, FaultyEmulator):
             emulator = FaultyEmulator(emulator)
         self.emulator: FaultyEmulator = emulator
@@ -385,8 +436,10 @@ class InstrumentServer:
         """Serve in a background thread; returns self."""
         if self._thread is None:
             self._thread = threading.Thread(
-                target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                name=f"sim-{self.name or self.port}", daemon=True,
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"sim-{self.name or self.port}",
+                daemon=True,
             )
             self._thread.start()
         return self
@@ -419,23 +472,42 @@ class InstrumentServer:
     def _serve_client(self, sock: socket.socket) -> None:
         with self._clients_lock:
             self._clients.add(sock)
+        with contextlib.suppress(OSError):  # replies are small and go out at once
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        faults = self.faults
         pending = b""
+        late: deque[tuple[float, bytes]] = deque()  # slowed-down replies, in order
         try:
             while True:
+                if late:
+                    now = time.monotonic()
+                    while late and late[0][0] <= now:
+                        sock.sendall(late.popleft()[1])
+                    if late:
+                        readable, _, _ = select.select([sock], [], [], late[0][0] - now)
+                        if not readable:
+                            continue
                 data = sock.recv(65536)
                 if not data:
                     return
                 pending += data
-                while b"\n" in pending:
-                    line, pending = pending.split(b"\n", 1)
-                    if self.faults.take_connection_drop():
+                if b"\n" not in pending:
+                    continue
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    if faults.take_connection_drop():
                         log.info("fault injection: %s drops the connection", self.name)
                         return
-                    for reply in self._execute(line.decode("latin-1").rstrip("\r")):
-                        delay = self.faults.reply_delay_s
-                        if delay > 0:
-                            time.sleep(delay)
-                        sock.sendall(reply)
+                    replies = self._execute(line.decode("latin-1").rstrip("\r"))
+                    if not replies:
+                        continue
+                    delay = faults.reply_delay_s
+                    if delay > 0 or late:
+                        # the instrument goes on executing; only its replies come late
+                        due = time.monotonic() + delay
+                        late.extend((due, reply) for reply in replies)
+                    else:
+                        sock.sendall(replies[0] if len(replies) == 1 else b"".join(replies))
         except OSError:
             return
         finally:
@@ -497,8 +569,11 @@ class RecordingAdapter(Adapter):
                 entry = {"read_b64": base64.b64encode(reply).decode("ascii")}
         else:
             entry = {"read": reply}
-        if self._pending is not None and "read" not in self._pending \
-                and "read_b64" not in self._pending:  # the reply to the pending write
+        if (
+            self._pending is not None
+            and "read" not in self._pending
+            and "read_b64" not in self._pending
+        ):  # the reply to the pending write
             self._pending.update(entry)
             self._emit()
         else:

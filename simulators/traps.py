@@ -11,7 +11,7 @@ Two exact simulation paths, both with cost that follows the number of state chan
   exact average of the trap states over its aperture.
 * :class:`TrapPopulation` with its :class:`EventQueue` - the whole array between and during
   short low-bias reads (VMM): empty traps get candidate events at a bounding rate
-  ``Lam0 = lam_c(kinetics_bound_v)`` and accept them with probability ``lam_c(V)/Lam0``
+  ``Lam0 = lam_c(bound_v)`` and accept them with probability ``lam_c(V)/Lam0``
   (thinning, exact for any piecewise-constant bias up to the bound); filled traps get their
   exact emission time by integrating the piecewise-constant rate. Traps nobody touches cost
   nothing until their next event.
@@ -127,41 +127,47 @@ def simulate_traps(
             mu = 0.5 * (t_end - t) / mean_dwell[idx]
             pairs = (mu + 4.0 * np.sqrt(mu) + 2.0).astype(np.int64)
             ends = np.cumsum(pairs)
-            starts = ends - pairs
-            owner = np.repeat(idx, pairs)
-            first_empty = ~s  # the first dwell of each pair is in the current state
+            local = np.repeat(np.arange(idx.size, dtype=np.int32), pairs)
             inv_c, inv_e = 1.0 / lam_c[idx], 1.0 / lam_e[idx]
             dwell = rng.standard_exponential((ends[-1], 2))
-            dwell[:, 0] *= np.repeat(np.where(first_empty, inv_c, inv_e), pairs)
-            dwell[:, 1] *= np.repeat(np.where(first_empty, inv_e, inv_c), pairs)
-            times = np.cumsum(dwell.ravel()).reshape(-1, 2)
-            offset = times[starts, 0] - dwell[starts, 0] - t
-            times -= np.repeat(offset, pairs)[:, None]
-            # The flip at the end of column c fills the trap when that dwell was empty.
-            w_first = np.where(first_empty, weight[idx], -weight[idx])
-            w = np.repeat(w_first, pairs)[:, None] * np.array([1.0, -1.0])
-            inside = times < t_end
-            ft = times[inside]
-            wf = w[inside]
-            g = group[np.broadcast_to(owner[:, None], times.shape)[inside]]
+            dwell[:, 0] *= np.where(s, inv_e, inv_c)[local]
+            dwell[:, 1] *= np.where(s, inv_c, inv_e)[local]
+            times = np.cumsum(dwell.ravel())
+            # restart each trap's clock at its own t: subtract what earlier blocks summed to
+            before = np.concatenate([[0.0], times[2 * ends[:-1] - 1]]) - t
+            times -= np.repeat(before, 2 * pairs)
+            flat = np.flatnonzero(times < t_end)
+            ft = times[flat]
+            loc = local[flat >> 1]
+            # The flip ending dwell 0 of a pair fills the trap iff it started empty; the flip
+            # ending dwell 1 undoes it: signed weight = w0 * (+1 | -1) by parity, no masks.
+            w0 = np.where(s, -weight[idx], weight[idx])
+            w = w0[loc] * (1.0 - 2.0 * (flat & 1))
             kread = (ft * inv_dt).astype(np.int64)
             np.minimum(kread, n - 1, out=kread)
-            # Reading k sees the fraction (t_k + ap - t_flip)/ap of a flip inside its aperture;
-            # readings from k+1 on see all of it.
-            frac = np.clip((ap - (ft - kread * dt)) / ap, 0.0, 1.0) * wf
-            rest = wf - frac
+            g = group[idx][loc]
+            # Reading k sees the fraction (t_k + ap - t_flip)/ap of a flip inside its aperture
+            # (0 outside it), readings from k+1 on see the rest (none after the last reading).
+            part = np.clip((ap - (ft - kread * dt)) * (1.0 / ap), 0.0, 1.0)
+            part *= w
+            w -= part
+            w *= kread < n - 1
             pos = g * n + kread
-            after_end = kread == n - 1  # readings k+1.. do not exist: keep the order, add 0
-            rest[after_end] = 0.0
-            pos_parts.append(np.stack([pos, pos + ~after_end], axis=1).ravel())
-            inc_parts.append(np.stack([frac, rest], axis=1).ravel())
-            per_group += np.bincount(g, weights=frac + rest, minlength=n_groups)
-            last = times[ends - 1, 1]
-            nflips = np.add.reduceat(inside.sum(axis=1), starts)
+            entries = np.empty((pos.size, 2), dtype=np.int64)
+            entries[:, 0] = pos
+            entries[:, 1] = pos + 1
+            increments = np.empty((pos.size, 2))
+            increments[:, 0] = part
+            increments[:, 1] = w
+            pos_parts.append(entries.ravel())
+            inc_parts.append(increments.ravel())
+            per_group += np.bincount(g, weights=part + w, minlength=n_groups)
+            nflips = np.bincount(loc, minlength=idx.size)
             s = s ^ (nflips % 2 == 1)
-            done = last >= t_end
+            t_last = times[2 * ends - 1]
+            done = t_last >= t_end
             state_end[idx[done]] = s[done]
-            idx, t, s = idx[~done], last[~done], s[~done]
+            idx, t, s = idx[~done], t_last[~done], s[~done]
     return _expand(start_level, per_group, pos_parts, inc_parts, n), state_end
 
 
@@ -249,19 +255,36 @@ class EventQueue:
 
 @dataclass
 class BiasWindow:
-    """A read in progress on a NOR array: during ``[start_s, end_s)`` cell (i, j) sits at
-    ``col_volts[j]`` if word line i is on (``row_on[i]``), else at 0 V; outside it is idle.
+    """Back-to-back reads on a NOR array: read k lasts ``[start_s + k*step_s, +step_s)``;
+    during it cell (i, j) sits at ``col_volts[j]`` if word line i is on (``row_on[k, i]``),
+    else at 0 V. Before and after the window every cell is idle (0 V).
     Cells are flat indices ``i * n_cols + j``."""
 
     start_s: float
-    end_s: float
-    row_on: np.ndarray
-    col_volts: np.ndarray
+    step_s: float
+    row_on: np.ndarray  # (reads, rows) bool
+    col_volts: np.ndarray  # (cols,)
 
-    def volts_of(self, cells: np.ndarray) -> np.ndarray:
-        """Bias (V) of ``cells`` during the window."""
+    @property
+    def end_s(self) -> float:
+        return self.start_s + self.row_on.shape[0] * self.step_s
+
+    def read_of(self, times: np.ndarray) -> np.ndarray:
+        """Index of the read that contains each time (clipped to the window)."""
+        k = ((np.asarray(times) - self.start_s) * (1.0 / self.step_s)).astype(np.int64)
+        return np.clip(k, 0, self.row_on.shape[0] - 1)
+
+    def volts_of(self, cells: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """Bias (V) of ``cells`` at ``times`` (which must lie inside the window)."""
         rows, cols = np.divmod(cells, self.col_volts.size)
-        return np.where(self.row_on[rows], self.col_volts[cols], 0.0)
+        return np.where(self.row_on[self.read_of(times), rows], self.col_volts[cols], 0.0)
+
+    def ever_on(self, cells: np.ndarray) -> np.ndarray:
+        """Whether each cell is biased during any read of the window."""
+        if not hasattr(self, "_rows_ever_on"):
+            self._rows_ever_on = self.row_on.any(axis=0)
+        rows, cols = np.divmod(cells, self.col_volts.size)
+        return self._rows_ever_on[rows] & (self.col_volts[cols] != 0)
 
 
 @dataclass
@@ -306,6 +329,7 @@ class TrapPopulation:
         )
         amp = params.amplitude / area_ratio * np.exp(params.amplitude_log_sigma * z[2])
         self.amp0 = np.minimum(amp, params.amplitude_cap).astype(np.float32)
+        self.bound_v = params.kinetics_bound_v
         lam_c0 = self.capture_rate(np.arange(n), 0.0)
         lam_e0 = self.emission_rate(np.arange(n), 0.0)
         self.state = rng.random(n) < lam_c0 / (lam_c0 + lam_e0)  # stationary at idle
@@ -314,6 +338,7 @@ class TrapPopulation:
         self._rate_sum = float(np.sum(bound))
         self.queue = EventQueue(next_t, start_s, self._rate_sum)
         self._filled = np.flatnonzero(self.state)
+        self._filled_unique = max(16, self._filled.size)
         self.time_s = start_s  # every event up to here has been fired
 
     # -- rates ------------------------------------------------------------------------------
@@ -324,8 +349,20 @@ class TrapPopulation:
         return emission_rate(self.params, self.tau_e_ref[ids].astype(np.float64), volts)
 
     def bound_rate(self, ids: np.ndarray) -> np.ndarray:
-        """Thinning bound for empty traps: the capture rate at +kinetics_bound_v."""
-        return self.capture_rate(ids, self.params.kinetics_bound_v)
+        """Thinning bound for empty traps: the capture rate at the bound bias ``bound_v``."""
+        return self.capture_rate(ids, self.bound_v)
+
+    def raise_bound(self, volts: float, t_s: float) -> None:
+        """Whole-array reads now reach ``volts``: raise the thinning bound and redraw every
+        empty trap's next candidate from ``t_s`` (exact: the process is memoryless).
+        Call only when every event up to ``t_s`` has been fired."""
+        self.bound_v = float(volts)
+        empty = np.flatnonzero(~self.state)
+        bound = self.bound_rate(empty)
+        self.queue.next_t[empty] = t_s + self.rng.standard_exponential(empty.size) / bound
+        self._rate_sum = float(np.sum(self.bound_rate(np.arange(self.state.size))))
+        self.queue.length_s = self.queue.target / max(self._rate_sum, 1e-300)
+        self.queue.new_epoch(t_s)
 
     def traps_of(self, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Trap ids of ``cells`` and, for each, the position of its cell in ``cells``."""
@@ -347,27 +384,50 @@ class TrapPopulation:
 
     # -- exact scheduling -------------------------------------------------------------------
     def _emission_after(self, ids, t, window: BiasWindow | None) -> np.ndarray:
-        """Exact emission time of filled traps from ``t``, bias piecewise constant in time."""
+        """Exact emission time of filled traps from ``t`` (>= window start), integrating the
+        piecewise-constant emission rate over the reads of ``window`` and idle after it.
+
+        ``lam_e(V) = lam_e(0) * exp(-V / emission_slope_v)``: the rate of each read is the
+        idle rate times a factor that depends only on the cell's bias in that read. Reads are
+        integrated a few at a time from the current one until the hazard is spent.
+        """
         e = self.rng.standard_exponential(ids.size)
         lam_idle = self.emission_rate(ids, 0.0)
         out = t + e / lam_idle
-        if window is not None:
-            v = window.volts_of(self.cell[ids])
-            act = (v != 0) & (t < window.end_s)
-            if np.any(act):
-                lam_on = self.emission_rate(ids[act], v[act])
-                budget = lam_on * (window.end_s - t[act])
-                ea = e[act]
-                early = ea < budget
-                out[act] = np.where(
-                    early,
-                    t[act] + ea / lam_on,
-                    window.end_s + (ea - budget) / lam_idle[act],
-                )
+        if window is None or ids.size == 0:
+            return out
+        act = np.flatnonzero(window.ever_on(self.cell[ids]) & (t < window.end_s))
+        n_reads, step = window.row_on.shape[0], window.step_s
+        rows, cols = np.divmod(self.cell[ids[act]], window.col_volts.size)
+        on_factor = np.exp(-window.col_volts[cols] / self.params.emission_slope_v)
+        cur, left, lam = t[act], e[act], lam_idle[act]
+        look = np.arange(4)
+        while act.size:
+            reads = window.read_of(cur)[:, None] + look  # (traps, 4)
+            valid = reads < n_reads
+            reads_c = np.minimum(reads, n_reads - 1)
+            seg_start = window.start_s + reads * step
+            on = window.row_on[reads_c, rows[:, None]] & valid
+            rate = lam[:, None] * np.where(on, on_factor[:, None], 1.0)
+            dur = np.clip(seg_start + step - np.maximum(cur[:, None], seg_start), 0.0, None)
+            dur[~valid] = np.inf  # after the window: idle for ever
+            hazard = np.cumsum(rate * dur, axis=1)
+            k = (hazard < left[:, None]).sum(axis=1)
+            hit = k < look.size
+            if np.any(hit):
+                r = np.flatnonzero(hit)
+                kh = k[hit]
+                before = np.where(kh > 0, hazard[r, np.maximum(kh - 1, 0)], 0.0)
+                begin = np.maximum(cur[hit], seg_start[r, kh])
+                out[act[hit]] = begin + (left[hit] - before) / rate[r, kh]
+            miss = ~hit
+            act, rows, on_factor, lam = act[miss], rows[miss], on_factor[miss], lam[miss]
+            left = left[miss] - hazard[miss, -1]
+            cur = seg_start[miss, -1] + step
         return out
 
     def advance(self, t_to: float, window: BiasWindow | None = None) -> Flips:
-        """Fire every event up to ``t_to`` (exact for |V| <= kinetics_bound_v)."""
+        """Fire every event up to ``t_to`` (exact while every bias is <= ``bound_v``)."""
         if window is None and (t_to - self.time_s) * self._rate_sum > 2 * self.state.size:
             return self._jump_idle(t_to)
         self.time_s = max(self.time_s, t_to)
@@ -416,13 +476,15 @@ class TrapPopulation:
         rng = self.rng
         filled = self.state[ids]
         bound = self.bound_rate(ids)
-        # Empty traps: a candidate at the bound rate, accepted with lam_c(V) / bound.
+        # Empty traps: a candidate at the bound rate, accepted with lam_c(V) / bound
+        # = exp((V - bound_v) / capture_slope_v), the same for every trap at a given bias.
         cand, tc = ids[~filled], times[~filled]
         volts = np.zeros(cand.size)
         if window is not None and cand.size:
             inside = (tc >= window.start_s) & (tc < window.end_s)
-            volts[inside] = window.volts_of(self.cell[cand[inside]])
-        accept = rng.random(cand.size) * bound[~filled] < self.capture_rate(cand, volts)
+            volts[inside] = window.volts_of(self.cell[cand[inside]], tc[inside])
+        ratio = np.exp((volts - self.bound_v) / self.params.capture_slope_v)
+        accept = rng.random(cand.size) < ratio
         cap, tcap = cand[accept], tc[accept]
         # Filled traps: the popped time is their exact emission.
         em, tem = ids[filled], times[filled]
@@ -458,9 +520,14 @@ class TrapPopulation:
 
     def open_window(self, window: BiasWindow) -> None:
         """A read starts: redraw the emission of filled traps whose cell becomes biased."""
-        self._filled = np.unique(self._filled[self.state[self._filled]])
-        f = self._filled
-        hit = f[window.volts_of(self.cell[f]) != 0]
+        f = self._filled[self.state[self._filled]]
+        if f.size > 2 * self._filled_unique:  # duplicates only cost time: compact rarely
+            f = np.unique(f)
+            self._filled_unique = f.size
+        self._filled = f
+        if f.size == 0:
+            return
+        hit = f[window.ever_on(self.cell[f])]
         if hit.size:
             self.queue.push(
                 hit, self._emission_after(hit, np.full(hit.size, window.start_s), window)

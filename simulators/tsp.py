@@ -26,10 +26,10 @@ operations complete at once, ``waitcomplete()`` returns immediately.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
-import struct
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -53,6 +53,9 @@ SEVERITY_RECOVERABLE = 20
 ERROR_QUEUE_CAPACITY = 100
 MAX_LUA_MEMORY_BYTES = 64 * 1024 * 1024
 HOOK_INSTRUCTIONS = 10_000
+#: Compiled command lines kept for reuse (see :meth:`TSPEmulator.execute`).
+CHUNK_CACHE_ENTRIES = 512
+CHUNK_CACHE_MAX_CHARS = 2048
 NIL = None  # what a Python attribute returns to read as Lua ``nil``
 
 
@@ -186,8 +189,10 @@ class NumberAttr:
         queue: ErrorQueue | None = getattr(obj, "_errors", None)
         bad = None
         if self.choices is not None and x not in self.choices:
-            bad = (CODE_TOO_BIG if x > max(self.choices) else CODE_TOO_SMALL,
-                   f"Parameter error: {self.name} must be one of {sorted(self.choices)}")
+            bad = (
+                CODE_TOO_BIG if x > max(self.choices) else CODE_TOO_SMALL,
+                f"Parameter error: {self.name} must be one of {sorted(self.choices)}",
+            )
         elif self.hi is not None and x > self.hi:
             bad = (CODE_TOO_BIG, f"Parameter too big: {self.name} > {self.hi:g}")
         elif self.lo is not None and x < self.lo:
@@ -244,8 +249,12 @@ class ErrorQueue(TSPObject):
     def push(self, code: int, message: str, severity: int = SEVERITY_RECOVERABLE) -> None:
         """Queue an entry; when full the last entry becomes -350 "Queue overflow"."""
         if len(self._entries) >= self._capacity:
-            self._entries[-1] = (CODE_QUEUE_OVERFLOW, "Queue overflow", SEVERITY_RECOVERABLE,
-                                 self._node)
+            self._entries[-1] = (
+                CODE_QUEUE_OVERFLOW,
+                "Queue overflow",
+                SEVERITY_RECOVERABLE,
+                self._node,
+            )
             return
         self._entries.append((int(code), str(message), int(severity), self._node))
 
@@ -287,15 +296,20 @@ class Format(TSPAttrObject):
     def precision(self) -> int:
         return int(self.asciiprecision) or 6
 
-    def encode(self, values: Iterable[float]) -> bytes:
-        """One reply: ASCII ``a, b, c`` or binary ``#0`` + packed values, both + LF."""
-        values = [float(v) for v in values]
+    def encode(self, values: Iterable[float] | np.ndarray) -> bytes:
+        """One reply: ASCII ``a, b, c`` or binary ``#0`` + packed values, both + LF.
+
+        REAL32 turns values beyond the float32 range into +-inf, as the instrument's cast does.
+        """
         if self.data == self.ASCII:
             p = self.precision()
-            return (", ".join(format_number(v, p) for v in values) + "\n").encode("latin-1")
-        code = "f" if self.data == self.REAL32 else "d"
+            text = ", ".join(format_number(v, p) for v in np.asarray(values, np.float64).tolist())
+            return (text + "\n").encode("latin-1")
         order = "<" if self.byteorder == self.LITTLEENDIAN else ">"
-        return b"#0" + struct.pack(f"{order}{len(values)}{code}", *values) + b"\n"
+        dtype = np.dtype(order + ("f4" if self.data == self.REAL32 else "f8"))
+        with np.errstate(over="ignore"):
+            data = np.asarray(values, dtype=np.float64).astype(dtype, copy=False)
+        return b"".join((b"#0", data.tobytes(), b"\n"))
 
 
 class Timer(TSPObject):
@@ -352,8 +366,9 @@ class StatusRegister(TSPAttrObject):
     ntr = NumberAttr(0, lo=0, hi=65535, integer=True)
     ptr = NumberAttr(0, lo=0, hi=65535, integer=True)
 
-    def __init__(self, errors: ErrorQueue, condition: Callable[[], int] | None = None,
-                 **children: TSPObject) -> None:
+    def __init__(
+        self, errors: ErrorQueue, condition: Callable[[], int] | None = None, **children: TSPObject
+    ) -> None:
         super().__init__(errors)
         self._condition = condition or (lambda: 0)
         for name, child in children.items():
@@ -461,11 +476,26 @@ return api
 """.replace("@COUNT@", str(HOOK_INSTRUCTIONS))
 
 _REMOVED_GLOBALS = (
-    "os", "io", "require", "package", "module", "load", "loadstring", "dofile", "loadfile",
-    "debug", "collectgarbage", "getfenv", "setfenv", "newproxy", "gcinfo", "python",
+    "os",
+    "io",
+    "require",
+    "package",
+    "module",
+    "load",
+    "loadstring",
+    "dofile",
+    "loadfile",
+    "debug",
+    "collectgarbage",
+    "getfenv",
+    "setfenv",
+    "newproxy",
+    "gcinfo",
+    "python",
 )
 _ABORT = "script aborted: ran longer than the execution limit"
 _LUA_POS = re.compile(r"^(?:tsp|\[string \"[^\"]*\"\]):(\d+):\s*(.*)$", re.S)
+_SCRIPT_COMMANDS = frozenset({"loadandrunscript", "loadscript", "loadonly"})
 _COMMON = re.compile(r"^\*([A-Za-z]+\??)\s*(.*)$")
 
 
@@ -488,12 +518,14 @@ class TSPEmulator:
     serialno = "4000001"
     firmware = "1.0.0"
 
-    def __init__(self, clock: VirtualClock | None = None, max_script_s: float = 10.0,
-                 seed: int = 0) -> None:
+    def __init__(
+        self, clock: VirtualClock | None = None, max_script_s: float = 10.0, seed: int = 0
+    ) -> None:
         self.clock = clock or VirtualClock()
         self.max_script_s = float(max_script_s)
         self._math_rng = np.random.default_rng([int(seed) & (2**63 - 1), 0x75A])
         self._output: deque[bytes] = deque()
+        self._chunks: dict[str, Any] = {}
         self._script_lines: list[str] | None = None
         self._script_name: str | None = None
         self._script_run = False
@@ -564,10 +596,14 @@ class TSPEmulator:
     def read(self) -> bytes:
         """Next pending reply (with its LF); raises ``NoReplyPending`` when there is none."""
         if not self._output:
-            from .transport import NoReplyPending  # transport imports pymeasure: import late
-
-            raise NoReplyPending(f"{self.model}: no reply pending")
+            raise _no_reply_pending()(f"{self.model}: no reply pending")
         return self._output.popleft()
+
+    def read_all(self) -> list[bytes]:
+        """Every pending reply (with their LFs), oldest first; empty if none."""
+        out = list(self._output)
+        self._output.clear()
+        return out
 
     def reset(self) -> None:
         """Like a power cycle of the interface: ``*RST``, pending output and scripts dropped."""
@@ -595,26 +631,28 @@ class TSPEmulator:
             return
         if not stripped:
             return
-        words = stripped.split()
-        head = words[0].lower()
-        if head in ("loadandrunscript", "loadscript", "loadonly"):
-            self._script_lines = []
-            self._script_name = words[1] if len(words) > 1 else None
-            self._script_run = head == "loadandrunscript"
-            return
-        if head == "abort":
-            return
-        common = _COMMON.match(stripped)
-        if common and self._common(common.group(1).upper(), common.group(2)):
-            return
+        first = stripped[0]
+        if first == "*":
+            common = _COMMON.match(stripped)
+            if common and self._common(common.group(1).upper(), common.group(2)):
+                return
+        elif first in "lLaA":  # loadandrunscript, loadscript, loadonly, abort
+            words = stripped.split(None, 2)
+            head = words[0].lower()
+            if head in _SCRIPT_COMMANDS:
+                self._script_lines = []
+                self._script_name = words[1] if len(words) > 1 else None
+                self._script_run = head == "loadandrunscript"
+                return
+            if head == "abort":
+                return
         self.execute(stripped)
         if self.localnode.prompts:
             self._output.append(b"TSP>\n")
 
     def _common(self, name: str, arg: str) -> bool:
         if name == "IDN?":
-            self._emit(f"{self.manufacturer}, Model {self.model}, {self.serialno}, "
-                       f"{self.firmware}")
+            self._emit(f"{self.manufacturer}, Model {self.model}, {self.serialno}, {self.firmware}")
         elif name == "RST":
             self._reset_instrument()
         elif name == "CLS":
@@ -642,9 +680,22 @@ class TSPEmulator:
             self._run(fn)
 
     def execute(self, code: str) -> bool:
-        """Compile and run a Lua chunk; errors go to the error queue. True on success."""
-        fn = self._compile(code, "tsp")
-        return fn is not None and self._run(fn)
+        """Compile and run a Lua chunk; errors go to the error queue. True on success.
+
+        Compiled chunks are kept by their source: drivers send the same lines again and again,
+        and a Lua 5.1 chunk has no state of its own (its environment is the one global table,
+        which sandboxed code cannot replace), so running it again equals compiling it again.
+        """
+        fn = self._chunks.get(code)
+        if fn is None:
+            fn = self._compile(code, "tsp")
+            if fn is None:
+                return False
+            if len(code) <= CHUNK_CACHE_MAX_CHARS:
+                if len(self._chunks) >= CHUNK_CACHE_ENTRIES:
+                    self._chunks.clear()
+                self._chunks[code] = fn
+        return self._run(fn)
 
     def _compile(self, code: str, name: str) -> Any:
         try:
@@ -741,7 +792,7 @@ class TSPEmulator:
                 raise runtime_error("buffer element not collected (see collecttimestamps)")
             if lo < 1 or hi > len(data) or lo > hi:
                 raise runtime_error(f"printbuffer index out of range ({lo}..{hi} of {len(data)})")
-            columns.append(np.asarray(data[lo - 1:hi], dtype=np.float64))
+            columns.append(np.asarray(data[lo - 1 : hi], dtype=np.float64))
         self.emit_bytes(self.format.encode(np.column_stack(columns).ravel()))
 
     def _lua_delay(self, seconds: Any) -> None:
@@ -767,6 +818,13 @@ class TSPEmulator:
 
 def _noop(*args: Any) -> None:
     return None
+
+
+@functools.cache
+def _no_reply_pending() -> type[Exception]:
+    from .transport import NoReplyPending  # transport imports pymeasure: import late
+
+    return NoReplyPending
 
 
 def _pad2(result: Any) -> tuple[Any, Any]:

@@ -39,8 +39,20 @@ from ..tsp import (
     runtime_error,
 )
 
-CURRENT_RANGES_A = (100e-12, 1e-9, 10e-9, 100e-9, 1e-6, 10e-6, 100e-6, 1e-3, 10e-3, 100e-3,
-                    1.0, 1.5)
+CURRENT_RANGES_A = (
+    100e-12,
+    1e-9,
+    10e-9,
+    100e-9,
+    1e-6,
+    10e-6,
+    100e-6,
+    1e-3,
+    10e-3,
+    100e-3,
+    1.0,
+    1.5,
+)
 VOLTAGE_RANGES_V = (0.2, 2.0, 20.0, 200.0)
 OVERFLOW_READING = 9.91e37
 STATUS_COMPLIANCE = 0x40
@@ -158,8 +170,9 @@ class ReadingBuffer(TSPAttrObject):
         reset_attrs(self)
         self._clear_data()
 
-    def store(self, readings: np.ndarray, times: np.ndarray, statuses: np.ndarray,
-              sources: np.ndarray) -> None:
+    def store(
+        self, readings: np.ndarray, times: np.ndarray, statuses: np.ndarray, sources: np.ndarray
+    ) -> None:
         """Add readings as the instrument would (append mode, fill mode, capacity)."""
         if not self.appendmode:
             self._clear_data()
@@ -177,7 +190,7 @@ class ReadingBuffer(TSPAttrObject):
             take = min(room, m)
             self._ensure(self._n + take)
             for dst, src in zip((self._r, self._t, self._s, self._src), new, strict=True):
-                dst[self._n:self._n + take] = src[:take]
+                dst[self._n : self._n + take] = src[:take]
             self._n += take
             self._next = self._n
             if take < m and self._errors is not None:
@@ -474,8 +487,9 @@ class Keithley2636B(TSPEmulator):
     serialno = "4420001"
     firmware = "4.0.4"
 
-    def __init__(self, bench: Bench, name: str = "smu", linefreq: int = 60,
-                 max_script_s: float = 10.0) -> None:
+    def __init__(
+        self, bench: Bench, name: str = "smu", linefreq: int = 60, max_script_s: float = 10.0
+    ) -> None:
         self.bench, self.name = bench, name
         self._initial_linefreq = int(linefreq)
         super().__init__(bench.clock, max_script_s=max_script_s, seed=bench.seed)

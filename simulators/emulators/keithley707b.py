@@ -84,12 +84,14 @@ class Channel(TSPAttrObject):
                 plain.append(item)
         if plain:
             try:
-                parsed = parse_channel_list(",".join(plain), self._geometry,
-                                            allow_slots=allow_slots)
+                parsed = parse_channel_list(
+                    ",".join(plain), self._geometry, allow_slots=allow_slots
+                )
             except ChannelSpecifierError as exc:
                 raise _channel_error(str(exc)) from None
-            points.update(Crosspoint(p.slot, p.row, p.column)
-                          for p in parsed.expand(self._geometry))
+            points.update(
+                Crosspoint(p.slot, p.row, p.column) for p in parsed.expand(self._geometry)
+            )
         return sorted(points)
 
     def _closable(self, channel_list: Any) -> list[Crosspoint]:
@@ -119,8 +121,9 @@ class Channel(TSPAttrObject):
 
     def _exclusive(self, points: list[Crosspoint], slots: set[int] | None) -> None:
         keep = set(points)
-        others = [p for p in self._bench.closed()
-                  if p not in keep and (slots is None or p.slot in slots)]
+        others = [
+            p for p in self._bench.closed() if p not in keep and (slots is None or p.slot in slots)
+        ]
         if self.connectrule == Channel.MAKE_BEFORE_BREAK:
             self._bench.close(points)
             self._bench.open(others)

@@ -263,3 +263,91 @@ def test_array_sizes_from_8_to_1024(size):
     assert array.nbytes / size**2 <= 256
     i = array.read_bitlines(np.ones(size, bool), 0.2, 1e-4)
     assert i.shape == (size,) and np.all(np.isfinite(i))
+
+
+def test_bit_serial_vmm_is_the_shift_and_add_of_kirchhoff_sums():
+    no_drift = RetentionModel(drift_nu_mean=0.0, drift_nu_sigma=0.0)
+    params = ArrayParams(
+        rows=64, cols=48, initial_state="random", traps=NO_TRAPS, retention=no_drift
+    )
+    array = FTJArray(params, np.random.default_rng(12))
+    x = np.random.default_rng(13).integers(0, 256, 64)
+    t0 = array.clock.now_s
+    out = array.vmm(x, 8, 0.2, 1e-5, noise=False)
+    expected = array.current_factor(0.2) * (x @ array.conductance())
+    np.testing.assert_allclose(out, expected, rtol=1e-12)
+    assert array.clock.now_s - t0 == pytest.approx(8e-5)
+    with pytest.raises(ValueError, match="integers"):
+        array.vmm(np.full(64, 256), 8, 0.2, 1e-5)
+
+
+def test_vmm_with_traps_and_noise_stays_close_to_ideal_at_the_vmm_bias():
+    params = ArrayParams(rows=128, cols=128, initial_state="random")
+    array = FTJArray(params, np.random.default_rng(14))
+    rng = np.random.default_rng(15)
+    errs = []
+    for _ in range(20):
+        x = rng.integers(0, 16, 128)
+        ideal = array.current_factor(0.2) * (x @ array.conductance())
+        errs.append(np.abs(array.vmm(x, 4, 0.2, 1e-4) / ideal - 1).max())
+    assert max(errs) < 2e-3  # read noise + RTN (< 0.1 % per cell) on sums of ~64 cells
+
+
+def test_vmm_batch_equals_per_reading_shift_and_add_and_has_the_right_noise():
+    no_drift = RetentionModel(drift_nu_mean=0.0, drift_nu_sigma=0.0)
+    params = ArrayParams(
+        rows=32, cols=16, initial_state="random", traps=NO_TRAPS, retention=no_drift
+    )
+    array = FTJArray(params, np.random.default_rng(16))
+    x = np.random.default_rng(17).integers(0, 16, (5, 32))
+    batch = array.vmm_batch(x, 4, 0.2, 1e-4, noise=False)
+    planes = ((x[:, :, None] >> np.arange(4)) & 1).transpose(0, 2, 1).reshape(20, 32).astype(bool)
+    readings = array.read_bitline_sequence(planes, 0.2, 1e-4, noise=False).reshape(5, 4, 16)
+    np.testing.assert_allclose(
+        batch, np.einsum("b,obc->oc", 2.0 ** np.arange(4), readings), rtol=1e-12
+    )
+    # noise: sum_b 4^b sigma_b^2 with sigma_b^2 = (4kT G_b + 2q I_b + S) / (2 T)
+    xs = np.repeat(x[:1], 4000, axis=0)
+    noisy = array.vmm_batch(xs, 4, 0.2, 1e-4)
+    p = params.read_noise
+    i_b = readings[0]
+    var = sum(
+        4.0**b
+        * (
+            4 * 1.380649e-23 * p.temperature_k * i_b[b] / array.current_factor(0.2)
+            + 2 * 1.602176634e-19 * i_b[b]
+            + p.instrument_noise_a_per_rthz**2
+        )
+        / (2 * 1e-4)
+        for b in range(4)
+    )
+    np.testing.assert_allclose(noisy.std(axis=0), np.sqrt(var), rtol=0.06)
+    np.testing.assert_allclose(noisy.mean(axis=0), batch[0], rtol=1e-4)
+
+
+def test_vmm_batch_trap_corrections_match_the_per_reading_computation():
+    """Traps made fast and fully active at the VMM bias flip many times per product; with
+    noise off both paths draw the same trap events, so the shift-and-add of the per-reading
+    currents must equal the batched products to rounding."""
+    fast = TrapModel(
+        traps_per_cell=3.0,
+        reference_bias_v=0.2,
+        tau_capture_ref_s=3e-5,
+        tau_emission_ref_s=2e-5,
+        activation_v=0.0,
+        amplitude=0.05,
+        kinetics_bound_v=0.2,
+    )
+    no_drift = RetentionModel(drift_nu_mean=0.0, drift_nu_sigma=0.0)
+    params = ArrayParams(rows=24, cols=8, initial_state="on", traps=fast, retention=no_drift)
+    x = np.random.default_rng(18).integers(0, 16, (12, 24))
+    a = FTJArray(params, np.random.default_rng(19))
+    b = FTJArray(params, np.random.default_rng(19))
+    batch = a.vmm_batch(x, 4, 0.2, 1e-5, noise=False)
+    planes = ((x[:, :, None] >> np.arange(4)) & 1).transpose(0, 2, 1).reshape(48, 24).astype(bool)
+    readings = b.read_bitline_sequence(planes, 0.2, 1e-5, noise=False).reshape(12, 4, 8)
+    expected = np.einsum("b,obc->oc", 2.0 ** np.arange(4), readings)
+    np.testing.assert_allclose(batch, expected, rtol=1e-10)
+    ideal = a.current_factor(0.2) * (x @ a.conductance())
+    assert np.abs(batch / ideal - 1).max() > 1e-3  # the traps really did change the products
+    np.testing.assert_array_equal(a.traps.state, b.traps.state)

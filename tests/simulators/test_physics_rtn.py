@@ -139,7 +139,7 @@ def test_event_queue_path_has_exact_occupancy_and_dwell_times():
     rng = np.random.default_rng(11)
     volts, n_traps = 0.25, 20
     pop = _population_with_known_rates(n_traps, volts, rng)
-    window = BiasWindow(0.0, 1e9, np.ones(1, bool), np.full(n_traps, volts))
+    window = BiasWindow(0.0, 1e9, np.ones((1, 1), bool), np.full(n_traps, volts))
     pop.open_window(window)
     dt, steps = 5e-5, 100_000  # 5 s per trap, ~1,400 transitions each
     states = np.empty((steps, n_traps), dtype=bool)
@@ -159,7 +159,7 @@ def test_event_queue_occupancy_of_a_population_relaxes_to_stationary():
     volts = 0.3
     pop = _population_with_known_rates(40_000, volts, rng)
     cells = 40_000
-    window = BiasWindow(0.0, 1.0, np.ones(cells // 200, bool), np.full(200, volts))
+    window = BiasWindow(0.0, 1.0, np.ones((1, cells // 200), bool), np.full(200, volts))
     pop.open_window(window)
     pop.advance(0.5, window)  # >> tau*: stationary at `volts`
     p = TAU_E / (TAU_C + TAU_E)
@@ -213,3 +213,25 @@ def test_filled_trap_lowers_the_vmm_current_by_its_amplitude():
     filled = array.read_bitlines([r], 0.2, 1e-9, noise=False)[c]
     expected = float(array.traps.amp0[trap]) * float(array.rtn_amplitude(0.2))
     assert 1 - filled / empty == pytest.approx(expected, rel=1e-3)
+
+
+def test_emission_through_a_sequence_of_reads_has_the_exact_survival_function():
+    """A filled trap whose word line toggles from read to read: P(no emission by t) must be
+    exp(-integral of the piecewise emission rate), also after the window (idle rate)."""
+    rng = np.random.default_rng(13)
+    n = 200_000
+    params = TrapModel(tau_log_sigma=0.0)
+    pop = TrapPopulation(params, n, rng, 0.0, counts=np.ones(n, dtype=np.int64))
+    step, volts = 1e-6, 0.25
+    row_on = np.array([[True], [False], [True], [True]])  # one word line, 4 reads
+    window = BiasWindow(0.0, step, np.repeat(row_on, n, axis=1), np.full(1, volts))
+    ids = np.arange(n)
+    t_emit = pop._emission_after(ids, np.zeros(n), window)
+    lam_on = float(pop.emission_rate(ids[:1], volts)[0])
+    lam_idle = float(pop.emission_rate(ids[:1], 0.0)[0])
+    rates = np.where(row_on[:, 0], lam_on, lam_idle)
+    for t in (0.5e-6, 1.5e-6, 3e-6, 4e-6, 6e-6):
+        seg = np.clip(t - step * np.arange(4), 0, step)
+        hazard = np.sum(rates * seg) + lam_idle * max(t - 4 * step, 0.0)
+        expected = np.exp(-hazard)
+        assert np.mean(t_emit > t) == pytest.approx(expected, abs=4 * np.sqrt(expected / n) + 1e-3)
