@@ -495,10 +495,10 @@ class InstrumentServer:
                     continue
                 *lines, pending = pending.split(b"\n")
                 for line in lines:
-                    if faults.take_connection_drop():
+                    if faults._drop_connection and faults.take_connection_drop():
                         log.info("fault injection: %s drops the connection", self.name)
                         return
-                    replies = self._execute(line.decode("latin-1").rstrip("\r"))
+                    replies = self._execute(line.decode("latin-1"))
                     if not replies:
                         continue
                     delay = faults.reply_delay_s
@@ -517,12 +517,22 @@ class InstrumentServer:
                 sock.close()
 
     def _execute(self, message: str) -> list[bytes]:
+        """Run one message (a trailing CR dropped) and collect its replies.
+
+        This is on every round trip's critical path, so it calls the wrapped emulator directly
+        unless a reply drop is armed (the :class:`FaultyEmulator` layer only forwards then).
+        """
+        if message.endswith("\r"):
+            message = message[:-1]
+        faulty = self.emulator
         with self._lock:
             try:
-                self.emulator.write(message)
+                faulty.emulator.write(message)
             except Exception:  # an emulator bug must not kill the connection
                 log.exception("emulator %s failed on %r", self.name, message[:80])
-            return drain(self.emulator)
+            if faulty.faults._drop_replies:
+                return drain(faulty)
+            return drain(faulty.emulator)
 
 
 # ---------------------------------------------------------------------------- record / replay

@@ -652,7 +652,7 @@ class TSPEmulator:
 
     def _common(self, name: str, arg: str) -> bool:
         if name == "IDN?":
-            self._emit(f"{self.manufacturer}, Model {self.model}, {self.serialno}, {self.firmware}")
+            self._output.append(self._idn)
         elif name == "RST":
             self._reset_instrument()
         elif name == "CLS":
@@ -747,6 +747,11 @@ class TSPEmulator:
         return time.monotonic() > self._deadline
 
     # ------------------------------------------------------------------ output
+    @functools.cached_property
+    def _idn(self) -> bytes:
+        text = f"{self.manufacturer}, Model {self.model}, {self.serialno}, {self.firmware}"
+        return (text + "\n").encode("latin-1")
+
     def _emit(self, text: str) -> None:
         self._output.append((text + "\n").encode("latin-1", errors="replace"))
 

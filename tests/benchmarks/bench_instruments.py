@@ -1,0 +1,189 @@
+"""Instrument transport and emulator benchmarks (issue 3), each against a same-run baseline.
+
+* a query round trip through pyvisa-py to ``ftjlab sim-server`` (``SimServer``, in-process
+  threads) against the same round trip to a bare LF echo server on a thread;
+* queries per second the in-process adapter serves, against the 20,000/s budget;
+* reading a 1e5-point 2636B buffer in binary (REAL32) against reading it in ASCII, same buffer,
+  same transport (pyvisa-py over TCP).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import statistics
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+
+from ftjlab.instruments import Keithley2636B
+from ftjlab.simulators.server import SimServer
+from ftjlab.simulators.transport import EmulatorAdapter
+from pymeasure.instruments import Instrument
+
+from ftjlab.benchmarks import BenchResult, interleaved_ratio
+from ftjlab.config import build_sim_bench, load_bench_config
+
+SEED = 2026
+QUERIES_PER_BATCH = 50
+BUFFER_POINTS = 100_000
+IN_PROCESS_BUDGET_PER_S = 20_000.0
+
+
+class EchoServer:
+    """A minimal raw-socket server on a thread: every LF-terminated line comes back."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._threads: list[threading.Thread] = []
+        self._accept = threading.Thread(target=self._serve, daemon=True)
+        self._accept.start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                sock, _ = self._listener.accept()
+                thread = threading.Thread(target=self._echo, args=(sock,), daemon=True)
+                thread.start()
+                self._threads.append(thread)
+
+    @staticmethod
+    def _echo(sock: socket.socket) -> None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        pending = b""
+        with contextlib.suppress(OSError), sock:
+            while data := sock.recv(65536):
+                pending += data
+                if b"\n" in pending:
+                    end = pending.rindex(b"\n") + 1
+                    sock.sendall(pending[:end])
+                    pending = pending[end:]
+
+    @property
+    def resource(self) -> str:
+        return f"TCPIP0::127.0.0.1::{self.port}::SOCKET"
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+@contextlib.contextmanager
+def _sim_server() -> Iterator[SimServer]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        with SimServer(load_bench_config(), seed=SEED) as server:
+            yield server
+
+
+def _open(resource: str):
+    import pyvisa
+
+    rm = pyvisa.ResourceManager("@py")
+    return rm.open_resource(resource, read_termination="\n", write_termination="\n", timeout=5000)
+
+
+def bench_query_round_trip_vs_echo_server(quick: bool) -> BenchResult:
+    """``*IDN?`` to the sim server's 2636B through pyvisa-py, against the same query to a
+    bare echo server (both servers in-process threads, both reached through pyvisa-py).
+    Short batches, many interleaved pairs: the machine is shared."""
+    n = QUERIES_PER_BATCH
+    echo = EchoServer()
+    with _sim_server() as server:
+        sim, bare = _open(server.resources["smu"]), _open(echo.resource)
+        try:
+            assert sim.query("*IDN?").startswith("Keithley Instruments Inc., Model 2636B")
+            assert bare.query("*IDN?") == "*IDN?"
+            ts, tb, ratio = interleaved_ratio(
+                _queries(sim, "*IDN?", n), _queries(bare, "*IDN?", n), 15 if quick else 41
+            )
+            tsp = interleaved_ratio(
+                _queries(sim, "print(1)", n), _queries(bare, "print(1)", n), 7 if quick else 21
+            )[2]
+        finally:
+            sim.close()
+            bare.close()
+            echo.close()
+    return BenchResult(
+        "instruments.query_round_trip_vs_echo", ts / n, tb / n, "s per query", 1.3,
+        note=f"2636B *IDN?; pair-ratio median {ratio:.2f}; TSP print(1) (a Lua chunk) {tsp:.2f}",
+    )
+
+
+def _queries(resource, query: str, n: int):
+    def run():
+        for _ in range(n):
+            resource.query(query)
+
+    return run
+
+
+def bench_in_process_queries_per_second(quick: bool) -> BenchResult:
+    """``print(1)`` queries (each a Lua chunk run by the 2636B's TSP runtime) written to and
+    read from the in-process ``EmulatorAdapter``; baseline = the 20,000/s budget.
+
+    The rate is the best of several runs (the machine is shared; the median is in the note),
+    as are the rates of ``*IDN?`` and of ``print(1)`` through a pymeasure ``Instrument``.
+    """
+    _, emulators = build_sim_bench(load_bench_config(), SEED)
+    adapter = EmulatorAdapter(emulators["smu"])
+    smu = Instrument(adapter, "2636B", includeSCPI=False)
+
+    def query(text: str) -> str:
+        adapter.write(text)
+        return adapter.read()
+
+    assert query("print(1)") == "1.00000e+00"
+    n = 2000 if quick else 5000
+    rates: dict[str, list[float]] = {"print": [], "idn": [], "instrument": []}
+    for _ in range(5 if quick else 11):
+        for key, call in (("print", lambda: query("print(1)")), ("idn", lambda: query("*IDN?")),
+                          ("instrument", lambda: smu.ask("print(1)"))):
+            t0 = time.perf_counter()
+            for _ in range(n):
+                call()
+            rates[key].append(n / (time.perf_counter() - t0))
+    return BenchResult(
+        "instruments.in_process_queries_per_s", max(rates["print"]), IN_PROCESS_BUDGET_PER_S,
+        "queries/s (baseline = budget)", 1.0, higher_is_better=True,
+        note=f"TSP print(1), best of runs (median {statistics.median(rates['print']):,.0f}/s); "
+        f"*IDN? {max(rates['idn']):,.0f}/s; via pymeasure Instrument.ask "
+        f"{max(rates['instrument']):,.0f}/s",
+    )
+
+
+def bench_buffer_read_binary_vs_ascii(quick: bool) -> BenchResult:
+    """Read 1e5 readings of ``smua.nvbuffer1`` with our 2636B driver over pyvisa-py: ASCII
+    against REAL32 (the speed-up is the figure; higher is better)."""
+    with _sim_server() as server:
+        smu = Keithley2636B(server.resources["smu"], visa_library="@py", timeout=30_000)
+        try:
+            a = smu.smua
+            a.measure_nplc = 0.001
+            a.configure_timed_acquisition(count=BUFFER_POINTS, interval_s=0.0)
+            a.start_current_acquisition()
+            smu.wait_for_completion()
+            assert a.buffer_count == BUFFER_POINTS
+            binary, _ = a.read_buffer(binary=True, timestamps=False)
+            ascii_, _ = a.read_buffer(binary=False, timestamps=False)
+            assert binary.size == ascii_.size == BUFFER_POINTS
+
+            def subject():
+                a.read_buffer(BUFFER_POINTS, binary=False, timestamps=False)
+
+            def baseline():
+                a.read_buffer(BUFFER_POINTS, binary=True, timestamps=False)
+
+            t_ascii, t_binary, ratio = interleaved_ratio(subject, baseline, 3 if quick else 7)
+        finally:
+            smu.adapter.close()
+    return BenchResult(
+        "instruments.buffer_1e5_binary_speedup",
+        t_ascii,
+        t_binary,
+        "s ASCII / s REAL32 (speed-up)",
+        5.0,
+        higher_is_better=True,
+        note=f"pair-ratio median {ratio:.1f}; pyvisa-py over TCP, readings only",
+    )
