@@ -32,7 +32,7 @@ class BenchResult:
     value: float
     baseline: float
     unit: str
-    target: float
+    target: float | None  # None: reported for information, no target
     higher_is_better: bool = False
     note: str = ""
     extra: dict = field(default_factory=dict)
@@ -43,6 +43,8 @@ class BenchResult:
 
     @property
     def passed(self) -> bool:
+        if self.target is None:
+            return True
         return self.ratio >= self.target if self.higher_is_better else self.ratio <= self.target
 
 
@@ -101,9 +103,11 @@ def _format(results: list[BenchResult]) -> str:
     lines = [head, "-" * len(head)]
     for r in results:
         op = ">=" if r.higher_is_better else "<="
+        target = "info" if r.target is None else f"{op}{r.target:<7.3g}"
+        ok = "-" if r.target is None else ("yes" if r.passed else "NO")
         lines.append(
             f"{r.name:<44} {r.value:>12.4g} {r.baseline:>12.4g} {r.ratio:>8.3g} "
-            f"{op}{r.target:<7.3g}  {'yes' if r.passed else 'NO'}"
+            f"{target:<9}  {ok:<3}"
             + (f"   {r.unit}; {r.note}" if r.note else f"   {r.unit}")
         )
     return "\n".join(lines)

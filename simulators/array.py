@@ -83,6 +83,8 @@ class FTJArray:
         self.modulation = self.traps.modulation(n).astype(np.float32)
         # Cached read matrix H = G(t_h) * (1 - g(V_h) * m), float64 (rows, cols)
         self._h = np.empty((self.rows, self.cols))
+        self._g_h = np.empty(n, dtype=np.float32)  # G(t_h) of every cell, behind _h
+        self._h32 = np.empty((self.rows, self.cols), dtype=np.float32)  # _h for noise only
         self._h_volts: float | None = None
         self._h_time = -np.inf
 
@@ -104,6 +106,8 @@ class FTJArray:
             self.g_prog,
             self.modulation,
             self._h,
+            self._g_h,
+            self._h32,
         )
         return sum(a.nbytes for a in per_cell) + self.domains.nbytes + self.traps.nbytes
 
@@ -201,7 +205,7 @@ class FTJArray:
                 moved = self.g_prog[changed] != g_now
                 self.t_prog[changed[moved]] = t
                 self._t_prog_max = t
-                self._refresh_h(changed)
+                self._refresh_h(changed, programmed=True)
         self.clock.advance((count - 1) * period_s + width_s)
 
     # ------------------------------------------------------------------ traps and cache
@@ -218,12 +222,17 @@ class FTJArray:
             self._refresh_h(cells)
         return flips
 
-    def _refresh_h(self, cells: np.ndarray) -> None:
+    def _refresh_h(self, cells: np.ndarray, programmed: bool = False) -> None:
+        """Bring the cached read matrix up to date for ``cells`` after their traps flipped
+        (``programmed``: after their conductance changed)."""
         if self._h_volts is None:
             return
-        g = self.conductance(self._h_time, cells)
         act = float(self.rtn_amplitude(self._h_volts))
+        if programmed:
+            self._g_h[cells] = self.conductance(self._h_time, cells)
+        g = self._g_h[cells].astype(np.float64)
         self._h.ravel()[cells] = g * (1.0 - act * self.modulation[cells])
+        self._h32.ravel()[cells] = self._h.ravel()[cells]
 
     def _ensure_h(self, volts: float, t_s: float) -> None:
         stale = self._h_volts != volts
@@ -237,7 +246,10 @@ class FTJArray:
         if stale:
             self._h_volts, self._h_time = volts, t_s
             act = float(self.rtn_amplitude(volts))
-            self._h[:] = self.conductance(t_s) * (1.0 - act * self.modulation.reshape(self.shape))
+            g = self.conductance(t_s)
+            self._g_h[:] = g.ravel()
+            self._h[:] = g * (1.0 - act * self.modulation.reshape(self.shape))
+            self._h32[:] = self._h
 
     # ------------------------------------------------------------------ noise
     def noise_sigma(self, current_a, conductance_s, aperture_s: float) -> np.ndarray:
@@ -315,7 +327,7 @@ class FTJArray:
             di = (
                 -f
                 * float(self.rtn_amplitude(v0))
-                * self.conductance(t0, cells)
+                * self._g_h[cells]  # the G behind _h
                 * flips.sign
                 * self.traps.amp0[flips.ids]
             )
@@ -392,12 +404,14 @@ class FTJArray:
         f = float(self.current_factor(v0))
         xf = x.astype(np.float64)
         x4 = np.einsum("b,obr->or", 4.0**shifts, planes)  # noise weights sum_b 4^b x_ob
+        # The noise variance needs no float64 precision: its product runs in float32.
+        x4 = x4.astype(np.float32)
         if n == 1:  # OpenBLAS: two matvecs beat a 2-row GEMM
             current = (xf[0] @ self._h)[None, :]
-            lin4 = (x4[0] @ self._h)[None, :]
+            lin4 = (x4[0] @ self._h32)[None, :]
         else:
             current = xf @ self._h
-            lin4 = x4 @ self._h
+            lin4 = x4 @ self._h32
         current *= f
         window = BiasWindow(
             t0, aperture_s, planes.reshape(n * bits, self.rows), np.full(self.cols, v0)
@@ -410,7 +424,7 @@ class FTJArray:
             delta = (
                 -f
                 * float(self.rtn_amplitude(v0))
-                * self.conductance(t0, cells)
+                * self._g_h[cells]  # the G behind _h
                 * flips.sign
                 * self.traps.amp0[flips.ids]
             )
@@ -509,8 +523,20 @@ class FTJArray:
         weight = -i0[slot] * self.rtn_amplitude(v_trap) * self.traps.amp0[ids]
         base = np.bincount(col_of, weights=i0, minlength=cols.size)
         window = TraceWindow(n, interval_s, aperture_s)
+        sigma = None
+        if noise:
+            g_col = np.bincount(col_of, weights=g, minlength=cols.size)
+            sigma = self.noise_sigma(base, g_col, aperture_s)
         trace, state_end = simulate_traps(
-            self.traps.state[ids], lam_c, lam_e, weight, col_of[slot], base, window, self.rng
+            self.traps.state[ids],
+            lam_c,
+            lam_e,
+            weight,
+            col_of[slot],
+            base,
+            window,
+            self.rng,
+            noise_sigma=sigma,
         )
         t1 = t0 + window.duration_s
         self.traps.set_states(ids, state_end, t1)
@@ -520,12 +546,6 @@ class FTJArray:
             trace += np.float32(
                 self.params.conductance.access_off_current_a * (self.rows - rows.size)
             ) * np.sign(v_col)[:, None].astype(np.float32)
-        if noise:
-            g_col = np.bincount(col_of, weights=g, minlength=cols.size)
-            sigma = self.noise_sigma(base, g_col, aperture_s).astype(np.float32)
-            z = standard_normal_f32(self.rng, trace.size).reshape(trace.shape)
-            z *= sigma[:, None]
-            trace += z
         self.clock.advance(window.duration_s)
         # the queue still holds idle events of other traps up to t1: fire them
         self.traps_to(t1)

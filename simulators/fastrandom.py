@@ -30,13 +30,15 @@ def _build_table() -> np.ndarray:
     return means.astype(np.float32)
 
 
-_TABLE = _build_table()
+TABLE = _build_table()
+
+
+def noise_indices(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` uniform 16-bit table indices (4 per 64-bit draw of the generator)."""
+    raw = rng.bit_generator.random_raw((int(n) + 3) // 4)
+    return np.asarray(raw, dtype=np.uint64).view(np.uint16)[: int(n)]
 
 
 def standard_normal_f32(rng: np.random.Generator, n: int) -> np.ndarray:
     """``n`` standard-normal float32 draws (tails cut at ~4.4 sigma; see module doc)."""
-    n = int(n)
-    words = (n + 3) // 4
-    raw = rng.bit_generator.random_raw(words)
-    idx = np.asarray(raw, dtype=np.uint64).view(np.uint16)[:n].astype(np.intp)
-    return np.take(_TABLE, idx)
+    return np.take(TABLE, noise_indices(rng, n).astype(np.intp))

@@ -235,3 +235,23 @@ def test_emission_through_a_sequence_of_reads_has_the_exact_survival_function():
         hazard = np.sum(rates * seg) + lam_idle * max(t - 4 * step, 0.0)
         expected = np.exp(-hazard)
         assert np.mean(t_emit > t) == pytest.approx(expected, abs=4 * np.sqrt(expected / n) + 1e-3)
+
+
+@pytest.mark.parametrize("noise", [False, True])
+def test_compiled_and_numpy_engines_agree(noise):
+    """The numba loops and the numpy reference consume the same draws: same readings."""
+    rng = np.random.default_rng(23)
+    n_traps, groups = 300, 64
+    group = np.sort(rng.integers(0, groups, n_traps))
+    tau_c = 1e-3 * np.exp(rng.normal(0, 1.2, n_traps))
+    tau_e = 1e-3 * np.exp(rng.normal(0, 1.2, n_traps))
+    args = (
+        rng.random(n_traps) < 0.5, 1 / tau_c, 1 / tau_e, rng.normal(0, 1e-9, n_traps), group,
+        np.full(groups, 2e-8), TraceWindow(n=5_000, interval_s=5e-5, aperture_s=2e-5),
+    )
+    sigma = np.full(groups, 1e-10) if noise else None
+    a, sa = simulate_traps(*args, np.random.default_rng(1), noise_sigma=sigma, engine="numba")
+    b, sb = simulate_traps(*args, np.random.default_rng(1), noise_sigma=sigma, engine="numpy")
+    np.testing.assert_array_equal(sa, sb)
+    np.testing.assert_allclose(a, b, rtol=2e-6, atol=1e-15)
+    assert np.std(a) > 0
