@@ -28,8 +28,15 @@ def _num(default: float, domain: str = "positive", doc: str = "") -> Any:
     return field(default=default, metadata={"domain": domain, "doc": doc})
 
 
+class _Validated:
+    """Parameter dataclasses check their own fields when constructed."""
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+
 @dataclass(frozen=True)
-class SwitchingModel:
+class SwitchingModel(_Validated):
     """Multi-domain nucleation-limited switching (NLS, Merz-law time constant).
 
     Each cell holds ``domains_per_cell`` (<= 32) domains with log-normal areas and activation
@@ -40,7 +47,7 @@ class SwitchingModel:
     Defaults: Deng et al. (VLSI 2020) FeFET/HZO fit (tau0 ~ 19 ns, alpha = 3, beta = 2).
     """
 
-    domains_per_cell: int = 32
+    domains_per_cell: int = field(default=32, metadata={"max": 32, "doc": "one bit each"})
     tau0_s: float = _num(20e-9, doc="attempt time")
     alpha: float = _num(3.0, doc="Merz exponent on Va/|V|")
     beta: float = _num(2.0, doc="KAI/Avrami exponent on t/tau")
@@ -53,7 +60,7 @@ class SwitchingModel:
 
 
 @dataclass(frozen=True)
-class ConductanceModel:
+class ConductanceModel(_Validated):
     """Conductance of the switched fraction, read non-linearity, variation, stuck cells.
 
     Domains conduct in parallel, so G = G_off + (G_on - G_off) * s with s the switched area
@@ -72,7 +79,7 @@ class ConductanceModel:
 
 
 @dataclass(frozen=True)
-class RetentionModel:
+class RetentionModel(_Validated):
     """Power-law relaxation of the programmed (switched) conductance toward G_off.
 
     ``G(t) = G_off + (G_prog - G_off) * ((t - t_prog + t0) / t0) ** -nu``, nu per cell ~ N.
@@ -87,7 +94,7 @@ class RetentionModel:
 
 
 @dataclass(frozen=True)
-class EnduranceModel:
+class EnduranceModel(_Validated):
     """Memory-window wear: window factor ``1 / (1 + (n / wear_cycles) ** wear_exponent)``.
 
     n counts full program/erase cycles: switching every domain up and back down is one cycle.
@@ -98,7 +105,7 @@ class EnduranceModel:
 
 
 @dataclass(frozen=True)
-class ReadNoiseModel:
+class ReadNoiseModel(_Validated):
     """Read noise of one reading integrated over an aperture T (noise bandwidth 1/(2T)).
 
     sigma_I^2 = (4 k T G + 2 q I + S_inst) / (2 T): thermal, shot and instrument noise.
@@ -110,7 +117,7 @@ class ReadNoiseModel:
 
 
 @dataclass(frozen=True)
-class TrapModel:
+class TrapModel(_Validated):
     """Random telegraph noise from oxide traps, two-state Markov per trap.
 
     Per cell a Poisson number of traps with mean ``traps_per_cell * area / reference_area``.
@@ -145,7 +152,7 @@ class TrapModel:
 
 
 @dataclass(frozen=True)
-class ArrayParams:
+class ArrayParams(_Validated):
     """Everything that defines a simulated FTJ NOR array."""
 
     rows: int = 32
@@ -157,9 +164,6 @@ class ArrayParams:
     endurance: EnduranceModel = field(default_factory=EnduranceModel)
     read_noise: ReadNoiseModel = field(default_factory=ReadNoiseModel)
     traps: TrapModel = field(default_factory=TrapModel)
-
-    def __post_init__(self) -> None:
-        validate(self)
 
 
 # ----------------------------------------------------------------------------------- loading
@@ -204,6 +208,8 @@ def _validate_values(cls: type, values: dict[str, Any], prefix: str) -> None:
                 raise ParameterError(f"{path}: expected an integer, got {value!r}")
             if value < 1:
                 raise ParameterError(f"{path}: must be >= 1, got {value!r}")
+            if "max" in f.metadata and value > f.metadata["max"]:
+                raise ParameterError(f"{path}: must be <= {f.metadata['max']}, got {value!r}")
         elif kind is float:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ParameterError(f"{path}: expected a number, got {value!r}")
