@@ -5,7 +5,6 @@ import math
 
 import numpy as np
 import pytest
-
 from ftjlab.simulators.array import FTJArray
 from ftjlab.simulators.params import (
     ArrayParams,
