@@ -36,6 +36,7 @@ from ftjlab import __version__
 from ftjlab.errors import BadInput
 
 STATUSES = ("running", "completed", "aborted", "failed")
+_LIVE: set[Path] = set()  # files of runs recording in this process (HDF5 would share them)
 _BLOCK_BYTES = 1 << 20  # target chunk size of a stream
 
 
@@ -164,6 +165,7 @@ class RunWriter:
                     ds.attrs[key] = _attr_value(value)
         writer = cls(path, group, streams)
         writer._file.swmr_mode = True
+        _LIVE.add(path.resolve())
         return writer
 
     # ------------------------------------------------------------------ recording
@@ -205,6 +207,7 @@ class RunWriter:
             return
         self._file.close()
         self._file = None
+        _LIVE.discard(self.path.resolve())
         with h5py.File(self.path, "r+", libver="latest") as f:
             g = f[self._group_name]
             for name, (array, units) in (arrays or {}).items():
@@ -347,9 +350,16 @@ def add_results(
     datasets (name -> (array, units)) and attributes. Replaces an earlier result of that
     name. Returns the group path."""
     info = open_run(path, run_id)
-    if info.status == "running":
+    if info.path.resolve() in _LIVE:
         raise BadInput(f"run {info.run_id!r} is still recording")
-    with h5py.File(info.path, "r+", libver="latest") as f:
+    try:
+        f = h5py.File(info.path, "r+", libver="latest")
+    except OSError as exc:  # another process records it, or it was killed while recording
+        raise BadInput(
+            f"run {info.run_id!r} cannot be opened for writing: still recording elsewhere, "
+            f"or interrupted (then run `h5clear -s {info.path}` once) ({exc})"
+        ) from exc
+    with f:
         analysis = f["runs"][info.run_id].require_group("analysis")
         if name in analysis:
             del analysis[name]
