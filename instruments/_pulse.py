@@ -70,12 +70,14 @@ class PulseChannelMixin:
         else:
             self.voltage_low = low_v
             self.voltage_high = high_v
-        if width_s + 1.6 * max(edges, default=0.0) <= self.pulse_period:
-            self.pulse_width = width_s
+        # Never pass through width > period: a growing period goes first, a shrinking one
+        # last (the instrument's own edges count too, so compare periods, not widths).
+        if period_s >= self.pulse_period:
             self.pulse_period = period_s
+            self.pulse_width = width_s
         else:
-            self.pulse_period = period_s
             self.pulse_width = width_s
+            self.pulse_period = period_s
         if leading_edge_s is not None:
             self.leading_edge = leading_edge_s
         if trailing_edge_s is not None:

@@ -292,11 +292,14 @@ class FTJArray:
         if not aperture_s > 0:
             raise ValueError(f"aperture must be > 0 s, got {aperture_s!r}")
         v = np.broadcast_to(np.asarray(volts, dtype=np.float64), (self.cols,))
-        v0 = float(v[0])
+        # Fast path: every biased bit line at the same V0 (the others at 0 V carry no current
+        # and leave their cells idle).
+        biased = v != 0
+        v0 = float(v[biased][0]) if np.any(biased) else 0.0
         if (
             abs(v0) > self.params.traps.kinetics_bound_max_v
             or self.params.conductance.wire_resistance_ohm > 0
-            or np.any(v != v0)
+            or np.any(v[biased] != v0)
         ):
             cols = np.arange(self.cols)
             return np.stack(
@@ -314,11 +317,11 @@ class FTJArray:
         x = masks.astype(np.float64)
         f = float(self.current_factor(v0))
         current = x @ self._h
-        current *= f
+        current *= f * biased
         # Traps that change state during the sequence: reading j sees the fraction of its
         # aperture after the flip, later readings the whole change (if the cell's word line
         # is on in them).
-        window = BiasWindow(t0, aperture_s, masks, np.full(self.cols, v0))
+        window = BiasWindow(t0, aperture_s, masks, np.where(biased, v0, 0.0))
         self.traps.open_window(window)
         flips = self.traps_to(t1, window)
         if flips.ids.size and v0 != 0:
@@ -330,6 +333,7 @@ class FTJArray:
                 * self._g_h[cells]  # the G behind _h
                 * flips.sign
                 * self.traps.amp0[flips.ids]
+                * biased[cols]
             )
             j = window.read_of(flips.times)
             frac = (t0 + (j + 1) * aperture_s - flips.times) / aperture_s
@@ -539,6 +543,10 @@ class FTJArray:
             noise_sigma=sigma,
         )
         t1 = t0 + window.duration_s
+        # every other trap was idle meanwhile: advance them (exactly, jumping long idles),
+        # then put the explicitly simulated ones back into the queue from t1
+        self.traps.suspend(ids)
+        self.traps_to(t1)
         self.traps.set_states(ids, state_end, t1)
         self.modulation[:] = self.traps.modulation(self.rows * self.cols)
         self._refresh_h(cells)
@@ -547,8 +555,6 @@ class FTJArray:
                 self.params.conductance.access_off_current_a * (self.rows - rows.size)
             ) * np.sign(v_col)[:, None].astype(np.float32)
         self.clock.advance(window.duration_s)
-        # the queue still holds idle events of other traps up to t1: fire them
-        self.traps_to(t1)
         return trace
 
     def _wire_drop(self, rows, g, v_col, r_seg) -> np.ndarray:

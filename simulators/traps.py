@@ -530,10 +530,16 @@ class TrapPopulation:
         lam_c, lam_e = self.capture_rate(all_ids, 0.0), self.emission_rate(all_ids, 0.0)
         p01, p10 = transition_probabilities(lam_c, lam_e, dt)
         u = self.rng.random(n)
-        self.state = np.where(self.state, u >= p10, u < p01)
-        self._filled = np.flatnonzero(self.state)
+        jumped = np.where(self.state, u >= p10, u < p01)
         e = self.rng.standard_exponential(n)
-        self.queue.next_t[:] = t_to + e / np.where(self.state, lam_e, self.bound_rate(all_ids))
+        nxt = t_to + e / np.where(jumped, lam_e, self.bound_rate(all_ids))
+        held = getattr(self, "_suspended", None)
+        if held is not None and held.any():  # traps simulated elsewhere keep their state
+            jumped[held] = self.state[held]
+            nxt[held] = np.inf
+        self.state = jumped
+        self._filled = np.flatnonzero(self.state)
+        self.queue.next_t[:] = nxt
         self.queue.new_epoch(t_to)
         self.time_s = t_to
         return Flips(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), everything=True)
@@ -602,6 +608,8 @@ class TrapPopulation:
 
     def set_states(self, ids: np.ndarray, states: np.ndarray, t_s: float) -> None:
         """Traps simulated explicitly until ``t_s``: store their states, schedule from ``t_s``."""
+        if hasattr(self, "_suspended"):
+            self._suspended[ids] = False
         self.state[ids] = states
         filled = ids[states]
         self._filled = np.concatenate([self._filled, filled])
@@ -611,4 +619,11 @@ class TrapPopulation:
         empty = ids[~states]
         nxt[~states] = t_s + e[~states] / self.bound_rate(empty)
         self.queue.push(ids, nxt)
-        self.time_s = max(self.time_s, t_s)
+
+    def suspend(self, ids: np.ndarray) -> None:
+        """Take traps out of the queue while they are simulated explicitly; they return with
+        :meth:`set_states`. Suspended traps are left alone by :meth:`advance`."""
+        self.queue.next_t[ids] = np.inf  # any queue entry of theirs is now stale
+        if not hasattr(self, "_suspended"):
+            self._suspended = np.zeros(self.state.size, dtype=bool)
+        self._suspended[ids] = True

@@ -1,0 +1,167 @@
+"""A connected bench: every instrument of a bench config opened with its driver.
+
+``BenchSession.open(config)`` connects real instruments through VISA and ``"sim"`` ones to an
+in-process simulated bench (one :class:`~ftjlab.simulators.bench.Bench` shared by all its
+emulators). A bench whose resources point at ``ftjlab sim-server`` ports is, for this module,
+a real bench: the same drivers talk to it over pyvisa-py. Limits from the config are bound to
+every driver before anything is sent, and :meth:`BenchSession.shutdown` leaves the bench safe
+(outputs off, matrix open) whatever happened before.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ftjlab.config import BenchConfig, build_sim_bench, load_bench_config
+from ftjlab.errors import BadInput
+from ftjlab.instruments import (
+    Keithley707B,
+    Keithley2450,
+    Keithley2636B,
+    Keysight33500B,
+    Keysight81160A,
+    Limits,
+    shutdown_safely,
+)
+
+log = logging.getLogger(__name__)
+
+#: driver class of each supported model
+DRIVERS: dict[str, type] = {
+    "2636B": Keithley2636B,
+    "2450": Keithley2450,
+    "81160A": Keysight81160A,
+    "33500B": Keysight33500B,
+    "707B": Keithley707B,
+}
+#: channel roles bound at connection; procedures switch them (e.g. "read" -> "sample")
+DEFAULT_ROLES: dict[str, dict[Any, str]] = {
+    "2636B": {"a": "read", "b": "program"},  # a: bit-line bias/current, b: word-line gate
+    "2450": {1: "read"},
+    "81160A": {1: "program", 2: "program"},
+    "33500B": {1: "program", 2: "program"},
+}
+
+
+@dataclass
+class BenchSession:
+    """Open drivers of one bench, its limits, and (simulated benches) the shared ``Bench``."""
+
+    config: BenchConfig
+    limits: Limits
+    instruments: dict[str, Any]
+    sim: Any | None = None  # the simulated Bench when instruments are emulated in-process
+    emulators: dict[str, Any] = field(default_factory=dict)
+    idn: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def open(
+        cls,
+        config: BenchConfig | str | Path | None = None,
+        seed: int | None = None,
+        timeout_ms: int = 10_000,
+        resources: Mapping[str, str] | None = None,
+    ) -> BenchSession:
+        """Connect every instrument of ``config`` (a config, a path, or None for the shipped
+        simulated bench). ``resources`` overrides resource strings by instrument name (e.g.
+        the ports printed by ``ftjlab sim-server``)."""
+        if not isinstance(config, BenchConfig):
+            config = load_bench_config(config)
+        limits = Limits.from_dict(config.limits)
+        resources = dict(resources or {})
+        unknown = sorted(set(resources) - set(config.instruments))
+        if unknown:
+            raise BadInput(f"resources given for instruments not in the bench: {unknown}")
+        sim, emulators = None, {}
+        if any(inst.simulated and inst.name not in resources for inst in config.instruments.values()):
+            sim, emulators = build_sim_bench(config, seed)
+        session = cls(config, limits, {}, sim, emulators)
+        try:
+            for name, inst in config.instruments.items():
+                driver = DRIVERS.get(inst.model)
+                if driver is None:
+                    raise BadInput(f"{config.source}:instruments.{name}.model: no driver for "
+                                   f"{inst.model!r} (known: {sorted(DRIVERS)})")
+                session.instruments[name] = session._connect(
+                    name, inst, driver, resources.get(name), timeout_ms
+                )
+        except BaseException:
+            session.close()
+            raise
+        return session
+
+    def _connect(self, name: str, inst: Any, driver: type, resource: str | None,
+                 timeout_ms: int) -> Any:
+        kwargs: dict[str, Any] = {"limits": self.limits} if driver is not Keithley707B else {}
+        if inst.model in DEFAULT_ROLES:
+            kwargs["roles"] = dict(DEFAULT_ROLES[inst.model])
+        if resource is None and inst.simulated:
+            from ftjlab.simulators.transport import EmulatorAdapter
+
+            adapter: Any = EmulatorAdapter(self.emulators[name], timeout_ms=timeout_ms)
+        else:
+            adapter = resource or inst.resource
+            kwargs["timeout"] = inst.timeout_ms or timeout_ms
+            if "::SOCKET" in adapter or adapter.startswith("TCPIP"):
+                kwargs["visa_library"] = "@py"
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)  # pymeasure includeSCPI notices
+                instrument = driver(adapter, **kwargs)
+                self.idn[name] = str(instrument.id).strip()
+        except BadInput:
+            raise
+        except Exception as exc:
+            raise BadInput(
+                f"{self.config.source}:instruments.{name}: cannot reach {inst.model} at "
+                f"{adapter if isinstance(adapter, str) else 'sim'!r} ({type(exc).__name__}: {exc})"
+            ) from exc
+        return instrument
+
+    # ------------------------------------------------------------------ roles
+    def instrument_of_model(self, *models: str) -> tuple[str, Any]:
+        """The first instrument of one of ``models`` (name, driver)."""
+        for name, inst in self.config.instruments.items():
+            if inst.model in models:
+                return name, self.instruments[name]
+        raise BadInput(f"{self.config.source}: the bench has no {' / '.join(models)}")
+
+    def snapshot(self) -> dict[str, Any]:
+        """JSON-ready bench description for run metadata: config, IDN strings, seed."""
+        snap = self.config.snapshot()
+        for name, idn in self.idn.items():
+            snap["instruments"][name]["idn"] = idn
+        if self.sim is not None:
+            snap["simulated"] = True
+            snap["seed"] = self.sim.seed
+        return snap
+
+    # ------------------------------------------------------------------ the end
+    def shutdown(self) -> list[tuple[Any, BaseException]]:
+        """Outputs off, then the matrix open; continues past failing instruments."""
+        return shutdown_safely(*self.instruments.values(), logger=log)
+
+    def close(self) -> None:
+        """Shut down safely and close the connections."""
+        try:
+            self.shutdown()
+        finally:
+            for instrument in self.instruments.values():
+                adapter = getattr(instrument, "adapter", None)
+                connection = getattr(adapter, "connection", None)
+                try:
+                    if connection is not None:
+                        connection.close()
+                except Exception:  # already gone: nothing left to close
+                    log.debug("closing %s failed", instrument, exc_info=True)
+
+    def __enter__(self) -> BenchSession:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
