@@ -17,6 +17,7 @@ import logging
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -117,10 +118,15 @@ class ArrayController:
         self._gate_ready = False
         self._read_v: float | None = None
         self._read_nplc: float | None = None
-        self._pulse_cfg: tuple[float, float, int] | None = None
+        self._pulse_cfg: tuple[float, ...] | None = None
+        self._pulse_polarity = "NORM"
+        self._pulse_output_on = False
+        self._read_output_on = False
+        self._burst_count: int | None = None
+        self._pg_ch: Any = None
         self.linefreq = float(config.instruments[self.smu_name].options.get("linefreq", 60))
-        # learned program amplitudes: switched fraction -> volts, refined as cells program
-        self._set_curve: list[tuple[float, float]] = []
+        # learned program amplitudes per polarity: (level reached, volts), as cells program
+        self._curves: dict[int, list[tuple[float, float]]] = {}
 
     # ------------------------------------------------------------------ addressing
     def _xp(self, role: str, kind: str, indices: Sequence[int]) -> list[str]:
@@ -171,7 +177,9 @@ class ArrayController:
         if self._read_nplc != nplc:
             a.measure_nplc = nplc
             self._read_nplc = nplc
-        a.output_enabled = True
+        if not self._read_output_on:
+            a.output_enabled = True
+            self._read_output_on = True
 
     def aperture_s(self, nplc: float) -> float:
         return nplc / self.linefreq
@@ -233,33 +241,58 @@ class ArrayController:
         period_s: float | None = None,
     ) -> None:
         """A burst of ``count`` pulses of ``volts`` (negative: erase) and ``width_s`` on bit
-        lines ``cols`` with word lines ``rows`` on. The read channel is disconnected first."""
+        lines ``cols`` with word lines ``rows`` on. The read channel is disconnected first.
+
+        The generator always rests at 0 V: positive pulses use normal polarity (low level
+        0 V), negative ones inverted polarity with the high level at 0 V, so a routed bit line
+        never sits at the pulse level between pulses.
+        """
         if not (math.isfinite(volts) and volts != 0):
             raise BadInput(f"pulse amplitude must be a non-zero number of volts, got {volts!r}")
         period_s = period_s if period_s is not None else max(4 * width_s, width_s + 1e-7)
-        self._gate_on()
-        self.route(rows, cols, "pulse")
-        ch = self.pg.ch_1
-        self._arm_bus_trigger()  # before the levels: a load change voids programmed levels
+        ch = self._pulse_channel()
+        polarity = "NORM" if volts > 0 else "INV"
         high, low = (volts, 0.0) if volts > 0 else (0.0, volts)
-        cfg = (high, low, width_s, period_s)
-        if self._pulse_cfg != cfg:
+        timing = (width_s, period_s)
+        if self._pulse_cfg is None or self._pulse_cfg[2:] != timing:
             ch.output = False
-            ch.configure_pulse(high, low, width_s, period_s)
-            self._pulse_cfg = cfg
-        if getattr(self, "_burst_count", None) != count:
+            self._pulse_output_on = False
+            ch.polarity = polarity
+            ch.configure_pulse(high, low, width_s, period_s)  # checks the instrument's errors
+            self._pulse_polarity = polarity
+        elif self._pulse_cfg[:2] != (high, low):
+            if polarity != self._pulse_polarity:
+                ch.output = False
+                self._pulse_output_on = False
+                ch.polarity = polarity
+                self._pulse_polarity = polarity
+            # only the levels change (strict validators and bench limits are checked first,
+            # so the generator has nothing to clip): order them so low < high at every step
+            if high > self._pulse_cfg[1]:
+                ch.voltage_high, ch.voltage_low = high, low
+            else:
+                ch.voltage_low, ch.voltage_high = low, high
+        self._pulse_cfg = (high, low, *timing)
+        if self._burst_count != count:
             ch.burst_count = count
             self._burst_count = count
-        ch.output = True
+        self._gate_on()
+        self.route(rows, cols, "pulse")
+        if not self._pulse_output_on:
+            ch.output = True
+            self._pulse_output_on = True
         self.pg.fire_burst()
 
-    def _arm_bus_trigger(self) -> None:
-        if not getattr(self, "_armed", False):
+    def _pulse_channel(self) -> Any:
+        if self._pg_ch is None:
             ch = self.pg.ch_1
-            # levels as seen by the array: a cell is a high-impedance load
+            ch.output = False
+            # levels as seen by the array: a cell is a high-impedance load (set before the
+            # levels: a load change voids programmed levels)
             ch.output_load = HIGH_Z_OHM
             ch.arm_source = "MAN"  # one burst per *TRG
-            self._armed = True
+            self._pg_ch = ch
+        return self._pg_ch
 
     def write_verify(
         self,
@@ -329,44 +362,58 @@ class ArrayController:
         n = 0
         direction = 0
         amplitude = 0.0
-        moved = False
+        last_moved: dict[int, float] = {}  # per direction: the amplitude that last moved it
+        still = 0  # pulses in a row that did not move the cell
+        moved_ever = False
+        level = (target - lo) / (hi - lo)
         while abs(g - target) > tol:
             if n >= max_pulses:
-                return CellOutcome(r, c, target, g, n, False, f"no convergence in {n} pulses")
+                return CellOutcome(
+                    r, c, target, g, n, False,
+                    f"no convergence in {n} pulses (steps coarser than the tolerance here?)",
+                )
             want = 1 if g < target else -1
-            if want != direction:  # start (or reverse): from the learned or default amplitude
-                amplitude = self._start_amplitude((target - lo) / (hi - lo), want, v_start)
-                if direction != 0:
-                    amplitude -= v_step  # reversing: the last step was too strong
-                direction = want
+            if want != direction:
+                # start (or reverse) a little below what moved this cell (or similar cells)
+                known = last_moved.get(want)
+                amplitude = (known - v_step) if known is not None else (
+                    self._start_amplitude(level, want, v_start)
+                )
+                direction, still = want, 0
             else:
-                amplitude += v_step
+                amplitude += v_step * (1 + min(still, 3))  # speed up while nothing moves
             if amplitude > v_max:
-                why = "stuck: no change up to the maximum amplitude" if not moved else (
-                    f"target not reachable with pulses up to {v_max} V"
+                why = (
+                    f"target not reachable with pulses up to {v_max} V" if moved_ever
+                    else f"stuck: no change with pulses up to {v_max} V"
                 )
                 return CellOutcome(r, c, target, g, n, False, why)
             self.apply_pulses([r], [c], direction * amplitude, width_s)
             n += 1
             g_new = self._verify(r, c, read_v, nplc)
-            moved = moved or abs(g_new - g) > 0.25 * tol
+            if abs(g_new - g) > 0.3 * tol:
+                last_moved[direction] = amplitude
+                self._learn(direction, (g_new - lo) / (hi - lo), amplitude)
+                moved_ever, still = True, 0
+            else:
+                still += 1
             g = g_new
-        if direction > 0:
-            self._learn((g - lo) / (hi - lo), amplitude)
         return CellOutcome(r, c, target, g, n, True)
 
     def _start_amplitude(self, level: float, direction: int, v_start: float) -> float:
-        if direction < 0 or len(self._set_curve) < 8:
+        """First amplitude for ``direction``: a little below what moved earlier cells to a
+        similar level (learned as the pass goes), or ``v_start`` before anything is known."""
+        curve = self._curves.get(direction, [])
+        if len(curve) < 8:
             return v_start
-        levels, volts = np.array(self._set_curve[-256:]).T
-        near = np.abs(levels - level) < 0.1
-        if not np.any(near):
+        levels, volts = np.array(curve[-512:]).T
+        near = np.abs(levels - level) < 0.15 if direction > 0 else np.ones(levels.size, bool)
+        if np.count_nonzero(near) < 4:
             return v_start
-        # start a little below what similar cells needed, so steps approach from below
-        return max(v_start, float(np.percentile(volts[near], 20)) - 0.1)
+        return max(v_start, float(np.percentile(volts[near], 25)))
 
-    def _learn(self, level: float, volts: float) -> None:
-        self._set_curve.append((level, volts))
+    def _learn(self, direction: int, level: float, volts: float) -> None:
+        self._curves.setdefault(direction, []).append((level, volts))
 
     # ------------------------------------------------------------------ RTN
     def acquire_rtn(
@@ -430,6 +477,10 @@ class ArrayController:
         self._routed = None
         self._gate_ready = False
         self._read_v = None
+        self._read_nplc = None
+        self._read_output_on = False
         self._pulse_cfg = None
-        self._armed = False
+        self._pulse_output_on = False
+        self._burst_count = None
+        self._pg_ch = None
         self.session.shutdown()
