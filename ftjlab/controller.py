@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ftjlab.errors import BadInput
+from ftjlab.instruments._pulse import set_levels
 from ftjlab.session import BenchSession
 
 log = logging.getLogger(__name__)
@@ -185,11 +186,14 @@ class ArrayController:
         return nplc / self.linefreq
 
     # ------------------------------------------------------------------ reads
-    def read_cell(self, row: int, col: int, volts: float = 0.2, nplc: float = 1.0) -> float:
-        """Current (A) of one cell at ``volts`` on its bit line, its word line on."""
+    def read_cell(
+        self, row: int, col: int, volts: float = 0.2, nplc: float = 1.0, role: str = "read"
+    ) -> float:
+        """Current (A) of one cell at ``volts`` on its bit line, its word line on; ``role``
+        is the bench limit that applies ("read", or "sample" for sweeps to higher bias)."""
         self._gate_on()
         self.route([row], [col], "read")
-        self._bias(volts, nplc)
+        self._bias(volts, nplc, role)
         return float(self.smu.smua.current)
 
     def read_currents(
@@ -250,9 +254,35 @@ class ArrayController:
         if not (math.isfinite(volts) and volts != 0):
             raise BadInput(f"pulse amplitude must be a non-zero number of volts, got {volts!r}")
         period_s = period_s if period_s is not None else max(4 * width_s, width_s + 1e-7)
-        ch = self._pulse_channel()
         polarity = "NORM" if volts > 0 else "INV"
         high, low = (volts, 0.0) if volts > 0 else (0.0, volts)
+        self._waveform(high, low, width_s, period_s, polarity, count)
+        self._fire(rows, cols)
+
+    def cycle_cells(
+        self,
+        rows: Sequence[int],
+        cols: Sequence[int],
+        set_v: float,
+        reset_v: float,
+        width_s: float,
+        cycles: int,
+    ) -> None:
+        """``cycles`` program/erase cycles in one burst: a pulse train at ``set_v`` for
+        ``width_s`` then ``reset_v`` (< 0) for ``width_s``, every period one cycle. The
+        generator rests at the erase level until the output goes off right after."""
+        if not (set_v > 0 > reset_v):
+            raise BadInput(f"cycling needs set_v > 0 > reset_v, got {set_v!r}, {reset_v!r}")
+        self._waveform(set_v, reset_v, width_s, 2 * width_s, "NORM", int(cycles))
+        self._fire(rows, cols)
+        self._pg_ch.output = False
+        self._pulse_output_on = False
+
+    def _waveform(
+        self, high: float, low: float, width_s: float, period_s: float, polarity: str,
+        count: int,
+    ) -> None:
+        ch = self._pulse_channel()
         timing = (width_s, period_s)
         if self._pulse_cfg is None or self._pulse_cfg[2:] != timing:
             ch.output = False
@@ -267,21 +297,20 @@ class ArrayController:
                 ch.polarity = polarity
                 self._pulse_polarity = polarity
             # only the levels change (strict validators and bench limits are checked first,
-            # so the generator has nothing to clip): order them so low < high at every step
-            if high > self._pulse_cfg[1]:
-                ch.voltage_high, ch.voltage_low = high, low
-            else:
-                ch.voltage_low, ch.voltage_high = low, high
+            # so the generator has nothing to clip)
+            set_levels(ch, high, low, *self._pulse_cfg[:2])
         self._pulse_cfg = (high, low, *timing)
         if self._burst_count != count:
             ch.burst_count = count
             self._burst_count = count
+
+    def _fire(self, rows: Sequence[int], cols: Sequence[int]) -> None:
         self._gate_on()
         self.route(rows, cols, "pulse")
         if not self._pulse_output_on:
-            ch.output = True
+            self._pg_ch.output = True
             self._pulse_output_on = True
-        self.pg.fire_burst()
+        self.pg.fire_burst(timeout_s=60)
 
     def _pulse_channel(self) -> Any:
         if self._pg_ch is None:

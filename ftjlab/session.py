@@ -11,6 +11,7 @@ every driver before anything is sent, and :meth:`BenchSession.shutdown` leaves t
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -78,7 +79,10 @@ class BenchSession:
         if unknown:
             raise BadInput(f"resources given for instruments not in the bench: {unknown}")
         sim, emulators = None, {}
-        if any(inst.simulated and inst.name not in resources for inst in config.instruments.values()):
+        emulated = [
+            i for i in config.instruments.values() if i.simulated and i.name not in resources
+        ]
+        if emulated:
             sim, emulators = build_sim_bench(config, seed)
         session = cls(config, limits, {}, sim, emulators)
         try:
@@ -140,6 +144,26 @@ class BenchSession:
             snap["simulated"] = True
             snap["seed"] = self.sim.seed
         return snap
+
+    # ------------------------------------------------------------------ time
+    def wait(self, seconds: float, should_stop: Any = None) -> bool:
+        """Let ``seconds`` pass on the bench: virtual time on a simulated bench, wall time on
+        a real one (polling ``should_stop`` every 0.1 s). Returns False if stopped early."""
+        if seconds <= 0:
+            return True
+        if self.sim is not None:
+            self.sim.idle(seconds)
+            return not (should_stop is not None and should_stop())
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            if should_stop is not None and should_stop():
+                return False
+            time.sleep(min(0.1, left))
+        return True
+
+    def now_s(self) -> float:
+        """The bench's clock: virtual seconds on a simulated bench, monotonic seconds else."""
+        return self.sim.clock.now_s if self.sim is not None else time.monotonic()
 
     # ------------------------------------------------------------------ the end
     def shutdown(self) -> list[tuple[Any, BaseException]]:

@@ -64,12 +64,7 @@ class PulseChannelMixin:
             guard.check_voltage(self.id, low_v)
             guard.limits.check_pulse_width(width_s)
         self.shape = "PULS"
-        if high_v > self.voltage_low:
-            self.voltage_high = high_v
-            self.voltage_low = low_v
-        else:
-            self.voltage_low = low_v
-            self.voltage_high = high_v
+        set_levels(self, high_v, low_v, self.voltage_high, self.voltage_low)
         # Never pass through width > period: a growing period goes first, a shrinking one
         # last (the instrument's own edges count too, so compare periods, not widths).
         if period_s >= self.pulse_period:
@@ -88,6 +83,18 @@ class PulseChannelMixin:
     def shutdown(self) -> None:
         """Switch the output off."""
         self.output = False
+
+
+def set_levels(channel: Any, high_v: float, low_v: float, old_high: float, old_low: float) -> None:
+    """Write both levels in the order whose intermediate state (one new, one old level) has
+    the larger amplitude, so the generator never sees high <= low or an amplitude below its
+    minimum on the way (which it would adjust and report)."""
+    if high_v - old_low >= old_high - low_v:
+        channel.voltage_high = high_v
+        channel.voltage_low = low_v
+    else:
+        channel.voltage_low = low_v
+        channel.voltage_high = high_v
 
 
 class PulseGeneratorMixin:

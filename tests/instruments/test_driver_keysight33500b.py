@@ -103,6 +103,7 @@ def test_configure_pulse_sequence():
         Keysight33500B,
         [
             ("SOUR2:FUNC PULS", None),
+            ("SOUR2:VOLT:HIGH?", "+1.0E-01"),  # both levels: the write order depends on them
             ("SOUR2:VOLT:LOW?", "+0.0E+00"),
             ("SOUR2:VOLT:HIGH 1", None),
             ("SOUR2:VOLT:LOW 0", None),

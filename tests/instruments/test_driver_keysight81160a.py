@@ -97,10 +97,11 @@ def test_configure_pulse_orders_writes_and_checks_errors():
         Keysight81160A,
         [
             (":FUNC1 PULS", None),
-            (":VOLT1:LOW?", "-5.0E-01"),  # new high 2.5 > present low: high first
+            (":VOLT1:HIGH?", "+5.0E-01"),
+            (":VOLT1:LOW?", "-5.0E-01"),  # (2.5, -0.5) keeps more amplitude: high first
             (":VOLT1:HIGH 2.5", None),
             (":VOLT1:LOW 0", None),
-            (":PULS:PER1?", "1.0E-06"),  # 100 ns + 1.6 x 5 ns fits: width first
+            (":PULS:PER1?", "1.0E-06"),  # the period shrinks: width first
             (":PULS:WIDT1 1e-07", None),
             (":PULS:PER1 5e-07", None),
             (":PULS:TRAN1 5e-09", None),
@@ -116,10 +117,11 @@ def test_configure_pulse_low_first_when_going_down():
         Keysight81160A,
         [
             (":FUNC1 PULS", None),
-            (":VOLT1:LOW?", "+2.0E+00"),  # new high -0.5 <= present low 2: low first
+            (":VOLT1:HIGH?", "+3.0E+00"),
+            (":VOLT1:LOW?", "+2.0E+00"),  # (-0.5, 2) would be inverted: low first
             (":VOLT1:LOW -1", None),
             (":VOLT1:HIGH -0.5", None),
-            (":PULS:PER1?", "+1.0E-08"),  # 1 us does not fit in 10 ns: period first
+            (":PULS:PER1?", "+1.0E-08"),  # the period grows: period first
             (":PULS:PER1 1e-05", None),
             (":PULS:WIDT1 1e-06", None),
             ("SYST:ERR?", '-222,"Data out of range"'),
@@ -155,3 +157,22 @@ def test_shutdown_both_outputs_off():
     with expected_protocol(Keysight81160A, [(":OUTP1 0", None), (":OUTP2 0", None)]) as gen:
         gen.shutdown()
     assert gen.isShutdown
+
+
+def test_levels_are_written_in_the_order_that_keeps_the_amplitude():
+    """From (0.05, -0.05) to (0, -4): writing high = 0 first would pass through an amplitude
+    of 50 mV, below the generator's minimum; the low level must go first."""
+    with expected_protocol(
+        Keysight81160A,
+        [
+            (":FUNC1 PULS", None),
+            (":VOLT1:HIGH?", "+5.0E-02"),
+            (":VOLT1:LOW?", "-5.0E-02"),
+            (":VOLT1:LOW -4", None),
+            (":VOLT1:HIGH 0", None),
+            (":PULS:PER1?", "+1.0E-06"),
+            (":PULS:PER1 0.004", None),
+            (":PULS:WIDT1 0.001", None),
+        ],
+    ) as gen:
+        gen.channels[1].configure_pulse(0.0, -4.0, 1e-3, 4e-3, check_errors=False)

@@ -1,0 +1,117 @@
+"""Run a procedure on a bench and record it: the one place that owns the run file, the stop
+flag and the safe shutdown, for the CLI, the GUI and tests alike.
+
+Whatever happens (completion, an exception, a stop request, Ctrl-C) the procedure's
+``shutdown`` runs, then the bench is made safe (outputs off, matrix open), then the run is
+closed with its status (``completed`` / ``aborted`` / ``failed``) and every block recorded so
+far stays in the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ftjlab.controller import ArrayController
+from ftjlab.session import BenchSession
+from ftjlab.store import RunWriter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunOutcome:
+    """How a run ended and where its data is."""
+
+    path: Path
+    run_id: str
+    status: str
+    error: str = ""
+    results: dict[str, Any] = field(default_factory=dict)
+    wall_s: float = 0.0
+    instrument_s: float | None = None  # simulated benches: virtual time the run took
+
+
+Listener = Callable[[str, Any], None]
+
+
+def run_procedure(
+    procedure: Any,
+    session: BenchSession,
+    out_dir: str | Path,
+    listener: Listener | None = None,
+    stop: threading.Event | None = None,
+) -> RunOutcome:
+    """Run ``procedure`` (an :class:`~ftjlab.procedures.base.FTJProcedure` with parameters
+    set) on ``session``, recording into a new file in ``out_dir``. ``listener(topic, data)``
+    sees every record/progress/result as it happens (topics ``record``, ``progress``,
+    ``result``, ``status``); ``stop.set()`` stops it at the next safe point."""
+    stop = stop or threading.Event()
+    procedure.controller = ArrayController(session)  # streams() may need the array's size
+    params = procedure.parameter_values()
+    units = {name: p.units for name, p in procedure._parameters.items() if getattr(p, "units", "")}
+    writer = RunWriter.create(
+        out_dir, procedure.name, params, session.snapshot(), procedure.streams(), units=units,
+        attrs={"estimated_duration_s": procedure.estimate_s()},
+    )
+    results: dict[str, Any] = {}
+    arrays: dict[str, tuple[np.ndarray, str]] = {}
+    scalars: dict[str, Any] = {}
+
+    def sink(topic: str, data: Any) -> None:
+        if topic == "record":
+            name, block = data
+            writer.append(name, block)
+        elif topic == "result":
+            name, value, unit = data
+            results[name] = value
+            if isinstance(value, np.ndarray):
+                arrays[name] = (value, unit)
+            else:
+                scalars[name] = value
+                if unit:
+                    scalars[f"{name}.units"] = unit
+        if listener is not None:
+            listener(topic, data)
+
+    procedure._sink = sink
+    procedure._stop = stop.is_set
+    clock = getattr(session.sim, "clock", None)
+    t_sim0 = clock.now_s if clock is not None else None
+    wall0 = time.perf_counter()
+    status, error = "completed", ""
+    try:
+        procedure.startup()
+        procedure.execute()
+        if stop.is_set():
+            status, error = "aborted", "stopped at a safe point"
+    except KeyboardInterrupt:
+        status, error = "aborted", "interrupted"
+    except Exception as exc:  # the run fails, its data stays
+        status, error = "failed", f"{type(exc).__name__}: {exc}"
+        log.error("%s failed:\n%s", procedure.name, traceback.format_exc())
+    finally:
+        try:
+            procedure.shutdown()
+        except Exception as exc:
+            log.error("%s shutdown failed: %s", procedure.name, exc)
+        failures = session.shutdown()  # again: the bench ends safe whatever shutdown did
+        if failures and status == "completed":
+            status = "failed"
+            error = "safe shutdown failed: " + "; ".join(f"{i}: {e}" for i, e in failures)
+        writer.finish(status, error, arrays=arrays, attrs=scalars)
+    outcome = RunOutcome(
+        writer.path, writer.run_id, status, error, results, time.perf_counter() - wall0,
+        (clock.now_s - t_sim0) if clock is not None else None,
+    )
+    if listener is not None:
+        listener("status", outcome)
+    return outcome
