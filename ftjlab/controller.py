@@ -66,8 +66,16 @@ class WriteVerifyReport:
 
     @property
     def error_sigma_rel(self) -> float:
+        """RMS of the final error over every programmed cell, failures included."""
         err = self.error_rel
         return float(np.sqrt(np.nanmean(err**2)))
+
+    @property
+    def error_sigma_converged_rel(self) -> float:
+        """RMS of the final error over the cells that reached their tolerance (failed cells,
+        e.g. stuck devices, are listed in :meth:`failures` instead)."""
+        err = self.error_rel[self.ok]
+        return float(np.sqrt(np.mean(err**2))) if err.size else float("nan")
 
     @property
     def mean_pulses(self) -> float:

@@ -55,6 +55,7 @@ def run_procedure(
     sees every record/progress/result as it happens (topics ``record``, ``progress``,
     ``result``, ``status``); ``stop.set()`` stops it at the next safe point."""
     stop = stop or threading.Event()
+    procedure.check_limits(session.limits)  # before anything is recorded or sent
     procedure.controller = ArrayController(session)  # streams() may need the array's size
     params = procedure.parameter_values()
     units = {name: p.units for name, p in procedure._parameters.items() if getattr(p, "units", "")}

@@ -45,6 +45,7 @@ from ._common import (
     socket_defaults,
     strict_int_range,
     strict_real_range,
+    tune_socket,
 )
 from ._guards import (
     number_arg,
@@ -164,6 +165,7 @@ class Keithley2450(GuardedInstrument, TransportErrors, _PymeasureKeithley2450):
 
     def __init__(self, adapter: Any, name: str = "Keithley 2450 SourceMeter", **kwargs: Any):
         super().__init__(adapter, name, **socket_defaults(adapter, kwargs))
+        tune_socket(self.adapter)
 
     # ------------------------------------------------------------------------------ source
     source_function = Instrument.control(

@@ -38,6 +38,7 @@ from ._common import (
     socket_defaults,
     strict_int_range,
     strict_real_range,
+    tune_socket,
 )
 from ._guards import smu_after_reset, smu_output_on, smu_set, smu_unknown, smu_voltages
 from ._tsp import TSPMixin
@@ -323,6 +324,7 @@ class Keithley2636B(GuardedInstrument, TransportErrors, TSPMixin, Instrument):
 
     def __init__(self, adapter: Any, name: str = "Keithley 2636B SourceMeter", **kwargs: Any):
         super().__init__(adapter, name, includeSCPI=False, **socket_defaults(adapter, kwargs))
+        tune_socket(self.adapter)
 
     data_format = Instrument.setting(
         "format.data = format.%s",

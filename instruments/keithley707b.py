@@ -23,7 +23,7 @@ from typing import Any
 from pymeasure.instruments import Instrument
 from pymeasure.instruments.validators import strict_discrete_set
 
-from ._common import InstrumentError, TransportErrors, socket_defaults
+from ._common import InstrumentError, TransportErrors, socket_defaults, tune_socket
 from ._tsp import TSPMixin
 from .channel_specifiers import (
     DEFAULT_GEOMETRY,
@@ -60,6 +60,7 @@ class Keithley707B(GuardedInstrument, TransportErrors, TSPMixin, Instrument):
         **kwargs: Any,
     ):
         super().__init__(adapter, name, includeSCPI=False, **socket_defaults(adapter, kwargs))
+        tune_socket(self.adapter)
         self.geometry = geometry
 
     connect_rule = Instrument.control(

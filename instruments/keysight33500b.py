@@ -38,6 +38,7 @@ from ._common import (
     socket_defaults,
     strict_int_range,
     strict_real_range,
+    tune_socket,
 )
 from ._guards import PulseGeneratorRules
 from ._pulse import PulseChannelMixin, PulseGeneratorMixin
@@ -187,6 +188,7 @@ class Keysight33500B(GuardedInstrument, TransportErrors, PulseGeneratorMixin, Ag
 
     def __init__(self, adapter: Any, name: str = "Keysight 33500B", **kwargs: Any):
         super().__init__(adapter, name, **socket_defaults(adapter, kwargs))
+        tune_socket(self.adapter)
 
 
 Keysight33500B.guard_rules = PulseGeneratorRules()

@@ -39,6 +39,7 @@ from ._common import (
     socket_defaults,
     strict_int_range,
     strict_real_range,
+    tune_socket,
 )
 from ._guards import PulseGeneratorRules
 from ._pulse import PulseChannelMixin, PulseGeneratorMixin
@@ -161,6 +162,7 @@ class Keysight81160A(
 
     def __init__(self, adapter: Any, name: str = "Keysight 81160A", **kwargs: Any):
         super().__init__(adapter, name, **socket_defaults(adapter, kwargs))
+        tune_socket(self.adapter)
 
 
 Keysight81160A.guard_rules = PulseGeneratorRules()

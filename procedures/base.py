@@ -29,6 +29,9 @@ class FTJProcedure(Procedure):
     name: ClassVar[str] = ""
     #: one line for ``ftjlab run --list``
     summary: ClassVar[str] = ""
+    #: voltage parameters and the bench-limit role that applies to each (checked before the
+    #: run starts, so an out-of-limit value never reaches an instrument)
+    voltage_roles: ClassVar[dict[str, str]] = {}
 
     controller: Any = None  # the ArrayController, set by the runner
     _sink: Callable[[str, Any], None] | None = None
@@ -73,6 +76,11 @@ class FTJProcedure(Procedure):
 
     def check(self) -> None:
         """Checks across parameters, before anything is sent; raise BadInput naming them."""
+
+    def check_limits(self, limits: Any) -> None:
+        """Every voltage parameter against its bench limit (LimitViolation names both)."""
+        for name, role in self.voltage_roles.items():
+            limits.check_voltage(role, float(getattr(self, name)))
 
 
 # ---------------------------------------------------------------------- parameters

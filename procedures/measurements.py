@@ -7,6 +7,7 @@ Each runs through :class:`~ftjlab.controller.ArrayController` only, records as i
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import numpy as np
 from pymeasure.experiment import BooleanParameter, FloatParameter, IntegerParameter
@@ -30,6 +31,7 @@ class ConductanceMap(FTJProcedure):
     """Chord conductance I/V of every cell at the read bias, row by row."""
 
     name = "conductance-map"
+    voltage_roles: ClassVar[dict[str, str]] = {"read_v": "read"}
     summary = "conductance map of the whole array at the read bias"
 
     read_v = FloatParameter("Read bias", units="V", minimum=0.01, maximum=1.5, default=READ_BIAS_V)
@@ -49,8 +51,9 @@ class ConductanceMap(FTJProcedure):
             self.record("rows", g[None, :])
             self.progress(100 * (row + 1) / rows)
 
-        g = self.controller.read_map(self.read_v, self.nplc, on_row=on_row,
-                                     should_stop=self.should_stop)
+        g = self.controller.read_map(
+            self.read_v, self.nplc, on_row=on_row, should_stop=self.should_stop
+        )
         self.result("conductance", g, "S")
 
 
@@ -58,6 +61,7 @@ class IVSweep(FTJProcedure):
     """Current-voltage sweep of one cell (up and back down), with compliance."""
 
     name = "iv-sweep"
+    voltage_roles: ClassVar[dict[str, str]] = {"v_max": "sample"}
     summary = "I-V sweep of one cell"
 
     row = IntegerParameter("Word line", minimum=0, maximum=4095, default=0)
@@ -97,6 +101,12 @@ class SwitchingProbability(FTJProcedure):
     width t, averaged over a row of cells, on a grid of V x t."""
 
     name = "switching-probability"
+    voltage_roles: ClassVar[dict[str, str]] = {
+        "v_start": "program",
+        "v_stop": "program",
+        "erase_v": "program",
+        "read_v": "read",
+    }
     summary = "P(V, t) map of switching by single pulses"
 
     row = IntegerParameter("Word line", minimum=0, maximum=4095, default=0)
@@ -114,7 +124,9 @@ class SwitchingProbability(FTJProcedure):
     def streams(self) -> dict[str, StreamSpec]:
         return {
             "points": StreamSpec(
-                np.float64, "V, s, 1, 1", (4,),
+                np.float64,
+                "V, s, 1, 1",
+                (4,),
                 {"columns": "amplitude_v, width_s, switched_fraction, std_between_cells"},
             )
         }
@@ -155,9 +167,7 @@ def quantised_weights(shape: tuple[int, int], levels: int, seed: int) -> np.ndar
     return np.random.default_rng(seed).choice(grid, size=shape)
 
 
-def differential_targets(
-    weights: np.ndarray, g_lo: float, g_hi: float
-) -> np.ndarray:
+def differential_targets(weights: np.ndarray, g_lo: float, g_hi: float) -> np.ndarray:
     """Map weights in [-1, 1] (rows x n) to differential conductance pairs on 2n columns:
     ``w = (G+ - G-) / (g_hi - g_lo)``, the unused side at ``g_lo``."""
     r, n = weights.shape
@@ -173,6 +183,7 @@ class WriteVerify(FTJProcedure):
     write-verify; record every cell's outcome."""
 
     name = "write-verify"
+    voltage_roles: ClassVar[dict[str, str]] = {"read_v": "read"}
     summary = "program quantised weights as differential pairs by write-verify"
 
     rows_used = IntegerParameter("Rows to program", minimum=1, maximum=4096, default=32)
@@ -180,19 +191,24 @@ class WriteVerify(FTJProcedure):
     levels = IntegerParameter("Weight levels", minimum=2, maximum=64, default=9)
     seed = IntegerParameter("Weight seed", minimum=0, maximum=2**31 - 1, default=1)
     tolerance = FloatParameter("Tolerance", units="% of range", minimum=0.1, maximum=20, default=2)
-    window_low = FloatParameter("Lowest level", units="% of range", minimum=0, maximum=50,
-                                default=5)
-    window_high = FloatParameter("Highest level", units="% of range", minimum=50, maximum=100,
-                                 default=85)
-    read_v = FloatParameter("Verify read bias", units="V", minimum=0.01, maximum=1.5,
-                            default=READ_BIAS_V)
+    window_low = FloatParameter(
+        "Lowest level", units="% of range", minimum=0, maximum=50, default=5
+    )
+    window_high = FloatParameter(
+        "Highest level", units="% of range", minimum=50, maximum=100, default=85
+    )
+    read_v = FloatParameter(
+        "Verify read bias", units="V", minimum=0.01, maximum=1.5, default=READ_BIAS_V
+    )
     width = FloatParameter("Pulse width", units="s", minimum=1e-9, maximum=1e-2, default=1e-6)
     max_pulses = IntegerParameter("Pulses per cell at most", minimum=1, maximum=10_000, default=40)
 
     def streams(self) -> dict[str, StreamSpec]:
         return {
             "cells": StreamSpec(
-                np.float64, "1, 1, S, S, 1, 1", (6,),
+                np.float64,
+                "1, 1, S, S, 1, 1",
+                (6,),
                 {"columns": "row, col, target_s, final_s, pulses, ok"},
             )
         }
@@ -232,14 +248,23 @@ class WriteVerify(FTJProcedure):
             self.progress(100 * done[0] / n_total)
 
         report = c.write_verify(
-            targets, self.tolerance / 100, g_range, self.read_v, 0.1, self.width,
-            max_pulses=self.max_pulses, on_cell=on_cell, should_stop=self.should_stop,
+            targets,
+            self.tolerance / 100,
+            g_range,
+            self.read_v,
+            0.1,
+            self.width,
+            max_pulses=self.max_pulses,
+            on_cell=on_cell,
+            should_stop=self.should_stop,
         )
         self.result("weights", weights, "1")
         self.result("targets", targets, "S")
         self.result("final", report.final_s, "S")
         self.result("pulses", report.pulses, "1")
         self.result("error_sigma_pct_of_range", 100 * report.error_sigma_rel, "%")
+        self.result("error_sigma_converged_pct_of_range",
+                    100 * report.error_sigma_converged_rel, "%")
         self.result("mean_pulses_per_cell", report.mean_pulses)
         self.result("failed_cells", len(report.reasons))
         self.result("failures", "\n".join(report.failures()))
@@ -250,19 +275,24 @@ class RTNAcquisition(FTJProcedure):
     acquisition, streamed to the file block by block."""
 
     name = "rtn-acquisition"
+    voltage_roles: ClassVar[dict[str, str]] = {"bias_v": "sample"}
     summary = "RTN trace of one cell at the sampling bias"
 
     row = IntegerParameter("Word line", minimum=0, maximum=4095, default=0)
     col = IntegerParameter("Bit line", minimum=0, maximum=4095, default=0)
-    bias_v = FloatParameter("Sampling bias", units="V", minimum=0.0, maximum=1.5,
-                            default=SAMPLING_BIAS_V)
-    interval_s = FloatParameter("Sampling interval", units="s", minimum=5e-5, maximum=1,
-                                default=2e-4)
-    nplc = FloatParameter("Integration time", units="NPLC", minimum=0.001, maximum=25,
-                          default=0.006)
+    bias_v = FloatParameter(
+        "Sampling bias", units="V", minimum=0.0, maximum=1.5, default=SAMPLING_BIAS_V
+    )
+    interval_s = FloatParameter(
+        "Sampling interval", units="s", minimum=5e-5, maximum=1, default=2e-4
+    )
+    nplc = FloatParameter(
+        "Integration time", units="NPLC", minimum=0.001, maximum=25, default=0.006
+    )
     readings = IntegerParameter("Readings", minimum=10, maximum=10_000_000, default=100_000)
-    block = IntegerParameter("Readings per buffer block", minimum=100, maximum=100_000,
-                             default=50_000)
+    block = IntegerParameter(
+        "Readings per buffer block", minimum=100, maximum=100_000, default=50_000
+    )
 
     def streams(self) -> dict[str, StreamSpec]:
         return {"current": StreamSpec(np.float32, "A"), "time": StreamSpec(np.float64, "s")}
@@ -282,7 +312,12 @@ class RTNAcquisition(FTJProcedure):
         self.result("aperture_s", c.aperture_s(self.nplc), "s")
         done = 0
         for current, stamps in c.acquire_rtn(
-            self.row, self.col, self.bias_v, self.interval_s, self.nplc, self.readings,
+            self.row,
+            self.col,
+            self.bias_v,
+            self.interval_s,
+            self.nplc,
+            self.readings,
             self.block,
         ):
             self.record("current", current.astype(np.float32))
@@ -298,6 +333,7 @@ class RTNTuning(FTJProcedure):
     amplitude, capture and emission times and occupancy."""
 
     name = "rtn-tuning"
+    voltage_roles: ClassVar[dict[str, str]] = {"v_start": "sample", "v_stop": "sample"}
     summary = "RTN statistics over bias x sampling time"
 
     row = IntegerParameter("Word line", minimum=0, maximum=4095, default=0)
@@ -305,19 +341,25 @@ class RTNTuning(FTJProcedure):
     v_start = FloatParameter("Lowest bias", units="V", minimum=0.0, maximum=1.5, default=0.6)
     v_stop = FloatParameter("Highest bias", units="V", minimum=0.0, maximum=1.5, default=1.0)
     v_points = IntegerParameter("Biases", minimum=1, maximum=100, default=5)
-    nplc_start = FloatParameter("Shortest integration", units="NPLC", minimum=0.001,
-                                maximum=25, default=0.003)
-    nplc_stop = FloatParameter("Longest integration", units="NPLC", minimum=0.001, maximum=25,
-                               default=0.1)
-    nplc_points = IntegerParameter("Integration times (log-spaced)", minimum=1, maximum=50,
-                                   default=4)
-    readings = IntegerParameter("Readings per point", minimum=100, maximum=1_000_000,
-                                default=20_000)
+    nplc_start = FloatParameter(
+        "Shortest integration", units="NPLC", minimum=0.001, maximum=25, default=0.003
+    )
+    nplc_stop = FloatParameter(
+        "Longest integration", units="NPLC", minimum=0.001, maximum=25, default=0.1
+    )
+    nplc_points = IntegerParameter(
+        "Integration times (log-spaced)", minimum=1, maximum=50, default=4
+    )
+    readings = IntegerParameter(
+        "Readings per point", minimum=100, maximum=1_000_000, default=20_000
+    )
 
     def streams(self) -> dict[str, StreamSpec]:
         return {
             "points": StreamSpec(
-                np.float64, "V, s, 1, s, s, 1", (6,),
+                np.float64,
+                "V, s, 1, s, s, 1",
+                (6,),
                 {"columns": "bias_v, aperture_s, amplitude_rel, tau_c_s, tau_e_s, occupancy"},
             )
         }
@@ -336,13 +378,28 @@ class RTNTuning(FTJProcedure):
                     return
                 aperture = c.aperture_s(float(nplc))
                 interval = max(aperture * 1.2, 5e-5)
-                trace = np.concatenate([
-                    i for i, _ in c.acquire_rtn(self.row, self.col, float(v), interval,
-                                                float(nplc), self.readings)
-                ])
+                trace = np.concatenate(
+                    [
+                        i
+                        for i, _ in c.acquire_rtn(
+                            self.row, self.col, float(v), interval, float(nplc), self.readings
+                        )
+                    ]
+                )
                 st = two_level_statistics(trace, interval)
-                self.record("points", [[v, aperture, st.amplitude_rel, st.tau_high_s,
-                                        st.tau_low_s, st.occupancy_low]])
+                self.record(
+                    "points",
+                    [
+                        [
+                            v,
+                            aperture,
+                            st.amplitude_rel,
+                            st.tau_high_s,
+                            st.tau_low_s,
+                            st.occupancy_low,
+                        ]
+                    ],
+                )
                 k += 1
                 self.progress(100 * k / (biases.size * nplcs.size))
 
@@ -352,6 +409,7 @@ class VMMAccuracy(FTJProcedure):
     write-verify (or the array as it is); reports the normalised RMS error."""
 
     name = "vmm-accuracy"
+    voltage_roles: ClassVar[dict[str, str]] = {"read_v": "read"}
     summary = "VMM accuracy: measured vs ideal products over random inputs"
 
     program = BooleanParameter("Program random weights first", default=True)
@@ -362,8 +420,7 @@ class VMMAccuracy(FTJProcedure):
     inputs = IntegerParameter("Random input vectors", minimum=1, maximum=100_000, default=20)
     bits = IntegerParameter("Input bits", minimum=1, maximum=16, default=4)
     read_v = FloatParameter("VMM bias", units="V", minimum=0.01, maximum=1.5, default=READ_BIAS_V)
-    nplc = FloatParameter("Integration time", units="NPLC", minimum=0.001, maximum=25,
-                          default=0.1)
+    nplc = FloatParameter("Integration time", units="NPLC", minimum=0.001, maximum=25, default=0.1)
 
     def streams(self) -> dict[str, StreamSpec]:
         n = self.pairs_used
@@ -383,8 +440,9 @@ class VMMAccuracy(FTJProcedure):
         wv.controller = c
         weights, targets, (g_off, g_on) = wv.targets()
         if self.program:
-            report = c.write_verify(targets, 0.02, (g_off, g_on), self.read_v, 0.1, 1e-6,
-                                    should_stop=self.should_stop)
+            report = c.write_verify(
+                targets, 0.02, (g_off, g_on), self.read_v, 0.1, 1e-6, should_stop=self.should_stop
+            )
             self.result("programming_error_sigma_pct", 100 * report.error_sigma_rel, "%")
         r, n = self.rows_used, self.pairs_used
         measured_map = c.read_map(self.read_v, 1.0, rows=range(r), cols=range(2 * n))
@@ -411,8 +469,7 @@ class VMMAccuracy(FTJProcedure):
         meas_a, ideal_a, map_a = map(np.array, (meas, ideal, ideal_map))
         rms = math.sqrt(float(np.mean(ideal_a**2))) or 1.0
         self.result("nrmse_vs_programmed", float(np.sqrt(np.mean((meas_a - ideal_a) ** 2)) / rms))
-        self.result("nrmse_vs_measured_map",
-                    float(np.sqrt(np.mean((meas_a - map_a) ** 2)) / rms))
+        self.result("nrmse_vs_measured_map", float(np.sqrt(np.mean((meas_a - map_a) ** 2)) / rms))
         self.result("weights", weights, "1")
 
 
@@ -421,23 +478,27 @@ class Endurance(FTJProcedure):
     log-spaced checkpoints: the memory window against cycles."""
 
     name = "endurance"
+    voltage_roles: ClassVar[dict[str, str]] = {
+        "set_v": "program",
+        "reset_v": "program",
+        "read_v": "read",
+    }
     summary = "program/erase cycling with periodic reads"
 
     row = IntegerParameter("Word line", minimum=0, maximum=4095, default=0)
     cells = IntegerParameter("Cells (bit lines 0..n-1)", minimum=1, maximum=4096, default=4)
     cycles = IntegerParameter("Cycles", minimum=1, maximum=10**9, default=100_000)
-    checkpoints = IntegerParameter("Checkpoints (log-spaced)", minimum=2, maximum=1000,
-                                   default=11)
+    checkpoints = IntegerParameter("Checkpoints (log-spaced)", minimum=2, maximum=1000, default=11)
     set_v = FloatParameter("Program amplitude", units="V", minimum=0.1, maximum=10, default=4.0)
-    reset_v = FloatParameter("Erase amplitude", units="V", minimum=-10, maximum=-0.1,
-                             default=-4.0)
+    reset_v = FloatParameter("Erase amplitude", units="V", minimum=-10, maximum=-0.1, default=-4.0)
     width = FloatParameter("Pulse width", units="s", minimum=1e-9, maximum=1e-2, default=1e-6)
     read_v = FloatParameter("Read bias", units="V", minimum=0.01, maximum=1.5, default=READ_BIAS_V)
 
     def streams(self) -> dict[str, StreamSpec]:
         return {
-            "window": StreamSpec(np.float64, "1, S, S", (3,),
-                                 {"columns": "cycles, g_on_mean_s, g_off_mean_s"}),
+            "window": StreamSpec(
+                np.float64, "1, S, S", (3,), {"columns": "cycles, g_on_mean_s, g_off_mean_s"}
+            ),
         }
 
     def estimate_s(self) -> float:
@@ -467,12 +528,12 @@ class Retention(FTJProcedure):
     """Program a row, then read it at log-spaced times: conductance drift against time."""
 
     name = "retention"
+    voltage_roles: ClassVar[dict[str, str]] = {"program_v": "program", "read_v": "read"}
     summary = "conductance against time after programming (log-spaced reads)"
 
     row = IntegerParameter("Word line", minimum=0, maximum=4095, default=0)
     cells = IntegerParameter("Cells (bit lines 0..n-1)", minimum=1, maximum=4096, default=8)
-    program_v = FloatParameter("Program amplitude", units="V", minimum=0.1, maximum=10,
-                               default=4.0)
+    program_v = FloatParameter("Program amplitude", units="V", minimum=0.1, maximum=10, default=4.0)
     width = FloatParameter("Pulse width", units="s", minimum=1e-9, maximum=1e-2, default=1e-6)
     t_first = FloatParameter("First read after", units="s", minimum=1e-3, maximum=1e7, default=1)
     t_last = FloatParameter("Last read after", units="s", minimum=1e-3, maximum=1e8, default=1e4)
@@ -513,7 +574,14 @@ class Retention(FTJProcedure):
 PROCEDURES: dict[str, type[FTJProcedure]] = {
     cls.name: cls
     for cls in (
-        IVSweep, SwitchingProbability, WriteVerify, ConductanceMap, RTNAcquisition, RTNTuning,
-        VMMAccuracy, Endurance, Retention,
+        IVSweep,
+        SwitchingProbability,
+        WriteVerify,
+        ConductanceMap,
+        RTNAcquisition,
+        RTNTuning,
+        VMMAccuracy,
+        Endurance,
+        Retention,
     )
 }
