@@ -468,6 +468,8 @@ api.run = function(fn)
   aborted = false
   return unpack(r, 1, r.n)
 end
+local anchors = {}
+api.anchor = function(o) anchors[#anchors + 1] = o end
 api.script = function(name, fn, source)
   local s = {name = name, source = source, run = fn}
   return setmetatable(s, {__call = function(self, ...) return fn(...) end})
@@ -530,6 +532,7 @@ class TSPEmulator:
         self._script_name: str | None = None
         self._script_run = False
         self._deadline = math.inf
+        self._anchored: dict[int, TSPObject] = {}
         self.errorqueue = ErrorQueue()
         self.format = Format(self.errorqueue)
         self.localnode = LocalNode(self.errorqueue, self.model, self.serialno, self.firmware)
@@ -537,11 +540,12 @@ class TSPEmulator:
             register_eval=False,
             register_builtins=False,
             unpack_returned_tuples=True,
-            attribute_handlers=(_lua_getter, _lua_setter),
+            attribute_handlers=(self._lua_get, _lua_setter),
             encoding="latin-1",
             max_memory=MAX_LUA_MEMORY_BYTES,
         )
         self._api = self._lua.execute(_SANDBOX_SETUP, self._over_time, _ABORT)
+        self._anchor_in_lua = self._api.anchor  # looked up here: not from inside a Lua call
         g = self._lua.globals()
         string = g.string
         string.dump = None
@@ -551,6 +555,36 @@ class TSPEmulator:
         for name in _REMOVED_GLOBALS:
             g[name] = None
         self._install(g)
+        for name in list(g):
+            self._anchor_tree(g[name])
+
+    # ------------------------------------------------------------------ object identity
+    # lupa 2.8 (Lua 5.1) keeps one Lua userdata per Python object in a weak table, and forgets
+    # its bookkeeping entry whenever *a* userdata of that object is finalized. An object pushed
+    # again while an older userdata of it waits for finalization gets a second userdata, and
+    # the bookkeeping goes wrong: a later access can land on another object (we saw
+    # ``smub.source.func = 1`` set an attribute of ``smua.nvbuffer1``, every few hundred
+    # commands). So every TSP object Lua can reach is anchored: its first userdata is kept in a
+    # Lua table (and the object in Python) for good, is never finalized, and every later push
+    # of the object reuses it. Only functions (bound methods, fresh each time) stay unanchored.
+    def _lua_get(self, obj: Any, name: Any) -> Any:
+        value = _lua_getter(obj, name)
+        if isinstance(value, TSPObject) and id(value) not in self._anchored:
+            self._anchor(value)
+        return value
+
+    def _anchor(self, obj: TSPObject) -> None:
+        self._anchored[id(obj)] = obj
+        self._anchor_in_lua(obj)
+
+    def _anchor_tree(self, obj: Any) -> None:
+        """Anchor ``obj`` and every TSP object reachable through its attributes."""
+        stack = [obj]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, TSPObject) and id(item) not in self._anchored:
+                self._anchor(item)
+                stack.extend(vars(item).values())
 
     # ------------------------------------------------------------------ subclass hooks
     def _install(self, g: Any) -> None:
