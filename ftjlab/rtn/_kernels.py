@@ -1,0 +1,227 @@
+"""Compiled inner loops of the hidden Markov models (numba), with numpy references.
+
+The forward-backward and Viterbi recursions are sequential in time, so numpy can only run them
+as a Python loop over samples. These kernels run them over a block of samples in one call;
+:mod:`ftjlab.rtn.hmm` streams blocks through them. The numpy versions below are the reference
+the tests compare against (on short traces). Set ``FTJLAB_NUMBA=0`` to use numpy only.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+try:
+    if os.environ.get("FTJLAB_NUMBA", "1") == "0":
+        raise ImportError("disabled by FTJLAB_NUMBA=0")
+    from numba import njit
+
+    AVAILABLE = True
+except ImportError:  # pragma: no cover - only without numba
+    AVAILABLE = False
+
+    def njit(*args, **kwargs):
+        return (lambda f: f) if not args or not callable(args[0]) else args[0]
+
+
+@njit(cache=True, fastmath=True)
+def forward_backward(x, means, variances, trans, prior, prev_filtered, n_keep):
+    """Scaled forward-backward over ``x`` (block followed by look-ahead samples).
+
+    ``prior``: P(s_0 | earlier data) (start distribution for the first block, else the carried
+    filtered distribution times ``trans``). ``prev_filtered``: filtered distribution at the
+    sample before ``x`` (for the boundary transition; all zeros for the first block).
+    Statistics and log-likelihood cover samples ``0 .. n_keep-1`` only; the look-ahead just
+    sharpens their backward messages (beta = 1 at the end of the look-ahead).
+
+    Returns (loglik, G, X, X2, XI, filtered_at_n_keep_minus_1).
+    """
+    t_len = x.size
+    k = means.size
+    b = np.empty((t_len, k))  # emission densities, each row scaled by exp(-max log density)
+    alpha = np.empty((t_len, k))  # filtered distributions
+    inv_c = np.empty(t_len)  # 1 / sum_j predicted_j * b_tj
+    inv2v = np.empty(k)
+    lnorm = np.empty(k)
+    lrow = np.empty(k)
+    pred = np.empty(k)
+    for j in range(k):
+        inv2v[j] = 0.5 / variances[j]
+        lnorm[j] = -0.5 * math.log(2.0 * math.pi * variances[j])
+        pred[j] = prior[j]
+    loglik = 0.0
+    prod = 1.0  # running product of normalisers, folded into loglik before it underflows
+    for t in range(t_len):
+        mx = -1e300
+        arg = 0
+        for j in range(k):
+            d = x[t] - means[j]
+            lrow[j] = lnorm[j] - d * d * inv2v[j]
+            if lrow[j] > mx:
+                mx = lrow[j]
+                arg = j
+        s = 0.0
+        for j in range(k):
+            bj = 1.0 if j == arg else math.exp(lrow[j] - mx)
+            b[t, j] = bj
+            a = pred[j] * bj
+            alpha[t, j] = a
+            s += a
+        if s <= 1e-300:
+            s = 1e-300
+        inv = 1.0 / s
+        inv_c[t] = inv
+        for j in range(k):
+            alpha[t, j] *= inv
+        for j in range(k):
+            a = 0.0
+            for i in range(k):
+                a += alpha[t, i] * trans[i, j]
+            pred[j] = a
+        if t < n_keep:
+            loglik += mx
+            if s < 1e-100:
+                loglik += math.log(s)
+            else:
+                prod *= s
+                if prod < 1e-200:
+                    loglik += math.log(prod)
+                    prod = 1.0
+    loglik += math.log(prod)
+    beta = np.ones(k)
+    w = np.empty(k)
+    g = np.zeros(k)
+    xs = np.zeros(k)
+    x2 = np.zeros(k)
+    xi = np.zeros((k, k))
+    for t in range(t_len - 1, -1, -1):
+        if t < n_keep:
+            xt = x[t]
+            for j in range(k):
+                gam = alpha[t, j] * beta[j]
+                g[j] += gam
+                xs[j] += gam * xt
+                x2[j] += gam * xt * xt
+        for j in range(k):
+            w[j] = b[t, j] * beta[j] * inv_c[t]
+        if t > 0:
+            keep = t < n_keep
+            for i in range(k):
+                ai = alpha[t - 1, i]
+                s = 0.0
+                for j in range(k):
+                    v = trans[i, j] * w[j]
+                    if keep:
+                        xi[i, j] += ai * v
+                    s += v
+                beta[i] = s
+        elif n_keep > 0:
+            tot = 0.0
+            for i in range(k):
+                tot += prev_filtered[i]
+            if tot > 0.0:
+                for i in range(k):
+                    for j in range(k):
+                        xi[i, j] += prev_filtered[i] * trans[i, j] * w[j]
+    last = np.zeros(k)
+    if n_keep > 0:
+        for j in range(k):
+            last[j] = alpha[n_keep - 1, j]
+    return loglik, g, xs, x2, xi, last
+
+
+@njit(cache=True)
+def viterbi(x, means, variances, log_trans, log_prior):
+    """Most likely state path of ``x`` given the log prior of its first state."""
+    t_len = x.size
+    k = means.size
+    back = np.empty((t_len, k), dtype=np.int8)
+    delta = np.empty(k)
+    nd = np.empty(k)
+    inv2v = np.empty(k)
+    lnorm = np.empty(k)
+    for j in range(k):
+        inv2v[j] = 0.5 / variances[j]
+        lnorm[j] = -0.5 * math.log(2.0 * math.pi * variances[j])
+    for j in range(k):
+        d = x[0] - means[j]
+        delta[j] = log_prior[j] + lnorm[j] - d * d * inv2v[j]
+        back[0, j] = j
+    for t in range(1, t_len):
+        for j in range(k):
+            best = -1e300
+            arg = 0
+            for i in range(k):
+                v = delta[i] + log_trans[i, j]
+                if v > best:
+                    best = v
+                    arg = i
+            d = x[t] - means[j]
+            nd[j] = best + lnorm[j] - d * d * inv2v[j]
+            back[t, j] = arg
+        for j in range(k):
+            delta[j] = nd[j]
+    path = np.empty(t_len, dtype=np.int8)
+    best = -1e300
+    arg = 0
+    for j in range(k):
+        if delta[j] > best:
+            best = delta[j]
+            arg = j
+    path[t_len - 1] = arg
+    for t in range(t_len - 1, 0, -1):
+        path[t - 1] = back[t, path[t]]
+    return path
+
+
+# ------------------------------------------------------------------ numpy references
+
+
+def forward_backward_numpy(x, means, variances, trans, prior, prev_filtered, n_keep):
+    """Reference implementation of :func:`forward_backward` (slow: a loop over samples)."""
+    x = np.asarray(x, dtype=np.float64)
+    log_b = -0.5 * np.log(2 * np.pi * variances) - (x[:, None] - means) ** 2 / (2 * variances)
+    mx = log_b.max(axis=1)
+    b = np.exp(log_b - mx[:, None])
+    t_len, k = b.shape
+    alpha = np.empty((t_len, k))
+    c = np.empty(t_len)
+    pred = prior.copy()
+    for t in range(t_len):
+        a = pred * b[t]
+        c[t] = a.sum()
+        alpha[t] = a / c[t]
+        pred = alpha[t] @ trans
+    loglik = float(np.sum(np.log(c[:n_keep]) + mx[:n_keep]))
+    beta = np.ones((t_len, k))
+    for t in range(t_len - 2, -1, -1):
+        beta[t] = trans @ (b[t + 1] * beta[t + 1]) / c[t + 1]
+    gamma = alpha[:n_keep] * beta[:n_keep]
+    xi = np.zeros((k, k))
+    for t in range(1, n_keep):
+        xi += alpha[t - 1][:, None] * trans * (b[t] * beta[t])[None, :] / c[t]
+    if prev_filtered.sum() > 0 and n_keep > 0:
+        xi += prev_filtered[:, None] * trans * (b[0] * beta[0])[None, :] / c[0]
+    xk = x[:n_keep]
+    last = alpha[n_keep - 1].copy() if n_keep else np.zeros(k)
+    return (loglik, gamma.sum(0), gamma.T @ xk, gamma.T @ (xk * xk), xi, last)
+
+
+def viterbi_numpy(x, means, variances, log_trans, log_prior):
+    """Reference implementation of :func:`viterbi`."""
+    x = np.asarray(x, dtype=np.float64)
+    log_b = -0.5 * np.log(2 * np.pi * variances) - (x[:, None] - means) ** 2 / (2 * variances)
+    t_len, k = log_b.shape
+    back = np.empty((t_len, k), dtype=np.int8)
+    delta = log_prior + log_b[0]
+    for t in range(1, t_len):
+        cand = delta[:, None] + log_trans
+        back[t] = np.argmax(cand, axis=0)
+        delta = cand[back[t], np.arange(k)] + log_b[t]
+    path = np.empty(t_len, dtype=np.int8)
+    path[-1] = int(np.argmax(delta))
+    for t in range(t_len - 1, 0, -1):
+        path[t - 1] = back[t, path[t]]
+    return path

@@ -1,0 +1,513 @@
+"""Hidden Markov models of RTN traces: level detection for one and several traps.
+
+* :class:`GaussianHMM` - K levels, Gaussian read noise (one variance shared by all levels by
+  default: the read noise does not depend on the trap state), free transition matrix.
+* :class:`FactorialHMM` - K independent two-state traps; level of a state = base + sum of the
+  amplitudes of the filled traps; transition matrix = Kronecker product of the traps' 2 x 2
+  matrices (Puglisi & Pavan's factorial HMM with the exact E-step over the 2^K joint states).
+  Resolves traps of different amplitude and gives each trap its own tau_c, tau_e.
+
+Both fit by Baum-Welch (EM) with the scaled forward-backward recursion of
+:mod:`ftjlab.rtn._kernels`, streamed block by block: the forward message is carried across
+blocks exactly; each block's backward pass starts at the end of a look-ahead of ``lookahead``
+samples from the next block, so the posterior at the block's end is the fixed-lag smoother,
+equal to the exact one whenever the look-ahead spans many dwell times (4096 samples by
+default). Memory: two blocks at a time, whatever the trace length.
+
+Time constants: the fitted per-sample transition probabilities P01 (empty -> filled) and
+P10 of a trap are those of the continuous-time chain sampled every ``dt``:
+P01 = (lc / l)(1 - exp(-l dt)), P10 = (le / l)(1 - exp(-l dt)), l = lc + le. Inverting gives
+tau_c = 1/lc and tau_e = 1/le exactly (no dt << tau assumption). Readings that average over an
+aperture shift flips by at most half an aperture; dwells shorter than that are missed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import stats as sstats
+
+from ftjlab.errors import BadInput
+
+from . import _kernels as kern
+from .source import Trace, as_trace
+
+DEFAULT_LOOKAHEAD = 4096
+
+__all__ = [
+    "FactorialHMM",
+    "GaussianHMM",
+    "TrapEstimate",
+    "continuous_rates",
+    "select_traps",
+]
+
+
+def continuous_rates(p01: float, p10: float, dt_s: float) -> tuple[float, float]:
+    """(capture rate, emission rate) in 1/s of the continuous-time two-state chain whose
+    samples every ``dt_s`` have transition probabilities P01 (capture) and P10 (emission)."""
+    s = p01 + p10
+    if not 0 < s < 1:
+        raise BadInput(f"transition probabilities P01={p01:.3g}, P10={p10:.3g}: their sum must "
+                       "be in (0, 1) (no transitions seen, or sampling far too slow)")
+    lam = -math.log1p(-s) / dt_s
+    return lam * p01 / s, lam * p10 / s
+
+
+@dataclass
+class TrapEstimate:
+    """One trap: time constants with 95 % confidence intervals, amplitude, occupancy."""
+
+    tau_c_s: float
+    tau_e_s: float
+    tau_c_ci_s: tuple[float, float]
+    tau_e_ci_s: tuple[float, float]
+    amplitude_a: float  # level(filled) - level(empty)
+    amplitude_ci_a: tuple[float, float]
+    occupancy: float  # fraction of time filled = tau_e / (tau_c + tau_e)
+    occupancy_ci: tuple[float, float]
+    captures: float  # expected number of capture transitions seen
+    emissions: float
+
+    @property
+    def transitions(self) -> float:
+        return self.captures + self.emissions
+
+    def as_dict(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+
+
+def _tau_ci(tau: float, count: float, inflation: float = 1.0) -> tuple[float, float]:
+    """95 % interval of a mean exponential dwell from ``count`` dwells (chi^2 with 2n dof),
+    widened on the log scale by ``inflation`` (hidden-state uncertainty, see
+    :attr:`_BaseHMM.missing_information`)."""
+    n = max(count, 1.0)
+    lo, hi = sstats.chi2.ppf([0.975, 0.025], 2 * n)
+    return (tau * (2 * n / lo) ** inflation, tau * (2 * n / hi) ** inflation)
+
+
+@dataclass
+class _Stats:
+    loglik: float = 0.0
+    g: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    x: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    x2: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    xi: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+
+
+class _BaseHMM:
+    """Shared E-step, streaming, decoding. Subclasses define the state space and M-step."""
+
+    n_states: int
+    means: np.ndarray
+    variances: np.ndarray
+    trans: np.ndarray
+    start: np.ndarray
+
+    def __init__(self, engine: str | None = None) -> None:
+        self.engine = engine or ("numba" if kern.AVAILABLE else "numpy")
+        if self.engine not in ("numba", "numpy"):
+            raise BadInput(f"engine: must be 'numba' or 'numpy', got {self.engine!r}")
+        self.loglik: float = -math.inf
+        self.n_iter: int = 0
+        self.converged: bool = False
+        self.n_samples: int = 0
+        self.interval_s: float = 1.0
+        self.history: list[float] = []
+
+    # ------------------------------------------------------------------ E-step
+    def _fb(self, x, prior, prev, n_keep):
+        f = kern.forward_backward if self.engine == "numba" else kern.forward_backward_numpy
+        return f(x, self.means, self.variances, self.trans, prior, prev, n_keep)
+
+    def _estep(self, trace: Trace, lookahead: int) -> _Stats:
+        k = self.n_states
+        st = _Stats(0.0, np.zeros(k), np.zeros(k), np.zeros(k), np.zeros((k, k)))
+        prev = np.zeros(k)
+        prior = self.start.copy()
+        for blk, ahead in trace.blocks_with_lookahead(trace.block, lookahead):
+            x = np.concatenate([blk, ahead]) if ahead.size else blk
+            ll, g, xs, x2, xi, last = self._fb(x, prior, prev, blk.size)
+            st.loglik += ll
+            st.g += g
+            st.x += xs
+            st.x2 += x2
+            st.xi += xi
+            prev = last
+            prior = last @ self.trans
+        return st
+
+    def score(self, trace, interval_s: float = 1.0, lookahead: int = DEFAULT_LOOKAHEAD) -> float:
+        """Log-likelihood of a trace under the current parameters."""
+        tr = as_trace(trace, interval_s)
+        return self._estep(tr, lookahead).loglik
+
+    # ------------------------------------------------------------------ fitting
+    def fit(
+        self,
+        trace,
+        interval_s: float | None = None,
+        max_iter: int = 200,
+        tol: float = 1e-7,
+        lookahead: int = DEFAULT_LOOKAHEAD,
+    ):
+        """Baum-Welch until the log-likelihood per sample improves by less than ``tol``.
+
+        ``trace``: a :class:`~ftjlab.rtn.source.Trace` or a 1-D array (then ``interval_s``
+        gives the sampling interval; default 1, i.e. times in samples)."""
+        tr = as_trace(trace, interval_s or 1.0)
+        if interval_s is not None and isinstance(trace, Trace):
+            tr.interval_s = float(interval_s)
+        st = tr.check(min_samples=max(MIN_FIT_SAMPLES, 10 * self.n_states))
+        self.interval_s = tr.interval_s
+        self.n_samples = st.n
+        self._initialise(tr, st)
+        prev_ll = -math.inf
+        self.history = []
+        self.converged = False
+        for it in range(1, max_iter + 1):
+            s = self._estep(tr, lookahead)
+            self.history.append(s.loglik)
+            self._mstep(s)
+            self.n_iter = it
+            if abs(s.loglik - prev_ll) < tol * st.n:
+                self.converged = True
+                break
+            prev_ll = s.loglik
+        self.loglik = self._estep(tr, lookahead).loglik if not self.converged else s.loglik
+        self._last_stats = s
+        return self
+
+    def _check_fitted(self) -> None:
+        if self.n_iter == 0:
+            raise BadInput("model: fit it to a trace first")
+
+    @property
+    def missing_information(self) -> float:
+        """Fraction of missing information, from EM's linear convergence rate (Dempster, Laird
+        & Rubin): log-likelihood increments shrink by r^2 per iteration. Errors of the
+        parameters are those of fully observed states inflated by 1 / sqrt(1 - r): wide at
+        low SNR, where the levels are uncertain, ~1 at high SNR."""
+        inc = np.diff(np.asarray(self.history))
+        inc = inc[inc > 0]
+        if inc.size < 4:
+            return 0.0
+        ratios = inc[-4:][1:] / inc[-4:][:-1]
+        r = math.sqrt(float(np.clip(np.median(ratios), 0.0, 0.98)))
+        return min(r, 0.99)
+
+    @property
+    def ci_inflation(self) -> float:
+        return 1.0 / math.sqrt(1.0 - self.missing_information)
+
+    # ------------------------------------------------------------------ decoding
+    def _viterbi(self, x, log_prior):
+        f = kern.viterbi if self.engine == "numba" else kern.viterbi_numpy
+        with np.errstate(divide="ignore"):
+            log_t = np.log(self.trans)
+        return f(x, self.means, self.variances, log_t, log_prior)
+
+    def decode_blocks(self, trace, interval_s: float = 1.0,
+                      lookahead: int = DEFAULT_LOOKAHEAD):
+        """Viterbi path, block by block (int8 state indices). Each block is decoded with a
+        look-ahead and started from the state the previous block ended in, so the pieces
+        join into one valid path (the exact Viterbi path whenever paths merge within the
+        look-ahead)."""
+        self._check_fitted()
+        tr = as_trace(trace, interval_s)
+        with np.errstate(divide="ignore"):
+            log_prior = np.log(self.start)
+        for blk, ahead in tr.blocks_with_lookahead(tr.block, lookahead):
+            x = np.concatenate([blk, ahead]) if ahead.size else blk
+            path = self._viterbi(x, log_prior)[: blk.size]
+            end = int(path[-1])
+            # the next block starts one transition after `end`
+            with np.errstate(divide="ignore"):
+                log_prior = np.log(self.trans[end])
+            yield path
+
+    def decode(self, trace, interval_s: float = 1.0) -> np.ndarray:
+        """The whole Viterbi path (int8). For long file-backed traces prefer
+        :meth:`decode_blocks` or :meth:`dwells`."""
+        return np.concatenate(list(self.decode_blocks(trace, interval_s)))
+
+    def dwells(self, trace, interval_s: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """Run-length encoding of the Viterbi path, streamed: (state of each dwell, length in
+        samples). The first and last dwells are censored by the record edges."""
+        states: list[np.ndarray] = []
+        lengths: list[np.ndarray] = []
+        cur_state, cur_len = -1, 0
+        for path in self.decode_blocks(trace, interval_s):
+            change = np.flatnonzero(path[1:] != path[:-1]) + 1
+            starts = np.concatenate([[0], change])
+            lens = np.diff(np.concatenate([starts, [path.size]]))
+            st = path[starts].astype(np.int64)
+            if st[0] == cur_state:
+                lens[0] += cur_len
+            elif cur_state >= 0:
+                states.append(np.array([cur_state]))
+                lengths.append(np.array([cur_len]))
+            states.append(st[:-1])
+            lengths.append(lens[:-1])
+            cur_state, cur_len = int(st[-1]), int(lens[-1])
+        states.append(np.array([cur_state]))
+        lengths.append(np.array([cur_len]))
+        return np.concatenate(states), np.concatenate(lengths)
+
+    # ------------------------------------------------------------------ model selection
+    @property
+    def n_parameters(self) -> int:
+        raise NotImplementedError
+
+    def bic(self) -> float:
+        """Bayesian information criterion of the fit (lower is better)."""
+        self._check_fitted()
+        return -2.0 * self.loglik + self.n_parameters * math.log(self.n_samples)
+
+
+MIN_FIT_SAMPLES = 200
+
+
+def _kmeans_1d(x: np.ndarray, k: int, iters: int = 50) -> np.ndarray:
+    """Cluster centres of 1-D data (Lloyd's algorithm from quantile starts)."""
+    centres = np.quantile(x, (2 * np.arange(k) + 1) / (2 * k))
+    for _ in range(iters):
+        edges = (centres[1:] + centres[:-1]) / 2
+        lab = np.searchsorted(edges, x)
+        new = np.array([x[lab == j].mean() if np.any(lab == j) else centres[j] for j in range(k)])
+        if np.allclose(new, centres, rtol=0, atol=1e-12 * (np.ptp(x) + 1e-300)):
+            break
+        centres = np.sort(new)
+    return centres
+
+
+class GaussianHMM(_BaseHMM):
+    """K-level Gaussian HMM (levels sorted by mean after fitting).
+
+    Parameters
+    ----------
+    n_states: number of levels.
+    tied: one read-noise variance for all levels (default) or one per level.
+    """
+
+    def __init__(self, n_states: int = 2, tied: bool = True, engine: str | None = None):
+        super().__init__(engine)
+        if not 2 <= n_states <= 32:
+            raise BadInput(f"n_states: must be within 2..32, got {n_states}")
+        self.n_states = n_states
+        self.tied = tied
+
+    @property
+    def n_parameters(self) -> int:
+        k = self.n_states
+        return k + (1 if self.tied else k) + k * (k - 1)
+
+    def _initialise(self, tr: Trace, st) -> None:
+        k = self.n_states
+        sample = tr.read(0, min(tr.n, 200_000))
+        centres = _kmeans_1d(sample, k)
+        edges = (centres[1:] + centres[:-1]) / 2
+        lab = np.searchsorted(edges, sample)
+        resid = sample - centres[lab]
+        var = max(float(resid.var()), 1e-6 * st.std**2)
+        counts = np.zeros((k, k))
+        np.add.at(counts, (lab[:-1], lab[1:]), 1.0)
+        counts += 1.0
+        self.means = centres.astype(np.float64)
+        self.variances = np.full(k, var)
+        self.trans = counts / counts.sum(axis=1, keepdims=True)
+        occ = np.bincount(lab, minlength=k) + 1.0
+        self.start = occ / occ.sum()
+
+    def _mstep(self, s: _Stats) -> None:
+        g = np.maximum(s.g, 1e-300)
+        self.means = s.x / g
+        ss = s.x2 - 2 * self.means * s.x + self.means**2 * s.g
+        if self.tied:
+            self.variances = np.full(self.n_states, max(ss.sum() / s.g.sum(), 1e-300))
+        else:
+            self.variances = np.maximum(ss / g, 1e-300)
+        rows = s.xi.sum(axis=1, keepdims=True)
+        self.trans = np.where(rows > 0, s.xi / np.maximum(rows, 1e-300), np.eye(self.n_states))
+        self.start = s.g / s.g.sum()
+
+    def sort_levels(self) -> None:
+        """Reorder states by increasing mean."""
+        order = np.argsort(self.means)
+        self.means = self.means[order]
+        self.variances = self.variances[order]
+        self.trans = self.trans[np.ix_(order, order)]
+        self.start = self.start[order]
+        if hasattr(self, "_last_stats"):
+            s = self._last_stats
+            s.g, s.x, s.x2 = s.g[order], s.x[order], s.x2[order]
+            s.xi = s.xi[np.ix_(order, order)]
+
+    def fit(self, trace, interval_s: float | None = None, max_iter: int = 200,
+            tol: float = 1e-7, lookahead: int = DEFAULT_LOOKAHEAD) -> GaussianHMM:
+        super().fit(trace, interval_s, max_iter, tol, lookahead)
+        self.sort_levels()
+        return self
+
+    @property
+    def noise_sigma(self) -> float:
+        return float(np.sqrt(self.variances.mean()))
+
+    def trap(self, filled: str = "low") -> TrapEstimate:
+        """The trap of a two-level fit: which level is 'filled' (a filled trap lowers the
+        current in the FTJ model: ``filled="low"``)."""
+        self._check_fitted()
+        if self.n_states != 2:
+            raise BadInput("trap(): needs a two-level fit; use FactorialHMM for several traps")
+        if filled not in ("low", "high"):
+            raise BadInput(f"filled: 'low' or 'high', got {filled!r}")
+        f = 0 if filled == "low" else 1
+        e = 1 - f
+        s = self._last_stats
+        return _trap_estimate(
+            p01=self.trans[e, f], p10=self.trans[f, e], dt=self.interval_s,
+            captures=s.xi[e, f], emissions=s.xi[f, e],
+            amplitude=self.means[f] - self.means[e],
+            n_filled=s.g[f], n_empty=s.g[e], sigma=self.noise_sigma, n=self.n_samples,
+            inflation=self.ci_inflation,
+        )  # fmt: skip
+
+
+def _trap_estimate(p01, p10, dt, captures, emissions, amplitude, n_filled, n_empty, sigma, n,
+                   inflation: float = 1.0) -> TrapEstimate:
+    lc, le = continuous_rates(float(p01), float(p10), dt)
+    tau_c, tau_e = 1 / lc, 1 / le
+    occ = tau_e / (tau_c + tau_e)
+    se_amp = inflation * sigma * math.sqrt(1 / max(n_filled, 1) + 1 / max(n_empty, 1))
+    tau_star = 1 / (lc + le)
+    t_total = n * dt
+    se_occ = math.sqrt(max(2 * occ * (1 - occ) * tau_star / max(t_total, 1e-300), 0.0)
+                       + occ * (1 - occ) / n)
+    z = 1.959963984540054
+    return TrapEstimate(
+        tau_c, tau_e, _tau_ci(tau_c, captures, inflation), _tau_ci(tau_e, emissions, inflation),
+        float(amplitude), (amplitude - z * se_amp, amplitude + z * se_amp),
+        occ, (max(0.0, occ - z * se_occ), min(1.0, occ + z * se_occ)),
+        float(captures), float(emissions),
+    )  # fmt: skip
+
+
+class FactorialHMM(_BaseHMM):
+    """K independent two-state traps behind one trace (state j: bit k = trap k filled).
+
+    Parameters: ``base`` (level with every trap empty), ``amplitudes`` (level change when a
+    trap fills: negative in the FTJ model), per-trap 2 x 2 transition matrices ``trap_trans``
+    and one read-noise variance.
+    """
+
+    def __init__(self, n_traps: int = 2, engine: str | None = None):
+        super().__init__(engine)
+        if not 1 <= n_traps <= 4:
+            raise BadInput(f"n_traps: must be within 1..4, got {n_traps}")
+        self.n_traps = n_traps
+        self.n_states = 2**n_traps
+        self._bits = ((np.arange(self.n_states)[:, None] >> np.arange(n_traps)) & 1).astype(float)
+        self.base = 0.0
+        self.amplitudes = np.zeros(n_traps)
+        self.trap_trans = np.tile(np.array([[0.9, 0.1], [0.1, 0.9]]), (n_traps, 1, 1))
+
+    @property
+    def n_parameters(self) -> int:
+        return 1 + self.n_traps + 1 + 2 * self.n_traps
+
+    def _compose(self) -> None:
+        self.means = self.base + self._bits @ self.amplitudes
+        t = np.ones((1, 1))
+        # state index j = sum_k bit_k 2^k: trap 0 is the least significant, so kron from the top
+        for k in range(self.n_traps - 1, -1, -1):
+            t = np.kron(t, self.trap_trans[k])
+        self.trans = t
+        occ = self.trap_trans[:, 0, 1] / (self.trap_trans[:, 0, 1] + self.trap_trans[:, 1, 0])
+        p = np.prod(np.where(self._bits == 1, occ, 1 - occ), axis=1)
+        self.start = p / p.sum()
+
+    def _initialise(self, tr: Trace, st) -> None:
+        # levels from a free K-level fit of a leading sample: base = highest level (all
+        # empty when filling lowers the current), amplitudes from the levels nearest base
+        sample = tr.read(0, min(tr.n, 200_000))
+        g = GaussianHMM(self.n_states, engine=self.engine)
+        g.fit(sample, 1.0, max_iter=30, tol=1e-6)
+        lv = g.means  # sorted ascending
+        span = lv[-1] - lv[0]
+        if self.n_traps == 1:
+            base, amps = lv[-1], np.array([lv[0] - lv[-1]])
+        else:
+            # choose base as the extreme level with the larger occupancy-weighted distance
+            base = lv[-1]
+            others = np.sort(np.abs(lv[:-1] - base))
+            amps = -others[: self.n_traps]
+            if np.any(amps == 0):
+                amps = -span * (np.arange(1, self.n_traps + 1) / (self.n_traps + 1))
+        self.base = float(base)
+        self.amplitudes = amps.astype(np.float64)
+        self.variances = np.full(self.n_states, g.variances.mean())
+        stay = np.clip(np.diag(g.trans).mean(), 0.5, 0.999)
+        self.trap_trans = np.tile(np.array([[stay, 1 - stay], [1 - stay, stay]]),
+                                  (self.n_traps, 1, 1))
+        self._compose()
+
+    def _mstep(self, s: _Stats) -> None:
+        # levels: weighted least squares for (base, amplitudes)
+        d = np.hstack([np.ones((self.n_states, 1)), self._bits])
+        lhs = (d * s.g[:, None]).T @ d
+        rhs = d.T @ s.x
+        theta = np.linalg.lstsq(lhs, rhs, rcond=None)[0]
+        self.base, self.amplitudes = float(theta[0]), theta[1:].copy()
+        means = d @ theta
+        ss = s.x2 - 2 * means * s.x + means**2 * s.g
+        var = max(float(ss.sum() / s.g.sum()), 1e-300)
+        self.variances = np.full(self.n_states, var)
+        # per-trap transitions from the joint expected transition counts
+        for k in range(self.n_traps):
+            bi = self._bits[:, k]
+            c = np.zeros((2, 2))
+            for a in (0, 1):
+                for b in (0, 1):
+                    c[a, b] = s.xi[np.ix_(bi == a, bi == b)].sum()
+            rows = c.sum(axis=1, keepdims=True)
+            self.trap_trans[k] = np.where(rows > 0, c / np.maximum(rows, 1e-300), np.eye(2))
+        self._compose()
+
+    def transition_counts(self, k: int) -> np.ndarray:
+        """Expected 2 x 2 transition counts of trap ``k`` in the last E-step."""
+        s = self._last_stats
+        bi = self._bits[:, k]
+        return np.array([[s.xi[np.ix_(bi == a, bi == b)].sum() for b in (0, 1)] for a in (0, 1)])
+
+    def traps(self) -> list[TrapEstimate]:
+        """Every trap's estimate, ordered by decreasing |amplitude|. 'Filled' is the state
+        that moves the level by ``amplitude`` from ``base``."""
+        self._check_fitted()
+        s = self._last_stats
+        out = []
+        sigma = float(np.sqrt(self.variances.mean()))
+        for k in np.argsort(-np.abs(self.amplitudes)):
+            c = self.transition_counts(int(k))
+            occ_samples = s.g @ self._bits[:, k]
+            out.append(_trap_estimate(
+                p01=self.trap_trans[k, 0, 1], p10=self.trap_trans[k, 1, 0], dt=self.interval_s,
+                captures=c[0, 1], emissions=c[1, 0], amplitude=self.amplitudes[k],
+                n_filled=occ_samples, n_empty=s.g.sum() - occ_samples, sigma=sigma,
+                n=self.n_samples, inflation=self.ci_inflation,
+            ))  # fmt: skip
+        return out
+
+
+def select_traps(trace, interval_s: float | None = None, max_traps: int = 3,
+                 max_iter: int = 200, tol: float = 1e-7) -> tuple[FactorialHMM, dict[int, float]]:
+    """Fit factorial models with 1..max_traps traps and keep the one with the lowest BIC.
+    Returns (best model, {traps: BIC})."""
+    best, scores = None, {}
+    for k in range(1, max_traps + 1):
+        m = FactorialHMM(k).fit(trace, interval_s, max_iter=max_iter, tol=tol)
+        scores[k] = m.bic()
+        if best is None or scores[k] < scores[best.n_traps]:
+            best = m
+    return best, scores
