@@ -57,6 +57,7 @@ def run_procedure(
     stop = stop or threading.Event()
     procedure.check_limits(session.limits)  # before anything is recorded or sent
     procedure.controller = ArrayController(session)  # streams() may need the array's size
+    procedure.preflight()
     params = procedure.parameter_values()
     units = {name: p.units for name, p in procedure._parameters.items() if getattr(p, "units", "")}
     writer = RunWriter.create(

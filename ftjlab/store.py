@@ -15,7 +15,10 @@ While a run records, the file is in SWMR mode so another process can follow it l
 (``h5py.File(path, "r", libver="latest", swmr=True)`` and ``dataset.refresh()``). HDF5 forbids
 creating datasets or attributes in SWMR mode, so streams are declared when the run starts and
 the final status is written after SWMR ends. A run killed outright keeps every flushed block;
-its status stays ``running``, which :func:`open_run` reports as ``interrupted``.
+its status stays ``running``, which :func:`open_run` reports as ``interrupted``; streams that
+are appended together (e.g. ``current`` then ``time``) may then differ by their last block, so
+readers use their common length. HDF5 keeps the SWMR flag of a killed writer: open such a
+file as an SWMR reader (``swmr=True``, as ftjlab does) or clear it once with ``h5clear -s``.
 """
 
 from __future__ import annotations

@@ -77,6 +77,17 @@ class FTJProcedure(Procedure):
     def check(self) -> None:
         """Checks across parameters, before anything is sent; raise BadInput naming them."""
 
+    def preflight(self) -> None:
+        """Checks against the bench (array size, wiring) once the controller is attached and
+        before anything is recorded or sent; raise BadInput. Cell indices named ``row`` and
+        ``col`` are checked here; override and call ``super()`` to add more."""
+        c = self.controller
+        for name, size in (("row", c.rows), ("col", c.cols)):
+            value = getattr(self, name, None)
+            if isinstance(value, int) and not 0 <= value < size:
+                raise BadInput(f"{self.name}: parameter {name}={value} is outside the array "
+                               f"(0..{size - 1})")
+
     def check_limits(self, limits: Any) -> None:
         """Every voltage parameter against its bench limit (LimitViolation names both)."""
         for name, role in self.voltage_roles.items():

@@ -220,6 +220,10 @@ class WriteVerify(FTJProcedure):
         if self.window_low >= self.window_high:
             raise BadInput("write-verify: window_low must be below window_high")
 
+    def preflight(self) -> None:
+        super().preflight()
+        self.targets()
+
     def targets(self) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
         """(weights, full-array targets with NaN where unused, nominal (G_off, G_on))."""
         c = self.controller
@@ -431,6 +435,15 @@ class VMMAccuracy(FTJProcedure):
 
     def estimate_s(self) -> float:
         return self.inputs * self.bits * 2 * self.pairs_used * (self.nplc / 60 + 3e-3)
+
+    def preflight(self) -> None:
+        super().preflight()
+        c = self.controller
+        if self.rows_used > c.rows or 2 * self.pairs_used > c.cols:
+            raise BadInput(
+                f"vmm-accuracy: {self.rows_used} rows x {self.pairs_used} pairs do not fit "
+                f"the {c.rows} x {c.cols} array"
+            )
 
     def execute(self) -> None:
         c = self.controller
