@@ -80,6 +80,9 @@ class StreamSpec:
     units: str = ""
     record_shape: tuple[int, ...] = ()
     attrs: dict[str, Any] = field(default_factory=dict)
+    #: records per chunk; the block size a procedure appends is best (each append then
+    #: writes whole chunks: nothing is read back and recompressed). Default: ~1 MiB chunks.
+    chunk_records: int | None = None
 
 
 class RunWriter:
@@ -152,7 +155,7 @@ class RunWriter:
             for name, spec in streams.items():
                 record = tuple(int(s) for s in spec.record_shape)
                 itemsize = np.dtype(spec.dtype).itemsize * max(1, math.prod(record))
-                rows = max(1, _BLOCK_BYTES // itemsize)
+                rows = spec.chunk_records or max(1, _BLOCK_BYTES // itemsize)
                 ds = g.create_dataset(
                     name,
                     shape=(0, *record),
@@ -211,7 +214,11 @@ class RunWriter:
         self._file.close()
         self._file = None
         _LIVE.discard(self.path.resolve())
-        with h5py.File(self.path, "r+", libver="latest") as f:
+        # SWMR readers may still be following the run (a live view): HDF5 cannot add the
+        # final attributes and results in SWMR mode, and its file lock would refuse this
+        # reopen while they are attached, so it skips the lock. Readers learn from `status`
+        # that the run ended and reopen to see the final objects.
+        with h5py.File(self.path, "r+", libver="latest", locking=False) as f:
             g = f[self._group_name]
             for name, (array, units) in (arrays or {}).items():
                 if name in g:

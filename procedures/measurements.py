@@ -299,7 +299,11 @@ class RTNAcquisition(FTJProcedure):
     )
 
     def streams(self) -> dict[str, StreamSpec]:
-        return {"current": StreamSpec(np.float32, "A"), "time": StreamSpec(np.float64, "s")}
+        block = min(self.block, self.readings)
+        return {
+            "current": StreamSpec(np.float32, "A", chunk_records=block),
+            "time": StreamSpec(np.float64, "s", chunk_records=block),
+        }
 
     def estimate_s(self) -> float:
         return self.readings * self.interval_s
