@@ -19,7 +19,7 @@ from ftjlab.errors import BadInput
 
 from . import dwell as dwell_mod
 from . import spectrum
-from .hmm import FactorialHMM, TrapEstimate
+from .hmm import FactorialHMM, TrapEstimate, select_traps
 from .source import Trace, TraceStats, as_trace
 
 __all__ = ["RTNReport", "analyze", "store"]
@@ -151,19 +151,13 @@ def analyze(
         tr.interval_s = float(interval_s)
     tr.check(min_samples=200)
     if traps == "auto":
-        candidates = range(1, max_traps + 1)
+        m, bic = select_traps(tr, None, max_traps, max_iter=max_iter, tol=tol)
     elif isinstance(traps, int | np.integer) and 1 <= traps <= 4:
-        candidates = [int(traps)]
+        m = FactorialHMM(int(traps)).fit(tr, max_iter=max_iter, tol=tol)
+        bic = {int(traps): m.bic()}
     else:
         raise BadInput(f"traps: 'auto' or a number of traps within 1..4, got {traps!r}")
-    models: dict[int, FactorialHMM] = {}
-    bic: dict[int, float] = {}
-    for k in candidates:
-        m = FactorialHMM(k).fit(tr, max_iter=max_iter, tol=tol)
-        models[k] = m
-        bic[k] = m.bic()
-    best_k = min(bic, key=bic.get)
-    m = models[best_k]
+    best_k = m.n_traps
     est = m.traps()
     report = RTNReport(
         tr.name, tr.n, tr.interval_s, tr.stats(), best_k, bic, m.base,

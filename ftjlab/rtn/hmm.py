@@ -152,26 +152,31 @@ class _BaseHMM:
         max_iter: int = 200,
         tol: float = 1e-7,
         lookahead: int = DEFAULT_LOOKAHEAD,
+        warm_start: bool = False,
     ):
         """Baum-Welch until the log-likelihood per sample improves by less than ``tol``.
 
         ``trace``: a :class:`~ftjlab.rtn.source.Trace` or a 1-D array (then ``interval_s``
-        gives the sampling interval; default 1, i.e. times in samples)."""
+        gives the sampling interval; default 1, i.e. times in samples). ``warm_start``:
+        continue from the current parameters (a model fitted before) instead of
+        re-initialising."""
         tr = as_trace(trace, interval_s or 1.0)
         if interval_s is not None and isinstance(trace, Trace):
             tr.interval_s = float(interval_s)
         st = tr.check(min_samples=max(MIN_FIT_SAMPLES, 10 * self.n_states))
         self.interval_s = tr.interval_s
         self.n_samples = st.n
-        self._initialise(tr, st)
+        if not (warm_start and self.n_iter > 0):
+            self._initialise(tr, st)
+            self.history = []
+            self.n_iter = 0
         prev_ll = -math.inf
-        self.history = []
         self.converged = False
-        for it in range(1, max_iter + 1):
+        for _ in range(max_iter):
             s = self._estep(tr, lookahead)
             self.history.append(s.loglik)
             self._mstep(s)
-            self.n_iter = it
+            self.n_iter += 1
             if abs(s.loglik - prev_ll) < tol * st.n:
                 self.converged = True
                 break
@@ -346,8 +351,9 @@ class GaussianHMM(_BaseHMM):
             s.xi = s.xi[np.ix_(order, order)]
 
     def fit(self, trace, interval_s: float | None = None, max_iter: int = 200,
-            tol: float = 1e-7, lookahead: int = DEFAULT_LOOKAHEAD) -> GaussianHMM:
-        super().fit(trace, interval_s, max_iter, tol, lookahead)
+            tol: float = 1e-7, lookahead: int = DEFAULT_LOOKAHEAD,
+            warm_start: bool = False) -> GaussianHMM:
+        super().fit(trace, interval_s, max_iter, tol, lookahead, warm_start)
         self.sort_levels()
         return self
 
@@ -431,9 +437,9 @@ class FactorialHMM(_BaseHMM):
     def _initialise(self, tr: Trace, st) -> None:
         # levels from a free K-level fit of a leading sample: base = highest level (all
         # empty when filling lowers the current), amplitudes from the levels nearest base
-        sample = tr.read(0, min(tr.n, 200_000))
+        sample = tr.read(0, min(tr.n, 50_000))
         g = GaussianHMM(self.n_states, engine=self.engine)
-        g.fit(sample, 1.0, max_iter=30, tol=1e-6)
+        g.fit(sample, 1.0, max_iter=15, tol=1e-6)
         lv = g.means  # sorted ascending
         span = lv[-1] - lv[0]
         if self.n_traps == 1:
@@ -501,13 +507,19 @@ class FactorialHMM(_BaseHMM):
 
 
 def select_traps(trace, interval_s: float | None = None, max_traps: int = 3,
-                 max_iter: int = 200, tol: float = 1e-7) -> tuple[FactorialHMM, dict[int, float]]:
-    """Fit factorial models with 1..max_traps traps and keep the one with the lowest BIC.
-    Returns (best model, {traps: BIC})."""
-    best, scores = None, {}
+                 max_iter: int = 200, tol: float = 1e-7, screen_iter: int = 25
+                 ) -> tuple[FactorialHMM, dict[int, float]]:
+    """Fit factorial models with 1..max_traps traps, keep the one with the lowest BIC, and
+    finish its fit. Candidates get ``screen_iter`` EM iterations first (a model with a
+    spurious extra trap converges slowly and never pays for its parameters; a real extra
+    trap wins by far within a few iterations). Returns (best model, {traps: BIC})."""
+    tr = as_trace(trace, interval_s or 1.0)
+    models, scores = {}, {}
     for k in range(1, max_traps + 1):
-        m = FactorialHMM(k).fit(trace, interval_s, max_iter=max_iter, tol=tol)
-        scores[k] = m.bic()
-        if best is None or scores[k] < scores[best.n_traps]:
-            best = m
+        m = FactorialHMM(k).fit(tr, interval_s, max_iter=min(screen_iter, max_iter), tol=tol)
+        models[k], scores[k] = m, m.bic()
+    best = models[min(scores, key=scores.get)]
+    if not best.converged:
+        best.fit(tr, interval_s, max_iter=max_iter - best.n_iter, tol=tol, warm_start=True)
+        scores[best.n_traps] = best.bic()
     return best, scores
