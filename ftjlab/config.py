@@ -69,7 +69,7 @@ _COMMON_KEYS = {"model": str, "resource": str, "timeout_ms": int}
 #: Model-specific instrument keys, with their type; these are passed to the emulator.
 _MODEL_KEYS: dict[str, dict[str, type]] = {
     "2636B": {"linefreq": int},
-    "707B": {"cards": int},
+    "707B": {"cards": int, "tsplink_node": int},
 }
 _UNKNOWN_PARAM = re.compile(r"^unknown parameter\(s\): ([\w.]+)[^(]*\(known: (.*)\)$")
 _TOP_KEYS = ("description", "seed", "instruments", "array", "wiring", "limits")
@@ -238,6 +238,8 @@ def _instruments(c: _Checker, data: Any) -> dict[str, InstrumentConfig]:
                    if k in entry}
         if "cards" in options and not 1 <= options["cards"] <= MAX_SLOTS:
             raise c.fail(f"{key}.cards", f"must be 1..{MAX_SLOTS}, got {options['cards']}")
+        if "tsplink_node" in options and not 2 <= options["tsplink_node"] <= 64:
+            raise c.fail(f"{key}.tsplink_node", f"must be 2..64, got {options['tsplink_node']}")
         if "linefreq" in options and options["linefreq"] not in (50, 60):
             raise c.fail(f"{key}.linefreq", f"must be 50 or 60, got {options['linefreq']}")
         out[name] = InstrumentConfig(name, model, resource, timeout, options)
@@ -405,7 +407,7 @@ def build_sim_bench(config: BenchConfig, seed: int | None = None,
     for name, inst in config.instruments.items():
         if not inst.simulated:
             continue
-        options = {k: v for k, v in inst.options.items() if k != "cards"}
+        options = {k: v for k, v in inst.options.items() if k not in ("cards", "tsplink_node")}
         try:
             cls = emulator_class(inst.model)
         except (KeyError, ImportError) as exc:
@@ -414,4 +416,12 @@ def build_sim_bench(config: BenchConfig, seed: int | None = None,
         if issubclass(cls, TSPEmulator):
             options.update(emulator_options)
         emulators[name] = create_emulator(inst.model, bench, name, **options)
+    # TSP-Link: a TSP instrument with `tsplink_node` is reachable from the others' scripts as
+    # node[N] (the master runs e.g. node[2].channel.exclusiveclose(...) itself)
+    nodes = {int(inst.options["tsplink_node"]): emulators[name]
+             for name, inst in config.instruments.items()
+             if "tsplink_node" in inst.options and name in emulators}
+    for emulator in emulators.values():
+        if nodes and isinstance(emulator, TSPEmulator):
+            emulator.link_nodes({n: e for n, e in nodes.items() if e is not emulator})
     return bench, emulators

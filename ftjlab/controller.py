@@ -134,6 +134,8 @@ class ArrayController:
         self._burst_count: int | None = None
         self._pg_ch: Any = None
         self.linefreq = float(config.instruments[self.smu_name].options.get("linefreq", 60))
+        #: the matrix as a TSP-Link node of the SMU: whole rows read in one script
+        self.tsplink_node = config.instruments[self.matrix_name].options.get("tsplink_node")
         # learned program amplitudes per polarity: (level reached, volts), as cells program
         self._curves: dict[int, list[tuple[float, float]]] = {}
 
@@ -237,10 +239,36 @@ class ArrayController:
         for i, row in enumerate(rows):
             if should_stop is not None and should_stop():
                 break
-            out[i] = self.read_currents([row], cols, volts, nplc) / volts
+            if self.tsplink_node is not None:
+                out[i] = self._read_row_tsplink(row, cols, volts, nplc) / volts
+            else:
+                out[i] = self.read_currents([row], cols, volts, nplc) / volts
             if on_row is not None:
                 on_row(row, out[i])
         return out
+
+    def _read_row_tsplink(
+        self, row: int, cols: Sequence[int], volts: float, nplc: float
+    ) -> np.ndarray:
+        """One row in one script: the SMU (TSP-Link master) switches the matrix (node N) to
+        each cell and measures it into its buffer; one binary buffer read returns the row.
+        Switching on the node is synchronous within the script, so no read can overtake a
+        relay, and the row costs one round trip instead of two per cell."""
+        self._check_cells([row], cols)
+        self._gate_on()
+        self._bias(volts, nplc)
+        a = self.smu.smua
+        a.configure_timed_acquisition(count=1, interval_s=0.0)
+        node = f"node[{int(self.tsplink_node)}].channel.exclusiveclose"
+        gate = self._xp("gate", "WL", [row])[0]
+        steps = [
+            f"{node}('{gate},{xp}') smua.measure.i(smua.nvbuffer1)"
+            for xp in self._xp("read", "BL", cols)
+        ]
+        self.smu.write(" ".join(steps))
+        currents, _ = a.read_buffer(count=len(cols), binary=True, timestamps=False)
+        self._routed = (frozenset([row]), frozenset([int(cols[-1])]), "read")
+        return currents
 
     # ------------------------------------------------------------------ programming
     def apply_pulses(

@@ -395,6 +395,10 @@ _SAFE_CALL_PREFIXES = (
     "smua.", "smub.", "errorqueue.", "display.", "beeper.", "status.", "timer.", "trigger.",
     "localnode.", "math.", "string.", "table.", "format.", "bit.", "eventlog.", "digio.",
 )
+#: TSP-Link: switching on a node (a 707B as node[N]) sources nothing and may run; any other
+#: use of a node (e.g. its SMUs) would escape the checks and is refused
+_NODE_SWITCHING = re.compile(r"node\[\d+\]\.channel\.\w+")
+_NODE_OTHER = re.compile(r"node\s*\[\s*\d+\s*\]\s*\.\s*(?!channel\s*\.)")
 _NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _CONSTANTS = {
     "output": {"OUTPUT_OFF": 0, "OUTPUT_ON": 1, "OUTPUT_HIGH_Z": 2},
@@ -516,13 +520,17 @@ class TSPSourceRules:
         """Only known instrument functions and functions defined under the guard may run:
         a function stored on the instrument before the limits were bound was never checked."""
         code = _STRINGS_AND_COMMENTS.sub('""', message)
+        if _NODE_OTHER.search(code):
+            raise guard.refuse(
+                message, "only switching (node[N].channel...) may run on a TSP-Link node"
+            )
         defined = {m.group("a") or m.group("b") for m in _DEFINITION.finditer(code)}
         known = set(state["functions"]) | defined
         for match in _CALL.finditer(code):
             name = re.sub(r"\s+", "", match.group("name"))
             if name in _KEYWORDS or name in _SAFE_CALLS or name in known:
                 continue
-            if name.startswith(_SAFE_CALL_PREFIXES):
+            if name.startswith(_SAFE_CALL_PREFIXES) or _NODE_SWITCHING.fullmatch(name):
                 continue
             if code[: match.start()].rstrip().endswith("function"):
                 continue  # the name of a definition

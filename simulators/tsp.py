@@ -501,6 +501,16 @@ _SCRIPT_COMMANDS = frozenset({"loadandrunscript", "loadscript", "loadonly"})
 _COMMON = re.compile(r"^\*([A-Za-z]+\??)\s*(.*)$")
 
 
+class RemoteNode(TSPObject):
+    """``node[N]`` on a TSP-Link master: the instrument objects of node N."""
+
+    def __init__(self, emulator: Any) -> None:
+        for name in ("channel", "smua", "smub", "errorqueue"):
+            obj = getattr(emulator, name, None)
+            if obj is not None:
+                setattr(self, name, obj)
+
+
 class TSPEmulator:
     """Base of TSP instrument emulators: Lua runtime, output and error queues, common commands.
 
@@ -586,6 +596,18 @@ class TSPEmulator:
                 self._anchor(item)
                 stack.extend(vars(item).values())
 
+    # ------------------------------------------------------------------ TSP-Link
+    def link_nodes(self, nodes: dict[int, TSPEmulator]) -> None:
+        """Make other TSP instruments reachable as ``node[N]`` from this one's scripts (the
+        master of a TSP-Link network): ``node[N].<object>`` is that instrument's object,
+        e.g. ``node[2].channel`` of a 707B. Their errors surface here, as on the master."""
+        table = self._lua.table()
+        for number, other in nodes.items():
+            remote = RemoteNode(other)
+            table[number] = remote
+            self._anchor_tree(remote)
+        self._lua.globals().node = table
+
     # ------------------------------------------------------------------ subclass hooks
     def _install(self, g: Any) -> None:
         """Put the instrument's objects and functions into Lua's globals ``g``."""
@@ -620,7 +642,10 @@ class TSPEmulator:
         """
         if isinstance(message, bytes | bytearray):
             message = bytes(message).decode("latin-1")
-        for line in str(message).split("\n"):
+        message = str(message)
+        if not message.isascii():  # the wire carries bytes: what latin-1 cannot say arrives as ?
+            message = message.encode("latin-1", errors="replace").decode("latin-1")
+        for line in message.split("\n"):
             try:
                 self._line(line.rstrip("\r"))
             except Exception as exc:  # last line of defence: an emulator bug, not user input

@@ -421,3 +421,23 @@ def test_statements_in_branches_may_not_have_run(limits):
             smu.write("reset() if x then smua.source.limiti = 1e-06 end smua.source.output = 1")
         with pytest.raises(LimitViolation):  # a branch still may run: its values are checked
             smu.write("if x then smua.source.levelv = 2 end")
+
+
+def test_tsplink_switching_passes_and_any_other_node_use_is_refused():
+    from ftjlab.instruments import Keithley2636B, Limits
+    from ftjlab.instruments.safety import SafetyError
+    from pymeasure.test import expected_protocol
+
+    limits = Limits.from_dict({
+        "max_read_voltage_v": 0.3, "max_sample_voltage_v": 1.2, "max_program_voltage_v": 4.5,
+        "max_compliance_current_a": 1e-3, "min_pulse_width_s": 1e-8, "max_pulse_width_s": 1e-2,
+    })
+    script = "node[2].channel.exclusiveclose('1B01,4A02') smua.measure.i(smua.nvbuffer1)"
+    with expected_protocol(Keithley2636B, [(script, None)], limits=limits) as smu:
+        smu.write(script)
+    bad_scripts = (
+        "node[2].smua.source.levelv = 5", "node[3].reset()", "x = node[2] x.smua.source.levelv = 9"
+    )
+    for bad in bad_scripts:  # refused (unchecked or over the limit), nothing sent
+        with expected_protocol(Keithley2636B, [], limits=limits) as smu, pytest.raises(SafetyError):
+            smu.write(bad)

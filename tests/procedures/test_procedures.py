@@ -71,3 +71,19 @@ def test_list_shows_parameters_with_units_and_ranges(capsys):
     for name in PROCEDURES:
         assert f"{name}:" in text
     assert "bias_v (V) [0.0..1.5] = 0.8: Sampling bias" in text
+
+
+def test_a_tsplink_row_read_equals_cell_by_cell_reads():
+    """The one-script row read (matrix as TSP-Link node) and the per-cell path agree."""
+    session = open_session("in-process")
+    try:
+        from ftjlab.controller import ArrayController
+
+        c = ArrayController(session)
+        assert c.tsplink_node == 2
+        scripted = c.read_map(0.2, 1.0, rows=[3, 4])
+        c.tsplink_node = None
+        per_cell = c.read_map(0.2, 1.0, rows=[3, 4])
+    finally:
+        session.close()
+    np.testing.assert_allclose(scripted, per_cell, rtol=2e-3)  # read noise at 1 NPLC
