@@ -277,6 +277,7 @@ class TransportErrors:
             with suppress(Exception):  # the old session may be half-closed already
                 old.close()
             adapter.connection = adapter.manager.open_resource(adapter.resource_name, **settings)
+            tune_socket(adapter)
         else:
             raise InstrumentConnectionError(
                 f"{getattr(self, 'name', type(self).__name__)}: cannot reconnect {adapter!r}"

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 
 __all__ = [
     "DEFAULT_GEOMETRY",
@@ -37,6 +38,7 @@ __all__ = [
 ]
 
 _SEPARATORS = re.compile(r"[,;]")
+_ORDER = attrgetter("slot", "row", "column")
 _CHANNEL = re.compile(r"([0-9])([A-Za-z])([0-9]+)")
 _SLOT = re.compile(r"slot([0-9]+)", re.IGNORECASE)
 
@@ -114,7 +116,7 @@ class ChannelList:
         points = set(self.crosspoints)
         for slot in slots:
             points.update(geometry.slot_crosspoints(slot))
-        return tuple(sorted(points))
+        return tuple(sorted(points, key=_ORDER))  # tuple keys: ~10x faster than dataclass __lt__
 
     def __str__(self) -> str:
         if self.all_slots:

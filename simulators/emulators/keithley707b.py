@@ -67,6 +67,7 @@ class Channel(TSPAttrObject):
         self._bench = bench
         self._geometry = MatrixGeometry(slots=bench.wiring.slots)
         self._forbidden: set[Crosspoint] = set()
+        self._expanded: dict[tuple[str, bool], tuple[Crosspoint, ...]] = {}
         self.pattern = Pattern(self)
 
     # -- parsing -------------------------------------------------------------------------
@@ -83,16 +84,25 @@ class Channel(TSPAttrObject):
             else:
                 plain.append(item)
         if plain:
+            points.update(self._expand(",".join(plain), allow_slots))
+        return sorted(points)
+
+    def _expand(self, text: str, allow_slots: bool) -> tuple[Crosspoint, ...]:
+        """The crosspoints of a list without pattern names; valid lists are remembered (a
+        driver sends the same few, and "allslots" stands for 576 crosspoints)."""
+        key = (text, allow_slots)
+        cached = self._expanded.get(key)
+        if cached is None:
             try:
-                parsed = parse_channel_list(
-                    ",".join(plain), self._geometry, allow_slots=allow_slots
-                )
+                parsed = parse_channel_list(text, self._geometry, allow_slots=allow_slots)
             except ChannelSpecifierError as exc:
                 raise _channel_error(str(exc)) from None
-            points.update(
-                Crosspoint(p.slot, p.row, p.column) for p in parsed.expand(self._geometry)
-            )
-        return sorted(points)
+            cached = tuple(Crosspoint(p.slot, p.row, p.column)
+                           for p in parsed.expand(self._geometry))
+            if len(self._expanded) >= 256:
+                self._expanded.clear()
+            self._expanded[key] = cached
+        return cached
 
     def _closable(self, channel_list: Any) -> list[Crosspoint]:
         points = self._parse(channel_list, allow_slots=False)
