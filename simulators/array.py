@@ -208,6 +208,36 @@ class FTJArray:
                 self._refresh_h(changed, programmed=True)
         self.clock.advance((count - 1) * period_s + width_s)
 
+    def apply_bipolar_burst(
+        self,
+        rows,
+        cols,
+        v_high: float,
+        width_high_s: float,
+        v_low: float,
+        width_low_s: float,
+        count: int,
+    ) -> None:
+        """``count`` program/erase cycles (``v_high`` for ``width_high_s``, then ``v_low`` for
+        ``width_low_s``) on bit lines ``cols`` with word lines ``rows`` on, in one exact step
+        (see :meth:`DomainArray.bipolar_burst`); wear counts the switched area."""
+        if not (v_high > 0 > v_low and width_high_s > 0 and width_low_s > 0 and count >= 1):
+            raise ValueError("bipolar burst needs v_high > 0 > v_low, widths > 0, count >= 1")
+        cells = self._cells(rows, cols)
+        cells = cells[self.stuck[cells] == _STUCK_NONE]
+        t = self.clock.now_s
+        self.traps_to(t)
+        if cells.size:
+            switched = self.domains.bipolar_burst(
+                cells, v_high, width_high_s, v_low, width_low_s, int(count), self.rng
+            )
+            self.cycles[cells] += (0.5 * switched).astype(np.float32)
+            self._update_g_prog(cells)
+            self.t_prog[cells] = t + count * (width_high_s + width_low_s)
+            self._t_prog_max = float(self.t_prog[cells].max())
+            self._refresh_h(cells, programmed=True)
+        self.clock.advance(count * (width_high_s + width_low_s))
+
     # ------------------------------------------------------------------ traps and cache
     def traps_to(self, t_s: float, window: BiasWindow | None = None) -> Flips:
         flips = self.traps.advance(t_s, window)

@@ -379,13 +379,25 @@ class Bench:
             if rows.size == 0 or bls.size == 0:
                 self.clock.advance(count * float(period_s))
                 return
-            for _ in range(count):
-                self.array.apply_pulse(rows, bls, float(high_v), float(width_s))
-                if rest > 0:
-                    if low_v != 0:
-                        self.array.apply_pulse(rows, bls, float(low_v), rest)
-                    else:
-                        self.clock.advance(rest)
+            high, low, width = float(high_v), float(low_v), float(width_s)
+            if rest > 0 and low != 0 and high * low < 0:
+                # program/erase cycles: one exact step (FTJArray.apply_bipolar_burst)
+                if high > 0:
+                    self.array.apply_bipolar_burst(rows, bls, high, width, low, rest, count)
+                else:  # erase first: a lone erase, count - 1 cycles, a last program
+                    self.array.apply_pulse(rows, bls, high, width)
+                    if count > 1:
+                        self.array.apply_bipolar_burst(rows, bls, low, rest, high, width,
+                                                       count - 1)
+                    self.array.apply_pulse(rows, bls, low, rest)
+            elif rest > 0 and low != 0:  # a rest level of the pulse's sign: pulse by pulse
+                for _ in range(count):
+                    self.array.apply_pulse(rows, bls, high, width)
+                    self.array.apply_pulse(rows, bls, low, rest)
+            else:  # a burst of identical pulses: one exact step (FTJArray.apply_pulse)
+                self.array.apply_pulse(rows, bls, high, width, count=count,
+                                       period_s=float(period_s))
+                self.clock.advance(rest)
 
     def idle(self, dt_s: float) -> None:
         """Let ``dt_s`` of virtual time pass (relay settling, source delays, waits)."""

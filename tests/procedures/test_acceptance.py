@@ -214,3 +214,20 @@ def test_cli_through_a_sim_server_process(tmp_path):
     assert info.bench["instruments"]["smu"]["resource"] == "sim"
     g = read_dataset(path, "conductance")
     assert g.shape == (32, 32) and np.all(g > 0)
+
+
+def test_endurance_to_1e5_cycles_follows_the_wear_law(tmp_path):
+    """1e5 program/erase cycles through the instruments; the window follows
+    1 / (1 + n / wear_cycles) of the device model (default wear_cycles = 3e5)."""
+    session = BenchSession.open(seed=14)
+    try:
+        outcome = run_procedure(build(PROCEDURES["endurance"], {}), session, tmp_path)
+        wear = session.sim.array.params.endurance.wear_cycles
+    finally:
+        session.close()
+    assert outcome.status == "completed", outcome.error
+    window = read_dataset(outcome.path, "window")
+    cycles, g_on, g_off = window.T
+    assert cycles[-1] == 100_000
+    ratio = (g_on - g_off) / (g_on[0] - g_off[0])
+    np.testing.assert_allclose(ratio, (1 + cycles[0] / wear) / (1 + cycles / wear), rtol=0.03)

@@ -351,3 +351,21 @@ def test_vmm_batch_trap_corrections_match_the_per_reading_computation():
     ideal = a.current_factor(0.2) * (x @ a.conductance())
     assert np.abs(batch / ideal - 1).max() > 1e-3  # the traps really did change the products
     np.testing.assert_array_equal(a.traps.state, b.traps.state)
+
+
+def test_bipolar_burst_matches_cycle_by_cycle_pulses_in_distribution():
+    """N program/erase cycles in one step: same switched fraction and wear as N explicit
+    pulse pairs (weak pulses, so domains switch stochastically), within sampling error."""
+    params = ArrayParams(rows=50, cols=40, traps=NO_TRAPS, conductance=NO_STUCK)
+    burst = FTJArray(params, np.random.default_rng(40))
+    steps = FTJArray(params, np.random.default_rng(40))
+    v_hi, v_lo, width, n = 2.0, -1.9, 1e-6, 12
+    burst.apply_bipolar_burst(range(50), range(40), v_hi, width, v_lo, width, n)
+    for _ in range(n):
+        steps.apply_pulse(range(50), range(40), v_hi, width)
+        steps.apply_pulse(range(50), range(40), v_lo, width)
+    assert burst.switched_fraction().mean() == pytest.approx(
+        steps.switched_fraction().mean(), abs=0.02
+    )
+    assert burst.cycles.mean() == pytest.approx(steps.cycles.mean(), rel=0.03)
+    assert burst.clock.now_s == pytest.approx(steps.clock.now_s)
