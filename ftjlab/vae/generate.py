@@ -231,7 +231,7 @@ class ArrayDecoder:
                     y = current[:, t.plus_cols] - current[:, t.minus_cols]
                     if signed:
                         y = y[:n] - y[n:]
-                    pre[:, t.out_slice] += (t.scale * step / f) * y
+                    pre[:, t.out_slice] += (t.scale * step / f) * t.sign * y
             x = layer.apply(pre + layer.bias)
         return x.reshape(n, *self.model.image_shape).astype(np.float32)
 

@@ -92,7 +92,9 @@ class Tile:
 
     ``weight`` is the float block (n_in, n_out); ``q`` its signed integer levels; the cells
     hold ``g_plus = g_lo + max(q, 0) step`` and ``g_minus = g_lo + max(-q, 0) step``;
-    ``scale`` converts siemens to weight units: ``w_eff = scale * (G+ - G-)``.
+    ``scale`` converts siemens to weight units: ``w_eff = scale * sign * (G+ - G-)``, where
+    ``sign`` (+1 or -1 per output) is the pair's polarity: a pair with a stuck cell may be
+    flipped so that the stuck cell sits where it does least harm (see :func:`repair_targets`).
     """
 
     layer: int
@@ -104,6 +106,11 @@ class Tile:
     weight: np.ndarray
     q: np.ndarray
     scale: float
+    sign: np.ndarray = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.sign is None:
+            self.sign = np.ones(self.weight.shape[1], dtype=np.int64)
 
     @property
     def n_in(self) -> int:
@@ -131,9 +138,10 @@ class Tile:
         return self.col0 + np.arange(2 * self.n_out)
 
     def targets_s(self, levels: ConductanceLevels) -> np.ndarray:
-        """Target conductances (n_in, 2 n_out): [G+ | G-]."""
-        plus = levels.g_lo_s + np.maximum(self.q, 0) * levels.step_s
-        minus = levels.g_lo_s + np.maximum(-self.q, 0) * levels.step_s
+        """Target conductances (n_in, 2 n_out): [G+ | G-] (with each pair's polarity)."""
+        sq = self.q * self.sign
+        plus = levels.g_lo_s + np.maximum(sq, 0) * levels.step_s
+        minus = levels.g_lo_s + np.maximum(-sq, 0) * levels.step_s
         return np.concatenate([plus, minus], axis=1)
 
     def quantised_weight(self, levels: ConductanceLevels) -> np.ndarray:
@@ -143,7 +151,7 @@ class Tile:
     def effective_weight(self, g_tile_s: np.ndarray) -> np.ndarray:
         """Weights from a measured (n_in, 2 n_out) conductance block of this tile."""
         g = np.asarray(g_tile_s, dtype=np.float64)
-        return self.scale * (g[:, : self.n_out] - g[:, self.n_out :])
+        return (self.scale * self.sign) * (g[:, : self.n_out] - g[:, self.n_out :])
 
 
 def quantise_block(weight: np.ndarray, levels: ConductanceLevels) -> tuple[np.ndarray, float]:
@@ -372,7 +380,7 @@ def program_and_verify(
     read_v: float = VMM_BIAS_V,
     aperture_s: float = 2e-5,
     width_s: float = 1e-6,
-    v_step: float = 0.03,
+    v_step: float = 0.02,
     v_max: float = 3.0,
     start_margin_v: float = 0.1,
     give_up_v: float = 0.8,
@@ -474,53 +482,71 @@ def simulator_programmer(array, **options) -> Programmer:
     return program
 
 
-def compensation_targets(
-    mapping: DecoderMapping, load: int, report: ProgramReport
-) -> np.ndarray:
-    """Second-pass targets for the partners of cells that missed their target.
+def repair_targets(mapping: DecoderMapping, load: int, report: ProgramReport) -> np.ndarray:
+    """Second-pass targets around cells that missed their target (stuck cells, cells whose
+    G_on lies below their level); NaN where nothing changes.
 
-    A pair holds ``w ~ G+ - G-``: when one cell cannot reach its target (stuck, or its own
-    G_on too low), its partner is retargeted so that the *difference* is kept,
-    ``G_partner = G_bad -/+ (t+ - t-)``, clipped to [level 0, G_on]. NaN elsewhere.
+    A pair holds ``w ~ sign * (G+ - G-)``. For every pair with a missed cell, the missed
+    cell's measured value is taken as fixed and its partner is retargeted to keep the
+    difference, ``G_partner = G_missed -/+ d`` clipped to [level 0, G_on]; of the two
+    polarities, the one with the smaller residual is kept (a stuck-ON cell goes to the side of
+    its weight's sign, where its partner can be raised to match; a stuck-OFF cell to the
+    erased side). Flipping a pair updates ``tile.sign`` and retargets both columns.
     """
     out = np.full(mapping.array_shape, np.nan)
     lo = mapping.levels.g_lo_s
     hi = mapping.levels.device_range_s[1]
+    step = mapping.levels.step_s
+    tol = report.tolerance_s
     for t in mapping.tiles_of(load=load):
         ix_p, ix_m = np.ix_(t.rows, t.plus_cols), np.ix_(t.rows, t.minus_cols)
-        tp, tm = report.targets_s[ix_p], report.targets_s[ix_m]
+        bad_p, bad_m = ~report.ok[ix_p], ~report.ok[ix_m]
+        pairs = np.flatnonzero((bad_p | bad_m).any(axis=0))
+        if pairs.size == 0:
+            continue
         gp, gm = report.measured_s[ix_p], report.measured_s[ix_m]
-        missed_p = ~report.ok[ix_p] & report.ok[ix_m]
-        missed_m = ~report.ok[ix_m] & report.ok[ix_p]
-        new_m = np.where(missed_p, np.clip(gp - (tp - tm), lo, hi), np.nan)
-        new_p = np.where(missed_m, np.clip(gm + (tp - tm), lo, hi), np.nan)
-        # only worth a second pass when the partner must move by more than the tolerance
-        new_m[np.abs(new_m - gm) <= report.tolerance_s] = np.nan
-        new_p[np.abs(new_p - gp) <= report.tolerance_s] = np.nan
-        out[ix_m] = new_m
-        out[ix_p] = new_p
+        for j in pairs:
+            d = t.q[:, j] * step  # wanted G+ - G- for polarity +1
+            best = None
+            for s in (1, -1):
+                want = s * d
+                a = np.where(bad_p[:, j], gp[:, j], lo + np.maximum(want, 0))
+                b = np.where(bad_m[:, j], gm[:, j], lo + np.maximum(-want, 0))
+                a = np.where(bad_m[:, j] & ~bad_p[:, j], np.clip(b + want, lo, hi), a)
+                b = np.where(bad_p[:, j] & ~bad_m[:, j], np.clip(a - want, lo, hi), b)
+                cost = float(np.sum((a - b - want) ** 2)) + (0.0 if s == t.sign[j] else 1e-30)
+                if best is None or cost < best[0]:
+                    best = (cost, s, a, b)
+            _, s, a, b = best
+            t.sign[j] = s
+            # reprogram the healthy cells whose target moved away from where they are
+            move_a = ~bad_p[:, j] & (np.abs(a - gp[:, j]) > tol)
+            move_b = ~bad_m[:, j] & (np.abs(b - gm[:, j]) > tol)
+            out[t.rows[move_a], t.plus_cols[j]] = a[move_a]
+            out[t.rows[move_b], t.minus_cols[j]] = b[move_b]
     return out
 
 
 def program_load(
     mapping: DecoderMapping, load: int, programmer: Programmer, compensate: bool = True
 ) -> ProgramReport:
-    """Program one load; with ``compensate``, a second pass retargets the partners of cells
-    that missed (see :func:`compensation_targets`). Returns the merged report."""
+    """Program one load; with ``compensate``, a second pass repairs the pairs of cells that
+    missed (see :func:`repair_targets`). Returns the merged report."""
     report = programmer(mapping.load_targets(load))
     if not compensate:
         return report
-    second = compensation_targets(mapping, load, report)
+    second = repair_targets(mapping, load, report)
     redo = np.isfinite(second)
     if not redo.any():
         return report
     fix = programmer(second)
     measured = np.where(redo, fix.measured_s, report.measured_s)
-    targets = np.where(redo, second, report.targets_s)
+    targets = np.where(redo, second, mapping.load_targets(load))  # with the new polarities
+    near = np.abs(measured - targets) <= report.tolerance_s
     return ProgramReport(
         targets,
         measured,
-        np.where(redo, fix.ok, report.ok),
+        np.where(redo, fix.ok, report.ok & (near | ~np.isfinite(targets))),
         report.pulses + fix.pulses,
         report.tolerance_s,
         report.instrument_time_s + fix.instrument_time_s,
