@@ -38,9 +38,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 from ..scpi import Any_, Boolean, Call, Choice, Number, ScpiInstrument, String, format_nr3, repeat
+from ._generator import BenchLike, load_factor
 
 __all__ = ["Keysight33500B"]
 
@@ -58,31 +59,6 @@ FREQUENCY_MAX_HZ = 30e6
 BURST_GAP_S = 1e-6
 NCYC_MAX = 100_000_000
 INFINITE = 9.9e37
-
-
-class BenchLike(Protocol):
-    """The part of the shared ``Bench`` a pulse generator uses."""
-
-    def source(self, terminal: str, volts: float, output_on: bool) -> None: ...
-
-    def pulse(
-        self,
-        terminal: str,
-        high_v: float,
-        low_v: float,
-        width_s: float,
-        period_s: float,
-        count: int,
-    ) -> None: ...
-
-    def idle(self, dt_s: float) -> None: ...
-
-
-def load_factor(load_ohm: float) -> float:
-    """Voltage at the load relative to the 50-ohm value: ``2R/(R+50)`` (2 for INF)."""
-    if load_ohm >= 1e30:
-        return 2.0
-    return 2.0 * load_ohm / (load_ohm + 50.0)
 
 
 @dataclass

@@ -38,9 +38,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 from ..scpi import Boolean, Call, Choice, Number, ScpiInstrument, format_nr3
+from ._generator import BenchLike, load_factor
 
 __all__ = ["Keysight81160A"]
 
@@ -56,31 +57,6 @@ AMPLITUDE_MAX_V = 5.0
 WINDOW_V = 5.0
 FREQUENCY_MAX_HZ = 500e6
 HIGH_Z = 9.9e37
-
-
-class BenchLike(Protocol):
-    """The part of the shared ``Bench`` a pulse generator uses."""
-
-    def source(self, terminal: str, volts: float, output_on: bool) -> None: ...
-
-    def pulse(
-        self,
-        terminal: str,
-        high_v: float,
-        low_v: float,
-        width_s: float,
-        period_s: float,
-        count: int,
-    ) -> None: ...
-
-    def idle(self, dt_s: float) -> None: ...
-
-
-def load_factor(load_ohm: float) -> float:
-    """Voltage at the load relative to the 50-ohm value: ``2R/(R+50)`` (2 for high-Z)."""
-    if load_ohm >= 1e30:
-        return 2.0
-    return 2.0 * load_ohm / (load_ohm + 50.0)
 
 
 @dataclass
