@@ -132,6 +132,109 @@ def forward_backward(x, means, variances, trans, prior, prev_filtered, n_keep):
     return loglik, g, xs, x2, xi, last
 
 
+@njit(cache=True, fastmath=True)
+def forward_backward2(x, means, variances, trans, prior, prev_filtered, n_keep):
+    """:func:`forward_backward` unrolled for two states (the single-trap case), with the same
+    arguments and results; about twice as fast."""
+    t_len = x.size
+    m0, m1 = means[0], means[1]
+    i0, i1 = 0.5 / variances[0], 0.5 / variances[1]
+    l0 = -0.5 * math.log(2.0 * math.pi * variances[0])
+    l1 = -0.5 * math.log(2.0 * math.pi * variances[1])
+    a00, a01, a10, a11 = trans[0, 0], trans[0, 1], trans[1, 0], trans[1, 1]
+    b0 = np.empty(t_len)
+    b1 = np.empty(t_len)
+    f0 = np.empty(t_len)
+    f1 = np.empty(t_len)
+    inv_c = np.empty(t_len)
+    p0, p1 = prior[0], prior[1]
+    loglik = 0.0
+    prod = 1.0
+    for t in range(t_len):
+        d0 = x[t] - m0
+        d1 = x[t] - m1
+        g0 = l0 - d0 * d0 * i0
+        g1 = l1 - d1 * d1 * i1
+        if g0 >= g1:
+            mx = g0
+            e0 = 1.0
+            e1 = math.exp(g1 - g0)
+        else:
+            mx = g1
+            e0 = math.exp(g0 - g1)
+            e1 = 1.0
+        b0[t] = e0
+        b1[t] = e1
+        u0 = p0 * e0
+        u1 = p1 * e1
+        s = u0 + u1
+        if s <= 1e-300:
+            s = 1e-300
+        inv = 1.0 / s
+        inv_c[t] = inv
+        u0 *= inv
+        u1 *= inv
+        f0[t] = u0
+        f1[t] = u1
+        p0 = u0 * a00 + u1 * a10
+        p1 = u0 * a01 + u1 * a11
+        if t < n_keep:
+            loglik += mx
+            if s < 1e-100:
+                loglik += math.log(s)
+            else:
+                prod *= s
+                if prod < 1e-200:
+                    loglik += math.log(prod)
+                    prod = 1.0
+    loglik += math.log(prod)
+    be0 = 1.0
+    be1 = 1.0
+    g0s = g1s = x0s = x1s = q0s = q1s = 0.0
+    x00 = x01 = x10 = x11 = 0.0
+    for t in range(t_len - 1, -1, -1):
+        if t < n_keep:
+            xt = x[t]
+            ga0 = f0[t] * be0
+            ga1 = f1[t] * be1
+            g0s += ga0
+            g1s += ga1
+            x0s += ga0 * xt
+            x1s += ga1 * xt
+            q0s += ga0 * xt * xt
+            q1s += ga1 * xt * xt
+        w0 = b0[t] * be0 * inv_c[t]
+        w1 = b1[t] * be1 * inv_c[t]
+        if t > 0:
+            v00 = a00 * w0
+            v01 = a01 * w1
+            v10 = a10 * w0
+            v11 = a11 * w1
+            if t < n_keep:
+                h0 = f0[t - 1]
+                h1 = f1[t - 1]
+                x00 += h0 * v00
+                x01 += h0 * v01
+                x10 += h1 * v10
+                x11 += h1 * v11
+            be0 = v00 + v01
+            be1 = v10 + v11
+        elif n_keep > 0 and prev_filtered[0] + prev_filtered[1] > 0.0:
+            x00 += prev_filtered[0] * a00 * w0
+            x01 += prev_filtered[0] * a01 * w1
+            x10 += prev_filtered[1] * a10 * w0
+            x11 += prev_filtered[1] * a11 * w1
+    g = np.array([g0s, g1s])
+    xs = np.array([x0s, x1s])
+    x2 = np.array([q0s, q1s])
+    xi = np.array([[x00, x01], [x10, x11]])
+    last = np.zeros(2)
+    if n_keep > 0:
+        last[0] = f0[n_keep - 1]
+        last[1] = f1[n_keep - 1]
+    return loglik, g, xs, x2, xi, last
+
+
 @njit(cache=True)
 def viterbi(x, means, variances, log_trans, log_prior):
     """Most likely state path of ``x`` given the log prior of its first state."""

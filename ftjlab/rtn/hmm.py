@@ -119,7 +119,10 @@ class _BaseHMM:
 
     # ------------------------------------------------------------------ E-step
     def _fb(self, x, prior, prev, n_keep):
-        f = kern.forward_backward if self.engine == "numba" else kern.forward_backward_numpy
+        if self.engine == "numpy":
+            f = kern.forward_backward_numpy
+        else:
+            f = kern.forward_backward2 if self.n_states == 2 else kern.forward_backward
         return f(x, self.means, self.variances, self.trans, prior, prev, n_keep)
 
     def _estep(self, trace: Trace, lookahead: int) -> _Stats:

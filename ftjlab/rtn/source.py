@@ -24,7 +24,7 @@ import numpy as np
 from ftjlab import store
 from ftjlab.errors import BadInput
 
-DEFAULT_BLOCK = 1 << 20
+DEFAULT_BLOCK = 1 << 18  # 262144 samples: ~2 MB per float64 block
 MIN_SAMPLES = 100
 
 

@@ -29,6 +29,10 @@ def test_compiled_kernels_match_the_numpy_reference():
         b = kern.forward_backward_numpy(x, means, var, trans, prior, prev, 2500)
         for u, v in zip(a, b, strict=True):
             np.testing.assert_allclose(u, v, rtol=1e-9, atol=1e-12)
+        if k == 2:
+            for u, v in zip(kern.forward_backward2(x, means, var, trans, prior, prev, 2500), b,
+                            strict=True):
+                np.testing.assert_allclose(u, v, rtol=1e-9, atol=1e-12)
         lt, lp = np.log(trans), np.log(prior)
         np.testing.assert_array_equal(kern.viterbi(x, means, var, lt, lp),
                                       kern.viterbi_numpy(x, means, var, lt, lp))

@@ -1,0 +1,242 @@
+"""RTN analysis and randomness benchmarks (issue 5), each a ratio to a same-run baseline or
+to a stated budget.
+
+* HMM fit of a 1e6-sample two-level trace vs hmmlearn's GaussianHMM on the same trace, both
+  to the same convergence criterion, with the accuracy of both reported (target <= 0.5).
+* The full SP 800-22 suite on 1e6 bits vs the 5 s budget, and vs nistrng on the same bits.
+  nistrng is a speed baseline only: on random input its linear-complexity test gives
+  p ~ 1e-76 and its overlapping-template test raises ValueError (reference/imc-rtn-rng.md),
+  so its results are not compared.
+* The SP 800-22 criteria over 100 sequences of 1e6 bits for the simulated device's
+  post-processed RTN bits, numpy PCG64 (both should pass) and a p = 0.51 source (should fail).
+* The latent tuning grid of the default device and a fresh measurement at its best point.
+* Streaming: a 1e7-sample trace fitted from its HDF5 file, peak memory vs the whole trace.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+import tracemalloc
+import warnings
+
+import numpy as np
+from ftjlab.simulators.traps import TraceWindow, simulate_traps
+
+from ftjlab.benchmarks import BenchResult, interleaved_ratio
+
+
+def simulate_rtn(tau_c, tau_e, amplitudes, n, sigma, seed):
+    """One cell, independent traps with exact dwell times, sampled every 1 (time unit) with
+    short apertures, plus white noise of ``sigma``."""
+    rng = np.random.default_rng(seed)
+    k = len(tau_c)
+    lc, le = 1 / np.asarray(tau_c, float), 1 / np.asarray(tau_e, float)
+    x, _ = simulate_traps(rng.random(k) < lc / (lc + le), lc, le, np.asarray(amplitudes, float),
+                          np.zeros(k, np.int64), np.zeros(1), TraceWindow(n, 1.0, 0.01), rng,
+                          noise_sigma=np.array([sigma]))
+    return x[0].astype(np.float64)
+
+
+def bench_hmm_fit_vs_hmmlearn(quick: bool) -> list[BenchResult]:
+    """Two-level trace, 1e6 samples, tau_c = 20, tau_e = 60 samples, SNR = 2. Both models
+    stop when the log-likelihood gains less than 0.1 per iteration (1e-7 per sample)."""
+    from hmmlearn.hmm import GaussianHMM as HmmlearnHMM
+
+    from ftjlab.rtn.hmm import GaussianHMM, continuous_rates
+
+    n = 1_000_000
+    x = simulate_rtn([20.0], [60.0], [-1.0], n, 0.5, 7)
+    tol_abs = 1e-7 * n
+    fits: dict[str, tuple[float, float]] = {}
+
+    def ours():
+        m = GaussianHMM(2).fit(x, 1.0, tol=1e-7)
+        t = m.trap()
+        fits["ours"] = (t.tau_c_s, t.tau_e_s)
+
+    def make_baseline(impl: str):
+        def baseline():
+            h = HmmlearnHMM(2, covariance_type="spherical", n_iter=1000, tol=tol_abs,
+                            implementation=impl, random_state=0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                h.fit(x[:, None])
+            a, mu = h.transmat_, h.means_.ravel()
+            lo = int(np.argmin(mu))
+            lc, le = continuous_rates(a[1 - lo, lo], a[lo, 1 - lo], 1.0)
+            fits[impl] = (1 / lc, 1 / le)
+
+        return baseline
+
+    out = []
+    for impl, target in (("log", 0.5), ("scaling", 0.5)):
+        repeats = 1 if quick else 3
+        ts, tb, ratio = interleaved_ratio(ours, make_baseline(impl), repeats)
+        err_ours = max(abs(fits["ours"][0] / 20 - 1), abs(fits["ours"][1] / 60 - 1))
+        err_base = max(abs(fits[impl][0] / 20 - 1), abs(fits[impl][1] / 60 - 1))
+        out.append(BenchResult(
+            f"rtn.hmm_fit_1e6_vs_hmmlearn_{impl}", ts, tb, "s", target,
+            note=f"ratio median {ratio:.2f}; tau error ours {100 * err_ours:.2f} %, hmmlearn "
+            f"{100 * err_base:.2f} % (implementation='{impl}'"
+            + (", its default)" if impl == "log" else ")"),
+            extra={"tau_ours": fits["ours"], "tau_hmmlearn": fits[impl]},
+        ))  # fmt: skip
+    return out
+
+
+def bench_sp800_22_suite_1e6(quick: bool) -> list[BenchResult]:
+    """Our 15 tests on 1e6 bits: median of 5 runs vs the 5 s budget; and one nistrng run on
+    the same bits (1e5 bits for both in quick mode: nistrng takes minutes at 1e6)."""
+    import nistrng
+
+    from ftjlab.rtn import nist
+
+    n = 100_000 if quick else 1_000_000
+    bits = np.random.default_rng(1).integers(0, 2, n).astype(np.uint8)
+    nist.run_suite(bits[:50_000])
+    times = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        nist.run_suite(bits)
+        times.append(time.perf_counter() - t0)
+    ours = statistics.median(times)
+    t0 = time.perf_counter()
+    failed = []
+    for name in nistrng.SP800_22R1A_BATTERY:
+        try:  # fresh copies: nistrng's rank test mutates its input
+            nistrng.run_by_name_battery(name, bits.astype(np.int16),
+                                        nistrng.SP800_22R1A_BATTERY, False)
+        except Exception:
+            failed.append(name)
+    theirs = time.perf_counter() - t0
+    return [
+        BenchResult("rtn.sp800_22_full_suite_1e6_bits", ours, 5.0,
+                    "s (baseline = 5 s budget)", 1.0,
+                    note=f"{n} bits, median of 5, all 15 tests"),
+        BenchResult(f"rtn.sp800_22_suite_vs_nistrng_{n}", ours, theirs, "s", None,
+                    note="nistrng timed once; raised in: " + (", ".join(failed) or "none")),
+    ]
+
+
+def _criteria(name: str, feed, sequences: int, expect_pass: bool, source: dict
+              ) -> BenchResult:
+    from ftjlab.rtn import rng
+
+    rep = rng.rng_report(feed, sequences, 1_000_000, source)
+    a = rep.assessment
+    ok = a.verdict == expect_pass
+    flagged = ", ".join(s.name for s in a.sets if s.flagged)[:160]
+    return BenchResult(
+        name, 1.0 if ok else 0.0, 1.0,
+        "1 = verdict as expected (" + ("pass" if expect_pass else "fail") + ")", 1.0,
+        higher_is_better=True,
+        note=f"{sequences} x 1e6 bits: NIST flags {a.flagged}/{len(a.sets)} sets (ideal source "
+        f"expects {a.expected_false_flags:.2f}); weakest {a.worst} (tail p "
+        f"{a.worst_tail_p:.2g}); H_min {rep.entropy_post.min_entropy:.3f}; "
+        f"{rep.seconds:.0f} s" + (f"; flagged: {flagged}" if flagged else ""),
+        extra={"table": a.table(), "verdict": a.verdict, "reasons": a.reasons},
+    )
+
+
+def bench_sp800_22_criteria_100_sequences(quick: bool) -> list[BenchResult]:
+    """100 x 1e6 bits (10 in quick mode) from the simulated device's RTN (XOR of 8 screened
+    cells), from PCG64 and from a p = 0.51 source, through the section 4.2 criteria."""
+    from ftjlab.simulators.array import FTJArray
+    from ftjlab.simulators.params import ArrayParams
+
+    from ftjlab.rtn import rng
+
+    m = 10 if quick else 100
+    array = FTJArray(ArrayParams(), np.random.default_rng(2026))
+    source = rng.DeviceBitSource(array, xor_cells=8)
+    stream = source.stream()
+    buf = [np.empty(0, dtype=np.uint8)]
+
+    def device(n):
+        parts, have = [buf[0]], buf[0].size
+        while have < n:
+            parts.append(next(stream))
+            have += parts[-1].size
+        joined = np.concatenate(parts)
+        buf[0] = joined[n:]
+        return joined[:n]
+
+    counter = iter(range(10**9))
+    results = [_criteria("rtn.sp800_22_criteria_device_bits", device, m, True, {})]
+    results[0].note += f"; device: {source.describe()}"
+    results.append(_criteria("rtn.sp800_22_criteria_pcg64",
+                             lambda n: rng.reference_bits("pcg64", n, seed=next(counter)),
+                             m, True, {}))
+    results.append(_criteria("rtn.sp800_22_criteria_biased_p051",
+                             lambda n: rng.reference_bits("biased", n, seed=next(counter)),
+                             m, False, {}))
+    return results
+
+
+def bench_latent_tuning_default_device(quick: bool) -> list[BenchResult]:
+    """The tuning grid of the default device (ArrayParams(), seed 2026) and a fresh 4e4-sample
+    measurement at the named point: KS (1e4 samples per dimension) and lag-1 vs 0.02."""
+    from ftjlab.simulators.array import FTJArray
+    from ftjlab.simulators.params import ArrayParams
+
+    from ftjlab.rtn import latent
+
+    biases = [0.6, 0.75, 0.9, 1.0] if quick else [0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 1.0]
+    times = [5e-3, 20e-3, 40e-3] if quick else [2e-3, 5e-3, 10e-3, 20e-3, 30e-3, 40e-3, 60e-3]
+    t0 = time.perf_counter()
+    rep = latent.simulate_tuning(biases, times, dim=4, cells_per_dim=16, n=10_000, seed=2026)
+    grid_s = time.perf_counter() - t0
+    best = rep.best
+    array = FTJArray(ArrayParams(), np.random.default_rng(2026))
+    cells, row = [], 0
+    while len(cells) < 64:
+        cells += latent.select_rtn_cells(array, [row])
+        row += 1
+    x = latent.acquire_cells(array, cells[:64], best.bias_v, 40_000, best.interval_s,
+                             best.sampling_time_s)
+    z = latent.make_latents(x, 4, 16)
+    q_ks = latent.latent_quality(z[:10_000])
+    q = latent.latent_quality(z)
+    where = f"{best.bias_v:.3g} V, T_s {best.sampling_time_s * 1e3:.3g} ms"
+    return [
+        BenchResult("rtn.latent_ks_at_tuned_point", q_ks.ks_max, 0.02, "KS (target 0.02)",
+                    1.0, note=f"{where}; 1e4 samples x 4 dims; grid {len(rep.points)} points "
+                    f"in {grid_s:.0f} s", extra={"table": rep.table()}),
+        BenchResult("rtn.latent_lag1_at_tuned_point", q.lag1_max, 0.02,
+                    "max |lag-1| over dims (target 0.02)", 1.0,
+                    note=f"{where}; 4e4 samples per dim, pooled {q.lag1_mean:+.4f}, max |cross "
+                    f"corr| {q.cross_corr_max:.4f}"),
+    ]
+
+
+def bench_hmm_streaming_1e7(quick: bool) -> BenchResult:
+    """A two-level trace of 1e7 samples written to a run file and fitted from it block by
+    block: peak Python/numpy memory (tracemalloc) vs the trace as one float64 array."""
+    from ftjlab.rtn.hmm import GaussianHMM
+    from ftjlab.rtn.source import Trace
+    from ftjlab.store import RunWriter, StreamSpec
+
+    n = 10_000_000
+    with tempfile.TemporaryDirectory() as tmp:
+        run = RunWriter.create(tmp, "rtn-acquisition", {"bias_v": 0.8, "interval_s": 5e-5},
+                               {}, {"current": StreamSpec(np.float32, "A")})
+        for k in range(n // 1_000_000):
+            run.append("current", simulate_rtn([20.0], [60.0], [-1.0], 1_000_000, 0.25, 100 + k
+                                               ).astype(np.float32))
+        run.finish("completed")
+        trace = Trace.from_run(run.path, run.run_id)
+        tracemalloc.start()
+        t0 = time.perf_counter()
+        m = GaussianHMM(2).fit(trace)
+        elapsed = time.perf_counter() - t0
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    t = m.trap()
+    return BenchResult(
+        f"rtn.hmm_fit_streamed_{n:.0e}_peak_memory", peak / 2**20, n * 8 / 2**20,
+        "MiB (baseline = whole trace as float64)", 0.5,
+        note=f"{elapsed:.1f} s, {m.n_iter} EM passes over the file; tau_c {t.tau_c_s * 2e4:.2f}"
+        f" / tau_e {t.tau_e_s * 2e4:.2f} samples (true 20 / 60)",
+    )
