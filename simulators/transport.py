@@ -408,6 +408,8 @@ class InstrumentServer:
         self.emulator: FaultyEmulator = emulator
         self.name = name
         self._lock = _lock_of(emulator)
+        #: the wrapped emulator's ``read_all`` (every pending reply as bytes), if it has one
+        self._read_all = getattr(emulator.emulator, "read_all", None)
         self._server = _TCPServer((host, port), _Handler, bind_and_activate=True)
         self._server.owner = self
         self._thread: threading.Thread | None = None
@@ -490,10 +492,13 @@ class InstrumentServer:
                 data = sock.recv(65536)
                 if not data:
                     return
-                pending += data
-                if b"\n" not in pending:
-                    continue
-                *lines, pending = pending.split(b"\n")
+                if not pending and data.find(b"\n") == len(data) - 1:
+                    lines, pending = (data[:-1],), b""  # the usual case: one whole message
+                else:
+                    pending += data
+                    if b"\n" not in pending:
+                        continue
+                    *lines, pending = pending.split(b"\n")
                 for line in lines:
                     if faults._drop_connection and faults.take_connection_drop():
                         log.info("fault injection: %s drops the connection", self.name)
@@ -530,9 +535,9 @@ class InstrumentServer:
                 faulty.emulator.write(message)
             except Exception:  # an emulator bug must not kill the connection
                 log.exception("emulator %s failed on %r", self.name, message[:80])
-            if faulty.faults._drop_replies:
+            if faulty.faults._drop_replies or self._read_all is None:
                 return drain(faulty)
-            return drain(faulty.emulator)
+            return self._read_all()
 
 
 # ---------------------------------------------------------------------------- record / replay

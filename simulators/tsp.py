@@ -75,11 +75,16 @@ def runtime_error(message: str) -> TSPError:
 def format_number(x: float, precision: int = 6) -> str:
     """TSP's ASCII number format: ``precision`` significant digits, exponent form."""
     x = float(x)
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return f"{x:.{max(precision, 1) - 1}e}"
+    if x - x != 0.0:  # not finite
+        return "nan" if x != x else ("inf" if x > 0 else "-inf")
+    return _EXPONENT_FORMATS.get(precision, _exponent_format(precision))(x)
+
+
+def _exponent_format(precision: int) -> Callable[[float], str]:
+    return f"{{:.{max(precision, 1) - 1}e}}".format
+
+
+_EXPONENT_FORMATS = {p: _exponent_format(p) for p in range(0, 17)}
 
 
 # ---------------------------------------------------------------------------- Lua objects
@@ -462,12 +467,12 @@ end
 api.compile = function(code, name) return loadstring(code, name) end
 api.run = function(fn)
   aborted = false
-  sethook(hook, "", COUNT)
-  local r = pack(pcall(fn))
-  sethook()
+  local ok, err = pcall(fn)
   aborted = false
-  return unpack(r, 1, r.n)
+  return ok, err
 end
+-- the count hook stays on: outside a run the deadline is infinite and it never aborts
+sethook(hook, "", COUNT)
 local anchors = {}
 api.anchor = function(o) anchors[#anchors + 1] = o end
 api.script = function(name, fn, source)
@@ -640,12 +645,13 @@ class TSPEmulator:
 
         Never raises: whatever goes wrong ends up in the error queue.
         """
-        if isinstance(message, bytes | bytearray):
-            message = bytes(message).decode("latin-1")
-        message = str(message)
+        if message.__class__ is not str:
+            if isinstance(message, bytes | bytearray):
+                message = bytes(message).decode("latin-1")
+            message = str(message)
         if not message.isascii():  # the wire carries bytes: what latin-1 cannot say arrives as ?
             message = message.encode("latin-1", errors="replace").decode("latin-1")
-        for line in message.split("\n"):
+        for line in message.split("\n") if "\n" in message else (message,):
             try:
                 self._line(line.rstrip("\r"))
             except Exception as exc:  # last line of defence: an emulator bug, not user input
@@ -820,6 +826,8 @@ class TSPEmulator:
 
     def format_value(self, value: Any) -> str:
         """How ``print`` shows one value."""
+        if value.__class__ is float:  # the usual case first
+            return format_number(value, self.format.precision())
         if value is None:
             return "nil"
         if isinstance(value, bool):
@@ -836,7 +844,8 @@ class TSPEmulator:
         return "userdata"
 
     def _lua_print(self, *args: Any) -> None:
-        self._emit("\t".join(self.format_value(a) for a in args))
+        text = "\t".join([self.format_value(a) for a in args]) + "\n"
+        self._output.append(text.encode("latin-1", errors="replace"))
 
     def _lua_printnumber(self, *args: Any) -> None:
         values = [as_number("printnumber argument", a) for a in args]
