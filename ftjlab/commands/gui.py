@@ -1,0 +1,41 @@
+"""``ftjlab gui``: the window (bench panel, procedures, live views, generation, runs, log)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+ORDER = 5
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "gui", help="open the lab window (default: the simulated bench, in-process)",
+        description="Open the lab window: run and queue procedures, abort safely, watch live "
+        "views, generate images, browse and export recorded runs.",
+    )
+    p.add_argument("--bench", metavar="PATH", help="bench config (default: the simulated bench)")
+    p.add_argument("--seed", type=int, help="seed of a simulated bench (default: the config's)")
+    p.add_argument("--out", metavar="DIR", default="runs",
+                   help="folder for run files (default: ./runs)")
+    p.add_argument("--quit-after", type=float, metavar="S", help="close the window after S s")
+    p.add_argument("--screenshots", metavar="DIR",
+                   help="run a short scripted tour on the simulated bench and save a PNG of "
+                   "every main view into DIR (works headless, e.g. under xvfb-run)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ftjlab.gui.app import display_problem, run_app
+
+    if args.screenshots:
+        from ftjlab.gui.screenshots import take_screenshots
+
+        for path in take_screenshots(args.screenshots, seed=args.seed, bench=args.bench):
+            print(f"wrote {path}")
+        return 0
+    problem = display_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
+    return run_app(args.bench, args.seed, args.out, args.quit_after)
