@@ -281,3 +281,55 @@ def test_unmodified_pymeasure_agilent33500_programs_a_gated_cell(rig):
     changed = np.argwhere(~np.isclose(after, before, rtol=1e-12, atol=0.0))
     assert [tuple(int(i) for i in cell) for cell in changed] == [(r, c)]
     assert gen.check_errors() == []
+
+
+# ------------------------------------------------------------------------- driver extras
+
+
+def test_driver_extras_beyond_pymeasure_are_answered(rig):
+    """What our drivers add (trailing edge and its coupling, delay, polarity, trigger timer and
+    delay, separate edges, REAL64 buffers, the 707B's completion handshake) works on the
+    emulators, with the bench limits bound."""
+    pg = rig.connect("pg", Keysight81160A, limits=rig.limits)
+    ch = pg.channels[2]
+    ch.trailing_edge_coupled = False
+    ch.trailing_edge = 20e-9
+    ch.pulse_delay = 1e-7
+    ch.polarity = "INV"
+    assert ch.trailing_edge_coupled is False
+    assert ch.trailing_edge == pytest.approx(20e-9)
+    assert ch.pulse_delay == pytest.approx(1e-7)
+    assert ch.polarity == "INV"
+    assert pg.check_errors() == []
+
+    awg = rig.connect("awg", Keysight33500B, limits=rig.limits)
+    ch = awg.channels[1]
+    ch.configure_pulse(high_v=1.0, low_v=0.0, width_s=1e-6, period_s=1e-5,
+                       leading_edge_s=10e-9, trailing_edge_s=30e-9)
+    ch.trigger_source = "TIM"
+    ch.trigger_timer = 1e-3
+    ch.trigger_delay = 2e-6
+    assert ch.leading_edge == pytest.approx(10e-9) and ch.trailing_edge == pytest.approx(30e-9)
+    assert ch.trigger_source == "TIM" and ch.trigger_timer == pytest.approx(1e-3)
+    assert ch.trigger_delay == pytest.approx(2e-6)
+    assert awg.check_errors() == []
+
+    smu = rig.connect("smu", Keithley2636B, limits=rig.limits)
+    a = smu.smua
+    a.measure_nplc = 0.01
+    a.measure_autozero = "OFF"
+    a.configure_timed_acquisition(count=100, interval_s=1e-3)
+    a.start_current_acquisition()
+    smu.wait_for_completion()
+    r64, t64 = a.read_buffer(binary=True, binary_format="REAL64")
+    text, t_text = a.read_buffer(binary=False)
+    assert np.allclose(t64, np.arange(100) * 1e-3, atol=1e-9)
+    assert np.allclose(r64, text, rtol=1e-5, atol=1e-15)  # ASCII has 6 digits
+    assert np.allclose(t_text, t64, rtol=1e-5)
+
+    matrix = rig.connect("matrix", Keithley707B)
+    matrix.close("1A01,2B02")  # returns after the instrument confirmed the switching
+    assert [str(p) for p in rig.bench.closed()] == ["1A01", "2B02"]
+    assert matrix.closed() == ["1A01", "2B02"]
+    matrix.open_all()
+    assert rig.bench.closed() == []
