@@ -39,6 +39,12 @@ def register(sub) -> None:
     p.add_argument("--bias", type=float, default=0.8, help="RTN sampling bias in V")
     p.add_argument("--bits", type=int, default=8, help="input (DAC) bits of the VMMs")
     p.add_argument("--model", help="VAE weight file (default: the shipped MNIST VAE)")
+    p.add_argument(
+        "--model-verify",
+        action="store_true",
+        help="verify steps of programming from the read-noise model (faster; the final maps "
+        "are still measured by bit-line reads)",
+    )
     p.add_argument("--grid", metavar="PREFIX", help="write PREFIX-<mode>.png image grids")
     p.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
     p.set_defaults(func=run)
@@ -60,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         array_shape=args.array,
         bias_v=args.bias,
         bits=args.bits,
+        verify_reads=not args.model_verify,
     )
     print(format_table(results))
     if args.grid:

@@ -372,6 +372,16 @@ def read_conductance_map(array, rows: np.ndarray, read_v: float, aperture_s: flo
     return currents / float(array.current_factor(read_v))
 
 
+def _verify_model(array, rows: np.ndarray, read_v: float, aperture_s: float) -> np.ndarray:
+    """A verify read from the array's true conductance plus the read-noise model (thermal,
+    shot, instrument) of one reading per word line; the clock advances as the reads would."""
+    g = array.conductance()[rows]
+    f = float(array.current_factor(read_v))
+    sigma = array.noise_sigma(g * f, g, aperture_s) / f
+    array.clock.advance(rows.size * aperture_s)
+    return g + sigma * array.rng.standard_normal(g.shape)
+
+
 def program_and_verify(
     array,
     targets_s: np.ndarray,
@@ -388,6 +398,7 @@ def program_and_verify(
     erase_v: float = -4.0,
     erase_width_s: float = 1e-5,
     ramps: int = 7,
+    verify_reads: bool = True,
 ) -> ProgramReport:
     """Program the finite entries of ``targets_s`` onto a simulated array by pulses with
     verify reads (incremental-step pulse programming, both polarities).
@@ -401,6 +412,9 @@ def program_and_verify(
        (below what the device model predicts for its level) and gets a pulse at every step
        while it is out of tolerance on that side; after each step the rows still being
        programmed are read back (verify).
+    With ``verify_reads=False`` the verify reads of the ramps come from ``array.conductance()``
+    plus the read-noise model (same statistics, a fraction of the simulation cost); the
+    first read and the final measured map are always real bit-line reads.
     Cells whose target is the erased level are done after step 1. A cell that is still short
     of its target ``give_up_v`` above its start amplitude, or still out of tolerance 0.2 V
     above the amplitude that switches every domain (device model), is left as it is (stuck
@@ -438,9 +452,10 @@ def program_and_verify(
     start = np.interp(want, frac, grid) - start_margin_v
     v_full = float(grid[np.argmax(frac >= 0.995)]) if frac[-1] >= 0.995 else v_max
     v_min = max(float(grid[0]), float(start[active].min())) if active.any() else grid[0]
+    verify = read_conductance_map if verify_reads else _verify_model
     rows_dirty = np.flatnonzero(dirty.any(axis=1))
     if rows_dirty.size:
-        g[rows_dirty] = read_conductance_map(array, rows_dirty, read_v, aperture_s)
+        g[rows_dirty] = verify(array, rows_dirty, read_v, aperture_s)
     for ramp in range(ramps):
         sign = 1 if ramp % 2 == 0 else -1
         amplitude = v_min if sign > 0 else reset_start_v
@@ -460,7 +475,7 @@ def program_and_verify(
                 pulses[np.ix_(rows, cols)] += 1
             rows_read = np.flatnonzero(fire.any(axis=1))
             if rows_read.size:
-                g[rows_read] = read_conductance_map(array, rows_read, read_v, aperture_s)
+                g[rows_read] = verify(array, rows_read, read_v, aperture_s)
             amplitude += v_step
         if not np.any(active & (np.abs(g - targets) > tol)):
             break

@@ -55,6 +55,7 @@ def build_simulated_decoder(
     array_shape: tuple[int, int] | None = None,
     params: ArrayParams | None = None,
     bits: int = 8,
+    verify_reads: bool = True,
 ) -> tuple[FTJArray, ArrayDecoder]:
     """A simulated array (default device physics) and the decoder mapped onto it; the array
     shape defaults to the smallest that holds the decoder in one load."""
@@ -67,7 +68,7 @@ def build_simulated_decoder(
     levels = ConductanceLevels.from_model(params.conductance)
     tile = (rows, min(cols, TILE_COLS))
     mapping = map_decoder([layer.weight for layer in model.layers], array.shape, levels, tile)
-    programmer = simulator_programmer(array, levels=levels)
+    programmer = simulator_programmer(array, levels=levels, verify_reads=verify_reads)
     return array, ArrayDecoder(model, mapping, params, programmer, bits=bits)
 
 
@@ -100,6 +101,7 @@ def compare_modes(
     bits: int = 8,
     evaluator: Evaluator | None = None,
     echo: Callable[[str], None] = print,
+    verify_reads: bool = True,
 ) -> list[ModeResult]:
     """Generate ``n`` images in each mode and score them; ratios are to the software FCD."""
     unknown = [m for m in modes if m not in MODES]
@@ -113,7 +115,9 @@ def compare_modes(
     hardware = [m for m in modes if m != "software"]
     array = decoder = None
     if hardware:
-        array, decoder = build_simulated_decoder(model, seed, array_shape, bits=bits)
+        array, decoder = build_simulated_decoder(
+            model, seed, array_shape, bits=bits, verify_reads=verify_reads
+        )
         echo(
             f"array {array.rows}x{array.cols}: {len(decoder.mapping.tiles)} tiles in "
             f"{decoder.mapping.n_loads} load(s)"
