@@ -114,8 +114,8 @@ def rtn_latents(
         raise BadInput(f"n: need at least 2 latent vectors, got {n}")
     if rows.size < 1 or cols.size < 1:
         raise BadInput("rows, cols: the RTN block needs at least one word line and one bit line")
-    if not 0 < abs(volts) <= array.params.traps.reference_bias_v * 2:
-        raise BadInput(f"volts: sampling bias {volts!r} V out of range")
+    if not (math.isfinite(volts) and volts != 0):
+        raise BadInput(f"volts: the sampling bias must be finite and non-zero, got {volts!r}")
     t0 = array.clock.now_s
     if interval_s is None:
         dt = 2e-5

@@ -88,6 +88,8 @@ def test_bad_inputs():
         rtn_latents(array, 1, [0], [0])
     with pytest.raises(BadInput, match="aperture"):
         rtn_latents(array, 10, [0], [0], interval_s=1e-3, aperture_s=2e-3)
+    with pytest.raises(BadInput, match="volts"):
+        rtn_latents(array, 10, [0], [0], volts=float("nan"))
     with pytest.raises(BadInput, match="rows, cols"):
         rtn_latents(array, 10, [], [0])
     with pytest.raises(BadInput, match="no fluctuation"):
