@@ -73,3 +73,25 @@ def test_stratified_split():
     np.testing.assert_array_equal(again[1], held)
     with pytest.raises(BadInput):
         stratified_split(labels, 50, seed=1)
+
+
+def test_training_script_on_an_image_folder(celeba, tmp_path):
+    """The training script trains the same VAE on a CelebA-layout folder (needs the train
+    extra); the result loads with numpy and decodes images of the folder's size."""
+    pytest.importorskip("torch")
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from ftjlab.vae.model import load_vae
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "train_vae.py"
+    out = tmp_path / "models"
+    args = [sys.executable, str(script), "--dataset", "celeba", "--data-dir", str(celeba),
+            "--image-size", "12", "--crop", "120", "--epochs", "2", "--batch", "4",
+            "--latent", "4", "--hidden", "8", "--enc-hidden", "16", "--out", str(out)]
+    subprocess.run(args, check=True, capture_output=True, timeout=120)
+    vae = load_vae(out / "vae_celeba.npz")
+    assert vae.image_shape == (12, 12)
+    assert vae.decode(np.zeros((3, 4))).shape == (3, 12, 12)
+    assert vae.meta["dataset"] == "celeba"
