@@ -419,7 +419,7 @@ def program_and_verify(
     of its target ``give_up_v`` above its start amplitude, or still out of tolerance 0.2 V
     above the amplitude that switches every domain (device model), is left as it is (stuck
     cells, cells whose G_on lies below the target). Every pulse goes through
-    ``array.apply_pulse`` and every verify through ``array.read_bitline_sequence``.
+    ``array.apply_pulse``, every bit-line read through ``array.read_bitline_sequence``.
     """
     device = (array.params.conductance.g_off_siemens, array.params.conductance.g_on_siemens)
     targets = validate_targets(targets_s, array.shape, device)
