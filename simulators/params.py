@@ -56,7 +56,9 @@ class SwitchingModel(_Validated):
     activation_v_domain_sigma: float = _num(0.35, "nonnegative", "domain-to-domain sigma of Va")
     activation_v_min: float = _num(0.5, doc="floor of Va (a domain never has Va below this)")
     imprint_v: float = _num(0.0, "any", doc="Va(SET) = Va - imprint, Va(RESET) = Va + imprint")
-    domain_area_log_sigma: float = _num(0.5, "nonnegative", "log-normal sigma of domain areas")
+    # A lumped "domain" stands for the many grains of a cell binned by activation voltage
+    # (a quantile bin), so its area is close to 1/domains_per_cell: a small spread [I].
+    domain_area_log_sigma: float = _num(0.15, "nonnegative", "log-normal sigma of domain areas")
 
 
 @dataclass(frozen=True)
