@@ -29,8 +29,12 @@ def run(args: argparse.Namespace) -> int:
     from ftjlab.gui.app import display_problem, run_app
 
     if args.screenshots:
+        from PyQt6.QtWidgets import QApplication
+
         from ftjlab.gui.screenshots import take_screenshots
 
+        app = QApplication.instance() or QApplication(sys.argv[:1])
+        print(f"platform: {app.platformName()}")
         for path in take_screenshots(args.screenshots, seed=args.seed, bench=args.bench):
             print(f"wrote {path}")
         return 0

@@ -42,5 +42,10 @@ def run_app(bench: str | None = None, seed: int | None = None, out_dir: str = "r
     window = MainWindow(bench=bench, seed=seed, out_dir=Path(out_dir))
     window.show()
     if quit_after_s is not None:
-        QTimer.singleShot(int(1000 * quit_after_s), window.close)
+
+        def stop() -> None:
+            window.close()
+            app.quit()
+
+        QTimer.singleShot(int(1000 * quit_after_s), stop)
     return int(app.exec())

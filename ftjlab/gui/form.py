@@ -208,7 +208,14 @@ class ProcedureForm(QWidget):
                 if session is not None:
                     from ftjlab.controller import ArrayController
 
-                    procedure.check_limits(session.limits)
+                    for name, role in procedure.voltage_roles.items():
+                        try:  # the bench's safety limit, named with the field
+                            session.limits.check_voltage(role, float(getattr(procedure, name)))
+                        except Exception as exc:
+                            reasons.append(f"{name}: {exc}")
+                    if reasons:
+                        self.errors.setText("\n".join(reasons))
+                        return reasons
                     procedure.controller = ArrayController(session)  # config only, no I/O
                     procedure.preflight()
             except BadInput as exc:

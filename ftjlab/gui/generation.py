@@ -214,6 +214,8 @@ class GenerationView(QWidget):
         self.mosaic: np.ndarray | None = None
         self.side: tuple[int, int] = (28, 28)
         self.batches: list[str] = []
+        #: (images, sampling bias V, sampling time s) of every batch received
+        self.batch_settings: list[tuple[int, float, float]] = []
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -302,6 +304,7 @@ class GenerationView(QWidget):
         self.latent_sum = self.latent_sum2 = 0.0
         self.mosaic = None
         self.batches = []
+        self.batch_settings = []
         self.caption.setText("<b>generation</b> · running")
         self.dirty = True
 
@@ -328,6 +331,7 @@ class GenerationView(QWidget):
         self.latent_sum += float(z.sum())
         self.latent_sum2 += float((z**2).sum())
         self.batches.append(f"{len(images)} at {bias_v:.3g} V, {si(time_s, 's')}")
+        self.batch_settings.append((len(images), float(bias_v), float(time_s)))
         self.dirty = True
 
     def finish(self, status: str, error: str = "") -> None:

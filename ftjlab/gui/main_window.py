@@ -477,6 +477,10 @@ class MainWindow(QMainWindow):
             self.worker.pump.drain()
         for job in list(self._background):
             job.wait(30)
+        if self._background:  # a connection finished meanwhile: deliver it (it closes)
+            from PyQt6.QtWidgets import QApplication
+
+            QApplication.processEvents()
         for view in (*self.views.values(), *self.browser.views.values()):
             view.wait_background(30)
         self.frame_timer.stop()

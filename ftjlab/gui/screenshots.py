@@ -24,14 +24,13 @@ TOUR: tuple[tuple[str, str, dict[str, str]], ...] = (
     ("rtn", "rtn-acquisition",
      {"row": "3", "col": "7", "readings": "400000", "block": "20000"}),
     ("iv", "iv-sweep", {"row": "3", "col": "7", "points": "21", "nplc": "0.1"}),
-    ("write-verify", "write-verify", {"rows_used": "8", "pairs_used": "4"}),
+    ("write-verify", "write-verify", {"rows_used": "6", "pairs_used": "3"}),
     ("conductance-map", "conductance-map", {"nplc": "0.01"}),
     ("vmm", "vmm-accuracy",
-     {"program": "false", "rows_used": "8", "pairs_used": "4", "inputs": "12"}),
+     {"program": "false", "rows_used": "6", "pairs_used": "3", "inputs": "8"}),
     ("switching", "switching-probability",
-     {"row": "30", "cells": "8", "v_points": "6", "t_points": "4"}),
+     {"row": "30", "cells": "8", "v_points": "5", "t_points": "3"}),
 )
-
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float = 120.0) -> bool:
     """Process Qt events until ``predicate()`` holds (True) or the time is up (False)."""
