@@ -26,8 +26,11 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ftjlab.config import load_bench_config
     from ftjlab.gui.app import display_problem, run_app
 
+    if args.bench:
+        load_bench_config(args.bench)  # a bad file is exit 2 here, not a window saying so
     if args.screenshots:
         from PyQt6.QtWidgets import QApplication
 

@@ -41,3 +41,10 @@ def test_gui_is_listed_in_the_help(capsys):
     with contextlib.suppress(SystemExit):
         main(["--help"])
     assert "gui" in capsys.readouterr().out
+
+
+def test_gui_with_a_bad_bench_file_exits_2_naming_it(tmp_path, capsys):
+    bench = tmp_path / "bench.toml"
+    bench.write_text("[instruments.smu]\nmodel = '2636B'\nbogus = [\n")
+    assert main(["gui", "--bench", str(bench)]) == 2
+    assert "bench.toml" in capsys.readouterr().err

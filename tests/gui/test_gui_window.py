@@ -218,3 +218,26 @@ def test_closing_the_window_during_a_run_stops_it_safely_and_keeps_its_data(qtbo
     assert info.datasets["current"][0][0] >= 20_000
     assert session.sim.closed() == []  # closed by the session's safe shutdown, too
     assert window.session is None
+
+
+def test_bench_panel_disconnects_and_reconnects(qtbot, window):
+    panel = window.bench_panel
+    table = panel.instruments
+    assert [table.item(r, 1).text() for r in range(table.rowCount())] == ["2636B", "81160A",
+                                                                          "707B"]
+    assert all(table.item(r, 3).text() for r in range(3))  # IDN strings
+    assert table.item(0, 4).text() == "simulated (in-process)"
+    assert panel.limits.rowCount() == 6
+    assert "safe" in panel.safe_state.text()
+    session = window.session
+    _click(qtbot, panel.disconnect_button)
+    assert window.session is None and table.item(0, 4).text() == "disconnected"
+    assert session.sim.closed() == []
+    pick(window, "iv-sweep")
+    _click(qtbot, window.start_button)  # queued: waits for a bench
+    assert window.queue and not window.worker.busy
+    assert "waiting for the bench" in window.time_label.text()
+    _click(qtbot, panel.connect_button)
+    qtbot.waitUntil(_finished(window, 1), timeout=30_000)  # connected, then the run went
+    assert window.last_outcome.status == "completed"
+    assert table.item(0, 4).text() == "simulated (in-process)"
