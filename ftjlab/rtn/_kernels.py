@@ -235,6 +235,79 @@ def forward_backward2(x, means, variances, trans, prior, prev_filtered, n_keep):
     return loglik, g, xs, x2, xi, last
 
 
+@njit(cache=True, fastmath=True)
+def forward_backward_emissions(b, x, trans, prior, prev_filtered, n_keep):
+    """:func:`forward_backward` with the emission densities given: ``b`` (T, K), each row
+    scaled by its own factor (the caller adds the log factors to the log-likelihood).
+    Returns (sum of log normalisers over 0..n_keep-1, G, X, X2, XI, filtered at n_keep-1)."""
+    t_len, k = b.shape
+    alpha = np.empty((t_len, k))
+    inv_c = np.empty(t_len)
+    pred = np.empty(k)
+    for j in range(k):
+        pred[j] = prior[j]
+    loglik = 0.0
+    for t in range(t_len):
+        s = 0.0
+        for j in range(k):
+            a = pred[j] * b[t, j]
+            alpha[t, j] = a
+            s += a
+        if s <= 1e-300:
+            s = 1e-300
+        inv = 1.0 / s
+        inv_c[t] = inv
+        for j in range(k):
+            alpha[t, j] *= inv
+        for j in range(k):
+            a = 0.0
+            for i in range(k):
+                a += alpha[t, i] * trans[i, j]
+            pred[j] = a
+        if t < n_keep:
+            loglik += math.log(s)
+    beta = np.ones(k)
+    w = np.empty(k)
+    g = np.zeros(k)
+    xs = np.zeros(k)
+    x2 = np.zeros(k)
+    xi = np.zeros((k, k))
+    for t in range(t_len - 1, -1, -1):
+        if t < n_keep:
+            xt = x[t]
+            for j in range(k):
+                gam = alpha[t, j] * beta[j]
+                g[j] += gam
+                xs[j] += gam * xt
+                x2[j] += gam * xt * xt
+        for j in range(k):
+            w[j] = b[t, j] * beta[j] * inv_c[t]
+        if t > 0:
+            keep = t < n_keep
+            for i in range(k):
+                ai = alpha[t - 1, i]
+                s = 0.0
+                for j in range(k):
+                    v = trans[i, j] * w[j]
+                    if keep:
+                        xi[i, j] += ai * v
+                    s += v
+                beta[i] = s
+        elif n_keep > 0:
+            tot = 0.0
+            for i in range(k):
+                tot += prev_filtered[i]
+            if tot > 0.0:
+                for i in range(k):
+                    for j in range(k):
+                        xi[i, j] += prev_filtered[i] * trans[i, j] * w[j]
+    last = np.zeros(k)
+    if n_keep > 0:
+        for j in range(k):
+            last[j] = alpha[n_keep - 1, j]
+    return loglik, g, xs, x2, xi, last
+
+
 @njit(cache=True)
 def viterbi(x, means, variances, log_trans, log_prior):
     """Most likely state path of ``x`` given the log prior of its first state."""

@@ -9,6 +9,7 @@ time-lag plot. :func:`store` writes it under ``/runs/<id>/analysis/<name>`` of t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,10 +20,12 @@ from ftjlab.errors import BadInput
 
 from . import dwell as dwell_mod
 from . import spectrum
-from .hmm import FactorialHMM, TrapEstimate, select_traps
+from .hmm import MIN_MEMORY, ApertureHMM, FactorialHMM, TrapEstimate, select_traps
 from .source import Trace, TraceStats, as_trace
 
 __all__ = ["RTNReport", "analyze", "store"]
+
+APERTURE_MODEL_MIN = 0.02  # aperture / interval above which in-between readings are modelled
 
 
 @dataclass
@@ -48,6 +51,7 @@ class RTNReport:
     acf: np.ndarray | None = None
     tlp: tuple[np.ndarray, np.ndarray] | None = None
     meta: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def snr(self) -> float:
@@ -61,9 +65,9 @@ class RTNReport:
             f"RTN analysis of {self.name}: {self.n} readings every {self.interval_s:.4g} s",
             f"  traps: {self.n_traps} (BIC " + ", ".join(f"{k}: {v:.6g}" for k, v in
                                                          sorted(self.bic.items())) + ")",
-            f"  base level {self.base_a:.6g} A, read noise sigma {self.noise_sigma_a:.4g} A, "
-            f"SNR {self.snr:.3g}; EM {'converged' if self.converged else 'NOT converged'} in "
-            f"{self.iterations} iterations",
+            f"  base level {self.base_a:.6g} A, read noise sigma {self.noise_sigma_a:.4g} A"
+            + (f", SNR {self.snr:.3g}; EM {'converged' if self.converged else 'NOT converged'}"
+               f" in {self.iterations} iterations" if self.n_traps else ""),
         ]
         for i, t in enumerate(self.traps):
             lines.append(
@@ -79,6 +83,8 @@ class RTNReport:
                          f"({d.n_empty} + {d.n_filled} complete dwells)")
         if self.dwell_note:
             lines.append(f"  dwells: {self.dwell_note}")
+        for note in self.notes:
+            lines.append(f"  note: {note}")
         if self.lorentzian is not None:
             lz = self.lorentzian
             lines.append(f"  spectrum: Lorentzian S0 = {lz.s0_a2_hz:.4g} A^2/Hz, f_c = "
@@ -128,6 +134,8 @@ class RTNReport:
             a["dwell"] = self.dwell.as_dict()
         if self.dwell_note:
             a["dwell_note"] = self.dwell_note
+        if self.notes:
+            a["notes"] = self.notes
         return a
 
 
@@ -150,21 +158,52 @@ def analyze(
     if interval_s is not None and isinstance(trace, Trace):
         tr.interval_s = float(interval_s)
     tr.check(min_samples=200)
+    st = tr.stats()
+    # zero traps: white Gaussian noise (2 parameters)
+    ll0 = -0.5 * st.n * (math.log(2 * math.pi * max(st.std, 1e-300) ** 2) + 1)
+    bic0 = -2 * ll0 + 2 * math.log(st.n)
+    # readings that integrate over a good part of the interval catch flips half-way: model them
+    ap = tr.aperture_s / tr.interval_s if tr.aperture_s and tr.aperture_s <= tr.interval_s \
+        else None
+    ap = ap if ap is not None and ap >= APERTURE_MODEL_MIN else None
     if traps == "auto":
-        m, bic = select_traps(tr, None, max_traps, max_iter=max_iter, tol=tol)
+        m, bic = select_traps(tr, None, max_traps, max_iter=max_iter, tol=tol,
+                              baseline_bic=bic0, aperture_fraction=ap)
     elif isinstance(traps, int | np.integer) and 1 <= traps <= 4:
-        m = FactorialHMM(int(traps)).fit(tr, max_iter=max_iter, tol=tol)
+        m = ApertureHMM(ap) if traps == 1 and ap else FactorialHMM(int(traps))
+        m.fit(tr, max_iter=max_iter, tol=tol)
         bic = {int(traps): m.bic()}
     else:
         raise BadInput(f"traps: 'auto' or a number of traps within 1..4, got {traps!r}")
-    best_k = m.n_traps
+    bic = {0: bic0, **bic}
     est = m.traps()
     report = RTNReport(
-        tr.name, tr.n, tr.interval_s, tr.stats(), best_k, bic, m.base,
-        float(np.sqrt(m.variances.mean())), est, np.sort(m.means), m.converged, m.n_iter,
+        tr.name, tr.n, tr.interval_s, st, m.n_traps, bic, m.base,
+        float(np.sqrt(m.variances.mean())), est,
+        np.sort([m.mu_e, m.mu_f]) if isinstance(m, ApertureHMM) else np.sort(m.means),
+        m.converged, m.n_iter,
         meta=dict(tr.meta),
     )  # fmt: skip
-    if best_k == 1:
+    unresolved = [t for t in est if not t.resolved]
+    if traps == "auto" and (bic0 <= min(v for k, v in bic.items() if k > 0)
+                            or len(unresolved) == len(est)):
+        why = ("white Gaussian noise fits best (BIC)" if bic0 <= min(
+            v for k, v in bic.items() if k > 0) else
+            f"the two-level fit has no memory from one reading to the next (1 - P01 - P10 = "
+            f"{max(t.memory for t in est):.3f} < {MIN_MEMORY}): no trap, or traps much faster "
+            f"than the {tr.interval_s:.3g} s sampling interval")
+        report.n_traps, report.traps, report.levels_a = 0, [], np.array([st.mean])
+        report.base_a, report.noise_sigma_a = st.mean, st.std
+        report.notes.append(f"no RTN resolved: {why}")
+    elif unresolved:
+        report.notes.append(f"{len(unresolved)} trap(s) without memory from one reading to "
+                            "the next: their time constants are below what this sampling "
+                            "interval resolves")
+    best_k = report.n_traps
+    if isinstance(m, ApertureHMM) and best_k == 1:
+        report.notes.append(f"readings integrate over {100 * ap:.0f} % of the interval: the "
+                            "one-trap model includes readings caught mid-flip (ApertureHMM)")
+    if best_k == 1 and isinstance(m, FactorialHMM):
         # levels 0 = empty (base), 1 = filled (base + amplitude)
         states, lengths = m.dwells(tr)
         snr = abs(est[0].amplitude_a) / report.noise_sigma_a
@@ -181,9 +220,15 @@ def analyze(
         f, s = spectrum.psd(tr, segment=seg)
         report.psd = (f, s)
         try:
-            report.lorentzian = spectrum.fit_lorentzian(f, s)
-        except (BadInput, ValueError, RuntimeError):
-            report.lorentzian = None
+            lz = spectrum.fit_lorentzian(f, s)
+        except (BadInput, ValueError, RuntimeError, np.linalg.LinAlgError):
+            lz = None
+        if (lz is not None and f[1] <= lz.fc_hz <= f[-1] and lz.s0_a2_hz > lz.white_a2_hz / 10
+                and lz.s0_a2_hz > 3 * lz.s0_se and lz.fc_hz > 3 * lz.fc_se):
+            report.lorentzian = lz
+        else:
+            report.notes.append("no Lorentzian in the spectrum: corner outside the measured "
+                                "band, or plateau not significant above the white floor")
     if acf_lags:
         report.acf = spectrum.autocorrelation(tr, int(min(acf_lags, tr.n // 4)))
     if tlp_bins:

@@ -27,6 +27,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import optimize, special
 from scipy import stats as sstats
 
 from ftjlab.errors import BadInput
@@ -35,8 +36,10 @@ from . import _kernels as kern
 from .source import Trace, as_trace
 
 DEFAULT_LOOKAHEAD = 4096
+MIN_MEMORY = 0.05
 
 __all__ = [
+    "ApertureHMM",
     "FactorialHMM",
     "GaussianHMM",
     "TrapEstimate",
@@ -70,10 +73,18 @@ class TrapEstimate:
     occupancy_ci: tuple[float, float]
     captures: float  # expected number of capture transitions seen
     emissions: float
+    memory: float = 1.0  # 1 - P01 - P10 = exp(-dt / tau*): correlation from one sample to the next
 
     @property
     def transitions(self) -> float:
         return self.captures + self.emissions
+
+    @property
+    def resolved(self) -> bool:
+        """Whether the trap keeps its state from one sample to the next (memory >= 0.05, i.e.
+        tau* >= dt / 3). Without memory a 'trap' is only a non-Gaussian shape of white noise:
+        the HMM cannot tell it from one, nor time it."""
+        return self.memory >= MIN_MEMORY
 
     def as_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -375,6 +386,14 @@ class GaussianHMM(_BaseHMM):
         f = 0 if filled == "low" else 1
         e = 1 - f
         s = self._last_stats
+        memory = 1.0 - self.trans[e, f] - self.trans[f, e]
+        if memory < MIN_MEMORY:
+            raise BadInput(
+                f"trace: the two-level fit has no memory from one sample to the next "
+                f"(1 - P01 - P10 = {memory:.3f}): no trap, or one much faster than the "
+                f"{self.interval_s:.3g} s sampling interval; its time constants cannot be "
+                "measured at this sampling"
+            )
         return _trap_estimate(
             p01=self.trans[e, f], p10=self.trans[f, e], dt=self.interval_s,
             captures=s.xi[e, f], emissions=s.xi[f, e],
@@ -386,6 +405,12 @@ class GaussianHMM(_BaseHMM):
 
 def _trap_estimate(p01, p10, dt, captures, emissions, amplitude, n_filled, n_empty, sigma, n,
                    inflation: float = 1.0) -> TrapEstimate:
+    nan = float("nan")
+    if not 0 < p01 + p10 < 1:  # no memory at all: nothing to time (see TrapEstimate.resolved)
+        occ = float(p01 / (p01 + p10)) if p01 + p10 > 0 else nan
+        return TrapEstimate(nan, nan, (nan, nan), (nan, nan), float(amplitude), (nan, nan), occ,
+                            (nan, nan), float(captures), float(emissions),
+                            float(1.0 - p01 - p10))
     lc, le = continuous_rates(float(p01), float(p10), dt)
     tau_c, tau_e = 1 / lc, 1 / le
     occ = tau_e / (tau_c + tau_e)
@@ -399,7 +424,7 @@ def _trap_estimate(p01, p10, dt, captures, emissions, amplitude, n_filled, n_emp
         tau_c, tau_e, _tau_ci(tau_c, captures, inflation), _tau_ci(tau_e, emissions, inflation),
         float(amplitude), (amplitude - z * se_amp, amplitude + z * se_amp),
         occ, (max(0.0, occ - z * se_occ), min(1.0, occ + z * se_occ)),
-        float(captures), float(emissions),
+        float(captures), float(emissions), float(1.0 - p01 - p10),
     )  # fmt: skip
 
 
@@ -509,20 +534,163 @@ class FactorialHMM(_BaseHMM):
         return out
 
 
+def _chain(lc: float, le: float, dt: float) -> np.ndarray:
+    """2 x 2 transition matrix (0 = empty, 1 = filled) of a trap over ``dt`` (exact)."""
+    lam = lc + le
+    r = -math.expm1(-lam * dt) if dt > 0 else 0.0
+    p01, p10 = lc / lam * r, le / lam * r
+    return np.array([[1 - p01, p01], [p10, 1 - p10]])
+
+
+class ApertureHMM(_BaseHMM):
+    """One trap read through apertures: each reading averages the current over ``aperture``
+    of every ``interval``, so a reading during which the trap flips lies between the levels.
+
+    Hidden state of a reading: (trap state at the aperture's start, at its end) = 4 states.
+    Emissions: the level (Gaussian read noise) when both agree; after a single flip at a
+    uniformly distributed time, level_a + (level_b - level_a) u, u ~ U(0, 1), plus noise.
+    Transitions: the exact two-state chain over the gap (interval - aperture) then over the
+    aperture, parameterised by the capture and emission rates themselves (fitted by a 2-D
+    maximisation of the expected complete-data likelihood in the M-step). Without this, a
+    factorial model explains the in-between readings as a second trap of half the amplitude
+    with the same kinetics. Neglects two flips within one aperture (order (aperture/tau)^2).
+    """
+
+    def __init__(self, aperture_fraction: float, filled: str = "low",
+                 engine: str | None = None):
+        super().__init__(engine)
+        if not 0 < aperture_fraction <= 1:
+            raise BadInput(f"aperture: must be within (0, 1] of the interval, got "
+                           f"{aperture_fraction!r}")
+        if filled not in ("low", "high"):
+            raise BadInput(f"filled: 'low' or 'high', got {filled!r}")
+        self.aperture_fraction = float(aperture_fraction)
+        self.filled = filled
+        self.n_states = 4
+        self.n_traps = 1
+
+    @property
+    def n_parameters(self) -> int:
+        return 5  # two levels, noise, two rates
+
+    # pair index p = 2 * start + end
+    def _compose(self) -> None:
+        dt = self.interval_s
+        a = self.aperture_fraction * dt
+        g = _chain(self.lc, self.le, dt - a) if dt - a > 0 else np.eye(2)
+        ap = _chain(self.lc, self.le, a)
+        t = np.zeros((4, 4))
+        for i in range(2):
+            for j in range(2):
+                for k in range(2):
+                    for m in range(2):
+                        t[2 * i + j, 2 * k + m] = g[j, k] * ap[k, m]
+        self.trans = t
+        occ = self.lc / (self.lc + self.le)
+        pi = np.array([1 - occ, occ])
+        self.start = (pi[:, None] * ap).ravel()
+        self.means = np.array([self.mu_e, (self.mu_e + self.mu_f) / 2,
+                               (self.mu_e + self.mu_f) / 2, self.mu_f])
+        self.variances = np.full(4, self.var)
+
+    def _initialise(self, tr: Trace, st) -> None:
+        g = GaussianHMM(2, engine=self.engine).fit(tr.read(0, min(tr.n, 50_000)),
+                                                    tr.interval_s, max_iter=15, tol=1e-6)
+        f = 0 if self.filled == "low" else 1
+        self.mu_f, self.mu_e = float(g.means[f]), float(g.means[1 - f])
+        self.var = float(g.variances.mean())
+        p01, p10 = float(g.trans[1 - f, f]), float(g.trans[f, 1 - f])
+        if 0 < p01 + p10 < 1:
+            self.lc, self.le = continuous_rates(p01, p10, tr.interval_s)
+        else:
+            self.lc = self.le = 1.0 / tr.interval_s
+        self._compose()
+
+    def _fb(self, x, prior, prev, n_keep):
+        lo, hi = min(self.mu_e, self.mu_f), max(self.mu_e, self.mu_f)
+        sd = math.sqrt(self.var)
+        logn = -0.5 * np.log(2 * np.pi * self.var)
+        le_ = logn - (x - self.mu_e) ** 2 / (2 * self.var)
+        lf_ = logn - (x - self.mu_f) ** 2 / (2 * self.var)
+        span = max(hi - lo, 1e-300)
+        dens = special.ndtr((x - lo) / sd) - special.ndtr((x - hi) / sd)
+        lt = np.log(np.maximum(dens, 1e-300)) - math.log(span)
+        logb = np.stack([le_, lt, lt, lf_], axis=1)
+        mx = logb.max(axis=1)
+        b = np.exp(logb - mx[:, None])
+        ll, g, xs, x2, xi, last = kern.forward_backward_emissions(b, x, self.trans, prior, prev,
+                                                                  n_keep)
+        return ll + float(mx[:n_keep].sum()), g, xs, x2, xi, last
+
+    def _mstep(self, s: _Stats) -> None:
+        g0, g3 = max(s.g[0], 1e-300), max(s.g[3], 1e-300)
+        self.mu_e, self.mu_f = s.x[0] / g0, s.x[3] / g3
+        ss = (s.x2[0] - 2 * self.mu_e * s.x[0] + self.mu_e**2 * s.g[0]
+              + s.x2[3] - 2 * self.mu_f * s.x[3] + self.mu_f**2 * s.g[3])
+        self.var = max(float(ss / (s.g[0] + s.g[3])), 1e-300)
+        xi = s.xi.reshape(2, 2, 2, 2)  # (i, j) -> (k, m)
+        n_gap = xi.sum(axis=(0, 3))  # j -> k
+        n_ap = xi.sum(axis=(0, 1))  # k -> m
+        dt = self.interval_s
+        a = self.aperture_fraction * dt
+
+        def nll(q: np.ndarray) -> float:
+            lc, le = math.exp(q[0]), math.exp(q[1])
+            out = -float(np.sum(n_ap * np.log(np.maximum(_chain(lc, le, a), 1e-300))))
+            if dt - a > 0:
+                out -= float(np.sum(n_gap * np.log(np.maximum(_chain(lc, le, dt - a),
+                                                              1e-300))))
+            return out
+
+        r = optimize.minimize(nll, np.log([self.lc, self.le]), method="Nelder-Mead",
+                              options={"xatol": 1e-7, "fatol": 1e-9, "maxiter": 400})
+        self.lc, self.le = float(math.exp(r.x[0])), float(math.exp(r.x[1]))
+        self._counts = (n_gap, n_ap)
+        self._compose()
+
+    def decode_blocks(self, trace, interval_s: float = 1.0, lookahead: int = DEFAULT_LOOKAHEAD):
+        raise BadInput("decode: not available for the aperture model; fit a GaussianHMM(2) "
+                       "for a level path")
+
+    def traps(self) -> list[TrapEstimate]:
+        self._check_fitted()
+        n_gap, n_ap = self._counts
+        captures = float(n_gap[0, 1] + n_ap[0, 1])
+        emissions = float(n_gap[1, 0] + n_ap[1, 0])
+        dt = self.interval_s
+        p = _chain(self.lc, self.le, dt)
+        s = self._last_stats
+        return [_trap_estimate(
+            p01=p[0, 1], p10=p[1, 0], dt=dt, captures=captures, emissions=emissions,
+            amplitude=self.mu_f - self.mu_e, n_filled=s.g[3], n_empty=s.g[0],
+            sigma=math.sqrt(self.var), n=self.n_samples, inflation=self.ci_inflation,
+        )]  # fmt: skip
+
+    @property
+    def base(self) -> float:
+        return float(self.mu_e)
+
+
 def select_traps(trace, interval_s: float | None = None, max_traps: int = 3,
-                 max_iter: int = 200, tol: float = 1e-7, screen_iter: int = 25
-                 ) -> tuple[FactorialHMM, dict[int, float]]:
+                 max_iter: int = 200, tol: float = 1e-7, screen_iter: int = 25,
+                 baseline_bic: float = math.inf, aperture_fraction: float | None = None
+                 ) -> tuple[_BaseHMM, dict[int, float]]:
     """Fit factorial models with 1..max_traps traps, keep the one with the lowest BIC, and
     finish its fit. Candidates get ``screen_iter`` EM iterations first (a model with a
     spurious extra trap converges slowly and never pays for its parameters; a real extra
-    trap wins by far within a few iterations). Returns (best model, {traps: BIC})."""
+    trap wins by far within a few iterations). The winner is not finished when
+    ``baseline_bic`` (e.g. of white noise, no trap) beats it. With ``aperture_fraction``
+    (aperture / interval) the one-trap candidate is an :class:`ApertureHMM`. Returns
+    (best model, {traps: BIC})."""
     tr = as_trace(trace, interval_s or 1.0)
     models, scores = {}, {}
     for k in range(1, max_traps + 1):
-        m = FactorialHMM(k).fit(tr, interval_s, max_iter=min(screen_iter, max_iter), tol=tol)
+        m = (ApertureHMM(aperture_fraction) if k == 1 and aperture_fraction else
+             FactorialHMM(k))
+        m.fit(tr, interval_s, max_iter=min(screen_iter, max_iter), tol=tol)
         models[k], scores[k] = m, m.bic()
     best = models[min(scores, key=scores.get)]
-    if not best.converged:
+    if not best.converged and scores[best.n_traps] < baseline_bic:
         best.fit(tr, interval_s, max_iter=max_iter - best.n_iter, tol=tol, warm_start=True)
         scores[best.n_traps] = best.bic()
     return best, scores

@@ -9,7 +9,9 @@ import pytest
 from rtn_helpers import simulate_rtn
 
 from ftjlab.cli import main
+from ftjlab.errors import BadInput
 from ftjlab.rtn import analysis, spectrum
+from ftjlab.rtn.hmm import GaussianHMM
 from ftjlab.rtn.source import Trace
 from ftjlab.store import RunWriter, StreamSpec, list_runs
 
@@ -52,13 +54,40 @@ def test_analysis_of_a_recorded_trace_is_stored_next_to_the_run(trap_file):
     var_rtn = DI**2 * 0.25 * 0.75
     assert rep.acf[1] == pytest.approx(var_rtn * np.exp(-DT / tau_star) / (var_rtn + SIGMA**2),
                                        abs=0.01)
-    assert "SNR 2 < 4" in rep.dwell_note  # the Viterbi dwells are flagged as biased
+    assert any("ApertureHMM" in n for n in rep.notes)  # 10 us apertures every 50 us
     group = analysis.store(rep, path, run_id)
     with h5py.File(path, "r") as f:
         g = f[group]
         assert g["tau_c"].attrs["units"] == "s" and g["tau_c"][0] == pytest.approx(t.tau_c_s)
         assert g["psd"].shape == g["psd_f"].shape and g["tlp_counts"].shape == (64, 64)
         assert g.attrs["n_traps"] == 1
+
+
+def test_dwell_times_from_the_viterbi_path():
+    """Short apertures, SNR 2: the Viterbi dwells are flagged as biased long; SNR 10: the
+    dwell-based tau_c, tau_e agree with the truth within 5 %."""
+    x = simulate_rtn([TAU_C], [TAU_E], [-1.0], 100_000, 0.5, 52, dt=DT, aperture=DT / 100)
+    rep = analysis.analyze(x, DT, traps=1, spectrum_segment=None, tlp_bins=0, acf_lags=0)
+    assert "SNR 2 < 4" in rep.dwell_note
+    x = simulate_rtn([TAU_C], [TAU_E], [-1.0], 100_000, 0.1, 53, dt=DT, aperture=DT / 100)
+    rep = analysis.analyze(x, DT, traps=1, spectrum_segment=None, tlp_bins=0, acf_lags=0)
+    assert rep.dwell_note == "" and rep.dwell.n_empty > 500
+    assert rep.dwell.tau_c_s == pytest.approx(TAU_C, rel=0.05)
+    assert rep.dwell.tau_e_s == pytest.approx(TAU_E, rel=0.05)
+    assert rep.dwell.naive_tau_c_s > rep.dwell.tau_c_s  # mean dwell * dt is ~dt/2 too long
+
+
+def test_white_noise_is_reported_as_no_rtn_not_as_a_trap():
+    """A cell without traps: Gaussian read noise (BIC of white noise wins) or a non-Gaussian
+    white noise (a two-level fit without memory): no trap and no time constants."""
+    rng = np.random.default_rng(8)
+    rep = analysis.analyze(rng.normal(size=50_000) * 1e-12 + 3e-9, 2e-4, tlp_bins=0)
+    assert rep.n_traps == 0 and rep.traps == [] and "white Gaussian noise" in rep.notes[0]
+    assert rep.lorentzian is None
+    rep = analysis.analyze(rng.uniform(size=50_000), 2e-4, spectrum_segment=None, tlp_bins=0)
+    assert rep.n_traps == 0 and "no memory" in rep.notes[0]
+    with pytest.raises(BadInput, match="no memory"):
+        GaussianHMM(2).fit(rng.uniform(size=20_000), 2e-4).trap()
 
 
 def test_rtn_analyze_command(trap_file, capsys):
