@@ -2,14 +2,21 @@
 
 Modules:
 
-* :mod:`~ftjlab.rtn.source` - traces from memory or run files, block by block, with checks.
-* :mod:`~ftjlab.rtn.hmm` - level detection: Gaussian and factorial hidden Markov models.
-* :mod:`~ftjlab.rtn.dwell` - dwell times, tau_c / tau_e with confidence intervals.
-* :mod:`~ftjlab.rtn.spectrum` - power spectrum and Lorentzian fit, autocorrelation, time-lag
+* :mod:`~ftjlab.rtn.source` - traces from memory or run files, block by block, with checks
+  (NaN, constant, too short -> BadInput).
+* :mod:`~ftjlab.rtn.hmm` - level detection: Gaussian, factorial (several traps) and
+  aperture-aware hidden Markov models, streamed; exact tau_c / tau_e from the sampled chain.
+* :mod:`~ftjlab.rtn.dwell` - dwell times of a decoded path with confidence intervals.
+* :mod:`~ftjlab.rtn.spectrum` - Welch spectrum and Lorentzian fit, autocorrelation, time-lag
   plots.
-* :mod:`~ftjlab.rtn.latent` - RTN samples to Gaussian latent vectors, quality metrics, tuning
-  report over bias x sampling time.
-* :mod:`~ftjlab.rtn.bits` - bit extraction and post-processing.
-* :mod:`~ftjlab.rtn.nist` - the 15 SP 800-22 tests and the multi-sequence criteria.
+* :mod:`~ftjlab.rtn.analysis` - all of the above in one call, stored next to the run.
+* :mod:`~ftjlab.rtn.latent` - RTN readings -> Gaussian latent vectors, quality against
+  N(0, I), tuning report over bias x sampling time.
+* :mod:`~ftjlab.rtn.bits` - bit extraction and post-processing (von Neumann, XOR).
+* :mod:`~ftjlab.rtn.nist` - the 15 SP 800-22 tests and the section 4.2 criteria.
 * :mod:`~ftjlab.rtn.entropy` - SP 800-90B min-entropy estimates and health-test cutoffs.
+* :mod:`~ftjlab.rtn.rng` - bit sources (simulated device, controls) and the randomness report.
+
+Commands: ``ftjlab rtn-analyze``, ``ftjlab rng-test``, ``ftjlab rtn-tune``; benchmarks in
+``tests/benchmarks/bench_rtn.py`` (``ftjlab bench rtn.``).
 """
