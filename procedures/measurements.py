@@ -602,3 +602,7 @@ PROCEDURES: dict[str, type[FTJProcedure]] = {
         Retention,
     )
 }
+
+from .vae import VAE_PROCEDURES  # noqa: E402  (the VAE procedures, issue 6)
+
+PROCEDURES.update(VAE_PROCEDURES)
