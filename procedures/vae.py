@@ -28,6 +28,7 @@ programs only the first word lines of each load (for quick checks).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
@@ -76,19 +77,21 @@ def decoder_mapping(controller, n_levels: int) -> tuple[object, DecoderMapping]:
 
 
 def program_load_on_bench(
-    procedure: FTJProcedure,
+    controller,
     mapping: DecoderMapping,
     load: int,
     tolerance_rel: float,
     read_v: float,
     max_rows: int = 0,
-    on_cell=None,
+    on_cell: Callable | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> tuple[ProgramReport, np.ndarray]:
-    """Program one load through the controller's write-verify and measure its map.
+    """Program one load through the controller's write-verify and measure its map
+    (``max_rows``: only the first word lines of the load, 0 = all).
 
     Returns the report in device units (targets, measured map with NaN outside the load,
     pulses) and the write-verify's final values (chord units at ``read_v``)."""
-    c = procedure.controller
+    c = controller
     f = chord_factor(c, read_v)
     targets = mapping.load_targets(load)
     if max_rows:
@@ -103,13 +106,13 @@ def program_load_on_bench(
         0.1,
         1e-6,
         on_cell=on_cell,
-        should_stop=procedure.should_stop,
+        should_stop=should_stop,
     )
     finite = np.isfinite(targets)
     rows = [int(r) for r in np.flatnonzero(finite.any(axis=1))]
     cols = [int(k) for k in np.flatnonzero(finite.any(axis=0))]
     measured = np.full(targets.shape, np.nan)
-    if rows and not procedure.should_stop():
+    if rows and not should_stop():
         chord = c.read_map(read_v, 1.0, rows=rows, cols=cols)
         chord = np.asarray(chord)
         if chord.shape == (len(rows), len(cols)):
@@ -197,7 +200,14 @@ class VAEProgram(FTJProcedure):
                 self.progress(100 * done[0] / n_total)
 
             report, final = program_load_on_bench(
-                self, mapping, load, self.tolerance / 100, self.read_v, self.max_rows, on_cell
+                self.controller,
+                mapping,
+                load,
+                self.tolerance / 100,
+                self.read_v,
+                self.max_rows,
+                on_cell,
+                self.should_stop,
             )
             maps.append(report.measured_s)
             targets.append(report.targets_s)
@@ -218,6 +228,43 @@ class VAEProgram(FTJProcedure):
         span = mapping.levels.g_hi_s - mapping.levels.g_lo_s
         sigma = float(np.nanstd(errors) / span) if len(errors) else float("nan")
         self.result("map_error_sigma_pct_of_levels", 100 * sigma, "%")
+
+
+def bench_rtn_latents(
+    controller,
+    dim: int,
+    cells_per_latent: int,
+    samples: int,
+    bias_v: float,
+    interval_s: float,
+    nplc: float,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """(samples, dim) standardised RTN latents acquired through the controller.
+
+    ``dim * cells_per_latent`` cells (column-major from cell (0, 0)) are SET fully ON (the
+    largest RTN current), then acquired one at a time with ``acquire_rtn``; a latent dimension
+    is the sum of its cells' traces (independent traps: the digital sum has the statistics of
+    the Kirchhoff sum on one bit line). ``progress(done, total)`` after each cell."""
+    c = controller
+    cells = [(i % c.rows, i // c.rows) for i in range(dim * cells_per_latent)]
+    by_col: dict[int, list[int]] = {}
+    for r, col in cells:
+        by_col.setdefault(col, []).append(r)
+    for col, rows in by_col.items():
+        c.apply_pulses(rows, [col], 3.0, 1e-5, count=3)
+    traces = np.zeros((dim, samples))
+    for i, (r, col) in enumerate(cells):
+        parts = [
+            cur for cur, _ in c.acquire_rtn(r, col, bias_v, interval_s, nplc, samples, samples)
+        ]
+        traces[i % dim] += np.concatenate(parts)[:samples]
+        if progress is not None:
+            progress(i + 1, len(cells))
+    std = traces.std(axis=1, keepdims=True)
+    if np.any(std == 0):
+        raise BadInput("RTN latents: a latent dimension shows no fluctuation at this bias")
+    return ((traces - traces.mean(axis=1, keepdims=True)) / std).T
 
 
 def write_map_file(
@@ -342,33 +389,21 @@ class VAEGenerate(FTJProcedure):
         return model.latent_dim if model is not None else 16
 
     def _rtn_latents(self) -> np.ndarray:
-        """(samples, dim) standardised latents: per dimension the sum of ``cells_per_latent``
-        cells' RTN (acquired one cell at a time; independent traps, so the digital sum has
-        the statistics of the Kirchhoff sum)."""
-        c = self.controller
-        dim, k = self._model_dim(), self.cells_per_latent
-        cells = [(i % c.rows, i // c.rows) for i in range(dim * k)]  # column-major block
-        by_col: dict[int, list[int]] = {}
-        for r, col in cells:
-            by_col.setdefault(col, []).append(r)
-        for col, rows in by_col.items():  # SET fully ON: the largest RTN current
-            c.apply_pulses(rows, [col], 3.0, 1e-5, count=3)
-        traces = np.zeros((dim, self.samples))
-        for i, (r, col) in enumerate(cells):
+        def progress(done: int, total: int) -> None:
             if self.should_stop():
                 raise InterruptedError
-            parts = [
-                cur
-                for cur, _ in c.acquire_rtn(
-                    r, col, self.bias_v, self.interval_s, self.nplc, self.samples, self.samples
-                )
-            ]
-            traces[i % dim] += np.concatenate(parts)[: self.samples]
-            self.progress(10 + 40 * (i + 1) / len(cells))
-        std = traces.std(axis=1, keepdims=True)
-        if np.any(std == 0):
-            raise BadInput("vae-generate: an RTN latent shows no fluctuation at this bias")
-        return ((traces - traces.mean(axis=1, keepdims=True)) / std).T
+            self.progress(10 + 40 * done / total)
+
+        return bench_rtn_latents(
+            self.controller,
+            self._model_dim(),
+            self.cells_per_latent,
+            self.samples,
+            self.bias_v,
+            self.interval_s,
+            self.nplc,
+            progress,
+        )
 
     def execute(self) -> None:
         from ftjlab.vae.generate import ArrayDecoder
@@ -383,7 +418,12 @@ class VAEGenerate(FTJProcedure):
                 if self.should_stop():
                     return
                 report, _ = program_load_on_bench(
-                    self, mapping, load, self.tolerance / 100, self.read_v
+                    c,
+                    mapping,
+                    load,
+                    self.tolerance / 100,
+                    self.read_v,
+                    should_stop=self.should_stop,
                 )
                 maps[load] = report.measured_s
                 self.progress(10 * (load + 1) / mapping.n_loads)
