@@ -10,7 +10,12 @@ def test_help_and_module_entry_point():
     assert "demo" in out.stdout and "bench" in out.stdout
 
 
-def test_demo_prints_what_it_measured(capsys):
-    assert main(["demo", "--size", "16", "--seed", "3"]) == 0
+def test_demo_prints_what_it_measured(capsys, tmp_path):
+    out = tmp_path / "demo"
+    assert main(["demo", "--quick", "--samples", "200", "--seed", "3", "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "programmed checkerboard" in text and "RTN at 0.8 V" in text and "VMMs" in text
+    assert "[instruments]" in text and "[device model]" in text and "FCD ratio" in text
+    assert len(list(out.glob("*.h5"))) == 1
+    assert {p.name for p in out.glob("*.png")} == {
+        "generated_measured_map.png", "generated_software.png", "tuning.png"
+    }

@@ -1,4 +1,4 @@
-"""``ftjlab demo``: the headless end-to-end job on the simulated bench."""
+"""``ftjlab demo``: the headless end-to-end job on the simulated bench (VAE generation)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,32 @@ ORDER = 10
 
 
 def register(sub) -> None:
-    p = sub.add_parser("demo", help="headless end-to-end job on the simulated bench")
+    p = sub.add_parser(
+        "demo",
+        help="headless end-to-end job on the simulated bench: program the VAE decoder, tune "
+        "RTN sampling, generate, evaluate (one HDF5 file + PNG grids)",
+    )
+    p.add_argument("--out", default="demo-out", help="output folder (default ./demo-out)")
     p.add_argument("--seed", type=int, default=2026, help="random seed of the simulated bench")
-    p.add_argument("--size", type=int, default=32, help="array rows = columns (8..1024)")
+    p.add_argument(
+        "--samples",
+        type=int,
+        default=2000,
+        help="images generated at the tuned point (>= 20; default 2000)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smaller job (fewer cells through the instruments, 2x2 tuning grid)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ftjlab.demo import run_demo
+    from ftjlab.errors import BadInput
 
-    run_demo(seed=args.seed, size=args.size)
+    if args.samples < 20:
+        raise BadInput(f"--samples: need at least 20, got {args.samples}")
+    run_demo(out=args.out, seed=args.seed, samples=args.samples, quick=args.quick)
     return 0

@@ -1,0 +1,168 @@
+"""The RTN sampling tuning study (issue 6): image quality and latent statistics over a grid of
+RTN sampling bias x sampling interval, on a decoder whose loads are programmed and measured.
+
+At each grid point ``n`` latent vectors are acquired from the array's RTN block
+(:func:`ftjlab.vae.latents.rtn_latents` with the given bias, interval and an aperture of half
+the interval), decoded in measured-map mode and scored: FCD (:class:`Evaluator`), the largest
+and mean Kolmogorov-Smirnov statistic of the latents against N(0, 1) and their largest lag-1
+autocorrelation (:func:`ftjlab.rtn.latent.latent_quality`). Generation degrades where the
+latents stop being independent Gaussians: sampling faster than the RTN correlation time
+(correlated successive latents) or biases where the traps' statistics become two-level-like.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ftjlab.errors import BadInput
+from ftjlab.vae.generate import ArrayDecoder
+from ftjlab.vae.latents import rtn_latents
+from ftjlab.vae.metrics import Evaluator
+
+
+@dataclass
+class TuningGrid:
+    """Results of a tuning study, arrays of shape (len(biases_v), len(intervals_s))."""
+
+    biases_v: np.ndarray
+    intervals_s: np.ndarray
+    n: int
+    fcd: np.ndarray
+    ks_max: np.ndarray
+    ks_mean: np.ndarray
+    lag1_max: np.ndarray
+    entropy_over_ln10: np.ndarray
+    instrument_s: np.ndarray
+
+    @property
+    def best(self) -> tuple[float, float]:
+        """(bias, interval) of the lowest FCD."""
+        i, j = np.unravel_index(int(np.nanargmin(self.fcd)), self.fcd.shape)
+        return float(self.biases_v[i]), float(self.intervals_s[j])
+
+    def arrays(self) -> dict[str, tuple[np.ndarray, str]]:
+        """Datasets for :func:`ftjlab.store.add_results` / ``RunWriter.finish``."""
+        return {
+            "biases_v": (self.biases_v, "V"),
+            "intervals_s": (self.intervals_s, "s"),
+            "fcd": (self.fcd, "1"),
+            "ks_max": (self.ks_max, "1"),
+            "ks_mean": (self.ks_mean, "1"),
+            "lag1_max": (self.lag1_max, "1"),
+            "entropy_over_ln10": (self.entropy_over_ln10, "1"),
+            "instrument_s": (self.instrument_s, "s"),
+        }
+
+    def table(self) -> str:
+        """One line per grid point."""
+        head = (
+            f"{'bias V':>7} {'interval s':>10} {'FCD':>8} {'KS max':>7} {'lag1':>6} {'H/ln10':>7}"
+        )
+        lines = [head, "-" * len(head)]
+        for i, v in enumerate(self.biases_v):
+            for j, dt in enumerate(self.intervals_s):
+                lines.append(
+                    f"{v:>7.2f} {dt:>10.2g} {self.fcd[i, j]:>8.1f} {self.ks_max[i, j]:>7.3f} "
+                    f"{self.lag1_max[i, j]:>6.2f} {self.entropy_over_ln10[i, j]:>7.3f}"
+                )
+        return "\n".join(lines)
+
+
+def tune_sampling(
+    array,
+    decoder: ArrayDecoder,
+    rows: Sequence[int],
+    cols: Sequence[int],
+    biases_v: Sequence[float],
+    intervals_s: Sequence[float],
+    n: int = 1000,
+    evaluator: Evaluator | None = None,
+    seed: int = 2026,
+    echo: Callable[[str], None] | None = None,
+) -> TuningGrid:
+    """Run the study on ``array`` (its RTN block ``rows`` x ``cols`` must be prepared, the
+    decoder's loads programmed: :meth:`ArrayDecoder.program_all`)."""
+    from ftjlab.rtn.latent import latent_quality
+
+    biases = np.asarray(biases_v, dtype=np.float64)
+    intervals = np.asarray(intervals_s, dtype=np.float64)
+    if biases.size == 0 or intervals.size == 0:
+        raise BadInput("tuning grid: need at least one bias and one interval")
+    if np.any(intervals <= 0) or np.any(biases == 0) or not np.all(np.isfinite(biases)):
+        raise BadInput("tuning grid: intervals must be > 0 and biases finite and non-zero")
+    if n < 20:
+        raise BadInput(f"tuning grid: need at least 20 samples per point, got {n}")
+    evaluator = evaluator or Evaluator()
+    shape = (biases.size, intervals.size)
+    out = {k: np.full(shape, np.nan) for k in ("fcd", "ks_max", "ks_mean", "lag1", "h", "t")}
+    rng = np.random.default_rng(seed)
+    for i, v in enumerate(biases):
+        for j, dt in enumerate(intervals):
+            wall = time.perf_counter()
+            lat = rtn_latents(
+                array,
+                n,
+                rows,
+                cols,
+                volts=float(v),
+                interval_s=float(dt),
+                aperture_s=0.5 * float(dt),
+            )
+            images = decoder.decode_measured(lat.z, rng)
+            m = evaluator.evaluate(images, precision_recall=False)
+            q = latent_quality(lat.z)
+            out["fcd"][i, j] = m.fcd
+            out["ks_max"][i, j] = float(np.max(q.ks))
+            out["ks_mean"][i, j] = float(np.mean(q.ks))
+            out["lag1"][i, j] = float(np.max(np.abs(q.lag1)))
+            out["h"][i, j] = m.class_entropy / np.log(10)
+            out["t"][i, j] = lat.instrument_time_s
+            if echo is not None:
+                echo(
+                    f"  bias {v:.2f} V, interval {dt:.2g} s: FCD {m.fcd:.1f}, KS max "
+                    f"{out['ks_max'][i, j]:.3f} ({time.perf_counter() - wall:.1f} s)"
+                )
+    return TuningGrid(
+        biases,
+        intervals,
+        n,
+        out["fcd"],
+        out["ks_max"],
+        out["ks_mean"],
+        out["lag1"],
+        out["h"],
+        out["t"],
+    )
+
+
+def plot_tuning(grid: TuningGrid, path: str | Path, fcd_software: float | None = None) -> Path:
+    """Heatmaps of FCD and KS max over bias x interval as a PNG (matplotlib, Agg backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    xt = [f"{dt:.2g}" for dt in grid.intervals_s]
+    yt = [f"{v:.2f}" for v in grid.biases_v]
+    title_fcd = "FCD" + (f" (software {fcd_software:.1f})" if fcd_software else "")
+    for ax, data, title in ((axes[0], grid.fcd, title_fcd), (axes[1], grid.ks_max, "KS max")):
+        im = ax.imshow(data, cmap="magma_r", aspect="auto", origin="lower")
+        ax.set_xticks(range(len(xt)), xt)
+        ax.set_yticks(range(len(yt)), yt)
+        ax.set_xlabel("sampling interval (s)")
+        ax.set_ylabel("RTN bias (V)")
+        ax.set_title(f"{title}, n = {grid.n} (darker = worse)")
+        for i in range(data.shape[0]):
+            for j in range(data.shape[1]):
+                ax.text(j, i, f"{data[i, j]:.3g}", ha="center", va="center", color="tab:cyan")
+        fig.colorbar(im, ax=ax)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
