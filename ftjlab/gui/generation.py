@@ -14,6 +14,11 @@ every batch, so a change in the GUI takes effect at the next batch. Sources:
   VAE's decoder (float weights, numpy);
 * :func:`toy_source` - a self-contained stand-in (Gaussian latents whose spread follows the
   controls, blob images), for tests and for benches without a simulated array.
+
+A generation is recorded like a procedure run (:mod:`ftjlab.store`): one file per run,
+procedure ``vae-generation``, streams ``images`` (k, H, W), ``latents`` (k, d) and
+``sampling`` (bias V, sampling time s per image), status ``completed`` / ``aborted`` /
+``failed``. The run browser shows such runs in :class:`GenerationRunView`.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,7 +45,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from ftjlab.gui.views import si
+from ftjlab.gui.views import VIEWS, LiveView, si
 from ftjlab.gui.worker import Job, JobOutcome, Post
 
 ImageSource = Callable[["SamplingControls", Callable[[], bool]], Iterator[tuple[np.ndarray,
@@ -95,7 +101,7 @@ def toy_source(seed: int = 0, side: int = 28, dim: int = 16, batch: int = 20,
                 images = np.clip(img + 0.6 * ring * (z[:, 3:4, None] > 0), 0, 1)
                 if delay_s:
                     time.sleep(delay_s)
-                yield images.astype(np.float32), z
+                yield images.astype(np.float32), z, (bias, t)
 
         return source
 
@@ -140,7 +146,7 @@ def vae_rtn_source(rows: range | None = None, col0: int = 0, batch: int = 20,
                 limits.check_voltage("sample", bias)
                 lat = rtn_latents(array, max(batch, 20), list(block), list(cols), volts=bias,
                                   interval_s=t)
-                yield model.decode(lat.z), lat.z
+                yield model.decode(lat.z), lat.z, (bias, t)
 
         return source
 
@@ -159,41 +165,166 @@ def default_source() -> SourceFactory:
 
 # -------------------------------------------------------------------------------------- job
 
+RUN_NAME = "vae-generation"
+
 
 @dataclass
 class GenerationJob(Job):
-    """Generate ``n`` images from ``factory(session)``, posting ``("images", (images,
-    latents, bias, time))`` per batch and ``("progress", percent)``."""
+    """Generate ``n`` images from ``factory(session)`` into a run file in ``out_dir``,
+    posting ``("images", (images, latents, bias, time))`` per batch and ``("progress", %)``."""
 
     n: int = 100
     factory: SourceFactory | None = None
     controls: SamplingControls | None = None
+    out_dir: Path = Path("runs")
     kind: str = "generation"
 
     def run(self, session: Any, post: Post, stop: threading.Event) -> JobOutcome:
+        from ftjlab.runner import RunOutcome
+        from ftjlab.store import RunWriter, StreamSpec
+
         t0 = time.perf_counter()
         controls = self.controls or SamplingControls()
-        source = (self.factory or default_source())(session)
-        post("begin", ("generation", {"images": self.n}, 0.0))
-        done = 0
-        for images, latents in source(controls, stop.is_set):
-            k = min(len(images), self.n - done)
-            bias, t, _ = controls.snapshot()
-            post("images", (images[:k], latents[:k], bias, t))
-            done += k
-            post("progress", 100.0 * done / self.n)
-            if done >= self.n or stop.is_set():
-                break
-        status = "completed" if done >= self.n else "aborted"
-        return JobOutcome(status, "" if status == "completed" else "stopped",
-                          wall_s=time.perf_counter() - t0)
+        factory = self.factory or default_source()
+        source = factory(session)  # BadInput here: refused, nothing recorded
+        bias0, time0, _ = controls.snapshot()
+        params = {"images": self.n, "source": getattr(factory, "__qualname__", str(factory)),
+                  "sampling_bias_v": bias0, "sampling_time_s": time0}
+        post("begin", (RUN_NAME, params, 0.0))
+        writer: RunWriter | None = None
+        done, status, error = 0, "completed", ""
+        try:
+            for batch in source(controls, stop.is_set):
+                images, latents = np.asarray(batch[0]), np.asarray(batch[1])
+                bias, t = batch[2] if len(batch) > 2 else controls.snapshot()[:2]
+                k = min(len(images), self.n - done)
+                if writer is None:  # shapes are known at the first batch
+                    writer = RunWriter.create(
+                        self.out_dir, RUN_NAME, params,
+                        session.snapshot() if session is not None else {}, {
+                            "images": StreamSpec(np.float32, "1", images.shape[1:]),
+                            "latents": StreamSpec(np.float64, "1", latents.shape[1:]),
+                            "sampling": StreamSpec(np.float64, "V, s", (2,),
+                                                   {"columns": "bias_v, sampling_time_s"}),
+                        }, units={"sampling_bias_v": "V", "sampling_time_s": "s"})
+                writer.append("images", images[:k])
+                writer.append("latents", latents[:k])
+                writer.append("sampling", np.tile([bias, t], (k, 1)))
+                post("images", (images[:k], latents[:k], bias, t))
+                done += k
+                post("progress", 100.0 * done / self.n)
+                if done >= self.n or stop.is_set():
+                    break
+            if done < self.n:
+                status, error = "aborted", "stopped at a safe point"
+        except Exception as exc:  # the run fails, its images stay
+            status, error = "failed", f"{type(exc).__name__}: {exc}"
+            if writer is None:
+                raise
+        finally:
+            if writer is not None:
+                writer.finish(status, error, attrs={"images_generated": done})
+        wall = time.perf_counter() - t0
+        run = RunOutcome(writer.path, writer.run_id, status, error, {}, wall) if writer else None
+        if run is not None:
+            post("status", run)
+        return JobOutcome(status, error, run, wall)
 
 
-# ------------------------------------------------------------------------------------- view
+# ------------------------------------------------------------------------------------- views
+
+
+class Gallery:
+    """Images placed on a ``grid`` x ``grid`` mosaic as they come (wrapping around) and the
+    running histogram and moments of their latents."""
+
+    EDGES = np.linspace(-4, 4, 61)
+
+    def __init__(self, grid: int = 10) -> None:
+        self.grid = grid
+        self.clear()
+
+    def clear(self) -> None:
+        self.images_shown = 0
+        self.mosaic: np.ndarray | None = None
+        self.side: tuple[int, int] = (28, 28)
+        self.latent_counts = np.zeros(self.EDGES.size - 1, dtype=np.int64)
+        self.latent_n = 0
+        self.latent_sum = 0.0
+        self.latent_sum2 = 0.0
+
+    def add_images(self, images: np.ndarray) -> None:
+        images = np.asarray(images, dtype=np.float32)
+        if images.ndim == 2:
+            images = images[None]
+        h, w = images.shape[1:3]
+        g = self.grid
+        if self.mosaic is None or self.side != (h, w):
+            self.side = (h, w)
+            self.mosaic = np.full((g * (h + 2), g * (w + 2)), np.nan, dtype=np.float32)
+        for img in images:
+            r, c = divmod(self.images_shown % (g * g), g)
+            self.mosaic[r * (h + 2) + 1 : r * (h + 2) + 1 + h,
+                        c * (w + 2) + 1 : c * (w + 2) + 1 + w] = img
+            self.images_shown += 1
+
+    def add_latents(self, latents: np.ndarray) -> None:
+        z = np.asarray(latents, dtype=np.float64).ravel()
+        self.latent_counts += np.histogram(z, bins=self.EDGES)[0]
+        self.latent_n += z.size
+        self.latent_sum += float(z.sum())
+        self.latent_sum2 += float((z**2).sum())
+
+    def moments(self) -> tuple[float, float]:
+        """Mean and standard deviation of every latent value so far."""
+        if not self.latent_n:
+            return float("nan"), float("nan")
+        mean = self.latent_sum / self.latent_n
+        return mean, math.sqrt(max(self.latent_sum2 / self.latent_n - mean**2, 0.0))
+
+    def filled_tiles(self) -> int:
+        return min(self.images_shown, self.grid * self.grid)
+
+
+class GalleryPlots:
+    """The image grid and the latent histogram against N(0, 1), in a GraphicsLayoutWidget."""
+
+    def __init__(self, graphics: pg.GraphicsLayoutWidget) -> None:
+        self.grid_plot = graphics.addPlot(row=0, col=0, title="generated images")
+        self.grid_plot.hideAxis("left")
+        self.grid_plot.hideAxis("bottom")
+        self.grid_plot.invertY(True)
+        self.grid_plot.setAspectLocked(True)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.grid_plot.addItem(self.image)
+        self.hist_plot = graphics.addPlot(row=0, col=1, title="latents vs N(0, 1)")
+        self.hist_plot.setLabel("bottom", "z")
+        self.hist_plot.setLabel("left", "density")
+        self.hist_plot.getAxis("left").enableAutoSIPrefix(False)
+        self.hist_plot.addLegend(offset=(5, 5))
+        graphics.ci.layout.setColumnStretchFactor(0, 3)
+        graphics.ci.layout.setColumnStretchFactor(1, 2)
+        edges = Gallery.EDGES
+        self.bars = pg.BarGraphItem(x0=edges[:-1], width=np.diff(edges),
+                                    height=np.zeros(edges.size - 1), brush="#7fa7d9", pen=None,
+                                    name="RTN latents")
+        self.hist_plot.addItem(self.bars)
+        z = np.linspace(-4, 4, 200)
+        self.hist_plot.plot(z, np.exp(-z**2 / 2) / math.sqrt(2 * math.pi),
+                            pen=pg.mkPen("#d62728", width=2), name="N(0, 1)")
+
+    def draw(self, gallery: Gallery) -> None:
+        if gallery.mosaic is not None:
+            shown = np.nan_to_num(gallery.mosaic, nan=0.15)
+            self.image.setImage(shown, levels=(0, 1), autoLevels=False)
+            self.image.setRect(QRectF(0, 0, shown.shape[1], shown.shape[0]))
+        if gallery.latent_n:
+            density = gallery.latent_counts / (gallery.latent_n * np.diff(Gallery.EDGES))
+            self.bars.setOpts(height=density)
 
 
 class GenerationView(QWidget):
-    """Image grid, latent histogram vs N(0, 1), and the sampling controls."""
+    """Live generation: image grid, latent histogram vs N(0, 1), the sampling controls."""
 
     generate_requested = pyqtSignal(int)
     stop_requested = pyqtSignal()
@@ -201,21 +332,13 @@ class GenerationView(QWidget):
     def __init__(self, grid: int = 10, max_bias_v: float = 1.5,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.grid = grid
+        self.gallery = Gallery(grid)
         self.controls = SamplingControls()
         self.dirty = False
         self.frames = 0
-        self.images_shown = 0
-        self.latent_counts = np.zeros(60, dtype=np.int64)
-        self.latent_edges = np.linspace(-4, 4, 61)
-        self.latent_n = 0
-        self.latent_sum = 0.0
-        self.latent_sum2 = 0.0
-        self.mosaic: np.ndarray | None = None
-        self.side: tuple[int, int] = (28, 28)
-        self.batches: list[str] = []
         #: (images, sampling bias V, sampling time s) of every batch received
         self.batch_settings: list[tuple[int, float, float]] = []
+        self.run_path: Path | None = None
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -225,27 +348,7 @@ class GenerationView(QWidget):
         layout.addLayout(row, 1)
         self.graphics = pg.GraphicsLayoutWidget()
         row.addWidget(self.graphics, 3)
-        self.grid_plot = self.graphics.addPlot(row=0, col=0, title="generated images")
-        self.grid_plot.hideAxis("left")
-        self.grid_plot.hideAxis("bottom")
-        self.grid_plot.invertY(True)
-        self.grid_plot.setAspectLocked(True)
-        self.image = pg.ImageItem(axisOrder="row-major")
-        self.grid_plot.addItem(self.image)
-        self.hist_plot = self.graphics.addPlot(row=0, col=1, title="latents vs N(0, 1)")
-        self.hist_plot.setLabel("bottom", "z")
-        self.hist_plot.setLabel("left", "density")
-        self.hist_plot.getAxis("left").enableAutoSIPrefix(False)
-        self.hist_plot.addLegend(offset=(5, 5))
-        self.graphics.ci.layout.setColumnStretchFactor(0, 3)
-        self.graphics.ci.layout.setColumnStretchFactor(1, 2)
-        self.bars = pg.BarGraphItem(x0=self.latent_edges[:-1], width=np.diff(self.latent_edges),
-                                    height=np.zeros(60), brush="#7fa7d9", pen=None,
-                                    name="RTN latents")
-        self.hist_plot.addItem(self.bars)
-        z = np.linspace(-4, 4, 200)
-        self.hist_plot.plot(z, np.exp(-z**2 / 2) / math.sqrt(2 * math.pi),
-                            pen=pg.mkPen("#d62728", width=2), name="N(0, 1)")
+        self.plots = GalleryPlots(self.graphics)
 
         side = QVBoxLayout()
         row.addLayout(side, 1)
@@ -266,7 +369,7 @@ class GenerationView(QWidget):
         self.time.setSuffix(" ms")
         self.time.setValue(4.0)
         self.count = QSpinBox()
-        self.count.setRange(1, 10_000)
+        self.count.setRange(1, 100_000)
         self.count.setValue(grid * grid)
         form.addRow("Sampling bias", self.bias)
         form.addRow("Sampling time", self.time)
@@ -284,7 +387,7 @@ class GenerationView(QWidget):
         self.note = QLabel(
             "Bias and time apply to the next batch while generating. Latents: RTN of the "
             "simulated array at the sampling bias, standardised; decoder: the shipped VAE "
-            "(float weights, numpy)."
+            "(float weights, numpy). Each generation is recorded as a run."
         )
         self.note.setWordWrap(True)
         side.addWidget(self.note)
@@ -297,66 +400,85 @@ class GenerationView(QWidget):
         self.controls.set(self.bias.value(), self.time.value() * 1e-3)
 
     # ------------------------------------------------------------------ protocol
+    @property
+    def images_shown(self) -> int:
+        return self.gallery.images_shown
+
+    def filled_tiles(self) -> int:
+        """How many grid tiles hold an image."""
+        return self.gallery.filled_tiles()
+
     def begin(self) -> None:
-        self.images_shown = 0
-        self.latent_counts[:] = 0
-        self.latent_n = 0
-        self.latent_sum = self.latent_sum2 = 0.0
-        self.mosaic = None
-        self.batches = []
+        self.gallery.clear()
         self.batch_settings = []
+        self.run_path = None
         self.caption.setText("<b>generation</b> · running")
         self.dirty = True
 
     def add(self, images: np.ndarray, latents: np.ndarray, bias_v: float, time_s: float) -> None:
         """A batch of decoded images and their latents (GUI thread)."""
-        images = np.asarray(images, dtype=np.float32)
-        if images.ndim == 2:
-            images = images[None]
-        h, w = images.shape[1:3]
-        g = self.grid
-        if self.mosaic is None or self.side != (h, w):
-            self.side = (h, w)
-            self.mosaic = np.full((g * (h + 2), g * (w + 2)), np.nan, dtype=np.float32)
-        for img in images:
-            k = self.images_shown % (g * g)
-            r, c = divmod(k, g)
-            self.mosaic[r * (h + 2) + 1 : r * (h + 2) + 1 + h,
-                        c * (w + 2) + 1 : c * (w + 2) + 1 + w] = img
-            self.images_shown += 1
-        z = np.asarray(latents, dtype=np.float64).ravel()
-        counts, _ = np.histogram(z, bins=self.latent_edges)
-        self.latent_counts += counts
-        self.latent_n += z.size
-        self.latent_sum += float(z.sum())
-        self.latent_sum2 += float((z**2).sum())
-        self.batches.append(f"{len(images)} at {bias_v:.3g} V, {si(time_s, 's')}")
+        self.gallery.add_images(images)
+        self.gallery.add_latents(latents)
         self.batch_settings.append((len(images), float(bias_v), float(time_s)))
         self.dirty = True
 
-    def finish(self, status: str, error: str = "") -> None:
-        self.caption.setText(f"<b>generation</b> · {status}" + (f": {error}" if error else ""))
+    def finish(self, status: str, error: str = "", path: Path | None = None) -> None:
+        self.run_path = path
+        where = f" → {path.name}" if path is not None else ""
+        self.caption.setText(f"<b>generation</b> · {status}" + (f": {error}" if error else "")
+                             + where)
         self.dirty = True
 
     def redraw(self, force: bool = False) -> bool:
         if not (self.dirty or force):
             return False
         self.dirty = False
-        if self.mosaic is not None:
-            shown = np.nan_to_num(self.mosaic, nan=0.15)
-            self.image.setImage(shown, levels=(0, 1), autoLevels=False)
-            self.image.setRect(QRectF(0, 0, shown.shape[1], shown.shape[0]))
-        if self.latent_n:
-            density = self.latent_counts / (self.latent_n * np.diff(self.latent_edges))
-            self.bars.setOpts(height=density)
-            mean = self.latent_sum / self.latent_n
-            std = math.sqrt(max(self.latent_sum2 / self.latent_n - mean**2, 0.0))
-            last = self.batches[-1] if self.batches else ""
-            self.stats.setText(f"{self.images_shown} images · {self.latent_n:,} latent values: "
-                               f"mean {mean:+.3f}, std {std:.3f}\nlast batch: {last}")
+        self.plots.draw(self.gallery)
+        if self.gallery.latent_n:
+            mean, std = self.gallery.moments()
+            last = self.batch_settings[-1] if self.batch_settings else None
+            tail = (f"\nlast batch: {last[0]} images at {last[1]:.3g} V, {si(last[2], 's')}"
+                    if last else "")
+            self.stats.setText(f"{self.gallery.images_shown} images · {self.gallery.latent_n:,} "
+                               f"latent values: mean {mean:+.3f}, std {std:.3f}{tail}")
         self.frames += 1
         return True
 
-    def filled_tiles(self) -> int:
-        """How many grid tiles hold an image."""
-        return min(self.images_shown, self.grid * self.grid)
+
+class GenerationRunView(LiveView):
+    """A recorded generation (run browser): its images and latents."""
+
+    procedure = RUN_NAME
+    streams = ("images", "latents", "sampling")
+
+    def __init__(self, procedure: str | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(procedure, parent)
+        self.gallery = Gallery()
+        self.plots = GalleryPlots(self.graphics)
+        self.settings: list[np.ndarray] = []
+
+    def clear(self) -> None:
+        self.gallery.clear()
+        self.settings = []
+
+    def feed(self, stream: str, block: np.ndarray) -> None:
+        if stream == "images":
+            self.gallery.add_images(block)
+        elif stream == "latents":
+            self.gallery.add_latents(block)
+        elif stream == "sampling":
+            self.settings.append(np.atleast_2d(block))
+        self.dirty = True
+
+    def draw(self) -> None:
+        self.plots.draw(self.gallery)
+        mean, std = self.gallery.moments()
+        text = f"{self.gallery.images_shown} images · latents mean {mean:+.3f}, std {std:.3f}"
+        if self.settings:
+            s = np.concatenate(self.settings)
+            text += (f" · bias {s[:, 0].min():.3g}..{s[:, 0].max():.3g} V, sampling time "
+                     f"{si(s[:, 1].min(), 's')}..{si(s[:, 1].max(), 's')}")
+        self.stats.setText(text)
+
+
+VIEWS[RUN_NAME] = GenerationRunView

@@ -104,6 +104,7 @@ class MainWindow(QMainWindow):
             self.picker.addItem(name)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(self.form_stack)
         left.addWidget(scroll, 1)
         buttons = QHBoxLayout()
@@ -323,7 +324,8 @@ class MainWindow(QMainWindow):
         """Queue a generation of ``n`` images (runs now if idle)."""
         self.paused = False
         job = GenerationJob(title=f"generation ({n} images)", n=n,
-                            factory=self.generation_source, controls=self.generation.controls)
+                            factory=self.generation_source, controls=self.generation.controls,
+                            out_dir=self.out_dir)
         self._enqueue(job)
         return job
 
@@ -437,7 +439,8 @@ class MainWindow(QMainWindow):
         if outcome.status == "refused" and isinstance(job, ProcedureJob):
             self.forms[job.procedure].errors.setText(outcome.error)
         if isinstance(job, GenerationJob):
-            self.generation.finish(outcome.status, outcome.error)
+            self.generation.finish(outcome.status, outcome.error,
+                                   outcome.run.path if outcome.run is not None else None)
         elif outcome.run is None and self.current_view is not None:
             self.current_view.finish(outcome.status, outcome.error)
         self.time_label.setText(f"{outcome.status} · {outcome.wall_s:.1f} s")

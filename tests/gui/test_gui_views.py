@@ -133,3 +133,12 @@ def test_every_procedure_has_a_view_that_draws_its_streams(qtbot, rng):
         view.finish("completed")
         assert view.redraw(), name
         assert "completed" in view.caption.text()
+
+
+def test_generation_needs_a_simulated_array():
+    from ftjlab.errors import BadInput
+    from ftjlab.gui.generation import vae_rtn_source
+
+    pytest.importorskip("ftjlab.vae.model")
+    with pytest.raises(BadInput, match="simulated"):
+        vae_rtn_source()(None)

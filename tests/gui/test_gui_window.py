@@ -151,14 +151,25 @@ def test_generation_fills_the_grid_and_controls_retune_the_next_batches(qtbot, t
     assert win.last_outcome.status == "completed"
     assert gen.filled_tiles() == 100
     gen.redraw(force=True)
-    tiles = gen.mosaic.reshape(10, 30, 10, 30)[:, 1:29, :, 1:29]
+    tiles = gen.gallery.mosaic.reshape(10, 30, 10, 30)[:, 1:29, :, 1:29]
     assert np.all(np.isfinite(tiles)) and tiles.max() > 0.5
     settings = gen.batch_settings
     assert sum(n for n, _, _ in settings) == 100
     assert settings[0][1:] == (pytest.approx(0.8), pytest.approx(4e-3))
     assert settings[-1][1:] == (pytest.approx(0.4), pytest.approx(10e-3))
-    assert gen.latent_n == 100 * 16
+    assert gen.gallery.latent_n == 100 * 16
     assert "std" in gen.stats.text()
+    # recorded as a run: every image with its latents and the settings it was taken with
+    path = win.last_outcome.run.path
+    assert open_run(path).status == "completed" and path.name in gen.caption.text()
+    assert read_dataset(path, "images").shape == (100, 28, 28)
+    assert read_dataset(path, "latents").shape == (100, 16)
+    sampling = read_dataset(path, "sampling")
+    assert [tuple(row) for row in sampling[[0, -1]]] == [(0.8, 4e-3), (0.4, 10e-3)]
+    # and the browser shows it again
+    win.browser.refresh()
+    view = win.browser.open_row(win.browser.row_of(path))
+    assert view.gallery.filled_tiles() == 100 and "0.4..0.8 V" in view.stats.text()
     win.close()
 
 
@@ -170,10 +181,9 @@ def test_generation_with_the_vae_on_rtn_latents(qtbot, window):
     qtbot.waitUntil(_finished(window, 1), timeout=60_000)
     assert window.last_outcome.status == "completed", window.last_outcome.error
     assert gen.filled_tiles() == 40
-    z_mean = gen.latent_sum / gen.latent_n
-    z_std = np.sqrt(gen.latent_sum2 / gen.latent_n - z_mean**2)
+    z_mean, z_std = gen.gallery.moments()
     assert abs(z_mean) < 0.05 and z_std == pytest.approx(1.0, abs=0.05)  # standardised RTN
-    assert np.nanmax(gen.mosaic) <= 1.0 and np.nanmin(gen.mosaic) >= 0.0
+    assert np.nanmax(gen.gallery.mosaic) <= 1.0 and np.nanmin(gen.gallery.mosaic) >= 0.0
     _bench_safe(window.session)
 
 
