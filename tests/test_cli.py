@@ -17,5 +17,7 @@ def test_demo_prints_what_it_measured(capsys, tmp_path):
     assert "[instruments]" in text and "[device model]" in text and "FCD ratio" in text
     assert len(list(out.glob("*.h5"))) == 1
     assert {p.name for p in out.glob("*.png")} == {
-        "generated_measured_map.png", "generated_software.png", "tuning.png"
+        "generated_measured_map.png",
+        "generated_software.png",
+        "tuning.png",
     }
