@@ -166,3 +166,63 @@ def plot_tuning(grid: TuningGrid, path: str | Path, fcd_software: float | None =
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def run_tuning_study(
+    out: str | Path,
+    biases_v: Sequence[float],
+    intervals_s: Sequence[float],
+    n: int = 1000,
+    seed: int = 2026,
+    echo: Callable[[str], None] = print,
+) -> tuple[TuningGrid, Path, Path]:
+    """The study on the default simulated device: the shipped decoder programmed onto an
+    array that holds it in one load (pulse program-and-verify, measured map), an RTN block of
+    16 x 16 cells; stored as one ``vae-tune`` run in ``out`` (tuning arrays, the software FCD
+    on the same n) with the heatmap PNG next to it. Returns (grid, HDF5 path, PNG path)."""
+    from ftjlab.store import RunWriter
+    from ftjlab.vae.latents import prepare_rtn_cells
+    from ftjlab.vae.mapping import free_block
+    from ftjlab.vae.model import load_vae
+    from ftjlab.vae.pipeline import RTN_ROWS, build_simulated_decoder
+
+    model = load_vae()
+    array, decoder = build_simulated_decoder(model, seed, verify_reads=False)
+    reports = decoder.program_all()
+    r0, c0 = free_block(decoder.mapping, 0, RTN_ROWS, model.latent_dim)
+    rows, cols = r0 + np.arange(RTN_ROWS), c0 + np.arange(model.latent_dim)
+    prepare_rtn_cells(array, rows, cols)
+    evaluator = Evaluator()
+    grid = tune_sampling(
+        array, decoder, rows, cols, biases_v, intervals_s, n, evaluator, seed, echo
+    )
+    soft = model.decode(np.random.default_rng(seed).standard_normal((n, model.latent_dim)))
+    fcd_sw = evaluator.evaluate(soft, precision_recall=False).fcd
+    params = {
+        "biases_v": list(map(float, biases_v)),
+        "intervals_s": list(map(float, intervals_s)),
+        "samples": n,
+        "seed": seed,
+    }
+    writer = RunWriter.create(
+        out,
+        "vae-tune",
+        params,
+        {"bench": "simulated FTJ array (device model)", "array": list(array.shape)},
+        {},
+    )
+    arrays = grid.arrays()
+    arrays["fcd_ratio"] = (grid.fcd / fcd_sw, "1")
+    bias, interval = grid.best
+    writer.finish(
+        "completed",
+        arrays=arrays,
+        attrs={
+            "fcd_software": fcd_sw,
+            "best_bias_v": bias,
+            "best_interval_s": interval,
+            "programmed_in_tolerance": float(np.mean([r.success_rate for r in reports])),
+        },
+    )
+    png = plot_tuning(grid, writer.path.with_suffix(".png"), fcd_sw)
+    return grid, writer.path, png
