@@ -10,6 +10,7 @@ platform the window renders itself into the image.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -142,6 +143,7 @@ def take_screenshots(out_dir: str | Path, seed: int | None = None, bench: str | 
     finally:
         window.close()
         app.processEvents()
+        shutil.rmtree(runs, ignore_errors=True)  # the tour's own run files
     return written
 
 
