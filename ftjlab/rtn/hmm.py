@@ -23,6 +23,7 @@ aperture shift flips by at most half an aperture; dwells shorter than that are m
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 
@@ -37,6 +38,7 @@ from .source import Trace, as_trace
 
 DEFAULT_LOOKAHEAD = 4096
 MIN_MEMORY = 0.05
+BATCHES = 8
 
 __all__ = [
     "ApertureHMM",
@@ -90,13 +92,12 @@ class TrapEstimate:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
 
 
-def _tau_ci(tau: float, count: float, inflation: float = 1.0) -> tuple[float, float]:
-    """95 % interval of a mean exponential dwell from ``count`` dwells (chi^2 with 2n dof),
-    widened on the log scale by ``inflation`` (hidden-state uncertainty, see
-    :attr:`_BaseHMM.missing_information`)."""
+def _tau_ci(tau: float, count: float) -> tuple[float, float]:
+    """95 % interval of a mean exponential dwell from ``count`` dwells (chi^2 with 2n dof):
+    the interval if the states were observed; widened by the jackknife when they are not."""
     n = max(count, 1.0)
     lo, hi = sstats.chi2.ppf([0.975, 0.025], 2 * n)
-    return (tau * (2 * n / lo) ** inflation, tau * (2 * n / hi) ** inflation)
+    return (tau * 2 * n / lo, tau * 2 * n / hi)
 
 
 @dataclass
@@ -167,6 +168,7 @@ class _BaseHMM:
         tol: float = 1e-7,
         lookahead: int = DEFAULT_LOOKAHEAD,
         warm_start: bool = False,
+        _batch: bool = False,
     ):
         """Baum-Welch until the log-likelihood per sample improves by less than ``tol``.
 
@@ -197,31 +199,83 @@ class _BaseHMM:
             prev_ll = s.loglik
         self.loglik = self._estep(tr, lookahead).loglik if not self.converged else s.loglik
         self._last_stats = s
+        self._tol = tol
+        self._after_fit()
+        if not _batch:
+            self._jackknife(tr, lookahead)
         return self
+
+    def _after_fit(self) -> None:
+        """Hook run after EM, before the batch-means errors (e.g. to order the levels)."""
+
+    # ------------------------------------------------------------------ uncertainty
+    def _quantities(self) -> np.ndarray | None:
+        """Per trap (log tau_c, log tau_e, amplitude, occupancy), or None (no traps)."""
+        try:
+            est = self._estimates(jackknife=False)
+        except BadInput:
+            return None
+        if not est:
+            return None
+        q = np.array([[math.log(t.tau_c_s), math.log(t.tau_e_s), t.amplitude_a, t.occupancy]
+                      for t in est])
+        return q if np.all(np.isfinite(q)) else None
+
+    def _estimates(self, jackknife: bool = True) -> list[TrapEstimate]:
+        return []
+
+    def _jackknife(self, tr: Trace, lookahead: int, batches: int = BATCHES) -> None:
+        """Batch means: the trace in ``batches`` contiguous parts, each fitted on its own
+        (warm-started from the full fit), and the spread of their estimates / sqrt(batches)
+        as the standard error of the full fit. Every part is refitted to convergence, so
+        the uncertainty of the levels feeds back into the time constants as it does in the
+        full fit (it dominates at SNR ~ 1); a one-step (E-step at the full-fit parameters)
+        jackknife misses that feedback and is about half as wide there. Each part must hold
+        >= 20,000 samples, else only the exponential-dwell intervals are given."""
+        self._jk_se = None
+        full = self._quantities()
+        size = tr.n // batches
+        if full is None or size < 20_000:
+            return
+        reps = []
+        for b in range(batches):
+            x = tr.read(b * size, (b + 1) * size)
+            m = copy.deepcopy(self)
+            m._jk_se = None
+            try:
+                m.fit(Trace(x, tr.interval_s, tr.aperture_s, block=tr.block), max_iter=100,
+                      tol=self._tol, lookahead=lookahead, warm_start=True, _batch=True)
+            except BadInput:
+                return
+            q = m._quantities()
+            if q is None or q.shape != full.shape:
+                return
+            reps.append(q)
+        reps = np.array(reps)
+        self._jk_se = reps.std(axis=0, ddof=1) / math.sqrt(batches)
+        self._jk_t = float(sstats.t.ppf(0.975, batches - 1))
+
+    def _apply_jackknife(self, est: list[TrapEstimate]) -> list[TrapEstimate]:
+        se = getattr(self, "_jk_se", None)
+        if se is None or se.shape[0] != len(est):
+            return est
+        z = self._jk_t
+        for t, (s_lc, s_le, s_a, s_o) in zip(est, se, strict=True):
+            # the wider of the batch-means and the exponential-dwell (chi^2) intervals
+            lo, hi = t.tau_c_s * math.exp(-z * s_lc), t.tau_c_s * math.exp(z * s_lc)
+            t.tau_c_ci_s = (min(lo, t.tau_c_ci_s[0]), max(hi, t.tau_c_ci_s[1]))
+            lo, hi = t.tau_e_s * math.exp(-z * s_le), t.tau_e_s * math.exp(z * s_le)
+            t.tau_e_ci_s = (min(lo, t.tau_e_ci_s[0]), max(hi, t.tau_e_ci_s[1]))
+            t.amplitude_ci_a = (min(t.amplitude_a - z * s_a, t.amplitude_ci_a[0]),
+                                max(t.amplitude_a + z * s_a, t.amplitude_ci_a[1]))
+            t.occupancy_ci = (max(0.0, min(t.occupancy - z * s_o, t.occupancy_ci[0])),
+                              min(1.0, max(t.occupancy + z * s_o, t.occupancy_ci[1])))
+        return est
 
     def _check_fitted(self) -> None:
         if self.n_iter == 0:
             raise BadInput("model: fit it to a trace first")
 
-    @property
-    def missing_information(self) -> float:
-        """Fraction of missing information, from EM's linear convergence rate (Dempster, Laird
-        & Rubin): log-likelihood increments shrink by r^2 per iteration. Errors of the
-        parameters are those of fully observed states inflated by 1 / sqrt(1 - r): wide at
-        low SNR, where the levels are uncertain, ~1 at high SNR."""
-        inc = np.diff(np.asarray(self.history))
-        inc = inc[inc > 0]
-        if inc.size < 4:
-            return 0.0
-        ratios = inc[-4:][1:] / inc[-4:][:-1]
-        r = math.sqrt(float(np.clip(np.median(ratios), 0.0, 0.98)))
-        return min(r, 0.99)
-
-    @property
-    def ci_inflation(self) -> float:
-        return 1.0 / math.sqrt(1.0 - self.missing_information)
-
-    # ------------------------------------------------------------------ decoding
     def _viterbi(self, x, log_prior):
         f = kern.viterbi if self.engine == "numba" else kern.viterbi_numpy
         with np.errstate(divide="ignore"):
@@ -364,20 +418,24 @@ class GaussianHMM(_BaseHMM):
             s.g, s.x, s.x2 = s.g[order], s.x[order], s.x2[order]
             s.xi = s.xi[np.ix_(order, order)]
 
-    def fit(self, trace, interval_s: float | None = None, max_iter: int = 200,
-            tol: float = 1e-7, lookahead: int = DEFAULT_LOOKAHEAD,
-            warm_start: bool = False) -> GaussianHMM:
-        super().fit(trace, interval_s, max_iter, tol, lookahead, warm_start)
+    def _after_fit(self) -> None:
         self.sort_levels()
-        return self
 
     @property
     def noise_sigma(self) -> float:
         return float(np.sqrt(self.variances.mean()))
 
-    def trap(self, filled: str = "low") -> TrapEstimate:
+    def _estimates(self, jackknife: bool = True) -> list[TrapEstimate]:
+        if self.n_states != 2:
+            return []
+        return [self.trap(self._filled, jackknife=jackknife)]
+
+    _filled = "low"
+
+    def trap(self, filled: str = "low", jackknife: bool = True) -> TrapEstimate:
         """The trap of a two-level fit: which level is 'filled' (a filled trap lowers the
-        current in the FTJ model: ``filled="low"``)."""
+        current in the FTJ model: ``filled="low"``). Confidence intervals: the wider of the
+        exponential-dwell interval and the jackknife one (see :meth:`_jackknife`)."""
         self._check_fitted()
         if self.n_states != 2:
             raise BadInput("trap(): needs a two-level fit; use FactorialHMM for several traps")
@@ -394,17 +452,19 @@ class GaussianHMM(_BaseHMM):
                 f"{self.interval_s:.3g} s sampling interval; its time constants cannot be "
                 "measured at this sampling"
             )
-        return _trap_estimate(
+        est = _trap_estimate(
             p01=self.trans[e, f], p10=self.trans[f, e], dt=self.interval_s,
             captures=s.xi[e, f], emissions=s.xi[f, e],
             amplitude=self.means[f] - self.means[e],
             n_filled=s.g[f], n_empty=s.g[e], sigma=self.noise_sigma, n=self.n_samples,
-            inflation=self.ci_inflation,
         )  # fmt: skip
+        if jackknife and filled == self._filled:
+            self._apply_jackknife([est])
+        return est
 
 
-def _trap_estimate(p01, p10, dt, captures, emissions, amplitude, n_filled, n_empty, sigma, n,
-                   inflation: float = 1.0) -> TrapEstimate:
+def _trap_estimate(p01, p10, dt, captures, emissions, amplitude, n_filled, n_empty, sigma,
+                   n) -> TrapEstimate:
     nan = float("nan")
     if not 0 < p01 + p10 < 1:  # no memory at all: nothing to time (see TrapEstimate.resolved)
         occ = float(p01 / (p01 + p10)) if p01 + p10 > 0 else nan
@@ -414,14 +474,14 @@ def _trap_estimate(p01, p10, dt, captures, emissions, amplitude, n_filled, n_emp
     lc, le = continuous_rates(float(p01), float(p10), dt)
     tau_c, tau_e = 1 / lc, 1 / le
     occ = tau_e / (tau_c + tau_e)
-    se_amp = inflation * sigma * math.sqrt(1 / max(n_filled, 1) + 1 / max(n_empty, 1))
+    se_amp = sigma * math.sqrt(1 / max(n_filled, 1) + 1 / max(n_empty, 1))
     tau_star = 1 / (lc + le)
     t_total = n * dt
     se_occ = math.sqrt(max(2 * occ * (1 - occ) * tau_star / max(t_total, 1e-300), 0.0)
                        + occ * (1 - occ) / n)
     z = 1.959963984540054
     return TrapEstimate(
-        tau_c, tau_e, _tau_ci(tau_c, captures, inflation), _tau_ci(tau_e, emissions, inflation),
+        tau_c, tau_e, _tau_ci(tau_c, captures), _tau_ci(tau_e, emissions),
         float(amplitude), (amplitude - z * se_amp, amplitude + z * se_amp),
         occ, (max(0.0, occ - z * se_occ), min(1.0, occ + z * se_occ)),
         float(captures), float(emissions), float(1.0 - p01 - p10),
@@ -515,9 +575,13 @@ class FactorialHMM(_BaseHMM):
         bi = self._bits[:, k]
         return np.array([[s.xi[np.ix_(bi == a, bi == b)].sum() for b in (0, 1)] for a in (0, 1)])
 
-    def traps(self) -> list[TrapEstimate]:
+    def _estimates(self, jackknife: bool = True) -> list[TrapEstimate]:
+        return self.traps(jackknife)
+
+    def traps(self, jackknife: bool = True) -> list[TrapEstimate]:
         """Every trap's estimate, ordered by decreasing |amplitude|. 'Filled' is the state
-        that moves the level by ``amplitude`` from ``base``."""
+        that moves the level by ``amplitude`` from ``base``. Intervals: the wider of the
+        exponential-dwell and the jackknife ones."""
         self._check_fitted()
         s = self._last_stats
         out = []
@@ -529,9 +593,9 @@ class FactorialHMM(_BaseHMM):
                 p01=self.trap_trans[k, 0, 1], p10=self.trap_trans[k, 1, 0], dt=self.interval_s,
                 captures=c[0, 1], emissions=c[1, 0], amplitude=self.amplitudes[k],
                 n_filled=occ_samples, n_empty=s.g.sum() - occ_samples, sigma=sigma,
-                n=self.n_samples, inflation=self.ci_inflation,
+                n=self.n_samples,
             ))  # fmt: skip
-        return out
+        return self._apply_jackknife(out) if jackknife else out
 
 
 def _chain(lc: float, le: float, dt: float) -> np.ndarray:
@@ -652,7 +716,10 @@ class ApertureHMM(_BaseHMM):
         raise BadInput("decode: not available for the aperture model; fit a GaussianHMM(2) "
                        "for a level path")
 
-    def traps(self) -> list[TrapEstimate]:
+    def _estimates(self, jackknife: bool = True) -> list[TrapEstimate]:
+        return self.traps(jackknife)
+
+    def traps(self, jackknife: bool = True) -> list[TrapEstimate]:
         self._check_fitted()
         n_gap, n_ap = self._counts
         captures = float(n_gap[0, 1] + n_ap[0, 1])
@@ -660,11 +727,12 @@ class ApertureHMM(_BaseHMM):
         dt = self.interval_s
         p = _chain(self.lc, self.le, dt)
         s = self._last_stats
-        return [_trap_estimate(
+        out = [_trap_estimate(
             p01=p[0, 1], p10=p[1, 0], dt=dt, captures=captures, emissions=emissions,
             amplitude=self.mu_f - self.mu_e, n_filled=s.g[3], n_empty=s.g[0],
-            sigma=math.sqrt(self.var), n=self.n_samples, inflation=self.ci_inflation,
+            sigma=math.sqrt(self.var), n=self.n_samples,
         )]  # fmt: skip
+        return self._apply_jackknife(out) if jackknife else out
 
     @property
     def base(self) -> float:
