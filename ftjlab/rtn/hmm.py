@@ -168,14 +168,15 @@ class _BaseHMM:
         tol: float = 1e-7,
         lookahead: int = DEFAULT_LOOKAHEAD,
         warm_start: bool = False,
-        _batch: bool = False,
+        errors: bool = True,
     ):
         """Baum-Welch until the log-likelihood per sample improves by less than ``tol``.
 
         ``trace``: a :class:`~ftjlab.rtn.source.Trace` or a 1-D array (then ``interval_s``
         gives the sampling interval; default 1, i.e. times in samples). ``warm_start``:
         continue from the current parameters (a model fitted before) instead of
-        re-initialising."""
+        re-initialising. ``errors``: batch-means confidence intervals (:meth:`_jackknife`,
+        about one more fit's work); off for quick screening fits."""
         tr = as_trace(trace, interval_s or 1.0)
         if interval_s is not None and isinstance(trace, Trace):
             tr.interval_s = float(interval_s)
@@ -201,7 +202,7 @@ class _BaseHMM:
         self._last_stats = s
         self._tol = tol
         self._after_fit()
-        if not _batch:
+        if errors:
             self._jackknife(tr, lookahead)
         return self
 
@@ -244,7 +245,7 @@ class _BaseHMM:
             m._jk_se = None
             try:
                 m.fit(Trace(x, tr.interval_s, tr.aperture_s, block=tr.block), max_iter=100,
-                      tol=self._tol, lookahead=lookahead, warm_start=True, _batch=True)
+                      tol=self._tol, lookahead=lookahead, warm_start=True, errors=False)
             except BadInput:
                 return
             q = m._quantities()
@@ -755,10 +756,13 @@ def select_traps(trace, interval_s: float | None = None, max_traps: int = 3,
     for k in range(1, max_traps + 1):
         m = (ApertureHMM(aperture_fraction) if k == 1 and aperture_fraction else
              FactorialHMM(k))
-        m.fit(tr, interval_s, max_iter=min(screen_iter, max_iter), tol=tol)
+        m.fit(tr, interval_s, max_iter=min(screen_iter, max_iter), tol=tol, errors=False)
         models[k], scores[k] = m, m.bic()
     best = models[min(scores, key=scores.get)]
-    if not best.converged and scores[best.n_traps] < baseline_bic:
-        best.fit(tr, interval_s, max_iter=max_iter - best.n_iter, tol=tol, warm_start=True)
-        scores[best.n_traps] = best.bic()
+    if scores[best.n_traps] < baseline_bic:
+        if not best.converged:
+            best.fit(tr, interval_s, max_iter=max_iter - best.n_iter, tol=tol,
+                     warm_start=True, errors=False)
+            scores[best.n_traps] = best.bic()
+        best._jackknife(tr, DEFAULT_LOOKAHEAD)
     return best, scores
