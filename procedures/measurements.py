@@ -298,8 +298,17 @@ class RTNAcquisition(FTJProcedure):
         "Readings per buffer block", minimum=100, maximum=100_000, default=50_000
     )
 
+    #: instrument time per buffer block at most: a stop request waits for one block
+    MAX_BLOCK_S = 1.0
+
+    def block_size(self) -> int:
+        """Readings per buffer block: ``block``, but at most ~1 s of instrument time, so an
+        abort takes effect within about a second on a real bench too."""
+        per_second = max(1, int(self.MAX_BLOCK_S / self.interval_s))
+        return max(1, min(self.block, self.readings, per_second))
+
     def streams(self) -> dict[str, StreamSpec]:
-        block = min(self.block, self.readings)
+        block = self.block_size()
         return {
             "current": StreamSpec(np.float32, "A", chunk_records=block),
             "time": StreamSpec(np.float64, "s", chunk_records=block),
@@ -326,7 +335,7 @@ class RTNAcquisition(FTJProcedure):
             self.interval_s,
             self.nplc,
             self.readings,
-            self.block,
+            self.block_size(),
         ):
             self.record("current", current.astype(np.float32))
             self.record("time", stamps)

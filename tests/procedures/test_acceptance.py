@@ -161,7 +161,9 @@ def test_abort_leaves_the_bench_safe(tmp_path):
         assert session.instruments["pg"].ch_1.output is False
     finally:
         session.close()
-    assert open_run(outcome.path).datasets["current"][0] == (30_000,)
+    # three blocks, each at most ~1 s of instrument time (10,000 asked, 5,000 at 200 us)
+    assert procedure.block_size() == 5_000
+    assert open_run(outcome.path).datasets["current"][0] == (3 * 5_000,)
 
 
 @pytest.mark.parametrize(
