@@ -9,9 +9,9 @@ and generate digits from RTN latents, through :class:`~ftjlab.controller.ArrayCo
   ``cells_per_latent`` cells summed per latent dimension), decodes them in measured-map mode
   from the measured maps of *every* load, and scores the images against software generation
   on the same number of samples (FCD ratio, class entropy). The maps come from earlier
-  ``vae-program`` runs (``maps_from``: their files), or, with ``maps_from`` empty, every load is
-  programmed and measured in this run first (long: see below). Images go to a stream, the
-  PNG grid next to the run files (``png_dir``).
+  ``vae-program`` runs (``maps_from``: their files), or, with ``maps_from = none``, every
+  load is programmed and measured in this run first (long: see below). Images go to a
+  stream, the PNG grid to ``png_dir`` (default ``runs``, the CLI's default run folder).
 
 Units: the controller works in chord conductance ``I / V`` at the read bias (``f(V) = 1 +
 (V / V_nl)^2`` above the low-field conductance); the mapping's levels are low-field device
@@ -316,8 +316,8 @@ class VAEGenerate(FTJProcedure):
 
     maps_from = Parameter(
         "vae-program run files with every load's map (comma-separated; "
-        "empty = program every load now)",
-        default="",
+        "none = program every load now)",
+        default="none",
     )
     samples = IntegerParameter("Images", minimum=20, maximum=1_000_000, default=200)
     bias_v = FloatParameter(
@@ -340,7 +340,7 @@ class VAEGenerate(FTJProcedure):
     seed = IntegerParameter(
         "Seed (software baseline, read noise)", minimum=0, maximum=2**31 - 1, default=2026
     )
-    png_dir = Parameter("Folder of the PNG grid (empty = ./runs)", default="")
+    png_dir = Parameter("Folder of the PNG grid", default="runs")
 
     def streams(self) -> dict[str, StreamSpec]:
         return {
@@ -358,7 +358,8 @@ class VAEGenerate(FTJProcedure):
         super().preflight()
         c = self.controller
         self._model, self._mapping = decoder_mapping(c, self.n_levels)
-        self._maps = load_maps(str(self.maps_from or ""))
+        text = str(self.maps_from or "").strip()
+        self._maps = load_maps("" if text.lower() == "none" else text)
         if self._maps:
             missing = [k for k in range(self._mapping.n_loads) if k not in self._maps]
             if missing:
