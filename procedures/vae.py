@@ -139,7 +139,7 @@ class VAEProgram(FTJProcedure):
         "Word lines per load at most (0 = all)", minimum=0, maximum=4096, default=0
     )
     n_levels = IntegerParameter("Conductance levels per cell", minimum=2, maximum=64, default=32)
-    tolerance = FloatParameter("Tolerance", units="% of range", minimum=0.1, maximum=20, default=1)
+    tolerance = FloatParameter("Tolerance", units="% of range", minimum=0.1, maximum=20, default=2)
     read_v = FloatParameter(
         "Verify read bias", units="V", minimum=0.01, maximum=1.5, default=READ_BIAS_V
     )
@@ -333,7 +333,7 @@ class VAEGenerate(FTJProcedure):
         "RTN cells summed per latent dimension", minimum=1, maximum=64, default=4
     )
     n_levels = IntegerParameter("Conductance levels per cell", minimum=2, maximum=64, default=32)
-    tolerance = FloatParameter("Tolerance", units="% of range", minimum=0.1, maximum=20, default=1)
+    tolerance = FloatParameter("Tolerance", units="% of range", minimum=0.1, maximum=20, default=2)
     read_v = FloatParameter(
         "Verify / VMM read bias", units="V", minimum=0.01, maximum=1.5, default=READ_BIAS_V
     )
