@@ -240,12 +240,11 @@ class _BaseHMM:
             return
         reps = []
         for b in range(batches):
-            x = tr.read(b * size, (b + 1) * size)
             m = copy.deepcopy(self)
             m._jk_se = None
             try:
-                m.fit(Trace(x, tr.interval_s, tr.aperture_s, block=tr.block), max_iter=100,
-                      tol=self._tol, lookahead=lookahead, warm_start=True, errors=False)
+                m.fit(tr.window(b * size, (b + 1) * size), max_iter=100, tol=self._tol,
+                      lookahead=lookahead, warm_start=True, errors=False)
             except BadInput:
                 return
             q = m._quantities()

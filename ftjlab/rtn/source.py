@@ -119,9 +119,13 @@ class Trace:
                                "give it explicitly")
         two_d = len(shape) == 2
 
-        def reader(blk: int) -> Iterator[np.ndarray]:
-            for chunk in store.iter_blocks(info.path, dataset, info.run_id, blk):
-                yield chunk[:, cell] if two_d else chunk
+        def reader(blk: int, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
+            with h5py.File(info.path, "r", libver="latest", swmr=True) as f:
+                ds = f["runs"][info.run_id][dataset]
+                end = ds.shape[0] if stop is None else min(stop, ds.shape[0])
+                for lo in range(start, end, blk):
+                    chunk = ds[lo : min(lo + blk, end)]
+                    yield chunk[:, cell] if two_d else chunk
 
         aperture = params.get("aperture_s")
         if aperture is None:  # the RTN acquisition records it as a result (run attribute)
@@ -138,6 +142,22 @@ class Trace:
         )  # fmt: skip
 
     # ------------------------------------------------------------------ reading
+    def window(self, start: int, stop: int) -> Trace:
+        """The samples ``start:stop`` as a trace of their own (no copy: a view of an
+        in-memory trace, a ranged reader of a file)."""
+        start, stop = max(0, int(start)), min(self.n, int(stop))
+        if self._data is not None:
+            return Trace(self._data[start:stop], self.interval_s, self.aperture_s,
+                         f"{self.name}[{start}:{stop}]", self.block, meta=self.meta)
+        parent = self._reader
+
+        def reader(blk: int, lo: int = 0, hi: int | None = None) -> Iterator[np.ndarray]:
+            end = stop if hi is None else min(stop, start + hi)
+            yield from parent(blk, start + lo, end)
+
+        return Trace(None, self.interval_s, self.aperture_s, f"{self.name}[{start}:{stop}]",
+                     self.block, _reader=reader, _length=stop - start, meta=self.meta)
+
     def blocks(self, block: int | None = None) -> Iterator[np.ndarray]:
         """The readings as float64 blocks of ``block`` samples (the last may be shorter)."""
         blk = int(block or self.block)
