@@ -230,6 +230,62 @@ class VAEProgram(FTJProcedure):
         self.result("map_error_sigma_pct_of_levels", 100 * sigma, "%")
 
 
+def bench_programmer(
+    controller,
+    tolerance_rel: float = 0.02,
+    read_v: float = READ_BIAS_V,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> Callable[[np.ndarray], ProgramReport]:
+    """A programmer for :mod:`ftjlab.vae.mapping` / :class:`~ftjlab.vae.generate.ArrayDecoder`
+    on the bench: ``programmer(targets_s) -> ProgramReport`` with targets and the measured map
+    in low-field device units (sent to the controller's write-verify as chord conductances at
+    ``read_v``; the map of the programmed cells measured with ``read_map``)."""
+    c = controller
+
+    def program(targets_s: np.ndarray) -> ProgramReport:
+        targets = np.asarray(targets_s, dtype=np.float64)
+        f = chord_factor(c, read_v)
+        g_range = c.conductance_range(read_v)
+        report = c.write_verify(
+            targets * f, tolerance_rel, g_range, read_v, 0.1, 1e-6, should_stop=should_stop
+        )
+        finite = np.isfinite(targets)
+        measured = np.full(targets.shape, np.nan)
+        rows = [int(r) for r in np.flatnonzero(finite.any(axis=1))]
+        cols = [int(k) for k in np.flatnonzero(finite.any(axis=0))]
+        if rows:
+            measured[np.ix_(rows, cols)] = c.read_map(read_v, 1.0, rows=rows, cols=cols) / f
+        measured[~finite] = np.nan
+        tol = tolerance_rel * (g_range[1] - g_range[0]) / f
+        ok = ~finite | (np.abs(measured - targets) <= tol)
+        return ProgramReport(targets, measured, ok, report.pulses, tol)
+
+    return program
+
+
+class BenchVMM:
+    """The bench's bit-serial VMM (``ArrayController.vmm``) with the interface
+    :meth:`~ftjlab.vae.generate.ArrayDecoder.decode_in_array` expects of an array:
+    ``vmm_batch``, ``current_factor``, ``rows``, ``cols``, ``shape``."""
+
+    def __init__(self, controller) -> None:
+        self.controller = controller
+        self.rows, self.cols = controller.rows, controller.cols
+        self.shape = (self.rows, self.cols)
+
+    def current_factor(self, volts: float) -> float:
+        """Read current per siemens of low-field conductance: ``V (1 + (V / V_nl)^2)``."""
+        return float(volts) * chord_factor(self.controller, float(volts))
+
+    def vmm_batch(self, x: np.ndarray, bits: int, volts: float, aperture_s: float) -> np.ndarray:
+        """One bench VMM per row of ``x`` ((n, rows) unsigned integers); (n, cols) in A."""
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[1] != self.rows:
+            raise BadInput(f"VMM inputs must have shape (n, {self.rows}), got {x.shape}")
+        nplc = aperture_s * self.controller.linefreq
+        return np.array([self.controller.vmm(row, bits, volts, nplc) for row in x])
+
+
 def bench_rtn_latents(
     controller,
     dim: int,

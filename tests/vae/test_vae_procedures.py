@@ -82,3 +82,27 @@ def test_vae_generate_refuses_incomplete_maps(tmp_path: Path) -> None:
     procedure = build(PROCEDURES["vae-generate"], {"maps_from": str(one)})
     with BenchSession.open(seed=7) as session, pytest.raises(Exception, match="lacks"):
         run_procedure(procedure, session, tmp_path)
+
+
+def test_bench_programmer_and_vmm_adapter_match_the_array() -> None:
+    from ftjlab.procedures.vae import BenchVMM, bench_programmer
+
+    with BenchSession.open(seed=7) as session:
+        c = ArrayController(session)
+        _, mapping = decoder_mapping(c, 32)
+        targets = mapping.load_targets(0)
+        targets[2:] = np.nan  # two word lines: quick
+        report = bench_programmer(c)(targets)
+        done = np.isfinite(targets)
+        assert report.success_rate > 0.9
+        assert np.nanmedian(np.abs(report.measured_s - targets)) < 0.5 * mapping.levels.step_s
+        vmm = BenchVMM(c)
+        array = session.sim.array
+        assert vmm.shape == array.shape
+        assert vmm.current_factor(0.2) == pytest.approx(float(array.current_factor(0.2)))
+        x = np.zeros((2, 32), dtype=np.int64)
+        x[:, :2] = [[255, 17], [3, 200]]
+        bench = vmm.vmm_batch(x, 8, 0.2, 1e-3)
+        ideal = float(array.current_factor(0.2)) * (x @ array.conductance())
+        cols = np.flatnonzero(done.any(axis=0))
+        np.testing.assert_allclose(bench[:, cols], ideal[:, cols], rtol=0.05)
