@@ -266,15 +266,20 @@ def test_binary_formats_allow_only_read_rel_sour_extr(smu):
     smu.write(':READ? "defbuffer1",READ,DATE')
     assert not smu.reply_pending
     assert ask(smu, ":SYST:ERR?") == (
-        '1133,"Parameter 4, Syntax error, expected valid name parameters"')
+        '1133,"Parameter 4, Syntax error, expected valid name parameters"'
+    )
     assert errors(smu) == [1133, 1133]
     smu.write(':TRAC:DATA? 1,1,"defbuffer1",READ,REL,SOUR,EXTR')
     assert len(smu.read()) == 2 + 4 * 8 + 1
 
 
 def test_2400_style_buffer_commands_are_undefined(smu):
-    for cmd in (":TRAC:FEED SENS", ":TRAC:FEED:CONT NEXT", ":STAT:MEAS:ENAB 512",
-                ":TRAC:CLEAR;:TRAC:FEED:CONT NEV"):
+    for cmd in (
+        ":TRAC:FEED SENS",
+        ":TRAC:FEED:CONT NEXT",
+        ":STAT:MEAS:ENAB 512",
+        ":TRAC:CLEAR;:TRAC:FEED:CONT NEV",
+    ):
         smu.write(cmd)
     assert errors(smu) == [-113, -113, -113, -113]
 
@@ -407,8 +412,12 @@ CODES_2450 = PARSER_CODES | {-221, -222, -224, -230, 1115, 1133}
 FUZZ_EXAMPLES, FUZZ_LINES = 250, 40  # 10,000 lines
 
 
-@settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=FUZZ_EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(fuzz_lines())
 def test_fuzz_2450_never_raises_and_uses_manual_codes(rng):
     smu = FUZZ_SMU

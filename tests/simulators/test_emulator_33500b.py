@@ -28,9 +28,11 @@ except ImportError:  # tests/simulators is not a package
         random_line,
     )
 
-SETUP = ("SOUR1:FUNC PULS;:SOUR1:VOLT:HIGH 2;:SOUR1:VOLT:LOW 0;:SOUR1:FUNC:PULS:WIDT 1e-6;"
-         ":SOUR1:FUNC:PULS:PER 1e-5;:SOUR1:FUNC:PULS:TRAN:BOTH 20e-9;:SOUR1:BURS:MODE TRIG;"
-         ":SOUR1:BURS:NCYC 3;:SOUR1:BURS:STAT ON;:TRIG1:SOUR BUS")
+SETUP = (
+    "SOUR1:FUNC PULS;:SOUR1:VOLT:HIGH 2;:SOUR1:VOLT:LOW 0;:SOUR1:FUNC:PULS:WIDT 1e-6;"
+    ":SOUR1:FUNC:PULS:PER 1e-5;:SOUR1:FUNC:PULS:TRAN:BOTH 20e-9;:SOUR1:BURS:MODE TRIG;"
+    ":SOUR1:BURS:NCYC 3;:SOUR1:BURS:STAT ON;:TRIG1:SOUR BUS"
+)
 
 
 @pytest.fixture
@@ -184,8 +186,12 @@ FUZZ_EXAMPLES, FUZZ_LINES = 250, 40  # 10,000 lines
 FUZZ_AWG = Keysight33500B(FakeBench())
 
 
-@settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=FUZZ_EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(fuzz_lines())
 def test_fuzz_33500b_never_raises_and_uses_manual_codes(rng):
     awg = FUZZ_AWG

@@ -28,8 +28,10 @@ except ImportError:  # tests/simulators is not a package
         random_line,
     )
 
-SETUP = (":FUNC1 PULS;:VOLT1:HIGH 2.5;:VOLT1:LOW 0;:PULS:PER1 10e-6;:PULS:WIDT1 1e-6;"
-         ":PULS:TRAN1 10e-9;:PULS:TRAN1:TRA 20e-9;:ARM:SOUR1 MAN;:TRIG1:COUN 5")
+SETUP = (
+    ":FUNC1 PULS;:VOLT1:HIGH 2.5;:VOLT1:LOW 0;:PULS:PER1 10e-6;:PULS:WIDT1 1e-6;"
+    ":PULS:TRAN1 10e-9;:PULS:TRAN1:TRA 20e-9;:ARM:SOUR1 MAN;:TRIG1:COUN 5"
+)
 
 
 @pytest.fixture
@@ -52,7 +54,8 @@ def test_settings_read_back(pg):
     pg.write(SETUP)
     assert errors(pg) == []
     assert ask(pg, ":FUNC1?;:VOLT1:HIGH?;:VOLT1:LOW?") == (
-        "PULS;+2.500000000000000E+00;+0.000000000000000E+00")
+        "PULS;+2.500000000000000E+00;+0.000000000000000E+00"
+    )
     assert float(ask(pg, ":VOLT1?")) == pytest.approx(2.5)
     assert float(ask(pg, ":VOLT1:OFFS?")) == pytest.approx(1.25)
     assert float(ask(pg, ":PULS:WIDT1?")) == pytest.approx(1e-6)
@@ -216,8 +219,12 @@ FUZZ_EXAMPLES, FUZZ_LINES = 250, 40  # 10,000 lines
 FUZZ_PG = Keysight81160A(FakeBench())
 
 
-@settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=FUZZ_EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(fuzz_lines())
 def test_fuzz_81160a_never_raises_and_uses_manual_codes(rng):
     pg = FUZZ_PG

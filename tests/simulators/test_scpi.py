@@ -42,22 +42,40 @@ class Toy(ScpiInstrument):
 
     def _build(self) -> None:
         t = self.tree
-        t.setting("[:SOURce#]:VOLTage[:LEVel][:IMMediate][:AMPLitude]",
-                  Number(-10.0, 10.0, default=1.0, units=("V",)),
-                  lambda s: self.volts[s[0] - 1],
-                  lambda s, v: self.volts.__setitem__(s[0] - 1, v), format_nr3)
-        t.setting(":OUTPut#[:STATe]", Boolean(), lambda s: self.outputs[s[0] - 1],
-                  lambda s, v: self.outputs.__setitem__(s[0] - 1, v), lambda b: str(int(b)))
-        t.setting(":ARM:SOURce", Choice("IMMediate", "INTernal2", "EXTernal", "MANual"),
-                  lambda s: self.mode, lambda s, v: setattr(self, "mode", v))
-        t.add(":DISPlay:TEXT", set=lambda c: setattr(self, "name", c.args[0]),
-              query=lambda c: self.name, params=(String(),))
-        t.add(":LIST", set=lambda c: setattr(self, "listed", c.args),
-              params=(Number(), repeat(Choice("READing", "RELative"))))
+        t.setting(
+            "[:SOURce#]:VOLTage[:LEVel][:IMMediate][:AMPLitude]",
+            Number(-10.0, 10.0, default=1.0, units=("V",)),
+            lambda s: self.volts[s[0] - 1],
+            lambda s, v: self.volts.__setitem__(s[0] - 1, v),
+            format_nr3,
+        )
+        t.setting(
+            ":OUTPut#[:STATe]",
+            Boolean(),
+            lambda s: self.outputs[s[0] - 1],
+            lambda s, v: self.outputs.__setitem__(s[0] - 1, v),
+            lambda b: str(int(b)),
+        )
+        t.setting(
+            ":ARM:SOURce",
+            Choice("IMMediate", "INTernal2", "EXTernal", "MANual"),
+            lambda s: self.mode,
+            lambda s, v: setattr(self, "mode", v),
+        )
+        t.add(
+            ":DISPlay:TEXT",
+            set=lambda c: setattr(self, "name", c.args[0]),
+            query=lambda c: self.name,
+            params=(String(),),
+        )
+        t.add(
+            ":LIST",
+            set=lambda c: setattr(self, "listed", c.args),
+            params=(Number(), repeat(Choice("READing", "RELative"))),
+        )
         t.add(":PULSe:WIDTh#", set=lambda c: None, query=lambda c: f"ch{c.ch}")
         t.add(":CRASh", set=self._crash)
-        t.add(":CLIP", set=lambda c: None,
-              params=(Number(0.0, 1.0, out_of_range="clip_log"),))
+        t.add(":CLIP", set=lambda c: None, params=(Number(0.0, 1.0, out_of_range="clip_log"),))
         t.add(":SYSTem:ERRor[:NEXT]", query=lambda c: self.next_error().scpi())
 
     def _crash(self, call: Call) -> None:
@@ -77,8 +95,13 @@ def toy() -> Toy:
 
 
 def test_short_long_forms_any_case_and_optional_nodes(toy):
-    for cmd in ("SOUR:VOLT 1.5", ":source:voltage:level:immediate:amplitude 1.5", "volt 1.5",
-                "Sour1:Volt:Lev 1.5", ":VOLTAGE:AMPL 1.5"):
+    for cmd in (
+        "SOUR:VOLT 1.5",
+        ":source:voltage:level:immediate:amplitude 1.5",
+        "volt 1.5",
+        "Sour1:Volt:Lev 1.5",
+        ":VOLTAGE:AMPL 1.5",
+    ):
         toy.volts[0] = 0.0
         toy.write(cmd)
         assert toy.volts[0] == 1.5, cmd
@@ -113,9 +136,21 @@ def test_chains_relative_paths_and_common_commands_in_between(toy):
 
 
 def test_parameters_numbers_units_min_max_def(toy):
-    cases = {"250 mV": 0.25, "2.5E-1": 0.25, "2.5 e -1": 0.25, ".5": 0.5, "+5": 5.0,
-             "-1.5V": -1.5, "#H5": 5.0, "#B101": 5.0, "#Q7": 7.0, "MAX": 10.0, "minimum": -10.0,
-             "DEF": 1.0, "1000 MV": 1.0}
+    cases = {
+        "250 mV": 0.25,
+        "2.5E-1": 0.25,
+        "2.5 e -1": 0.25,
+        ".5": 0.5,
+        "+5": 5.0,
+        "-1.5V": -1.5,
+        "#H5": 5.0,
+        "#B101": 5.0,
+        "#Q7": 7.0,
+        "MAX": 10.0,
+        "minimum": -10.0,
+        "DEF": 1.0,
+        "1000 MV": 1.0,
+    }
     for text, value in cases.items():
         toy.write(f"VOLT {text}")
         assert toy.volts[0] == pytest.approx(value), text
@@ -133,12 +168,23 @@ def test_parameters_numbers_units_min_max_def(toy):
 
 
 def test_booleans_choices_and_strings(toy):
-    for text, value in (("ON", True), ("off", False), ("1", True), ("0", False), ("0.6", True),
-                        ("2", True)):
+    for text, value in (
+        ("ON", True),
+        ("off", False),
+        ("1", True),
+        ("0", False),
+        ("0.6", True),
+        ("2", True),
+    ):
         toy.write(f"OUTP {text}")
         assert toy.outputs[0] is value, text
-    for text, value in (("IMM", "IMM"), ("immediate", "IMM"), ("INT2", "INT2"),
-                        ("INTERNAL2", "INT2"), ("man", "MAN")):
+    for text, value in (
+        ("IMM", "IMM"),
+        ("immediate", "IMM"),
+        ("INT2", "INT2"),
+        ("INTERNAL2", "INT2"),
+        ("man", "MAN"),
+    ):
         toy.write(f":ARM:SOUR {text}")
         assert toy.mode == value
     assert ask(toy, ":ARM:SOUR?") == "MAN"
@@ -253,9 +299,23 @@ def test_status_byte_and_event_status_register(toy):
 
 
 def test_never_raises_on_odd_input(toy):
-    for junk in ("", ";;;", "\x00\x01\x02", "VOLT #0\n\x00\xff", "é", "VOLT " + "9" * 500,
-                 "(((", "VOLT (1,2", "#2" + "x" * 5, b"*IDN?\xff".decode("latin-1"),
-                 "VOLT 1e999", "VOLT -1e999", ":" * 100, "A:" * 100 + "B", "'" * 33):
+    for junk in (
+        "",
+        ";;;",
+        "\x00\x01\x02",
+        "VOLT #0\n\x00\xff",
+        "é",
+        "VOLT " + "9" * 500,
+        "(((",
+        "VOLT (1,2",
+        "#2" + "x" * 5,
+        b"*IDN?\xff".decode("latin-1"),
+        "VOLT 1e999",
+        "VOLT -1e999",
+        ":" * 100,
+        "A:" * 100 + "B",
+        "'" * 33,
+    ):
         toy.write(junk)
     while toy.reply_pending:
         toy.read()
@@ -285,8 +345,10 @@ def test_tokens():
 def test_pattern_parsing():
     nodes = parse_pattern("[:SOURce#]:VOLTage[:LEVel]")
     assert [(n.short, n.long, n.optional, n.suffix) for n in nodes] == [
-        ("SOUR", "SOURCE", True, True), ("VOLT", "VOLTAGE", False, False),
-        ("LEV", "LEVEL", True, False)]
+        ("SOUR", "SOURCE", True, True),
+        ("VOLT", "VOLTAGE", False, False),
+        ("LEV", "LEVEL", True, False),
+    ]
     assert parse_pattern("TRACe:STATistics:PK2Pk")[-1].short == "PK2P"
     with pytest.raises(ValueError):
         parse_pattern("[:OPT]")

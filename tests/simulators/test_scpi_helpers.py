@@ -46,7 +46,12 @@ class FakeBench:
         return np.full(n, volts / self.resistance_ohm if on else 0.0)
 
     def pulse(
-        self, terminal: str, high_v: float, low_v: float, width_s: float, period_s: float,
+        self,
+        terminal: str,
+        high_v: float,
+        low_v: float,
+        width_s: float,
+        period_s: float,
         count: int,
     ) -> None:
         assert 0 < width_s <= period_s and count >= 0
@@ -121,12 +126,62 @@ def errors(emulator: ScpiInstrument) -> list[int]:
 # ---------------------------------------------------------------------------- fuzzing
 
 #: Codes any SCPI emulator may legitimately log for garbage input.
-PARSER_CODES = {-101, -102, -103, -104, -108, -109, -112, -113, -114, -120, -131, -138, -141,
-                -151, -161, -410, -350}
+PARSER_CODES = {
+    -101,
+    -102,
+    -103,
+    -104,
+    -108,
+    -109,
+    -112,
+    -113,
+    -114,
+    -120,
+    -131,
+    -138,
+    -141,
+    -151,
+    -161,
+    -410,
+    -350,
+}
 
-_NOISE = ["", " ", ";", ":", "?", ",", "'", '"', "#", "#0", "#H1F", "(", ")", "*", "\t", "1e",
-          "MAX", "MIN", "DEF", "INF", "ON", "OFF", "-", "1e400", "9.9E37", "-1", "0", "1e-12",
-          "7", "10", "ms", "V", "\x00", "é"]
+_NOISE = [
+    "",
+    " ",
+    ";",
+    ":",
+    "?",
+    ",",
+    "'",
+    '"',
+    "#",
+    "#0",
+    "#H1F",
+    "(",
+    ")",
+    "*",
+    "\t",
+    "1e",
+    "MAX",
+    "MIN",
+    "DEF",
+    "INF",
+    "ON",
+    "OFF",
+    "-",
+    "1e400",
+    "9.9E37",
+    "-1",
+    "0",
+    "1e-12",
+    "7",
+    "10",
+    "ms",
+    "V",
+    "\x00",
+    "é",
+]
 
 
 def _printable(rng: random.Random, max_size: int = 40) -> str:

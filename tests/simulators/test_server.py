@@ -54,9 +54,10 @@ def config_path(tmp_path: Path) -> Path:
 
 def open_all(resources: dict[str, str]):
     rm = pyvisa.ResourceManager("@py")
-    return rm, {name: rm.open_resource(res, read_termination="\n", write_termination="\n",
-                                       timeout=2000)
-                for name, res in resources.items()}
+    return rm, {
+        name: rm.open_resource(res, read_termination="\n", write_termination="\n", timeout=2000)
+        for name, res in resources.items()
+    }
 
 
 def test_sim_server_serves_each_instrument_on_its_own_port(config_path):
@@ -69,15 +70,19 @@ def test_sim_server_serves_each_instrument_on_its_own_port(config_path):
         assert set(info["resources"]) == {"smu", "matrix"}
         ports = {res.split("::")[2] for res in info["resources"].values()}
         assert len(ports) == 2
-        assert all(res.startswith("TCPIP0::127.0.0.1::") and res.endswith("::SOCKET")
-                   for res in info["resources"].values())
+        assert all(
+            res.startswith("TCPIP0::127.0.0.1::") and res.endswith("::SOCKET")
+            for res in info["resources"].values()
+        )
         rm, inst = open_all(info["resources"])
         try:
             inst["matrix"].write('channel.exclusiveclose("1B04,2A02")')  # WL3, BL1
             # two connections run concurrently: wait for the relays as a real client must
             assert inst["matrix"].query("*OPC?") == "1"
-            inst["smu"].write("smub.source.levelv = 2 smub.source.output = 1 "
-                              "smua.source.levelv = 0.2 smua.source.output = 1")
+            inst["smu"].write(
+                "smub.source.levelv = 2 smub.source.output = 1 "
+                "smua.source.levelv = 0.2 smua.source.output = 1"
+            )
             current = float(inst["smu"].query("print(smua.measure.i())"))
             bench = server.bench
             g = bench.array.conductance()[3, 1]
@@ -105,8 +110,9 @@ def test_run_sim_server_prints_one_json_line_and_stops_on_request(config_path):
 
     out, stop = Out(), threading.Event()
     result: list[int] = []
-    t = threading.Thread(target=lambda: result.append(
-        run_sim_server(config_path, seed=4, out=out, stop=stop)))
+    t = threading.Thread(
+        target=lambda: result.append(run_sim_server(config_path, seed=4, out=out, stop=stop))
+    )
     t.start()
     assert out.ready.wait(20)
     info = json.loads("".join(out.lines))
@@ -127,9 +133,11 @@ def test_run_sim_server_prints_one_json_line_and_stops_on_request(config_path):
 def test_cli_sim_server_subprocess_until_sigterm(config_path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ftjlab", "sim-server", "--bench", str(config_path),
-         "--seed", "8"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        [sys.executable, "-m", "ftjlab", "sim-server", "--bench", str(config_path), "--seed", "8"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         line = proc.stdout.readline()

@@ -26,8 +26,7 @@ from ftjlab.config import load_bench_config
 # raw-socket resources carry LF-terminated messages
 # Each instrument has its own connection, served concurrently: like on a real bench, a client
 # must synchronise (*OPC?) before another instrument relies on what it just did.
-VISA = {"visa_library": "@py", "read_termination": "\n", "write_termination": "\n",
-        "timeout": 5000}
+VISA = {"visa_library": "@py", "read_termination": "\n", "write_termination": "\n", "timeout": 5000}
 
 
 def test_program_and_read_one_cell_through_the_routing():
@@ -36,8 +35,9 @@ def test_program_and_read_one_cell_through_the_routing():
     with SimServer(config, seed=3) as server, warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         res = server.resources
-        smu = Keithley2636B(res["smu"], limits=limits, roles={"a": "sample", "b": "program"},
-                            **VISA)
+        smu = Keithley2636B(
+            res["smu"], limits=limits, roles={"a": "sample", "b": "program"}, **VISA
+        )
         matrix = Keithley707B(res["matrix"], **VISA)
         gen = Keysight81160A(res["pg"], limits=limits, **VISA)
         array = server.bench.array
@@ -49,8 +49,14 @@ def test_program_and_read_one_cell_through_the_routing():
         assert matrix.ask("*OPC?").strip() == smu.ask("*OPC?").strip() == "1"
         before = array.switched_fraction().copy()
         ch = gen.channels[1]
-        ch.configure_pulse(high_v=3.5, low_v=0.0, width_s=1e-6, period_s=2e-6,
-                           leading_edge_s=5e-9, trailing_edge_s=5e-9)
+        ch.configure_pulse(
+            high_v=3.5,
+            low_v=0.0,
+            width_s=1e-6,
+            period_s=2e-6,
+            leading_edge_s=5e-9,
+            trailing_edge_s=5e-9,
+        )
         ch.arm_source = "MAN"
         ch.burst_count = 10
         ch.output = True

@@ -36,8 +36,9 @@ LF_FLOAT = struct.unpack("<f", b"\x0a\x00\x80\x3f")[0]
 
 
 def bench_and_smu() -> tuple[Bench, Keithley2636B, Keithley707B]:
-    bench = Bench(ArrayParams(rows=4, cols=4), Wiring.default(4, 4, {"A": "smu.a", "B": "smu.b"}),
-                  seed=1)
+    bench = Bench(
+        ArrayParams(rows=4, cols=4), Wiring.default(4, 4, {"A": "smu.a", "B": "smu.b"}), seed=1
+    )
     return bench, Keithley2636B(bench), Keithley707B(bench)
 
 
@@ -105,7 +106,9 @@ def test_adapter_fault_injected_errors_and_slow_replies():
     inst = Instrument(EmulatorAdapter(emu, timeout_ms=TIMEOUT_MS), "tsp", includeSCPI=False)
     emu.inject_error(-222, "Parameter data out of range")
     assert inst.ask("print(errorqueue.next())").split("\t")[:2] == [
-        "-2.22000e+02", "Parameter data out of range"]
+        "-2.22000e+02",
+        "Parameter data out of range",
+    ]
     emu.faults.slow_replies(0.1)
     t0 = time.monotonic()
     assert inst.ask("print(3)") == "3.00000e+00"
@@ -214,14 +217,17 @@ def test_replay_is_strict(tmp_path):
 @pytest.fixture
 def served():
     bench, smu, matrix = bench_and_smu()
-    servers = [InstrumentServer(smu, name="smu").start(),
-               InstrumentServer(matrix, name="mx").start()]
+    servers = [
+        InstrumentServer(smu, name="smu").start(),
+        InstrumentServer(matrix, name="mx").start(),
+    ]
     rm = pyvisa.ResourceManager("@py")
     opened = []
 
     def open_(server: InstrumentServer, timeout: int = TIMEOUT_MS):
-        inst = rm.open_resource(server.resource, read_termination="\n", write_termination="\n",
-                                timeout=timeout)
+        inst = rm.open_resource(
+            server.resource, read_termination="\n", write_termination="\n", timeout=timeout
+        )
         opened.append(inst)
         return inst
 
@@ -243,13 +249,17 @@ def test_pyvisa_py_query_and_binary_block_by_byte_count(served):
     assert mx.query("*IDN?").startswith("Keithley Instruments Inc., Model 707B")
     mx.write('channel.exclusiveclose("1B02,2A03")')
     assert mx.query('print(channel.getclose("allslots"))') == "1B02;2A03"
-    smu.write("smub.source.levelv = 2 smub.source.output = 1 smua.source.levelv = 0.2 "
-              "smua.source.output = 1")
+    smu.write(
+        "smub.source.levelv = 2 smub.source.output = 1 smua.source.levelv = 0.2 "
+        "smua.source.output = 1"
+    )
     current = float(smu.query("print(smua.measure.i())"))
     g = bench.array.conductance()[1, 2]
     assert current == pytest.approx(g * float(bench.array.current_factor(0.2)), rel=0.02)
-    smu.write(f"format.data = format.REAL32 format.byteorder = format.LITTLEENDIAN "
-              f"printnumber({LF_FLOAT!r}, 1, 2)")
+    smu.write(
+        f"format.data = format.REAL32 format.byteorder = format.LITTLEENDIAN "
+        f"printnumber({LF_FLOAT!r}, 1, 2)"
+    )
     raw = smu.read_bytes(3 * 4 + 3)
     assert raw[:2] == b"#0" and raw[-1:] == b"\n"
     assert np.frombuffer(raw[2:-1], "<f4").tolist() == [pytest.approx(LF_FLOAT), 1.0, 2.0]

@@ -42,8 +42,9 @@ def no_errors(smu: Keithley2636B) -> list:
     return out
 
 
-def acquire(adapter: Instrument, bias_v: float, n: int, interval_s: float,
-            nplc: float) -> tuple[np.ndarray, np.ndarray]:
+def acquire(
+    adapter: Instrument, bias_v: float, n: int, interval_s: float, nplc: float
+) -> tuple[np.ndarray, np.ndarray]:
     """The lab's RTN recipe: fixed range, autozero off, buffered timed readings, REAL32."""
     for cmd in [
         "smub.source.levelv = 2 smub.source.output = smub.OUTPUT_ON",
@@ -171,8 +172,9 @@ def test_fixed_range_overflow_and_current_source_mode():
     assert float(adapter.ask("print(smua.measure.i())")) == OVERFLOW_READING
     adapter.write("smua.measure.autorangei = 1")
     # current source: the voltage settles where the cell draws the sourced current
-    adapter.write("smua.source.func = smua.OUTPUT_DCAMPS smua.source.leveli = 1e-10 "
-                  "smua.source.limitv = 2")
+    adapter.write(
+        "smua.source.func = smua.OUTPUT_DCAMPS smua.source.leveli = 1e-10 smua.source.limitv = 2"
+    )
     v = float(adapter.ask("print(smua.measure.v())"))
     g = bench.array.conductance()[1, 1]
     assert g * float(bench.array.current_factor(v)) == pytest.approx(1e-10, rel=1e-3)
@@ -197,8 +199,10 @@ def test_buffer_fill_modes_append_and_capacity():
     assert adapter.ask("print(small.n, small.capacity)") == "6.00000e+00\t6.00000e+00"
     _, message, severity, _ = smu.errorqueue.next()
     assert message == "Reading Overflow" and severity == 10
-    adapter.write("win = smua.makebuffer(100) win.appendmode = 1 win.fillmode = smua.FILL_WINDOW "
-                  "win.fillcount = 6 win.collecttimestamps = 1")
+    adapter.write(
+        "win = smua.makebuffer(100) win.appendmode = 1 win.fillmode = smua.FILL_WINDOW "
+        "win.fillcount = 6 win.collecttimestamps = 1"
+    )
     for _ in range(3):
         adapter.write("smua.measure.i(win)")
     assert adapter.ask("print(win.n, win.next)") == "6.00000e+00\t1.00000e+00"
@@ -254,8 +258,9 @@ def test_unmodified_pymeasure_keithley2600_drives_the_emulator():
     g = bench.array.conductance()[4, 6]
     assert k.ChA.current == pytest.approx(g * float(bench.array.current_factor(0.2)), rel=0.02)
     assert k.ChA.voltage == pytest.approx(0.2)
-    assert k.ChA.resistance == pytest.approx(0.2 / (g * float(bench.array.current_factor(0.2))),
-                                             rel=0.02)
+    assert k.ChA.resistance == pytest.approx(
+        0.2 / (g * float(bench.array.current_factor(0.2))), rel=0.02
+    )
     k.ChA.wires_mode = "4"
     assert k.ChA.wires_mode == "4"
     k.ChA.apply_current(compliance_voltage=1.0)

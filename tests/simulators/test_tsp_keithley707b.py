@@ -56,10 +56,20 @@ def test_exclusiveclose_opens_everything_else(matrix):
     assert pop_errors(matrix) == []
 
 
-@pytest.mark.parametrize("bad", [
-    "1A01,1Z01", "1A01,1A13", "1A01,7A01", "1A01,1A1", "1A05:1A01", "1A01:2A03", "1A01,,1A02",
-    "", "1A01,bogus",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "1A01,1Z01",
+        "1A01,1A13",
+        "1A01,7A01",
+        "1A01,1A1",
+        "1A05:1A01",
+        "1A01:2A03",
+        "1A01,,1A02",
+        "",
+        "1A01,bogus",
+    ],
+)
 def test_invalid_lists_switch_nothing_and_queue_an_error(matrix, bad):
     matrix.write('channel.close("2D04")')
     matrix.write(f'channel.close("{bad}")')
@@ -71,8 +81,12 @@ def test_invalid_lists_switch_nothing_and_queue_an_error(matrix, bad):
 
 
 def test_slots_are_refused_where_the_manual_refuses_them(matrix):
-    for command in ['channel.close("slot1")', 'channel.close("allslots")',
-                    'channel.exclusiveclose("allslots")', "channel.close(5)"]:
+    for command in [
+        'channel.close("slot1")',
+        'channel.close("allslots")',
+        'channel.exclusiveclose("allslots")',
+        "channel.close(5)",
+    ]:
         matrix.write(command)
         assert closed(matrix) == []
         assert pop_errors(matrix)[0][0] == CODE_RUNTIME

@@ -69,21 +69,27 @@ def test_sandbox_escapes_fail_with_a_tsp_error(tsp, code):
 
 
 def test_sandbox_leaves_the_usual_lua_library(tsp):
-    out = run(tsp, "print(string.format('%5.2f', math.sqrt(2)), table.concat({1, 2}, '-'), "
-                   "select('#', 1, 2, 3), type(pcall), tostring(nil))")
+    out = run(
+        tsp,
+        "print(string.format('%5.2f', math.sqrt(2)), table.concat({1, 2}, '-'), "
+        "select('#', 1, 2, 3), type(pcall), tostring(nil))",
+    )
     assert out == [b" 1.41\t1-2\t3.00000e+00\tfunction\tnil\n"]
     assert errors(tsp) == []
 
 
-@pytest.mark.parametrize("code", [
-    "while true do end",
-    "while true do pcall(function() while true do end end) end",
-    "while true do xpcall(function() while true do end end, function(e) return e end) end",
-    "local co = coroutine.wrap(function() while true do end end) while true do pcall(co) end",
-    "local co = coroutine.create(function() while true do end end) coroutine.resume(co) "
-    "while true do end",
-    "local function f() return f() end f()",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "while true do end",
+        "while true do pcall(function() while true do end end) end",
+        "while true do xpcall(function() while true do end end, function(e) return e end) end",
+        "local co = coroutine.wrap(function() while true do end end) while true do pcall(co) end",
+        "local co = coroutine.create(function() while true do end end) coroutine.resume(co) "
+        "while true do end",
+        "local function f() return f() end f()",
+    ],
+)
 def test_runaway_script_is_aborted_in_bounded_time(tsp, code):
     t0 = time.monotonic()
     run(tsp, code)
@@ -104,9 +110,7 @@ def test_memory_hog_is_an_error_not_a_crash(tsp):
 
 def test_print_uses_tsp_number_formatting(tsp):
     assert run(tsp, "print(4)") == [b"4.00000e+00\n"]
-    assert run(tsp, "print(-1.5e-9, 0, 123456789)") == [
-        b"-1.50000e-09\t0.00000e+00\t1.23457e+08\n"
-    ]
+    assert run(tsp, "print(-1.5e-9, 0, 123456789)") == [b"-1.50000e-09\t0.00000e+00\t1.23457e+08\n"]
     assert run(tsp, "print(nil, true, false, 'text')") == [b"nil\ttrue\tfalse\ttext\n"]
     assert run(tsp, "print()") == [b"\n"]
     assert run(tsp, "print(x)") == [b"nil\n"]
@@ -119,11 +123,12 @@ def test_printnumber_ascii_and_binary(tsp):
     assert run(tsp, "printnumber(1, 2.5)") == [b"1.00000e+00, 2.50000e+00\n"]
     # a float32 whose bytes contain LF: binary data must be read by byte count
     x = struct.unpack("<f", b"\x0a\x00\x80\x3f")[0]
-    out = run(tsp, f"format.data = format.REAL32 format.byteorder = format.LITTLEENDIAN "
-                   f"printnumber({x!r})")
+    out = run(
+        tsp,
+        f"format.data = format.REAL32 format.byteorder = format.LITTLEENDIAN printnumber({x!r})",
+    )
     assert out == [b"#0\x0a\x00\x80\x3f\n"]
-    out = run(tsp, "format.data = format.REAL64 format.byteorder = format.BIGENDIAN "
-                   "printnumber(1)")
+    out = run(tsp, "format.data = format.REAL64 format.byteorder = format.BIGENDIAN printnumber(1)")
     assert out == [b"#0" + struct.pack(">d", 1.0) + b"\n"]
 
 
@@ -173,8 +178,10 @@ def test_common_commands_are_handled_outside_lua(tsp):
 
 def test_loadandrunscript_blocks(tsp):
     # one message with CRLF lines (as QCoDeS sends it) and separate writes both work
-    out = run(tsp, "loadandrunscript\r\nlocal s = 0\r\nfor i = 1, 4 do s = s + i end\r\n"
-                   "print(s)\r\nendscript")
+    out = run(
+        tsp,
+        "loadandrunscript\r\nlocal s = 0\r\nfor i = 1, 4 do s = s + i end\r\nprint(s)\r\nendscript",
+    )
     assert out == [b"1.00000e+01\n"]
     for line in ["loadscript twice", "function double(x) return 2 * x end", "endscript"]:
         assert run(tsp, line) == []
