@@ -138,9 +138,9 @@ def make_latents(
     if not isinstance(thin, int | np.integer) or thin < 1:
         raise BadInput(f"thin: a positive integer or 'auto', got {thin!r}")
     z = z[:, ::thin]
-    if assign == "balanced":
+    if assign == "balanced" and cells_per_dim > 1:
         groups = balanced_groups(z, dim, cells_per_dim)
-    elif assign == "ordered":
+    elif assign in ("balanced", "ordered"):  # one cell per dimension: keep the input order
         groups = np.arange(need).reshape(dim, cells_per_dim)
     else:
         raise BadInput(f"assign: 'balanced' or 'ordered', got {assign!r}")
