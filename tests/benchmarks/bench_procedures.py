@@ -99,8 +99,9 @@ def _tcp_session(server):
 
 
 def _server():
-    from ftjlab.config import load_bench_config
     from ftjlab.simulators.server import SimServer
+
+    from ftjlab.config import load_bench_config
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
@@ -111,6 +112,7 @@ def bench_rtn_acquisition_overhead(quick: bool) -> BenchResult:
     """Wall time of a 1e5-reading RTN acquisition through the sim server (pyvisa-py, binary
     buffer reads, HDF5 streaming) against the instrument time it simulates (1e5 x 200 us)."""
     from ftjlab.procedures import PROCEDURES, build
+
     from ftjlab.runner import run_procedure
 
     server = _server()
