@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ftjlab.errors import BadInput
+from ftjlab.rtn.bits import dwell_lengths
 
 
 @dataclass
@@ -47,14 +48,13 @@ def two_level_statistics(trace: np.ndarray, interval_s: float) -> TwoLevel:
     np.maximum.accumulate(last, out=last)
     state = mark[last]
     state[state < 0] = int(x[0] > lo + 0.5 * step)
-    edges = np.flatnonzero(np.diff(state)) + 1
-    runs = np.diff(edges)
-    kinds = state[edges[:-1]]
+    kinds, runs = dwell_lengths(state)
+    kinds, runs = kinds[1:-1], runs[1:-1]  # the first and last dwells are cut by the record
     low_runs, high_runs = runs[kinds == 0], runs[kinds == 1]
     return TwoLevel(
         float(lo), float(hi), float(step / abs(hi)) if hi else 0.0,
         float(np.mean(state == 0)),
         float(low_runs.mean() * interval_s) if low_runs.size > 1 else float("nan"),
         float(high_runs.mean() * interval_s) if high_runs.size > 1 else float("nan"),
-        int(edges.size),
+        int(kinds.size + 1) if kinds.size else int(runs.size),
     )

@@ -10,27 +10,15 @@ import pytest
 from ftjlab.simulators.emulators.keithley2450 import READING_OVERHEAD_S, Keithley2450
 from hypothesis import HealthCheck, given, settings
 from pymeasure.instruments.keithley import Keithley2450 as PymeasureKeithley2450
-
-try:
-    from .test_scpi_helpers import (
-        PARSER_CODES,
-        EmulatorAdapter,
-        FakeBench,
-        ask,
-        errors,
-        fuzz_lines,
-        random_line,
-    )
-except ImportError:  # tests/simulators is not a package
-    from test_scpi_helpers import (
-        PARSER_CODES,
-        EmulatorAdapter,
-        FakeBench,
-        ask,
-        errors,
-        fuzz_lines,
-        random_line,
-    )
+from test_scpi_helpers import (
+    PARSER_CODES,
+    EmulatorAdapter,
+    FakeBench,
+    ask,
+    errors,
+    fuzz_lines,
+    random_line,
+)
 
 TERM = "smu2450"
 FAST = ":SENS:FUNC 'CURR';:SENS:CURR:NPLC 0.01;:SENS:CURR:AZER OFF;:SENS:CURR:RANG 1e-5"

@@ -6,27 +6,15 @@ import pytest
 from ftjlab.simulators.emulators.keysight33500b import Keysight33500B
 from hypothesis import HealthCheck, given, settings
 from pymeasure.instruments.agilent import Agilent33500
-
-try:
-    from .test_scpi_helpers import (
-        PARSER_CODES,
-        EmulatorAdapter,
-        FakeBench,
-        ask,
-        errors,
-        fuzz_lines,
-        random_line,
-    )
-except ImportError:  # tests/simulators is not a package
-    from test_scpi_helpers import (
-        PARSER_CODES,
-        EmulatorAdapter,
-        FakeBench,
-        ask,
-        errors,
-        fuzz_lines,
-        random_line,
-    )
+from test_scpi_helpers import (
+    PARSER_CODES,
+    EmulatorAdapter,
+    FakeBench,
+    ask,
+    errors,
+    fuzz_lines,
+    random_line,
+)
 
 SETUP = (
     "SOUR1:FUNC PULS;:SOUR1:VOLT:HIGH 2;:SOUR1:VOLT:LOW 0;:SOUR1:FUNC:PULS:WIDT 1e-6;"

@@ -6,27 +6,15 @@ import pytest
 from ftjlab.simulators.emulators.keysight81160a import Keysight81160A
 from hypothesis import HealthCheck, given, settings
 from pymeasure.instruments.keysight import Keysight81160A as PymeasureKeysight81160A
-
-try:
-    from .test_scpi_helpers import (
-        PARSER_CODES,
-        EmulatorAdapter,
-        FakeBench,
-        ask,
-        errors,
-        fuzz_lines,
-        random_line,
-    )
-except ImportError:  # tests/simulators is not a package
-    from test_scpi_helpers import (
-        PARSER_CODES,
-        EmulatorAdapter,
-        FakeBench,
-        ask,
-        errors,
-        fuzz_lines,
-        random_line,
-    )
+from test_scpi_helpers import (
+    PARSER_CODES,
+    EmulatorAdapter,
+    FakeBench,
+    ask,
+    errors,
+    fuzz_lines,
+    random_line,
+)
 
 SETUP = (
     ":FUNC1 PULS;:VOLT1:HIGH 2.5;:VOLT1:LOW 0;:PULS:PER1 10e-6;:PULS:WIDT1 1e-6;"

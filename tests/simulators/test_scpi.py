@@ -20,11 +20,7 @@ from ftjlab.simulators.scpi import (
     split_outside,
     tokenize_parameters,
 )
-
-try:
-    from .test_scpi_helpers import ask, errors
-except ImportError:  # tests/simulators is not a package
-    from test_scpi_helpers import ask, errors
+from test_scpi_helpers import ask, errors
 
 
 class Toy(ScpiInstrument):
