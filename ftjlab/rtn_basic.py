@@ -49,6 +49,7 @@ def two_level_statistics(trace: np.ndarray, interval_s: float) -> TwoLevel:
     state = mark[last]
     state[state < 0] = int(x[0] > lo + 0.5 * step)
     kinds, runs = dwell_lengths(state)
+    transitions = runs.size - 1
     kinds, runs = kinds[1:-1], runs[1:-1]  # the first and last dwells are cut by the record
     low_runs, high_runs = runs[kinds == 0], runs[kinds == 1]
     return TwoLevel(
@@ -56,5 +57,5 @@ def two_level_statistics(trace: np.ndarray, interval_s: float) -> TwoLevel:
         float(np.mean(state == 0)),
         float(low_runs.mean() * interval_s) if low_runs.size > 1 else float("nan"),
         float(high_runs.mean() * interval_s) if high_runs.size > 1 else float("nan"),
-        int(kinds.size + 1) if kinds.size else int(runs.size),
+        int(transitions),
     )
