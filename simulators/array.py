@@ -245,12 +245,18 @@ class FTJArray:
             self.modulation[:] = self.traps.modulation(self.rows * self.cols)
             self._h_volts = None  # rebuilt on the next whole-array read
         elif flips.ids.size:
-            cells = self.traps.cell[flips.ids]
-            np.add.at(
-                self.modulation, cells, (flips.sign * self.traps.amp0[flips.ids]).astype(np.float32)
-            )
+            cells = np.unique(self.traps.cell[flips.ids])
+            self._recompute_modulation(cells)
             self._refresh_h(cells)
         return flips
+
+    def _recompute_modulation(self, cells: np.ndarray) -> None:
+        """``modulation`` of ``cells`` (unique) from their traps' states, exactly (no drift
+        from accumulating +-a0 steps in float32)."""
+        ids, slot = self.traps.traps_of(cells)
+        self.modulation[cells] = np.bincount(
+            slot, weights=self.traps.amp0[ids] * self.traps.state[ids], minlength=cells.size
+        )
 
     def _refresh_h(self, cells: np.ndarray, programmed: bool = False) -> None:
         """Bring the cached read matrix up to date for ``cells`` after their traps flipped
@@ -578,7 +584,7 @@ class FTJArray:
         self.traps.suspend(ids)
         self.traps_to(t1)
         self.traps.set_states(ids, state_end, t1)
-        self.modulation[:] = self.traps.modulation(self.rows * self.cols)
+        self._recompute_modulation(np.unique(cells))  # only these cells' traps changed here
         self._refresh_h(cells)
         if self.params.conductance.access_off_current_a:
             trace += np.float32(
