@@ -7,6 +7,7 @@ Each runs through :class:`~ftjlab.controller.ArrayController` only, records as i
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -178,6 +179,44 @@ def differential_targets(weights: np.ndarray, g_lo: float, g_hi: float) -> np.nd
     return targets
 
 
+@dataclass
+class WeightTargets:
+    """A quantised weight matrix and its differential-pair targets on the array."""
+
+    weights: np.ndarray  # rows_used x pairs_used, in [-1, 1]
+    targets_s: np.ndarray  # the whole array, NaN where unused
+    g_range_s: tuple[float, float]  # nominal (G_off, G_on) at the read bias
+    span_s: float  # conductance of weight 1 (the programming window)
+
+
+def weight_targets(
+    procedure: FTJProcedure,
+    rows_used: int,
+    pairs_used: int,
+    levels: int,
+    seed: int,
+    read_v: float,
+    window_low_pct: float = 5.0,
+    window_high_pct: float = 85.0,
+) -> WeightTargets:
+    """Random quantised weights as differential pairs within a window of the device's range
+    on the first ``rows_used`` rows and ``2 * pairs_used`` columns; BadInput if they do not
+    fit the array."""
+    c = procedure.controller
+    if rows_used > c.rows or 2 * pairs_used > c.cols:
+        raise BadInput(
+            f"{procedure.name}: {rows_used} rows x {pairs_used} pairs do not fit "
+            f"the {c.rows} x {c.cols} array"
+        )
+    g_off, g_on = c.conductance_range(read_v)
+    lo = g_off + (g_on - g_off) * window_low_pct / 100
+    hi = g_off + (g_on - g_off) * window_high_pct / 100
+    weights = quantised_weights((rows_used, pairs_used), levels, seed)
+    full = np.full((c.rows, c.cols), np.nan)
+    full[:rows_used, : 2 * pairs_used] = differential_targets(weights, lo, hi)
+    return WeightTargets(weights, full, (g_off, g_on), hi - lo)
+
+
 class WriteVerify(FTJProcedure):
     """Program a random quantised weight matrix as differential pairs (G+, G-) by
     write-verify; record every cell's outcome."""
@@ -224,25 +263,17 @@ class WriteVerify(FTJProcedure):
         super().preflight()
         self.targets()
 
-    def targets(self) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
-        """(weights, full-array targets with NaN where unused, nominal (G_off, G_on))."""
-        c = self.controller
-        if self.rows_used > c.rows or 2 * self.pairs_used > c.cols:
-            raise BadInput(
-                f"write-verify: {self.rows_used} rows x {self.pairs_used} pairs do not fit "
-                f"the {c.rows} x {c.cols} array"
-            )
-        g_off, g_on = c.conductance_range(self.read_v)
-        lo = g_off + (g_on - g_off) * self.window_low / 100
-        hi = g_off + (g_on - g_off) * self.window_high / 100
-        weights = quantised_weights((self.rows_used, self.pairs_used), self.levels, self.seed)
-        full = np.full((c.rows, c.cols), np.nan)
-        full[: self.rows_used, : 2 * self.pairs_used] = differential_targets(weights, lo, hi)
-        return weights, full, (g_off, g_on)
+    def targets(self) -> WeightTargets:
+        """The weights and their targets (checks that they fit the array)."""
+        return weight_targets(
+            self, self.rows_used, self.pairs_used, self.levels, self.seed, self.read_v,
+            self.window_low, self.window_high,
+        )
 
     def execute(self) -> None:
         c = self.controller
-        weights, targets, g_range = self.targets()
+        planned = self.targets()
+        weights, targets, g_range = planned.weights, planned.targets_s, planned.g_range_s
         n_total = int(np.isfinite(targets).sum())
         done = [0]
 
@@ -451,20 +482,17 @@ class VMMAccuracy(FTJProcedure):
 
     def preflight(self) -> None:
         super().preflight()
-        c = self.controller
-        if self.rows_used > c.rows or 2 * self.pairs_used > c.cols:
-            raise BadInput(
-                f"vmm-accuracy: {self.rows_used} rows x {self.pairs_used} pairs do not fit "
-                f"the {c.rows} x {c.cols} array"
-            )
+        self.targets()
+
+    def targets(self) -> WeightTargets:
+        return weight_targets(
+            self, self.rows_used, self.pairs_used, self.levels, self.seed, self.read_v
+        )
 
     def execute(self) -> None:
         c = self.controller
-        wv = WriteVerify()
-        for key in ("rows_used", "pairs_used", "levels", "seed", "read_v"):
-            setattr(wv, key, getattr(self, key))
-        wv.controller = c
-        weights, targets, (g_off, g_on) = wv.targets()
+        planned = self.targets()
+        weights, targets, (g_off, g_on) = planned.weights, planned.targets_s, planned.g_range_s
         if self.program:
             report = c.write_verify(
                 targets, 0.02, (g_off, g_on), self.read_v, 0.1, 1e-6, should_stop=self.should_stop
@@ -473,7 +501,7 @@ class VMMAccuracy(FTJProcedure):
         r, n = self.rows_used, self.pairs_used
         measured_map = c.read_map(self.read_v, 1.0, rows=range(r), cols=range(2 * n))
         self.result("measured_map", measured_map, "S")
-        span = (g_on - g_off) * (wv.window_high - wv.window_low) / 100
+        span = planned.span_s
         w_measured = (measured_map[:, 0::2] - measured_map[:, 1::2]) / span
         rng = np.random.default_rng(self.seed + 1)
         scale = 2**self.bits - 1
