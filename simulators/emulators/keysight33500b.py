@@ -36,12 +36,13 @@ bursts never fire; channels fire one after the other.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from ..scpi import Any_, Boolean, Call, Choice, Number, ScpiInstrument, String, format_nr3, repeat
-from ._generator import BenchLike, load_factor
+from ..scpi import Any_, Boolean, Choice, Number, String, format_nr3, repeat
+from ._generator import BenchLike, ChannelState, PulseGeneratorEmulator, load_factor
+from ._generator import bool_nr1 as _b
 
 __all__ = ["Keysight33500B"]
 
@@ -62,15 +63,11 @@ INFINITE = 9.9e37
 
 
 @dataclass
-class _Channel:
-    function: str = "SIN"
-    high: float = 0.05
-    low: float = -0.05
+class _Channel(ChannelState):
     period: float = 1e-3  # 1 kHz
     width: float = 100e-6
     lead: float = 10e-9
     trail: float = 10e-9
-    hold: str = "WIDT"
     square_duty: float = 50.0
     ramp_symmetry: float = 100.0
     phase: float = 0.0
@@ -79,18 +76,13 @@ class _Channel:
     ncycles: float = 1.0
     burst_period: float = 10e-3
     burst_phase: float = 0.0
-    trigger_source: str = "IMM"
     trigger_delay: float = 0.0
     trigger_timer: float = 1e-3
     trigger_slope: str = "POS"
-    output: bool = False
-    load: float = 50.0
-    polarity: str = "NORM"
-    unit: str = "VPP"
     arb: str = ""
 
 
-class Keysight33500B(ScpiInstrument):
+class Keysight33500B(PulseGeneratorEmulator):
     """Emulated 33500B-series generator driving ``bench`` terminals ``<prefix>.<channel>``.
 
     :param bench: shared bench (``source``, ``pulse``, ``idle``; ``clock`` optional).
@@ -101,7 +93,16 @@ class Keysight33500B(ScpiInstrument):
     :param manufacturer: first ``*IDN?`` field.
     """
 
-    error_messages: ClassVar[Mapping[int, str]] = {}
+    channel_type: ClassVar[type[ChannelState]] = _Channel
+    WINDOW_V = WINDOW_V
+    AMPLITUDE_MIN_V = AMPLITUDE_MIN_V
+    AMPLITUDE_MAX_V = AMPLITUDE_MAX_V
+    PERIOD_MAX_S = PERIOD_MAX_S
+    WIDTH_MIN_S = WIDTH_MIN_S
+    EDGE_TO_WIDTH = EDGE_TO_WIDTH
+    EDGE_PERIOD_FACTOR = EDGE_PERIOD_FACTOR
+    FREQUENCY_MAX_HZ = FREQUENCY_MAX_HZ
+    ch: list[_Channel]
 
     def __init__(
         self,
@@ -115,50 +116,30 @@ class Keysight33500B(ScpiInstrument):
         firmware: str = "4.00-1.19-2.00-58-00",
         manufacturer: str = "Agilent Technologies",
     ) -> None:
-        self.bench = bench
-        self.terminals = (
-            tuple(terminals)
-            if terminals
-            else tuple(f"{terminal_prefix}.{n}" for n in range(1, channels + 1))
-        )
-        self.n_channels = len(self.terminals)
-        self.ch: list[_Channel] = [_Channel() for _ in self.terminals]
         self.output_trigger = False
         self.output_sync = True
         self.display_text = ""
-        self.bursts_fired = 0
-        clock = getattr(bench, "clock", None)
         super().__init__(
+            bench,
+            terminal_prefix,
+            terminals,
+            channels,
             idn=f"{manufacturer},{model},{serial},{firmware}",
             error_queue_depth=20,
-            max_suffix=self.n_channels,
-            clock=(lambda: clock.now_s) if clock is not None else None,
         )
 
     # ------------------------------------------------------------------ state and bench
 
     def _reset_state(self) -> None:
-        self.ch = [_Channel() for _ in self.terminals]
         self.output_trigger = False
         self.output_sync = True
         self.display_text = ""
-        for i in range(self.n_channels):
-            self._apply_source(i)
+        super()._reset_state()
 
     def _trigger(self) -> None:
         for i, c in enumerate(self.ch):
             if c.trigger_source == "BUS":
                 self._fire(i)
-
-    def _apply_source(self, i: int) -> None:
-        c = self.ch[i]
-        if c.function in ("PULS", "SQU"):
-            rest = c.high if c.polarity == "INV" else c.low
-        else:
-            rest = (c.high + c.low) / 2
-            if c.polarity == "INV":
-                rest = -rest
-        self.bench.source(self.terminals[i], rest, c.output)
 
     def _fire(self, i: int) -> None:
         """One burst on channel index ``i`` if burst mode, output and shape allow it."""
@@ -168,11 +149,7 @@ class Keysight33500B(ScpiInstrument):
         if c.function not in ("PULS", "SQU") or c.ncycles >= INFINITE:
             return
         width = c.width if c.function == "PULS" else c.period * c.square_duty / 100
-        high, low = (c.low, c.high) if c.polarity == "INV" else (c.high, c.low)
-        if c.trigger_delay > 0:
-            self.bench.idle(c.trigger_delay)
-        self.bench.pulse(self.terminals[i], high, low, width, c.period, int(c.ncycles))
-        self.bursts_fired += 1
+        self._burst(i, width, int(c.ncycles), c.trigger_delay)
 
     def _fire_if_continuous(self, i: int) -> None:
         if self.ch[i].trigger_source in ("IMM", "TIM"):
@@ -189,14 +166,6 @@ class Keysight33500B(ScpiInstrument):
             self.push_error(code, f"{what} clipped to upper limit")
             return hi
         return value
-
-    def set_width(self, i: int, width: float) -> None:
-        """Pulse width; clipped to its range and to the present period and edges."""
-        c = self.ch[i]
-        w = self._clip(width, WIDTH_MIN_S, PERIOD_MAX_S, -222, "value")
-        lo = max(WIDTH_MIN_S, max(c.lead, c.trail) / EDGE_TO_WIDTH)
-        hi = c.period - EDGE_PERIOD_FACTOR * (c.lead + c.trail)
-        c.width = self._clip(w, lo, hi, -222, "pulse width")
 
     def set_period(self, i: int, period: float) -> None:
         """Period (all shapes). In PULS shape the width (HOLD WIDT) or duty cycle (HOLD DCYC)
@@ -216,11 +185,6 @@ class Keysight33500B(ScpiInstrument):
             c.width = target
         self._check_burst_period(i, quiet=c.trigger_source not in ("IMM", "TIM"))
 
-    def set_frequency(self, i: int, hertz: float) -> None:
-        """Frequency: the period is its inverse."""
-        f = self._clip(hertz, 1.0 / PERIOD_MAX_S, FREQUENCY_MAX_HZ, -222, "value")
-        self.set_period(i, 1.0 / f)
-
     def set_edge(self, i: int, value: float, which: str) -> None:
         """Leading (``"lead"``), trailing (``"trail"``) or both (``"both"``) edge times."""
         c = self.ch[i]
@@ -236,45 +200,8 @@ class Keysight33500B(ScpiInstrument):
         if which in ("trail", "both"):
             c.trail = e
 
-    def _window(self, c: _Channel) -> tuple[float, float, float]:
-        f = load_factor(c.load)
-        return WINDOW_V * f, AMPLITUDE_MIN_V * f, AMPLITUDE_MAX_V * f
-
-    def set_high(self, i: int, value: float) -> None:
-        """High level, low level kept."""
-        c = self.ch[i]
-        win, a_min, a_max = self._window(c)
-        v = self._clip(value, -win + a_min, win, -222, "value")
-        c.high = self._clip(v, c.low + a_min, min(c.low + a_max, win), -221, "high level")
-        self._apply_source(i)
-
-    def set_low(self, i: int, value: float) -> None:
-        """Low level, high level kept."""
-        c = self.ch[i]
-        win, a_min, a_max = self._window(c)
-        v = self._clip(value, -win, win - a_min, -222, "value")
-        c.low = self._clip(v, max(c.high - a_max, -win), c.high - a_min, -221, "low level")
-        self._apply_source(i)
-
-    def set_amplitude(self, i: int, value: float) -> None:
-        """Amplitude (Vpp) around the present offset."""
-        c = self.ch[i]
-        win, a_min, a_max = self._window(c)
-        a = self._clip(value, a_min, a_max, -222, "value")
-        off = (c.high + c.low) / 2
-        a = self._clip(a, a_min, 2 * (win - abs(off)), -221, "amplitude")
-        c.high, c.low = off + a / 2, off - a / 2
-        self._apply_source(i)
-
-    def set_offset(self, i: int, value: float) -> None:
-        """Offset, amplitude kept."""
-        c = self.ch[i]
-        win, a_min, _ = self._window(c)
-        o = self._clip(value, -win + a_min / 2, win - a_min / 2, -222, "value")
-        a = c.high - c.low
-        o = self._clip(o, -win + a / 2, win - a / 2, -221, "offset")
-        c.high, c.low = o + a / 2, o - a / 2
-        self._apply_source(i)
+    def _range_what(self, what: str) -> str:
+        return "value"
 
     def set_load(self, i: int, value: float) -> None:
         """Expected load; the displayed levels scale with ``2R/(R+50)``."""
@@ -337,105 +264,24 @@ class Keysight33500B(ScpiInstrument):
     def _build(self) -> None:
         t = self.tree
 
-        def attr(pattern: str, param: Any, name: str, fmt: Any = str) -> None:
-            t.setting(
-                pattern,
-                param,
-                lambda s: getattr(self.ch[s[0] - 1], name),
-                lambda s, v: setattr(self.ch[s[0] - 1], name, v),
-                fmt,
-            )
+        attr, value = self._ch_setting, self._ch_value
 
-        def value(
-            pattern: str,
-            setter: Any,
-            getter: Any,
-            units: str,
-            lo: float,
-            hi: float,
-            default: float,
-            specials: Mapping[str, float] | None = None,
-        ) -> None:
-            param = Number(
-                lo,
-                hi,
-                default=default,
-                units=(units,),
-                out_of_range="none",
-                specials=dict(specials or {}),
-            )
-            t.setting(
-                pattern,
-                param,
-                lambda s: getter(self.ch[s[0] - 1]),
-                lambda s, v: setter(s[0] - 1, float(v)),
-                format_nr3,
-            )
-
-        t.add(
+        self._add_function(
             "[:SOURce#]:FUNCtion[:SHAPe]",
-            set=self._set_function,
-            query=lambda c: self.ch[c.ch - 1].function,
-            params=(
-                Choice(
-                    "SINusoid",
-                    "SQUare",
-                    "TRIangle",
-                    "RAMP",
-                    "PULSe",
-                    "PRBS",
-                    "NOISe",
-                    "ARBitrary",
-                    "DC",
-                ),
+            *(
+                "SINusoid",
+                "SQUare",
+                "TRIangle",
+                "RAMP",
+                "PULSe",
+                "PRBS",
+                "NOISe",
+                "ARBitrary",
+                "DC",
             ),
         )
-        value(
-            "[:SOURce#]:FREQuency[:CW]",
-            self.set_frequency,
-            lambda c: 1.0 / c.period,
-            "HZ",
-            1e-6,
-            FREQUENCY_MAX_HZ,
-            1e3,
-        )
-        value(
-            "[:SOURce#]:VOLTage[:LEVel][:IMMediate][:AMPLitude]",
-            self.set_amplitude,
-            lambda c: c.high - c.low,
-            "V",
-            AMPLITUDE_MIN_V,
-            AMPLITUDE_MAX_V,
-            0.1,
-        )
-        value(
-            "[:SOURce#]:VOLTage[:LEVel][:IMMediate]:OFFSet",
-            self.set_offset,
-            lambda c: (c.high + c.low) / 2,
-            "V",
-            -WINDOW_V,
-            WINDOW_V,
-            0.0,
-        )
-        value(
-            "[:SOURce#]:VOLTage[:LEVel][:IMMediate]:HIGH",
-            self.set_high,
-            lambda c: c.high,
-            "V",
-            -WINDOW_V + AMPLITUDE_MIN_V,
-            WINDOW_V,
-            0.05,
-        )
-        value(
-            "[:SOURce#]:VOLTage[:LEVel][:IMMediate]:LOW",
-            self.set_low,
-            lambda c: c.low,
-            "V",
-            -WINDOW_V,
-            WINDOW_V - AMPLITUDE_MIN_V,
-            -0.05,
-        )
-        attr("[:SOURce#]:VOLTage:UNIT", Choice("VPP", "VRMS", "DBM"), "unit")
+        self._add_frequency("[:SOURce#]:FREQuency[:CW]", 1e3)
+        self._add_levels("[:SOURce#]:VOLTage")
         value(
             "[:SOURce#]:FUNCtion:PULSe:WIDTh",
             self.set_width,
@@ -454,15 +300,7 @@ class Keysight33500B(ScpiInstrument):
             PERIOD_MAX_S,
             1e-3,
         )
-        value(
-            "[:SOURce#]:FUNCtion:PULSe:DCYCle",
-            lambda i, v: self.set_width(i, v / 100 * self.ch[i].period),
-            lambda c: 100 * c.width / c.period,
-            "PCT",
-            0.0,
-            100.0,
-            10.0,
-        )
+        self._add_duty_cycle("[:SOURce#]:FUNCtion:PULSe:DCYCle")
         attr("[:SOURce#]:FUNCtion:PULSe:HOLD", Choice("WIDTh", "DCYCle"), "hold")
         value(
             "[:SOURce#]:FUNCtion:PULSe:TRANsition[:LEADing]",
@@ -618,15 +456,3 @@ class Keysight33500B(ScpiInstrument):
         t.add("[:SOURce#]:DATA:VOLatile:CLEar", set=lambda c: None)
         t.add("[:SOURce#]:DATA:ARBitrary", set=lambda c: None, params=(Any_(), repeat(Any_())))
         t.add("[:SOURce#]:DATA:ARBitrary:DAC", set=lambda c: None, params=(Any_(), repeat(Any_())))
-
-    def _set_function(self, call: Call) -> None:
-        self.ch[call.ch - 1].function = call.args[0]
-        self._apply_source(call.ch - 1)
-
-    def _set_polarity(self, s: tuple[int, ...], value: str) -> None:
-        self.ch[s[0] - 1].polarity = value
-        self._apply_source(s[0] - 1)
-
-
-def _b(value: bool) -> str:
-    return "1" if value else "0"

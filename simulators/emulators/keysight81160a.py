@@ -36,12 +36,13 @@ plausible values, not confirmed from the manual.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from ..scpi import Boolean, Call, Choice, Number, ScpiInstrument, format_nr3
-from ._generator import BenchLike, load_factor
+from ..scpi import Boolean, Choice, Number, format_nr3
+from ._generator import BenchLike, ChannelState, PulseGeneratorEmulator
+from ._generator import bool_nr1 as _b
 
 __all__ = ["Keysight81160A"]
 
@@ -60,32 +61,19 @@ HIGH_Z = 9.9e37
 
 
 @dataclass
-class _Channel:
-    function: str = "SIN"
-    high: float = 0.05
-    low: float = -0.05
-    period: float = 1e-6
-    width: float = 100e-9
-    lead: float = 5e-9
-    trail: float = 5e-9
+class _Channel(ChannelState):
     trail_auto: bool = True
     delay: float = 0.0
-    hold: str = "WIDT"
     count: int = 1
     arm: str = "IMM"
-    trigger_source: str = "IMM"
     arm_frequency: float = 1e6
-    output: bool = False
     complement: bool = False
-    polarity: str = "NORM"
-    load: float = 50.0
-    unit: str = "VPP"
     limit_on: bool = False
     limit_high: float = 5.0
     limit_low: float = -5.0
 
 
-class Keysight81160A(ScpiInstrument):
+class Keysight81160A(PulseGeneratorEmulator):
     """Emulated 81160A driving ``bench`` terminals ``<terminal_prefix>.<channel>``.
 
     :param bench: shared bench (``source``, ``pulse``, ``idle``; ``clock`` optional).
@@ -95,7 +83,16 @@ class Keysight81160A(ScpiInstrument):
     :param manufacturer: first ``*IDN?`` field (older units answer "Agilent Technologies").
     """
 
-    error_messages: ClassVar[Mapping[int, str]] = {}
+    channel_type: ClassVar[type[ChannelState]] = _Channel
+    WINDOW_V = WINDOW_V
+    AMPLITUDE_MIN_V = AMPLITUDE_MIN_V
+    AMPLITUDE_MAX_V = AMPLITUDE_MAX_V
+    PERIOD_MAX_S = PERIOD_MAX_S
+    WIDTH_MIN_S = WIDTH_MIN_S
+    EDGE_TO_WIDTH = EDGE_TO_WIDTH
+    EDGE_PERIOD_FACTOR = EDGE_PERIOD_FACTOR
+    FREQUENCY_MAX_HZ = FREQUENCY_MAX_HZ
+    ch: list[_Channel]
 
     def __init__(
         self,
@@ -108,44 +105,21 @@ class Keysight81160A(ScpiInstrument):
         manufacturer: str = "Agilent Technologies",
         channels: int = 2,
     ) -> None:
-        self.bench = bench
-        self.terminals = (
-            tuple(terminals)
-            if terminals
-            else tuple(f"{terminal_prefix}.{n}" for n in range(1, channels + 1))
-        )
-        self.n_channels = len(self.terminals)
-        self.ch: list[_Channel] = [_Channel() for _ in self.terminals]
-        self.bursts_fired = 0
-        clock = getattr(bench, "clock", None)
         super().__init__(
+            bench,
+            terminal_prefix,
+            terminals,
+            channels,
             idn=f"{manufacturer},81160A,{serial},{firmware}",
             error_queue_depth=30,
-            max_suffix=self.n_channels,
-            clock=(lambda: clock.now_s) if clock is not None else None,
         )
 
     # ------------------------------------------------------------------ state
-
-    def _reset_state(self) -> None:
-        self.ch = [_Channel() for _ in self.terminals]
-        for i in range(self.n_channels):
-            self._apply_source(i)
 
     def _trigger(self) -> None:
         for i, c in enumerate(self.ch):
             if c.arm != "EXT":
                 self._fire(i)
-
-    def _apply_source(self, i: int) -> None:
-        c = self.ch[i]
-        if c.function in ("PULS", "SQU"):
-            rest = c.high if c.polarity == "INV" else c.low
-        else:
-            rest = (c.high + c.low) / 2
-            if c.polarity == "INV":
-                rest = -rest
-        self.bench.source(self.terminals[i], rest, c.output)
 
     def _fire(self, i: int) -> None:
         """One burst of ``TRIG:COUN`` pulses on channel index ``i`` (if its output is on)."""
@@ -153,11 +127,7 @@ class Keysight81160A(ScpiInstrument):
         if not c.output or c.function not in ("PULS", "SQU"):
             return
         width = c.width if c.function == "PULS" else c.period / 2
-        high, low = (c.low, c.high) if c.polarity == "INV" else (c.high, c.low)
-        if c.delay > 0:
-            self.bench.idle(c.delay)
-        self.bench.pulse(self.terminals[i], high, low, width, c.period, c.count)
-        self.bursts_fired += 1
+        self._burst(i, width, c.count, c.delay)
 
     # ------------------------------------------------------------------ coupling helpers
 
@@ -170,17 +140,6 @@ class Keysight81160A(ScpiInstrument):
             self.push_error(code, f"{what} adjusted")
             return clipped
         return value
-
-    def _factor(self, c: _Channel) -> float:
-        return load_factor(c.load)
-
-    def set_width(self, i: int, width: float) -> None:
-        """Pulse width with the coupling rules (see module docstring)."""
-        c = self.ch[i]
-        w = self._clip(width, WIDTH_MIN_S, PERIOD_MAX_S, -222, "pulse width")
-        lo = max(WIDTH_MIN_S, max(c.lead, c.trail) / EDGE_TO_WIDTH)
-        hi = c.period - EDGE_PERIOD_FACTOR * (c.lead + c.trail)
-        c.width = self._clip(w, lo, hi, -222, "pulse width")
 
     def set_period(self, i: int, period: float) -> None:
         """Pulse period; with ``HOLD DCYC`` the width scales along, else the width stays."""
@@ -199,11 +158,6 @@ class Keysight81160A(ScpiInstrument):
             return
         lo = max(PERIOD_MIN_S, c.width + edges)
         c.period = self._clip(p, lo, PERIOD_MAX_S, -222, "period")
-
-    def set_frequency(self, i: int, hertz: float) -> None:
-        """Frequency: the period is its inverse (same coupling rules)."""
-        f = self._clip(hertz, 1.0 / PERIOD_MAX_S, FREQUENCY_MAX_HZ, -222, "frequency")
-        self.set_period(i, 1.0 / f)
 
     def set_edge(self, i: int, value: float, which: str) -> None:
         """Leading (``"lead"``) or trailing (``"trail"``) transition time."""
@@ -224,56 +178,11 @@ class Keysight81160A(ScpiInstrument):
             c.trail = e
             c.trail_auto = False
 
-    def _level_bounds(self, c: _Channel) -> tuple[float, float, float, float]:
-        f = self._factor(c)
-        lo_win, hi_win = -WINDOW_V * f, WINDOW_V * f
+    def _level_limits(self, c: _Channel, win: float) -> tuple[float, float]:
+        """The output window, narrowed by the voltage limits when they are on."""
         if c.limit_on:
-            lo_win, hi_win = max(lo_win, c.limit_low), min(hi_win, c.limit_high)
-        return lo_win, hi_win, AMPLITUDE_MIN_V * f, AMPLITUDE_MAX_V * f
-
-    def set_high(self, i: int, value: float) -> None:
-        """High level; the low level stays."""
-        c = self.ch[i]
-        f = self._factor(c)
-        v = self._clip(value, -WINDOW_V * f + AMPLITUDE_MIN_V * f, WINDOW_V * f, -222, "high level")
-        lo_win, hi_win, a_min, a_max = self._level_bounds(c)
-        c.high = self._clip(
-            v, max(c.low + a_min, lo_win), min(c.low + a_max, hi_win), -221, "high level"
-        )
-        self._apply_source(i)
-
-    def set_low(self, i: int, value: float) -> None:
-        """Low level; the high level stays."""
-        c = self.ch[i]
-        f = self._factor(c)
-        v = self._clip(value, -WINDOW_V * f, WINDOW_V * f - AMPLITUDE_MIN_V * f, -222, "low level")
-        lo_win, hi_win, a_min, a_max = self._level_bounds(c)
-        c.low = self._clip(
-            v, max(c.high - a_max, lo_win), min(c.high - a_min, hi_win), -221, "low level"
-        )
-        self._apply_source(i)
-
-    def set_amplitude(self, i: int, value: float) -> None:
-        """Amplitude (Vpp) around the present offset."""
-        c = self.ch[i]
-        lo_win, hi_win, a_min, a_max = self._level_bounds(c)
-        a = self._clip(value, a_min, a_max, -222, "amplitude")
-        off = (c.high + c.low) / 2
-        room = 2 * min(hi_win - off, off - lo_win)
-        a = self._clip(a, a_min, room, -221, "amplitude")
-        c.high, c.low = off + a / 2, off - a / 2
-        self._apply_source(i)
-
-    def set_offset(self, i: int, value: float) -> None:
-        """Offset with the present amplitude."""
-        c = self.ch[i]
-        lo_win, hi_win, a_min, _ = self._level_bounds(c)
-        f = self._factor(c)
-        o = self._clip(value, -WINDOW_V * f + a_min / 2, WINDOW_V * f - a_min / 2, -222, "offset")
-        a = c.high - c.low
-        o = self._clip(o, lo_win + a / 2, hi_win - a / 2, -221, "offset")
-        c.high, c.low = o + a / 2, o - a / 2
-        self._apply_source(i)
+            return max(-win, c.limit_low), min(win, c.limit_high)
+        return -win, win
 
     def set_output(self, i: int, on: bool) -> None:
         """Output relay; switching on in continuous arm mode (IMM/INT2) fires one burst."""
@@ -297,81 +206,14 @@ class Keysight81160A(ScpiInstrument):
     def _build(self) -> None:
         t = self.tree
 
-        def ch_setting(pattern: str, param: Any, attr: str, fmt: Any = str) -> None:
-            t.setting(
-                pattern,
-                param,
-                lambda s: getattr(self.ch[s[0] - 1], attr),
-                lambda s, v: setattr(self.ch[s[0] - 1], attr, v),
-                fmt,
-            )
+        ch_setting, ch_value = self._ch_setting, self._ch_value
 
-        def ch_value(
-            pattern: str, setter: Any, getter: Any, units: str, lo: float, hi: float, default: float
-        ) -> None:
-            param = Number(lo, hi, default=default, units=(units,), out_of_range="none")
-            t.setting(
-                pattern,
-                param,
-                lambda s: getter(self.ch[s[0] - 1]),
-                lambda s, v: setter(s[0] - 1, float(v)),
-                format_nr3,
-            )
-
-        t.add(
+        self._add_function(
             "[:SOURce]:FUNCtion#[:SHAPe]",
-            set=self._set_function,
-            query=lambda c: self.ch[c.ch - 1].function,
-            params=(
-                Choice("SINusoid", "SQUare", "RAMP", "PULSe", "NOISe", "DC", "USER", "PATTern"),
-            ),
+            *("SINusoid", "SQUare", "RAMP", "PULSe", "NOISe", "DC", "USER", "PATTern"),
         )
-        ch_value(
-            "[:SOURce]:FREQuency#[:CW]",
-            self.set_frequency,
-            lambda c: 1.0 / c.period,
-            "HZ",
-            1e-6,
-            FREQUENCY_MAX_HZ,
-            1e6,
-        )
-        ch_value(
-            "[:SOURce]:VOLTage#[:LEVel][:IMMediate][:AMPLitude]",
-            self.set_amplitude,
-            lambda c: c.high - c.low,
-            "V",
-            AMPLITUDE_MIN_V,
-            AMPLITUDE_MAX_V,
-            0.1,
-        )
-        ch_value(
-            "[:SOURce]:VOLTage#[:LEVel][:IMMediate]:OFFSet",
-            self.set_offset,
-            lambda c: (c.high + c.low) / 2,
-            "V",
-            -WINDOW_V,
-            WINDOW_V,
-            0.0,
-        )
-        ch_value(
-            "[:SOURce]:VOLTage#[:LEVel][:IMMediate]:HIGH",
-            self.set_high,
-            lambda c: c.high,
-            "V",
-            -WINDOW_V + AMPLITUDE_MIN_V,
-            WINDOW_V,
-            0.05,
-        )
-        ch_value(
-            "[:SOURce]:VOLTage#[:LEVel][:IMMediate]:LOW",
-            self.set_low,
-            lambda c: c.low,
-            "V",
-            -WINDOW_V,
-            WINDOW_V - AMPLITUDE_MIN_V,
-            -0.05,
-        )
-        ch_setting("[:SOURce]:VOLTage#:UNIT", Choice("VPP", "VRMS", "DBM"), "unit")
+        self._add_frequency("[:SOURce]:FREQuency#[:CW]", 1e6)
+        self._add_levels("[:SOURce]:VOLTage#")
         ch_setting("[:SOURce]:VOLTage#:LIMit[:STATe]", Boolean(), "limit_on", _b)
         ch_setting(
             "[:SOURce]:VOLTage#:LIMit:HIGH",
@@ -403,15 +245,7 @@ class Keysight81160A(ScpiInstrument):
             PERIOD_MAX_S,
             100e-9,
         )
-        ch_value(
-            "[:SOURce]:PULSe:DCYCle#",
-            lambda i, v: self.set_width(i, v / 100 * self.ch[i].period),
-            lambda c: 100 * c.width / c.period,
-            "PCT",
-            0.0,
-            100.0,
-            10.0,
-        )
+        self._add_duty_cycle("[:SOURce]:PULSe:DCYCle#")
         ch_setting("[:SOURce]:PULSe:HOLD#", Choice("WIDTh", "DCYCle"), "hold")
         for pattern in (
             "[:SOURce]:PULSe:TRANsition#[:LEADing]",
@@ -490,40 +324,23 @@ class Keysight81160A(ScpiInstrument):
             lambda s, v: setattr(self.ch[s[0] - 1], "complement", v),
             _b,
         )
-        t.setting(
-            ":OUTPut#:IMPedance:EXTernal",
-            Number(
-                0.3,
-                1e6,
-                default=50.0,
-                units=("OHM",),
-                specials={"INF": HIGH_Z},
-                out_of_range="clip_log",
-            ),
-            lambda s: self.ch[s[0] - 1].load,
-            self._set_load,
-            format_nr3,
-        )
-        t.setting(
-            ":OUTPut#:LOAD",
-            Number(
-                0.3,
-                1e6,
-                default=50.0,
-                units=("OHM",),
-                specials={"INF": HIGH_Z},
-                out_of_range="clip_log",
-            ),
-            lambda s: self.ch[s[0] - 1].load,
-            self._set_load,
-            format_nr3,
-        )
+        for pattern in (":OUTPut#:IMPedance:EXTernal", ":OUTPut#:LOAD"):
+            t.setting(
+                pattern,
+                Number(
+                    0.3,
+                    1e6,
+                    default=50.0,
+                    units=("OHM",),
+                    specials={"INF": HIGH_Z},
+                    out_of_range="clip_log",
+                ),
+                lambda s: self.ch[s[0] - 1].load,
+                self._set_load,
+                format_nr3,
+            )
         t.add(":SYSTem:ERRor[:NEXT]", query=lambda c: self.next_error().scpi())
         t.add(":SYSTem:VERSion", query=lambda c: "1999.0")
-
-    def _set_function(self, call: Call) -> None:
-        self.ch[call.ch - 1].function = call.args[0]
-        self._apply_source(call.ch - 1)
 
     def _set_trail_auto(self, s: tuple[int, ...], on: bool) -> None:
         c = self.ch[s[0] - 1]
@@ -531,17 +348,9 @@ class Keysight81160A(ScpiInstrument):
         if on:
             self.set_edge(s[0] - 1, c.lead, "lead")
 
-    def _set_polarity(self, s: tuple[int, ...], value: str) -> None:
-        self.ch[s[0] - 1].polarity = value
-        self._apply_source(s[0] - 1)
-
     def _set_load(self, s: tuple[int, ...], value: float) -> None:
         c = self.ch[s[0] - 1]
         c.load = HIGH_Z if value >= 1e30 else float(value)
         # levels stay as programmed; re-check them against the new window
         self.set_low(s[0] - 1, c.low)
         self.set_high(s[0] - 1, c.high)
-
-
-def _b(value: bool) -> str:
-    return "1" if value else "0"
