@@ -26,6 +26,92 @@ except ImportError:  # pragma: no cover - only without numba
         return (lambda f: f) if not args or not callable(args[0]) else args[0]
 
 
+# The helpers below are inlined into the kernels at the numba IR level (inline="always"),
+# so the compiled kernels are the same loops as when they were written out in each one.
+@njit(cache=True, fastmath=True, inline="always")
+def _normalise_predict(alpha, inv_c, pred, trans, t, s):
+    """Forward step shared by the K-state kernels: scale ``alpha[t]`` (which sums to ``s``) to
+    a distribution, store ``1 / s`` in ``inv_c[t]`` and the predicted distribution of the next
+    sample in ``pred``. Returns ``s``, floored at 1e-300."""
+    k = pred.size
+    if s <= 1e-300:
+        s = 1e-300
+    inv = 1.0 / s
+    inv_c[t] = inv
+    for j in range(k):
+        alpha[t, j] *= inv
+    for j in range(k):
+        a = 0.0
+        for i in range(k):
+            a += alpha[t, i] * trans[i, j]
+        pred[j] = a
+    return s
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _add_log_normaliser(loglik, prod, mx, s):
+    """Adds ``mx + log(s)`` to ``loglik``: ``s`` goes into the running product ``prod`` of
+    normalisers, which is folded into ``loglik`` before it underflows. Returns (loglik, prod)."""
+    loglik += mx
+    if s < 1e-100:
+        loglik += math.log(s)
+    else:
+        prod *= s
+        if prod < 1e-200:
+            loglik += math.log(prod)
+            prod = 1.0
+    return loglik, prod
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _backward(x, b, alpha, inv_c, trans, prev_filtered, n_keep):
+    """Backward pass shared by the K-state kernels: accumulates the sufficient statistics of
+    samples ``0 .. n_keep-1`` from the filtered distributions ``alpha``, the scaled emission
+    densities ``b`` and the inverse normalisers ``inv_c``. Returns (G, X, X2, XI, filtered at
+    n_keep-1)."""
+    t_len, k = b.shape
+    beta = np.ones(k)
+    w = np.empty(k)
+    g = np.zeros(k)
+    xs = np.zeros(k)
+    x2 = np.zeros(k)
+    xi = np.zeros((k, k))
+    for t in range(t_len - 1, -1, -1):
+        if t < n_keep:
+            xt = x[t]
+            for j in range(k):
+                gam = alpha[t, j] * beta[j]
+                g[j] += gam
+                xs[j] += gam * xt
+                x2[j] += gam * xt * xt
+        for j in range(k):
+            w[j] = b[t, j] * beta[j] * inv_c[t]
+        if t > 0:
+            keep = t < n_keep
+            for i in range(k):
+                ai = alpha[t - 1, i]
+                s = 0.0
+                for j in range(k):
+                    v = trans[i, j] * w[j]
+                    if keep:
+                        xi[i, j] += ai * v
+                    s += v
+                beta[i] = s
+        elif n_keep > 0:
+            tot = 0.0
+            for i in range(k):
+                tot += prev_filtered[i]
+            if tot > 0.0:
+                for i in range(k):
+                    for j in range(k):
+                        xi[i, j] += prev_filtered[i] * trans[i, j] * w[j]
+    last = np.zeros(k)
+    if n_keep > 0:
+        for j in range(k):
+            last[j] = alpha[n_keep - 1, j]
+    return g, xs, x2, xi, last
+
+
 @njit(cache=True, fastmath=True)
 def forward_backward(x, means, variances, trans, prior, prev_filtered, n_keep):
     """Scaled forward-backward over ``x`` (block followed by look-ahead samples).
@@ -69,66 +155,11 @@ def forward_backward(x, means, variances, trans, prior, prev_filtered, n_keep):
             a = pred[j] * bj
             alpha[t, j] = a
             s += a
-        if s <= 1e-300:
-            s = 1e-300
-        inv = 1.0 / s
-        inv_c[t] = inv
-        for j in range(k):
-            alpha[t, j] *= inv
-        for j in range(k):
-            a = 0.0
-            for i in range(k):
-                a += alpha[t, i] * trans[i, j]
-            pred[j] = a
+        s = _normalise_predict(alpha, inv_c, pred, trans, t, s)
         if t < n_keep:
-            loglik += mx
-            if s < 1e-100:
-                loglik += math.log(s)
-            else:
-                prod *= s
-                if prod < 1e-200:
-                    loglik += math.log(prod)
-                    prod = 1.0
+            loglik, prod = _add_log_normaliser(loglik, prod, mx, s)
     loglik += math.log(prod)
-    beta = np.ones(k)
-    w = np.empty(k)
-    g = np.zeros(k)
-    xs = np.zeros(k)
-    x2 = np.zeros(k)
-    xi = np.zeros((k, k))
-    for t in range(t_len - 1, -1, -1):
-        if t < n_keep:
-            xt = x[t]
-            for j in range(k):
-                gam = alpha[t, j] * beta[j]
-                g[j] += gam
-                xs[j] += gam * xt
-                x2[j] += gam * xt * xt
-        for j in range(k):
-            w[j] = b[t, j] * beta[j] * inv_c[t]
-        if t > 0:
-            keep = t < n_keep
-            for i in range(k):
-                ai = alpha[t - 1, i]
-                s = 0.0
-                for j in range(k):
-                    v = trans[i, j] * w[j]
-                    if keep:
-                        xi[i, j] += ai * v
-                    s += v
-                beta[i] = s
-        elif n_keep > 0:
-            tot = 0.0
-            for i in range(k):
-                tot += prev_filtered[i]
-            if tot > 0.0:
-                for i in range(k):
-                    for j in range(k):
-                        xi[i, j] += prev_filtered[i] * trans[i, j] * w[j]
-    last = np.zeros(k)
-    if n_keep > 0:
-        for j in range(k):
-            last[j] = alpha[n_keep - 1, j]
+    g, xs, x2, xi, last = _backward(x, b, alpha, inv_c, trans, prev_filtered, n_keep)
     return loglik, g, xs, x2, xi, last
 
 
@@ -179,14 +210,7 @@ def forward_backward2(x, means, variances, trans, prior, prev_filtered, n_keep):
         p0 = u0 * a00 + u1 * a10
         p1 = u0 * a01 + u1 * a11
         if t < n_keep:
-            loglik += mx
-            if s < 1e-100:
-                loglik += math.log(s)
-            else:
-                prod *= s
-                if prod < 1e-200:
-                    loglik += math.log(prod)
-                    prod = 1.0
+            loglik, prod = _add_log_normaliser(loglik, prod, mx, s)
     loglik += math.log(prod)
     be0 = 1.0
     be1 = 1.0
@@ -253,58 +277,10 @@ def forward_backward_emissions(b, x, trans, prior, prev_filtered, n_keep):
             a = pred[j] * b[t, j]
             alpha[t, j] = a
             s += a
-        if s <= 1e-300:
-            s = 1e-300
-        inv = 1.0 / s
-        inv_c[t] = inv
-        for j in range(k):
-            alpha[t, j] *= inv
-        for j in range(k):
-            a = 0.0
-            for i in range(k):
-                a += alpha[t, i] * trans[i, j]
-            pred[j] = a
+        s = _normalise_predict(alpha, inv_c, pred, trans, t, s)
         if t < n_keep:
             loglik += math.log(s)
-    beta = np.ones(k)
-    w = np.empty(k)
-    g = np.zeros(k)
-    xs = np.zeros(k)
-    x2 = np.zeros(k)
-    xi = np.zeros((k, k))
-    for t in range(t_len - 1, -1, -1):
-        if t < n_keep:
-            xt = x[t]
-            for j in range(k):
-                gam = alpha[t, j] * beta[j]
-                g[j] += gam
-                xs[j] += gam * xt
-                x2[j] += gam * xt * xt
-        for j in range(k):
-            w[j] = b[t, j] * beta[j] * inv_c[t]
-        if t > 0:
-            keep = t < n_keep
-            for i in range(k):
-                ai = alpha[t - 1, i]
-                s = 0.0
-                for j in range(k):
-                    v = trans[i, j] * w[j]
-                    if keep:
-                        xi[i, j] += ai * v
-                    s += v
-                beta[i] = s
-        elif n_keep > 0:
-            tot = 0.0
-            for i in range(k):
-                tot += prev_filtered[i]
-            if tot > 0.0:
-                for i in range(k):
-                    for j in range(k):
-                        xi[i, j] += prev_filtered[i] * trans[i, j] * w[j]
-    last = np.zeros(k)
-    if n_keep > 0:
-        for j in range(k):
-            last[j] = alpha[n_keep - 1, j]
+    g, xs, x2, xi, last = _backward(x, b, alpha, inv_c, trans, prev_filtered, n_keep)
     return loglik, g, xs, x2, xi, last
 
 

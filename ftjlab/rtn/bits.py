@@ -25,6 +25,7 @@ import numpy as np
 
 from ftjlab.errors import BadInput
 
+from ._checks import as_cells
 from .nist import as_bits
 
 __all__ = [
@@ -39,24 +40,13 @@ __all__ = [
 ]
 
 
-def _finite_2d(trace, name: str = "trace") -> np.ndarray:
-    x = np.asarray(trace, dtype=np.float64)
-    if x.ndim == 1:
-        x = x[None, :]
-    if x.ndim != 2 or x.shape[1] < 2:
-        raise BadInput(f"{name}: expected readings of shape (n,) or (cells, n) with n >= 2")
-    if not np.all(np.isfinite(x)):
-        raise BadInput(f"{name}: contains NaN or inf readings")
-    return x
-
-
 def threshold_bits(trace, threshold=None) -> np.ndarray:
     """Bits (uint8, same shape as ``trace``): 1 where a reading is above its cell's threshold.
 
     ``threshold``: None for each cell's median, a scalar, or one value per cell. A cell whose
     readings are all equal has no randomness to offer: :class:`BadInput`.
     """
-    x = _finite_2d(trace)
+    x = as_cells(trace, "trace", 2)
     if threshold is None:
         thr = np.median(x, axis=1)
     else:

@@ -34,6 +34,8 @@ from scipy import special, stats
 
 from ftjlab.errors import BadInput
 
+from ._checks import as_cells
+
 __all__ = [
     "LatentQuality",
     "TuningPoint",
@@ -50,16 +52,7 @@ __all__ = [
 
 
 def _as_cells(traces, name: str = "traces") -> np.ndarray:
-    x = np.asarray(traces, dtype=np.float64)
-    if x.ndim == 1:
-        x = x[None, :]
-    if x.ndim != 2:
-        raise BadInput(f"{name}: expected (cells, readings), got shape {x.shape}")
-    if x.shape[1] < 20:
-        raise BadInput(f"{name}: {x.shape[1]} readings per cell is too short (need >= 20)")
-    if not np.all(np.isfinite(x)):
-        bad = np.flatnonzero(~np.all(np.isfinite(x), axis=1))
-        raise BadInput(f"{name}: NaN/inf readings in cell(s) {bad.tolist()[:10]}")
+    x = as_cells(traces, name, 20)
     flat = np.flatnonzero(np.std(x, axis=1) <= 1e-12 * np.maximum(np.abs(x).max(axis=1), 1e-300))
     if flat.size:
         raise BadInput(f"{name}: cell(s) {flat.tolist()[:10]} are constant: no randomness")
