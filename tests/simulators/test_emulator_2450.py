@@ -16,8 +16,8 @@ from test_scpi_helpers import (
     FakeBench,
     ask,
     errors,
+    fuzz_emulator,
     fuzz_lines,
-    random_line,
 )
 
 TERM = "smu2450"
@@ -409,13 +409,7 @@ FUZZ_EXAMPLES, FUZZ_LINES = 250, 40  # 10,000 lines
 @given(fuzz_lines())
 def test_fuzz_2450_never_raises_and_uses_manual_codes(rng):
     smu = FUZZ_SMU
-    smu.reset()
-    for _ in range(FUZZ_LINES):
-        smu.write(random_line(rng, VALID_2450))
-        while smu.reply_pending:
-            assert smu.read().endswith(b"\n")
-        assert smu.internal_faults == []
-    assert {e.code for e in smu.errors.peek_all()} <= CODES_2450
+    fuzz_emulator(smu, rng, VALID_2450, CODES_2450, FUZZ_LINES)
 
 
 FUZZ_SMU = Keithley2450(FakeBench())

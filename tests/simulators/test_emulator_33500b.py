@@ -12,8 +12,8 @@ from test_scpi_helpers import (
     FakeBench,
     ask,
     errors,
+    fuzz_emulator,
     fuzz_lines,
-    random_line,
 )
 
 SETUP = (
@@ -183,12 +183,6 @@ FUZZ_AWG = Keysight33500B(FakeBench())
 @given(fuzz_lines())
 def test_fuzz_33500b_never_raises_and_uses_manual_codes(rng):
     awg = FUZZ_AWG
-    awg.reset()
-    for _ in range(FUZZ_LINES):
-        awg.write(random_line(rng, VALID_33500B))
-        while awg.reply_pending:
-            assert awg.read().endswith(b"\n")
-        assert awg.internal_faults == []
-    assert {e.code for e in awg.errors.peek_all()} <= CODES_33500B
+    fuzz_emulator(awg, rng, VALID_33500B, CODES_33500B, FUZZ_LINES)
     for c in awg.ch:
         assert abs(c.high) <= 10.0 + 1e-9 and abs(c.low) <= 10.0 + 1e-9

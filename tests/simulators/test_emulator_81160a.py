@@ -12,8 +12,8 @@ from test_scpi_helpers import (
     FakeBench,
     ask,
     errors,
+    fuzz_emulator,
     fuzz_lines,
-    random_line,
 )
 
 SETUP = (
@@ -216,12 +216,6 @@ FUZZ_PG = Keysight81160A(FakeBench())
 @given(fuzz_lines())
 def test_fuzz_81160a_never_raises_and_uses_manual_codes(rng):
     pg = FUZZ_PG
-    pg.reset()
-    for _ in range(FUZZ_LINES):
-        pg.write(random_line(rng, VALID_81160A))
-        while pg.reply_pending:
-            assert pg.read().endswith(b"\n")
-        assert pg.internal_faults == []
-    assert {e.code for e in pg.errors.peek_all()} <= CODES_81160A
+    fuzz_emulator(pg, rng, VALID_81160A, CODES_81160A, FUZZ_LINES)
     for c in pg.ch:  # the coupling rules always hold
         assert c.period >= c.width + 0.8 * (c.lead + c.trail) - 1e-12

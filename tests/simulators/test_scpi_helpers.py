@@ -217,3 +217,15 @@ def fuzz_lines() -> st.SearchStrategy[random.Random]:
     """Hypothesis drives the fuzz through a seeded ``random.Random``: drawing thousands of
     lines as individual hypothesis examples would cost more than the emulators do."""
     return st.randoms(use_true_random=True)
+
+
+def fuzz_emulator(emulator, rng, valid: list[str], codes: set[int], lines: int = 40) -> None:
+    """Reset ``emulator`` and send it ``lines`` random command lines: every reply is framed,
+    nothing fails inside the emulator, and only the manual's error codes are queued."""
+    emulator.reset()
+    for _ in range(lines):
+        emulator.write(random_line(rng, valid))
+        while emulator.reply_pending:
+            assert emulator.read().endswith(b"\n")
+        assert emulator.internal_faults == []
+    assert {e.code for e in emulator.errors.peek_all()} <= codes
