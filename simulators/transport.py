@@ -386,6 +386,30 @@ class _Handler(socketserver.BaseRequestHandler):
         self.server.owner._serve_client(self.request)  # type: ignore[attr-defined]
 
 
+def _quickack(sock: socket.socket) -> Any:
+    """A callable that ACKs what ``sock`` has received at once (a no-op where unsupported).
+
+    A client that writes a command and then a query (``write(":SOUR:VOLT 1")``, then
+    ``query(":READ?")``) sends two small segments; with Nagle's algorithm on (pyvisa-py's
+    default, NI-VISA's too) the query waits until the command's segment is ACKed. A command
+    has no reply to carry that ACK, so a delayed-ACK receiver holds it for up to 40 ms (Linux)
+    or 200 ms (Windows): every set-then-measure step would cost that. Linux's TCP_QUICKACK
+    sends the pending ACK now, but the kernel drops back to delayed ACKs by itself, so it is
+    re-armed after every ``recv``. Elsewhere the server cannot change the client's Nagle, and
+    the callable does nothing.
+    """
+    option = getattr(socket, "TCP_QUICKACK", None)
+    if option is None:
+        return lambda: None
+
+    def quickack() -> None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, option, 1)
+
+    quickack()
+    return quickack
+
+
 class InstrumentServer:
     """Serve one emulator on a raw TCP socket (one port per instrument).
 
@@ -476,6 +500,7 @@ class InstrumentServer:
             self._clients.add(sock)
         with contextlib.suppress(OSError):  # replies are small and go out at once
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        quickack = _quickack(sock)
         faults = self.faults
         pending = b""
         late: deque[tuple[float, bytes]] = deque()  # slowed-down replies, in order
@@ -492,6 +517,7 @@ class InstrumentServer:
                 data = sock.recv(65536)
                 if not data:
                     return
+                quickack()
                 if not pending and data.find(b"\n") == len(data) - 1:
                     lines, pending = (data[:-1],), b""  # the usual case: one whole message
                 else:

@@ -16,6 +16,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 from ftjlab.instruments import Keithley2636B
 from ftjlab.simulators.server import SimServer
@@ -189,4 +190,40 @@ def bench_buffer_read_binary_vs_ascii(quick: bool) -> BenchResult:
         5.0,
         higher_is_better=True,
         note=f"pair-ratio median {ratio:.1f}; pyvisa-py over TCP, readings only",
+    )
+
+
+def bench_set_then_measure_vs_query(quick: bool) -> BenchResult:
+    """A set-then-measure loop through pyvisa-py (Nagle on, its default): ``:SOUR:VOLT v``
+    written, then ``:MEAS:CURR?`` queried, per point, against the bare ``:MEAS:CURR?`` round
+    trip, both to the simulated 2450 of ``sim-2450.toml``, interleaved in one run.
+
+    Without the server's prompt ACK the write's segment waits for a delayed ACK (~40 ms on
+    Linux) before the query may leave the client: ~200x. The bound is 2x.
+    """
+    bench = Path(__file__).resolve().parents[2] / "data" / "benches" / "sim-2450.toml"
+    n = 20
+    with SimServer(load_bench_config(bench), seed=SEED) as server:
+        smu = _open(server.resources["smu"])
+        try:
+            for command in ("*RST", ":SOUR:FUNC VOLT", ":SENS:FUNC 'CURR'", ":SENS:CURR:NPLC 0.01",
+                            ":OUTP ON"):
+                smu.write(command)
+            assert smu.query("*OPC?") == "1"
+            levels = [0.001 * (i % 50) for i in range(n)]
+
+            def set_then_measure():
+                for level in levels:
+                    smu.write(f":SOUR:VOLT {level:.4f}")
+                    smu.query(":MEAS:CURR?")
+
+            ts, tb, ratio = interleaved_ratio(set_then_measure, _queries(smu, ":MEAS:CURR?", n),
+                                              11 if quick else 31)
+            smu.write(":OUTP OFF")
+        finally:
+            smu.close()
+    return BenchResult(
+        "instruments.set_then_measure_vs_query", ratio * tb / n, tb / n, "s per point", 2.0,
+        note=f"2450 via pyvisa-py, {n} points a batch, median of pair ratios (medians alone: "
+        f"{ts / tb:.2f}); set+measure {ts / n * 1e3:.2f} ms/point",
     )

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,27 @@ def test_cli_sim_server_subprocess_until_sigterm(config_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_write_then_query_through_pyvisa_py_needs_no_delayed_ack(config_path):
+    """pyvisa-py leaves Nagle on: a command written just before a query is held until the
+    server ACKs it. Without the server's prompt ACK (TCP_QUICKACK re-armed after each recv)
+    every write-then-query step costs Linux's delayed-ACK minimum, 40 ms; with it, well under
+    a millisecond on loopback. The bound (10 ms for the median step) leaves room for a loaded
+    machine and still fails on a single delayed ACK."""
+    with SimServer(parse_bench_config(tomllib.loads(CONFIG)), seed=3) as server:
+        rm, inst = open_all({"smu": server.resources["smu"]})
+        smu = inst["smu"]
+        try:
+            smu.query("print(1)")
+            steps = []
+            for i in range(25):
+                t0 = time.perf_counter()
+                smu.write(f"smua.source.levelv = {0.001 * i}")
+                assert float(smu.query("print(smua.source.levelv)")) == pytest.approx(0.001 * i)
+                steps.append(time.perf_counter() - t0)
+        finally:
+            smu.close()
+            rm.close()
+    steps.sort()
+    assert steps[len(steps) // 2] < 0.010, f"median write+query step {steps[12] * 1e3:.1f} ms"
