@@ -15,11 +15,15 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
-from pymeasure.experiment import Procedure
-from pymeasure.experiment.parameters import Parameter
 
-from ftjlab.errors import BadInput
-from ftjlab.store import StreamSpec
+from ftjlab._lazy import defer
+
+defer("pandas")  # pymeasure.experiment imports it for CSV results, which ftjlab does not use
+from pymeasure.experiment import Procedure  # noqa: E402
+from pymeasure.experiment.parameters import Parameter  # noqa: E402
+
+from ftjlab.errors import BadInput  # noqa: E402
+from ftjlab.store import StreamSpec  # noqa: E402
 
 
 class FTJProcedure(Procedure):

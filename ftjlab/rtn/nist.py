@@ -27,7 +27,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import special, stats
 
 from ftjlab.errors import BadInput
 
@@ -133,10 +132,14 @@ def as_bits(bits, name: str = "bits") -> np.ndarray:
 
 
 def _igamc(a, x):
+    from scipy import special  # scipy loads on first use, not when the CLI starts
+
     return special.gammaincc(a, x)
 
 
 def _erfc(x):
+    from scipy import special
+
     return special.erfc(x)
 
 
@@ -561,6 +564,8 @@ def _cusum_p(z: int, n: int) -> float:
     sq = math.sqrt(n)
     k1 = np.arange(tdiv(-nz + 1, 4), tdiv(nz - 1, 4) + 1)
     k2 = np.arange(tdiv(-nz - 3, 4), tdiv(nz - 1, 4) + 1)
+    from scipy import stats
+
     phi = stats.norm.cdf
     s1 = np.sum(phi((4 * k1 + 1) * z / sq) - phi((4 * k1 - 1) * z / sq))
     s2 = np.sum(phi((4 * k2 + 3) * z / sq) - phi((4 * k2 + 1) * z / sq))
@@ -789,6 +794,8 @@ def assess(
     """
     if not results:
         raise BadInput("results: no sequences to assess")
+    from scipy import stats  # loaded on first use, not when the CLI starts
+
     sets: dict[tuple[str, str], list[float]] = {}
     order: list[tuple[str, str]] = []
     for seq in results:
