@@ -404,6 +404,23 @@ class Bench:
         with self.lock:
             self.clock.advance(float(dt_s))
 
+    # ------------------------------------------------------------------ dies (probe station)
+    def select_array(self, key: Any, params: Any, seed: Any) -> None:
+        """Put the array of die ``key`` under the probes (a probe station stepped to it).
+
+        The first visit builds the die's :class:`FTJArray` from ``params()`` with its own
+        generator seeded by ``seed`` (so a die's cells do not depend on the visiting order);
+        later visits find it as it was left. Every emulator sees the new :attr:`array`.
+        """
+        with self.lock:
+            arrays = self.__dict__.setdefault("_die_arrays", {})
+            array = arrays.get(key)
+            if array is None:
+                array = FTJArray(params(), np.random.default_rng(seed), self.clock)
+                arrays[key] = array
+            self.array = array
+            self.array_key = key
+
     # ------------------------------------------------------------------ noise-free helpers
     def conductance_seen(self, terminal: str) -> float:
         """Sum of the true conductances (S) of the cells ``terminal`` reaches with WL on."""

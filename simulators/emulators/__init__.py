@@ -22,6 +22,7 @@ EMULATORS: dict[str, str] = {
     "2450": "keithley2450:Keithley2450",
     "81160A": "keysight81160a:Keysight81160A",
     "33500B": "keysight33500b:Keysight33500B",
+    "SENTIO": "mpi_sentio:SentioProbeStation",
 }
 #: channel names of each model, in order (terminals are "<name>.<channel>")
 CHANNELS: dict[str, tuple[str, ...]] = {
@@ -30,6 +31,7 @@ CHANNELS: dict[str, tuple[str, ...]] = {
     "2450": ("1",),
     "81160A": ("1", "2"),
     "33500B": ("1", "2"),
+    "SENTIO": (),  # a probe station: no terminals on the matrix
 }
 
 
