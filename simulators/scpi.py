@@ -39,6 +39,28 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from ftjlab.instruments.ieee488 import (
+    COMMON_RE as _COMMON_RE,
+)
+from ftjlab.instruments.ieee488 import (
+    HEADER_RE as _HEADER_RE,
+)
+from ftjlab.instruments.ieee488 import (
+    MULTIPLIERS as _MULTIPLIERS,
+)
+from ftjlab.instruments.ieee488 import (
+    WORD_RE as _WORD_RE,
+)
+from ftjlab.instruments.ieee488 import (
+    WS as _WS,
+)
+from ftjlab.instruments.ieee488 import (
+    ScpiError,
+    Token,
+    split_outside,
+    tokenize_parameters,
+)
+
 __all__ = [
     "STANDARD_MESSAGES",
     "Any_",
@@ -69,19 +91,6 @@ __all__ = [
 
 class NoReply(Exception):  # noqa: N818 - name fixed by the transport interface
     """Raised by ``read()`` when the instrument has no reply pending (a real one would time out)."""
-
-
-class ScpiError(Exception):
-    """An instrument error: ``code`` goes to the error queue, ``detail`` is appended to the text.
-
-    Raise it from a handler to reject a command; the dispatcher logs it and carries on with the
-    next program unit.
-    """
-
-    def __init__(self, code: int, detail: str = "") -> None:
-        super().__init__(f"{code} {detail}".strip())
-        self.code = int(code)
-        self.detail = detail
 
 
 #: SCPI-99 / IEEE-488.2 error texts. Instruments may override single entries.
@@ -115,7 +124,6 @@ STANDARD_MESSAGES: dict[int, str] = {
 }
 
 # IEEE-488.2 white space: every ASCII control character and space. LF ends a message.
-_WS = "".join(chr(i) for i in range(33))
 
 
 # --------------------------------------------------------------------------------------------
@@ -187,136 +195,6 @@ class ErrorQueue:
 # --------------------------------------------------------------------------------------------
 
 
-def split_outside(text: str, sep: str) -> list[str]:
-    """Split ``text`` at ``sep`` where it is not inside a string, block or ``( )`` expression.
-
-    An unterminated string, and an indefinite ``#0`` block, extend to the end of the text.
-    """
-    parts: list[str] = []
-    start = 0
-    depth = 0
-    i = 0
-    n = len(text)
-    while i < n:
-        c = text[i]
-        if c in "'\"":
-            j = i + 1
-            while True:
-                k = text.find(c, j)
-                if k < 0:
-                    i = n
-                    break
-                if k + 1 < n and text[k + 1] == c:
-                    j = k + 2
-                    continue
-                i = k + 1
-                break
-            continue
-        if c == "#" and i + 1 < n:
-            d = text[i + 1]
-            if d == "0":
-                i = n
-                continue
-            if d in "123456789":
-                digits = text[i + 2 : i + 2 + int(d)]
-                if len(digits) == int(d) and digits.isdigit():
-                    i = i + 2 + int(d) + int(digits)
-                    continue
-        if c == "(":
-            depth += 1
-        elif c == ")" and depth:
-            depth -= 1
-        elif c == sep and depth == 0:
-            parts.append(text[start:i])
-            start = i + 1
-        i += 1
-    parts.append(text[start:])
-    return parts
-
-
-@dataclass(frozen=True)
-class Token:
-    """One parameter as received.
-
-    ``kind`` is ``number`` (``value`` float, ``suffix`` the unit text, upper case), ``chars``
-    (``value`` upper-case mnemonic), ``string`` (``value`` the unquoted text), ``block``
-    (``value`` bytes) or ``expr`` (``value`` the text inside the parentheses).
-    """
-
-    kind: str
-    text: str
-    value: Any
-    suffix: str = ""
-
-
-_NUMBER_RE = re.compile(
-    r"([+-]?(?:\d+\.?\d*|\.\d+))(?:[ \t]*([eE])[ \t]*([+-]?\d+))?[ \t]*([A-Za-z][A-Za-z0-9]*)?"
-)
-_CHARS_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-_NONDECIMAL = {"H": (16, "0123456789ABCDEF"), "Q": (8, "01234567"), "B": (2, "01")}
-
-
-def _parse_token(text: str) -> Token:
-    t = text.strip(_WS)
-    if not t:
-        raise ScpiError(-102, "empty parameter")
-    c = t[0]
-    if c in "'\"":
-        out: list[str] = []
-        i = 1
-        while True:
-            k = t.find(c, i)
-            if k < 0:
-                raise ScpiError(-151, "unterminated string")
-            out.append(t[i:k])
-            if k + 1 < len(t) and t[k + 1] == c:
-                out.append(c)
-                i = k + 2
-                continue
-            if t[k + 1 :].strip(_WS):
-                raise ScpiError(-102, "text after string")
-            return Token("string", t, "".join(out))
-    if c == "#":
-        if len(t) >= 2 and t[1].upper() in _NONDECIMAL:
-            base, digits = _NONDECIMAL[t[1].upper()]
-            body = t[2:].upper()
-            if not body or any(ch not in digits for ch in body):
-                raise ScpiError(-102, "bad non-decimal number")
-            return Token("number", t, float(int(body, base)))
-        if len(t) >= 2 and t[1] == "0":
-            return Token("block", t, t[2:].encode("latin-1", "replace"))
-        if len(t) >= 2 and t[1] in "123456789":
-            nd = int(t[1])
-            digits = t[2 : 2 + nd]
-            if len(digits) == nd and digits.isdigit() and len(t) == 2 + nd + int(digits):
-                return Token("block", t, t[2 + nd :].encode("latin-1", "replace"))
-        raise ScpiError(-161)
-    if c == "(":
-        if not t.endswith(")"):
-            raise ScpiError(-102, "unterminated expression")
-        return Token("expr", t, t[1:-1])
-    m = _NUMBER_RE.fullmatch(t)
-    if m:
-        mant, e, exp, suffix = m.groups()
-        try:
-            value = float(mant + ("e" + exp if e else ""))
-        except (ValueError, OverflowError) as exc:  # pragma: no cover - regex guarantees form
-            raise ScpiError(-120) from exc
-        return Token("number", t, value, (suffix or "").upper())
-    if _CHARS_RE.fullmatch(t):
-        if len(t) > 12:
-            raise ScpiError(-141, "character data too long")
-        return Token("chars", t, t.upper())
-    raise ScpiError(-102)
-
-
-def tokenize_parameters(text: str) -> list[Token]:
-    """Parse the parameter part of a program unit (text after the header) into tokens."""
-    if not text.strip(_WS):
-        return []
-    return [_parse_token(p) for p in split_outside(text, ",")]
-
-
 def _mnemonic_forms(word: str) -> tuple[str, str]:
     """Short and long upper-case forms: ``'VOLTage'`` -> (``'VOLT'``, ``'VOLTAGE'``),
     ``'INTernal2'`` -> (``'INT2'``, ``'INTERNAL2'``), ``'PK2Pk'`` -> (``'PK2P'``, ``'PK2PK'``)."""
@@ -332,10 +210,6 @@ def _mnemonic_forms(word: str) -> tuple[str, str]:
 
 Warn = Callable[[int, str], None]
 
-_MULTIPLIERS = {
-    "EX": 1e18, "PE": 1e15, "T": 1e12, "G": 1e9, "MA": 1e6, "K": 1e3,
-    "M": 1e-3, "U": 1e-6, "N": 1e-9, "P": 1e-12, "F": 1e-15, "A": 1e-18,
-}  # fmt: skip
 
 
 @dataclass
@@ -744,9 +618,6 @@ def definite_block(data: bytes) -> bytes:
 # The instrument core
 # --------------------------------------------------------------------------------------------
 
-_COMMON_RE = re.compile(r":?\*([A-Za-z]+)(\?)?")
-_HEADER_RE = re.compile(r"(:)?([A-Za-z][A-Za-z0-9_]*(?::[A-Za-z][A-Za-z0-9_]*)*)(\?)?")
-_WORD_RE = re.compile(r"([A-Za-z][A-Za-z0-9_]*?)(\d*)")
 
 # Standard event status register bits (IEEE-488.2 §11.5.1).
 ESR_OPC, ESR_QYE, ESR_DDE, ESR_EXE, ESR_CME, ESR_PON = 1, 4, 8, 16, 32, 128
