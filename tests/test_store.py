@@ -49,7 +49,8 @@ def test_layout_attributes_and_streams(tmp_path):
 def test_a_live_reader_follows_the_run(tmp_path):
     run = make_run(tmp_path)
     run.append("current", np.arange(10, dtype=np.float32))
-    with h5py.File(run.path, "r", libver="latest", swmr=True) as reader:
+    # in the writer's own process HDF5 wants the writer's locking setting (off, see store._open)
+    with h5py.File(run.path, "r", libver="latest", swmr=True, locking=False) as reader:
         ds = reader["runs"][run.run_id]["current"]
         assert ds.shape == (10,)
         run.append("current", np.arange(5, dtype=np.float32))
