@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from ftjlab import store
@@ -120,18 +119,23 @@ class Trace:
         two_d = len(shape) == 2
 
         def reader(blk: int, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
-            with h5py.File(info.path, "r", libver="latest", swmr=True) as f:
+            with store.open_file(info.path) as f:
                 ds = f["runs"][info.run_id][dataset]
-                end = ds.shape[0] if stop is None else min(stop, ds.shape[0])
+                n = min(ds.shape[0], shape[0])  # committed records (store.committed_length)
+                end = n if stop is None else min(stop, n)
                 for lo in range(start, end, blk):
                     chunk = ds[lo : min(lo + blk, end)]
                     yield chunk[:, cell] if two_d else chunk
 
         aperture = params.get("aperture_s")
         if aperture is None:  # the RTN acquisition records it as a result (run attribute)
-            with h5py.File(info.path, "r", libver="latest", swmr=True) as f:
+            with store.open_file(info.path) as f:
                 value = f["runs"][info.run_id].attrs.get("aperture_s")
-            aperture = float(value) if value is not None and value != "" else None
+            try:
+                aperture = float(value) if value is not None and value != "" else None
+            except (TypeError, ValueError):
+                raise BadInput(f"aperture_s: run attribute must be a number, got {value!r}"
+                               ) from None
         meta = {"path": str(info.path), "run_id": info.run_id, "dataset": dataset, "cell": cell,
                 "units": units, "bias_v": params.get("bias_v"), "aperture_s": aperture,
                 "procedure": info.procedure}
