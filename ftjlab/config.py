@@ -70,6 +70,9 @@ _COMMON_KEYS = {"model": str, "resource": str, "timeout_ms": int}
 _MODEL_KEYS: dict[str, dict[str, type]] = {
     "2636B": {"linefreq": int},
     "707B": {"cards": int, "tsplink_node": int},
+    # probe station: stage travel (driver guard and emulator); the simulated wafer's variation
+    "SENTIO": {"max_travel_um": float, "g_on_radial": float, "traps_radial": float,
+               "coercive_radial": float, "die_sigma": float},
 }
 _UNKNOWN_PARAM = re.compile(r"^unknown parameter\(s\): ([\w.]+)[^(]*\(known: (.*)\)$")
 _TOP_KEYS = ("description", "seed", "instruments", "array", "wiring", "limits")
@@ -240,6 +243,8 @@ def _instruments(c: _Checker, data: Any) -> dict[str, InstrumentConfig]:
             raise c.fail(f"{key}.cards", f"must be 1..{MAX_SLOTS}, got {options['cards']}")
         if "tsplink_node" in options and not 2 <= options["tsplink_node"] <= 64:
             raise c.fail(f"{key}.tsplink_node", f"must be 2..64, got {options['tsplink_node']}")
+        if options.get("max_travel_um", 1.0) <= 0:
+            raise c.fail(f"{key}.max_travel_um", f"must be > 0, got {options['max_travel_um']}")
         if "linefreq" in options and options["linefreq"] not in (50, 60):
             raise c.fail(f"{key}.linefreq", f"must be 50 or 60, got {options['linefreq']}")
         out[name] = InstrumentConfig(name, model, resource, timeout, options)

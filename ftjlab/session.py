@@ -29,6 +29,7 @@ from ftjlab.instruments import (
     Limits,
     shutdown_safely,
 )
+from ftjlab.instruments.mpi_sentio import ProberTravel, SentioProber
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ DRIVERS: dict[str, type] = {
     "81160A": Keysight81160A,
     "33500B": Keysight33500B,
     "707B": Keithley707B,
+    "SENTIO": SentioProber,
 }
 #: channel roles bound at connection; procedures switch them (e.g. "read" -> "sample")
 DEFAULT_ROLES: dict[str, dict[Any, str]] = {
@@ -104,6 +106,8 @@ class BenchSession:
         kwargs: dict[str, Any] = {"limits": self.limits} if driver is not Keithley707B else {}
         if inst.model in DEFAULT_ROLES:
             kwargs["roles"] = dict(DEFAULT_ROLES[inst.model])
+        if "max_travel_um" in inst.options:
+            kwargs["travel"] = ProberTravel(inst.options["max_travel_um"])
         if resource is None and inst.simulated:
             from ftjlab.simulators.transport import EmulatorAdapter
 
