@@ -66,6 +66,7 @@ from ..scpi import (
     String,
     indefinite_block,
     repeat,
+    split_outside,
 )
 
 __all__ = ["READING_OVERHEAD_S", "Keithley2450", "ReadingBuffer"]
@@ -89,6 +90,7 @@ _ELEMENTS = (
     "UNIT", "DATE", "TIME", "TSTamp", "SEConds", "FRACtional", "FORMatted", "EXTRa",
     "EXTRFORMatted", "EXTRUNIT",
 )  # fmt: skip
+_LONG_ELEMENTS = {"SOURFORMATTED": "SOURFORM", "EXTRFORMATTED": "EXTRFORM"}
 _BINARY_ELEMENTS = {"READ", "REL", "SOUR", "EXTR"}
 #: Source-status value of a reading taken while the source was limited (reference: bit 32).
 SOURCE_LIMITED = 32
@@ -121,6 +123,9 @@ def _g(value: float) -> str:
     return f"{value:.12G}"
 
 
+_COLUMNS = ("_reading", "_source", "_time", "_sstat", "_func", "_mrange", "_srange")
+
+
 class ReadingBuffer:
     """A 2450 reading buffer: fixed capacity, fill mode ONCE or CONT, storage grown lazily.
 
@@ -143,6 +148,8 @@ class ReadingBuffer:
         self._time = np.empty(size)
         self._sstat = np.zeros(size, dtype=np.uint8)
         self._func = np.zeros(size, dtype=np.uint8)
+        self._mrange = np.zeros(size)  # measure range of each reading (for FORMatted)
+        self._srange = np.zeros(size)  # source range (for SOURFORMatted)
         self._start = 0
         self.count = 0
         self.t_ref: float | None = None
@@ -157,7 +164,7 @@ class ReadingBuffer:
         if needed <= size:
             return
         new = min(self.capacity, max(needed, 2 * size))
-        for name in ("_reading", "_source", "_time", "_sstat", "_func"):
+        for name in _COLUMNS:
             old = getattr(self, name)
             arr = np.zeros(new, dtype=old.dtype)
             arr[:size] = old
@@ -170,8 +177,10 @@ class ReadingBuffer:
         t: np.ndarray,
         sstat: np.ndarray,
         func: int,
+        ranges: tuple[float, float] = (0.0, 0.0),
     ) -> int:
-        """Store readings per the fill mode; returns how many were stored."""
+        """Store readings per the fill mode; returns how many were stored. ``ranges`` are the
+        measure and source ranges they were taken on."""
         n = len(reading)
         if n == 0:
             return 0
@@ -185,23 +194,22 @@ class ReadingBuffer:
             return 0
         if self.t_ref is None:
             self.t_ref = float(t[sl][0])
-        cols = (reading[sl], source[sl], t[sl], sstat[sl], np.full(n_store, func, np.uint8))
+        cols = (
+            reading[sl], source[sl], t[sl], sstat[sl], np.full(n_store, func, np.uint8),
+            np.full(n_store, ranges[0]), np.full(n_store, ranges[1]),
+        )  # fmt: skip
         linear = min(n_store, self.capacity - self.count)
         if linear > 0:
             self._grow(self.count + linear)
             a, b = self.count, self.count + linear
-            for name, col in zip(
-                ("_reading", "_source", "_time", "_sstat", "_func"), cols, strict=True
-            ):
+            for name, col in zip(_COLUMNS, cols, strict=True):
                 getattr(self, name)[a:b] = col[:linear]
             self.count += linear
         rest = n_store - linear
         if rest > 0:  # CONT and full: overwrite the oldest
             self._grow(self.capacity)
             idx = (self._start + np.arange(rest)) % self.capacity
-            for name, col in zip(
-                ("_reading", "_source", "_time", "_sstat", "_func"), cols, strict=True
-            ):
+            for name, col in zip(_COLUMNS, cols, strict=True):
                 getattr(self, name)[idx] = col[linear:]
             self._start = int((self._start + rest) % self.capacity)
         return n_store
@@ -218,6 +226,8 @@ class ReadingBuffer:
             "time": self._time[idx],
             "sstat": self._sstat[idx],
             "func": self._func[idx],
+            "mrange": self._mrange[idx],
+            "srange": self._srange[idx],
         }
 
     def readings(self) -> np.ndarray:
@@ -330,6 +340,12 @@ class Keithley2450(ScpiInstrument):
         }
         self.sense_count = 1
         self.four_wire = False
+        self.user_delay: dict[tuple[str, str, int], float] = {
+            (kind, func, n): 0.0
+            for kind, funcs in (("SOUR", ("VOLT", "CURR")), ("SENS", ("CURR", "VOLT", "RES")))
+            for func in funcs
+            for n in range(1, 6)
+        }
         self.terminals = "FRON"
         self.data_format = "ASC"
         self.byte_order = "SWAP"
@@ -425,6 +441,10 @@ class Keithley2450(ScpiInstrument):
             values = np.where(np.abs(values) > 1.05 * m.range, OVERFLOW, values)
         return _Batch(values, source, times, sstat)
 
+    def _ranges(self) -> tuple[float, float]:
+        """(measure range, source range) readings are taken on now."""
+        return self.measure[self.sense_function].range, self.source_range[self.source_function]
+
     def _buffer(self, name: str | None) -> ReadingBuffer:
         key = "defbuffer1" if name is None else name.strip()
         buf = self.buffers.get(key)
@@ -453,7 +473,9 @@ class Keithley2450(ScpiInstrument):
                 buffer.t_ref = float(self.bench.clock.now_s) + delay_s
             self.bench.idle(before * interval)
         batch = self._measure(keep, delay_s)
-        batch.stored = buffer.append(batch.reading, batch.source, batch.time, batch.sstat, func)
+        batch.stored = buffer.append(
+            batch.reading, batch.source, batch.time, batch.sstat, func, self._ranges()
+        )
         if after:
             self.bench.idle(after * interval)
         return batch
@@ -508,7 +530,10 @@ class Keithley2450(ScpiInstrument):
                 elif e == "SOURUNIT":
                     out.append(src_unit)
                 elif e == "SOURFORM":
-                    out.append(f"{float(cols['source'][k]):+.6E} {src_unit.split()[0][0]}")
+                    out.append(
+                        _display(float(cols["source"][k]), float(cols["srange"][k]),
+                                 src_unit, SOURCE_DISPLAY_DIGITS)
+                    )  # fmt: skip
                 elif e == "STAT":
                     out.append("0")
                 elif e == "UNIT":
@@ -516,7 +541,7 @@ class Keithley2450(ScpiInstrument):
                 elif e == "DATE":
                     out.append(time.strftime("%m/%d/%Y", time.gmtime(t_abs)))
                 elif e == "TIME":
-                    out.append(time.strftime("%H:%M:%S", time.gmtime(t_abs)) + f".{_frac9(t_abs)}")
+                    out.append(time.strftime("%H:%M:%S", time.gmtime(t_abs)))
                 elif e == "TST":
                     out.append(
                         time.strftime("%m/%d/%Y %H:%M:%S", time.gmtime(t_abs)) + f".{_frac9(t_abs)}"
@@ -526,7 +551,9 @@ class Keithley2450(ScpiInstrument):
                 elif e == "FRAC":
                     out.append(f"0.{_frac9(t_abs)}")
                 elif e == "FORM":
-                    out.append(f"{r:+.6E} {unit.split()[0][0]}")
+                    out.append(
+                        _display(r, float(cols["mrange"][k]), unit, MEASURE_DISPLAY_DIGITS)
+                    )
                 elif e == "EXTR" or e == "EXTRFORM":
                     out.append("0")
                 else:  # EXTRUNIT
@@ -601,6 +628,16 @@ class Keithley2450(ScpiInstrument):
                 lambda s, f=func: self.source_delay[f],
                 lambda s, v, f=func: self._set_delay(f, v),
                 _g,
+            )
+            # :SOURce[1]:<function>:DELay:USER<n> (n = 1-5, 0-10 ks; 2450-901-01 Rev B 6-69):
+            # user delays the trigger model's delay blocks may refer to; stored only.
+            t.setting(
+                f"SOURce#:{long}:DELay:USER#",
+                Number(0.0, 10_000.0, default=0.0, units=("S",)),
+                lambda s, f=func: self.user_delay[("SOUR", f, s[1])],
+                lambda s, v, f=func: self.user_delay.__setitem__(("SOUR", f, s[1]), float(v)),
+                _g,
+                max_suffix=5,
             )
             t.setting(
                 f"SOURce#:{long}:DELay:AUTO",
@@ -700,6 +737,15 @@ class Keithley2450(ScpiInstrument):
                 lambda s, v, f=func: setattr(self.measure[f], "autozero", v),
                 _b,
             )
+            # :SENSe[1]:<function>:DELay:USER<n> (n = 1-5, 0-10 ks; 2450-901-01 Rev B 6-96)
+            t.setting(
+                f"[:SENSe#]:{long}:DELay:USER#",
+                Number(0.0, 10_000.0, default=0.0, units=("S",)),
+                lambda s, f=func: self.user_delay[("SENS", f, s[1])],
+                lambda s, v, f=func: self.user_delay.__setitem__(("SENS", f, s[1]), float(v)),
+                _g,
+                max_suffix=5,
+            )
             t.setting(
                 f"[:SENSe#]:{long}:AVERage[:STATe]",
                 Boolean(),
@@ -725,13 +771,17 @@ class Keithley2450(ScpiInstrument):
                 query=lambda c, f=func: self._read(c, f),
                 query_params=(String(optional=True), repeat(Choice(*_ELEMENTS))),
             )
-        t.setting(
-            "[:SENSe#]:RESistance:RSENse",
-            Boolean(),
-            lambda s: self.four_wire,
-            lambda s, v: setattr(self, "four_wire", v),
-            _b,
-        )
+        # :SENSe[1]:<function>:RSENse ON|OFF (2450-901-01 Rev B, 6-94) exists for CURRent,
+        # VOLTage and RESistance; the instrument has one set of sense terminals, so the three
+        # headers set one 2-/4-wire state.
+        for long in ("CURRent[:DC]", "VOLTage[:DC]", "RESistance"):
+            t.setting(
+                f"[:SENSe#]:{long}:RSENse",
+                Boolean(),
+                lambda s: self.four_wire,
+                lambda s, v: setattr(self, "four_wire", v),
+                _b,
+            )
         t.setting(
             "[:SENSe#]:COUNt",
             Number(1, 300_000, default=1, integer=True),
@@ -758,7 +808,7 @@ class Keithley2450(ScpiInstrument):
 
     def _build_buffers(self) -> None:
         t = self.tree
-        t.add(
+        self._make_command = t.add(
             ":TRACe:MAKE",
             set=self._make_buffer,
             params=(
@@ -997,6 +1047,7 @@ class Keithley2450(ScpiInstrument):
             batch.time[last],
             batch.sstat[last],
             _FUNC_CODES[self.sense_function],
+            self._ranges(),
         )
         tmp.t_ref = buf.t_ref if buf.t_ref is not None else tmp.t_ref
         return self._format(tmp, 0, 0, elements)
@@ -1024,6 +1075,33 @@ class Keithley2450(ScpiInstrument):
         if data.size == 0:
             return _g(NAN_READING)
         return _g(float(fn(data)))
+
+    def _invoke(
+        self,
+        cmd: Any,
+        suffixes: tuple[int, ...],
+        query: bool,
+        header: str,
+        rest: str,
+        responses: list[str | bytes],
+    ) -> None:
+        if "FORMATTED" in rest.upper():
+            # The manual's buffer elements SOURFORMatted and EXTRFORMatted are 13 characters
+            # long, one more than IEEE 488.2 allows for character data (7.7.1.2); the 2450
+            # takes them as documented (6-109), so the long forms become the short ones here.
+            parts = split_outside(rest, ",")
+            rest = ",".join(
+                _LONG_ELEMENTS.get(part.strip().upper(), part) for part in parts
+            )
+        if cmd is self._make_command:
+            # ``:TRACe:MAKE 'name', 1000,`` with an empty style takes the default style
+            # (STANdard). The manual (6-114) does not mention an empty parameter; a real unit
+            # accepts it: QCoDeS's Keithley2450.buffer(name, size) sends it, and the QCoDeS
+            # 2450 example notebook, run on a unit with firmware 1.6.7c, creates its buffer so.
+            parts = split_outside(rest, ",")
+            if len(parts) == 3 and not parts[2].strip():
+                rest = ",".join(parts[:2])
+        super()._invoke(cmd, suffixes, query, header, rest, responses)
 
     def _make_buffer(self, call: Call) -> None:
         name = str(call.args[0]).strip()
@@ -1123,6 +1201,10 @@ class Keithley2450(ScpiInstrument):
             n = max(1, math.ceil(model.duration_s / self.interval_s(model.delay_s) - 1e-9))
             self._acquire(n, model.delay_s, buf)
         else:
+            # The trigger model a sweep command builds starts with a Buffer Clear block for its
+            # buffer (2450-901-01 Rev B, "Sweep operation": block 1), so a sweep's buffer holds
+            # exactly its points, whatever single readings went there before.
+            buf.clear()
             self.source_function = model.sweep_func
             self.output = True
             for _ in range(model.count):
@@ -1138,6 +1220,37 @@ class Keithley2450(ScpiInstrument):
         t_abs = self.epoch_s + entry.time_s
         msg = entry.message.replace('"', '""')
         return f'{entry.code},"{msg};1,{int(t_abs)},{int(_frac9(t_abs))}"'
+
+
+#: Digits the front panel shows of a reading / of the source value (see :func:`_display`).
+MEASURE_DISPLAY_DIGITS = 6
+SOURCE_DISPLAY_DIGITS = 7
+_PREFIXES = ((1e-12, "p"), (1e-9, "n"), (1e-6, "u"), (1e-3, "m"), (1.0, ""), (1e3, "k"), (1e6, "M"))
+_SYMBOLS = {"Amp DC": "A", "Volt DC": "V", "Ohm": "Ohm"}
+
+
+def _display(value: float, range_: float, unit: str, digits: int) -> str:
+    """A value as the front panel shows it on ``range_``: FORMatted / SOURFORMatted.
+
+    The manual (6-109) only says "as it appears on the front panel". A real 2450 (firmware
+    1.6.7c, QCoDeS 2450 example notebook) prints ``-016.084 nA`` for -1.608374e-08 A on the
+    100 nA range and ``+00.00507 mV`` for a 5.07 uV source value on the 20 mV range: the range's
+    engineering unit, as many integer digits as the range has (zero-padded), ``digits`` digits
+    in all (6 for readings, 7 for the source value) and a space before the unit. The micro
+    prefix is sent as ``u`` and ohms as ``Ohm`` (the display's glyphs are not ASCII, and
+    pyvisa decodes ASCII by default); an overflowed reading prints ``Overflow``.
+    """
+    if not math.isfinite(value) or abs(value) >= OVERFLOW:
+        return "Overflow"
+    rng = abs(range_) or abs(value) or 1.0
+    scale, prefix = _PREFIXES[0]
+    for s, p in _PREFIXES:
+        if rng >= s * (1 - 1e-9):
+            scale, prefix = s, p
+    whole = max(1, len(str(round(rng / scale))))
+    decimals = max(digits - whole, 0)
+    text = f"{abs(value) / scale:0{whole + (decimals > 0) + decimals}.{decimals}f}"
+    return f"{'-' if value < 0 else '+'}{text} {prefix}{_SYMBOLS.get(unit, unit)}"
 
 
 def _b(value: bool) -> str:
