@@ -318,6 +318,11 @@ class SentioProber(GuardedInstrument, TransportErrors, Instrument):
         tune_socket(self.adapter)
         self.write("*RCS 1")  # native SENTIO command set; SENTIO does not answer it
 
+    @property
+    def travel(self) -> ProberTravel:
+        """The chuck's travel limits."""
+        return self._travel
+
     def _make_guard(self, limits: Limits, roles: Any) -> SafetyGuard:  # type: ignore[override]
         return SafetyGuard(limits, ProberRules(self._travel), roles)
 
