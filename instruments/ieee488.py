@@ -116,7 +116,17 @@ NONDECIMAL = {"H": (16, "0123456789ABCDEF"), "Q": (8, "01234567"), "B": (2, "01"
 
 
 def parse_token(text: str) -> Token:
-    t = text.strip(_WS)
+    head = text.lstrip(_WS)
+    if head[:1] == "#" and head[1:2] in tuple("123456789"):
+        # a definite block is as long as it says: its last data bytes may be white space
+        nd = int(head[1])
+        digits = head[2 : 2 + nd]
+        if len(digits) == nd and digits.isdigit():
+            end = 2 + nd + int(digits)
+            if len(head) >= end and not head[end:].strip(_WS):
+                return Token("block", head[:end], head[2 + nd : end].encode("latin-1", "replace"))
+        raise ScpiError(-161)
+    t = head.rstrip(_WS)
     if not t:
         raise ScpiError(-102, "empty parameter")
     c = t[0]
