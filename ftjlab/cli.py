@@ -7,11 +7,12 @@ Exit codes: 0 success, 1 measurement failed or aborted (data kept), 2 bad input.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import pkgutil
 import sys
 
-from ftjlab import __version__, commands
+from ftjlab import __version__, commands, interrupts
 from ftjlab.errors import BadInput, MeasurementFailed
 
 
@@ -33,6 +34,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # first: SIGTERM, too, ends a command through Python (exit 1, run files settled)
+    previous = interrupts.install()
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # before or after a command's own handling
+        interrupts.ending()
+        _say("ftjlab: interrupted")
+        return 1
+    finally:
+        if argv is None:  # the process's own command line: it ends with this command
+            interrupts.ignore()
+        else:
+            interrupts.restore(previous)
+
+
+def _say(text: str) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        print(text, file=sys.stderr)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -41,13 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except BadInput as exc:
-        print(f"ftjlab: error: {exc}", file=sys.stderr)
+        interrupts.ending()
+        _say(f"ftjlab: error: {exc}")
         return 2
     except MeasurementFailed as exc:
-        print(f"ftjlab: measurement failed: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("ftjlab: interrupted", file=sys.stderr)
+        interrupts.ending()
+        _say(f"ftjlab: measurement failed: {exc}")
         return 1
 
 

@@ -9,6 +9,7 @@ far stays in the file.
 
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 import time
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ftjlab.controller import ArrayController
+from ftjlab.interrupts import shielded
 from ftjlab.session import BenchSession
 from ftjlab.store import RunWriter
 
@@ -60,16 +62,13 @@ def run_procedure(
     procedure.preflight()
     params = procedure.parameter_values()
     units = {name: p.units for name, p in procedure._parameters.items() if getattr(p, "units", "")}
-    writer = RunWriter.create(
-        out_dir, procedure.name, params, session.snapshot(), procedure.streams(), units=units,
-        attrs={"estimated_duration_s": procedure.estimate_s()},
-    )
+    writer: RunWriter | None = None
     results: dict[str, Any] = {}
     arrays: dict[str, tuple[np.ndarray, str]] = {}
     scalars: dict[str, Any] = {}
 
     def sink(topic: str, data: Any) -> None:
-        if topic == "record":
+        if topic == "record" and writer is not None:
             name, block = data
             writer.append(name, block)
         elif topic == "result":
@@ -90,30 +89,76 @@ def run_procedure(
     t_sim0 = clock.now_s if clock is not None else None
     wall0 = time.perf_counter()
     status, error = "completed", ""
-    try:
-        procedure.startup()
-        procedure.execute()
-        if stop.is_set():
-            status, error = "aborted", "stopped at a safe point"
-    except KeyboardInterrupt:
-        status, error = "aborted", "interrupted"
-    except Exception as exc:  # the run fails, its data stays
-        status, error = "failed", f"{type(exc).__name__}: {exc}"
-        log.error("%s failed:\n%s", procedure.name, traceback.format_exc())
-    finally:
+    escaping: list[BaseException] = []
+
+    def settle() -> None:
+        """Shut the procedure and the bench down, then close the run with its status. Runs
+        shielded from signals; every step runs whatever the others did."""
+        nonlocal status, error
         try:
             procedure.shutdown()
-        except Exception as exc:
-            log.error("%s shutdown failed: %s", procedure.name, exc)
-        failures = session.shutdown()  # again: the bench ends safe whatever shutdown did
+        except BaseException as exc:
+            log.error("%s shutdown failed: %s: %s", procedure.name, type(exc).__name__, exc)
+        try:
+            failures = session.shutdown()  # again: the bench ends safe whatever shutdown did
+        except BaseException as exc:
+            failures = [("session", exc)]
         if failures and status == "completed":
             status = "failed"
             error = "safe shutdown failed: " + "; ".join(f"{i}: {e}" for i, e in failures)
-        writer.finish(status, error, arrays=arrays, attrs=scalars)
+        if writer is None:
+            return
+        try:
+            writer.finish(status, error, arrays=arrays, attrs=scalars)
+        except BaseException as exc:  # finish settled the file first
+            escaping.append(exc)
+        if writer.status != status:
+            status = writer.status
+            error = (error + "; " if error else "") + writer.finish_error
+
+    try:
+        with shielded():  # a signal now stops the run at its first safe point instead
+            writer = RunWriter.create(
+                out_dir, procedure.name, params, session.snapshot(), procedure.streams(),
+                units=units, attrs={"estimated_duration_s": procedure.estimate_s()},
+            )
+        if stop.is_set():
+            status, error = "aborted", "stopped before it started"
+        else:
+            procedure.startup()
+            procedure.execute()
+            if stop.is_set():
+                status, error = "aborted", "stopped at a safe point"
+    except KeyboardInterrupt:
+        if writer is None:
+            raise
+        status, error = "aborted", "interrupted"
+    except Exception as exc:  # the run fails, its data stays
+        if writer is None:  # no run file (bad output folder): nothing was sent either
+            raise
+        status, error = "failed", f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            log.error("%s failed: %s", procedure.name, exc)
+        else:
+            log.error("%s failed:\n%s", procedure.name, traceback.format_exc())
+    except BaseException as exc:  # SystemExit and the like: settle the run, then go on
+        if writer is None:
+            raise
+        status, error = "failed", f"{type(exc).__name__}: {exc}"
+        escaping.append(exc)
+    finally:
+        try:
+            with shielded():
+                settle()
+        except KeyboardInterrupt:  # the one interrupt came before the shield went up
+            with shielded():
+                settle()
     outcome = RunOutcome(
         writer.path, writer.run_id, status, error, results, time.perf_counter() - wall0,
         (clock.now_s - t_sim0) if clock is not None else None,
     )
+    if escaping:
+        raise escaping[0]
     if listener is not None:
         listener("status", outcome)
     return outcome

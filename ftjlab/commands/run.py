@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from ftjlab import interrupts
 from ftjlab.errors import BadInput, MeasurementFailed
 
 ORDER = 20
@@ -98,24 +98,15 @@ def run(args: argparse.Namespace) -> int:
     session = BenchSession.open(args.bench, seed=args.seed,
                                 resources=_pairs(args.resource, "--resource"))
     stop = threading.Event()
-
-    def on_signal(signum: int, frame: Any) -> None:
-        if stop.is_set():  # second Ctrl-C: stop now (shutdown still runs)
-            raise KeyboardInterrupt
-        stop.set()
-        sys.stderr.write(f"\nftjlab: {signal.Signals(signum).name}: stopping at the next "
-                         "safe point (again to stop now)\n")
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        estimate = procedure.estimate_s()
-        if not args.quiet:
-            sys.stderr.write(f"{cls.name}: estimated instrument time {estimate:.3g} s\n")
-        outcome = run_procedure(procedure, session, out, _Progress(args.quiet), stop)
+        with interrupts.stop_on(stop):  # Ctrl-C / SIGTERM: stop at the next safe point
+            estimate = procedure.estimate_s()
+            if not args.quiet:
+                sys.stderr.write(f"{cls.name}: estimated instrument time {estimate:.3g} s\n")
+            outcome = run_procedure(procedure, session, out, _Progress(args.quiet), stop)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        session.close()
+        with interrupts.shielded():
+            session.close()
     if not args.quiet:
         sys.stderr.write("\n")
     print(f"run {outcome.run_id}: {outcome.status} -> {outcome.path}")
