@@ -60,6 +60,7 @@ from ftjlab.simulators.bench import (
 )
 from ftjlab.simulators.emulators import CHANNELS
 from ftjlab.simulators.params import ArrayParams, ParameterError, from_mapping
+from ftjlab.validate import memory_cells
 
 #: Supported models -> their channel names (terminals are "<instrument>.<channel>").
 MODEL_TERMINALS: dict[str, tuple[str, ...]] = CHANNELS
@@ -200,6 +201,9 @@ def parse_bench_config(data: Mapping[str, Any], source: str = "<bench config>") 
             raise c.fail("seed", f"must be >= 0, got {seed}")
     instruments = _instruments(c, data["instruments"])
     array = _array(c, data.get("array", {}))
+    if array.rows * array.cols > memory_cells():
+        raise c.fail("array", f"{array.rows} x {array.cols} cells do not fit in this machine's "
+                     f"memory (at most {memory_cells()} simulated cells)")
     wiring, threshold = _wiring(c, data["wiring"], instruments, array)
     limits = _limits(c, data["limits"])
     return BenchConfig(
