@@ -1,15 +1,22 @@
 """Shared settings of the procedure tests."""
 
-import tempfile
+from pathlib import Path
 
 import numpy as np
 
 from ftjlab.session import BenchSession
 
+#: pytest's temporary folders for the files the settings need (set by the session fixture
+#: in conftest.py: pytest removes them, nothing is left in the system's temp folder)
+TEMP: dict[str, Path] = {}
+_MAP_FILE: list[str] = []
+
 
 def _vae_map_file() -> str:
     """Every VAE decoder load's map (targets, 1 % noise) in vae-program's layout, so the
-    vae-generate runs stay short (programming all 100 loads takes ~50 min)."""
+    vae-generate runs stay short (programming all 100 loads takes ~50 min). Made once."""
+    if _MAP_FILE:
+        return _MAP_FILE[0]
     from ftjlab.procedures.vae import decoder_mapping, write_map_file
 
     from ftjlab.controller import ArrayController
@@ -19,7 +26,8 @@ def _vae_map_file() -> str:
     rng = np.random.default_rng(1)
     maps = {k: mapping.load_targets(k) * (1 + 0.01 * rng.standard_normal(mapping.array_shape))
             for k in range(mapping.n_loads)}
-    return str(write_map_file(tempfile.mkdtemp(prefix="ftjlab-vae-maps-"), maps))
+    _MAP_FILE.append(str(write_map_file(TEMP["root"] / "vae-maps", maps)))
+    return _MAP_FILE[0]
 
 
 #: small runs of every procedure (parameters as text, as given on the command line)
@@ -34,15 +42,24 @@ SMALL = {
     "endurance": {"cycles": "2000", "checkpoints": "4", "cells": "2"},
     "retention": {"reads": "5"},
     "vae-program": {"max_rows": "1"},
-    "vae-generate": {"maps_from": _vae_map_file(), "samples": "40", "cells_per_latent": "1",
-                     "png_dir": tempfile.mkdtemp(prefix="ftjlab-vae-png-")},
+    "vae-generate": {"samples": "40", "cells_per_latent": "1"},  # + maps_from, png_dir
 }
 #: through a sim server the bench's clock is wall time: short waits
 OVER_TCP = {"retention": {"reads": "3", "t_first": "0.05", "t_last": "0.3"}}
 
 
+def small(name: str) -> dict[str, str]:
+    """The small settings of a procedure, with its files in pytest's temporary folder."""
+    out = dict(SMALL[name])
+    if name == "vae-generate":
+        png = TEMP["root"] / "vae-png"
+        png.mkdir(exist_ok=True)
+        out.update(maps_from=_vae_map_file(), png_dir=str(png))
+    return out
+
+
 def settings(name: str, transport: str) -> dict[str, str]:
-    return OVER_TCP.get(name, SMALL[name]) if transport == "tcp" else SMALL[name]
+    return OVER_TCP.get(name, small(name)) if transport == "tcp" else small(name)
 
 
 def open_session(transport: str, server=None) -> BenchSession:

@@ -4,7 +4,7 @@ server, from Python and from the CLI; HDF5 output that a reader can use."""
 import numpy as np
 import pytest
 from ftjlab.procedures import PROCEDURES, build
-from procedures_shared import SMALL, open_session, settings
+from procedures_shared import open_session, settings, small
 
 from ftjlab.cli import main
 from ftjlab.runner import run_procedure
@@ -41,11 +41,11 @@ def test_every_procedure_runs_from_python(name, transport, sim_server, tmp_path)
 @pytest.mark.parametrize("name", sorted(PROCEDURES))
 def test_every_procedure_runs_from_the_cli(name, tmp_path, capsys):
     args = ["run", name, "--out", str(tmp_path), "--seed", "3", "--quiet"]
-    for key, value in SMALL[name].items():
+    for key, value in small(name).items():
         args += ["--set", f"{key}={value}"]
     assert main(args) == 0
     (path,) = tmp_path.glob("*.h5")
-    check_file(path, name, SMALL[name])
+    check_file(path, name, small(name))
     assert "completed" in capsys.readouterr().out
 
 
