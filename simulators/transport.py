@@ -386,6 +386,64 @@ class _Handler(socketserver.BaseRequestHandler):
         self.server.owner._serve_client(self.request)  # type: ignore[attr-defined]
 
 
+def _block_end(data: bytes, start: int) -> int:
+    """Where the definite block ``#<n><len>...`` at ``data[start]`` ends; -1 if it is not one
+    (yet): fewer bytes than announced are a block still arriving."""
+    nd = data[start + 1 : start + 2]
+    if not nd.isdigit() or nd == b"0":
+        return -1
+    n = int(nd)
+    digits = data[start + 2 : start + 2 + n]
+    if len(digits) < n or not digits.isdigit():
+        return -1 if len(digits) == n else len(data) + 1
+    return start + 2 + n + int(digits)
+
+
+def split_messages(data: bytes) -> tuple[list[bytes], bytes]:
+    """Split received bytes into complete LF-terminated messages and the incomplete rest.
+
+    An LF ends a message except inside a definite-length block (``#<n><len><data>``): binary
+    data (DAC words, float arrays) may contain 0x0A, and an instrument reads a block by its
+    length. A trailing CR before the LF is dropped unless it is a block's last data byte.
+    """
+    messages: list[bytes] = []
+    start = i = 0
+    n = len(data)
+    quote = 0
+    while i < n:
+        c = data[i]
+        if quote and c != 0x0A:  # a '#' inside a string is text; an LF still ends the message
+            if c == quote:
+                quote = 0
+        elif c in (0x22, 0x27):  # " '
+            quote = c
+        elif c == 0x23:  # '#'
+            end = _block_end(data, i)
+            if end > n:  # the block has not arrived in full
+                break
+            if end > 0:
+                i = end
+                continue
+        elif c == 0x0A:
+            message = data[start:i]
+            if message.endswith(b"\r") and not _ends_in_block(message):
+                message = message[:-1]
+            messages.append(message)
+            start = i + 1
+            quote = 0
+        i += 1
+    return messages, data[start:]
+
+
+def _ends_in_block(message: bytes) -> bool:
+    k = message.rfind(b"#")
+    while k >= 0:
+        if _block_end(message, k) == len(message):
+            return True
+        k = message.rfind(b"#", 0, k)
+    return False
+
+
 def _quickack(sock: socket.socket) -> Any:
     """A callable that ACKs what ``sock`` has received at once (a no-op where unsupported).
 
@@ -518,13 +576,13 @@ class InstrumentServer:
                 if not data:
                     return
                 quickack()
-                if not pending and data.find(b"\n") == len(data) - 1:
+                if not pending and data.find(b"\n") == len(data) - 1 and b"#" not in data:
                     lines, pending = (data[:-1],), b""  # the usual case: one whole message
                 else:
                     pending += data
                     if b"\n" not in pending:
                         continue
-                    *lines, pending = pending.split(b"\n")
+                    lines, pending = split_messages(pending)
                 for line in lines:
                     if faults._drop_connection and faults.take_connection_drop():
                         log.info("fault injection: %s drops the connection", self.name)
@@ -553,7 +611,7 @@ class InstrumentServer:
         This is on every round trip's critical path, so it calls the wrapped emulator directly
         unless a reply drop is armed (the :class:`FaultyEmulator` layer only forwards then).
         """
-        if message.endswith("\r"):
+        if message.endswith("\r") and "#" not in message:  # split_messages did the rest
             message = message[:-1]
         faulty = self.emulator
         with self._lock:
