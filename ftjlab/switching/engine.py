@@ -1,0 +1,348 @@
+"""Stochastic switching of array cells through the instruments: calibration and the chain.
+
+Everything here goes through :class:`~ftjlab.controller.ArrayController` (pulses, row reads):
+the same code runs on a real and a simulated bench.
+
+A cell is used as a binary stochastic switch. It starts saturated (fully OFF or ON, by a
+strong pulse), gets one weak pulse toward the other state, and is read back: it *flipped*
+when its conductance crossed the middle of its own window (measured once at the start).
+It is then saturated again to the state it was read in, so every trial and every chain step
+starts from a full state (a weak pulse leaves a multi-domain cell partly switched).
+
+* :meth:`SwitchingCells.calibrate` measures each cell's flip counts on a grid of (V, t) for
+  one polarity - first row-parallel over a wide amplitude range, then per cell around its
+  own transition - and fits each cell's NLS law (:mod:`ftjlab.switching.nls`).
+* :meth:`SwitchingCells.step` is one step of the Ehrenfest-type chain: every cell gets the
+  pulse that flips it with probability p toward the other state (SET from OFF, RESET from
+  ON), so a unit's Hamming weight is a chain whose stationary law is Binomial(k, 1/2).
+* The flips of every step are counted per cell and polarity; every ``check_every`` steps the
+  observed flip rate is compared with the target, and a cell that moved is re-tuned (its law
+  shifted to what was observed) or, after ``max_retunes``, excluded with the reason.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ftjlab.errors import BadInput
+
+from .nls import CellLaw, OperatingPoints, choose_points, cloglog, fit_cell, fit_group_alpha
+
+SATURATE_V = 4.0
+SATURATE_WIDTH_S = 1e-5
+WIDTHS_S = (1e-6, 4e-6)
+
+
+@dataclass
+class TrialLog:
+    """Every calibration trial: one row per (point, cell)."""
+
+    rows: list[tuple[int, int, int, float, float, int, int]] = field(default_factory=list)
+    # (word line, bit line, polarity, |V|, width_s, trials, flips)
+
+    def add(self, row: int, cols: np.ndarray, polarity: int, volts: np.ndarray,
+            width_s: np.ndarray, trials: np.ndarray, flips: np.ndarray) -> None:
+        for c, v, t, n, k in zip(cols, volts, width_s, trials, flips, strict=True):
+            self.rows.append((row, int(c), polarity, float(v), float(t), int(n), int(k)))
+
+    def array(self) -> np.ndarray:
+        return np.array(self.rows, dtype=np.float64).reshape(-1, 7)
+
+
+@dataclass
+class Calibration:
+    """Fitted laws of every used cell for both polarities (+1: SET from OFF, -1: RESET)."""
+
+    cells: list[tuple[int, int]]
+    laws: dict[int, list[CellLaw]]
+    alpha: dict[int, float]
+    trials: np.ndarray  # TrialLog.array() columns
+
+    def points(
+        self, target_p: float, polarity: int, width_s: float, max_volts: float,
+        p_tolerance: float = 0.02, v_resolution: float = 1e-3,
+    ) -> OperatingPoints:
+        return choose_points(self.laws[polarity], target_p, width_s, polarity, max_volts,
+                             v_resolution, p_tolerance)
+
+
+def calibration_from_trials(
+    trials: np.ndarray, cells: list[tuple[int, int]] | None = None
+) -> Calibration:
+    """Fit every cell's law for both polarities from a table of trials (TrialLog columns:
+    word line, bit line, polarity, |V|, width, trials, flips), e.g. read from a run file."""
+    t = np.asarray(trials, dtype=np.float64)
+    if t.ndim != 2 or t.shape[1] != 7 or t.shape[0] == 0:
+        raise BadInput(f"calibration trials: need a (n, 7) table, got shape {t.shape}")
+    if cells is None:
+        cells = sorted({(int(r), int(c)) for r, c in t[:, :2]})
+    laws: dict[int, list[CellLaw]] = {}
+    alphas: dict[int, float] = {}
+    for pol in (1, -1):
+        sel = t[t[:, 2] == pol]
+        if sel.size == 0:
+            raise BadInput(f"calibration trials: no trials of polarity {pol:+d}")
+        # group alpha from the row-parallel part (points shared by every cell)
+        per_cell = [sel[(sel[:, 0] == r) & (sel[:, 1] == c)] for r, c in cells]
+        alphas[pol] = _group_alpha(per_cell)
+        laws[pol] = [fit_cell(p[:, 3], p[:, 4], p[:, 5], p[:, 6], alphas[pol])
+                     for p in per_cell]
+    return Calibration(list(cells), laws, alphas, t)
+
+
+def _group_alpha(per_cell: list[np.ndarray]) -> float:
+    sample = [p for p in per_cell if 0 < p[:, 6].sum() < p[:, 5].sum()][:16]
+    if not sample:
+        return 3.0
+    # every cell has its own points: profile each separately and add the log-likelihoods
+    from .nls import ALPHA_GRID, _design, fit_glm
+
+    best, best_ll = 3.0, -np.inf
+    for a in ALPHA_GRID:
+        ll = sum(fit_glm(_design(p[:, 3], p[:, 4], a), p[:, 5], p[:, 6])[2] for p in sample)
+        if ll > best_ll:
+            best, best_ll = float(a), ll
+    return best
+
+
+class SwitchingCells:
+    """Cells of one or more word lines used as stochastic switches (see the module doc).
+
+    :param controller: the bench's ArrayController.
+    :param cells: (word line, bit line) pairs; units are consecutive groups of ``k`` of them
+        on the same word line.
+    """
+
+    def __init__(
+        self,
+        controller: Any,
+        cells: list[tuple[int, int]],
+        read_v: float = 0.2,
+        nplc: float = 0.01,
+        saturate_v: float = SATURATE_V,
+        saturate_width_s: float = SATURATE_WIDTH_S,
+    ) -> None:
+        self.c = controller
+        self.cells = [(int(r), int(b)) for r, b in cells]
+        if not self.cells:
+            raise BadInput("switching cells: no cells given")
+        self.rows = sorted({r for r, _ in self.cells})
+        self.by_row = {r: np.array([j for j, (rr, _) in enumerate(self.cells) if rr == r])
+                       for r in self.rows}
+        self.cols = np.array([b for _, b in self.cells])
+        self.read_v, self.nplc = read_v, nplc
+        self.sat_v, self.sat_w = saturate_v, saturate_width_s
+        self.mid = np.full(len(self.cells), np.nan)
+        self.window = np.full(len(self.cells), np.nan)
+        self.state = np.zeros(len(self.cells), dtype=np.uint8)
+        self.pulses = 0
+        self.reads = 0
+
+    # ------------------------------------------------------------------ primitives
+    def _pulse(self, row: int, idx: np.ndarray, volts: float, width_s: float) -> None:
+        if idx.size:
+            self.c.apply_pulses([row], [int(b) for b in self.cols[idx]], volts, width_s)
+            self.pulses += 1
+
+    def saturate(self, idx: np.ndarray | None = None, to: np.ndarray | None = None) -> None:
+        """Drive cells ``idx`` fully to ``to`` (1 ON, 0 OFF; default OFF), row-parallel."""
+        idx = np.arange(len(self.cells)) if idx is None else np.asarray(idx)
+        to = np.zeros(idx.size, np.uint8) if to is None else np.asarray(to, np.uint8)
+        for r in self.rows:
+            on_row = np.isin(idx, self.by_row[r])
+            for want, volts in ((1, self.sat_v), (0, -self.sat_v)):
+                self._pulse(r, idx[on_row & (to == want)], volts, self.sat_w)
+        self.state[idx] = to
+
+    def read(self) -> np.ndarray:
+        """Conductance (S) of every cell: one row read per word line."""
+        g = np.empty(len(self.cells))
+        for r in self.rows:
+            j = self.by_row[r]
+            g[j] = self.c.read_map(self.read_v, self.nplc, rows=[r],
+                                   cols=[int(b) for b in self.cols[j]])[0]
+            self.reads += 1
+        return g
+
+    def measure_window(self) -> None:
+        """Each cell's OFF and ON conductance; the bit threshold is the middle."""
+        self.saturate(to=np.ones(len(self.cells), np.uint8))
+        g_on = self.read()
+        self.saturate()
+        g_off = self.read()
+        self.mid = 0.5 * (g_on + g_off)
+        self.window = g_on - g_off
+
+    def bits(self) -> np.ndarray:
+        if not np.all(np.isfinite(self.mid)):
+            self.measure_window()
+        return (self.read() > self.mid).astype(np.uint8)
+
+    # ------------------------------------------------------------------ calibration
+    def _trial_row_parallel(self, polarity: int, volts: float, width_s: float) -> np.ndarray:
+        start = np.uint8(polarity < 0)
+        self.saturate(to=np.full(len(self.cells), start, np.uint8))
+        for r in self.rows:
+            self._pulse(r, self.by_row[r], polarity * volts, width_s)
+        return self.bits() != start
+
+    def _trial_per_cell(self, polarity: int, volts: np.ndarray, width_s: np.ndarray,
+                        use: np.ndarray) -> np.ndarray:
+        start = np.uint8(polarity < 0)
+        self.saturate(to=np.full(len(self.cells), start, np.uint8))
+        for j in np.flatnonzero(use):
+            self._pulse(self.cells[j][0], np.array([j]), polarity * float(volts[j]),
+                        float(width_s[j]))
+        return self.bits() != start
+
+    def calibrate(
+        self,
+        max_volts: float,
+        sweep_v: tuple[float, float] = (1.2, 3.0),
+        sweep_points: int = 19,
+        sweep_repeats: int = 4,
+        local_repeats: int = 60,
+        local_offsets_v: tuple[float, ...] = (-0.03, -0.02, -0.01, 0.0, 0.01, 0.02, 0.03),
+        widths_s: tuple[float, ...] = WIDTHS_S,
+        target_p: float = 0.5,
+        on_block: Callable[[np.ndarray], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Calibration:
+        """Flip counts of both polarities, then the fitted laws (see the module doc).
+
+        Stage 1 pulses every cell together over ``sweep_points`` amplitudes x ``widths_s``;
+        stage 2 pulses each cell on its own at amplitudes around its first-stage estimate of
+        ``target_p``. ``on_block(trials)`` gets each new block of trial rows (for streaming)."""
+        lo, hi = sweep_v
+        if hi > max_volts:
+            raise BadInput(f"calibration sweep up to {hi} V exceeds the program limit "
+                           f"{max_volts} V")
+        if not np.all(np.isfinite(self.mid)):
+            self.measure_window()
+        log = TrialLog()
+        n = len(self.cells)
+        stop = should_stop or (lambda: False)
+        sweep = np.linspace(lo, hi, sweep_points)
+
+        def emit(start: int) -> None:
+            if on_block is not None and len(log.rows) > start:
+                on_block(np.array(log.rows[start:], dtype=np.float64))
+
+        for pol in (1, -1):
+            for t in widths_s:
+                for v in sweep:
+                    if stop():
+                        return calibration_from_trials(log.array(), self.cells)
+                    k = np.zeros(n, int)
+                    for _ in range(sweep_repeats):
+                        k += self._trial_row_parallel(pol, float(v), t)
+                    start = len(log.rows)
+                    for r in self.rows:
+                        j = self.by_row[r]
+                        log.add(r, self.cols[j], pol, np.full(j.size, v), np.full(j.size, t),
+                                np.full(j.size, sweep_repeats), k[j])
+                    emit(start)
+        coarse = calibration_from_trials(log.array(), self.cells)
+        for pol in (1, -1):
+            centre = np.array([law.volts_for(target_p, widths_s[0]) if law.ok else np.nan
+                               for law in coarse.laws[pol]])
+            # a cell without a coarse law: centre it on the sweep point nearest its
+            # 50 % crossing (or leave it out when it never/always flipped)
+            use = np.isfinite(centre) & (centre < max_volts)
+            for t in widths_s:
+                shift = 0.0 if t == widths_s[0] else _shift_for_width(
+                    coarse.laws[pol], centre, target_p, widths_s[0], t)
+                for off in local_offsets_v:
+                    if stop():
+                        return calibration_from_trials(log.array(), self.cells)
+                    volts = np.where(use, np.clip(centre + off + shift, 0.1, max_volts), 0.0)
+                    k = np.zeros(n, int)
+                    for _ in range(local_repeats):
+                        k += self._trial_per_cell(pol, volts, np.full(n, t), use)
+                    start = len(log.rows)
+                    for r in self.rows:
+                        j = self.by_row[r][use[self.by_row[r]]]
+                        log.add(r, self.cols[j], pol, volts[j], np.full(j.size, t),
+                                np.full(j.size, local_repeats), k[j])
+                    emit(start)
+        return calibration_from_trials(log.array(), self.cells)
+
+    # ------------------------------------------------------------------ the chain
+    def step(self, set_pts: OperatingPoints, reset_pts: OperatingPoints,
+             use: np.ndarray) -> np.ndarray:
+        """One chain step on the cells ``use``: OFF cells get their SET pulse, ON cells their
+        RESET pulse; read; restore. Returns the flips (bool per cell)."""
+        before = self.state.copy()
+        for j in np.flatnonzero(use):
+            pts = reset_pts if before[j] else set_pts
+            self._pulse(self.cells[j][0], np.array([j]), float(pts.volts[j]), pts.width_s)
+        after = self.bits()
+        after[~use] = before[~use]
+        self.saturate(np.flatnonzero(use), after[use])
+        return after != before
+
+
+def _shift_for_width(laws: list[CellLaw], centre: np.ndarray, p: float, t0: float,
+                     t1: float) -> np.ndarray:
+    out = np.zeros(centre.size)
+    for j, law in enumerate(laws):
+        if law.ok and math.isfinite(centre[j]):
+            v1 = law.volts_for(p, t1)
+            out[j] = v1 - centre[j] if math.isfinite(v1) else 0.0
+    return out
+
+
+@dataclass
+class DriftTracker:
+    """Observed flip rate per cell and polarity since the last check; re-tunes or excludes."""
+
+    n_cells: int
+    check_every: int = 200
+    max_retunes: int = 3
+    z_limit: float = 4.0
+    counts: np.ndarray = field(init=False)
+    retunes: np.ndarray = field(init=False)
+    events: list[tuple[int, int, int, float, float, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.counts = np.zeros((2, 2, self.n_cells), np.int64)  # polarity idx, (n, flips)
+        self.retunes = np.zeros((2, self.n_cells), np.int64)
+
+    def add(self, state_before: np.ndarray, flips: np.ndarray, use: np.ndarray) -> None:
+        for pi, mask in ((0, state_before == 0), (1, state_before == 1)):
+            m = mask & use
+            self.counts[pi, 0, m] += 1
+            self.counts[pi, 1, m] += flips[m]
+
+    def check(self, step: int, target: float, laws: dict[int, list[CellLaw]],
+              use: np.ndarray) -> list[int]:
+        """Compare every cell's observed rate with ``target``; shift the law of a cell that
+        moved (z > z_limit) to what was observed; return the cells to exclude."""
+        exclude = []
+        for pi, pol in ((0, 1), (1, -1)):
+            n, k = self.counts[pi]
+            for j in np.flatnonzero(use & (n > 0)):
+                f = k[j] / n[j]
+                z = abs(f - target) / math.sqrt(target * (1 - target) / n[j])
+                if z <= self.z_limit:
+                    continue
+                if self.retunes[pi, j] >= self.max_retunes or f in (0.0, 1.0):
+                    exclude.append(int(j))
+                    self.events.append((step, int(j), pol, float(f), target, "excluded: drift"))
+                    continue
+                law = laws[pol][j]
+                law.coef = law.coef.copy()
+                law.coef[0] += float(cloglog(f) - cloglog(target))
+                self.retunes[pi, j] += 1
+                self.events.append((step, int(j), pol, float(f), target, "retuned"))
+        self.counts[:] = 0
+        return exclude
+
+
+__all__ = ["Calibration", "DriftTracker", "SwitchingCells", "TrialLog",
+           "calibration_from_trials", "fit_group_alpha"]

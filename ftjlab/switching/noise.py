@@ -1,0 +1,136 @@
+"""Gaussian noise from units of k stochastic switches, and its quality against N(0, 1).
+
+A unit of k cells has Hamming weight H; in the flip chain (every cell flips with probability
+p per step) H is an Ehrenfest-type Markov chain whose stationary law is Binomial(k, 1/2), so
+
+    x = (H - k/2) / sqrt(k/4)
+
+has mean 0, variance 1, skewness 0 and excess kurtosis -2/k; successive values of one unit
+correlate as ``rho_1 = 1 - 2p`` (0 at p = 1/2), and units of disjoint cells are independent.
+:func:`noise_quality` measures all of these next to the theory (:func:`binomial_theory`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import stats
+
+from ftjlab.errors import BadInput
+
+
+def unit_values(bits: np.ndarray, k: int) -> np.ndarray:
+    """Standardised Hamming weights: ``bits`` (steps, cells) -> (steps, cells // k).
+
+    Cells are grouped in consecutive runs of ``k``; a trailing partial unit is dropped."""
+    b = np.asarray(bits)
+    if b.ndim != 2:
+        raise BadInput(f"bits: need a (steps, cells) array, got shape {b.shape}")
+    if k < 1 or b.shape[1] < k:
+        raise BadInput(f"k: need 1 <= k <= {b.shape[1]} cells, got {k}")
+    units = b.shape[1] // k
+    h = b[:, : units * k].reshape(b.shape[0], units, k).sum(axis=2, dtype=np.int64)
+    return (h - k / 2.0) / np.sqrt(k / 4.0)
+
+
+@dataclass
+class NoiseTheory:
+    """Moments of the standardised Binomial(k, 1/2) and the lag-1 correlation at p."""
+
+    mean: float
+    variance: float
+    skewness: float
+    excess_kurtosis: float
+    lag1: float
+    ks_distance_limit: float  # KS distance of the discrete law from N(0, 1) (n -> inf)
+
+
+def binomial_theory(k: int, p: float = 0.5) -> NoiseTheory:
+    """What a perfect unit of ``k`` switches gives at flip probability ``p``."""
+    support = (np.arange(k + 1) - k / 2.0) / np.sqrt(k / 4.0)
+    cdf = stats.binom.cdf(np.arange(k + 1), k, 0.5)
+    # sup |F_n - Phi| of a step function: check both sides of every jump
+    left = np.concatenate([[0.0], cdf[:-1]])
+    ks = float(np.max(np.maximum(np.abs(cdf - stats.norm.cdf(support)),
+                                 np.abs(left - stats.norm.cdf(support)))))
+    return NoiseTheory(0.0, 1.0, 0.0, -2.0 / k, 1.0 - 2.0 * p, ks)
+
+
+@dataclass
+class NoiseQuality:
+    """Measured statistics of noise values (steps, units) and their theory."""
+
+    k: int
+    n_values: int
+    mean: float
+    variance: float
+    skewness: float
+    excess_kurtosis: float
+    ks_distance: float
+    lag1: float  # pooled over units
+    lag1_worst: float  # the unit with the largest |lag-1|
+    cross_unit_worst: float  # largest |correlation| between two units
+    theory: NoiseTheory
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def table(self) -> str:
+        t = self.theory
+        rows = [
+            ("mean", self.mean, t.mean), ("variance", self.variance, t.variance),
+            ("skewness", self.skewness, t.skewness),
+            ("excess kurtosis", self.excess_kurtosis, t.excess_kurtosis),
+            ("KS distance to N(0,1)", self.ks_distance, t.ks_distance_limit),
+            ("lag-1 (pooled)", self.lag1, t.lag1), ("lag-1 (worst unit)", self.lag1_worst, t.lag1),
+            ("cross-unit (worst)", self.cross_unit_worst, 0.0),
+        ]
+        lines = [f"k = {self.k}, {self.n_values} values",
+                 f"{'':24s}{'measured':>10s}{'theory':>10s}"]
+        lines += [f"{name:24s}{m:10.4f}{th:10.4f}" for name, m, th in rows]
+        return "\n".join(lines)
+
+
+def noise_quality(values: np.ndarray, k: int, p: float = 0.5) -> NoiseQuality:
+    """Statistics of ``values`` (steps, units) against N(0, 1) and the Binomial theory."""
+    x = np.asarray(values, dtype=np.float64)
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.shape[0] < 3:
+        raise BadInput(f"noise: need at least 3 steps, got {x.shape[0]}")
+    flat = x.ravel()
+    d = flat - flat.mean()
+    var = float(np.mean(d**2))
+    z = x - x.mean(axis=0)
+    num = np.sum(z[1:] * z[:-1], axis=0)
+    den = np.sum(z**2, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lag_units = num / den
+    pooled = float(np.sum(num) / np.sum(den))
+    cross = 0.0
+    if x.shape[1] > 1:
+        c = np.corrcoef(x, rowvar=False)
+        np.fill_diagonal(c, 0.0)
+        cross = float(np.nanmax(np.abs(c)))
+    return NoiseQuality(
+        k=k,
+        n_values=int(flat.size),
+        mean=float(flat.mean()),
+        variance=float(np.var(flat, ddof=1)),
+        skewness=float(np.mean(d**3) / var**1.5),
+        excess_kurtosis=float(np.mean(d**4) / var**2 - 3.0),
+        ks_distance=float(stats.kstest(flat, "norm").statistic),
+        lag1=pooled,
+        lag1_worst=float(lag_units[np.nanargmax(np.abs(lag_units))]),
+        cross_unit_worst=cross,
+        theory=binomial_theory(k, p),
+    )
+
+
+def mean_shrink(spins0: np.ndarray, spins: np.ndarray) -> np.ndarray:
+    """Per-step mean shrink of +-1 spins started all at +1: ``E[s_t] / E[s_(t-1)]``.
+
+    ``spins`` is (steps, cells) of +-1 after each step, ``spins0`` the start."""
+    m = np.concatenate([[np.mean(spins0)], np.mean(spins, axis=1)])
+    return m[1:] / m[:-1]

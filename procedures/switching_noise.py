@@ -1,0 +1,298 @@
+"""``switching-noise``: Gaussian noise and random bits from stochastic switching of array cells.
+
+Cells of ``rows`` word lines are calibrated (per-cell NLS laws of both polarities, or the
+laws of an earlier run's trials), get per-cell operating points for the target flip
+probability, and run the flip chain: each step every cell gets the pulse that flips it with
+probability p, is read back and saturated to its new state (:mod:`ftjlab.switching.engine`).
+Units of ``k`` usable cells on a word line give one standardised Hamming weight per step.
+Bits, noise values and per-step settings are streamed; the observed flip rates are checked
+every ``check_every`` steps and drifting cells re-tuned or excluded.
+
+With ``schedule = ddpm`` the target follows ``p_t = (1 - sqrt(1 - beta_t)) / 2`` for a linear
+beta schedule from ``beta_start`` to ``beta_end`` over ``steps``, starting from all cells ON:
+each step's mean shrink of the +-1 spins should then be ``sqrt(1 - beta_t)``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+from pymeasure.experiment import FloatParameter, IntegerParameter, ListParameter, Parameter
+
+from ftjlab.errors import BadInput
+from ftjlab.store import StreamSpec, open_run, read_dataset
+from ftjlab.switching.engine import (
+    Calibration,
+    DriftTracker,
+    SwitchingCells,
+    calibration_from_trials,
+)
+from ftjlab.switching.nls import OperatingPoints, schedule_p
+from ftjlab.switching.noise import noise_quality
+
+from .base import FTJProcedure
+
+TRIAL_COLUMNS = "word_line, bit_line, polarity, amplitude_v, width_s, trials, flips"
+CALIBRATION_PROCEDURES = ("switching-noise",)
+
+
+def load_calibration(text: str, field: str = "calibration") -> Calibration:
+    """The laws fitted to the ``trials`` of a switching-noise run file (BadInput if the file
+    is missing, holds a run of another procedure, or has no trials)."""
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise BadInput(f"{field}: {text!r} does not exist")
+    info = open_run(path, field=field)
+    if info.procedure not in CALIBRATION_PROCEDURES:
+        raise BadInput(
+            f"{field}: run {info.run_id!r} of {text!r} is a {info.procedure!r} run; a "
+            f"calibration comes from a {' or '.join(CALIBRATION_PROCEDURES)} run (its per-cell "
+            "trials; a switching-probability run holds row averages, not per-cell counts)")
+    if "trials" not in info.datasets or info.datasets["trials"][0][0] == 0:
+        raise BadInput(f"{field}: run {info.run_id!r} has no calibration trials")
+    return calibration_from_trials(read_dataset(path, "trials", info.run_id))
+
+
+class SwitchingNoise(FTJProcedure):
+    """Stochastic-switching noise through the instruments (see the module docstring)."""
+
+    name = "switching-noise"
+    summary = "Gaussian noise / random bits from stochastic switching (flip chain of k-cell units)"
+    voltage_roles: ClassVar[dict[str, str]] = {"read_v": "read", "saturate_v": "program"}
+
+    row = IntegerParameter("First word line", minimum=0, maximum=4095, default=0)
+    rows = IntegerParameter("Word lines", minimum=1, maximum=4096, default=1)
+    cells = IntegerParameter("Cells per word line", minimum=1, maximum=4096, default=8)
+    k = IntegerParameter("Cells per unit", minimum=1, maximum=64, default=8)
+    p = FloatParameter("Target flip probability", minimum=1e-4, maximum=0.9999, default=0.5)
+    width = FloatParameter("Pulse width", units="s", minimum=1e-9, maximum=1e-2, default=1e-6)
+    steps = IntegerParameter("Chain steps", minimum=1, maximum=100_000_000, default=200)
+    schedule = ListParameter("Target schedule", choices=["constant", "ddpm"], default="constant")
+    beta_start = FloatParameter("DDPM beta at the first step", minimum=1e-6, maximum=0.99,
+                                default=0.05)
+    beta_end = FloatParameter("DDPM beta at the last step", minimum=1e-6, maximum=0.99,
+                              default=0.4)
+    check_every = IntegerParameter("Drift check every", units="steps", minimum=10,
+                                   maximum=10_000_000, default=200)
+    calibration = Parameter("Calibration (fresh, or a switching-noise run file with trials)",
+                            default="fresh")
+    sweep_repeats = IntegerParameter("Calibration sweep repeats", minimum=1, maximum=1000,
+                                     default=4)
+    local_repeats = IntegerParameter("Calibration repeats per local point", minimum=1,
+                                     maximum=100_000, default=60)
+    p_tolerance = FloatParameter("Tolerance of p per cell", minimum=1e-3, maximum=0.5,
+                                 default=0.02)
+    read_v = FloatParameter("Read bias", units="V", minimum=0.01, maximum=1.5, default=0.2)
+    saturate_v = FloatParameter("Saturating amplitude", units="V", minimum=0.5, maximum=10,
+                                default=4.0)
+
+    _cal: Calibration | None = None
+
+    # ------------------------------------------------------------------ declarations
+    def _n_cells(self) -> int:
+        return self.rows * self.cells
+
+    def streams(self) -> dict[str, StreamSpec]:
+        n = self._n_cells()
+        return {
+            "trials": StreamSpec(np.float64, "1, 1, 1, V, s, 1, 1", (7,),
+                                 {"columns": TRIAL_COLUMNS}),
+            "bits": StreamSpec(np.uint8, "1", (n,), {"axis": "cell (word line major)"}),
+            "noise": StreamSpec(np.float64, "1", (n // self.k,),
+                                {"axis": "unit (unused units NaN)"}),
+            "settings": StreamSpec(np.float64, "1, 1, 1, s, 1", (5,), {
+                "columns": "step, target_p, cells_in_use, instrument_s, flips"}),
+            "drift": StreamSpec(np.float64, "1, 1, 1, 1, 1", (5,), {
+                "columns": "step, cell, polarity, observed_p, target_p (re-tune or exclusion)"}),
+        }
+
+    def estimate_s(self) -> float:
+        n = self._n_cells()
+        per_step = n * 0.0075 + 0.002 * n
+        cal = 0.0 if self.calibration != "fresh" else (
+            2 * 2 * (19 * self.sweep_repeats + 7 * self.local_repeats) * per_step)
+        return cal + self.steps * per_step
+
+    def check(self) -> None:
+        if self.cells < self.k:
+            raise BadInput(f"switching-noise: k={self.k} is more than the {self.cells} cells "
+                           "per word line (units are on one word line)")
+        if self.schedule == "ddpm" and not self.beta_start <= self.beta_end:
+            raise BadInput("switching-noise: beta_start must not exceed beta_end")
+
+    def preflight(self) -> None:
+        super().preflight()
+        c = self.controller
+        if self.row + self.rows > c.rows:
+            raise BadInput(f"switching-noise: word lines {self.row}..{self.row + self.rows - 1} "
+                           f"exceed the array (0..{c.rows - 1})")
+        if self.cells > c.cols:
+            raise BadInput(f"switching-noise: cells={self.cells} exceeds the {c.cols} bit lines")
+        limits = c.session.limits
+        if not limits.min_pulse_width_s <= self.width <= limits.max_pulse_width_s:
+            raise BadInput(f"switching-noise: width={self.width:g} s is outside the bench's "
+                           f"pulse-width limits [{limits.min_pulse_width_s:g}, "
+                           f"{limits.max_pulse_width_s:g}] s")
+        text = str(self.calibration or "").strip()
+        if text != "fresh":
+            cal = load_calibration(text)
+            missing = sorted(set(self._cell_list()) - set(cal.cells))
+            if missing:
+                raise BadInput(f"calibration: the file has no trials of cells {missing[:4]} "
+                               f"(it covers {len(cal.cells)} cells)")
+            self._cal = cal
+            for p in sorted(set(self._targets().round(12))):
+                self._usable_units(p)  # raises BadInput when p is unreachable: nothing pulsed
+
+    # ------------------------------------------------------------------ helpers
+    def _cell_list(self) -> list[tuple[int, int]]:
+        return [(r, b) for r in range(self.row, self.row + self.rows) for b in range(self.cells)]
+
+    def _targets(self) -> np.ndarray:
+        if self.schedule == "ddpm":
+            return schedule_p(np.linspace(self.beta_start, self.beta_end, self.steps))
+        return np.full(self.steps, float(self.p))
+
+    def _points(self, p: float) -> tuple[OperatingPoints, OperatingPoints]:
+        cal = self._cal
+        index = [cal.cells.index(cell) for cell in self._cell_list()]
+        vmax = self.controller.session.limits.max_program_voltage_v
+        out = []
+        for pol in (1, -1):
+            sub = Calibration([cal.cells[i] for i in index],
+                              {pol: [cal.laws[pol][i] for i in index]}, cal.alpha, cal.trials)
+            out.append(sub.points(p, pol, self.width, vmax, self.p_tolerance))
+        return out[0], out[1]
+
+    def _usable_units(self, p: float) -> np.ndarray:
+        """Bool per cell: in a complete unit of k usable cells on its word line."""
+        set_pts, reset_pts = self._points(p)
+        ok = set_pts.usable & reset_pts.usable
+        in_unit = np.zeros(ok.size, bool)
+        for r in range(self.rows):
+            idx = np.flatnonzero(ok[r * self.cells:(r + 1) * self.cells]) + r * self.cells
+            take = idx[: (idx.size // self.k) * self.k]
+            in_unit[take] = True
+        if not in_unit.any():
+            reasons = {**{j: f"SET: {m}" for j, m in set_pts.reasons.items()},
+                       **{j: f"RESET: {m}" for j, m in reset_pts.reasons.items()}}
+            first = "; ".join(f"cell {self._cell_list()[j]}: {m}"
+                              for j, m in list(reasons.items())[:3])
+            raise BadInput(
+                f"p: {p:g} is unreachable at width {self.width:g} s: fewer than k={self.k} "
+                f"usable cells on every word line ({int(ok.sum())} usable of {ok.size}). "
+                f"{first}")
+        return in_unit
+
+    # ------------------------------------------------------------------ run
+    def execute(self) -> None:
+        c = self.controller
+        session = c.session
+        t0 = session.now_s()
+        self._noise_history: list[np.ndarray] = []
+        sw = SwitchingCells(c, self._cell_list(), read_v=self.read_v,
+                            saturate_v=self.saturate_v)
+        if self._cal is None:
+            vmax = session.limits.max_program_voltage_v
+            self._cal = sw.calibrate(
+                vmax, sweep_v=(1.2, min(3.0, vmax)), sweep_repeats=self.sweep_repeats,
+                local_repeats=self.local_repeats, target_p=float(self._targets()[0]),
+                widths_s=(self.width, 4 * self.width),
+                on_block=lambda b: self.record("trials", b), should_stop=self.should_stop)
+            if self.should_stop():
+                return
+        else:
+            self.record("trials", self._cal.trials)
+        cal_s = session.now_s() - t0
+        targets = self._targets()
+        points: dict[float, tuple[OperatingPoints, OperatingPoints]] = {}
+        use = self._usable_units(float(targets[0]))
+        self._report_points(*self._points(float(targets[0])), use)
+        sw.measure_window()
+        start = np.ones if self.schedule == "ddpm" else np.zeros
+        sw.saturate(to=start(len(sw.cells), np.uint8))
+        tracker = DriftTracker(len(sw.cells), check_every=self.check_every)
+        n_units = len(sw.cells) // self.k
+        spins0 = 2.0 * sw.state[use] - 1.0
+        mean_spin = [float(spins0.mean())]
+        pulses0, t_chain0 = sw.pulses, session.now_s()
+        flips_total = 0
+        for step, p in enumerate(targets):
+            if self.should_stop():
+                break
+            key = round(float(p), 12)
+            if key not in points:
+                points[key] = self._points(key)
+            before = sw.state.copy()
+            flips = sw.step(*points[key], use)
+            flips_total += int(flips[use].sum())
+            tracker.add(before, flips, use)
+            bits = sw.state.copy()
+            self.record("bits", bits[None, :])
+            self.record("noise", self._noise(bits, use, n_units)[None, :])
+            self.record("settings", [[step, p, int(use.sum()), session.now_s() - t0,
+                                      int(flips[use].sum())]])
+            mean_spin.append(float((2.0 * bits[use] - 1.0).mean()))
+            if self.schedule == "constant" and (step + 1) % self.check_every == 0:
+                n_events = len(tracker.events)
+                gone = tracker.check(step, key, self._cal.laws, use)
+                for ev in tracker.events[n_events:]:
+                    self.record("drift", [[ev[0], ev[1], ev[2], ev[3], ev[4]]])
+                if gone or len(tracker.events) > n_events:
+                    points.clear()
+                    use = use & ~np.isin(np.arange(use.size), gone)
+            self.progress(100.0 * (step + 1) / len(targets))
+        chain_s = session.now_s() - t_chain0
+        steps_done = len(mean_spin) - 1
+        self.result("calibration_instrument_s", float(cal_s), "s")
+        self.result("chain_instrument_s", float(chain_s), "s")
+        self.result("steps_done", steps_done)
+        self.result("flips", flips_total)
+        if steps_done and chain_s > 0:
+            values = steps_done * (int(use.sum()) // self.k)
+            self.result("noise_values_per_instrument_s", values / chain_s, "1/s")
+            self.result("bits_per_instrument_s", steps_done * int(use.sum()) / chain_s, "1/s")
+            self.result("pulses_per_bit",
+                        (sw.pulses - pulses0) / max(1, steps_done * int(use.sum())), "1")
+        self.result("mean_spin", np.array(mean_spin), "1")
+        if self.schedule == "constant" and steps_done >= 3:
+            noise = np.array(self._noise_history)
+            full = np.all(np.isfinite(noise), axis=0)
+            if full.any():
+                q = noise_quality(noise[:, full], self.k, float(self.p))
+                for name, value in q.as_dict().items():
+                    if isinstance(value, float | int):
+                        self.result(f"noise_{name}", value)
+
+    def _noise(self, bits: np.ndarray, use: np.ndarray, n_units: int) -> np.ndarray:
+        out = np.full(n_units, np.nan)
+        idx = np.flatnonzero(use)
+        m = idx.size // self.k
+        if m:
+            h = bits[idx[: m * self.k]].reshape(m, self.k).sum(axis=1)
+            out[:m] = (h - self.k / 2.0) / np.sqrt(self.k / 4.0)
+        self._noise_history.append(out)
+        return out
+
+    def _report_points(self, set_pts: OperatingPoints, reset_pts: OperatingPoints,
+                       use: np.ndarray) -> None:
+        self.result("cells", np.array(self._cell_list(), dtype=np.int64), "1")
+        self.result("set_volts", set_pts.volts, "V")
+        self.result("reset_volts", reset_pts.volts, "V")
+        self.result("set_p_fit", set_pts.p_fit, "1")
+        self.result("set_p_sigma", set_pts.p_sigma, "1")
+        self.result("reset_p_fit", reset_pts.p_fit, "1")
+        self.result("reset_p_sigma", reset_pts.p_sigma, "1")
+        self.result("in_use", use.astype(np.uint8), "1")
+        cells = self._cell_list()
+        reasons = {f"{cells[j]}": f"SET: {m}" for j, m in set_pts.reasons.items()}
+        for j, m in reset_pts.reasons.items():
+            reasons[f"{cells[j]}"] = (reasons.get(f"{cells[j]}", "") + f" RESET: {m}").strip()
+        self.result("excluded", json.dumps(reasons))
+        self.result("cells_in_use", int(use.sum()))
+
+
+SWITCHING_PROCEDURES = {SwitchingNoise.name: SwitchingNoise}
