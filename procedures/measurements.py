@@ -643,3 +643,7 @@ PROCEDURES: dict[str, type[FTJProcedure]] = {
 from .vae import VAE_PROCEDURES  # noqa: E402  (the VAE procedures, issue 6)
 
 PROCEDURES.update(VAE_PROCEDURES)
+
+from .switching_noise import SWITCHING_PROCEDURES  # noqa: E402  (stochastic-switching noise)
+
+PROCEDURES.update(SWITCHING_PROCEDURES)
