@@ -205,8 +205,8 @@ def weight_targets(
     c = procedure.controller
     if rows_used > c.rows or 2 * pairs_used > c.cols:
         raise BadInput(
-            f"{procedure.name}: {rows_used} rows x {pairs_used} pairs do not fit "
-            f"the {c.rows} x {c.cols} array"
+            f"{procedure.name}: rows_used={rows_used} x pairs_used={pairs_used} (2 columns "
+            f"each) do not fit the {c.rows} x {c.cols} array"
         )
     g_off, g_on = c.conductance_range(read_v)
     lo = g_off + (g_on - g_off) * window_low_pct / 100
