@@ -140,14 +140,25 @@ def _name_length(field: str, path: Path) -> None:
             raise BadInput(f"{field}: the name {part[:40]!r}... is longer than {NAME_MAX} bytes")
 
 
-def out_dir(field: str, value: Any) -> Path:
-    """A folder that exists (created if missing) and that this process can write into."""
+def out_dir(field: str, value: Any, create: bool = True) -> Path:
+    """A folder this process can write into; created if missing (with ``create=False`` only
+    checked: its nearest existing ancestor must be a writable folder)."""
     if value is None or not str(value).strip():
         raise BadInput(f"{field}: needs a folder")
     path = Path(str(value)).expanduser()
     _name_length(field, path)
     if path.exists() and not path.is_dir():
         raise BadInput(f"{field}: {str(path)!r} exists and is not a folder")
+    if not create:
+        base = path.absolute()
+        while not base.exists():
+            base = base.parent
+        if not base.is_dir():
+            raise BadInput(f"{field}: {str(base)!r} is not a folder, so {str(path)!r} cannot "
+                           "be created (not writable)")
+        if not os.access(base, os.W_OK | os.X_OK):
+            raise BadInput(f"{field}: folder {str(base)!r} is not writable")
+        return path
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -36,6 +36,9 @@ class FTJProcedure(Procedure):
     #: voltage parameters and the bench-limit role that applies to each (checked before the
     #: run starts, so an out-of-limit value never reaches an instrument)
     voltage_roles: ClassVar[dict[str, str]] = {}
+    #: pulse-width parameters checked against the bench's width range before the run starts
+    #: (None: every parameter in seconds named ``*width*``)
+    pulse_widths: ClassVar[tuple[str, ...] | None] = None
 
     controller: Any = None  # the ArrayController, set by the runner
     _sink: Callable[[str, Any], None] | None = None
@@ -93,9 +96,30 @@ class FTJProcedure(Procedure):
                                f"(0..{size - 1})")
 
     def check_limits(self, limits: Any) -> None:
-        """Every voltage parameter against its bench limit (LimitViolation names both)."""
-        for name, role in self.voltage_roles.items():
-            limits.check_voltage(role, float(getattr(self, name)))
+        """Every voltage parameter against its bench limit and every pulse width against the
+        bench's pulse-width range, before the run starts (BadInput names the parameter and
+        the limit)."""
+        from ftjlab.instruments.safety import LimitViolation
+
+        checks = [(name, lambda v, r=role: limits.check_voltage(r, v))
+                  for name, role in self.voltage_roles.items()]
+        checks += [(name, limits.check_pulse_width) for name in self.pulse_width_names()]
+        for name, check in checks:
+            value = float(getattr(self, name))
+            try:
+                check(value)
+            except LimitViolation as exc:
+                raise LimitViolation(f"{self.name}: parameter {name}={value:g}: {exc}",
+                                     limit=exc.limit, value=exc.value,
+                                     limit_value=exc.limit_value, role=exc.role) from None
+
+    def pulse_width_names(self) -> tuple[str, ...]:
+        """Parameters that are pulse widths: ``pulse_widths`` if the class sets it, else
+        every parameter in seconds whose name contains ``width``."""
+        if self.pulse_widths is not None:
+            return self.pulse_widths
+        return tuple(name for name, p in self._parameters.items()
+                     if "width" in name and getattr(p, "units", "") == "s")
 
 
 # ---------------------------------------------------------------------- parameters

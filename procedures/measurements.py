@@ -108,6 +108,7 @@ class SwitchingProbability(FTJProcedure):
         "erase_v": "program",
         "read_v": "read",
     }
+    pulse_widths = ("t_start", "t_stop", "erase_width")
     summary = "P(V, t) map of switching by single pulses"
 
     row = IntegerParameter("Word line", minimum=0, maximum=4095, default=0)

@@ -6,10 +6,9 @@ import argparse
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
-from ftjlab import interrupts
+from ftjlab import interrupts, validate
 from ftjlab.errors import BadInput, MeasurementFailed
 
 ORDER = 20
@@ -84,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         print(list_procedures())
         return 0
+    from ftjlab.config import load_bench_config
+    from ftjlab.instruments.safety import Limits
     from ftjlab.procedures import PROCEDURES, build
     from ftjlab.runner import run_procedure
     from ftjlab.session import BenchSession
@@ -94,9 +95,13 @@ def run(args: argparse.Namespace) -> int:
     if cls is None:
         raise BadInput(f"unknown procedure {args.procedure!r} (known: {', '.join(PROCEDURES)})")
     procedure = build(cls, _pairs(args.set, "--set"))
-    out = Path(args.out)
-    session = BenchSession.open(args.bench, seed=args.seed,
-                                resources=_pairs(args.resource, "--resource"))
+    seed = validate.seed("--seed", args.seed)
+    resources = _pairs(args.resource, "--resource")
+    config = load_bench_config(args.bench)
+    limits = Limits.from_dict(config.limits)
+    procedure.check_limits(limits)  # voltages and pulse widths, before any instrument opens
+    out = validate.out_dir("--out", args.out, create=False)
+    session = BenchSession.open(config, seed=seed, resources=resources)
     stop = threading.Event()
     try:
         with interrupts.stop_on(stop):  # Ctrl-C / SIGTERM: stop at the next safe point
