@@ -669,7 +669,10 @@ class ScpiInstrument:
                 self.push_error(-410)
             if isinstance(message, bytes | bytearray):
                 message = bytes(message).decode("latin-1")
-            for line in str(message).split("\n"):
+            message = str(message)
+            # an LF inside a definite block (binary data) does not end the program message
+            lines = split_outside(message, "\n") if "#" in message else message.split("\n")
+            for line in lines:
                 if line.strip(_WS):
                     self._execute_message(line)
         except Exception as exc:  # last line of defence: never crash on input
@@ -764,7 +767,7 @@ class ScpiInstrument:
         path: list[tuple[str, int | None]] = []
         first = True
         for unit in split_outside(message, ";"):
-            text = unit.strip(_WS)
+            text = unit.lstrip(_WS)  # trailing white space: the tokenizer (a block keeps its bytes)
             if not text:
                 continue
             try:

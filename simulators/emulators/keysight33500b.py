@@ -40,7 +40,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..scpi import Any_, Boolean, Choice, Number, String, format_nr3, repeat
+import numpy as np
+
+from ..scpi import Any_, Boolean, Call, Choice, Number, ScpiError, String, format_nr3, repeat
 from ._generator import BenchLike, ChannelState, PulseGeneratorEmulator, load_factor
 from ._generator import bool_nr1 as _b
 
@@ -60,6 +62,8 @@ FREQUENCY_MAX_HZ = 30e6
 BURST_GAP_S = 1e-6
 NCYC_MAX = 100_000_000
 INFINITE = 9.9e37
+ARB_POINTS_MIN = 8
+ARB_POINTS_MAX = 1_000_000
 
 
 @dataclass
@@ -79,7 +83,13 @@ class _Channel(ChannelState):
     trigger_delay: float = 0.0
     trigger_timer: float = 1e-3
     trigger_slope: str = "POS"
+    trigger_count: float = 1.0
+    frequency_mode: str = "CW"
+    gate_polarity: str = "NORM"
     arb: str = ""
+    arb_srate: float = 40e3
+    arb_advance: str = "SRAT"
+    arb_filter: str = "STEP"
 
 
 class Keysight33500B(PulseGeneratorEmulator):
@@ -118,7 +128,10 @@ class Keysight33500B(PulseGeneratorEmulator):
     ) -> None:
         self.output_trigger = False
         self.output_sync = True
+        self.sync_source = "CH1"
+        self.byte_order = "NORM"
         self.display_text = ""
+        self.arbs: list[dict[str, np.ndarray]] = [{} for _ in range(channels)]
         super().__init__(
             bench,
             terminal_prefix,
@@ -133,8 +146,10 @@ class Keysight33500B(PulseGeneratorEmulator):
     def _reset_state(self) -> None:
         self.output_trigger = False
         self.output_sync = True
+        self.sync_source = "CH1"
+        self.byte_order = "NORM"
         self.display_text = ""
-        super()._reset_state()
+        super()._reset_state()  # volatile arb memory survives *RST (only DATA:VOL:CLE clears it)
 
     def _trigger(self) -> None:
         for i, c in enumerate(self.ch):
@@ -152,8 +167,16 @@ class Keysight33500B(PulseGeneratorEmulator):
         self._burst(i, width, int(c.ncycles), c.trigger_delay)
 
     def _fire_if_continuous(self, i: int) -> None:
-        if self.ch[i].trigger_source in ("IMM", "TIM"):
+        """IMM: one burst. TIM: ``TRIG:COUN`` bursts (one for INF), one per timer period."""
+        c = self.ch[i]
+        if c.trigger_source == "IMM":
             self._fire(i)
+        elif c.trigger_source == "TIM":
+            count = 1 if c.trigger_count >= INFINITE else int(c.trigger_count)
+            for k in range(count):
+                if k:
+                    self.bench.idle(max(c.trigger_timer - c.ncycles * c.period, 0.0))
+                self._fire(i)
 
     # ------------------------------------------------------------------ coupled settings
 
@@ -257,7 +280,7 @@ class Keysight33500B(PulseGeneratorEmulator):
         c = self.ch[i]
         was, c.trigger_source = c.trigger_source, source
         if source in ("IMM", "TIM") and was not in ("IMM", "TIM"):
-            self._fire(i)
+            self._fire_if_continuous(i)
 
     # ------------------------------------------------------------------ command set
 
@@ -341,7 +364,7 @@ class Keysight33500B(PulseGeneratorEmulator):
             "ramp_symmetry",
             format_nr3,
         )
-        attr("[:SOURce#]:FUNCtion:ARBitrary", String(), "arb", lambda v: f'"{v}"')
+        self._build_arb()
         attr(
             "[:SOURce#]:PHASe[:ADJust]",
             Number(-360.0, 360.0, default=0.0, units=("DEG",), out_of_range="clip_log"),
@@ -401,6 +424,25 @@ class Keysight33500B(PulseGeneratorEmulator):
             format_nr3,
         )
         attr(":TRIGger#:SLOPe", Choice("POSitive", "NEGative"), "trigger_slope")
+        # TRIGger[1|2]:COUNt 1-1,000,000 or INFinity, default 1: triggers accepted before the
+        # channel returns to waiting (33500 Series Operating and Service Guide, SCPI reference).
+        # A TIMer-triggered burst channel fires this many bursts; other sources fire one per
+        # trigger as before.
+        attr(
+            ":TRIGger#:COUNt",
+            Number(
+                1, 1_000_000, default=1, out_of_range="clip_log", integer=True,
+                specials={"INF": INFINITE, "INFINITY": INFINITE},
+            ),
+            "trigger_count",
+            format_nr3,
+        )  # fmt: skip
+        attr(
+            "[:SOURce#]:FREQuency:MODE",
+            Choice("CW", "LIST", "SWEep", "FIXed"),
+            "frequency_mode",
+        )  # stored; frequency lists and sweeps do not reach the bench
+        attr("[:SOURce#]:BURSt:GATE:POLarity", Choice("NORMal", "INVerted"), "gate_polarity")
         t.add(":TRIGger#[:IMMediate]", set=lambda c: self._fire(c.ch - 1))
         t.setting(
             ":OUTPut#[:STATe]",
@@ -443,6 +485,13 @@ class Keysight33500B(PulseGeneratorEmulator):
             lambda s, v: setattr(self, "output_sync", v),
             _b,
         )
+        # OUTPut:SYNC:SOURce CH1|CH2 (two-channel models): which channel drives Sync
+        t.setting(
+            ":OUTPut:SYNC:SOURce",
+            Choice(*(f"CH{n}" for n in range(1, self.n_channels + 1))),
+            lambda s: self.sync_source,
+            lambda s, v: setattr(self, "sync_source", v),
+        )
         t.add(":SYSTem:ERRor[:NEXT]", query=lambda c: self.next_error().scpi())
         t.add(":SYSTem:BEEPer[:IMMediate]", set=lambda c: None)
         t.add(":SYSTem:VERSion", query=lambda c: "1999.0")
@@ -453,6 +502,108 @@ class Keysight33500B(PulseGeneratorEmulator):
             params=(String(),),
         )
         t.add(":DISPlay:TEXT:CLEar", set=lambda c: setattr(self, "display_text", ""))
-        t.add("[:SOURce#]:DATA:VOLatile:CLEar", set=lambda c: None)
-        t.add("[:SOURce#]:DATA:ARBitrary", set=lambda c: None, params=(Any_(), repeat(Any_())))
-        t.add("[:SOURce#]:DATA:ARBitrary:DAC", set=lambda c: None, params=(Any_(), repeat(Any_())))
+
+    # ------------------------------------------------------------------ arbitrary waveforms
+
+    def _build_arb(self) -> None:
+        """Arbitrary waveforms in each channel's volatile memory (33500 Series Operating and
+        Service Guide, "Arbitrary Waveforms" and the DATA/FUNCtion:ARBitrary/FORMat commands).
+
+        ``DATA:ARB <name>, <v>, ...|<block>`` takes -1..+1 values (a block: 32-bit floats),
+        ``DATA:ARB:DAC <name>, <n>, ...|<block>`` takes -32767..+32767 (a block: 16-bit
+        integers); blocks in the ``FORM:BORD`` byte order (NORMal = big-endian, default).
+        8 to 1,000,000 points (the 33522B's standard memory per channel); names of 1-12
+        letters, digits and underscores starting with a letter. ``FUNC:ARB <name>`` selects a
+        loaded waveform. What the manual does not give us, and the emulator does then: the
+        error codes for a duplicate name, a missing waveform and a bad length (it logs
+        -221 ``Settings conflict``, -224 ``Illegal parameter value`` and -222, with a detail
+        text, and leaves memory and selection unchanged). Arb output does not reach the
+        bench (only PULS/SQU bursts do).
+        """
+        t = self.tree
+        attr = self._ch_setting
+        t.add(
+            "[:SOURce#]:FUNCtion:ARBitrary",
+            set=self._select_arb,
+            query=lambda c: f'"{self.ch[c.ch - 1].arb}"',
+            params=(String(chars_ok=True),),
+        )
+        t.add(
+            "[:SOURce#]:FUNCtion:ARBitrary:POINts",
+            query=lambda c: str(len(self.arbs[c.ch - 1].get(self.ch[c.ch - 1].arb, ()))),
+        )
+        attr(
+            "[:SOURce#]:FUNCtion:ARBitrary:SRATe",
+            Number(1e-6, 250e6, default=40e3, out_of_range="clip_log"),
+            "arb_srate",
+            format_nr3,
+        )
+        attr("[:SOURce#]:FUNCtion:ARBitrary:ADVance", Choice("TRIGger", "SRATe"), "arb_advance")
+        attr(
+            "[:SOURce#]:FUNCtion:ARBitrary:FILTer", Choice("NORMal", "STEP", "OFF"), "arb_filter"
+        )
+        t.add(
+            "[:SOURce#]:DATA:ARBitrary",
+            set=lambda c: self._load_arb(c, dac=False),
+            params=(String(chars_ok=True), Any_(), repeat(Any_())),
+        )
+        t.add(
+            "[:SOURce#]:DATA:ARBitrary:DAC",
+            set=lambda c: self._load_arb(c, dac=True),
+            params=(String(chars_ok=True), Any_(), repeat(Any_())),
+        )
+        t.add("[:SOURce#]:DATA:VOLatile:CLEar", set=self._clear_arbs)
+        t.add(
+            "[:SOURce#]:DATA:VOLatile:CATalog",
+            query=lambda c: ",".join(f'"{n}"' for n in self.arbs[c.ch - 1]) or '""',
+        )
+        t.add(
+            "[:SOURce#]:DATA:VOLatile:FREE",
+            query=lambda c: str(
+                ARB_POINTS_MAX - sum(len(w) for w in self.arbs[c.ch - 1].values())
+            ),
+        )
+        t.setting(
+            ":FORMat:BORDer",
+            Choice("NORMal", "SWAPped"),
+            lambda s: self.byte_order,
+            lambda s, v: setattr(self, "byte_order", v),
+        )
+
+    def _load_arb(self, call: Call, dac: bool) -> None:
+        name = str(call.args[0]).strip().upper()
+        if not (1 <= len(name) <= 12 and name[0].isalpha()
+                and all(ch.isalnum() or ch == "_" for ch in name)):  # fmt: skip
+            raise ScpiError(-224, "invalid arb name")
+        memory = self.arbs[call.ch - 1]
+        if name in memory:
+            raise ScpiError(-221, "arb waveform name already exists")
+        tokens = call.args[1:]
+        if len(tokens) == 1 and tokens[0].kind == "block":
+            raw = bytes(tokens[0].value)
+            endian = ">" if self.byte_order == "NORM" else "<"
+            dtype = np.dtype(f"{endian}i2" if dac else f"{endian}f4")
+            if len(raw) % dtype.itemsize:
+                raise ScpiError(-161, "block length is not a whole number of points")
+            values = np.frombuffer(raw, dtype).astype(float)
+        elif all(tok.kind == "number" and not tok.suffix for tok in tokens):
+            values = np.array([float(tok.value) for tok in tokens])
+        else:
+            raise ScpiError(-104)
+        limit = 32767.0 if dac else 1.0
+        if not np.all(np.abs(values) <= limit):
+            raise ScpiError(-222, "arb value out of range")
+        used = sum(len(w) for w in memory.values())
+        if not ARB_POINTS_MIN <= len(values) <= ARB_POINTS_MAX - used:
+            raise ScpiError(-222, f"arb needs {ARB_POINTS_MIN}-{ARB_POINTS_MAX} points")
+        memory[name] = values / limit
+
+    def _select_arb(self, call: Call) -> None:
+        name = str(call.args[0]).strip()
+        if name.upper() not in self.arbs[call.ch - 1]:
+            raise ScpiError(-224, f"arb waveform {name[:20]!r} not loaded")
+        self.ch[call.ch - 1].arb = name.upper()
+
+    def _clear_arbs(self, call: Call) -> None:
+        self.arbs[call.ch - 1].clear()
+        self.ch[call.ch - 1].arb = ""
