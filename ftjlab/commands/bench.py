@@ -21,6 +21,14 @@ def run(args: argparse.Namespace) -> int:
     # fighting another process make the baseline erratic. Must be set before numpy loads.
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    from ftjlab.benchmarks import run_benchmarks
+    from ftjlab import validate
+    from ftjlab.benchmarks import discover, run_benchmarks
+    from ftjlab.errors import BadInput
+
+    if args.json:
+        validate.new_file("--json", args.json, overwrite=True)
+    if args.select and not discover(args.select):
+        raise BadInput(f"NAME: no benchmark matches {args.select} (ftjlab bench lists them "
+                       "as it runs)")
 
     return run_benchmarks(select=args.select, json_path=args.json, quick=args.quick)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ftjlab.validate import arg_int
+
 ORDER = 10
 
 
@@ -14,10 +16,11 @@ def register(sub) -> None:
         "RTN sampling, generate, evaluate (one HDF5 file + PNG grids)",
     )
     p.add_argument("--out", default="demo-out", help="output folder (default ./demo-out)")
-    p.add_argument("--seed", type=int, default=2026, help="random seed of the simulated bench")
+    p.add_argument("--seed", type=arg_int(lo=0, hi=2**63 - 1), default=2026,
+                   help="random seed of the simulated bench")
     p.add_argument(
         "--samples",
-        type=int,
+        type=arg_int(lo=1, hi=10**6),
         default=2000,
         help="images generated at the tuned point (>= 20; default 2000)",
     )
@@ -30,10 +33,12 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ftjlab import validate
     from ftjlab.demo import run_demo
     from ftjlab.errors import BadInput
 
     if args.samples < 20:
         raise BadInput(f"--samples: need at least 20, got {args.samples}")
+    validate.out_dir("--out", args.out, create=False)
     run_demo(out=args.out, seed=args.seed, samples=args.samples, quick=args.quick)
     return 0

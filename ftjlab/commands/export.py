@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from pathlib import Path
 
 import numpy as np
 
+from ftjlab import validate
 from ftjlab.errors import BadInput
 
 ORDER = 45
@@ -18,14 +20,13 @@ def register(sub) -> None:
     p.add_argument("file", help="an ftjlab HDF5 run file")
     p.add_argument("--run", metavar="ID", help="run id (default: the file's run)")
     p.add_argument("--format", choices=("csv", "npz"), required=True)
-    p.add_argument("--out", metavar="PATH", help="output folder (csv) or file (npz)")
+    p.add_argument("--out", metavar="PATH", help="output folder (csv) or file (npz); never "
+                   "overwrites a file")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    import h5py
-
-    from ftjlab.store import open_run
+    from ftjlab.store import committed_length, open_file, open_run
 
     info = open_run(args.file, args.run)
     meta = {
@@ -36,35 +37,57 @@ def run(args: argparse.Namespace) -> int:
     }
     path = Path(args.file)
     stem = path.with_name(path.name.removesuffix(".h5"))  # run ids contain dots
-    with h5py.File(info.path, "r", libver="latest", swmr=True) as f:
-        group = f["runs"][info.run_id]
-        datasets = {name: group[name] for name in info.datasets}
-        if args.format == "npz":
-            target = Path(args.out) if args.out else stem.with_name(stem.name + ".npz")
-            arrays = {name.replace("/", "__"): ds[()] for name, ds in datasets.items()}
-            units = {name: u for name, (_, _, u) in info.datasets.items()}
-            np.savez_compressed(target, __attributes__=json.dumps(meta | {"dataset_units": units}),
-                                **arrays)
-            print(f"wrote {target}")
-            return 0
-        folder = Path(args.out) if args.out else Path(f"{stem}_csv")
-        try:
+    names = {name: name.replace("/", "__") for name in info.datasets}
+    if args.format == "npz":
+        target = validate.new_file("--out", args.out or stem.with_name(stem.name + ".npz"))
+        if target.suffix != ".npz":  # numpy would append it: check the file it writes
+            target = validate.new_file("--out", target.with_name(target.name + ".npz"))
+        written = [target]
+    else:
+        folder = validate.out_dir("--out", args.out or f"{stem}_csv", create=False)
+        written = [folder / "attributes.json", *(folder / f"{n}.csv" for n in names.values())]
+        clash = [str(p) for p in written if p.exists()]
+        if clash:
+            raise BadInput(f"--out: {clash[0]!r} already exists (export never overwrites)")
+    created_folder = args.format == "csv" and not folder.exists()
+    try:
+        with open_file(info.path) as f:
+            group = f["runs"][info.run_id]
+
+            def data(name: str) -> np.ndarray:
+                ds = group[name]
+                return ds[: committed_length(ds)] if ds.shape else ds[()]
+
+            if args.format == "npz":
+                arrays = {names[name]: data(name) for name in info.datasets}
+                units = {name: u for name, (_, _, u) in info.datasets.items()}
+                np.savez_compressed(
+                    target, __attributes__=json.dumps(meta | {"dataset_units": units}), **arrays
+                )
+                print(f"wrote {target}")
+                return 0
             folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise BadInput(f"cannot create {str(folder)!r}: {exc.strerror}") from exc
-        (folder / "attributes.json").write_text(json.dumps(meta, indent=2))
-        for name, ds in datasets.items():
-            data = ds[()]
-            units = info.datasets[name][2]
-            path = folder / (name.replace("/", "__") + ".csv")
-            columns = ds.attrs.get("columns", "")
-            header = f"{name} [{units}]" + (f"\n{columns}" if columns else "")
-            if data.ndim == 0:
-                np.savetxt(path, np.atleast_1d(data), header=header)
-            elif data.dtype.kind in "fiub":
-                np.savetxt(path, data.reshape(data.shape[0], -1) if data.ndim > 1 else data,
-                           delimiter=",", header=header)
-            else:
-                path.write_text(f"# {header}\n" + "\n".join(map(str, data.ravel())))
-        print(f"wrote {len(datasets)} CSV files and attributes.json to {folder}")
+            (folder / "attributes.json").write_text(json.dumps(meta, indent=2))
+            for name in info.datasets:
+                values = data(name)
+                units = info.datasets[name][2]
+                out = folder / f"{names[name]}.csv"
+                columns = group[name].attrs.get("columns", "")
+                header = f"{name} [{units}]" + (f"\n{columns}" if columns else "")
+                if values.ndim == 0:
+                    np.savetxt(out, np.atleast_1d(values), header=header)
+                elif values.dtype.kind in "fiub":
+                    np.savetxt(out, values.reshape(values.shape[0], -1) if values.ndim > 1
+                               else values, delimiter=",", header=header)
+                else:
+                    out.write_text(f"# {header}\n" + "\n".join(map(str, values.ravel())))
+    except OSError as exc:  # e.g. the disk filled up: remove what this export wrote
+        for p in written:
+            with contextlib.suppress(OSError):
+                p.unlink()
+        if created_folder:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise BadInput(f"--out: writing the export failed: {exc}") from exc
+    print(f"wrote {len(info.datasets)} CSV files and attributes.json to {folder}")
     return 0

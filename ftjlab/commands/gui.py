@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ftjlab.validate import arg_float, arg_int
+
 ORDER = 5
 
 
@@ -15,10 +17,12 @@ def register(sub) -> None:
         "views, generate images, browse and export recorded runs.",
     )
     p.add_argument("--bench", metavar="PATH", help="bench config (default: the simulated bench)")
-    p.add_argument("--seed", type=int, help="seed of a simulated bench (default: the config's)")
+    p.add_argument("--seed", type=arg_int(lo=0, hi=2**63 - 1),
+                   help="seed of a simulated bench (default: the config's)")
     p.add_argument("--out", metavar="DIR", default="runs",
                    help="folder for run files (default: ./runs)")
-    p.add_argument("--quit-after", type=float, metavar="S", help="close the window after S s")
+    p.add_argument("--quit-after", type=arg_float(lo=0, lo_open=True), metavar="S",
+                   help="close the window after S s")
     p.add_argument("--screenshots", metavar="DIR",
                    help="run a short scripted tour on the simulated bench and save a PNG of "
                    "every main view into DIR (works headless, e.g. under xvfb-run)")
@@ -26,11 +30,16 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ftjlab import validate
     from ftjlab.config import load_bench_config
     from ftjlab.gui.app import display_problem, run_app
+    from ftjlab.instruments.safety import Limits
 
-    if args.bench:
-        load_bench_config(args.bench)  # a bad file is exit 2 here, not a window saying so
+    # a bad bench file (keys, limits, an array too large) is exit 2 here, not a window
+    Limits.from_dict(load_bench_config(args.bench or None).limits)
+    validate.out_dir("--out", args.out, create=False)
+    if args.screenshots:
+        validate.out_dir("--screenshots", args.screenshots, create=False)
     if args.screenshots:
         from PyQt6.QtWidgets import QApplication
 

@@ -19,6 +19,8 @@ import sys
 
 import numpy as np
 
+from ftjlab.validate import arg_float, arg_int
+
 ORDER = 61
 DEFAULT_OUT = "runs"
 
@@ -33,23 +35,29 @@ def register(sub) -> None:
     p.add_argument("file", nargs="?", help="run file (HDF5) with a trace or packed bits")
     p.add_argument("--run", metavar="ID", help="run id (default: the file's latest run)")
     p.add_argument("--dataset", default="current", help="stream to read (default: current)")
-    p.add_argument("--cell", type=int, default=0, help="column of a multi-cell trace")
+    p.add_argument("--cell", type=arg_int(lo=0), default=0, help="column of a multi-cell trace")
     p.add_argument("--extract", choices=("threshold", "parity"), default="threshold",
                    help="bits from a trace: level threshold (default) or dwell-length parity")
     p.add_argument("--post", default="none",
                    help="post-processing of a file's bits: none, vn, xor:K (default none)")
     p.add_argument("--bench", nargs="?", const="", metavar="PATH",
                    help="bits from a simulated bench (default: the shipped one)")
-    p.add_argument("--seed", type=int, help="seed of the simulated bench (default: config's)")
-    p.add_argument("--bias-v", type=float, default=0.8, help="sampling bias (bench)")
-    p.add_argument("--spacing-s", type=float, default=1e-3, help="reading spacing (bench)")
-    p.add_argument("--xor", type=int, default=8, help="cells XOR-ed per bit (bench)")
+    p.add_argument("--seed", type=arg_int(lo=0, hi=2**63 - 1),
+                   help="seed of the simulated bench (default: config's)")
+    p.add_argument("--bias-v", type=arg_float(), default=0.8, help="sampling bias (bench)")
+    p.add_argument("--spacing-s", type=arg_float(lo=0, lo_open=True, hi=3600), default=1e-3,
+                   help="reading spacing (bench)")
+    p.add_argument("--xor", type=arg_int(lo=1, hi=4096), default=8,
+                   help="cells XOR-ed per bit (bench)")
     p.add_argument("--vn", action="store_true", help="von Neumann after XOR (bench)")
     p.add_argument("--reference", choices=("pcg64", "biased"), help="a control source")
-    p.add_argument("--p", type=float, default=0.51, help="P(1) of the biased reference")
-    p.add_argument("--sequences", type=int, help="number of sequences (default 100 for "
-                   "bench/reference, as many as fit for a file)")
-    p.add_argument("--length", type=int, default=1_000_000, help="bits per sequence")
+    p.add_argument("--p", type=arg_float(lo=0, hi=1, lo_open=True, hi_open=True), default=0.51,
+                   help="P(1) of the biased reference")
+    p.add_argument("--sequences", type=arg_int(lo=1, hi=100_000),
+                   help="number of sequences (default 100 for bench/reference, as many as "
+                   "fit for a file)")
+    p.add_argument("--length", type=arg_int(lo=1000, hi=10**9), default=1_000_000,
+                   help="bits per sequence")
     p.add_argument("--out", metavar="DIR", default=DEFAULT_OUT,
                    help=f"folder for the run file of --bench/--reference (default ./{DEFAULT_OUT})")
     p.add_argument("--name", default="rng_test", help="result group name (default rng_test)")
@@ -80,6 +88,8 @@ def _post(bits: np.ndarray, spec: str) -> np.ndarray:
             k = int(spec[4:])
         except ValueError:
             raise BadInput(f"--post: xor:K needs an integer K, got {spec!r}") from None
+        if not 1 <= k <= 4096:
+            raise BadInput(f"--post: xor:K needs 1 <= K <= 4096, got {spec!r}")
         return bitops.xor_fold(bits, k)
     raise BadInput(f"--post: none, vn or xor:K, got {spec!r}")
 
@@ -125,13 +135,24 @@ def _file_bits(args) -> tuple[np.ndarray, dict, str]:
     return bits, src, info.run_id
 
 
+def _check_post(spec: str) -> None:
+    """``--post`` checked before any bits are read (the same rules as :func:`_post`)."""
+    _post(np.zeros(0, dtype=np.uint8), spec)
+
+
 def run(args: argparse.Namespace) -> int:
+    from ftjlab import validate
     from ftjlab.errors import BadInput
     from ftjlab.rtn import rng
 
     chosen = [args.file is not None, args.bench is not None, args.reference is not None]
     if sum(chosen) != 1:
         raise BadInput("give exactly one source: FILE, --bench [PATH] or --reference")
+    _check_post(args.post)
+    if not args.no_store:  # results only ever go to analysis/<name>, runs to --out
+        validate.result_name("--name", args.name)
+        if args.file is None:
+            validate.out_dir("--out", args.out, create=False)
     if args.length < 1000:
         raise BadInput(f"--length: at least 1000 bits per sequence, got {args.length}")
     if args.sequences is not None and args.sequences < 1:

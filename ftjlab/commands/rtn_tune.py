@@ -12,6 +12,8 @@ import argparse
 
 import numpy as np
 
+from ftjlab.validate import arg_int
+
 ORDER = 62
 DEFAULT_OUT = "runs"
 
@@ -36,14 +38,17 @@ def register(sub) -> None:
     p.add_argument("--run", metavar="ID", help="run id (default: the file's latest)")
     p.add_argument("--bench", nargs="?", const="", metavar="PATH",
                    help="measure on a simulated bench (default: the shipped one)")
-    p.add_argument("--seed", type=int, help="seed of the simulated bench (default: config's)")
+    p.add_argument("--seed", type=arg_int(lo=0, hi=2**63 - 1),
+                   help="seed of the simulated bench (default: config's)")
     p.add_argument("--biases", default="0.6,0.7,0.75,0.8,0.85,0.9,1.0",
                    help="sampling biases in V (comma-separated)")
     p.add_argument("--times", default="0.002,0.005,0.01,0.02,0.03,0.04,0.06",
                    help="sampling times (apertures) in s (comma-separated)")
-    p.add_argument("--dim", type=int, default=4, help="latent dimensions")
-    p.add_argument("--cells-per-dim", type=int, default=16, help="cells summed per dimension")
-    p.add_argument("--samples", type=int, default=10_000, help="latent samples per point")
+    p.add_argument("--dim", type=arg_int(lo=1, hi=4096), default=4, help="latent dimensions")
+    p.add_argument("--cells-per-dim", type=arg_int(lo=1, hi=4096), default=16,
+                   help="cells summed per dimension")
+    p.add_argument("--samples", type=arg_int(lo=100, hi=10**8), default=10_000,
+                   help="latent samples per point")
     p.add_argument("--out", metavar="DIR", default=DEFAULT_OUT,
                    help=f"folder for the run file of --bench (default ./{DEFAULT_OUT})")
     p.add_argument("--name", default="latent_tuning", help="result group name")
@@ -71,7 +76,7 @@ def _attrs(rep, extra: dict) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ftjlab import store
+    from ftjlab import store, validate
     from ftjlab.errors import BadInput
     from ftjlab.rtn import latent
 
@@ -79,6 +84,10 @@ def run(args: argparse.Namespace) -> int:
         raise BadInput("give exactly one source: FILE (an rtn-tuning run) or --bench [PATH]")
     if args.dim < 1 or args.cells_per_dim < 1 or args.samples < 100:
         raise BadInput("--dim, --cells-per-dim must be >= 1 and --samples >= 100")
+    if not args.no_store:  # results only ever go to analysis/<name>
+        validate.result_name("--name", args.name)
+        if args.bench is not None:
+            validate.out_dir("--out", args.out, create=False)
     if args.file is not None:
         info = store.open_run(args.file, args.run)
         if "points" not in info.datasets:

@@ -4,18 +4,44 @@ from __future__ import annotations
 
 import argparse
 
+from ftjlab.validate import arg_int
+
 ORDER = 30
 
 
 def register(sub) -> None:
     p = sub.add_parser("sim-server", help="serve the simulated bench's instruments over TCP")
     p.add_argument("--bench", metavar="PATH", help="bench config (default: shipped sim.toml)")
-    p.add_argument("--seed", type=int, default=None, help="seed (default: the config's)")
+    p.add_argument("--seed", type=arg_int(lo=0, hi=2**63 - 1), default=None,
+                   help="seed (default: the config's)")
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default loopback)")
     p.set_defaults(func=run)
 
 
+def _check_host(host: str) -> None:
+    """``--host`` must be an address of this machine (one a socket can bind to)."""
+    import socket
+
+    from ftjlab.errors import BadInput
+
+    try:
+        infos = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise BadInput(f"--host: {host!r} is not an address of this machine ({exc})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as s:
+        try:
+            s.bind(address)
+        except OSError as exc:
+            raise BadInput(f"--host: cannot serve on {host!r}: {exc.strerror}") from None
+
+
 def run(args: argparse.Namespace) -> int:
+    from ftjlab.config import load_bench_config
+    from ftjlab.instruments.safety import Limits
     from ftjlab.simulators.server import run_sim_server
+
+    Limits.from_dict(load_bench_config(args.bench).limits)  # a bad bench: exit 2, not served
+    _check_host(args.host)
 
     return run_sim_server(bench=args.bench, seed=args.seed, host=args.host)

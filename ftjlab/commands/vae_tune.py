@@ -5,17 +5,12 @@ from __future__ import annotations
 
 import argparse
 
+from ftjlab.validate import arg_floats, arg_int
+
 ORDER = 61
 
 
-def _floats(text: str) -> list[float]:
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from exc
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one number")
-    return values
+_floats = arg_floats(lo=0, lo_open=True, max_items=100)  # positive, finite
 
 
 def register(sub) -> None:
@@ -35,14 +30,23 @@ def register(sub) -> None:
         default=[2e-5, 1e-4, 5e-4, 2e-3],
         help="sampling intervals in s, comma-separated (default 2e-5,1e-4,5e-4,2e-3)",
     )
-    p.add_argument("-n", "--samples", type=int, default=1000, help="images per grid point")
-    p.add_argument("--seed", type=int, default=2026, help="seed of the array and the latents")
+    p.add_argument("-n", "--samples", type=arg_int(lo=10, hi=10**6), default=1000,
+                   help="images per grid point")
+    p.add_argument("--seed", type=arg_int(lo=0, hi=2**63 - 1), default=2026,
+                   help="seed of the array and the latents")
     p.add_argument("--out", default="runs", help="output folder (HDF5 run + PNG)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from ftjlab import validate
+    from ftjlab.config import load_bench_config
     from ftjlab.vae.tuning import run_tuning_study
+
+    limits = load_bench_config(None).limits  # the simulated device's bench
+    for bias in args.biases:
+        validate.bias_within("--biases", bias, limits, "sample")
+    validate.out_dir("--out", args.out, create=False)
 
     grid, path, png = run_tuning_study(
         args.out,
