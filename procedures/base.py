@@ -11,6 +11,7 @@ The runner (:mod:`ftjlab.runner`) owns the file, the stop flag and the safe shut
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -165,6 +166,9 @@ def build(cls: type[FTJProcedure], settings: dict[str, str]) -> FTJProcedure:
             setattr(procedure, key, procedure._parameters[key].value)
         except (ValueError, TypeError) as exc:
             raise BadInput(f"{cls.name}: parameter {key}={text!r}: {exc}") from exc
+        value = getattr(procedure, key)
+        if isinstance(value, float) and not math.isfinite(value):  # pymeasure lets NaN pass
+            raise BadInput(f"{cls.name}: parameter {key}={text!r}: must be a finite number")
     missing = [key for key in procedure._parameters if getattr(procedure, key) is None]
     if missing:
         raise BadInput(f"{cls.name}: parameter(s) {missing} have no value")
