@@ -20,17 +20,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ftjlab-campaign-guardian")
     parser.add_argument("bench")
     parser.add_argument("--resource", action="append", default=[])
+    parser.add_argument("--lock", help="the campaign folder's lock: held while making safe")
     args = parser.parse_args(argv)
     message = sys.stdin.buffer.read()  # returns at EOF: the runner closed it or died
     if message.endswith(b"done"):
         return 0
+    import fcntl
+
     from ftjlab.session import BenchSession
 
+    lock = open(args.lock, "a+") if args.lock else None  # noqa: SIM115 - held to the end
+    if lock is not None:  # the runner's lock went with it: keep the next runner out
+        fcntl.flock(lock, fcntl.LOCK_EX)
     resources = dict(item.split("=", 1) for item in args.resource)
-    session = BenchSession.open(args.bench, resources=resources)
-    failures = session.shutdown()
-    session.close()
-    return 1 if failures else 0
+    BenchSession.open(args.bench, resources=resources).close()  # shuts the bench down
+    return 0
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ network) that drives the bench safe if this process disappears.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -35,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from ftjlab import interrupts
 from ftjlab.errors import BadInput
 
 from .spec import Campaign, Die
@@ -117,15 +119,35 @@ class CampaignFolder:
         self.out = campaign.out
         self.dies_dir = self.out / "dies"
 
-    def prepare(self) -> None:
-        """Create the folder, or check that it holds this campaign; move partial dies of an
-        earlier stopped run to ``interrupted/``."""
+    @property
+    def lock_path(self) -> Path:
+        return self.out / ".campaign.lock"
+
+    def prepare(self, wait_s: float = 30.0) -> None:
+        """Create the folder, or check that it holds this campaign; take its lock (one
+        process at a time: another runner, or the guardian of a runner that died and is
+        still making the bench safe); move partial dies of an earlier stopped run to
+        ``interrupted/``."""
         try:
             self.dies_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise BadInput(
                 f"{self.campaign.source}:out: cannot create {str(self.out)!r} ({exc.strerror})"
             ) from None
+        self._lock = open(self.lock_path, "a+")  # noqa: SIM115 - held until release()
+        end = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.monotonic() > end:
+                    self._lock.close()
+                    raise BadInput(
+                        f"{self.campaign.source}:out: {str(self.out)!r} is in use by another "
+                        "ftjlab campaign process"
+                    ) from None
+                time.sleep(0.1)
         marker = self.out / "campaign.json"
         fingerprint = self.campaign.fingerprint()
         if marker.exists():
@@ -146,6 +168,13 @@ class CampaignFolder:
                 partial.stem,
                 target,
             )
+
+    def release(self) -> None:
+        """Give up the folder's lock."""
+        lock = getattr(self, "_lock", None)
+        if lock is not None:
+            lock.close()
+            self._lock = None
 
     def completed(self) -> dict[Die, list[dict[str, Any]]]:
         """Committed dies and their index records."""
@@ -212,8 +241,8 @@ class Guardian:
     """A separate process that drives the bench safe (outputs off, probe separated, matrix
     open) if this process disappears (SIGKILL, crash); told ``done`` on a normal end."""
 
-    def __init__(self, bench: Path, resources: dict[str, str], seed: int | None) -> None:
-        args = [sys.executable, "-m", "ftjlab.campaign.guardian", str(bench)]
+    def __init__(self, bench: Path, resources: dict[str, str], lock: Path) -> None:
+        args = [sys.executable, "-m", "ftjlab.campaign.guardian", str(bench), "--lock", str(lock)]
         for name, resource in resources.items():
             args += ["--resource", f"{name}={resource}"]
         self.process = subprocess.Popen(args, stdin=subprocess.PIPE, start_new_session=True)
@@ -301,7 +330,7 @@ def run_campaign(
         folder.prepare()
         done = folder.completed()
         if guardian and _needs_guardian(session.config, resources):
-            keeper = Guardian(Path(bench), resources, seed)
+            keeper = Guardian(Path(bench), resources, folder.lock_path)
         try:
             prober.create_round_map(
                 campaign.wafer.diameter_um / 1000.0, campaign.wafer.die_um, campaign.wafer.edge_um
@@ -364,11 +393,13 @@ def run_campaign(
             )
     finally:
         try:
-            session.close()  # outputs off, probe separated, matrix open
+            with interrupts.shielded():
+                session.close()  # outputs off, probe separated, matrix open
         finally:
             if keeper is not None:
                 keeper.release()
-    rows = folder.write_index() if campaign.out.exists() else []
+            rows = folder.write_index() if getattr(folder, "_lock", None) else []
+            folder.release()
     return CampaignOutcome(
         campaign.out,
         len(folder.completed()) if campaign.out.exists() else 0,

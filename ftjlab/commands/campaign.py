@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import threading
 import time
 from typing import Any
 
+from ftjlab import interrupts
 from ftjlab.errors import BadInput, MeasurementFailed
 
 ORDER = 25
@@ -16,12 +16,14 @@ ORDER = 25
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "campaign", help="wafer campaigns: run procedures die by die; analyse the runs",
+        "campaign",
+        help="wafer campaigns: run procedures die by die; analyse the runs",
         description="Wafer campaigns on a probe station (see README, Campaigns).",
     )
     csub = p.add_subparsers(dest="campaign_command", metavar="ACTION")
     r = csub.add_parser(
-        "run", help="run or resume a campaign",
+        "run",
+        help="run or resume a campaign",
         description="Step the prober across the campaign's dies and run its procedures on "
         "each: one run file per die and procedure plus an index. Re-running continues at the "
         "first die not completed. Ctrl-C or SIGTERM stops after the current run's next safe "
@@ -30,19 +32,28 @@ def register(sub) -> None:
     r.add_argument("campaign", help="campaign file (TOML)")
     r.add_argument("--bench", metavar="PATH", help="bench config (default: the campaign's)")
     r.add_argument("--seed", type=int, help="seed of a simulated bench")
-    r.add_argument("--resource", metavar="NAME=RESOURCE", action="append", default=[],
-                   help="override an instrument's resource, e.g. a sim-server port")
+    r.add_argument(
+        "--resource",
+        metavar="NAME=RESOURCE",
+        action="append",
+        default=[],
+        help="override an instrument's resource, e.g. a sim-server port",
+    )
     r.add_argument("--quiet", action="store_true", help="no progress lines")
     r.set_defaults(func=run)
     a = csub.add_parser(
-        "analyze", help="analyse every run of a campaign folder on dask.distributed",
+        "analyze",
+        help="analyse every run of a campaign folder on dask.distributed",
         description="RTN fits, map statistics, write-verify yield and randomness figures for "
         "every run file, in parallel (a local cluster, or --scheduler ADDRESS); writes "
         "analysis.parquet and wafer-map PNGs into DIR.",
     )
     a.add_argument("folder", help="campaign output folder (or any folder of run files)")
-    a.add_argument("--scheduler", metavar="ADDRESS",
-                   help="dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a local cluster)")
+    a.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a local cluster)",
+    )
     a.add_argument("--workers", type=int, default=2, help="local cluster workers (default 2)")
     a.add_argument("--out", metavar="DIR", help="where to write (default: the folder)")
     a.set_defaults(func=analyze)
@@ -75,13 +86,6 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     t0 = time.monotonic()
 
-    def on_signal(signum: int, frame: Any) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        sys.stderr.write(f"\nftjlab: {signal.Signals(signum).name}: stopping at the next safe "
-                         "point (again to stop now)\n")
-
     def listener(topic: str, data: Any) -> None:
         if args.quiet or topic != "progress" or not isinstance(data, dict):
             return
@@ -89,18 +93,20 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(
             f"die {data['die'][0]},{data['die'][1]} done: {data['done']}/{data['total']}  "
             f"instrument time {data['instrument_s_per_die']:.3g} s/die  remaining "
-            f"{_hms(data['eta_s'])} (instrument)  wall {wall:.1f} s\n")
+            f"{_hms(data['eta_s'])} (instrument)  wall {wall:.1f} s\n"
+        )
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        outcome = run_campaign(campaign, bench, seed=args.seed, resources=_pairs(args.resource),
-                               stop=stop, listener=listener)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with interrupts.stop_on(stop):  # Ctrl-C / SIGTERM: stop at the next safe point
+        outcome = run_campaign(
+            campaign,
+            bench,
+            seed=args.seed,
+            resources=_pairs(args.resource),
+            stop=stop,
+            listener=listener,
+        )
     failed = [r for r in outcome.records if r["status"] != "completed"]
-    print(f"{outcome.completed}/{outcome.total} dies completed; index: "
-          f"{outcome.out / 'index.csv'}")
+    print(f"{outcome.completed}/{outcome.total} dies completed; index: {outcome.out / 'index.csv'}")
     if outcome.stopped:
         raise MeasurementFailed("stopped; run the same command again to continue")
     if failed:
@@ -111,10 +117,13 @@ def run(args: argparse.Namespace) -> int:
 def analyze(args: argparse.Namespace) -> int:
     from ftjlab.campaign.analysis import analyze_folder
 
-    summary = analyze_folder(args.folder, scheduler=args.scheduler, workers=args.workers,
-                             out=args.out)
-    print(f"{summary.runs} runs analysed ({summary.failed} failed) in {summary.wall_s:.1f} s "
-          f"on {summary.workers} worker(s): {summary.table}")
+    summary = analyze_folder(
+        args.folder, scheduler=args.scheduler, workers=args.workers, out=args.out
+    )
+    print(
+        f"{summary.runs} runs analysed ({summary.failed} failed) in {summary.wall_s:.1f} s "
+        f"on {summary.workers} worker(s): {summary.table}"
+    )
     for png in summary.maps:
         print(f"wafer map: {png}")
     return 0
