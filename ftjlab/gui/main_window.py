@@ -41,6 +41,7 @@ from ftjlab.gui.form import ProcedureForm
 from ftjlab.gui.generation import GenerationJob, GenerationView, SourceFactory, default_source
 from ftjlab.gui.panels import BenchPanel, LogPanel
 from ftjlab.gui.views import LiveView, make_view
+from ftjlab.gui.wafer import WaferMapView
 from ftjlab.gui.worker import Background, Event, Job, JobOutcome, ProcedureJob, Worker
 
 log = logging.getLogger("ftjlab.gui")
@@ -169,6 +170,8 @@ class MainWindow(QMainWindow):
         self.bench_panel.connect_requested.connect(self._connect_clicked)
         self.bench_panel.disconnect_requested.connect(self.disconnect_bench)
         self.tabs.addTab(self.bench_panel, "Bench")
+        self.wafer = WaferMapView()  # a campaign folder, chosen in the view
+        self.tabs.addTab(self.wafer, "Wafer")
         self.log_panel = LogPanel()
         self.log_panel.attach()
         self.browser.message.connect(log.info)
