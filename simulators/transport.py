@@ -404,7 +404,8 @@ def split_messages(data: bytes) -> tuple[list[bytes], bytes]:
 
     An LF ends a message except inside a definite-length block (``#<n><len><data>``): binary
     data (DAC words, float arrays) may contain 0x0A, and an instrument reads a block by its
-    length. A trailing CR before the LF is dropped unless it is a block's last data byte.
+    length. The end of a block also ends its message unless white space, ``,`` or ``;``
+    follows. A trailing CR before the LF is dropped unless it is a block's last data byte.
     """
     messages: list[bytes] = []
     start = i = 0
@@ -422,6 +423,14 @@ def split_messages(data: bytes) -> tuple[list[bytes], bytes]:
             if end > n:  # the block has not arrived in full
                 break
             if end > 0:
+                # After a block only white space, ',' or ';' may follow within a message. A
+                # block that ends the received bytes, or is followed by a new header, ended
+                # its message: GPIB and VXI-11 writes carry END on their last byte, which a raw
+                # socket cannot (pymeasure's write_binary_values adds no terminator).
+                nxt = data[end : end + 1]
+                if not nxt or not (nxt.isspace() or nxt in b",;"):
+                    messages.append(data[start:end])
+                    start = end
                 i = end
                 continue
         elif c == 0x0A:
@@ -580,7 +589,7 @@ class InstrumentServer:
                     lines, pending = (data[:-1],), b""  # the usual case: one whole message
                 else:
                     pending += data
-                    if b"\n" not in pending:
+                    if b"\n" not in pending and b"#" not in pending:
                         continue
                     lines, pending = split_messages(pending)
                 for line in lines:

@@ -40,7 +40,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..scpi import Boolean, Choice, Number, format_nr3
+import numpy as np
+
+from ..scpi import Any_, Boolean, Call, Choice, Number, ScpiError, String, format_nr3, repeat
 from ._generator import BenchLike, ChannelState, PulseGeneratorEmulator
 from ._generator import bool_nr1 as _b
 
@@ -58,6 +60,10 @@ AMPLITUDE_MAX_V = 5.0
 WINDOW_V = 5.0
 FREQUENCY_MAX_HZ = 500e6
 HIGH_Z = 9.9e37
+DAC_MAX = 8191  # 14-bit waveform DAC
+USER_SLOTS = 4
+USER_POINTS_MIN = 2
+USER_POINTS_MAX = 262_144
 
 
 @dataclass
@@ -71,6 +77,9 @@ class _Channel(ChannelState):
     limit_on: bool = False
     limit_high: float = 5.0
     limit_low: float = -5.0
+    square_duty: float = 50.0
+    ramp_symmetry: float = 100.0
+    user: str = "VOLATILE"
 
 
 class Keysight81160A(PulseGeneratorEmulator):
@@ -105,6 +114,9 @@ class Keysight81160A(PulseGeneratorEmulator):
         manufacturer: str = "Agilent Technologies",
         channels: int = 2,
     ) -> None:
+        self.track = False
+        self.volatile: list[np.ndarray | None] = [None] * channels
+        self.user_waveforms: list[dict[str, np.ndarray]] = [{} for _ in range(channels)]
         super().__init__(
             bench,
             terminal_prefix,
@@ -341,6 +353,213 @@ class Keysight81160A(PulseGeneratorEmulator):
             )
         t.add(":SYSTem:ERRor[:NEXT]", query=lambda c: self.next_error().scpi())
         t.add(":SYSTem:VERSion", query=lambda c: "1999.0")
+        self._build_shapes_and_apply()
+        self._build_user_waveforms()
+
+    # ------------------------------------------------------------------ shapes, APPLy, coupling
+
+    def _build_shapes_and_apply(self) -> None:
+        """``FUNC<n>:SQU:DCYC``, ``FUNC<n>:RAMP:SYMM``, ``APPLy<n>:<shape>``, ``TRAC:CHAN1``.
+
+        APPLy (the 33250A-style shortcut the 81150A/81160A keep): ``APPL<n>:SIN|SQU|RAMP|PULS|
+        NOIS|DC|USER [<freq>|DEF [, <ampl>|DEF [, <offset>|DEF]]]`` sets shape, frequency,
+        amplitude and offset in one go and switches the output on; ``DEF`` keeps the *RST
+        value (1 MHz, 100 mVpp, 0 V); DC ignores frequency and amplitude and sources the offset
+        as the level; ``APPL<n>?`` answers ``"<shape> <freq>,<ampl>,<offset>"``. The square
+        duty cycle is clipped (and -222 logged) so that neither part is shorter than the
+        minimum width. Channel coupling ``TRAC:CHAN1 ON`` makes channel 2 follow every setting
+        of channel 1 (not its output state) until it is switched off. Where the manual at hand
+        does not give a number the emulator's choice is said in place.
+        """
+        t = self.tree
+        t.setting(
+            "[:SOURce]:FUNCtion#:SQUare:DCYCle",
+            Number(0.0, 100.0, default=50.0, units=("PCT",), out_of_range="clip_log"),
+            lambda s: self.ch[s[0] - 1].square_duty,
+            self._set_square_duty,
+            format_nr3,
+        )
+        self._ch_setting(
+            "[:SOURce]:FUNCtion#:RAMP:SYMMetry",
+            Number(0.0, 100.0, default=100.0, units=("PCT",), out_of_range="clip_log"),
+            "ramp_symmetry",
+            format_nr3,
+        )
+        for shape in ("SINusoid", "SQUare", "RAMP", "PULSe", "NOISe", "DC", "USER"):
+            t.add(
+                f"[:SOURce]:APPLy#:{shape}",
+                set=lambda c, sh=shape: self._apply(c, sh),
+                params=(Any_(optional=True), Any_(optional=True), Any_(optional=True)),
+            )
+        t.add("[:SOURce]:APPLy#", query=self._apply_query)
+        t.add(
+            "[:SOURce]:TRACk:CHANnel#",
+            set=self._set_track,
+            query=lambda c: _b(self.track),
+            params=(Boolean(),),
+            max_suffix=1,
+        )
+
+    def _set_square_duty(self, s: tuple[int, ...], value: float) -> None:
+        c = self.ch[s[0] - 1]
+        floor = 100.0 * WIDTH_MIN_S / c.period
+        c.square_duty = self._clip(float(value), floor, 100.0 - floor, -222, "duty cycle")
+
+    def _apply(self, call: Call, shape: str) -> None:
+        i = call.ch - 1
+        c = self.ch[i]
+        defaults = (1e6, 0.1, 0.0)
+        values = []
+        for k, tok in enumerate(call.args):
+            if tok.kind == "chars" and tok.value in ("DEF", "DEFAULT"):
+                values.append(defaults[k])
+            elif tok.kind == "chars" and tok.value in ("MIN", "MINIMUM", "MAX", "MAXIMUM"):
+                hi = (FREQUENCY_MAX_HZ, AMPLITUDE_MAX_V, WINDOW_V)[k]
+                lo = (1.0 / PERIOD_MAX_S, AMPLITUDE_MIN_V, -WINDOW_V)[k]
+                values.append(lo if tok.value.startswith("MIN") else hi)
+            elif tok.kind == "number":
+                values.append(float(tok.value))
+            else:
+                raise ScpiError(-104)
+        freq, ampl, offset = (values + list(defaults[len(values) :]))[:3]
+        c.function = shape[:4].upper() if shape != "SINusoid" else "SIN"
+        if c.function == "DC":
+            c.high = c.low = 0.0
+            self.set_offset(i, offset)
+        else:
+            if c.function != "NOIS":
+                self.set_frequency(i, freq)
+            self.set_offset(i, 0.0)
+            self.set_amplitude(i, ampl)
+            self.set_offset(i, offset)
+        self.set_output(i, True)
+        self._follow()
+
+    def _apply_query(self, call: Call) -> str:
+        c = self.ch[call.ch - 1]
+        freq = 1.0 / c.period
+        return (
+            f'"{c.function} {format_nr3(freq)},{format_nr3(c.high - c.low)},'
+            f'{format_nr3((c.high + c.low) / 2)}"'
+        )
+
+    def _set_track(self, call: Call) -> None:
+        self.track = bool(call.args[0])
+        self._follow()
+
+    def _follow(self) -> None:
+        """Copy channel 1's settings (not its output state) to channel 2 while coupled."""
+        if not self.track or self.n_channels < 2:
+            return
+        first, second = self.ch[0], self.ch[1]
+        for name, value in vars(first).items():
+            if name != "output":
+                setattr(second, name, value)
+        self._apply_source(1)
+
+    def write(self, message: str) -> None:  # type: ignore[override]
+        super().write(message)
+        if self.track:
+            self._follow()
+
+    # ------------------------------------------------------------------ user waveforms
+
+    def _build_user_waveforms(self) -> None:
+        """Arbitrary (USER) waveforms: ``DATA<n> VOLATILE, <v>, ...`` (-1..+1),
+        ``DATA<n>:DAC VOLATILE, <n>, ...|<block>`` (14-bit DAC values -8191..+8191; a block
+        holds 16-bit big-endian integers, as pymeasure writes them), ``DATA<n>:COPY <name>,
+        VOLATILE`` (to non-volatile memory), ``DATA<n>:DEL <name>``, ``DATA<n>:DEL:ALL``,
+        ``DATA<n>:NVOL:CAT?`` (quoted names), ``DATA<n>:NVOL:FREE?`` (free slots), ``FUNC<n>:USER
+        VOLATILE|<name>`` selects the waveform the USER shape plays.
+
+        The emulator's choices where our copy of the manual is silent: 4 non-volatile slots
+        per channel, 2 to 262,144 points, error -224 for an unknown name and -222 for values
+        or lengths out of range, -221 when every slot is taken. USER waveforms do not reach
+        the bench (only PULS/SQU bursts do).
+        """
+        t = self.tree
+        t.add(
+            "[:SOURce]:DATA#[:VOLatile]",
+            set=lambda c: self._load_volatile(c, dac=False),
+            params=(Choice("VOLatile"), Any_(), repeat(Any_())),
+        )
+        t.add(
+            "[:SOURce]:DATA#:DAC",
+            set=lambda c: self._load_volatile(c, dac=True),
+            params=(Choice("VOLatile"), Any_(), repeat(Any_())),
+        )
+        t.add(
+            "[:SOURce]:DATA#:COPY",
+            set=self._copy_volatile,
+            params=(String(chars_ok=True), Choice("VOLatile", optional=True)),
+        )
+        t.add("[:SOURce]:DATA#:DELete", set=self._delete_user, params=(String(chars_ok=True),))
+        t.add(
+            "[:SOURce]:DATA#:DELete:ALL",
+            set=lambda c: self.user_waveforms[c.ch - 1].clear(),
+        )
+        t.add(
+            "[:SOURce]:DATA#:NVOLatile:CATalog",
+            query=lambda c: ",".join(f'"{n}"' for n in self.user_waveforms[c.ch - 1]) or '""',
+        )
+        t.add(
+            "[:SOURce]:DATA#:NVOLatile:FREE",
+            query=lambda c: str(USER_SLOTS - len(self.user_waveforms[c.ch - 1])),
+        )
+        t.add(
+            "[:SOURce]:FUNCtion#:USER",
+            set=self._select_user,
+            query=lambda c: self.ch[c.ch - 1].user,
+            params=(String(chars_ok=True),),
+        )
+
+    def _load_volatile(self, call: Call, dac: bool) -> None:
+        tokens = call.args[1:]
+        if len(tokens) == 1 and tokens[0].kind == "block":
+            raw = bytes(tokens[0].value)
+            if len(raw) % 2:
+                raise ScpiError(-161, "block length is not a whole number of points")
+            values = np.frombuffer(raw, ">i2").astype(float)
+            if not dac:
+                raise ScpiError(-104, "binary data needs DATA:DAC")
+        elif all(tok.kind == "number" and not tok.suffix for tok in tokens):
+            values = np.array([float(tok.value) for tok in tokens])
+        else:
+            raise ScpiError(-104)
+        limit = float(DAC_MAX) if dac else 1.0
+        if not np.all(np.abs(values) <= limit):
+            raise ScpiError(-222, "waveform value out of range")
+        if not USER_POINTS_MIN <= len(values) <= USER_POINTS_MAX:
+            raise ScpiError(-222, f"{USER_POINTS_MIN}-{USER_POINTS_MAX} points")
+        self.volatile[call.ch - 1] = values / limit
+
+    def _copy_volatile(self, call: Call) -> None:
+        name = str(call.args[0]).strip().upper()
+        if not (1 <= len(name) <= 12 and name[0].isalpha()
+                and all(ch.isalnum() or ch == "_" for ch in name)):  # fmt: skip
+            raise ScpiError(-224, "invalid waveform name")
+        data = self.volatile[call.ch - 1]
+        if data is None:
+            raise ScpiError(-221, "no volatile waveform")
+        memory = self.user_waveforms[call.ch - 1]
+        if name not in memory and len(memory) >= USER_SLOTS:
+            raise ScpiError(-221, "non-volatile memory full")
+        memory[name] = data.copy()
+
+    def _delete_user(self, call: Call) -> None:
+        name = str(call.args[0]).strip().upper()
+        if self.user_waveforms[call.ch - 1].pop(name, None) is None:
+            raise ScpiError(-224, f"waveform {name[:20]!r} not found")
+        if self.ch[call.ch - 1].user == name:
+            self.ch[call.ch - 1].user = "VOLATILE"
+
+    def _select_user(self, call: Call) -> None:
+        name = str(call.args[0]).strip().upper()
+        if name in ("VOL", "VOLATILE"):
+            name = "VOLATILE"
+        elif name not in self.user_waveforms[call.ch - 1]:
+            raise ScpiError(-224, f"waveform {name[:20]!r} not found")
+        self.ch[call.ch - 1].user = name
 
     def _set_trail_auto(self, s: tuple[int, ...], on: bool) -> None:
         c = self.ch[s[0] - 1]
