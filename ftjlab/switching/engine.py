@@ -62,20 +62,38 @@ class Calibration:
     laws: dict[int, list[CellLaw]]
     alpha: dict[int, float]
     trials: np.ndarray  # TrialLog.array() columns
+    target_p: float | None = 0.5
+    _local: dict[float, Calibration] = field(default_factory=dict, repr=False)
+
+    def laws_for(self, target_p: float) -> dict[int, list[CellLaw]]:
+        """The laws refitted around ``target_p`` (each target its own local fit)."""
+        if self.target_p is not None and abs(target_p - self.target_p) < 1e-12:
+            return self.laws
+        key = round(float(target_p), 12)
+        if key not in self._local:
+            self._local[key] = calibration_from_trials(self.trials, self.cells, key)
+        return self._local[key].laws
 
     def points(
         self, target_p: float, polarity: int, width_s: float, max_volts: float,
         p_tolerance: float = 0.02, v_resolution: float = 1e-3,
     ) -> OperatingPoints:
-        return choose_points(self.laws[polarity], target_p, width_s, polarity, max_volts,
-                             v_resolution, p_tolerance)
+        return choose_points(self.laws_for(target_p)[polarity], target_p, width_s, polarity,
+                             max_volts, v_resolution, p_tolerance)
 
 
 def calibration_from_trials(
-    trials: np.ndarray, cells: list[tuple[int, int]] | None = None
+    trials: np.ndarray,
+    cells: list[tuple[int, int]] | None = None,
+    target_p: float | None = 0.5,
+    window_v: float = 0.045,
 ) -> Calibration:
     """Fit every cell's law for both polarities from a table of trials (TrialLog columns:
-    word line, bit line, polarity, |V|, width, trials, flips), e.g. read from a run file."""
+    word line, bit line, polarity, |V|, width, trials, flips), e.g. read from a run file.
+
+    A cell's flip curve is the sum of many domains', so the single-law form holds only
+    locally: with ``target_p`` the law is refitted on the trials within ``window_v`` of the
+    amplitude that gives ``target_p`` at each width (twice, re-centring)."""
     t = np.asarray(trials, dtype=np.float64)
     if t.ndim != 2 or t.shape[1] != 7 or t.shape[0] == 0:
         raise BadInput(f"calibration trials: need a (n, 7) table, got shape {t.shape}")
@@ -90,9 +108,61 @@ def calibration_from_trials(
         # group alpha from the row-parallel part (points shared by every cell)
         per_cell = [sel[(sel[:, 0] == r) & (sel[:, 1] == c)] for r, c in cells]
         alphas[pol] = _group_alpha(per_cell)
-        laws[pol] = [fit_cell(p[:, 3], p[:, 4], p[:, 5], p[:, 6], alphas[pol])
-                     for p in per_cell]
-    return Calibration(list(cells), laws, alphas, t)
+        laws[pol] = [_fit_local(p, alphas[pol], target_p, window_v) for p in per_cell]
+    return Calibration(list(cells), laws, alphas, t, target_p)
+
+
+def _fit_local(p: np.ndarray, alpha: float, target_p: float | None,
+               window_v: float) -> CellLaw:
+    law = fit_cell(p[:, 3], p[:, 4], p[:, 5], p[:, 6], alpha)
+    if target_p is None:
+        return law
+    for _ in range(2):
+        if not law.ok:
+            return law
+        centre = np.array([law.volts_for(target_p, t) for t in p[:, 4]])
+        near = np.abs(p[:, 3] - centre) <= window_v
+        if np.unique(p[near, 4]).size < 2 or np.unique(p[near, 3]).size < 4:
+            return law
+        local = fit_cell(p[near, 3], p[near, 4], p[near, 5], p[near, 6], alpha)
+        if not local.ok:
+            return law
+        law = local
+    return _anchor(law, p, target_p, window_v / 3)
+
+
+def _anchor(law: CellLaw, p: np.ndarray, target_p: float, window_v: float) -> CellLaw:
+    """Shift the law's level (c0 only) to the trials nearest the operating point: the local
+    shape of a many-domain cell is close to, not exactly, the single law's, and the shift
+    removes the bias this leaves at the target (maximum likelihood in one parameter)."""
+    if not law.ok:
+        return law
+    centre = np.array([law.volts_for(target_p, t) for t in p[:, 4]])
+    near = np.abs(p[:, 3] - centre) <= window_v
+    if not near.any():
+        return law
+    x = np.column_stack([np.ones(near.sum()), np.log(p[near, 4]), p[near, 3] ** -law.alpha])
+    n, k = p[near, 5], p[near, 6]
+    eta0 = x @ law.coef
+    delta = 0.0
+    info = 0.0
+    for _ in range(30):
+        e = np.exp(np.clip(eta0 + delta, -30, 3.5))
+        mu = np.clip(-np.expm1(-e), 1e-12, 1 - 1e-12)
+        dmu = e * (1 - mu)
+        score = float(np.sum((k - n * mu) * dmu / (mu * (1 - mu))))
+        info = float(np.sum(n * dmu**2 / (mu * (1 - mu))))
+        step = score / max(info, 1e-300)
+        delta += step
+        if abs(step) < 1e-10:
+            break
+    if not (math.isfinite(delta) and info > 0):
+        return law
+    coef = law.coef.copy()
+    coef[0] += delta
+    cov = law.cov.copy()
+    cov[0, 0] += 1.0 / info
+    return CellLaw(coef, cov, law.alpha, law.loglik, law.trials, law.flips)
 
 
 def _group_alpha(per_cell: list[np.ndarray]) -> float:
@@ -209,15 +279,18 @@ class SwitchingCells:
         local_repeats: int = 60,
         local_offsets_v: tuple[float, ...] = (-0.03, -0.02, -0.01, 0.0, 0.01, 0.02, 0.03),
         widths_s: tuple[float, ...] = WIDTHS_S,
-        target_p: float = 0.5,
+        target_p: float | tuple[float, ...] = 0.5,
         on_block: Callable[[np.ndarray], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> Calibration:
         """Flip counts of both polarities, then the fitted laws (see the module doc).
 
         Stage 1 pulses every cell together over ``sweep_points`` amplitudes x ``widths_s``;
-        stage 2 pulses each cell on its own at amplitudes around its first-stage estimate of
-        ``target_p``. ``on_block(trials)`` gets each new block of trial rows (for streaming)."""
+        stage 2 pulses each cell on its own at amplitudes around its estimate of each
+        ``target_p`` (one or several anchors: the law holds locally, see
+        :func:`calibration_from_trials`). ``on_block(trials)`` gets each new block of trial
+        rows (for streaming)."""
+        anchors = tuple(np.atleast_1d(target_p).astype(float))
         lo, hi = sweep_v
         if hi > max_volts:
             raise BadInput(f"calibration sweep up to {hi} V exceeds the program limit "
@@ -247,30 +320,34 @@ class SwitchingCells:
                         log.add(r, self.cols[j], pol, np.full(j.size, v), np.full(j.size, t),
                                 np.full(j.size, sweep_repeats), k[j])
                     emit(start)
-        coarse = calibration_from_trials(log.array(), self.cells)
-        for pol in (1, -1):
-            centre = np.array([law.volts_for(target_p, widths_s[0]) if law.ok else np.nan
-                               for law in coarse.laws[pol]])
-            # a cell without a coarse law: centre it on the sweep point nearest its
-            # 50 % crossing (or leave it out when it never/always flipped)
-            use = np.isfinite(centre) & (centre < max_volts)
-            for t in widths_s:
-                shift = 0.0 if t == widths_s[0] else _shift_for_width(
-                    coarse.laws[pol], centre, target_p, widths_s[0], t)
-                for off in local_offsets_v:
-                    if stop():
-                        return calibration_from_trials(log.array(), self.cells)
-                    volts = np.where(use, np.clip(centre + off + shift, 0.1, max_volts), 0.0)
-                    k = np.zeros(n, int)
-                    for _ in range(local_repeats):
-                        k += self._trial_per_cell(pol, volts, np.full(n, t), use)
-                    start = len(log.rows)
-                    for r in self.rows:
-                        j = self.by_row[r][use[self.by_row[r]]]
-                        log.add(r, self.cols[j], pol, volts[j], np.full(j.size, t),
-                                np.full(j.size, local_repeats), k[j])
-                    emit(start)
-        return calibration_from_trials(log.array(), self.cells)
+        # stage 2, per anchor, in rounds: each cell on its own, around its latest estimate of
+        # the anchor p, the window halving from round to round
+        for anchor in anchors:
+            fit = calibration_from_trials(log.array(), self.cells, anchor)
+            for scale in (2.0, 1.0):
+                for pol in (1, -1):
+                    for t in widths_s:
+                        centre = np.array([law.volts_for(anchor, t) if law.ok else np.nan
+                                           for law in fit.laws[pol]])
+                        use = np.isfinite(centre) & (centre < max_volts) & (centre > 0.1)
+                        for off in local_offsets_v:
+                            if stop():
+                                return calibration_from_trials(log.array(), self.cells)
+                            volts = np.where(
+                                use, np.clip(centre + scale * off, 0.1, max_volts), 0.0)
+                            reps = max(1, local_repeats // 2) if scale > 1 else local_repeats
+                            k = np.zeros(n, int)
+                            for _ in range(reps):
+                                k += self._trial_per_cell(pol, volts, np.full(n, t), use)
+                            start = len(log.rows)
+                            for r in self.rows:
+                                j = self.by_row[r][use[self.by_row[r]]]
+                                log.add(r, self.cols[j], pol, volts[j], np.full(j.size, t),
+                                        np.full(j.size, reps), k[j])
+                            emit(start)
+                fit = calibration_from_trials(log.array(), self.cells, anchor)
+        fit = calibration_from_trials(log.array(), self.cells, anchors[0])
+        return fit
 
     # ------------------------------------------------------------------ the chain
     def step(self, set_pts: OperatingPoints, reset_pts: OperatingPoints,
@@ -280,21 +357,12 @@ class SwitchingCells:
         before = self.state.copy()
         for j in np.flatnonzero(use):
             pts = reset_pts if before[j] else set_pts
-            self._pulse(self.cells[j][0], np.array([j]), float(pts.volts[j]), pts.width_s)
+            self._pulse(self.cells[j][0], np.array([j]), float(pts.volts[j]),
+                        float(pts.width_s[j]))
         after = self.bits()
         after[~use] = before[~use]
         self.saturate(np.flatnonzero(use), after[use])
         return after != before
-
-
-def _shift_for_width(laws: list[CellLaw], centre: np.ndarray, p: float, t0: float,
-                     t1: float) -> np.ndarray:
-    out = np.zeros(centre.size)
-    for j, law in enumerate(laws):
-        if law.ok and math.isfinite(centre[j]):
-            v1 = law.volts_for(p, t1)
-            out[j] = v1 - centre[j] if math.isfinite(v1) else 0.0
-    return out
 
 
 @dataclass

@@ -205,12 +205,14 @@ def fit_group_alpha(
 class OperatingPoints:
     """Per-cell pulse settings for one target p and polarity.
 
-    ``volts`` is signed (the pulse polarity), NaN for excluded cells; ``p_fit`` and
-    ``p_sigma`` are the law's probability at the rounded amplitude and its standard error.
+    ``volts`` is signed (the pulse polarity), NaN for excluded cells; ``width_s`` is each
+    cell's width (the nominal one, adjusted by < 1 % so the amplitude rounded to the
+    generator's resolution still gives the target); ``p_fit`` and ``p_sigma`` are the law's
+    probability at that point and its standard error.
     """
 
     target_p: float
-    width_s: float
+    width_s: np.ndarray  # per cell: the nominal width, fine-tuned for the rounded amplitude
     volts: np.ndarray
     p_fit: np.ndarray
     p_sigma: np.ndarray
@@ -222,7 +224,8 @@ class OperatingPoints:
 
     def summary(self) -> str:
         u = self.usable
-        return (f"p = {self.target_p:g} at {self.width_s:.3g} s: {int(u.sum())}/{u.size} cells, "
+        return (f"p = {self.target_p:g} at {np.nanmedian(self.width_s):.3g} s: "
+                f"{int(u.sum())}/{u.size} cells, "
                 f"|V| {np.nanmin(np.abs(self.volts)) if u.any() else float('nan'):.3f}.."
                 f"{np.nanmax(np.abs(self.volts)) if u.any() else float('nan'):.3f} V, "
                 f"max sigma_p {np.nanmax(self.p_sigma[u]) if u.any() else float('nan'):.3f}")
@@ -237,6 +240,7 @@ def choose_points(
     v_resolution: float = 1e-3,
     p_tolerance: float = 0.02,
     min_volts: float = 0.1,
+    width_resolution_s: float = 1e-10,
 ) -> OperatingPoints:
     """The amplitude of every cell for ``target_p`` at ``width_s`` (signed by ``polarity``).
 
@@ -247,6 +251,7 @@ def choose_points(
         raise BadInput(f"target p must lie strictly between 0 and 1, got {target_p!r}")
     n = len(laws)
     volts = np.full(n, np.nan)
+    widths = np.full(n, float(width_s))
     p_fit = np.full(n, np.nan)
     p_sig = np.full(n, np.nan)
     reasons: dict[int, str] = {}
@@ -256,7 +261,9 @@ def choose_points(
             continue
         v = law.volts_for(target_p, width_s)
         if not math.isfinite(v):
-            reasons[j] = f"no amplitude gives p = {target_p:g} at {width_s:.3g} s"
+            p_max = float(inv_cloglog(law.coef[0] + law.coef[1] * math.log(width_s)))
+            reasons[j] = (f"unreachable: no amplitude gives p = {target_p:g} at {width_s:.3g} s "
+                          f"(the law tends to p = {p_max:.3g} for |V| -> infinity)")
             continue
         v_round = round(v / v_resolution) * v_resolution
         if v_round > max_volts:
@@ -266,15 +273,19 @@ def choose_points(
         if v_round < min_volts:
             reasons[j] = f"unreachable: needs {v:.3f} V, below {min_volts:g} V"
             continue
-        p = float(law.probability(v_round, width_s)[0])
-        s = float(law.probability_sigma(v_round, width_s)[0])
-        p_fit[j], p_sig[j] = p, s
+        c0, c1, c2 = law.coef
+        t_fine = math.exp((float(cloglog(target_p)) - c0 - c2 * v_round**-law.alpha) / c1)
+        t_fine = float(np.clip(t_fine, 0.99 * width_s, 1.01 * width_s))
+        t_fine = round(t_fine / width_resolution_s) * width_resolution_s
+        p = float(law.probability(v_round, t_fine)[0])
+        s = float(law.probability_sigma(v_round, t_fine)[0])
+        p_fit[j], p_sig[j], widths[j] = p, s, t_fine
         if abs(p - target_p) + 2 * s > p_tolerance:
             reasons[j] = (f"uncertain: p = {p:.3f} +- {s:.3f} at {v_round:.3f} V "
                           f"(tolerance {p_tolerance:g}; more calibration trials needed)")
             continue
         volts[j] = polarity * v_round
-    return OperatingPoints(target_p, width_s, volts, p_fit, p_sig, reasons)
+    return OperatingPoints(target_p, widths, volts, p_fit, p_sig, reasons)
 
 
 def schedule_p(betas: np.ndarray) -> np.ndarray:

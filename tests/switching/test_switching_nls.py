@@ -1,0 +1,85 @@
+"""Switching laws and operating points: fitted from flip counts, checked against the device."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from switching_physics import WIDTHS_S, Cells
+
+from ftjlab.errors import BadInput
+from ftjlab.switching.engine import calibration_from_trials
+from ftjlab.switching.nls import choose_points, fit_cell, inv_cloglog, schedule_p
+
+
+def _nls(volts, width_s, tau0_s, va_v, alpha, beta):
+    """The NLS law written out (independent of the module's cloglog form)."""
+    tau = tau0_s * np.exp((va_v / np.abs(volts)) ** alpha)
+    return 1.0 - np.exp(-((width_s / tau) ** beta))
+
+
+def test_fit_recovers_a_known_nls_law(rng):
+    tau0, va, alpha, beta = 20e-9, 3.0, 3.0, 2.0
+    volts = np.tile(np.linspace(1.7, 2.3, 13), 3)
+    widths = np.repeat([3e-7, 1e-6, 4e-6], 13)
+    n = np.full(volts.size, 400)
+    k = rng.binomial(n, _nls(volts, widths, tau0, va, alpha, beta))
+    law = fit_cell(volts, widths, n, k, alpha)
+    assert law.ok
+    assert law.beta == pytest.approx(beta, rel=0.1)
+    assert law.va_v == pytest.approx(va, rel=0.03)
+    assert math.log(law.tau0_s) == pytest.approx(math.log(tau0), abs=0.6)
+    # the delta-method error covers the truth at the operating point
+    v = law.volts_for(0.5, 1e-6)
+    p_true = float(_nls(v, 1e-6, tau0, va, alpha, beta))
+    assert abs(p_true - 0.5) < 3 * float(law.probability_sigma(v, 1e-6)[0]) + 1e-3
+
+
+def test_operating_points_give_target_p_on_simulated_cells():
+    """Calibrate 8 simulated 32-domain cells (their flip counts under the bench's calibration
+    design, anchored at both targets), choose (V, t) for p = 0.5 and for a diffusion-schedule
+    p (beta = 0.3), then measure each kept
+    cell's flip probability with 1e4 fresh trials of the device: within +-0.02."""
+    cells = Cells(8, seed=7)
+    p_schedule = float(schedule_p(np.array([0.3]))[0])
+    table = cells.calibration_table(+1, local_repeats=1300, anchors=(0.5, p_schedule))
+    mirrored = table.copy()
+    mirrored[:, 2] = -1
+    cal = calibration_from_trials(np.concatenate([table, mirrored]))
+    for target in (0.5, p_schedule):
+        pts = cal.points(target, +1, WIDTHS_S[0], max_volts=4.5, p_tolerance=0.02)
+        kept = np.flatnonzero(pts.usable)
+        assert kept.size >= 6, pts.reasons
+        errors = [cells.p_true(j, pts.volts[j], pts.width_s[j], 10_000) - target for j in kept]
+        assert np.max(np.abs(errors)) <= 0.02, (target, errors)
+        for j in set(range(8)) - set(kept):
+            assert "uncertain" in pts.reasons[j] or "unreachable" in pts.reasons[j]
+
+
+def test_unreachable_and_stuck_cells_are_excluded_with_reasons(rng):
+    volts = np.tile(np.linspace(1.7, 2.3, 13), 2)
+    widths = np.repeat([1e-6, 4e-6], 13)
+    n = np.full(volts.size, 200)
+    k = rng.binomial(n, _nls(volts, widths, 20e-9, 3.0, 3.0, 2.0))
+    good = fit_cell(volts, widths, n, k, 3.0)
+    stuck = fit_cell(volts, widths, n, np.zeros_like(k), 3.0)
+    assert not stuck.ok and "never flipped" in stuck.reason
+    # 1 us needs ~1.88 V: above a 1.5 V limit
+    pts = choose_points([good, stuck], 0.5, 1e-6, +1, max_volts=1.5)
+    assert not pts.usable.any()
+    assert "unreachable" in pts.reasons[0] and "limit 1.5 V" in pts.reasons[0]
+    assert "never flipped" in pts.reasons[1]
+    # at 10 ns even |V| -> infinity (tau -> tau0 = 20 ns) gives only p = 0.22
+    pts = choose_points([good], 0.5, 1e-8, +1, max_volts=4.5)
+    assert "unreachable: no amplitude" in pts.reasons[0]
+    with pytest.raises(BadInput, match="between 0 and 1"):
+        choose_points([good], 1.0, 1e-6, +1, 4.5)
+
+
+def test_schedule_matches_the_ddpm_forward_step():
+    betas = np.linspace(1e-4, 0.5, 50)
+    p = schedule_p(betas)
+    assert np.allclose(1 - 2 * p, np.sqrt(1 - betas))  # mean shrink of a +-1 spin
+    assert np.allclose(4 * p * (1 - p), betas)  # variance added
+    assert inv_cloglog(np.log(-np.log(0.5))) == pytest.approx(0.5)
