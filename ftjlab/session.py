@@ -29,7 +29,10 @@ from ftjlab.instruments import (
     Limits,
     shutdown_safely,
 )
+from ftjlab.instruments.bench_start import start_bench
 from ftjlab.instruments.mpi_sentio import ProberTravel, SentioProber
+from ftjlab.instruments.safety import raw_adapter
+from ftjlab.traffic import Traffic, count_traffic
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,10 @@ class BenchSession:
     sim: Any | None = None  # the simulated Bench when instruments are emulated in-process
     emulators: dict[str, Any] = field(default_factory=dict)
     idn: dict[str, str] = field(default_factory=dict)
+    #: messages and replies per instrument, counted at the adapter (see ftjlab.traffic)
+    traffic: dict[str, Traffic] = field(default_factory=dict)
+    #: what each instrument's own protection was programmed to at session start
+    hardware_limits: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def open(
@@ -96,6 +103,10 @@ class BenchSession:
                 session.instruments[name] = session._connect(
                     name, inst, driver, resources.get(name), timeout_ms
                 )
+            session.hardware_limits = start_bench(  # safe state, routing, own limits
+                session.instruments, limits, config.wiring.rows, config.wiring.columns,
+                {n: i.model for n, i in config.instruments.items()},
+                int(config.matrix.options.get("cards", 6)))
         except BaseException:
             session.close()
             raise
@@ -112,6 +123,7 @@ class BenchSession:
             from ftjlab.simulators.transport import EmulatorAdapter
 
             adapter: Any = EmulatorAdapter(self.emulators[name], timeout_ms=timeout_ms)
+            count_traffic(adapter, self.traffic.setdefault(name, Traffic()))
         else:
             adapter = resource or inst.resource
             kwargs["timeout"] = inst.timeout_ms or timeout_ms
@@ -121,6 +133,9 @@ class BenchSession:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FutureWarning)  # pymeasure includeSCPI notices
                 instrument = driver(adapter, **kwargs)
+                if name not in self.traffic:  # a VISA adapter the driver opened itself
+                    count_traffic(raw_adapter(instrument.adapter),
+                                  self.traffic.setdefault(name, Traffic()))
                 self.idn[name] = str(instrument.id).strip()
         except BadInput:
             raise
@@ -144,6 +159,8 @@ class BenchSession:
         snap = self.config.snapshot()
         for name, idn in self.idn.items():
             snap["instruments"][name]["idn"] = idn
+        for name, programmed in self.hardware_limits.items():
+            snap["instruments"][name]["hardware_limits"] = programmed
         if self.sim is not None:
             snap["simulated"] = True
             snap["seed"] = self.sim.seed

@@ -14,6 +14,8 @@ import numpy as np
 from pyvisa.constants import StatusCode
 from pyvisa.errors import VisaIOError
 
+from .safety import raw_adapter
+
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
 
@@ -97,7 +99,7 @@ def longer_timeout(instrument: Any, seconds: float | None) -> Iterator[None]:
     Does nothing if ``seconds`` is None or the adapter has no pyvisa-like ``timeout``
     (milliseconds) on its connection.
     """
-    connection = getattr(getattr(instrument, "adapter", None), "connection", None)
+    connection = getattr(raw_adapter(getattr(instrument, "adapter", None)), "connection", None)
     old = getattr(connection, "timeout", None)
     if seconds is None or not isinstance(old, (int, float)):
         yield
@@ -182,7 +184,7 @@ def _timeout_ms(adapter: Any) -> float | None:
 
 def _visa_socket(adapter: Any) -> socket.socket | None:
     """The socket of a pyvisa-py raw-socket session, if that is what the adapter uses."""
-    connection = getattr(adapter, "connection", None)
+    connection = getattr(raw_adapter(adapter), "connection", None)
     sessions = getattr(getattr(connection, "visalib", None), "sessions", None)
     if not isinstance(sessions, dict):
         return None
@@ -266,7 +268,7 @@ class TransportErrors:
 
     def reconnect(self) -> None:
         """Open a fresh connection (after a lost one); settings of the old one are kept."""
-        adapter = getattr(self, "adapter", None)
+        adapter = raw_adapter(getattr(self, "adapter", None))
         if hasattr(adapter, "reconnect"):  # the in-process emulator adapter
             adapter.reconnect()
         elif hasattr(adapter, "manager") and getattr(adapter, "resource_name", None):

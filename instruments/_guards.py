@@ -1,24 +1,42 @@
-"""Shadow-state helpers shared by the guard rules of the SMUs and the pulse generators."""
+"""Shadow-state helpers shared by the guard rules of the SMUs, and the pulse generators' rules.
+
+Every rule set is default-deny: a command is let through only if its form is one the rules
+know completely (a whitelisted header or statement with plain literal arguments); anything
+else is refused with an error naming the command.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable
 from typing import Any
 
-from ._scpi import ScpiCommand, parse_message, parse_number, parse_switch
+from ._scpi import (
+    ScpiCommand,
+    ScpiParseRefusal,
+    parse_message,
+    token_number,
+    token_switch,
+    token_word,
+)
 from .safety import SafetyGuard
 
 # --------------------------------------------------------------------------- SMU shadow state
 
+_SMU_KEYS = ("func", "levelv", "leveli", "limiti", "limitv", "output")
+
 
 def smu_unknown() -> dict[str, Any]:
-    """Shadow of an SMU channel nothing is known about."""
-    return {"func": None, "levelv": None, "leveli": None, "limiti": None, "limitv": None}
+    """Shadow of an SMU channel nothing is known about (the output may be on)."""
+    return {"func": None, "levelv": None, "leveli": None, "limiti": None, "limitv": None,
+            "output": None}
 
 
 def smu_after_reset() -> dict[str, Any]:
-    """Shadow after a reset: DC volts at 0 V / 0 A; the default limits are not trusted."""
-    return {"func": "voltage", "levelv": 0.0, "leveli": 0.0, "limiti": None, "limitv": None}
+    """Shadow after a reset: output off, DC volts at 0 V / 0 A; the default limits (e.g.
+    20 V / 21 V voltage limits) are not within any bench limit and count as unchecked."""
+    return {"func": "voltage", "levelv": 0.0, "leveli": 0.0, "limiti": None, "limitv": None,
+            "output": False}
 
 
 def smu_set(
@@ -32,11 +50,13 @@ def smu_set(
     shadow[attr] = float(value)
 
 
-def smu_output_on(
-    guard: SafetyGuard, channel: Hashable, shadow: dict[str, Any], command: str
+def smu_ready(
+    guard: SafetyGuard, channel: Hashable, shadow: dict[str, Any], command: str,
+    func: str | None = None,
 ) -> None:
-    """Allow an output-on only if its function, level and compliance were checked."""
-    func = shadow["func"]
+    """Refuse unless the source (function ``func``, default the shadow's) has a checked level
+    and a checked compliance: what an output that is or goes on would apply."""
+    func = shadow["func"] if func is None else func
     if func is None:
         raise guard.refuse(command, "the source function is unknown; set it (or reset) first")
     level, limit = ("levelv", "limiti") if func == "voltage" else ("leveli", "limitv")
@@ -44,83 +64,193 @@ def smu_output_on(
         if shadow[attr] is None:
             raise guard.refuse(
                 command,
-                f"output on before {attr} of channel {channel!r} was set with limits bound",
+                f"{attr} of channel {channel!r} was not set with limits bound (its default "
+                "is not within the bench limits); set it first",
             )
     if func == "voltage":
         guard.check_voltage(channel, shadow["levelv"])
+        guard.limits.check_compliance(shadow["limiti"])
     else:
         guard.check_voltage(channel, shadow["limitv"])
+        guard.limits.check_compliance(shadow["leveli"])
+
+
+def smu_output_on(
+    guard: SafetyGuard, channel: Hashable, shadow: dict[str, Any], command: str
+) -> None:
+    """Allow an output-on only if its function, level and compliance were checked."""
+    smu_ready(guard, channel, shadow, command)
+    shadow["output"] = True
+
+
+def smu_func(
+    guard: SafetyGuard, channel: Hashable, shadow: dict[str, Any], func: str, command: str
+) -> None:
+    """A change of the source function: with the output on, the new function's level and
+    compliance (e.g. a default voltage limit) apply at once, so they must be checked. (With
+    the output state not known, i.e. before anything switched it through the guard, nothing
+    is known about the levels either; a bench session starts by switching outputs off.)"""
+    if shadow["output"] is True and func != shadow["func"]:
+        smu_ready(guard, channel, shadow, command, func)
+    shadow["func"] = func
 
 
 def smu_voltages(shadow: dict[str, Any]) -> list[float]:
-    """Voltages that the channel may apply, as far as known."""
-    if shadow["func"] == "current":
-        return [shadow["limitv"]] if shadow["limitv"] is not None else []
-    return [shadow["levelv"]] if shadow["levelv"] is not None else []
+    """Voltages programmed on the channel, as far as known (level and voltage limit)."""
+    return [shadow[key] for key in ("levelv", "limitv") if shadow.get(key) is not None]
 
 
 def number_arg(guard: SafetyGuard, command: ScpiCommand, index: int) -> float:
     """Argument ``index`` of a command as a plain number, or refuse the command."""
-    if index >= len(command.args):
+    if index >= len(command.tokens):
         raise guard.refuse(command.text, f"argument {index + 1} is missing")
-    value = parse_number(command.args[index])
-    if value is None:
+    value = token_number(command.tokens[index])
+    if value is None or not math.isfinite(value):
         raise guard.refuse(
             command.text,
-            f"argument {command.args[index]!r} is not a plain number (MIN/MAX/DEF and units "
-            "cannot be checked against the limits)",
+            f"argument {command.tokens[index].text!r} is not a plain number (MIN/MAX/DEF, "
+            "unit suffixes and expressions cannot be checked against the limits)",
         )
     return value
+
+
+def switch_arg(guard: SafetyGuard, command: ScpiCommand, index: int = 0) -> bool:
+    """Argument ``index`` as ON/OFF/1/0, or refuse."""
+    value = token_switch(command.tokens[index]) if index < len(command.tokens) else None
+    if value is None:
+        raise guard.refuse(command.text, "expected ON, OFF, 1 or 0")
+    return value
+
+
+def word_arg(guard: SafetyGuard, command: ScpiCommand, index: int = 0) -> str:
+    """Argument ``index`` as upper-case character data or string, or refuse."""
+    value = token_word(command.tokens[index]) if index < len(command.tokens) else None
+    if value is None:
+        raise guard.refuse(command.text, "expected a name")
+    return value
+
+
+def scpi_commands(guard: SafetyGuard, message: str) -> list[ScpiCommand]:
+    """The commands of a message, or refuse it if it cannot be read unambiguously."""
+    try:
+        return parse_message(message)
+    except ScpiParseRefusal as exc:
+        raise guard.refuse(exc.unit, exc.reason) from None
 
 
 # ------------------------------------------------------------------- pulse generator rules
 
 _SHAPE_NAMES = {"PULSE": "PULS", "SQUARE": "SQU", "SINUSOID": "SIN", "NOISE": "NOIS"}
+#: loads at or above this are the high impedance they stand for (level error < 0.05 %)
+HIGH_Z_LOAD_OHM = 1e5
+#: harmless settings (trigger, arm, burst, edges checked separately, display, status)
+_GENERATOR_HARMLESS = frozenset({
+    "TRIG:COUN", "TRIG:SOUR", "TRIG:DEL", "TRIG:TIM", "TRIG:SLOP", "TRIG", "ARM:SOUR",
+    "ARM:SLOP", "ARM:SENS", "ARM:LEV", "BURS", "BURS:MODE", "BURS:NCYC", "BURS:PHAS",
+    "BURS:GATE:POL", "PULS:DEL", "FUNC:PULS:DEL", "OUTP:POL", "OUTP:SYNC", "DISP", "DISP:TEXT",
+    "SYST:BEEP", "STAT:PRES", "VOLT:RANG:AUTO", "PULS:TRAN:TRA:AUTO", "ABOR",
+})
+_GENERATOR_COMMON = frozenset({"*CLS", "*OPC", "*WAI", "*TRG", "*ESE", "*SRE", "*IDN"})
+_EDGES = frozenset({
+    "PULS:TRAN", "PULS:TRAN:TRA", "PULS:TRAN:LEAD", "FUNC:PULS:TRAN", "FUNC:PULS:TRAN:LEAD",
+    "FUNC:PULS:TRAN:TRA", "FUNC:PULS:TRAN:BOTH",
+})
+
+
+def load_factor(load_ohm: float | None) -> float | None:
+    """Voltage at a high-impedance cell per programmed volt: ``(R + 50) / R`` for a load
+    setting R (2 at 50 ohm), 1 for high impedance; None if the load is unknown."""
+    if load_ohm is None:
+        return None
+    if load_ohm >= HIGH_Z_LOAD_OHM:
+        return 1.0
+    return (load_ohm + 50.0) / load_ohm
+
+
+def _window_factor(load_ohm: float) -> float:
+    """The generators' level ranges scale with ``2R/(R+50)`` (their specs are into 50 ohm)."""
+    if math.isinf(load_ohm) or load_ohm >= 1e30:
+        return 2.0
+    return 2.0 * load_ohm / (load_ohm + 50.0)
+
+
+#: a reset sets 100 mVpp around 0 V, 50 ohm, 1 us period, 100 ns width, 5 ns edges
+_RESET_SHADOW = {"high": 0.05, "low": -0.05, "width": 100e-9, "period": 1e-6, "shape": None,
+                 "load": 50.0, "output": False, "lim_high": None, "lim_low": None,
+                 "lim_on": False, "lead": 5e-9, "trail": 5e-9, "hold": "WIDT"}
+_EDGE_PERIOD = 1.6  # period >= width + 1.6 (lead + trail) leaves every model's rule slack
+_EDGE_TO_WIDTH = 0.625  # an edge at most 0.625 x the width
 
 
 class PulseGeneratorRules:
-    """Guard rules of the Keysight 81160A and 33500B pulse generators.
+    """Guard rules of the Keysight 81160A and 33500B pulse generators (default-deny).
 
-    Levels are tracked as high/low per channel: ``VOLT:HIGH``/``VOLT:LOW`` are checked directly
-    (|level| <= the channel role's max), amplitude and offset only when the other one is known
-    (``|offset| + amplitude/2``). Widths are checked against the pulse width range; duty-cycle
-    settings are refused (they set the width indirectly). An output is switched on only after
-    both levels, and the width of a pulse shape, were set with limits bound. ``*RST`` and a
-    change of the output load forget the levels. Channel coupling, combining, tracking and
-    recalled setups are refused.
+    Tracked per channel: levels, load, shape, width, period, edges, width hold, limit window
+    and output. A level is set only when the other level is known and the pair is one the
+    instrument takes as sent (amplitude and window within its ranges at the load): a
+    generator clips a level against the other one, which could move it past a limit.
+    ``VOLT:HIGH``/``VOLT:LOW``/amplitude/offset are checked as the voltage at a
+    high-impedance cell, the programmed level times ``(R + 50)/R`` for a load setting R (x2 at
+    the 50 ohm default). A load change needs the output off. Only the pulse shape may be
+    output (a square wave's width is its duty cycle times its period, DC has none), with a
+    checked width that the instrument will not adjust: ``width + 1.6 (lead + trail) <=
+    period``, edges at most 0.625 x width. ``VOLT:LIM:HIGH/LOW`` (the instrument's own window,
+    which clamps later levels) are checked like levels; with the window on, levels must lie
+    inside it. Duty-cycle settings and holds, coupling, tracking, combining, recalled setups,
+    ``APPLy``, source impedance and everything not listed are refused. Until a ``*RST`` makes
+    the state known, levels and timing cannot be set.
 
-    Both spellings of the pulse subsystem (81160A ``:PULS:WIDT1``, 33500B
-    ``SOUR1:FUNC:PULS:WIDT``) are checked on both instruments.
-
-    :param channels: the output channel numbers.
+    :param amplitude_min_v, amplitude_max_v, window_v: the model's level ranges into 50 ohm.
+    :param reset_timing: width, period and edge time after ``*RST``.
+    :param load_rescales_levels: the model keeps the output and rescales the programmed levels
+        when the load setting changes (33500B), instead of keeping the levels (81160A).
     """
 
     default_roles: dict[Hashable, str]
 
-    def __init__(self, channels: tuple[int, ...] = (1, 2)):
+    def __init__(
+        self,
+        channels: tuple[int, ...] = (1, 2),
+        *,
+        amplitude_min_v: float = 0.05,
+        amplitude_max_v: float = 5.0,
+        window_v: float = 5.0,
+        load_rescales_levels: bool = False,
+        reset_timing: tuple[float, float, float] = (100e-9, 1e-6, 5e-9),
+    ) -> None:
         self.default_roles = {channel: "program" for channel in channels}
+        self.amplitude_min_v = amplitude_min_v
+        self.amplitude_max_v = amplitude_max_v
+        self.window_v = window_v
+        self.load_rescales_levels = load_rescales_levels
+        width, period, edge = reset_timing
+        self.reset_shadow = {**_RESET_SHADOW, "width": width, "period": period, "lead": edge,
+                             "trail": edge}
 
     def initial_state(self) -> dict[Hashable, Any]:
         return {channel: self._unknown() for channel in self.default_roles}
 
     @staticmethod
     def _unknown() -> dict[str, Any]:
-        return {"high": None, "low": None, "width": None, "shape": None}
+        return {key: None for key in _RESET_SHADOW}
 
     def applied_voltages(self, state: dict[Hashable, Any], channel: Hashable) -> list[float]:
         shadow = state[channel]
-        return [shadow[key] for key in ("high", "low") if shadow[key] is not None]
+        factor = load_factor(shadow["load"]) or 1.0
+        return [shadow[key] * factor for key in ("high", "low", "lim_high", "lim_low")
+                if shadow[key] is not None]
 
     def check(self, guard: SafetyGuard, message: str, state: dict[Hashable, Any]) -> None:
-        for command in parse_message(message):
+        for command in scpi_commands(guard, message):
             if command.common:
                 name = command.nodes[0]
+                if command.query or name in _GENERATOR_COMMON:
+                    continue
                 if name == "*RST":
                     for channel in state:
-                        state[channel] = self._unknown()
-                elif name == "*RCL":
-                    raise guard.refuse(command.text, "a recalled setup cannot be checked")
-                continue
+                        state[channel] = dict(self.reset_shadow)
+                    continue
+                raise guard.refuse(command.text, f"{name} cannot be checked against the limits")
             if command.query:
                 continue
             self._check_command(guard, command, state)
@@ -138,94 +268,195 @@ class PulseGeneratorRules:
         head = command.nodes[0] if command.nodes else ""
         pulse = header.removeprefix("FUNC:")
         if head in ("TRAC", "COMB") or header in ("VOLT:COUP", "FREQ:COUP"):
-            if command.args and parse_switch(command.args[-1]) is False:
+            if command.tokens and token_switch(command.tokens[-1]) is False:
                 return
             raise guard.refuse(command.text, "channel coupling/combining cannot be checked")
-        if head == "MMEM" and "LOAD" in command.nodes:
-            raise guard.refuse(command.text, "a loaded state cannot be checked")
+        if header in _GENERATOR_HARMLESS:
+            return
         if head == "VOLT":
             self._check_levels(guard, command, state)
+        elif header in _EDGES:
+            self._check_edge(guard, command, state)
         elif pulse == "PULS:WIDT":
             shadow = self._channel(guard, command, state)
             width = number_arg(guard, command, 0)
             guard.limits.check_pulse_width(width)
+            self._check_timing(guard, command, shadow, width=width)
             shadow["width"] = width
-        elif pulse == "PULS:DCYC":
-            raise guard.refuse(
-                command.text, "duty-cycle settings set the width indirectly; set the width"
-            )
+        elif pulse in ("PULS:PER", "FREQ", "PULS:FREQ"):
+            shadow = self._channel(guard, command, state)
+            value = number_arg(guard, command, 0)
+            if value <= 0:
+                raise guard.refuse(command.text, "period and frequency must be positive")
+            period = value if pulse == "PULS:PER" else 1.0 / value
+            if shadow["hold"] != "WIDT":
+                raise guard.refuse(command.text, "the width hold is not known to be WIDT, so "
+                                   "a period change could change the width")
+            self._check_timing(guard, command, shadow, period=period)
+            shadow["period"] = period
         elif pulse == "PULS:HOLD":
-            if not command.args or command.args[0].strip().upper() not in ("WIDT", "WIDTH"):
+            if word_arg(guard, command) not in ("WIDT", "WIDTH"):
                 raise guard.refuse(command.text, "only width hold (WIDT) keeps the width checked")
+            self._channel(guard, command, state)["hold"] = "WIDT"
         elif header == "FUNC":
             shadow = self._channel(guard, command, state)
-            shape = command.args[0].strip().upper() if command.args else ""
-            shadow["shape"] = _SHAPE_NAMES.get(shape, shape)
+            shape = word_arg(guard, command)
+            shape = _SHAPE_NAMES.get(shape, shape)
+            if shadow["output"] is not False and shape != "PULS":
+                raise guard.refuse(
+                    command.text, "only the pulse shape may be output; switch the output off "
+                    "before changing the function"
+                )
+            shadow["shape"] = shape
         elif head == "APPL":
-            self._check_apply(guard, command, state)
+            shadow = self._channel(guard, command, state)
+            factor = load_factor(shadow["load"]) or 1.0
+            offset = number_arg(guard, command, 2)
+            amplitude = 0.0 if header == "APPL:DC" else number_arg(guard, command, 1)
+            guard.check_voltage(command.channel or 1, (abs(offset) + abs(amplitude) / 2) * factor)
+            raise guard.refuse(
+                command.text, "APPLy switches the output on with instrument-chosen settings; "
+                "set the shape, levels and width one by one"
+            )
         elif head == "OUTP":
             self._check_output(guard, command, state)
+        else:
+            raise guard.refuse(command.text, "not a command the guard knows how to check")
+
+    def _check_timing(
+        self, guard: SafetyGuard, command: ScpiCommand, shadow: dict[str, Any],
+        width: float | None = None, period: float | None = None,
+        lead: float | None = None, trail: float | None = None,
+    ) -> None:
+        """Refuse timing the instrument would adjust (it would clip the width)."""
+        width = shadow["width"] if width is None else width
+        period = shadow["period"] if period is None else period
+        lead = shadow["lead"] if lead is None else lead
+        trail = shadow["trail"] if trail is None else trail
+        if None in (width, period, lead, trail):
+            raise guard.refuse(command.text, "the pulse timing is not known (reset first)")
+        if width + _EDGE_PERIOD * (lead + trail) > period:
+            raise guard.refuse(
+                command.text, f"width {width:g} s + edges does not fit the period {period:g} s "
+                "(the instrument would adjust the width)"
+            )
+        if max(lead, trail) > _EDGE_TO_WIDTH * width:
+            raise guard.refuse(command.text, "edges longer than 0.625 x the width")
+
+    def _check_edge(self, guard: SafetyGuard, command: ScpiCommand, state: dict) -> None:
+        shadow = self._channel(guard, command, state)
+        edge = number_arg(guard, command, 0)
+        if not 0 < edge <= guard.limits.max_pulse_width_s:
+            raise guard.refuse(command.text, f"edge {edge:g} s is not within the pulse widths")
+        header = command.header
+        trailing = header.endswith(("TRA", "BOTH"))
+        leading = not header.endswith("TRA")
+        lead = max(shadow["lead"] or 0.0, edge) if leading else None
+        # with the trailing edge coupled, a leading edge sets both: keep an upper bound
+        trail = max(shadow["trail"] or 0.0, edge)
+        self._check_timing(guard, command, shadow, lead=lead, trail=trail)
+        if leading:
+            shadow["lead"] = lead
+        if trailing or leading:
+            shadow["trail"] = trail
 
     def _check_levels(self, guard: SafetyGuard, command: ScpiCommand, state: dict) -> None:
         header = command.header
-        if header.startswith(("VOLT:LIM", "VOLT:RANG")):
-            return  # hardware level limits and ranging never raise the output
         shadow = self._channel(guard, command, state)
         channel = command.channel or 1
-        high, low = shadow["high"], shadow["low"]
+        factor = load_factor(shadow["load"]) or 1.0
+        if header in ("VOLT:LIM:HIGH", "VOLT:LIM:LOW"):
+            value = number_arg(guard, command, 0)
+            guard.check_voltage(channel, value * factor)
+            if shadow["lim_on"] is not False:
+                raise guard.refuse(command.text, "change the limit window with it switched off")
+            shadow["lim_high" if header.endswith("HIGH") else "lim_low"] = value
+            return
+        if header == "VOLT:LIM":
+            on = switch_arg(guard, command)
+            if on:
+                lim_high, lim_low = shadow["lim_high"], shadow["lim_low"]
+                high, low = shadow["high"], shadow["low"]
+                if lim_high is None or lim_low is None or high is None or low is None:
+                    raise guard.refuse(command.text, "set both limit levels before enabling them")
+                if not lim_low <= low < high <= lim_high:
+                    raise guard.refuse(command.text, "the levels lie outside the limit window "
+                                       "(the instrument would move them)")
+            shadow["lim_on"] = on
+            return
         if header == "VOLT:UNIT":
-            if not command.args or command.args[0].strip().upper() != "VPP":
+            if word_arg(guard, command) != "VPP":
                 raise guard.refuse(command.text, "levels are checked in VPP only")
             return
-        if header in ("VOLT:HIGH", "VOLT:LOW"):
-            value = number_arg(guard, command, 0)
-            guard.check_voltage(channel, value)
-            shadow["high" if header == "VOLT:HIGH" else "low"] = value
-            return
-        if header not in ("VOLT", "VOLT:OFFS"):
-            raise guard.refuse(command.text, "unrecognised level command")
         value = number_arg(guard, command, 0)
-        if high is None or low is None:
-            other = "offset" if header == "VOLT" else "amplitude"
+        if header in ("VOLT:HIGH", "VOLT:LOW"):
+            guard.check_voltage(channel, value * factor)
+        high, low = shadow["high"], shadow["low"]
+        if high is None or low is None or shadow["load"] is None or shadow["lim_on"] is None:
             raise guard.refuse(
-                command.text,
-                f"the {other} is unknown, so the peak voltage cannot be checked; "
-                "set the high and low levels first",
+                command.text, "the other level, the load or the limit window is unknown, so "
+                "the instrument could adjust this level; reset first"
             )
-        if header == "VOLT":
-            offset, amplitude = (high + low) / 2.0, value
+        if header == "VOLT:HIGH":
+            high = value
+        elif header == "VOLT:LOW":
+            low = value
+        elif header in ("VOLT", "VOLT:OFFS"):
+            offset, amplitude = (
+                ((high + low) / 2.0, value) if header == "VOLT" else (value, high - low)
+            )
+            high, low = offset + amplitude / 2.0, offset - amplitude / 2.0
         else:
-            offset, amplitude = value, high - low
-        guard.check_voltage(channel, abs(offset) + abs(amplitude) / 2.0)
-        shadow["high"], shadow["low"] = offset + amplitude / 2.0, offset - amplitude / 2.0
-
-    def _check_apply(self, guard: SafetyGuard, command: ScpiCommand, state: dict) -> None:
-        shadow = self._channel(guard, command, state)
-        channel = command.channel or 1
-        shape = command.nodes[1] if len(command.nodes) > 1 else ""
-        if not shape:
-            raise guard.refuse(command.text, "APPLy without a shape")
-        offset = number_arg(guard, command, 2)
-        amplitude = 0.0 if shape == "DC" else number_arg(guard, command, 1)
-        guard.check_voltage(channel, abs(offset) + abs(amplitude) / 2.0)
-        shadow["high"], shadow["low"] = offset + amplitude / 2.0, offset - amplitude / 2.0
-        shadow["shape"] = _SHAPE_NAMES.get(shape, shape)
-        self._require_output_ready(guard, command, shadow)  # APPLy switches the output on
+            raise guard.refuse(command.text, "not a level command the guard knows")
+        for level in (high, low):
+            guard.check_voltage(channel, level * factor)
+        scale = _window_factor(shadow["load"])
+        window = self.window_v * scale
+        amplitude = high - low
+        if not (-window <= low and high <= window
+                and 1.05 * self.amplitude_min_v * scale <= amplitude
+                <= 0.98 * self.amplitude_max_v * scale):
+            raise guard.refuse(
+                command.text, f"levels {high:g} / {low:g} V are outside what the instrument takes "
+                "as sent at this load (it would adjust them)"
+            )
+        if shadow["lim_on"] and not shadow["lim_low"] <= low < high <= shadow["lim_high"]:
+            raise guard.refuse(command.text, "level outside the enabled limit window")
+        shadow["high"], shadow["low"] = high, low
 
     def _check_output(self, guard: SafetyGuard, command: ScpiCommand, state: dict) -> None:
         header = command.header
-        if header == "OUTP:LOAD":
-            shadow = self._channel(guard, command, state)
-            shadow["high"] = shadow["low"] = None  # programmed levels change meaning
+        shadow = self._channel(guard, command, state)
+        if header in ("OUTP:LOAD", "OUTP:IMP:EXT"):
+            if shadow["output"] is not False:
+                raise guard.refuse(
+                    command.text, "a load change with the output on changes the levels at the "
+                    "cell; switch the output off first"
+                )
+            token = command.tokens[0] if command.tokens else None
+            if token is not None and token.kind == "chars" and token.value in ("INF", "INFINITY"):
+                load = math.inf
+            else:
+                load = number_arg(guard, command, 0)
+                if not 1.0 <= load <= 1e4 and load != 1e6 and not load >= 1e30:
+                    raise guard.refuse(command.text, "load outside 1 ohm..10 kohm, 1e6 or INF")
+            old = shadow["load"]
+            if self.load_rescales_levels and shadow["high"] is not None:
+                if old is None:
+                    shadow["high"] = shadow["low"] = None
+                else:
+                    ratio = _window_factor(load) / _window_factor(old)
+                    shadow["high"] *= ratio
+                    shadow["low"] *= ratio
+            shadow["load"] = load
             return
         if header not in ("OUTP", "OUTP:COMP"):
-            return
-        shadow = self._channel(guard, command, state)
-        switch = parse_switch(command.args[0]) if command.args else None
-        if switch is None:
-            raise guard.refuse(command.text, "output state must be ON/OFF/1/0")
-        if switch:
+            raise guard.refuse(command.text, "not an output command the guard knows")
+        if switch_arg(guard, command):
             self._require_output_ready(guard, command, shadow)
+            shadow["output"] = True
+        elif header == "OUTP":
+            shadow["output"] = False
 
     def _require_output_ready(
         self, guard: SafetyGuard, command: ScpiCommand, shadow: dict[str, Any]
@@ -235,9 +466,21 @@ class PulseGeneratorRules:
             raise guard.refuse(
                 command.text, f"output on before both levels of channel {channel} were set"
             )
+        factor = load_factor(shadow["load"])
+        if factor is None:
+            raise guard.refuse(
+                command.text, f"output on before the load of channel {channel} was set "
+                "(the voltage at the cell depends on it)"
+            )
         for level in (shadow["high"], shadow["low"]):
-            guard.check_voltage(channel, level)
-        if shadow["shape"] in (None, "PULS") and shadow["width"] is None:
+            guard.check_voltage(channel, level * factor)
+        if shadow["shape"] != "PULS":
+            raise guard.refuse(
+                command.text, f"output on before the pulse shape was selected on channel "
+                f"{channel} (other shapes have no checked width)"
+            )
+        if shadow["width"] is None:
             raise guard.refuse(
                 command.text, f"output on before the pulse width of channel {channel} was set"
             )
+        guard.limits.check_pulse_width(shadow["width"])

@@ -1,14 +1,33 @@
-"""Minimal SCPI message parsing for the safety guards.
+"""SCPI messages as the safety guards read them: framed and tokenized by :mod:`.ieee488`
+(the same code the SCPI emulators use), headers resolved to canonical short-form nodes.
 
-Splits a message into commands (``;`` and line feeds outside quotes and blocks), resolves the
-SCPI header path of compound commands (``:SOUR:VOLT:RANG 20;LEV 1`` means ``:SOUR:VOLT:LEV 1``),
-maps long mnemonics to short ones, drops optional nodes and extracts the channel suffix.
+A message is split into program messages at every LF, each into units at ``;`` outside
+strings, blocks and expressions; a unit is a header (up to the first IEEE 488.2 white-space
+character, i.e. any control character or space) and its parameter tokens. Long mnemonics map
+to short ones, optional nodes (``[:SOURce]``, ``[:LEVel]``, ``[:IMMediate]``, ``[:AMPLitude]``,
+a trailing ``[:STATe]``) are dropped, and the channel suffix is extracted.
+
+Anything the lexer cannot read, a malformed header, or a relative header after ``;`` (whose
+path would depend on how the instrument executed the unit before) raises
+:class:`ScpiParseRefusal`: the guard refuses the message.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+
+from .ieee488 import (
+    COMMON_RE,
+    HEADER_RE,
+    WORD_RE,
+    WS,
+    ScpiError,
+    Token,
+    program_messages,
+    split_header,
+    split_outside,
+    tokenize_parameters,
+)
 
 _SHORT = {
     "SOURCE": "SOUR", "VOLTAGE": "VOLT", "CURRENT": "CURR", "LEVEL": "LEV",
@@ -24,16 +43,31 @@ _SHORT = {
     "SYSTEM": "SYST", "ERROR": "ERR", "MMEMORY": "MMEM", "SCRIPT": "SCR", "TRACK": "TRAC",
     "COUPLE": "COUP", "POLARITY": "POL", "HIGH": "HIGH", "LOW": "LOW", "UNIT": "UNIT",
     "HOLD": "HOLD", "LOAD": "LOAD", "LIST": "LIST", "STEP": "STEP", "BOTH": "BOTH",
-    "READBACK": "READ",
-}
+    "READBACK": "READ", "COUNT": "COUN", "ARM": "ARM", "MODE": "MODE",
+    "IMPEDANCE": "IMP", "EXTERNAL": "EXT", "INITIATE": "INIT", "ABORT": "ABOR",
+    "CLEAR": "CLE", "POINTS": "POIN", "ACTUAL": "ACT", "BORDER": "BORD", "DATA": "DATA",
+    "FILL": "FILL", "MAKE": "MAKE", "PRESET": "PRES", "STATUS": "STAT", "AUTO": "AUTO",
+    "NPLCYCLES": "NPLC", "AZERO": "AZER", "AVERAGE": "AVER", "CAPACITANCE": "CAP",
+    "TERMINALS": "TERM", "ROUTE": "ROUT", "DISPLAY": "DISP", "SMODE": "SMOD",
+    "INTERLOCK": "INT", "TRIP": "TRIP", "TRIPPED": "TRIP", "SLOPE": "SLOP",
+    "ECOUNT": "ECO", "SEQUENCE": "SEQ", "CYCLES": "CYCL", "PHASE": "PHAS", "GATE": "GATE",
+    "RESOLUTION": "RES", "SQUARE": "SQU", "RAMP": "RAMP", "SYMMETRY": "SYMM",
+}  # fmt: skip
 _OPTIONAL = frozenset({"LEV", "IMM", "AMPL"})
-_NODE = re.compile(r"([A-Za-z_]+)([0-9]*)")
-NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+class ScpiParseRefusal(ValueError):  # noqa: N818 (a refusal, turned into a guard error)
+    """The message cannot be read unambiguously; ``unit`` is the offending text."""
+
+    def __init__(self, unit: str, reason: str) -> None:
+        super().__init__(reason)
+        self.unit = unit
+        self.reason = reason
 
 
 @dataclass(frozen=True)
 class ScpiCommand:
-    """One command of a message, header resolved to canonical short-form nodes."""
+    """One unit of a message, header resolved to canonical short-form nodes."""
 
     text: str
     nodes: tuple[str, ...]
@@ -41,142 +75,113 @@ class ScpiCommand:
     ambiguous_channel: bool
     query: bool
     common: bool
-    args: tuple[str, ...]
+    tokens: tuple[Token, ...]
 
     @property
     def header(self) -> str:
         """Canonical header, e.g. ``"VOLT:HIGH"`` (``SOUR`` root and optional nodes dropped)."""
         return ":".join(self.nodes)
 
-
-def _split(message: str) -> list[str]:
-    """Split on ``;`` and newlines outside quotes and IEEE 488.2 blocks."""
-    parts: list[str] = []
-    current: list[str] = []
-    quote = ""
-    i = 0
-    n = len(message)
-    while i < n:
-        char = message[i]
-        if quote:
-            current.append(char)
-            if char == quote:
-                quote = ""
-        elif char in "\"'":
-            quote = char
-            current.append(char)
-        elif char == "#" and i + 1 < n and message[i + 1].isdigit():
-            digits = int(message[i + 1])
-            if digits == 0:  # indefinite block: the rest of the message
-                current.append(message[i:])
-                break
-            length_text = message[i + 2 : i + 2 + digits]
-            length = int(length_text) if length_text.isdigit() else 0
-            end = i + 2 + digits + length
-            current.append(message[i:end])
-            i = end
-            continue
-        elif char in ";\n\r":
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-        i += 1
-    parts.append("".join(current))
-    return [part.strip() for part in parts if part.strip()]
+    @property
+    def args(self) -> tuple[str, ...]:
+        """The parameters as received (white space stripped)."""
+        return tuple(token.text for token in self.tokens)
 
 
-def split_args(text: str) -> tuple[str, ...]:
-    """Split an argument list on commas outside quotes and parentheses."""
-    if not text.strip():
-        return ()
-    args: list[str] = []
-    current: list[str] = []
-    quote = ""
-    depth = 0
-    for char in text:
-        if quote:
-            current.append(char)
-            if char == quote:
-                quote = ""
-            continue
-        if char in "\"'":
-            quote = char
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "," and depth == 0:
-            args.append("".join(current).strip())
-            current = []
-            continue
-        current.append(char)
-    args.append("".join(current).strip())
-    return tuple(args)
+def _canonical(word: str) -> tuple[str, int | None]:
+    match = WORD_RE.fullmatch(word)
+    if match is None:  # pragma: no cover - guaranteed by HEADER_RE
+        raise ScpiParseRefusal(word, "malformed header word")
+    name, digits = match.groups()
+    upper = name.upper()
+    return _SHORT.get(upper, upper), (int(digits) if digits else None)
 
 
-def _canonical(token: str) -> tuple[str, int | None]:
-    match = _NODE.fullmatch(token)
-    if match is None:
-        return token.upper(), None
-    name = match.group(1).upper()
-    suffix = int(match.group(2)) if match.group(2) else None
-    return _SHORT.get(name, name), suffix
+def _tokens(unit: str, rest: str) -> tuple[Token, ...]:
+    try:
+        return tuple(tokenize_parameters(rest))
+    except ScpiError as exc:
+        raise ScpiParseRefusal(unit, f"parameters cannot be read ({exc})") from None
 
 
 def parse_message(message: str) -> list[ScpiCommand]:
-    """Parse a message into resolved commands."""
+    """Parse a message (any number of LF-terminated program messages) into commands.
+
+    :raises ScpiParseRefusal: for anything that cannot be read unambiguously.
+    """
     commands: list[ScpiCommand] = []
-    path: list[str] = []
-    for text in _split(message):
-        parts = text.split(None, 1)
-        header, rest = parts[0], (parts[1] if len(parts) > 1 else "")
-        query = header.endswith("?")
-        header = header.rstrip("?")
-        if header.startswith("*"):
+    for program in program_messages(message):
+        first = True
+        for raw in split_outside(program, ";"):
+            unit = raw.strip(WS)
+            if not unit:
+                continue
+            header, rest = split_header(unit)
+            common = COMMON_RE.fullmatch(header)
+            if common:
+                name = "*" + common.group(1).upper()
+                commands.append(
+                    ScpiCommand(unit, (name,), None, False, common.group(2) is not None, True,
+                                _tokens(unit, rest))
+                )
+                first = False
+                continue
+            match = HEADER_RE.fullmatch(header)
+            if match is None:
+                raise ScpiParseRefusal(unit, "malformed header")
+            words = match.group(2).split(":")
+            if match.group(1) is None and not first:
+                raise ScpiParseRefusal(
+                    unit, "a header after ';' must start with ':' (its path would depend on "
+                    "how the instrument executed the unit before)"
+                )
+            first = False
+            nodes: list[str] = []
+            suffixes: set[int] = set()
+            for word in words:
+                name, suffix = _canonical(word)
+                nodes.append(name)
+                if suffix is not None:
+                    suffixes.add(suffix)
+            if nodes and nodes[0] == "SOUR":
+                nodes = nodes[1:]
+            nodes = [node for node in nodes if node not in _OPTIONAL]
+            if nodes and nodes[0] == "OUTP":
+                nodes = [node for node in nodes if node != "NORM"]
+            while len(nodes) > 1 and nodes[-1] == "STAT":
+                nodes.pop()
+            channel = next(iter(suffixes)) if len(suffixes) == 1 else None
             commands.append(
-                ScpiCommand(text, (header.upper(),), None, False, query, True, split_args(rest))
+                ScpiCommand(unit, tuple(nodes), channel, len(suffixes) > 1,
+                            match.group(3) is not None, False, _tokens(unit, rest))
             )
-            continue
-        absolute = header.startswith(":")
-        tokens = [token for token in header.strip(":").split(":") if token]
-        if not absolute and path:
-            tokens = path + tokens
-        path = tokens[:-1]
-        nodes: list[str] = []
-        suffixes: set[int] = set()
-        for token in tokens:
-            name, suffix = _canonical(token)
-            nodes.append(name)
-            if suffix is not None:
-                suffixes.add(suffix)
-        if nodes and nodes[0] == "SOUR":
-            nodes = nodes[1:]
-        nodes = [node for node in nodes if node not in _OPTIONAL]
-        if nodes and nodes[0] == "OUTP":
-            nodes = [node for node in nodes if node != "NORM"]
-        while len(nodes) > 1 and nodes[-1] == "STAT":
-            nodes.pop()
-        channel = next(iter(suffixes)) if len(suffixes) == 1 else None
-        commands.append(
-            ScpiCommand(
-                text, tuple(nodes), channel, len(suffixes) > 1, query, False, split_args(rest)
-            )
-        )
     return commands
 
 
-def parse_number(arg: str) -> float | None:
-    """A plain SCPI number (NR1/NR2/NR3), or None for MIN/MAX/DEF, units or anything else."""
-    text = arg.strip()
-    return float(text) if NUMBER.fullmatch(text) else None
+def token_number(token: Token) -> float | None:
+    """A plain number (decimal or ``#H``/``#Q``/``#B``, no unit suffix), else None."""
+    if token.kind == "number" and not token.suffix:
+        return float(token.value)
+    return None
+
+
+def token_switch(token: Token) -> bool | None:
+    """``ON``/``1`` -> True, ``OFF``/``0`` -> False, else None."""
+    if token.kind == "chars":
+        return {"ON": True, "OFF": False}.get(token.value)
+    if token.kind == "number" and not token.suffix and token.value in (0.0, 1.0):
+        return bool(token.value)
+    return None
+
+
+def token_word(token: Token) -> str | None:
+    """Character data or a string, upper case; else None."""
+    if token.kind in ("chars", "string"):
+        return str(token.value).upper()
+    return None
 
 
 def parse_switch(arg: str) -> bool | None:
-    """``ON``/``1`` -> True, ``OFF``/``0`` -> False, else None."""
-    text = arg.strip().upper()
-    if text in ("ON", "1"):
-        return True
-    if text in ("OFF", "0"):
-        return False
-    return None
+    """``ON``/``1`` -> True, ``OFF``/``0`` -> False, else None (text form)."""
+    text = arg.strip(WS).upper()
+    return {"ON": True, "1": True, "OFF": False, "0": False}.get(text)

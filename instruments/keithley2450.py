@@ -49,13 +49,18 @@ from ._common import (
 )
 from ._guards import (
     number_arg,
+    scpi_commands,
     smu_after_reset,
+    smu_func,
     smu_output_on,
+    smu_ready,
     smu_set,
     smu_unknown,
     smu_voltages,
+    switch_arg,
+    word_arg,
 )
-from ._scpi import parse_message, parse_switch
+from ._scpi import ScpiCommand
 from .safety import GuardedInstrument, SafetyGuard
 
 log = logging.getLogger(__name__)
@@ -451,103 +456,145 @@ class Keithley2450(GuardedInstrument, TransportErrors, _PymeasureKeithley2450):
 
 # ------------------------------------------------------------------------- safety rules
 
+#: source settings that never raise what the output applies
 _SAFE_SOURCE = frozenset({
-    "VOLT:RANG", "VOLT:RANG:AUTO", "VOLT:DEL", "VOLT:DEL:AUTO", "VOLT:READ:BACK", "VOLT:PROT",
+    "VOLT:RANG", "VOLT:RANG:AUTO", "VOLT:DEL", "VOLT:DEL:AUTO", "VOLT:READ:BACK",
     "VOLT:HIGH:CAP", "CURR:RANG", "CURR:RANG:AUTO", "CURR:DEL", "CURR:DEL:AUTO",
-    "CURR:READ:BACK", "CURR:HIGH:CAP",
+    "CURR:READ:BACK", "CURR:HIGH:CAP", "VOLT:ILIM:TRIP", "CURR:VLIM:TRIP",
 })
-_SOURCE_HEADS = frozenset({"VOLT", "CURR", "SWE", "LIST", "CONF", "FUNC", "PULS"})
+#: whole subsystems that only measure, store, format or report
+_HARMLESS_HEADS = frozenset({"SENS", "TRAC", "FORM", "STAT", "DISP", "SYST", "ROUT", "ABOR"})
+_HARMLESS_COMMON = frozenset({"*CLS", "*OPC", "*WAI", "*TRG", "*ESE", "*SRE", "*IDN"})
 _TEMPLATES = frozenset({"SIMPLELOOP", "DURATIONLOOP", "EMPTY"})
+#: the 2450's overvoltage protection levels (volts), SOUR:VOLT:PROT PROT<n>
+PROTECTION_LEVELS_V = (2, 5, 10, 20, 40, 60, 80, 100, 120, 140, 160, 180)
+
+
+def protection_level_v(max_v: float) -> int:
+    """The lowest 2450 overvoltage protection level at or above ``max_v``."""
+    for level in PROTECTION_LEVELS_V:
+        if level >= max_v:
+            return level
+    return PROTECTION_LEVELS_V[-1]
 
 
 class ScpiSourceRules:
-    """Guard rules for the 2450's SCPI messages.
+    """Guard rules for the 2450's SCPI messages (default-deny).
 
     Checked: ``:SOUR:VOLT`` and ``:SOUR:CURR:VLIM`` against the role's max |V|,
     ``:SOUR:CURR`` and ``:SOUR:VOLT:ILIM`` against the max compliance, sweep start/stop and
-    list values. Refused: any other source command that sets a level, MIN/MAX/DEF arguments,
-    ``*RCL``, configuration lists, scripts, trigger templates other than SimpleLoop,
-    DurationLoop and Empty, ``:INIT`` of a trigger model loaded before the limits were bound,
-    and output on (``:OUTP ON`` or a trigger block) before function, level and limit were set.
+    list values. A function change with the output on (or maybe on) needs the new function's
+    level and limit checked (the default VLIM of the current source is 21 V); a sweep needs
+    the compliance of its function checked, and ``:INIT`` of a sweep counts as output on.
+    Overvoltage protection may only be set to a level within the bench's largest voltage
+    limit. Measurement, buffer, format, status and display subsystems pass. Refused: every
+    other source or trigger command, MIN/MAX/DEF and unit suffixes, ``*RCL``, configuration
+    lists, scripts, trigger templates other than SimpleLoop, DurationLoop and Empty, and
+    ``:INIT`` of a trigger model loaded before the limits were bound.
     """
 
     default_roles: ClassVar[dict[Hashable, str]] = {1: "read"}
 
     def initial_state(self) -> dict[Hashable, Any]:
-        return {1: {**smu_unknown(), "trigger_model": False}}
+        return {1: {**smu_unknown(), "trigger_model": None}}
 
     def applied_voltages(self, state: dict[Hashable, Any], channel: Hashable) -> list[float]:
         return smu_voltages(state[channel])
 
     def check(self, guard: SafetyGuard, message: str, state: dict[Hashable, Any]) -> None:
-        shadow = state[1]
-        for command in parse_message(message):
+        for command in scpi_commands(guard, message):
+            shadow = state[1]
             name = command.nodes[0] if command.nodes else ""
             if command.common:
+                if command.query or name in _HARMLESS_COMMON:
+                    continue
                 if name == "*RST":
-                    state[1] = shadow = {**smu_after_reset(), "trigger_model": True}
-                elif name == "*RCL":
-                    raise guard.refuse(command.text, "a recalled setup cannot be checked")
-                continue
+                    state[1] = {**smu_after_reset(), "trigger_model": "measure"}
+                    continue
+                raise guard.refuse(command.text, f"{name} cannot be checked against the limits")
             if command.query:
                 continue
-            header = command.header
-            if header == "FUNC":
-                function = command.args[0].strip().upper() if command.args else ""
-                if function in ("VOLT", "VOLTAGE"):
-                    shadow["func"] = "voltage"
-                elif function in ("CURR", "CURRENT"):
-                    shadow["func"] = "current"
+            self._check_command(guard, command, shadow, name)
+
+    def _check_command(
+        self, guard: SafetyGuard, command: ScpiCommand, shadow: dict[str, Any], name: str
+    ) -> None:
+        header = command.header
+        if header == "FUNC":
+            function = word_arg(guard, command)
+            func = {"VOLT": "voltage", "VOLTAGE": "voltage", "CURR": "current",
+                    "CURRENT": "current"}.get(function)
+            if func is None:
+                raise guard.refuse(command.text, "unknown source function")
+            smu_func(guard, 1, shadow, func, command.text)
+        elif header in ("VOLT", "CURR", "VOLT:ILIM", "CURR:VLIM"):
+            attr = {"VOLT": "levelv", "CURR": "leveli", "VOLT:ILIM": "limiti",
+                    "CURR:VLIM": "limitv"}[header]
+            smu_set(guard, 1, shadow, attr, number_arg(guard, command, 0))
+        elif header in _SAFE_SOURCE:
+            pass
+        elif header == "VOLT:PROT":
+            level = word_arg(guard, command)
+            allowed = protection_level_v(guard.limits.max_program_voltage_v)
+            if not (level.startswith("PROT") and level[4:].isdigit()
+                    and int(level[4:]) <= allowed):
+                raise guard.refuse(
+                    command.text, f"overvoltage protection may be set to PROT{allowed} or lower"
+                )
+        elif header.startswith(("SWE:VOLT", "SWE:CURR")):
+            voltage = header.startswith("SWE:VOLT")
+            for index in (0, 1):
+                value = number_arg(guard, command, index)
+                if voltage:
+                    guard.check_voltage(1, value)
                 else:
-                    raise guard.refuse(command.text, "unknown source function")
-            elif header in ("VOLT", "CURR", "VOLT:ILIM", "CURR:VLIM"):
-                attr = {"VOLT": "levelv", "CURR": "leveli", "VOLT:ILIM": "limiti",
-                        "CURR:VLIM": "limitv"}[header]
-                smu_set(guard, 1, shadow, attr, number_arg(guard, command, 0))
-            elif header in _SAFE_SOURCE:
-                pass
-            elif header.startswith(("SWE:VOLT", "SWE:CURR")):
-                for index in (0, 1):
-                    value = number_arg(guard, command, index)
-                    if header.startswith("SWE:VOLT"):
-                        guard.check_voltage(1, value)
-                    else:
-                        guard.limits.check_compliance(value)
-                shadow["trigger_model"] = True
-            elif header.startswith(("LIST:VOLT", "LIST:CURR")):
-                for index in range(len(command.args)):
-                    value = number_arg(guard, command, index)
-                    if header.startswith("LIST:VOLT"):
-                        guard.check_voltage(1, value)
-                    else:
-                        guard.limits.check_compliance(value)
-            elif name in _SOURCE_HEADS:
-                raise guard.refuse(command.text, "source command that cannot be checked")
-            elif header == "OUTP":
-                switch = parse_switch(command.args[0]) if command.args else None
-                if switch is None:
-                    raise guard.refuse(command.text, "output state must be ON/OFF/1/0")
-                if switch:
-                    smu_output_on(guard, 1, shadow, command.text)
-            elif header == "TRIG:BLOC:SOUR":
-                switch = parse_switch(command.args[-1]) if command.args else None
-                if switch is None:
-                    raise guard.refuse(command.text, "output state must be ON/OFF/1/0")
-                if switch:
-                    smu_output_on(guard, 1, shadow, command.text)
-            elif header == "TRIG:LOAD":
-                template = command.args[0].strip("\"' ").upper() if command.args else ""
-                if template not in _TEMPLATES:
-                    raise guard.refuse(command.text, f"trigger template {template!r} not allowed")
-                shadow["trigger_model"] = True
-            elif header.startswith("TRIG:LOAD:LOOP"):
-                shadow["trigger_model"] = True
-            elif header.startswith(("TRIG:BLOC:CONF", "TRIG:BLOC:SOUR")) or name in ("SCR",):
-                raise guard.refuse(command.text, "cannot be checked against the limits")
-            elif header == "INIT" and not shadow["trigger_model"]:
+                    guard.limits.check_compliance(value)
+            func = "voltage" if voltage else "current"
+            limit = "limiti" if voltage else "limitv"
+            if shadow[limit] is None:
+                raise guard.refuse(
+                    command.text, f"a {func} sweep before {limit} was set with limits bound "
+                    "(its default is not within the bench limits)"
+                )
+            shadow["trigger_model"] = f"sweep-{func}"
+        elif header.startswith(("LIST:VOLT", "LIST:CURR")):
+            for index in range(len(command.tokens)):
+                value = number_arg(guard, command, index)
+                if header.startswith("LIST:VOLT"):
+                    guard.check_voltage(1, value)
+                else:
+                    guard.limits.check_compliance(value)
+        elif header == "OUTP":
+            if switch_arg(guard, command):
+                smu_output_on(guard, 1, shadow, command.text)
+            else:
+                shadow["output"] = False
+        elif header in ("OUTP:SMOD", "OUTP:INT"):
+            pass
+        elif header == "TRIG:LOAD":
+            template = word_arg(guard, command)
+            if template not in _TEMPLATES:
+                raise guard.refuse(command.text, f"trigger template {template!r} not allowed")
+            shadow["trigger_model"] = "measure"
+        elif header.startswith("TRIG:LOAD:LOOP:"):
+            shadow["trigger_model"] = "measure"
+        elif header == "TRIG:BLOC:SOUR":
+            if switch_arg(guard, command, len(command.tokens) - 1):
+                smu_output_on(guard, 1, shadow, command.text)
+            shadow["trigger_model"] = "measure"
+        elif header == "INIT":
+            model = shadow["trigger_model"]
+            if model is None:
                 raise guard.refuse(
                     command.text, "trigger model loaded before the limits were bound; reload it"
                 )
+            if model.startswith("sweep-"):
+                smu_ready(guard, 1, shadow, command.text, model.removeprefix("sweep-"))
+                shadow["output"] = None  # a sweep leaves the source as its model says
+        elif name in _HARMLESS_HEADS:
+            pass
+        else:
+            raise guard.refuse(command.text, "not a command the guard knows how to check")
 
 
 Keithley2450.guard_rules = ScpiSourceRules()

@@ -24,6 +24,7 @@ from pymeasure.instruments import Instrument
 from pymeasure.instruments.validators import strict_discrete_set
 
 from ._common import InstrumentError, TransportErrors, socket_defaults, tune_socket
+from ._guard_tsp import MatrixRules
 from ._tsp import TSPMixin
 from .channel_specifiers import (
     DEFAULT_GEOMETRY,
@@ -129,3 +130,6 @@ class Keithley707B(GuardedInstrument, TransportErrors, TSPMixin, Instrument):
         """Open every relay and wait until they have opened."""
         self.open_all()
         super().shutdown()
+
+
+Keithley707B.guard_rules = MatrixRules()

@@ -191,4 +191,7 @@ class Keysight33500B(GuardedInstrument, TransportErrors, PulseGeneratorMixin, Ag
         tune_socket(self.adapter)
 
 
-Keysight33500B.guard_rules = PulseGeneratorRules()
+Keysight33500B.guard_rules = PulseGeneratorRules(
+    amplitude_min_v=1e-3, amplitude_max_v=10.0, window_v=5.0, load_rescales_levels=True,
+    reset_timing=(100e-6, 1e-3, 10e-9),
+)

@@ -165,4 +165,6 @@ class Keysight81160A(
         tune_socket(self.adapter)
 
 
-Keysight81160A.guard_rules = PulseGeneratorRules()
+Keysight81160A.guard_rules = PulseGeneratorRules(
+    amplitude_min_v=0.05, amplitude_max_v=5.0, window_v=5.0, load_rescales_levels=False
+)

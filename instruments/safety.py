@@ -295,17 +295,26 @@ class GuardRules(Protocol):
         ...
 
 
+def _copy_state(state: dict[Hashable, Any]) -> dict[Hashable, Any]:
+    """A copy of a shadow state: a dict of per-channel dicts of scalars (and frozensets)."""
+    return {key: (dict(value) if isinstance(value, dict) else value)
+            for key, value in state.items()}
+
+
 class SafetyGuard:
     """Limits bound to one instrument: checks every message before it is sent.
 
     The guard keeps a shadow of what it let through (levels, compliance, pulse width), so it
     can refuse to switch an output on whose level or compliance it has not checked. Checking
     a message is all-or-nothing: the shadow only changes if the whole message passes.
+    The limits, rules and routing cannot be replaced once bound.
 
     :param limits: the bench limits.
     :param rules: the instrument's command rules.
     :param roles: voltage role per channel id (defaults from the rules).
     """
+
+    __slots__ = ("_limits", "_name", "_roles", "_routing", "_rules", "_sealed", "_state")
 
     def __init__(
         self,
@@ -319,9 +328,18 @@ class SafetyGuard:
         self._rules = rules
         self._roles: dict[Hashable, str] = dict(rules.default_roles)
         self._state = rules.initial_state()
+        self._routing: Any = None
+        self._name: str | None = None
         for channel, role in (roles or {}).items():
             self._validate(channel, role)
             self._roles[channel] = role
+        self._sealed = True
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if getattr(self, "_sealed", False) and name in ("_limits", "_rules", "_routing",
+                                                        "_name", "_sealed"):
+            raise AttributeError(f"the guard's {name.lstrip('_')} cannot be replaced")
+        object.__setattr__(self, name, value)
 
     @property
     def limits(self) -> Limits:
@@ -332,6 +350,26 @@ class SafetyGuard:
     def channels(self) -> tuple[Hashable, ...]:
         """Channel ids of the instrument."""
         return tuple(self._roles)
+
+    @property
+    def routing(self) -> Any:
+        """The bench's :class:`~ftjlab.instruments.routing.Routing`, or None (standalone)."""
+        return self._routing
+
+    @property
+    def name(self) -> str | None:
+        """The instrument's name on the bench (terminals are ``"<name>.<channel>"``)."""
+        return self._name
+
+    def attach_routing(self, routing: Any, name: str) -> None:
+        """Join a bench's routing as instrument ``name`` (once; cannot be undone)."""
+        if self._routing is not None:
+            raise AttributeError("the guard already has its routing")
+        object.__setattr__(self, "_routing", routing)
+        object.__setattr__(self, "_name", name)
+        for channel in self._roles:
+            routing.register_channel(f"{name}.{channel}",
+                                     lambda channel=channel: self._roles[channel])
 
     def _validate(self, channel: Hashable, role: str) -> None:
         if channel not in self._roles:
@@ -353,25 +391,48 @@ class SafetyGuard:
 
         :raises LimitViolation: if a level already programmed on the channel exceeds the new
             role's limit (set the level first, then change the role).
+        :raises UncheckedCommandError: if the channel's present routing forbids the role
+            (e.g. a DC source routed to a bit line cannot take the program role).
         """
         self._validate(channel, role)
         for volts in self._rules.applied_voltages(self._state, channel):
             self._limits.check_voltage(role, volts)
+        if self._routing is not None:
+            from .routing import RoutingError
+
+            try:
+                self._routing.check_role(f"{self._name}.{channel}", role)
+            except RoutingError as exc:
+                raise UncheckedCommandError(
+                    f"role {role!r} for channel {channel!r} refused: {exc}"
+                ) from None
         self._roles[channel] = role
 
     @contextmanager
     def using_role(self, channel: Hashable, role: str) -> Iterator[None]:
-        """Temporarily change a channel's role (restored on exit)."""
+        """Temporarily change a channel's role; the old role comes back on exit, checked like
+        any role change (a level legal only in the temporary role raises there)."""
         previous = self.role(channel)
         self.set_role(channel, role)
         try:
             yield
         finally:
-            self._roles[channel] = previous
+            self.set_role(channel, previous)
 
     def check_voltage(self, channel: Hashable, volts: float) -> None:
         """Check a voltage for a channel against its role's limit."""
         self._limits.check_voltage(self.role(channel), volts)
+
+    def check_route(self, crosspoints: str, operation: str = "exclusiveclose") -> None:
+        """Check a matrix operation a script will do (no change to the routing state)."""
+        if self._routing is None:
+            return
+        from .routing import RoutingError
+
+        try:
+            self._routing.after(operation, crosspoints, self._routing.closed)
+        except RoutingError as exc:
+            raise UncheckedCommandError(f"routing {crosspoints!r}: {exc}") from None
 
     def refuse(self, command: str, reason: str) -> UncheckedCommandError:
         """Build the error for a command that cannot be checked (callers raise it)."""
@@ -380,13 +441,107 @@ class SafetyGuard:
 
     def check(self, message: str) -> None:
         """Check an outgoing message; raise a :class:`SafetyError` if it must not be sent."""
-        state = copy.deepcopy(self._state)
+        state = _copy_state(self._state)
         self._rules.check(self, message, state)
+        commits = state.pop("_commit", ())
         self._state = state
+        for commit in commits:
+            commit()
 
     def state(self) -> dict[Hashable, Any]:
         """A copy of the shadow state (for diagnostics and tests)."""
         return copy.deepcopy(self._state)
+
+
+class _GuardedAdapter:
+    """What a guarded driver's ``adapter`` attribute is: every write goes through the guard.
+
+    The real adapter is kept out of reach of the public attributes; reads, timeouts, closing
+    and reconnecting are passed on.
+    """
+
+    __slots__ = ("__adapter", "__guard")
+
+    def __init__(self, adapter: Any, guard: SafetyGuard) -> None:
+        object.__setattr__(self, "_GuardedAdapter__adapter", adapter)
+        object.__setattr__(self, "_GuardedAdapter__guard", guard)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("a guarded adapter cannot be changed")
+
+    def write(self, command: str, **kwargs: Any) -> None:
+        self.__guard.check(command)
+        self.__adapter.write(command, **kwargs)
+
+    def write_bytes(self, content: bytes, **kwargs: Any) -> None:
+        self.__guard.check(bytes(content).decode("latin-1"))
+        self.__adapter.write_bytes(content, **kwargs)
+
+    def write_binary_values(self, command: str, values: Any, *args: Any, **kwargs: Any) -> None:
+        self.__guard.check(command)
+        self.__adapter.write_binary_values(command, values, *args, **kwargs)
+
+    def read(self, *args: Any, **kwargs: Any) -> Any:
+        return self.__adapter.read(*args, **kwargs)
+
+    def read_bytes(self, *args: Any, **kwargs: Any) -> Any:
+        return self.__adapter.read_bytes(*args, **kwargs)
+
+    def read_binary_values(self, *args: Any, **kwargs: Any) -> Any:
+        return self.__adapter.read_binary_values(*args, **kwargs)
+
+    def flush_read_buffer(self) -> None:
+        self.__adapter.flush_read_buffer()
+
+    def close(self) -> None:
+        self.__adapter.close()
+
+    def reconnect(self) -> None:
+        reconnect = getattr(self.__adapter, "reconnect", None)
+        if reconnect is None:
+            raise AttributeError("reconnect")
+        reconnect()
+
+    @property
+    def connection(self) -> Any:
+        return _ConnectionView(self.__adapter)
+
+    @property
+    def log(self) -> Any:
+        return self.__adapter.log
+
+    def __repr__(self) -> str:
+        return f"<guarded {type(self.__adapter).__name__}>"
+
+
+class _ConnectionView:
+    """The parts of an adapter's connection drivers use: timeout, terminations, close."""
+
+    __slots__ = ("__adapter",)
+
+    def __init__(self, adapter: Any) -> None:
+        object.__setattr__(self, "_ConnectionView__adapter", adapter)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("timeout", "read_termination", "write_termination", "closed", "encoding"):
+            return getattr(self.__adapter.connection, name)
+        raise AttributeError(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "timeout":
+            self.__adapter.connection.timeout = value
+            return
+        raise AttributeError(f"{name} cannot be set through a guarded adapter")
+
+    def close(self) -> None:
+        self.__adapter.connection.close()
+
+
+def raw_adapter(adapter: Any) -> Any:
+    """The adapter behind a guarded one (for the transport helpers of this package only)."""
+    if isinstance(adapter, _GuardedAdapter):
+        return object.__getattribute__(adapter, "_GuardedAdapter__adapter")
+    return adapter
 
 
 class GuardedInstrument:
@@ -394,7 +549,8 @@ class GuardedInstrument:
 
     Put it first in the bases (``class Driver(GuardedInstrument, ..., Instrument)``) and set
     ``guard_rules``. ``limits=`` and ``roles=`` keyword arguments of the constructor bind
-    limits at construction.
+    limits at construction. Once bound, the driver's ``adapter`` is a guarded view (its
+    writes are checked too), and neither the guard nor the adapter can be replaced.
     """
 
     guard_rules: ClassVar[GuardRules | None] = None
@@ -416,7 +572,18 @@ class GuardedInstrument:
         elif roles is not None:
             raise ValueError("roles given without limits")
         super().__init__(*args, **kwargs)
-        self._safety = guard
+        if guard is not None:
+            self._install(guard)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in ("_safety", "adapter") and self.__dict__.get("_safety") is not None:
+            raise AttributeError(f"{name} of a guarded instrument cannot be replaced")
+        super().__setattr__(name, value)
+
+    def _install(self, guard: SafetyGuard) -> None:
+        adapter = self.__dict__.get("adapter")
+        self.__dict__["adapter"] = _GuardedAdapter(adapter, guard)
+        self.__dict__["_safety"] = guard
 
     @property
     def safety(self) -> SafetyGuard | None:
@@ -428,11 +595,14 @@ class GuardedInstrument:
     ) -> SafetyGuard:
         """Bind bench limits: from now on every message is checked before it is sent.
 
-        Rebinding replaces the guard and forgets what it had checked, so levels and compliance
-        must be set again before an output can be switched on.
+        Limits bind once: a bound instrument refuses a second binding (open a new
+        connection to start over).
         """
+        if self._safety is not None:
+            raise SafetyError(f"{getattr(self, 'name', type(self).__name__)} already has "
+                              "bound limits; they cannot be replaced")
         guard = self._make_guard(limits, roles)
-        self._safety = guard
+        self._install(guard)
         return guard
 
     @classmethod
@@ -442,26 +612,6 @@ class GuardedInstrument:
         if cls.guard_rules is None:
             raise TypeError(f"{cls.__name__} has no outputs to guard")
         return SafetyGuard(limits, cls.guard_rules, roles)
-
-    def _guard(self, message: str) -> None:
-        guard = self._safety
-        if guard is not None:
-            guard.check(message)
-
-    def write(self, command: str, **kwargs: Any) -> None:
-        """Write a command, after the safety guard (if any) has accepted it."""
-        self._guard(command)
-        super().write(command, **kwargs)  # type: ignore[misc]
-
-    def write_bytes(self, content: bytes, **kwargs: Any) -> None:
-        """Write raw bytes, after the safety guard (if any) has accepted them as text."""
-        self._guard(bytes(content).decode("latin-1"))
-        super().write_bytes(content, **kwargs)  # type: ignore[misc]
-
-    def write_binary_values(self, command: str, values: Any, *args: Any, **kwargs: Any) -> None:
-        """Write binary values, after the safety guard (if any) has accepted the command."""
-        self._guard(command)
-        super().write_binary_values(command, values, *args, **kwargs)  # type: ignore[misc]
 
 
 def shutdown_safely(

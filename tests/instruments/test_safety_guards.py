@@ -161,24 +161,32 @@ def test_role_change_checks_programmed_level(limits):
             smu.safety.set_role("c", "read")
 
 
-def test_rebinding_forgets_what_was_checked(limits):
-    with expected_protocol(
-        Keithley2636B, [("reset()", None), ("smua.source.limiti = 1e-06", None)], limits=limits
-    ) as smu:
-        smu.reset()
-        smu.smua.current_limit = 1e-6
-        smu.bind_limits(limits)
-        with pytest.raises(UncheckedCommandError, match="function is unknown"):
-            smu.smua.output_enabled = True
+def test_limits_bind_once_and_cannot_be_replaced(limits):
+    with expected_protocol(Keithley2636B, [], limits=limits) as smu:
+        guard = smu.safety
+        with pytest.raises(SafetyError, match="already has bound limits"):
+            smu.bind_limits(limits)
+        for name, value in (("_safety", None), ("adapter", ProtocolAdapter([]))):
+            with pytest.raises(AttributeError):
+                setattr(smu, name, value)
+        with pytest.raises(AttributeError):
+            guard._limits = limits
+        with pytest.raises(AttributeError):
+            smu.adapter.write = print
+        assert smu.safety is guard
 
 
 def test_trigger_sweep_after_checked_list(limits):
     with expected_protocol(
         Keithley2636B,
-        [("smua.trigger.source.listv({0.1, 0.2, 0.3})", None), ("smua.trigger.initiate()", None)],
+        [("smua.trigger.source.listv({0.1, 0.2, 0.3})", None), ("smua.source.limiti = 1e-06", None),
+         ("smua.trigger.initiate()", None)],
         limits=limits,
     ) as smu:
         smu.write("smua.trigger.source.listv({0.1, 0.2, 0.3})")
+        with pytest.raises(UncheckedCommandError, match="limiti"):
+            smu.write("smua.trigger.initiate()")  # the compliance of the sweep is not known
+        smu.smua.current_limit = 1e-6
         smu.write("smua.trigger.initiate()")
 
 
@@ -195,9 +203,15 @@ def test_roles_without_limits_is_an_error():
         Keithley2636B(ProtocolAdapter([]), roles={"a": "read"})
 
 
-def test_matrix_has_nothing_to_guard(limits):
-    with pytest.raises(TypeError, match="no outputs"):
-        Keithley707B(ProtocolAdapter([]), limits=limits)
+def test_matrix_guard_accepts_switching_only(limits):
+    allowed = ['channel.exclusiveclose("1A01,4B02")', 'channel.open("allslots")',
+               "channel.connectrule = channel.BREAK_BEFORE_MAKE", "reset()"]
+    with expected_protocol(Keithley707B, [(m, None) for m in allowed], limits=limits) as matrix:
+        for message in allowed:
+            matrix.write(message)
+        for bad in ("channel.setforbidden('1A01')", "x = channel", "script.run()"):
+            with pytest.raises(UncheckedCommandError):
+                matrix.write(bad)
 
 
 def test_unknown_role_refused_before_connecting(limits):
@@ -213,7 +227,8 @@ def test_unknown_role_refused_before_connecting(limits):
     [
         (":SOUR:VOLT 0.5", LimitViolation),
         (":SOURce:VOLTage:LEVel:IMMediate:AMPLitude 5", LimitViolation),
-        (":SOUR:VOLT:RANG 20;LEV 5", LimitViolation),  # compound: LEV means :SOUR:VOLT:LEV
+        (":SOUR:VOLT:RANG 20;:SOUR:VOLT:LEV 5", LimitViolation),
+        (":SOUR:VOLT:RANG 20;LEV 5", UncheckedCommandError),  # relative path after ';' 
         (":SOUR:VOLT:ILIM 0.01", LimitViolation),
         (":SOUR:CURR 0.01", LimitViolation),
         (":SOUR:CURR:VLIM 10", LimitViolation),
@@ -289,12 +304,15 @@ def test_pulse_level_and_width_limits_send_nothing(limits):
 def test_amplitude_checked_against_known_offset(limits):
     with expected_protocol(
         Keysight81160A,
-        [(":VOLT1:HIGH 4", None), (":VOLT1:LOW 3", None), (":VOLT1 1", None)],
+        [("*RST", None), (":OUTP1:LOAD 1e+06", None), (":VOLT1:HIGH 4", None),
+         (":VOLT1:LOW 3", None), (":VOLT1 1", None)],
         limits=limits,
     ) as gen:
         channel = gen.channels[1]
-        with pytest.raises(UncheckedCommandError, match="offset is unknown"):
-            channel.amplitude = 1.0
+        with pytest.raises(UncheckedCommandError, match="reset first"):
+            channel.voltage_high = 1.0  # the other level is unknown: the instrument could clip
+        gen.reset()
+        channel.output_load = 1e6
         channel.voltage_high = 4.0
         channel.voltage_low = 3.0
         with pytest.raises(LimitViolation, match="5 V exceeds"):
@@ -306,13 +324,16 @@ def test_amplitude_checked_against_known_offset(limits):
         assert gen.safety.state()[1]["low"] == pytest.approx(3.0)
 
 
-def test_generator_output_on_needs_levels_and_width(limits):
+def test_generator_output_on_needs_levels_load_shape_and_width(limits):
     with expected_protocol(
         Keysight81160A,
         [
+            ("*RST", None),
             (":VOLT2:HIGH 2", None),
             (":VOLT2:LOW 0", None),
+            (":FUNC2 PULS", None),
             (":PULS:WIDT2 1e-07", None),
+            (":OUTP2:LOAD 1e+06", None),
             (":OUTP2 1", None),
             ("*RST", None),
         ],
@@ -321,14 +342,23 @@ def test_generator_output_on_needs_levels_and_width(limits):
         channel = gen.channels[2]
         with pytest.raises(UncheckedCommandError, match="both levels"):
             channel.output = True
+        gen.reset()
         channel.voltage_high = 2.0
         channel.voltage_low = 0.0
-        with pytest.raises(UncheckedCommandError, match="pulse width"):
+        with pytest.raises(UncheckedCommandError, match="pulse shape"):
             channel.output = True
+        channel.shape = "PULS"
         channel.pulse_width = 100e-9
+        with pytest.raises(LimitViolation):
+            channel.voltage_high = 2.3  # x2 at 50 ohm = 4.6 V at a high-impedance cell
+        channel.output_load = 1e6
         channel.output = True
+        with pytest.raises(UncheckedCommandError, match="load change"):
+            channel.output_load = 50
+        with pytest.raises(UncheckedCommandError, match="only the pulse shape"):
+            channel.shape = "SQU"
         gen.reset()
-        with pytest.raises(UncheckedCommandError, match="both levels"):
+        with pytest.raises(UncheckedCommandError):
             channel.output = True
 
 
@@ -345,7 +375,7 @@ def test_generator_output_on_needs_levels_and_width(limits):
         (":VOLT:LOW -5", LimitViolation),  # no suffix means channel 1
         (":FUNC:PULS:WIDT 1e-9", LimitViolation),  # the other dialect's spelling
         (":VOLT3:HIGH 1", UncheckedCommandError),
-        (":VOLT1:HIGH 1;:VOLT2:LOW -4.6", LimitViolation),
+        ("*RST;:VOLT1:HIGH 1;:VOLT2:LOW -4.6", LimitViolation),
     ],
 )
 def test_raw_81160a_writes_are_checked(limits, message, error):
@@ -369,24 +399,25 @@ def test_raw_33500b_writes_are_checked(limits, message, error):
         gen.write(message)
 
 
-def test_33500b_load_change_forgets_levels(limits):
+def test_33500b_load_change_rescales_levels_and_needs_the_output_off(limits):
     with expected_protocol(
         Keysight33500B,
         [
+            ("*RST", None),
             ("SOUR1:VOLT:HIGH 2", None),
             ("SOUR1:VOLT:LOW 0", None),
-            ("SOUR1:FUNC DC", None),
             ("OUTP1:LOAD INF", None),
             ("SOUR2:TRAC OFF", None),
         ],
         limits=limits,
     ) as gen:
         channel = gen.channels[1]
+        gen.reset()
         channel.voltage_high = 2.0
         channel.voltage_low = 0.0
-        channel.shape = "DC"
-        channel.output_load = "INF"
-        with pytest.raises(UncheckedCommandError, match="both levels"):
+        channel.output_load = "INF"  # the 33500B keeps the output: displayed levels double
+        assert gen.safety.state()[1]["high"] == pytest.approx(4.0)
+        with pytest.raises(UncheckedCommandError, match="pulse shape"):
             channel.output = True
         gen.write("SOUR2:TRAC OFF")
 
@@ -399,28 +430,16 @@ def test_every_guard_error_is_a_value_error(limits):
             gen.write("SOUR1:VOLT:HIGH 9")
 
 
-def test_functions_defined_under_the_guard_may_be_called(limits):
-    define = "function show() print(smua.source.levelv) end show()"
-    with expected_protocol(
-        Keithley2636B, [(define, None), ("show()", None)], limits=limits
-    ) as smu:
-        smu.write(define)
-        smu.write("show()")
-
-
-def test_statements_in_branches_may_not_have_run(limits):
-    branch = "if x then smua.source.limiti = 1e-06 end"
-    with expected_protocol(
-        Keithley2636B, [("reset()", None), (branch, None)], limits=limits
-    ) as smu:
-        smu.reset()
-        smu.write(branch)
-        with pytest.raises(UncheckedCommandError, match="limiti"):
-            smu.smua.output_enabled = True
-        with pytest.raises(UncheckedCommandError):
-            smu.write("reset() if x then smua.source.limiti = 1e-06 end smua.source.output = 1")
-        with pytest.raises(LimitViolation):  # a branch still may run: its values are checked
-            smu.write("if x then smua.source.levelv = 2 end")
+def test_unregistered_functions_and_branches_are_refused(limits):
+    with expected_protocol(Keithley2636B, [], limits=limits) as smu:
+        for message in (
+            "function show() print(smua.source.levelv) end show()",
+            "if x then smua.source.limiti = 1e-06 end",
+            "for i = 1, 2 do smua.source.levelv = 0.1 end",
+            "local x = 1",
+        ):
+            with pytest.raises(UncheckedCommandError):
+                smu.write(message)
 
 
 def test_tsplink_switching_passes_and_any_other_node_use_is_refused():

@@ -170,6 +170,8 @@ def test_a_burst_changes_the_selected_cell_and_no_cell_whose_word_line_is_off(ri
     assert np.flatnonzero(rig.bench.wordlines_on()).tolist() == [r]
     t, before = conductance_later(rig)
     ch = gen.channels[1]
+    gen.reset()  # a known state: the guard lets levels through only from one
+    ch.output_load = 1e6  # levels are the volts at the (high-impedance) cell
     ch.configure_pulse(high_v=PROGRAM_V, low_v=0.0, width_s=1e-6, period_s=2e-6,
                        leading_edge_s=5e-9, trailing_edge_s=5e-9)
     ch.arm_source = "MAN"
@@ -291,6 +293,7 @@ def test_driver_extras_beyond_pymeasure_are_answered(rig):
     delay, separate edges, REAL64 buffers, the 707B's completion handshake) works on the
     emulators, with the bench limits bound."""
     pg = rig.connect("pg", Keysight81160A, limits=rig.limits)
+    pg.reset()  # a known state: the guard lets timing through only from one
     ch = pg.channels[2]
     ch.trailing_edge_coupled = False
     ch.trailing_edge = 20e-9
@@ -303,7 +306,9 @@ def test_driver_extras_beyond_pymeasure_are_answered(rig):
     assert pg.check_errors() == []
 
     awg = rig.connect("awg", Keysight33500B, limits=rig.limits)
+    awg.reset()
     ch = awg.channels[1]
+    ch.output_load = "INF"
     ch.configure_pulse(high_v=1.0, low_v=0.0, width_s=1e-6, period_s=1e-5,
                        leading_edge_s=10e-9, trailing_edge_s=30e-9)
     ch.trigger_source = "TIM"

@@ -1,0 +1,153 @@
+"""Which instrument terminal may reach which array line, in which voltage role.
+
+A :class:`Routing` holds a bench's matrix wiring (matrix row letter -> instrument terminal
+``"<instrument>.<channel>"``, ``(slot, column)`` -> array line ``"WL3"``/``"BL5"``) and the
+crosspoints the guards let close. The 707B guard (and the TSP-Link switching of a 2636B's
+guard) hands it every set of crosspoints a command would leave closed; SMU guards ask it before
+a channel changes its voltage role. The rules:
+
+* a pulse-generator terminal may reach bit lines only (program pulses);
+* an SMU channel in the ``program`` role (DC, e.g. the word-line gate) reaches word lines only:
+  a DC program-level source never reaches a bit line;
+* an SMU channel in the ``read`` or ``sample`` role reaches bit lines only;
+* an array line is reached by at most one terminal (no two instruments on one line);
+* crosspoints whose row or column is not wired connect nothing and may close.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from .channel_specifiers import (
+    DEFAULT_GEOMETRY,
+    ChannelSpecifierError,
+    Crosspoint,
+    MatrixGeometry,
+    parse_channel_list,
+)
+
+PULSER_MODELS = frozenset({"81160A", "33500B"})
+SMU_MODELS = frozenset({"2636B", "2450"})
+
+
+class RoutingError(ValueError):
+    """A connection the routing rules forbid (raised through the guards as a refusal)."""
+
+
+class Routing:
+    """The routing rules of one bench (see the module docstring).
+
+    :param rows: matrix row letter -> terminal (``"smu.a"``).
+    :param columns: ``(slot, column)`` -> array line (``"BL5"``).
+    :param models: instrument name -> model.
+    :param geometry: the matrix's slots, rows and columns.
+    """
+
+    def __init__(
+        self,
+        rows: Mapping[str, str],
+        columns: Mapping[tuple[int, int], str],
+        models: Mapping[str, str],
+        geometry: MatrixGeometry = DEFAULT_GEOMETRY,
+    ) -> None:
+        self.rows = dict(rows)
+        self.columns = {(int(slot), int(col)): str(line) for (slot, col), line in columns.items()}
+        self.models = dict(models)
+        self.geometry = geometry
+        self.closed: frozenset[str] | None = None  # None: not known (nothing checked yet)
+        self._roles: dict[str, Callable[[], str]] = {}
+
+    # ------------------------------------------------------------------ wiring
+    def register_channel(self, terminal: str, role_of: Callable[[], str]) -> None:
+        """Tell the routing how to read an SMU terminal's present voltage role."""
+        self._roles[terminal] = role_of
+
+    def terminal_of(self, crosspoint: Crosspoint) -> tuple[str | None, str | None]:
+        """(terminal, line) a crosspoint connects (None where unwired)."""
+        return self.rows.get(crosspoint.row), self.columns.get((crosspoint.slot,
+                                                                 crosspoint.column))
+
+    def expand(self, channels: str) -> frozenset[str]:
+        """The crosspoints of a channel list (``allslots``/``slotN`` expanded)."""
+        try:
+            parsed = parse_channel_list(channels, self.geometry)
+        except ChannelSpecifierError as exc:
+            raise RoutingError(f"invalid channel list {channels!r}: {exc}") from None
+        return frozenset(str(cp) for cp in parsed.expand(self.geometry))
+
+    # ------------------------------------------------------------------ rules
+    def _role(self, terminal: str, roles: Mapping[str, str] | None = None) -> str | None:
+        if roles is not None and terminal in roles:
+            return roles[terminal]
+        getter = self._roles.get(terminal)
+        return getter() if getter is not None else None
+
+    def check(self, closed: Iterable[str], roles: Mapping[str, str] | None = None) -> None:
+        """Raise :class:`RoutingError` unless the crosspoint set ``closed`` obeys the rules
+        (``roles`` overrides terminals' present roles, e.g. for a pending role change)."""
+        reached: dict[str, str] = {}
+        for name in sorted(closed):
+            cp = _crosspoint(name)
+            terminal, line = self.terminal_of(cp)
+            if terminal is None or line is None:
+                continue
+            instrument = terminal.partition(".")[0]
+            model = self.models.get(instrument)
+            kind = line[:2]
+            if model in PULSER_MODELS:
+                if kind != "BL":
+                    raise RoutingError(f"{name}: pulse generator {terminal} may reach bit lines "
+                                       f"only, not {line}")
+            elif model in SMU_MODELS:
+                role = self._role(terminal, roles)
+                if role is None:
+                    raise RoutingError(f"{name}: the voltage role of {terminal} is not known")
+                if role == "program" and kind != "WL":
+                    raise RoutingError(f"{name}: {terminal} in the program role (DC) may reach "
+                                       f"word lines only, not {line}")
+                if role != "program" and kind != "BL":
+                    raise RoutingError(f"{name}: {terminal} in the {role} role may reach bit "
+                                       f"lines only, not {line}")
+            else:
+                raise RoutingError(f"{name}: terminal {terminal} ({model}) may not reach {line}")
+            other = reached.setdefault(line, terminal)
+            if other != terminal:
+                raise RoutingError(f"{name}: {line} would be reached by {other} and {terminal}")
+
+    def after(
+        self, operation: str, channels: str, closed: frozenset[str] | None
+    ) -> frozenset[str] | None:
+        """The closed set after ``operation`` (``close``, ``open``, ``exclusiveclose``) of
+        ``channels`` from ``closed``, checked against the rules; None if it stays unknown
+        (opening from an unknown state). Closing from an unknown state is refused."""
+        items = self.expand(channels)
+        if operation == "exclusiveclose":
+            result: frozenset[str] | None = items
+        elif operation == "open":
+            if closed is None:
+                everything = self.expand("allslots")
+                return frozenset() if items == everything else None
+            result = closed - items
+        elif operation == "close":
+            if closed is None:
+                raise RoutingError("the matrix state is not known; open every relay first")
+            result = closed | items
+        else:
+            raise RoutingError(f"unknown switching operation {operation!r}")
+        self.check(result)
+        return result
+
+    def check_role(self, terminal: str, role: str) -> None:
+        """Raise unless ``terminal`` may take voltage role ``role`` with the present routing."""
+        if self.closed is None:
+            return  # nothing closed through a checked path: the next close is checked
+        self.check(self.closed, roles={terminal: role})
+
+    def snapshot(self) -> dict[str, Any]:
+        """The closed set (for diagnostics)."""
+        return {"closed": sorted(self.closed) if self.closed is not None else None}
+
+
+def _crosspoint(name: str) -> Crosspoint:
+    return Crosspoint(int(name[0]), name[1], int(name[2:]))
