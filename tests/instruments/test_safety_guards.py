@@ -228,7 +228,7 @@ def test_unknown_role_refused_before_connecting(limits):
         (":SOUR:VOLT 0.5", LimitViolation),
         (":SOURce:VOLTage:LEVel:IMMediate:AMPLitude 5", LimitViolation),
         (":SOUR:VOLT:RANG 20;:SOUR:VOLT:LEV 5", LimitViolation),
-        (":SOUR:VOLT:RANG 20;LEV 5", UncheckedCommandError),  # relative path after ';' 
+        (":SOUR:VOLT:RANG 20;LEV 5", UncheckedCommandError),  # relative path after ';'
         (":SOUR:VOLT:ILIM 0.01", LimitViolation),
         (":SOUR:CURR 0.01", LimitViolation),
         (":SOUR:CURR:VLIM 10", LimitViolation),
