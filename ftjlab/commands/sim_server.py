@@ -14,16 +14,24 @@ def register(sub) -> None:
     p.add_argument("--bench", metavar="PATH", help="bench config (default: shipped sim.toml)")
     p.add_argument("--seed", type=arg_int(lo=0, hi=2**63 - 1), default=None,
                    help="seed (default: the config's)")
-    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default loopback)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1, loopback; any other address is "
+                   "announced on stderr; an empty host is refused)")
     p.set_defaults(func=run)
 
 
-def _check_host(host: str) -> None:
-    """``--host`` must be an address of this machine (one a socket can bind to)."""
+def _check_host(host: str) -> bool:
+    """``--host`` must be an explicit address of this machine (one a socket can bind to);
+    returns whether it is a loopback address. An empty host (which would bind every
+    interface) is refused: serving beyond loopback takes an explicit address."""
+    import ipaddress
     import socket
 
     from ftjlab.errors import BadInput
 
+    if not host.strip():
+        raise BadInput("--host: empty (it would bind every interface); use 127.0.0.1 "
+                       "(the default) or an explicit address such as 0.0.0.0")
     try:
         infos = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
@@ -34,6 +42,7 @@ def _check_host(host: str) -> None:
             s.bind(address)
         except OSError as exc:
             raise BadInput(f"--host: cannot serve on {host!r}: {exc.strerror}") from None
+    return all(ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in infos)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,6 +51,11 @@ def run(args: argparse.Namespace) -> int:
     from ftjlab.simulators.server import run_sim_server
 
     Limits.from_dict(load_bench_config(args.bench).limits)  # a bad bench: exit 2, not served
-    _check_host(args.host)
+    if not _check_host(args.host):
+        import sys
+
+        print(f"ftjlab sim-server: serving on {args.host!r}, which is NOT loopback: the "
+              "emulated instruments accept commands from the network without authentication",
+              file=sys.stderr, flush=True)
 
     return run_sim_server(bench=args.bench, seed=args.seed, host=args.host)
