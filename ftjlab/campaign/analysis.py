@@ -273,11 +273,13 @@ def to_table(rows: Iterable[dict[str, Any]]) -> Any:
             columns[name] = pa.array([str(r.get(name, "")) for r in rows], pa.string())
         elif name in ("col", "row"):
             columns[name] = pa.array([int(r.get(name, -1)) for r in rows], pa.int32())
-        else:
+        elif all(isinstance(r.get(name), int | float | type(None)) for r in rows):
             columns[name] = pa.array(
                 [float(r[name]) if r.get(name) is not None else math.nan for r in rows],
                 pa.float64(),
             )
+        else:  # e.g. a text parameter of a study
+            columns[name] = pa.array([str(r.get(name, "")) for r in rows], pa.string())
     return pa.table(columns)
 
 

@@ -57,15 +57,43 @@ def register(sub) -> None:
     a.add_argument("--workers", type=int, default=2, help="local cluster workers (default 2)")
     a.add_argument("--out", metavar="DIR", help="where to write (default: the folder)")
     a.set_defaults(func=analyze)
+    st = csub.add_parser(
+        "study",
+        help="a procedure over many simulated arrays (parameter sets x seeds)",
+        description="Device-variation study: every combination of the --vary values, times "
+        "every seed, is a simulated array run through PROCEDURE and analysed, on "
+        "dask.distributed; one row each in OUT/study.parquet.",
+    )
+    st.add_argument("procedure", help="procedure name (ftjlab run --list)")
+    st.add_argument(
+        "--vary",
+        metavar="ARRAY.PATH=V1,V2,...",
+        action="append",
+        default=[],
+        help="array parameter values, e.g. traps.traps_per_cell=0.5,1,2",
+    )
+    st.add_argument("--seeds", type=int, default=10, help="seeds 0..N-1 per set (default 10)")
+    st.add_argument(
+        "--set",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        help="a procedure parameter (repeatable)",
+    )
+    st.add_argument("--bench", metavar="PATH", help="simulated bench (default: sim.toml)")
+    st.add_argument("--out", metavar="DIR", default="study", help="output folder")
+    st.add_argument("--scheduler", metavar="ADDRESS", help="dask scheduler (default: local)")
+    st.add_argument("--workers", type=int, default=2, help="local cluster workers")
+    st.set_defaults(func=study)
     p.set_defaults(func=lambda args: p.print_help() or 0)
 
 
-def _pairs(items: list[str]) -> dict[str, str]:
+def _pairs(items: list[str], what: str = "--resource") -> dict[str, str]:
     out = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            raise BadInput(f"--resource {item!r}: expected NAME=RESOURCE")
+            raise BadInput(f"{what} {item!r}: expected NAME=VALUE")
         out[name.strip()] = value.strip()
     return out
 
@@ -126,4 +154,45 @@ def analyze(args: argparse.Namespace) -> int:
     )
     for png in summary.maps:
         print(f"wafer map: {png}")
+    return 0
+
+
+def _value(text: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def study(args: argparse.Namespace) -> int:
+    import itertools
+
+    from ftjlab.campaign.study import run_study
+    from ftjlab.config import default_bench_path
+
+    if not 1 <= args.seeds <= 100_000:
+        raise BadInput(f"--seeds: must be within 1..100000, got {args.seeds}")
+    axes = []
+    for name, values in _pairs(args.vary, "--vary").items():
+        items = [_value(v.strip()) for v in values.split(",") if v.strip()]
+        if not items:
+            raise BadInput(f"--vary {name}: no values")
+        axes.append([(name, v) for v in items])
+    sets = [dict(combo) for combo in itertools.product(*axes)] if axes else [{}]
+    summary = run_study(
+        args.bench or default_bench_path(),
+        args.procedure,
+        _pairs(args.set, "--set"),
+        sets,
+        range(args.seeds),
+        args.out,
+        scheduler=args.scheduler,
+        workers=args.workers,
+    )
+    print(
+        f"{len(summary.rows)} arrays ({summary.failed} failed) in {summary.wall_s:.1f} s: "
+        f"{summary.table}"
+    )
     return 0
