@@ -16,14 +16,17 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from ftjlab import writeverify
 from ftjlab.errors import BadInput
-from ftjlab.instruments._pulse import set_levels
+from ftjlab.pulsing import PulserOutput
 from ftjlab.session import BenchSession
+from ftjlab.writeverify import CellOutcome, WriteVerifyReport
+
+__all__ = ["ArrayController", "CellOutcome", "WriteVerifyReport"]
 
 log = logging.getLogger(__name__)
 
@@ -31,65 +34,6 @@ log = logging.getLogger(__name__)
 GATE_V = 1.5
 GATE_COMPLIANCE_A = 1e-4
 READ_COMPLIANCE_A = 1e-4
-HIGH_Z_OHM = 1e6  # the generator's largest programmable load: levels = voltage at the cell
-
-
-@dataclass
-class CellOutcome:
-    """Result of programming one cell: final conductance (S), pulses used, success, why not."""
-
-    row: int
-    col: int
-    target_s: float
-    final_s: float
-    pulses: int
-    ok: bool
-    reason: str = ""
-
-
-@dataclass
-class WriteVerifyReport:
-    """Per-cell outcomes of a write-verify pass and the figures a researcher checks."""
-
-    targets_s: np.ndarray
-    final_s: np.ndarray
-    pulses: np.ndarray
-    ok: np.ndarray
-    reasons: dict[tuple[int, int], str] = field(default_factory=dict)
-    g_range_s: tuple[float, float] = (0.0, 0.0)
-
-    @property
-    def error_rel(self) -> np.ndarray:
-        """(final - target) / (G_on - G_off) for programmed cells (NaN elsewhere)."""
-        lo, hi = self.g_range_s
-        return (self.final_s - self.targets_s) / (hi - lo)
-
-    @property
-    def error_sigma_rel(self) -> float:
-        """RMS of the final error over every programmed cell, failures included."""
-        err = self.error_rel
-        return float(np.sqrt(np.nanmean(err**2)))
-
-    @property
-    def error_sigma_converged_rel(self) -> float:
-        """RMS of the final error over the cells that reached their tolerance (failed cells,
-        e.g. stuck devices, are listed in :meth:`failures` instead)."""
-        err = self.error_rel[self.ok]
-        return float(np.sqrt(np.mean(err**2))) if err.size else float("nan")
-
-    @property
-    def mean_pulses(self) -> float:
-        return float(np.mean(self.pulses[np.isfinite(self.targets_s)]))
-
-    def failures(self) -> list[str]:
-        """One line per failed cell: position, target, final value, reason."""
-        lines = []
-        for (r, c), why in sorted(self.reasons.items()):
-            lines.append(
-                f"cell ({r}, {c}): target {self.targets_s[r, c] * 1e9:.2f} nS, "
-                f"reached {self.final_s[r, c] * 1e9:.2f} nS: {why}"
-            )
-        return lines
 
 
 class ArrayController:
@@ -115,6 +59,8 @@ class ArrayController:
         if missing:
             raise BadInput(f"{config.source}:wiring.rows: no matrix row for {missing}")
         self._row = {role: terminals[t] for role, t in need.items()}
+        if f"{self.pg_name}.2" in terminals:  # a second pulse output: erase pulses in parallel
+            self._row["pulse2"] = terminals[f"{self.pg_name}.2"]
         self._line_xp: dict[str, str] = {
             line: f"{slot}{{row}}{col:02d}" for (slot, col), line in config.wiring.columns.items()
         }
@@ -123,21 +69,24 @@ class ArrayController:
             if absent:
                 raise BadInput(f"{config.source}:wiring.columns: {absent[:4]} not wired")
         self.gate_v = gate_v
-        self._routed: tuple[frozenset[int], frozenset[int], str] | None = None
+        self._routed: tuple[Any, ...] | None = None
         self._gate_ready = False
         self._read_v: float | None = None
         self._read_nplc: float | None = None
-        self._pulse_cfg: tuple[float, ...] | None = None
-        self._pulse_polarity = "NORM"
-        self._pulse_output_on = False
         self._read_output_on = False
-        self._burst_count: int | None = None
-        self._pg_ch: Any = None
+        self._outs = {1: PulserOutput(self.pg, 1), 2: PulserOutput(self.pg, 2)}
         self.linefreq = float(config.instruments[self.smu_name].options.get("linefreq", 60))
         #: the matrix as a TSP-Link node of the SMU: whole rows read in one script
         self.tsplink_node = config.instruments[self.matrix_name].options.get("tsplink_node")
         # learned program amplitudes per polarity: (level reached, volts), as cells program
-        self._curves: dict[int, list[tuple[float, float]]] = {}
+        self._curves = writeverify.Curves()
+        #: reads as on-instrument sequences (a 2636B with the 707B as its TSP-Link node)
+        self.use_sequences = False
+        if self.tsplink_node is not None and config.instruments[self.smu_name].model == "2636B":
+            from ftjlab.instruments import keithley2636b_scripts
+
+            self._seq = keithley2636b_scripts.measure_sequence
+            self.use_sequences = True
 
     # ------------------------------------------------------------------ addressing
     def _xp(self, role: str, kind: str, indices: Sequence[int]) -> list[str]:
@@ -153,13 +102,22 @@ class ArrayController:
         """Connect the gate to word lines ``rows`` and ``bitline_role`` ("read" or "pulse")
         to bit lines ``cols``; everything else opens (break-before-make). Skipped if already
         routed that way."""
-        key = (frozenset(int(r) for r in rows), frozenset(int(c) for c in cols), bitline_role)
+        self.route_many(rows, {bitline_role: cols})
+
+    def route_many(self, rows: Sequence[int], bitlines: dict[str, Sequence[int]]) -> None:
+        """Connect the gate to word lines ``rows`` and each role's terminal (``"read"``,
+        ``"pulse"``, ``"pulse2"``) to its bit lines; everything else opens
+        (break-before-make). Skipped if already routed that way."""
+        key = (frozenset(int(r) for r in rows),
+               *sorted((role, frozenset(int(c) for c in cols)) for role, cols in bitlines.items()
+                       if len(cols)))
         if key == self._routed:
             return
-        self._check_cells(rows, cols)
-        self.matrix.exclusive_close(
-            self._xp("gate", "WL", sorted(key[0])) + self._xp(bitline_role, "BL", sorted(key[1]))
-        )
+        self._check_cells(rows, [c for cols in bitlines.values() for c in cols])
+        points = self._xp("gate", "WL", sorted(key[0]))
+        for role, cols in key[1:]:
+            points += self._xp(role, "BL", sorted(cols))
+        self.matrix.exclusive_close(points)
         self._routed = key
 
     def open_all(self) -> None:
@@ -187,6 +145,9 @@ class ArrayController:
             self._read_v = volts
         if self._read_nplc != nplc:
             a.measure_nplc = nplc
+            # one autozero for this setup, as a tester does (AUTO would take two more
+            # apertures for every reading)
+            a.measure_autozero = "ONCE"
             self._read_nplc = nplc
         if not self._read_output_on:
             a.output_enabled = True
@@ -210,12 +171,47 @@ class ArrayController:
         self, rows_on: Sequence[int], cols: Sequence[int], volts: float, nplc: float
     ) -> np.ndarray:
         """One current per bit line in ``cols`` (A) with word lines ``rows_on`` on."""
+        return self.measure_routes([list(rows_on)], cols, volts, nplc)[0]
+
+    def read_cells(
+        self, row: int, cols: Sequence[int], volts: float = 0.2, nplc: float = 0.1
+    ) -> np.ndarray:
+        """Current (A) of the cells ``(row, col)`` for ``col`` in ``cols``, one at a time."""
+        return self.measure_routes([[row]], cols, volts, nplc)[0]
+
+    def measure_routes(
+        self,
+        row_sets: Sequence[Sequence[int]],
+        cols: Sequence[int],
+        volts: float,
+        nplc: float,
+        role: str = "read",
+    ) -> np.ndarray:
+        """Currents (A), shape ``(len(row_sets), len(cols))``: with the word lines of each
+        set on, each bit line in ``cols`` in turn. On a 2636B with the 707B as its TSP-Link
+        node the whole table is one on-instrument sequence (one message, one binary reply);
+        elsewhere it is one routed reading per entry."""
+        for rows_on in row_sets:
+            self._check_cells(rows_on, cols)
+        out = np.zeros((len(row_sets), len(cols)))
+        live = [k for k, rows_on in enumerate(row_sets) if len(rows_on)]
+        if not live or not len(cols):
+            return out
         self._gate_on()
-        out = np.empty(len(cols))
-        for k, col in enumerate(cols):
-            self.route(rows_on, [col], "read")
-            self._bias(volts, nplc)
-            out[k] = float(self.smu.smua.current)
+        if self.use_sequences:
+            self._bias(volts, nplc, role)
+            gates = [",".join(self._xp("gate", "WL", sorted(int(r) for r in row_sets[k])))
+                     for k in live]
+            bls = self._xp("read", "BL", cols)
+            out[live] = self._seq(self.smu, int(self.tsplink_node), gates, bls)
+            last = row_sets[live[-1]]
+            self._routed = (frozenset(int(r) for r in last), frozenset([int(cols[-1])]), "read")
+            return out
+        for k in live:
+            for j, col in enumerate(cols):
+                self.route(row_sets[k], [col], "read")
+                self._bias(volts, nplc, role)
+                out[k, j] = float(self.smu.smua.current)
         return out
 
     def read_map(
@@ -239,36 +235,10 @@ class ArrayController:
         for i, row in enumerate(rows):
             if should_stop is not None and should_stop():
                 break
-            if self.tsplink_node is not None:
-                out[i] = self._read_row_tsplink(row, cols, volts, nplc) / volts
-            else:
-                out[i] = self.read_currents([row], cols, volts, nplc) / volts
+            out[i] = self.read_cells(row, cols, volts, nplc) / volts
             if on_row is not None:
                 on_row(row, out[i])
         return out
-
-    def _read_row_tsplink(
-        self, row: int, cols: Sequence[int], volts: float, nplc: float
-    ) -> np.ndarray:
-        """One row in one script: the SMU (TSP-Link master) switches the matrix (node N) to
-        each cell and measures it into its buffer; one binary buffer read returns the row.
-        Switching on the node is synchronous within the script, so no read can overtake a
-        relay, and the row costs one round trip instead of two per cell."""
-        self._check_cells([row], cols)
-        self._gate_on()
-        self._bias(volts, nplc)
-        a = self.smu.smua
-        a.configure_timed_acquisition(count=1, interval_s=0.0)
-        node = f"node[{int(self.tsplink_node)}].channel.exclusiveclose"
-        gate = self._xp("gate", "WL", [row])[0]
-        steps = [
-            f"{node}('{gate},{xp}') smua.measure.i(smua.nvbuffer1)"
-            for xp in self._xp("read", "BL", cols)
-        ]
-        self.smu.write(" ".join(steps))
-        currents, _ = a.read_buffer(count=len(cols), binary=True, timestamps=False)
-        self._routed = (frozenset([row]), frozenset([int(cols[-1])]), "read")
-        return currents
 
     # ------------------------------------------------------------------ programming
     def apply_pulses(
@@ -282,18 +252,41 @@ class ArrayController:
     ) -> None:
         """A burst of ``count`` pulses of ``volts`` (negative: erase) and ``width_s`` on bit
         lines ``cols`` with word lines ``rows`` on. The read channel is disconnected first.
-
-        The generator always rests at 0 V: positive pulses use normal polarity (low level
-        0 V), negative ones inverted polarity with the high level at 0 V, so a routed bit line
-        never sits at the pulse level between pulses.
-        """
+        The generator rests at 0 V (see :mod:`ftjlab.pulsing`)."""
         if not (math.isfinite(volts) and volts != 0):
             raise BadInput(f"pulse amplitude must be a non-zero number of volts, got {volts!r}")
         period_s = period_s if period_s is not None else max(4 * width_s, width_s + 1e-7)
-        polarity = "NORM" if volts > 0 else "INV"
-        high, low = (volts, 0.0) if volts > 0 else (0.0, volts)
-        self._waveform(high, low, width_s, period_s, polarity, count)
-        self._fire(rows, cols)
+        self._outs[2].off()  # only output 1 fires
+        self._outs[1].pulses(volts, width_s, period_s, count)
+        self._fire(rows, {"pulse": cols})
+
+    def pulse_pair(
+        self,
+        row: int,
+        set_cols: Sequence[int],
+        set_v: float,
+        reset_cols: Sequence[int],
+        reset_v: float,
+        width_s: float,
+    ) -> None:
+        """One program pulse of ``set_v`` (> 0) on bit lines ``set_cols`` and, at the same
+        trigger, one erase pulse of ``reset_v`` (< 0) on ``reset_cols``, word line ``row`` on:
+        generator output 1 programs, output 2 erases. On a bench without output 2 wired to
+        the matrix the two groups are pulsed one after the other."""
+        if set_cols and not (math.isfinite(set_v) and set_v > 0):
+            raise BadInput(f"program pulse must be > 0 V, got {set_v!r}")
+        if reset_cols and not (math.isfinite(reset_v) and reset_v < 0):
+            raise BadInput(f"erase pulse must be < 0 V, got {reset_v!r}")
+        if "pulse2" not in self._row or not (set_cols and reset_cols):
+            if set_cols:
+                self.apply_pulses([row], set_cols, set_v, width_s)
+            if reset_cols:
+                self.apply_pulses([row], reset_cols, reset_v, width_s)
+            return
+        period_s = max(4 * width_s, width_s + 1e-7)
+        self._outs[1].pulses(set_v, width_s, period_s)
+        self._outs[2].pulses(reset_v, width_s, period_s)
+        self._fire([row], {"pulse": set_cols, "pulse2": reset_cols})
 
     def cycle_cells(
         self,
@@ -309,55 +302,18 @@ class ArrayController:
         generator rests at the erase level until the output goes off right after."""
         if not (set_v > 0 > reset_v):
             raise BadInput(f"cycling needs set_v > 0 > reset_v, got {set_v!r}, {reset_v!r}")
-        self._waveform(set_v, reset_v, width_s, 2 * width_s, "NORM", int(cycles))
-        self._fire(rows, cols)
-        self._pg_ch.output = False
-        self._pulse_output_on = False
+        self._outs[2].off()
+        self._outs[1].waveform(set_v, reset_v, width_s, 2 * width_s, "NORM", int(cycles))
+        self._fire(rows, {"pulse": cols})
+        self._outs[1].off()
 
-    def _waveform(
-        self, high: float, low: float, width_s: float, period_s: float, polarity: str,
-        count: int,
-    ) -> None:
-        ch = self._pulse_channel()
-        timing = (width_s, period_s)
-        if self._pulse_cfg is None or self._pulse_cfg[2:] != timing:
-            ch.output = False
-            self._pulse_output_on = False
-            ch.polarity = polarity
-            ch.configure_pulse(high, low, width_s, period_s)  # checks the instrument's errors
-            self._pulse_polarity = polarity
-        elif self._pulse_cfg[:2] != (high, low):
-            if polarity != self._pulse_polarity:
-                ch.output = False
-                self._pulse_output_on = False
-                ch.polarity = polarity
-                self._pulse_polarity = polarity
-            # only the levels change (strict validators and bench limits are checked first,
-            # so the generator has nothing to clip)
-            set_levels(ch, high, low, *self._pulse_cfg[:2])
-        self._pulse_cfg = (high, low, *timing)
-        if self._burst_count != count:
-            ch.burst_count = count
-            self._burst_count = count
-
-    def _fire(self, rows: Sequence[int], cols: Sequence[int]) -> None:
+    def _fire(self, rows: Sequence[int], bitlines: dict[str, Sequence[int]]) -> None:
         self._gate_on()
-        self.route(rows, cols, "pulse")
-        if not self._pulse_output_on:
-            self._pg_ch.output = True
-            self._pulse_output_on = True
+        self.route_many(rows, bitlines)
+        for role, index in (("pulse", 1), ("pulse2", 2)):
+            if bitlines.get(role):
+                self._outs[index].on()
         self.pg.fire_burst(timeout_s=60)
-
-    def _pulse_channel(self) -> Any:
-        if self._pg_ch is None:
-            ch = self.pg.ch_1
-            ch.output = False
-            # levels as seen by the array: a cell is a high-impedance load (set before the
-            # levels: a load change voids programmed levels)
-            ch.output_load = HIGH_Z_OHM
-            ch.arm_source = "MAN"  # one burst per *TRG
-            self._pg_ch = ch
-        return self._pg_ch
 
     def write_verify(
         self,
@@ -373,14 +329,17 @@ class ArrayController:
         max_pulses: int = 40,
         on_cell: Callable[[CellOutcome], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        parallel: bool = True,
+        class_v: float | None = None,
     ) -> WriteVerifyReport:
         """Program every finite entry of ``targets_s`` (S, rows x cols) to within
         ``tolerance_rel`` of the conductance range, by incremental-step pulses in both
-        directions with a verify read after each.
+        directions with a verify read after each (:mod:`ftjlab.writeverify`).
 
-        Each cell starts near the amplitude that earlier cells needed for a similar level
-        (learned on the fly) and steps by ``v_step``; a pulse that overshoots reverses the
-        polarity and restarts the step lower, so the cell converges from both sides.
+        ``parallel`` (default): row-parallel, as an array tester does: per iteration one pulse
+        reaches every unconverged cell of a word line that needs the same polarity and
+        amplitude class (grid ``class_v``, default ``v_step``), then the row's pulsed cells
+        are verified in one sequence. ``parallel=False``: cell by cell.
         """
         targets = np.asarray(targets_s, dtype=np.float64)
         if targets.shape != (self.rows, self.cols):
@@ -390,23 +349,28 @@ class ArrayController:
         if np.any((targets[finite] < lo) | (targets[finite] > hi)):
             bad = np.argwhere(finite & ((targets < lo) | (targets > hi)))[:3].tolist()
             raise BadInput(f"targets outside the device range [{lo:.3g}, {hi:.3g}] S at {bad}")
-        tol = tolerance_rel * (hi - lo)
+        settings = writeverify.Settings(
+            tolerance_rel * (hi - lo), lo, hi, read_v, nplc, width_s, v_start, v_step, v_max,
+            max_pulses,
+        )
+        cells = [(int(r), int(c), float(targets[r, c])) for r, c in np.argwhere(finite)]
+        if parallel:
+            grid = class_v if class_v is not None else v_step
+            outcomes = writeverify.program_rows(
+                self, cells, settings, self._curves, grid, on_cell, should_stop
+            )
+        else:
+            outcomes = writeverify.program_serial(
+                self, cells, settings, self._curves, on_cell, should_stop
+            )
         final = np.full(targets.shape, np.nan)
         pulses = np.zeros(targets.shape, dtype=np.int64)
         ok = np.zeros(targets.shape, dtype=bool)
         reasons: dict[tuple[int, int], str] = {}
-        for r, c in np.argwhere(finite):
-            if should_stop is not None and should_stop():
-                break
-            outcome = self._program_cell(
-                int(r), int(c), float(targets[r, c]), tol, lo, hi, read_v, nplc, width_s,
-                v_start, v_step, v_max, max_pulses,
-            )
-            final[r, c], pulses[r, c], ok[r, c] = outcome.final_s, outcome.pulses, outcome.ok
-            if not outcome.ok:
-                reasons[(int(r), int(c))] = outcome.reason
-            if on_cell is not None:
-                on_cell(outcome)
+        for o in outcomes:
+            final[o.row, o.col], pulses[o.row, o.col], ok[o.row, o.col] = o.final_s, o.pulses, o.ok
+            if not o.ok:
+                reasons[(o.row, o.col)] = o.reason
         return WriteVerifyReport(targets, final, pulses, ok, reasons, (lo, hi))
 
     def conductance_range(self, read_v: float = 0.2, nplc: float = 1.0) -> tuple[float, float]:
@@ -415,70 +379,6 @@ class ArrayController:
         cond = self.session.config.array.conductance
         f = 1.0 + (read_v / cond.nonlinearity_v) ** 2  # chord conductance at the read bias
         return cond.g_off_siemens * f, cond.g_on_siemens * f
-
-    def _verify(self, r: int, c: int, read_v: float, nplc: float) -> float:
-        return self.read_cell(r, c, read_v, nplc) / read_v
-
-    def _program_cell(
-        self, r, c, target, tol, lo, hi, read_v, nplc, width_s, v_start, v_step, v_max,
-        max_pulses,
-    ) -> CellOutcome:
-        g = self._verify(r, c, read_v, nplc)
-        n = 0
-        direction = 0
-        amplitude = 0.0
-        last_moved: dict[int, float] = {}  # per direction: the amplitude that last moved it
-        still = 0  # pulses in a row that did not move the cell
-        moved_ever = False
-        level = (target - lo) / (hi - lo)
-        while abs(g - target) > tol:
-            if n >= max_pulses:
-                return CellOutcome(
-                    r, c, target, g, n, False,
-                    f"no convergence in {n} pulses (steps coarser than the tolerance here?)",
-                )
-            want = 1 if g < target else -1
-            if want != direction:
-                # start (or reverse) a little below what moved this cell (or similar cells)
-                known = last_moved.get(want)
-                amplitude = (known - v_step) if known is not None else (
-                    self._start_amplitude(level, want, v_start)
-                )
-                direction, still = want, 0
-            else:
-                amplitude += v_step * (1 + min(still, 3))  # speed up while nothing moves
-            if amplitude > v_max:
-                why = (
-                    f"target not reachable with pulses up to {v_max} V" if moved_ever
-                    else f"stuck: no change with pulses up to {v_max} V"
-                )
-                return CellOutcome(r, c, target, g, n, False, why)
-            self.apply_pulses([r], [c], direction * amplitude, width_s)
-            n += 1
-            g_new = self._verify(r, c, read_v, nplc)
-            if abs(g_new - g) > 0.3 * tol:
-                last_moved[direction] = amplitude
-                self._learn(direction, (g_new - lo) / (hi - lo), amplitude)
-                moved_ever, still = True, 0
-            else:
-                still += 1
-            g = g_new
-        return CellOutcome(r, c, target, g, n, True)
-
-    def _start_amplitude(self, level: float, direction: int, v_start: float) -> float:
-        """First amplitude for ``direction``: a little below what moved earlier cells to a
-        similar level (learned as the pass goes), or ``v_start`` before anything is known."""
-        curve = self._curves.get(direction, [])
-        if len(curve) < 8:
-            return v_start
-        levels, volts = np.array(curve[-512:]).T
-        near = np.abs(levels - level) < 0.15 if direction > 0 else np.ones(levels.size, bool)
-        if np.count_nonzero(near) < 4:
-            return v_start
-        return max(v_start, float(np.percentile(volts[near], 25)))
-
-    def _learn(self, direction: int, level: float, volts: float) -> None:
-        self._curves.setdefault(direction, []).append((level, volts))
 
     # ------------------------------------------------------------------ RTN
     def acquire_rtn(
@@ -522,19 +422,16 @@ class ArrayController:
         """Vector-matrix product of unsigned integer inputs ``x`` (one per word line) with the
         array, bit-serial: bit plane b turns on the word lines whose input has bit b, each bit
         line's current is measured, and the planes are shift-and-added: ``sum_b 2**b I_b``
-        (A per bit line)."""
+        (A per bit line). All planes and bit lines are one :meth:`measure_routes` table (on
+        a 2636B + 707B node: one on-instrument sequence, one binary reply)."""
         x = np.asarray(x)
         if x.shape != (self.rows,) or not np.issubdtype(x.dtype, np.integer):
             raise BadInput(f"VMM inputs must be {self.rows} integers")
         if np.any(x < 0) or np.any(x >= 2**bits):
             raise BadInput(f"VMM inputs must lie in [0, 2**{bits})")
-        out = np.zeros(self.cols)
-        cols = list(range(self.cols))
-        for b in range(bits):
-            rows_on = [int(i) for i in np.flatnonzero((x >> b) & 1)]
-            if rows_on:
-                out += 2.0**b * self.read_currents(rows_on, cols, volts, nplc)
-        return out
+        planes = [[int(i) for i in np.flatnonzero((x >> b) & 1)] for b in range(bits)]
+        currents = self.measure_routes(planes, list(range(self.cols)), volts, nplc)
+        return (2.0 ** np.arange(bits)) @ currents
 
     # ------------------------------------------------------------------ safety
     def safe_state(self) -> None:
@@ -544,8 +441,6 @@ class ArrayController:
         self._read_v = None
         self._read_nplc = None
         self._read_output_on = False
-        self._pulse_cfg = None
-        self._pulse_output_on = False
-        self._burst_count = None
-        self._pg_ch = None
+        for out in self._outs.values():
+            out.forget()
         self.session.shutdown()

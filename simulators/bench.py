@@ -216,6 +216,18 @@ class Bench:
                 self._rewire()
                 self.clock.advance(self.relay_settle_s)
 
+    def switch(self, close: Iterable[Crosspoint], open_: Iterable[Crosspoint]) -> None:
+        """Close ``close`` and open ``open_`` in one relay operation: the relays move at
+        the same time and settle once (the 707B with ``connectrule = channel.OFF``)."""
+        with self.lock:
+            new = {self._check_point(p) for p in close} - self._closed
+            gone = {self._check_point(p) for p in open_} & self._closed
+            gone -= new
+            if new or gone:
+                self._closed = (self._closed | new) - gone
+                self._rewire()
+                self.clock.advance(self.relay_settle_s)
+
     def open_all(self) -> None:
         """Open every crosspoint (``channel.open("allslots")``, ``reset()``)."""
         with self.lock:

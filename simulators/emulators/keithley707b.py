@@ -137,7 +137,9 @@ class Channel(TSPAttrObject):
         if self.connectrule == Channel.MAKE_BEFORE_BREAK:
             self._bench.close(points)
             self._bench.open(others)
-        else:  # BREAK_BEFORE_MAKE (and OFF: order undefined, we break first as well)
+        elif self.connectrule == Channel.OFF:  # no ordering: the relays move together [verify]
+            self._bench.switch(points, others)
+        else:  # BREAK_BEFORE_MAKE: every opening relay settles before any closes
             self._bench.open(others)
             self._bench.close(points)
 

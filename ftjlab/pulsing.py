@@ -1,0 +1,84 @@
+"""One pulse-generator output as the array controller drives it: what it was last set to,
+so a burst sends only what changed.
+
+The generator always rests at 0 V: positive pulses use normal polarity (low level 0 V),
+negative ones inverted polarity with the high level at 0 V, so a routed bit line never sits
+at the pulse level between pulses. Levels are checked by the driver's strict validators and
+the bench limits before they are sent (nothing is clipped by the generator).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ftjlab.instruments._pulse import set_levels
+
+#: the generator's largest programmable load: levels = voltage at the cell
+HIGH_Z_OHM = 1e6
+
+
+class PulserOutput:
+    """Channel ``index`` of a pulse generator driver (``pg.ch_1``, ``pg.ch_2``)."""
+
+    def __init__(self, pg: Any, index: int) -> None:
+        self.pg, self.index = pg, index
+        self._ch: Any = None
+        self._cfg: tuple[float, float, float, float] | None = None  # high, low, width, period
+        self._polarity = "NORM"
+        self._count: int | None = None
+        self.output_on = False
+
+    def channel(self) -> Any:
+        """The driver channel, prepared on first use: output off, high-Z load, manual arm."""
+        if self._ch is None:
+            ch = getattr(self.pg, f"ch_{self.index}")
+            ch.output = False
+            # levels as seen by the array: a cell is a high-impedance load (set before the
+            # levels: a load change voids programmed levels)
+            ch.output_load = HIGH_Z_OHM
+            ch.arm_source = "MAN"  # one burst per *TRG
+            self._ch = ch
+        return self._ch
+
+    def pulses(self, volts: float, width_s: float, period_s: float, count: int = 1) -> None:
+        """Set up bursts of ``count`` pulses of ``volts`` (sign = polarity), resting at 0 V."""
+        polarity = "NORM" if volts > 0 else "INV"
+        high, low = (volts, 0.0) if volts > 0 else (0.0, volts)
+        self.waveform(high, low, width_s, period_s, polarity, count)
+
+    def waveform(
+        self, high: float, low: float, width_s: float, period_s: float, polarity: str,
+        count: int,
+    ) -> None:
+        """Set levels, timing, polarity and burst count, writing only what changed."""
+        ch = self.channel()
+        timing = (width_s, period_s)
+        if self._cfg is None or self._cfg[2:] != timing:
+            self.off()
+            ch.polarity = polarity
+            ch.configure_pulse(high, low, width_s, period_s)  # checks the instrument's errors
+            self._polarity = polarity
+        elif self._cfg[:2] != (high, low):
+            if polarity != self._polarity:
+                self.off()
+                ch.polarity = polarity
+                self._polarity = polarity
+            set_levels(ch, high, low, *self._cfg[:2])
+        self._cfg = (high, low, *timing)
+        if self._count != count:
+            ch.burst_count = count
+            self._count = count
+
+    def on(self) -> None:
+        if not self.output_on:
+            self.channel().output = True
+            self.output_on = True
+
+    def off(self) -> None:
+        if self._ch is not None and self.output_on:
+            self._ch.output = False
+        self.output_on = False
+
+    def forget(self) -> None:
+        """After a bench shutdown: nothing known about the channel any more."""
+        self._ch, self._cfg, self._count, self.output_on = None, None, None, False

@@ -1,0 +1,295 @@
+"""Write-verify programming of multi-level conductances: per-cell rule, row-parallel and
+cell-serial schedules, and the report.
+
+The per-cell rule (:class:`CellRule`) is the same in both schedules: incremental-step pulses
+in both directions with a verify after each; a cell starts a little below the amplitude that
+earlier cells needed for a similar level (learned as the pass goes), steps up while nothing
+moves, and reverses the polarity and restarts lower on an overshoot.
+
+- **Row-parallel** (:func:`program_rows`, what an array tester does): per iteration every
+  unconverged cell of a word line gets one pulse, cells that need the same polarity and
+  amplitude class together (the matrix connects just their bit lines to the pulser; cells
+  that are done stay disconnected), and then the cells that were pulsed are verified in one
+  on-instrument sequence. Amplitudes are rounded down to the class grid, so a cell never gets
+  more than its rule asks for.
+- **Cell-serial** (:func:`program_serial`): one cell at a time, a verify after every pulse
+  (the reference the row-parallel schedule is checked against).
+
+Both use only the controller's operations (:meth:`ArrayController.read_cells`,
+:meth:`ArrayController.apply_pulses`, :meth:`ArrayController.pulse_pair`), so they run on any bench.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from ftjlab.controller import ArrayController
+
+
+@dataclass
+class CellOutcome:
+    """Result of programming one cell: final conductance (S), pulses used, success, why not."""
+
+    row: int
+    col: int
+    target_s: float
+    final_s: float
+    pulses: int
+    ok: bool
+    reason: str = ""
+
+
+@dataclass
+class WriteVerifyReport:
+    """Per-cell outcomes of a write-verify pass and the figures a researcher checks."""
+
+    targets_s: np.ndarray
+    final_s: np.ndarray
+    pulses: np.ndarray
+    ok: np.ndarray
+    reasons: dict[tuple[int, int], str] = field(default_factory=dict)
+    g_range_s: tuple[float, float] = (0.0, 0.0)
+
+    @property
+    def error_rel(self) -> np.ndarray:
+        """(final - target) / (G_on - G_off) for programmed cells (NaN elsewhere)."""
+        lo, hi = self.g_range_s
+        return (self.final_s - self.targets_s) / (hi - lo)
+
+    @property
+    def error_sigma_rel(self) -> float:
+        """RMS of the final error over every programmed cell, failures included."""
+        err = self.error_rel
+        return float(np.sqrt(np.nanmean(err**2)))
+
+    @property
+    def error_sigma_converged_rel(self) -> float:
+        """RMS of the final error over the cells that reached their tolerance (failed cells,
+        e.g. stuck devices, are listed in :meth:`failures` instead)."""
+        err = self.error_rel[self.ok]
+        return float(np.sqrt(np.mean(err**2))) if err.size else float("nan")
+
+    @property
+    def mean_pulses(self) -> float:
+        return float(np.mean(self.pulses[np.isfinite(self.targets_s)]))
+
+    def failures(self) -> list[str]:
+        """One line per failed cell: position, target, final value, reason."""
+        lines = []
+        for (r, c), why in sorted(self.reasons.items()):
+            lines.append(
+                f"cell ({r}, {c}): target {self.targets_s[r, c] * 1e9:.2f} nS, "
+                f"reached {self.final_s[r, c] * 1e9:.2f} nS: {why}"
+            )
+        return lines
+
+
+@dataclass
+class Settings:
+    """Write-verify parameters (see :meth:`ArrayController.write_verify`)."""
+
+    tol_s: float
+    lo_s: float
+    hi_s: float
+    read_v: float
+    nplc: float
+    width_s: float
+    v_start: float
+    v_step: float
+    v_max: float
+    max_pulses: int
+
+
+class Curves:
+    """Learned program amplitudes per polarity: (level reached, volts) as cells program."""
+
+    def __init__(self) -> None:
+        self.points: dict[int, list[tuple[float, float]]] = {}
+
+    def start(self, level: float, direction: int, v_start: float) -> float:
+        """First amplitude for ``direction``: a little below what moved earlier cells to a
+        similar level, or ``v_start`` before anything is known."""
+        curve = self.points.get(direction, [])
+        if len(curve) < 8:
+            return v_start
+        levels, volts = np.array(curve[-512:]).T
+        near = np.abs(levels - level) < 0.15 if direction > 0 else np.ones(levels.size, bool)
+        if np.count_nonzero(near) < 4:
+            return v_start
+        return max(v_start, float(np.percentile(volts[near], 25)))
+
+    def learn(self, direction: int, level: float, volts: float) -> None:
+        self.points.setdefault(direction, []).append((level, volts))
+
+
+class CellRule:
+    """The state of one cell under write-verify, and its next step."""
+
+    __slots__ = (
+        "amplitude",
+        "applied",
+        "col",
+        "direction",
+        "done",
+        "g",
+        "last_moved",
+        "moved_ever",
+        "n",
+        "ok",
+        "reason",
+        "row",
+        "still",
+        "target",
+    )
+
+    def __init__(self, row: int, col: int, target: float) -> None:
+        self.row, self.col, self.target = row, col, target
+        self.g = math.nan
+        self.n = 0
+        self.direction = 0
+        self.amplitude = 0.0
+        self.applied = 0.0  # amplitude of the last pulse (the rule's, or its class)
+        self.last_moved: dict[int, float] = {}
+        self.still = 0
+        self.moved_ever = False
+        self.done = False
+        self.ok = False
+        self.reason = ""
+
+    def next_pulse(self, s: Settings, curves: Curves) -> float:
+        """Signed amplitude of the next pulse, or 0 when the cell is finished (``done``)."""
+        if abs(self.g - self.target) <= s.tol_s:
+            self.done, self.ok = True, True
+            return 0.0
+        if self.n >= s.max_pulses:
+            self.done = True
+            self.reason = (f"no convergence in {self.n} pulses "
+                           "(steps coarser than the tolerance here?)")
+            return 0.0
+        want = 1 if self.g < self.target else -1
+        if want != self.direction:
+            known = self.last_moved.get(want)
+            level = (self.target - s.lo_s) / (s.hi_s - s.lo_s)
+            self.amplitude = (known - s.v_step) if known is not None else (
+                curves.start(level, want, s.v_start)
+            )
+            self.direction, self.still = want, 0
+        else:
+            self.amplitude += s.v_step * (1 + min(self.still, 3))  # faster while nothing moves
+        self.applied = self.amplitude
+        if self.amplitude > s.v_max:
+            self.done = True
+            self.reason = (f"target not reachable with pulses up to {s.v_max} V"
+                           if self.moved_ever
+                           else f"stuck: no change with pulses up to {s.v_max} V")
+            return 0.0
+        return self.direction * self.amplitude
+
+    def verified(self, g_new: float, s: Settings, curves: Curves) -> None:
+        """Take the verify reading after a pulse of ``self.amplitude``."""
+        self.n += 1
+        if abs(g_new - self.g) > 0.3 * s.tol_s:
+            self.last_moved[self.direction] = self.applied
+            curves.learn(self.direction, (g_new - s.lo_s) / (s.hi_s - s.lo_s), self.applied)
+            self.moved_ever, self.still = True, 0
+        else:
+            self.still += 1
+        self.g = g_new
+
+    def outcome(self) -> CellOutcome:
+        return CellOutcome(self.row, self.col, self.target, self.g, self.n, self.ok, self.reason)
+
+
+def amplitude_class(volts: float, grid_v: float) -> float:
+    """``volts`` rounded down to the class grid (never more than the rule asked for)."""
+    return math.floor(volts / grid_v + 1e-9) * grid_v
+
+
+def program_rows(
+    c: ArrayController,
+    cells: Sequence[tuple[int, int, float]],
+    s: Settings,
+    curves: Curves,
+    class_v: float,
+    on_cell: Callable[[CellOutcome], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[CellOutcome]:
+    """Row-parallel write-verify of ``cells`` ``(row, col, target_s)`` (see the module
+    docstring); pulses of one iteration are grouped by polarity and amplitude class
+    (``class_v`` grid)."""
+    by_row: dict[int, list[CellRule]] = {}
+    for r, col, target in cells:
+        by_row.setdefault(int(r), []).append(CellRule(int(r), int(col), float(target)))
+    out: list[CellOutcome] = []
+    for r, rules in by_row.items():
+        if should_stop is not None and should_stop():
+            break
+        g = c.read_cells(r, [x.col for x in rules], s.read_v, s.nplc) / s.read_v
+        for x, value in zip(rules, g, strict=True):
+            x.g = float(value)
+        active = list(rules)
+        while active:
+            groups: dict[tuple[int, float], list[CellRule]] = {}
+            for x in active:
+                volts = x.next_pulse(s, curves)
+                if x.done:
+                    out.append(x.outcome())
+                    if on_cell is not None:
+                        on_cell(out[-1])
+                    continue
+                x.applied = max(amplitude_class(abs(volts), class_v), class_v)
+                groups.setdefault((x.direction, round(x.applied, 9)), []).append(x)
+            active = [x for x in active if not x.done]
+            if not active:
+                break
+            if should_stop is not None and should_stop():
+                for x in active:
+                    x.done, x.reason = True, "stopped before it converged"
+                    out.append(x.outcome())
+                break
+            # program and erase classes in pairs: one trigger fires both generator outputs
+            ups = sorted((v, m) for (d, v), m in groups.items() if d > 0)
+            downs = sorted((v, m) for (d, v), m in groups.items() if d < 0)
+            for k in range(max(len(ups), len(downs))):
+                up_v, up = ups[k] if k < len(ups) else (0.0, [])
+                down_v, down = downs[k] if k < len(downs) else (0.0, [])
+                c.pulse_pair(r, [x.col for x in up], up_v, [x.col for x in down], -down_v,
+                             s.width_s)
+            g = c.read_cells(r, [x.col for x in active], s.read_v, s.nplc) / s.read_v
+            for x, value in zip(active, g, strict=True):
+                x.verified(float(value), s, curves)
+    return out
+
+
+def program_serial(
+    c: ArrayController,
+    cells: Sequence[tuple[int, int, float]],
+    s: Settings,
+    curves: Curves,
+    on_cell: Callable[[CellOutcome], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[CellOutcome]:
+    """Cell-by-cell write-verify of ``cells`` ``(row, col, target_s)``."""
+    out: list[CellOutcome] = []
+    for r, col, target in cells:
+        if should_stop is not None and should_stop():
+            break
+        x = CellRule(int(r), int(col), float(target))
+        x.g = float(c.read_cells(x.row, [x.col], s.read_v, s.nplc)[0]) / s.read_v
+        while True:
+            volts = x.next_pulse(s, curves)
+            if x.done:
+                break
+            c.apply_pulses([x.row], [x.col], volts, s.width_s)
+            g = float(c.read_cells(x.row, [x.col], s.read_v, s.nplc)[0]) / s.read_v
+            x.verified(g, s, curves)
+        out.append(x.outcome())
+        if on_cell is not None:
+            on_cell(out[-1])
+    return out
