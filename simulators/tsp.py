@@ -396,13 +396,26 @@ class Status(StatusRegister):
 
 
 class Display(TSPObject):
-    """``display``: accepted and ignored (no front panel in a simulation)."""
+    """``display``: accepted and ignored (no front panel in a simulation).
+
+    ``display.sendkey(keyCode)`` simulates a front-panel key press (2600B reference,
+    ``display.sendkey``); QCoDeS's ``exit_key()`` sends ``display.sendkey(75)``, EXIT. Only the
+    screen constants (``display.SMUA``=0, ``SMUB``=1, ``SMUA_SMUB``=2, ``USER``=3) and
+    ``KEY_EXIT``/``KEY_ENTER`` are named here; any key code 0-255 is accepted (a key has nothing
+    to act on without a front panel), anything else is a runtime error.
+    """
 
     _settable = frozenset({"screen", "locallockout"})
+    SMUA, SMUB, SMUA_SMUB, USER = 0, 1, 2, 3
+    KEY_NONE, KEY_EXIT, KEY_ENTER = 0, 75, 82
 
     def __init__(self) -> None:
         self.screen = 0
         self.locallockout = 0
+
+    def sendkey(self, key_code: Any = None) -> None:
+        if not isinstance(key_code, int | float) or not 0 <= key_code <= 255:
+            raise runtime_error("bad argument #1 to 'sendkey' (key code expected)")
 
     def clear(self) -> None: ...
 

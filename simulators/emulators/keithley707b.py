@@ -180,6 +180,37 @@ class Channel(TSPAttrObject):
         self._bench.open(points)
 
 
+#: The 707B's mainframe has six slots; the emulated cards are 7174A 8x12 low-current matrices.
+MAINFRAME_SLOTS = 6
+CARD_IDN = "7174A,8x12 Low Current Matrix,1.00,{serial}"
+
+
+class Slot(TSPObject):
+    """``slot[X]``: the card in slot X; ``idn`` describes it.
+
+    ``slot[X].idn`` is "model,description,firmware revision,serial number" of the card, and
+    "Empty Slot" for a slot without one (707B/708B reference, ``slot[X].idn``; Keithley's own
+    switch-system examples split it at commas, take field 4 as the serial and test for
+    "Empty Slot"). The description and revision strings of a real 7174A are not in our sources:
+    the emulator answers ``7174A,8x12 Low Current Matrix,1.00,<serial>``.
+    """
+
+    def __init__(self, number: int, present: bool) -> None:
+        self.idn = CARD_IDN.format(serial=f"{4460100 + number}") if present else "Empty Slot"
+
+
+class Slots(TSPObject):
+    """``slot``: ``slot[1]`` .. ``slot[6]`` (nil beyond the mainframe's slots)."""
+
+    def __init__(self, cards: int) -> None:
+        self._slots = [Slot(n, n <= cards) for n in range(1, MAINFRAME_SLOTS + 1)]
+
+    def _lua_index(self, index: int) -> Any:
+        if isinstance(index, int | float) and 1 <= index <= MAINFRAME_SLOTS:
+            return self._slots[int(index) - 1]
+        return super()._lua_index(index)
+
+
 class Keithley707B(TSPEmulator):
     """The 707B: ``channel`` and the TSP runtime, switching the bench's crosspoints.
 
@@ -202,6 +233,7 @@ class Keithley707B(TSPEmulator):
         self.channel = Channel(self.errorqueue, self.bench)
         super()._install(g)
         g.channel = self.channel
+        g.slot = Slots(self.bench.wiring.slots)
 
     def _reset_instrument(self) -> None:
         super()._reset_instrument()
