@@ -71,7 +71,8 @@ class Calibration:
             return self.laws
         key = round(float(target_p), 12)
         if key not in self._local:
-            self._local[key] = calibration_from_trials(self.trials, self.cells, key)
+            self._local[key] = calibration_from_trials(self.trials, self.cells, key,
+                                                       alpha=self.alpha)
         return self._local[key].laws
 
     def points(
@@ -87,6 +88,7 @@ def calibration_from_trials(
     cells: list[tuple[int, int]] | None = None,
     target_p: float | None = 0.5,
     window_v: float = 0.045,
+    alpha: dict[int, float] | None = None,
 ) -> Calibration:
     """Fit every cell's law for both polarities from a table of trials (TrialLog columns:
     word line, bit line, polarity, |V|, width, trials, flips), e.g. read from a run file.
@@ -107,7 +109,7 @@ def calibration_from_trials(
             raise BadInput(f"calibration trials: no trials of polarity {pol:+d}")
         # group alpha from the row-parallel part (points shared by every cell)
         per_cell = [sel[(sel[:, 0] == r) & (sel[:, 1] == c)] for r, c in cells]
-        alphas[pol] = _group_alpha(per_cell)
+        alphas[pol] = alpha[pol] if alpha is not None else _group_alpha(per_cell)
         laws[pol] = [_fit_local(p, alphas[pol], target_p, window_v) for p in per_cell]
     return Calibration(list(cells), laws, alphas, t, target_p)
 

@@ -1,0 +1,25 @@
+"""One calibration of simulated cells shared by the switching tests (device-side draws)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from switching_physics import Cells
+
+from ftjlab.switching.engine import Calibration, calibration_from_trials
+from ftjlab.switching.nls import schedule_p
+
+#: a short DDPM-like schedule; its p_t lie between the calibration anchors
+SCHEDULE_BETAS = np.linspace(0.05, 0.4, 6)
+ANCHORS = (0.5, float(schedule_p(np.array([0.1]))[0]), float(schedule_p(np.array([0.35]))[0]))
+
+
+@pytest.fixture(scope="session")
+def calibrated() -> tuple[Cells, Calibration]:
+    """16 cells of the simulated device, calibrated (SET polarity; the table is mirrored for
+    RESET, which the device model makes symmetric) with the bench's trial design."""
+    cells = Cells(16, seed=7)
+    table = cells.calibration_table(+1, local_repeats=1300, anchors=ANCHORS)
+    mirrored = table.copy()
+    mirrored[:, 2] = -1
+    return cells, calibration_from_trials(np.concatenate([table, mirrored]))
