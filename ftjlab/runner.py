@@ -85,8 +85,8 @@ def run_procedure(
 
     procedure._sink = sink
     procedure._stop = stop.is_set
-    clock = getattr(session.sim, "clock", None)
-    t_sim0 = clock.now_s if clock is not None else None
+    virtual = bool(getattr(session, "virtual_clock", False))
+    t_sim0 = session.now_s() if virtual else None
     wall0 = time.perf_counter()
     status, error = "completed", ""
     escaping: list[BaseException] = []
@@ -155,7 +155,7 @@ def run_procedure(
                 settle()
     outcome = RunOutcome(
         writer.path, writer.run_id, status, error, results, time.perf_counter() - wall0,
-        (clock.now_s - t_sim0) if clock is not None else None,
+        (session.now_s() - t_sim0) if virtual else None,
     )
     if escaping:
         raise escaping[0]

@@ -186,6 +186,11 @@ class BenchSession:
         """The bench's clock: virtual seconds on a simulated bench, monotonic seconds else."""
         return self.sim.clock.now_s if self.sim is not None else time.monotonic()
 
+    @property
+    def virtual_clock(self) -> bool:
+        """True when :meth:`now_s` is a simulated bench's virtual clock (in-process)."""
+        return self.sim is not None
+
     # ------------------------------------------------------------------ the end
     def shutdown(self) -> list[tuple[Any, BaseException]]:
         """Outputs off, then the matrix open; continues past failing instruments."""

@@ -126,7 +126,7 @@ class Meter:
     def stop(self) -> Accounting:
         s = self.session
         wall = time.perf_counter() - self._w0
-        simulated = s.sim is not None
+        simulated = s.virtual_clock
         instrument = (s.now_s() - self._t0) if simulated else wall
         per: dict[str, dict[str, int]] = {}
         for name, t in s.traffic.items():

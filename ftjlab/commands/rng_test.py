@@ -6,9 +6,9 @@ Sources (exactly one):
 * ``FILE`` - a recorded run: a trace stream (bits by thresholding each reading at the
   trace's two-level split, or by the parity of HMM dwell lengths) or a stream of packed bits;
   results go to ``/runs/<id>/analysis/<name>`` of that file.
-* ``--bench [PATH]`` - the simulated bench (default: the shipped one): bits from the array's
-  RTN (screened cells, XOR of k cells, optional von Neumann); bits and results go to a new run
-  file in ``--out``.
+* ``--bench [PATH]`` - a bench (default: the shipped simulated one), through its instruments:
+  bits from the array's RTN acquired through the SMU buffers (screened cells, XOR of k cells,
+  optional von Neumann); bits and results go to a new run file in ``--out``.
 * ``--reference pcg64|biased`` - the controls: numpy PCG64 and a p = 0.51 source.
 """
 
@@ -41,7 +41,8 @@ def register(sub) -> None:
     p.add_argument("--post", default="none",
                    help="post-processing of a file's bits: none, vn, xor:K (default none)")
     p.add_argument("--bench", nargs="?", const="", metavar="PATH",
-                   help="bits from a simulated bench (default: the shipped one)")
+                   help="bits from a bench's RTN through its instruments (default: the shipped "
+                   "simulated bench)")
     p.add_argument("--seed", type=arg_int(lo=0, hi=2**63 - 1),
                    help="seed of the simulated bench (default: config's)")
     p.add_argument("--bias-v", type=arg_float(), default=0.8, help="sampling bias (bench)")
@@ -141,13 +142,24 @@ def _check_post(spec: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ftjlab import validate
     from ftjlab.errors import BadInput
-    from ftjlab.rtn import rng
 
     chosen = [args.file is not None, args.bench is not None, args.reference is not None]
     if sum(chosen) != 1:
         raise BadInput("give exactly one source: FILE, --bench [PATH] or --reference")
+    closers: list = []  # the bench session of --bench: closed (safe) however the run ends
+    try:
+        return _run(args, closers)
+    finally:
+        for close in closers:
+            close()
+
+
+def _run(args: argparse.Namespace, closers: list) -> int:
+    from ftjlab import validate
+    from ftjlab.errors import BadInput
+    from ftjlab.rtn import rng
+
     _check_post(args.post)
     if not args.no_store:  # results only ever go to analysis/<name>, runs to --out
         validate.result_name("--name", args.name)
@@ -188,20 +200,20 @@ def run(args: argparse.Namespace) -> int:
         bench_snapshot: dict = {}
     else:
         from ftjlab.config import load_bench_config
-        from ftjlab.simulators.bench import Bench
+        from ftjlab.controller import ArrayController
+        from ftjlab.rtn.bench import BenchCellReader
+        from ftjlab.session import BenchSession
 
         config = load_bench_config(args.bench or None)
-        real = [n for n, i in config.instruments.items() if not i.simulated]
-        if real:
-            raise BadInput(f"--bench: instruments {real} are real: record traces with "
-                           "`ftjlab run rtn-acquisition` and pass the file to rng-test")
         limit = config.limits.get("max_sample_voltage_v")
         if limit is not None and abs(args.bias_v) > float(limit):
             raise BadInput(f"--bias-v: {args.bias_v} V exceeds the bench limit "
                            f"max_sample_voltage_v = {limit} V")
-        bench = Bench(config.array, config.wiring, seed=args.seed if args.seed is not None
-                      else config.seed)
-        source = rng.DeviceBitSource(bench.array, bias_v=args.bias_v, spacing_s=args.spacing_s,
+        session = BenchSession.open(args.bench or None, seed=args.seed)
+        controller = ArrayController(session)
+        closers.append(lambda: (controller.safe_state(), session.close()))
+        reader = BenchCellReader(controller)
+        source = rng.DeviceBitSource(reader, bias_v=args.bias_v, spacing_s=args.spacing_s,
                                      xor_cells=args.xor, von_neumann=args.vn)
         source.screen()
         raw = source.raw_bits(max(1, 1_000_000 // len(source.cells) + 1)).ravel()[:1_000_000]
@@ -221,8 +233,8 @@ def run(args: argparse.Namespace) -> int:
             return joined[:n]
 
         src = source.describe()
-        params = {**src, "seed": bench.seed}
-        bench_snapshot = config.snapshot() | {"seed": bench.seed}
+        bench_snapshot = session.snapshot()
+        params = {**src, "seed": bench_snapshot.get("seed")}
 
     feed = next_sequence
     writer = None

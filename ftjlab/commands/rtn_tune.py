@@ -2,8 +2,9 @@
 
 * ``FILE`` - a run of the ``rtn-tuning`` procedure: its per-point tau_c, tau_e give a model
   prediction of each point's latent quality (KS, lag-1); stored next to that run.
-* ``--bench [PATH]`` - the simulated bench: latents are measured at every grid point
-  (RTN cells screened once; ``dim`` x ``cells-per-dim`` cells); stored in a new run file.
+* ``--bench [PATH]`` - a bench (default: the shipped simulated one), through its instruments:
+  latents are measured at every grid point from SMU buffer readings (RTN cells screened
+  once; ``dim`` x ``cells-per-dim`` cells); stored in a new run file.
 """
 
 from __future__ import annotations
@@ -123,13 +124,9 @@ def run(args: argparse.Namespace) -> int:
     if limit is not None and max(biases) > float(limit):
         raise BadInput(f"--biases: {max(biases)} V exceeds the bench limit "
                        f"max_sample_voltage_v = {limit} V")
-    real = [n for n, i in config.instruments.items() if not i.simulated]
-    if real:
-        raise BadInput(f"--bench: instruments {real} are real: run the rtn-tuning procedure "
-                       "and pass its file")
     seed = args.seed if args.seed is not None else (config.seed or 0)
     rep = latent.simulate_tuning(biases, times, args.dim, args.cells_per_dim, args.samples,
-                                 seed=seed, params=config.array)
+                                 seed=seed, bench=args.bench or None)
     print(rep.table())
     if not args.no_store:
         params = {"biases_v": biases, "sampling_times_s": times, "dim": args.dim,

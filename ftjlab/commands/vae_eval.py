@@ -1,5 +1,6 @@
 """``ftjlab vae-eval``: compare generation modes (software, measured-map, in-array) on the same
-number of samples, on the simulated array."""
+number of samples, through the instruments of a bench (default: the shipped simulated one):
+RTN latents through the SMU buffers, decoders from measured maps or bench VMMs."""
 
 from __future__ import annotations
 
@@ -9,20 +10,6 @@ import json
 from ftjlab.validate import arg_float, arg_int
 
 ORDER = 60
-
-
-def _shape(text: str) -> tuple[int, int]:
-    from ftjlab.errors import BadInput
-    from ftjlab.validate import array_cells
-
-    try:
-        rows, cols = (int(v) for v in text.lower().split("x"))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected ROWSxCOLS, got {text!r}") from exc
-    try:
-        return array_cells("array", rows, cols)
-    except BadInput as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(sub) -> None:
@@ -38,25 +25,20 @@ def register(sub) -> None:
                    help="images per mode")
     p.add_argument("--seed", type=arg_int(lo=0, hi=2**63 - 1), default=2026,
                    help="seed of the array and the latents")
-    p.add_argument(
-        "--array",
-        type=_shape,
-        default=None,
-        metavar="ROWSxCOLS",
-        help="simulated array size (default: the smallest holding the decoder in one load; "
-        "e.g. 32x32 reprograms the array tile by tile)",
-    )
+    p.add_argument("--bench", metavar="PATH", help="bench config (default: the simulated bench)")
+    p.add_argument("--maps", default="", metavar="FILES",
+                   help="vae-program run files with every decoder load's measured map "
+                   "(comma-separated; default: program every load through the bench first)")
+    p.add_argument("--interval", type=arg_float(lo=0, lo_open=True), default=2e-3,
+                   help="RTN sampling interval in s (default 2e-3)")
+    p.add_argument("--cells-per-latent", type=arg_int(lo=1, hi=16), default=4,
+                   help="RTN cells summed per latent dimension (default 4)")
+    p.add_argument("--in-array-layers", default="auto",
+                   help="decoder layers run as bench VMMs in in-array mode (comma-separated; "
+                   "auto: those that fit one load)")
     p.add_argument("--bias", type=arg_float(lo=0, lo_open=True), default=0.8,
                    help="RTN sampling bias in V (within the simulated bench's sample limit)")
-    p.add_argument("--bits", type=arg_int(lo=1, hi=16), default=8,
-                   help="input (DAC) bits of the VMMs")
     p.add_argument("--model", help="VAE weight file (default: the shipped MNIST VAE)")
-    p.add_argument(
-        "--model-verify",
-        action="store_true",
-        help="verify steps of programming from the read-noise model (faster; the final maps "
-        "are still measured by bit-line reads)",
-    )
     p.add_argument("--grid", metavar="PREFIX", help="write PREFIX-<mode>.png image grids")
     p.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
     p.set_defaults(func=run)
@@ -66,18 +48,23 @@ def run(args: argparse.Namespace) -> int:
     from ftjlab import validate
     from ftjlab.config import load_bench_config
     from ftjlab.errors import BadInput
+    from ftjlab.vae.evaluation import compare_modes, format_table
     from ftjlab.vae.generate import MODES
     from ftjlab.vae.model import load_vae
-    from ftjlab.vae.pipeline import compare_modes, format_table
 
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     if not modes:
         raise BadInput(f"--modes: choose from {', '.join(MODES)}; got {args.modes!r}")
     for mode in modes:
         validate.choice("--modes", mode, MODES)
-    if args.array is not None and min(args.array) < 1:
-        raise BadInput(f"--array: rows and columns must be >= 1, got {args.array}")
-    validate.bias_within("--bias", args.bias, load_bench_config(None).limits, "sample")
+    validate.bias_within("--bias", args.bias, load_bench_config(args.bench).limits, "sample")
+    layers = None
+    if args.in_array_layers.strip().lower() != "auto":
+        try:
+            layers = [int(v) for v in args.in_array_layers.split(",") if v.strip()]
+        except ValueError:
+            raise BadInput(f"--in-array-layers: 'auto' or layer numbers, got "
+                           f"{args.in_array_layers!r}") from None
     if args.model:
         validate.existing_file("--model", args.model)
     if args.json:
@@ -89,11 +76,13 @@ def run(args: argparse.Namespace) -> int:
         modes,
         args.samples,
         seed=args.seed,
-        model=load_vae(args.model) if args.model else None,
-        array_shape=args.array,
+        bench=args.bench,
+        maps_from=args.maps,
         bias_v=args.bias,
-        bits=args.bits,
-        verify_reads=not args.model_verify,
+        interval_s=args.interval,
+        cells_per_latent=args.cells_per_latent,
+        in_array_layers=layers,
+        model=load_vae(args.model) if args.model else None,
     )
     print(format_table(results))
     if args.grid:

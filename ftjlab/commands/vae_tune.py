@@ -1,5 +1,8 @@
-"""``ftjlab vae-tune``: FCD and latent KS over a grid of RTN sampling bias x sampling interval
-on the simulated device (stored as one HDF5 run, plotted as a PNG heatmap)."""
+"""``ftjlab vae-tune``: FCD and latent KS over a grid of RTN sampling bias x sampling interval,
+through the instruments of a bench (default: the shipped simulated one): RTN latents through
+the SMU buffers, the decoder from measured maps (``--maps``: vae-program run files; without
+them every load is programmed and measured first). Stored as one HDF5 run, plotted as a PNG
+heatmap."""
 
 from __future__ import annotations
 
@@ -35,6 +38,12 @@ def register(sub) -> None:
     p.add_argument("--seed", type=arg_int(lo=0, hi=2**63 - 1), default=2026,
                    help="seed of the array and the latents")
     p.add_argument("--out", default="runs", help="output folder (HDF5 run + PNG)")
+    p.add_argument("--bench", metavar="PATH", help="bench config (default: the simulated bench)")
+    p.add_argument("--maps", default="", metavar="FILES",
+                   help="vae-program run files holding every decoder load's measured map "
+                   "(comma-separated; default: program every load now)")
+    p.add_argument("--cells-per-latent", type=arg_int(lo=1, hi=16), default=4,
+                   help="RTN cells summed per latent dimension (default 4)")
     p.set_defaults(func=run)
 
 
@@ -43,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from ftjlab.config import load_bench_config
     from ftjlab.vae.tuning import run_tuning_study
 
-    limits = load_bench_config(None).limits  # the simulated device's bench
+    limits = load_bench_config(args.bench).limits
     for bias in args.biases:
         validate.bias_within("--biases", bias, limits, "sample")
     validate.out_dir("--out", args.out, create=False)
@@ -55,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
         args.samples,
         args.seed,
         echo=lambda line: print(line, flush=True),
+        bench=args.bench,
+        maps_from=args.maps,
+        cells_per_latent=args.cells_per_latent,
     )
     print(grid.table())
     bias, interval = grid.best

@@ -9,16 +9,20 @@ The view does not know where images come from. An *image source* is a callable
 that reads ``controls`` (a :class:`SamplingControls`, safe to read from any thread) before
 every batch, so a change in the GUI takes effect at the next batch. Sources:
 
-* :func:`vae_rtn_source` - the shipped VAE (:mod:`ftjlab.vae`): latents from RTN of the
-  simulated array at the sampling bias (``ftjlab.vae.latents.rtn_latents``), decoded by the
-  VAE's decoder (float weights, numpy);
+* :func:`bench_source` - the generation engine (:mod:`ftjlab.vae.engine`) on the connected
+  bench, through the controller and the drivers (so through the safety guard), on any bench:
+  in-process simulated, ``ftjlab sim-server`` over TCP, or real. Latents: RTN acquired
+  through the SMU buffers at the sampling bias and time, a replayed run, or software;
+  decoder: measured maps of ``vae-program`` runs, in-array VMMs on the bench, or software.
+  The bench ends safe (outputs off, matrix open) when the generation ends, however it ends;
 * :func:`toy_source` - a self-contained stand-in (Gaussian latents whose spread follows the
-  controls, blob images), for tests and for benches without a simulated array.
+  controls, blob images), for tests of the view.
 
 A generation is recorded like a procedure run (:mod:`ftjlab.store`): one file per run,
 procedure ``vae-generation``, streams ``images`` (k, H, W), ``latents`` (k, d) and
-``sampling`` (bias V, sampling time s per image), status ``completed`` / ``aborted`` /
-``failed``. The run browser shows such runs in :class:`GenerationRunView`.
+``sampling`` (per image: bias V, sampling interval s, aperture s, cells per latent, batch,
+instrument s per image), status ``completed`` / ``aborted`` / ``failed``. The run browser
+shows such runs in :class:`GenerationRunView`.
 """
 
 from __future__ import annotations
@@ -35,10 +39,12 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QRectF, pyqtSignal
 from PyQt6.QtWidgets import (
+    QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -47,6 +53,7 @@ from PyQt6.QtWidgets import (
 
 from ftjlab.gui.views import VIEWS, LiveView, si
 from ftjlab.gui.worker import Job, JobOutcome, Post
+from ftjlab.vae.engine import SETTINGS_COLUMNS, SETTINGS_UNITS
 
 ImageSource = Callable[["SamplingControls", Callable[[], bool]], Iterator[tuple[np.ndarray,
                                                                                 np.ndarray]]]
@@ -108,64 +115,87 @@ def toy_source(seed: int = 0, side: int = 28, dim: int = 16, batch: int = 20,
     return factory
 
 
-def vae_rtn_source(rows: range | None = None, col0: int = 0, batch: int = 20,
-                   prepare: bool = True) -> SourceFactory:
-    """Latents from RTN of the simulated array (word lines ``rows`` on together, one bit line
-    per latent dimension from ``col0``), standardised, decoded by the shipped VAE.
+class _ControlsSettings:
+    """The GUI's controls as the engine's per-batch settings."""
 
-    Raises :class:`~ftjlab.errors.BadInput` when the bench has no simulated array or the
-    VAE package is missing. ``prepare`` first SETs the sampling block fully on (largest
-    current, so RTN stands above read noise): it reprograms those cells.
+    def __init__(self, controls: SamplingControls, cells_per_latent: int) -> None:
+        self.controls, self.cells_per_latent = controls, cells_per_latent
+
+    def snapshot(self):
+        from ftjlab.vae.engine import SamplingSettings
+
+        bias, t, _ = self.controls.snapshot()
+        return SamplingSettings(bias, t, None, self.cells_per_latent)
+
+
+def bench_source(
+    latent_source: str = "bench-rtn",
+    decoder_mode: str = "software",
+    maps_from: str = "",
+    replay_from: str = "",
+    batch: int = 20,
+    cells_per_latent: int = 4,
+    model: Any = None,
+    in_array_layers: list[int] | None = None,
+    seed: int = 0,
+) -> SourceFactory:
+    """The generation engine on the session's bench (see the module docstring).
+
+    Raises :class:`~ftjlab.errors.BadInput` (nothing recorded) when there is no bench, the
+    maps are missing or do not fit the bench array, or the choices are unknown.
     """
     from ftjlab.errors import BadInput
 
     def factory(session: Any) -> ImageSource:
-        try:
-            from ftjlab.vae.latents import prepare_rtn_cells, rtn_latents
-            from ftjlab.vae.model import load_vae
-        except ImportError as exc:
-            raise BadInput(f"generation needs the VAE package ftjlab.vae ({exc})") from exc
-        if session is None or getattr(session, "sim", None) is None:
-            raise BadInput("generation samples RTN latents from the simulated array; this "
-                           "bench has none (connect the simulated bench)")
-        array = session.sim.array
-        model = load_vae()
-        dim = model.latent_dim
-        n_rows, n_cols = array.params.rows, array.params.cols
-        if col0 + dim > n_cols:
-            raise BadInput(f"the VAE needs {dim} bit lines from {col0}; the array has {n_cols}")
-        block = rows if rows is not None else range(max(0, n_rows - 8), n_rows)
-        cols = range(col0, col0 + dim)
-        limits = session.limits
+        if session is None:
+            raise BadInput("generation runs on a bench: connect one first")
+        from ftjlab.controller import ArrayController
+        from ftjlab.vae.bench import build_engine, load_maps
+
+        controller = ArrayController(session)
+        maps = load_maps(maps_from) if maps_from and decoder_mode != "software" else {}
+        if decoder_mode != "software" and not maps:
+            raise BadInput(f"{decoder_mode} decoding needs the measured maps of every load: "
+                           "give the vae-program run files")
 
         def source(controls: SamplingControls, should_stop: Callable[[], bool]):
-            if prepare:
-                prepare_rtn_cells(array, list(block), list(cols))
-            while not should_stop():
-                bias, t, _ = controls.snapshot()
-                limits.check_voltage("sample", bias)
-                lat = rtn_latents(array, max(batch, 20), list(block), list(cols), volts=bias,
-                                  interval_s=t)
-                yield model.decode(lat.z), lat.z, (bias, t)
+            engine = build_engine(
+                controller, latent_source=latent_source, decoder_mode=decoder_mode, maps=maps,
+                settings=_ControlsSettings(controls, cells_per_latent),
+                replay_path=replay_from or None, model=model, in_array_layers=in_array_layers,
+                max_cells_per_latent=cells_per_latent, seed=seed, batch=batch,
+            )
+            try:
+                for b in engine.batches(1 << 62, should_stop):
+                    yield b.images, b.latents, b.settings_rows()
+            finally:
+                controller.safe_state()
 
         return source
 
+    factory.__qualname__ = f"bench_source({latent_source}, {decoder_mode})"
     return factory
 
 
 def default_source() -> SourceFactory:
-    """The VAE on RTN latents when ``ftjlab.vae`` is installed, else the stand-in."""
-    try:
-        import ftjlab.vae.latents
-        import ftjlab.vae.model  # noqa: F401
-    except ImportError:
-        return toy_source()
-    return vae_rtn_source()
+    """Bench RTN latents, software decoder (needs no measured maps)."""
+    return bench_source()
 
 
 # -------------------------------------------------------------------------------------- job
 
 RUN_NAME = "vae-generation"
+
+
+def _settings_rows(settings: Any, k: int) -> np.ndarray:
+    """Per-image settings (k, 6) from a source's (k, 6) rows or a (bias, time) pair (NaN for
+    what a source does not say)."""
+    rows = np.asarray(settings, dtype=np.float64)
+    if rows.ndim == 2 and rows.shape[1] == 6:
+        return rows
+    out = np.full((k, 6), np.nan)
+    out[:, :2] = rows.ravel()[:2]
+    return out
 
 
 @dataclass
@@ -196,7 +226,9 @@ class GenerationJob(Job):
         try:
             for batch in source(controls, stop.is_set):
                 images, latents = np.asarray(batch[0]), np.asarray(batch[1])
-                bias, t = batch[2] if len(batch) > 2 else controls.snapshot()[:2]
+                rows = _settings_rows(batch[2] if len(batch) > 2 else controls.snapshot()[:2],
+                                      len(images))
+                bias, t = float(rows[0, 0]), float(rows[0, 1])
                 k = min(len(images), self.n - done)
                 if writer is None:  # shapes are known at the first batch
                     writer = RunWriter.create(
@@ -204,13 +236,13 @@ class GenerationJob(Job):
                         session.snapshot() if session is not None else {}, {
                             "images": StreamSpec(np.float32, "1", images.shape[1:]),
                             "latents": StreamSpec(np.float64, "1", latents.shape[1:]),
-                            "sampling": StreamSpec(np.float64, "V, s", (2,),
-                                                   {"columns": "bias_v, sampling_time_s"}),
+                            "sampling": StreamSpec(np.float64, SETTINGS_UNITS, (6,),
+                                                   {"columns": SETTINGS_COLUMNS}),
                         }, units={"sampling_bias_v": "V", "sampling_time_s": "s"})
                 writer.append("images", images[:k])
                 writer.append("latents", latents[:k])
-                writer.append("sampling", np.tile([bias, t], (k, 1)))
-                post("images", (images[:k], latents[:k], bias, t))
+                writer.append("sampling", rows[:k])
+                post("images", (images[:k], latents[:k], bias, t, float(rows[0, 5])))
                 done += k
                 post("progress", 100.0 * done / self.n)
                 if done >= self.n or stop.is_set():
@@ -336,8 +368,8 @@ class GenerationView(QWidget):
         self.controls = SamplingControls()
         self.dirty = False
         self.frames = 0
-        #: (images, sampling bias V, sampling time s) of every batch received
-        self.batch_settings: list[tuple[int, float, float]] = []
+        #: (images, sampling bias V, sampling time s, instrument s per image) of every batch
+        self.batch_settings: list[tuple[int, float, float, float]] = []
         self.run_path: Path | None = None
 
         layout = QVBoxLayout(self)
@@ -371,6 +403,27 @@ class GenerationView(QWidget):
         self.count = QSpinBox()
         self.count.setRange(1, 100_000)
         self.count.setValue(grid * grid)
+        self.latent_source = QComboBox()
+        self.latent_source.setObjectName("gen-latents")
+        self.latent_source.addItems(["bench-rtn", "replay", "software"])
+        self.decoder_mode = QComboBox()
+        self.decoder_mode.setObjectName("gen-decoder")
+        self.decoder_mode.addItems(["software", "measured-map", "in-array"])
+        self.maps_from = QLineEdit()
+        self.maps_from.setObjectName("gen-maps")
+        self.maps_from.setPlaceholderText("vae-program run files, comma-separated")
+        self.replay_from = QLineEdit()
+        self.replay_from.setObjectName("gen-replay")
+        self.replay_from.setPlaceholderText("run file whose latents to replay")
+        self.cells = QSpinBox()
+        self.cells.setObjectName("gen-cells")
+        self.cells.setRange(1, 16)
+        self.cells.setValue(4)
+        form.addRow("Latents", self.latent_source)
+        form.addRow("Decoder", self.decoder_mode)
+        form.addRow("Maps", self.maps_from)
+        form.addRow("Replay", self.replay_from)
+        form.addRow("Cells / latent", self.cells)
         form.addRow("Sampling bias", self.bias)
         form.addRow("Sampling time", self.time)
         form.addRow("Images", self.count)
@@ -385,9 +438,11 @@ class GenerationView(QWidget):
         side.addWidget(self.start_button)
         side.addWidget(self.stop_button)
         self.note = QLabel(
-            "Bias and time apply to the next batch while generating. Latents: RTN of the "
-            "simulated array at the sampling bias, standardised; decoder: the shipped VAE "
-            "(float weights, numpy). Each generation is recorded as a run."
+            "Bias and time re-tune the instruments from the next batch while generating. "
+            "Latents: RTN through the SMU buffers (cells summed per dimension), a replayed "
+            "run, or software; decoder: measured maps of vae-program runs, in-array VMMs on "
+            "the bench, or software. Each generation is recorded as a run, every image with "
+            "its instrument settings."
         )
         self.note.setWordWrap(True)
         side.addWidget(self.note)
@@ -398,6 +453,17 @@ class GenerationView(QWidget):
 
     def _controls_changed(self, *_: Any) -> None:
         self.controls.set(self.bias.value(), self.time.value() * 1e-3)
+
+    def source_factory(self, batch: int = 20) -> SourceFactory:
+        """The bench source for the chosen latent source, decoder and files."""
+        return bench_source(
+            latent_source=self.latent_source.currentText(),
+            decoder_mode=self.decoder_mode.currentText(),
+            maps_from=self.maps_from.text().strip(),
+            replay_from=self.replay_from.text().strip(),
+            batch=batch,
+            cells_per_latent=self.cells.value(),
+        )
 
     # ------------------------------------------------------------------ protocol
     @property
@@ -415,11 +481,13 @@ class GenerationView(QWidget):
         self.caption.setText("<b>generation</b> · running")
         self.dirty = True
 
-    def add(self, images: np.ndarray, latents: np.ndarray, bias_v: float, time_s: float) -> None:
+    def add(self, images: np.ndarray, latents: np.ndarray, bias_v: float, time_s: float,
+            instrument_s_per_image: float = float("nan")) -> None:
         """A batch of decoded images and their latents (GUI thread)."""
         self.gallery.add_images(images)
         self.gallery.add_latents(latents)
-        self.batch_settings.append((len(images), float(bias_v), float(time_s)))
+        self.batch_settings.append((len(images), float(bias_v), float(time_s),
+                                    float(instrument_s_per_image)))
         self.dirty = True
 
     def finish(self, status: str, error: str = "", path: Path | None = None) -> None:
@@ -439,6 +507,8 @@ class GenerationView(QWidget):
             last = self.batch_settings[-1] if self.batch_settings else None
             tail = (f"\nlast batch: {last[0]} images at {last[1]:.3g} V, {si(last[2], 's')}"
                     if last else "")
+            if last and math.isfinite(last[3]):
+                tail += f"\ninstrument time per image: {si(last[3], 's')}"
             self.stats.setText(f"{self.gallery.images_shown} images · {self.gallery.latent_n:,} "
                                f"latent values: mean {mean:+.3f}, std {std:.3f}{tail}")
         self.frames += 1

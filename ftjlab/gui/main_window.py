@@ -38,7 +38,7 @@ from PyQt6.QtWidgets import (
 
 from ftjlab.gui.browser import RunBrowser
 from ftjlab.gui.form import ProcedureForm
-from ftjlab.gui.generation import GenerationJob, GenerationView, SourceFactory, default_source
+from ftjlab.gui.generation import GenerationJob, GenerationView, SourceFactory
 from ftjlab.gui.panels import BenchPanel, LogPanel
 from ftjlab.gui.views import LiveView, make_view
 from ftjlab.gui.wafer import WaferMapView
@@ -73,7 +73,7 @@ class MainWindow(QMainWindow):
         self.session = session
         self.bench_path = str(bench) if bench else ""
         self.seed = seed
-        self.generation_source = generation_source or default_source()
+        self.generation_source = generation_source  # None: the tab's choices
         self.queue: list[Job] = []
         self.paused = False
         self.job_started_at = 0.0
@@ -327,7 +327,9 @@ class MainWindow(QMainWindow):
         """Queue a generation of ``n`` images (runs now if idle)."""
         self.paused = False
         job = GenerationJob(title=f"generation ({n} images)", n=n,
-                            factory=self.generation_source, controls=self.generation.controls,
+                            factory=self.generation_source
+                            or self.generation.source_factory(),
+                            controls=self.generation.controls,
                             out_dir=self.out_dir)
         self._enqueue(job)
         return job

@@ -402,14 +402,15 @@ def predicted_quality(bias_v: float, aperture_s: float, interval_s: float, tau_c
                        source="predicted", extra={"occupancy": p, "tau_star_s": ts})
 
 
-# ------------------------------------------------------------------------------ simulated
+# ------------------------------------------------------------------------------ bench
 
 
 def select_rtn_cells(array, rows: Sequence[int], bias_v: float = 0.8, n: int = 4000,
                      interval_s: float = 5e-5, min_lag1: float = 0.5) -> list[tuple[int, int]]:
-    """Screen cells of a simulated array (:class:`ftjlab.simulators.array.FTJArray`) for RTN:
-    ``n`` fast readings per cell; a cell with a trap slower than the interval shows a lag-1
-    autocorrelation near 1, a trap-free cell (read noise only) near 0."""
+    """Screen cells for RTN through the instruments (``array``: a
+    :class:`ftjlab.rtn.bench.BenchCellReader`): ``n`` fast readings per cell; a cell with a
+    trap slower than the interval shows a lag-1 autocorrelation near 1, a trap-free cell
+    (read noise only) near 0."""
     cols = np.arange(array.cols)
     out = []
     for r in rows:
@@ -423,8 +424,9 @@ def select_rtn_cells(array, rows: Sequence[int], bias_v: float = 0.8, n: int = 4
 
 def acquire_cells(array, cells: Sequence[tuple[int, int]], bias_v: float, n: int,
                   interval_s: float, aperture_s: float) -> np.ndarray:
-    """Readings (cells, n) of individual cells of a simulated array, row by row (one word
-    line on at a time, as the bench reads them)."""
+    """Readings (cells, n) of individual cells, row by row (one word line on at a time, as
+    the bench reads them); ``array`` reads through the instruments
+    (:class:`ftjlab.rtn.bench.BenchCellReader`)."""
     cells = list(cells)
     out = np.empty((len(cells), n))
     rows = sorted({r for r, _ in cells})
@@ -445,17 +447,33 @@ def simulate_tuning(
     seed: int = 2026,
     params=None,
     cells: Sequence[tuple[int, int]] | None = None,
+    bench: str | None = None,
+    reader=None,
 ) -> TuningReport:
-    """Measure latent quality on a simulated device over a grid of bias x sampling time.
+    """Measure latent quality through the instruments of a bench over a grid of bias x
+    sampling time.
 
-    The device is ``ArrayParams()`` (or ``params``) seeded with ``seed``; its RTN cells are
-    screened once at 0.8 V (:func:`select_rtn_cells`) and the first ``dim * cells_per_dim``
-    are used at every point. Readings integrate over the sampling time and follow each
-    other after ``gap_factor * T_s`` (0: back to back)."""
-    from ftjlab.simulators.array import FTJArray
-    from ftjlab.simulators.params import ArrayParams
+    ``reader`` (a :class:`ftjlab.rtn.bench.BenchCellReader`) reads the cells; without one,
+    a session on ``bench`` (default: the shipped simulated bench, seeded with ``seed``) is
+    opened for the study and closed (safe) after it. ``params`` is not used (the bench file
+    says what the array is). RTN cells are screened once at 0.8 V
+    (:func:`select_rtn_cells`) and the first ``dim * cells_per_dim`` are used at every point.
+    Readings integrate over the sampling time and follow each other after
+    ``gap_factor * T_s`` (0: back to back)."""
+    if reader is None:
+        from ftjlab.controller import ArrayController
+        from ftjlab.rtn.bench import BenchCellReader
+        from ftjlab.session import BenchSession
 
-    array = FTJArray(params or ArrayParams(), np.random.default_rng(seed))
+        with BenchSession.open(bench, seed=seed) as session:
+            controller = ArrayController(session)
+            try:
+                return simulate_tuning(biases, sampling_times, dim, cells_per_dim, n,
+                                       gap_factor, seed, None, cells,
+                                       reader=BenchCellReader(controller))
+            finally:
+                controller.safe_state()
+    array = reader
     need = dim * cells_per_dim
     if cells is None:
         cells = []

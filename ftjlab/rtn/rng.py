@@ -54,7 +54,9 @@ def otsu_thresholds(x: np.ndarray, candidates: int = 64) -> tuple[np.ndarray, np
 
 @dataclass
 class DeviceBitSource:
-    """Bits from the RTN of a simulated array (``ftjlab.simulators.array.FTJArray``).
+    """Bits from the RTN of an FTJ array read through the instruments
+    (:class:`ftjlab.rtn.bench.BenchCellReader`; any object with ``rows``, ``cols`` and
+    ``acquire(rows_on, cols, bias_v, n, interval_s, aperture_s)`` works).
 
     Parameters
     ----------
@@ -157,7 +159,7 @@ class DeviceBitSource:
 
     def describe(self) -> dict:
         return {
-            "source": "FTJ RTN (simulated array)", "bias_v": self.bias_v,
+            "source": "FTJ RTN (through the instruments)", "bias_v": self.bias_v,
             "spacing_s": self.spacing_s, "aperture_s": self.aperture_s,
             "xor_cells": self.xor_cells, "von_neumann": self.von_neumann, **self.screening,
         }  # fmt: skip

@@ -17,6 +17,7 @@ default. Activations are computed digitally between layers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -112,7 +113,7 @@ class ArrayDecoder:
     # ------------------------------------------------------------------ programming
     def input_range(self, layer: int) -> tuple[float, bool]:
         """(x_max, signed) of a layer's input quantisation."""
-        return (self.z_max, True) if layer == 0 else (self.model.hidden_max, False)
+        return (self.z_max, True) if layer == 0 else (self.model.input_max(layer), False)
 
     def program(self, load: int) -> ProgramReport:
         """Program one load (with partner compensation) and keep its measured map."""
@@ -166,37 +167,44 @@ class ArrayDecoder:
             raise BadInput("latents contain NaN or inf")
         return z
 
+    def _measured_layer(
+        self, k: int, x: np.ndarray, rng: np.random.Generator | None
+    ) -> np.ndarray:
+        """Pre-activation (without bias) of layer ``k`` from the measured maps; read noise
+        when ``rng`` is given."""
+        n = len(x)
+        p = self.params
+        maps = self._layer_maps()[k]
+        x_max, signed = self.input_range(k)
+        xq, step = _split_signed(x, x_max, self.bits, signed)
+        y = xq @ maps.weight
+        pre = (y[:n] - y[n:] if signed else y) * step
+        if rng is not None:
+            f = float(self.read_v * (1 + (self.read_v / p.conductance.nonlinearity_v) ** 2))
+            rn = p.read_noise
+            k_g = 4 * BOLTZMANN * rn.temperature_k + (
+                2 * ELEMENTARY_CHARGE * f if rn.shot_noise else 0
+            )
+            k_inst = rn.instrument_noise_a_per_rthz**2 * float(np.sum(4.0 ** np.arange(self.bits)))
+            # variance of the shift-and-added bit-line currents, in weight units
+            x4 = _bit_power_sum(xq, self.bits)
+            var = (k_g * (x4 @ maps.noise_g) + k_inst * maps.noise_inst) / (2 * self.aperture_s)
+            if signed:
+                var = var[:n] + var[n:]
+            pre += (step / f) * np.sqrt(var) * rng.standard_normal(pre.shape)
+        return pre
+
     def decode_measured(
         self, z: np.ndarray, rng: np.random.Generator | None = None, read_noise: bool = True
     ) -> np.ndarray:
         """Measured-map mode: images (n, *image_shape) from latents ``z``."""
         z = self._check_latents(z)
-        n = len(z)
-        p = self.params
-        f = float(self.read_v * (1 + (self.read_v / p.conductance.nonlinearity_v) ** 2))
-        rn = p.read_noise
-        k_g = 4 * BOLTZMANN * rn.temperature_k + (2 * ELEMENTARY_CHARGE * f if rn.shot_noise else 0)
-        k_inst = rn.instrument_noise_a_per_rthz**2 * float(np.sum(4.0 ** np.arange(self.bits)))
         if read_noise and rng is None:
             raise BadInput("measured-map decoding with read noise needs a random generator")
         x = z
-        for k, (layer, maps) in enumerate(zip(self.model.layers, self._layer_maps(), strict=True)):
-            x_max, signed = self.input_range(k)
-            xq, step = _split_signed(x, x_max, self.bits, signed)
-            y = xq @ maps.weight
-            pre = y[:n] - y[n:] if signed else y
-            pre = pre * step
-            if read_noise:
-                # variance of the shift-and-added bit-line currents, in weight units
-                x4 = _bit_power_sum(xq, self.bits)
-                var = (k_g * (x4 @ maps.noise_g) + k_inst * maps.noise_inst) / (
-                    2 * self.aperture_s
-                )
-                if signed:
-                    var = var[:n] + var[n:]
-                pre += (step / f) * np.sqrt(var) * rng.standard_normal(pre.shape)
-            x = layer.apply(pre + layer.bias)
-        return x.reshape(n, *self.model.image_shape).astype(np.float32)
+        for k, layer in enumerate(self.model.layers):
+            x = layer.apply(self._measured_layer(k, x, rng if read_noise else None) + layer.bias)
+        return x.reshape(len(z), *self.model.image_shape).astype(np.float32)
 
     def _tile_groups(self, layer: int) -> list[tuple[int, int, list[Tile]]]:
         """Tiles of a layer grouped by (load, first word line, inputs): one VMM per group."""
@@ -209,29 +217,47 @@ class ArrayDecoder:
     def decode_in_array(self, z: np.ndarray, array) -> np.ndarray:
         """In-array mode: every tile's VMM on ``array`` (bit-serial ``vmm_batch``); loads are
         (re)programmed when needed. Images (n, *image_shape)."""
+        return self.decode_hybrid(z, array, range(len(self.model.layers)))
+
+    def _layer_in_array(self, k: int, xq: np.ndarray, step: float, signed: bool, n: int,
+                        array) -> np.ndarray:
+        layer = self.model.layers[k]
+        f = float(array.current_factor(self.read_v))
+        pre = np.zeros((n, layer.weight.shape[1]))
+        for load, row0, tiles in self._tile_groups(k):
+            if self.resident_load != load:
+                self.program(load)
+            t0 = tiles[0]
+            drive = np.zeros((len(xq), array.rows), dtype=np.int64)
+            drive[:, row0 : row0 + t0.n_in] = xq[:, t0.in_slice]
+            current = array.vmm_batch(drive, self.bits, self.read_v, self.aperture_s)
+            for t in tiles:
+                y = current[:, t.plus_cols] - current[:, t.minus_cols]
+                if signed:
+                    y = y[:n] - y[n:]
+                pre[:, t.out_slice] += (t.scale * step / f) * t.sign * y
+        return pre
+
+    def decode_hybrid(
+        self, z: np.ndarray, array, in_array: Sequence[int],
+        rng: np.random.Generator | None = None,
+    ) -> np.ndarray:
+        """Layers ``in_array`` as VMMs on ``array`` (loads programmed when not resident), the
+        others from the measured maps (with read noise when ``rng`` is given)."""
         z = self._check_latents(z)
         n = len(z)
-        if array.shape != self.mapping.array_shape:
+        if tuple(array.shape) != tuple(self.mapping.array_shape):
             raise BadInput(f"array is {array.shape}, the mapping was made for "
                            f"{self.mapping.array_shape}")
-        f = float(array.current_factor(self.read_v))
+        in_array = set(in_array)
         x = z
         for k, layer in enumerate(self.model.layers):
-            x_max, signed = self.input_range(k)
-            xq, step = _split_signed(x, x_max, self.bits, signed)
-            pre = np.zeros((n, layer.weight.shape[1]))
-            for load, row0, tiles in self._tile_groups(k):
-                if self.resident_load != load:
-                    self.program(load)
-                t0 = tiles[0]
-                drive = np.zeros((len(xq), array.rows), dtype=np.int64)
-                drive[:, row0 : row0 + t0.n_in] = xq[:, t0.in_slice]
-                current = array.vmm_batch(drive, self.bits, self.read_v, self.aperture_s)
-                for t in tiles:
-                    y = current[:, t.plus_cols] - current[:, t.minus_cols]
-                    if signed:
-                        y = y[:n] - y[n:]
-                    pre[:, t.out_slice] += (t.scale * step / f) * t.sign * y
+            if k in in_array:
+                x_max, signed = self.input_range(k)
+                xq, step = _split_signed(x, x_max, self.bits, signed)
+                pre = self._layer_in_array(k, xq, step, signed, n, array)
+            else:
+                pre = self._measured_layer(k, x, rng)
             x = layer.apply(pre + layer.bias)
         return x.reshape(n, *self.model.image_shape).astype(np.float32)
 

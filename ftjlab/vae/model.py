@@ -65,11 +65,14 @@ class DecoderLayer:
 
 @dataclass
 class VAEModel:
-    """Decoder ``z -> relu(z W1 + b1) -> sigmoid(h W2 + b2)`` (and, optionally, the encoder)."""
+    """Decoder ``z -> relu(z W1 + b1) -> ... -> sigmoid(h WK + bK)`` (and, optionally, the
+    encoder). ``hidden_max`` is the input range of every layer after the first (99.9th
+    percentile of its input activations over N(0, I) latents): one number for all, or one per
+    layer."""
 
     layers: list[DecoderLayer]
     image_shape: tuple[int, ...]
-    hidden_max: float  # 99.9th percentile of the hidden activations (input quantisation)
+    hidden_max: float | tuple[float, ...]  # input quantisation range of layers 1 .. K-1
     encoder: dict[str, np.ndarray] = field(default_factory=dict)
     meta: dict = field(default_factory=dict)
 
@@ -80,6 +83,23 @@ class VAEModel:
     @property
     def n_pixels(self) -> int:
         return self.layers[-1].weight.shape[1]
+
+    @property
+    def n_weights(self) -> int:
+        """Weights of the decoder (each one a differential pair of cells on the array)."""
+        return int(sum(layer.weight.size for layer in self.layers))
+
+    @property
+    def architecture(self) -> str:
+        """e.g. ``16->64->784``."""
+        sizes = [self.latent_dim, *(layer.weight.shape[1] for layer in self.layers)]
+        return "->".join(str(v) for v in sizes)
+
+    def input_max(self, layer: int) -> float:
+        """Input range of layer ``layer`` >= 1 (its inputs are ReLU outputs)."""
+        if isinstance(self.hidden_max, int | float):
+            return float(self.hidden_max)
+        return float(self.hidden_max[layer - 1])
 
     def decode(self, z: np.ndarray) -> np.ndarray:
         """Images (n, *image_shape) in [0, 1] from latents ``z`` (n, latent_dim), float weights."""
@@ -98,48 +118,77 @@ class VAEModel:
         e = self.encoder
         x = np.asarray(images, dtype=np.float32).reshape(len(images), -1)
         h = np.maximum(x @ e["enc_w"] + e["enc_b"], 0.0)
+        k = 2
+        while f"enc_w{k}" in e:
+            h = np.maximum(h @ e[f"enc_w{k}"] + e[f"enc_b{k}"], 0.0)
+            k += 1
         return h @ e["mu_w"] + e["mu_b"], h @ e["logvar_w"] + e["logvar_b"]
 
 
 def load_vae(path: str | Path | None = None) -> VAEModel:
-    """Load VAE weights (default: the shipped MNIST VAE), checking every shape and value."""
+    """Load VAE weights (default: the shipped MNIST VAE), checking every shape and value.
+
+    The decoder is ``dec_w1, dec_b1, ... dec_wK, dec_bK`` (K >= 2; ReLU between layers,
+    sigmoid out); ``hidden_max`` holds one input range for all hidden layers or one per layer.
+    """
     data = _open(path, VAE_FILE)
     where = str(path or VAE_FILE)
     w1 = data.get("dec_w1")
     if w1 is None or w1.ndim != 2:
         raise BadInput(f"{where}: dec_w1 must be a (latent, hidden) matrix")
-    latent, hidden = w1.shape
-    w2 = data.get("dec_w2")
-    n_out = w2.shape[1] if w2 is not None and w2.ndim == 2 else None
-    layers = [
-        DecoderLayer(
-            _check("dec_w1", w1, (latent, hidden), where),
-            _check("dec_b1", data.get("dec_b1"), (hidden,), where),
-            "relu",
-        ),
-        DecoderLayer(
-            _check("dec_w2", w2, (hidden, n_out), where),
-            _check("dec_b2", data.get("dec_b2"), (n_out,), where),
-            "sigmoid",
-        ),
-    ]
-    shape = tuple(int(s) for s in data.get("image_shape", np.array([n_out])))
-    if int(np.prod(shape)) != n_out:
-        raise BadInput(f"{where}: image_shape {shape} does not hold {n_out} outputs")
-    hidden_max = float(data.get("hidden_max", np.float32(0.0)))
-    if not np.isfinite(hidden_max) or hidden_max <= 0:
-        raise BadInput(f"{where}: hidden_max must be a finite number > 0, got {hidden_max!r}")
+    n_layers = 1
+    while f"dec_w{n_layers + 1}" in data:
+        n_layers += 1
+    if n_layers < 2:
+        raise BadInput(f"{where}: missing array 'dec_w2' (the decoder needs >= 2 layers)")
+    layers = []
+    n_in = w1.shape[0]
+    for k in range(1, n_layers + 1):
+        w = data.get(f"dec_w{k}")
+        n_out = w.shape[1] if w is not None and w.ndim == 2 else None
+        layers.append(
+            DecoderLayer(
+                _check(f"dec_w{k}", w, (n_in, n_out), where),
+                _check(f"dec_b{k}", data.get(f"dec_b{k}"), (n_out,), where),
+                "relu" if k < n_layers else "sigmoid",
+            )
+        )
+        n_in = n_out
+    latent = w1.shape[0]
+    shape = tuple(int(s) for s in data.get("image_shape", np.array([n_in])))
+    if int(np.prod(shape)) != n_in:
+        raise BadInput(f"{where}: image_shape {shape} does not hold {n_in} outputs")
+    hm = np.atleast_1d(np.asarray(data.get("hidden_max", np.float32(0.0)), dtype=np.float64))
+    if hm.size not in (1, n_layers - 1) or not np.all(np.isfinite(hm)) or np.any(hm <= 0):
+        raise BadInput(
+            f"{where}: hidden_max must be one finite number > 0 or one per hidden layer "
+            f"({n_layers - 1}), got {hm.tolist()!r}"
+        )
+    hidden_max: float | tuple[float, ...] = (
+        float(hm[0]) if hm.size == 1 else tuple(float(v) for v in hm)
+    )
     encoder = {}
     if "enc_w" in data:
         enc_hidden = data["enc_w"].shape[1]
         encoder = {
-            "enc_w": _check("enc_w", data["enc_w"], (n_out, enc_hidden), where),
+            "enc_w": _check("enc_w", data["enc_w"], (n_in, enc_hidden), where),
             "enc_b": _check("enc_b", data.get("enc_b"), (enc_hidden,), where),
-            "mu_w": _check("mu_w", data.get("mu_w"), (enc_hidden, latent), where),
-            "mu_b": _check("mu_b", data.get("mu_b"), (latent,), where),
-            "logvar_w": _check("logvar_w", data.get("logvar_w"), (enc_hidden, latent), where),
-            "logvar_b": _check("logvar_b", data.get("logvar_b"), (latent,), where),
         }
+        k = 2
+        while f"enc_w{k}" in data:
+            nxt = data[f"enc_w{k}"].shape[1] if data[f"enc_w{k}"].ndim == 2 else None
+            encoder[f"enc_w{k}"] = _check(f"enc_w{k}", data[f"enc_w{k}"], (enc_hidden, nxt), where)
+            encoder[f"enc_b{k}"] = _check(f"enc_b{k}", data.get(f"enc_b{k}"), (nxt,), where)
+            enc_hidden = nxt
+            k += 1
+        encoder.update(
+            {
+                "mu_w": _check("mu_w", data.get("mu_w"), (enc_hidden, latent), where),
+                "mu_b": _check("mu_b", data.get("mu_b"), (latent,), where),
+                "logvar_w": _check("logvar_w", data.get("logvar_w"), (enc_hidden, latent), where),
+                "logvar_b": _check("logvar_b", data.get("logvar_b"), (latent,), where),
+            }
+        )
     meta = json.loads(str(data["meta"])) if "meta" in data else {}
     return VAEModel(layers, shape, hidden_max, encoder, meta)
 

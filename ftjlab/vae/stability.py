@@ -1,13 +1,14 @@
-"""Stability of in-array generation over many sampling + VMM cycles (issue 6).
+"""Stability of in-loop generation over many sampling + VMM cycles, through the instruments.
 
-A cycle is one RTN latent vector sampled from the array and one image decoded in-array (every
-decoder tile's bit-serial VMM on the resident load). Reading does not wear the cells (only
-switching pulses count as endurance cycles), but time passes: programmed conductances relax
-toward G_off (power-law drift of the retention model). So ``cycles`` cycles are run as
-``real_cycles`` cycles that really sample and decode (in chunks, on the simulated array, with
-its virtual clock advancing by their instrument time), and the rest as a clock advance by the
-time they would take (instrument time per cycle measured on the real ones). FCD of the
-in-array images (same n, fresh RTN latents) is measured before and after.
+A cycle is one RTN latent vector acquired through the SMU buffers and one bit-serial VMM on
+the load resident in the array (the last one programmed). Reading does not wear the cells
+(only switching pulses count as endurance cycles), but time passes: programmed conductances
+relax toward G_off. So ``cycles`` cycles are run as ``real_cycles`` cycles that really
+sample and compute on the bench, and the rest as a wait of the time they would take
+(instrument time per cycle measured on the real ones; on a simulated bench the wait advances
+its clock, on a real bench it is a real wait). FCD (bench RTN latents, measured-map decoder,
+same n) is measured before and after; after the cycles the resident load's map is measured
+again (``read_map``), so the second FCD sees what the cycles and the time did to it.
 """
 
 from __future__ import annotations
@@ -15,28 +16,26 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from ftjlab.errors import BadInput
-from ftjlab.vae.latents import prepare_rtn_cells, rtn_latents
-from ftjlab.vae.mapping import free_block
+from ftjlab.vae.engine import SamplingSettings
 from ftjlab.vae.metrics import Evaluator
-from ftjlab.vae.model import load_vae
-from ftjlab.vae.pipeline import RTN_ROWS, build_simulated_decoder
 
 
 @dataclass
 class StabilityResult:
-    """FCD before and after, what was run, and how far the conductances drifted."""
+    """FCD before and after, what was run, and how far the resident load's cells drifted."""
 
     cycles: int
     real_cycles: int
     fcd_start: float
     fcd_end: float
-    instrument_s: float  # virtual time from the first to the last FCD measurement
+    instrument_s: float  # session time from the first to the last FCD measurement
     s_per_cycle: float
-    g_change_rel: float  # median relative change of the programmed (ON-side) cells' G - G_off
+    g_change_rel: float  # median relative change of the resident load's ON-side G - G_off
     wall_s: float
 
     @property
@@ -46,57 +45,93 @@ class StabilityResult:
 
 def run_stability(
     cycles: int = 100_000,
-    real_cycles: int = 10_000,
+    real_cycles: int = 200,
     n_eval: int = 2000,
     bias_v: float = 0.8,
     interval_s: float = 2e-3,
-    chunk: int = 5000,
+    chunk: int = 100,
     seed: int = 2026,
+    bench: str | Path | None = None,
+    maps_from: str = "",
     echo: Callable[[str], None] | None = None,
 ) -> StabilityResult:
-    """Program the shipped decoder onto a simulated array (default device: drift and
-    endurance active), then measure FCD, run the cycles, measure FCD again."""
+    """Program the decoder through the bench (or take ``maps_from``), measure FCD, run the
+    cycles, re-measure the resident load's map, measure FCD again."""
+    from ftjlab.controller import ArrayController
+    from ftjlab.session import BenchSession
+    from ftjlab.vae.bench import (
+        READ_BIAS_V,
+        build_engine,
+        chord_factor,
+        decoder_mapping,
+        load_maps,
+        program_all_loads,
+    )
+
     if not 0 <= real_cycles <= cycles or n_eval < 20 or chunk < 1:
         raise BadInput("stability: need 0 <= real_cycles <= cycles, n_eval >= 20, chunk >= 1")
     wall = time.perf_counter()
-    model = load_vae()
-    array, decoder = build_simulated_decoder(model, seed, verify_reads=False)
-    decoder.program_all()
-    r0, c0 = free_block(decoder.mapping, 0, RTN_ROWS, model.latent_dim)
-    rows, cols = r0 + np.arange(RTN_ROWS), c0 + np.arange(model.latent_dim)
-    prepare_rtn_cells(array, rows, cols)
     evaluator = Evaluator()
-    g_off = array.params.conductance.g_off_siemens
-    targets = decoder.reports[0].targets_s
-    on = np.isfinite(targets) & (targets > 3 * g_off)
+    settings = SamplingSettings(bias_v, interval_s)
+    with BenchSession.open(bench, seed=seed) as session:
+        c = ArrayController(session)
+        try:
+            model, mapping = decoder_mapping(c, 32)
+            maps = load_maps(maps_from) if maps_from else {}
+            if not maps:
+                reports = program_all_loads(c, mapping)
+                maps = {k: r.measured_s for k, r in reports.items()}
+            resident = mapping.n_loads - 1
+            engine = build_engine(c, decoder_mode="measured-map", maps=maps, model=model,
+                                  settings=settings, seed=seed, batch=n_eval)
+            array_decoder = engine.decoder.decoder
 
-    def fcd() -> float:
-        z = rtn_latents(array, n_eval, rows, cols, volts=bias_v, interval_s=interval_s).z
-        return evaluator.evaluate(decoder.decode_in_array(z, array), precision_recall=False).fcd
+            def fcd() -> float:
+                return evaluator.evaluate(engine.run(n_eval)["images"],
+                                          precision_recall=False).fcd
 
-    g0 = array.conductance()[on] - g_off
-    t0 = array.clock.now_s
-    fcd_start = fcd()
-    t_real = array.clock.now_s
-    done = 0
-    while done < real_cycles:
-        n = min(chunk, real_cycles - done)
-        z = rtn_latents(array, max(n, 2), rows, cols, volts=bias_v, interval_s=interval_s).z
-        decoder.decode_in_array(z[:n], array)
-        done += n
-        if echo is not None:
-            echo(f"  {done} cycles, virtual time {array.clock.now_s - t0:.1f} s")
-    per_cycle = (array.clock.now_s - t_real) / real_cycles if real_cycles else interval_s
-    array.clock.advance((cycles - real_cycles) * per_cycle)
-    fcd_end = fcd()
-    g1 = array.conductance()[on] - g_off
+            targets = mapping.load_targets(resident)
+            rows = [int(r) for r in np.flatnonzero(np.isfinite(targets).any(axis=1))]
+            cols = [int(k) for k in np.flatnonzero(np.isfinite(targets).any(axis=0))]
+            g_off = session.config.array.conductance.g_off_siemens
+            on = np.isfinite(targets) & (targets > 3 * g_off)
+            g0 = maps[resident][on] - g_off
+            t0 = session.now_s()
+            fcd_start = fcd()
+            t_real = session.now_s()
+            drive = np.zeros(c.rows, dtype=np.int64)
+            drive[rows] = 1
+            done = 0
+            while done < real_cycles:
+                n = min(chunk, real_cycles - done)
+                engine.source.sample(max(n, 20), settings)
+                for _ in range(n):
+                    c.vmm(drive, 1, READ_BIAS_V, 0.01)
+                done += n
+                if echo is not None:
+                    echo(f"  {done} cycles, instrument time {session.now_s() - t0:.1f} s")
+            per_cycle = (session.now_s() - t_real) / real_cycles if real_cycles else interval_s
+            session.wait((cycles - real_cycles) * per_cycle)
+            f = chord_factor(c, READ_BIAS_V)
+            chord = np.asarray(c.read_map(READ_BIAS_V, 1.0, rows=rows, cols=cols))
+            remeasured = np.array(maps[resident], dtype=np.float64)
+            remeasured[np.ix_(rows, cols)] = chord / f
+            remeasured[~np.isfinite(targets)] = np.nan
+            maps[resident] = remeasured
+            array_decoder.reports[resident].measured_s = remeasured
+            array_decoder._maps = None
+            fcd_end = fcd()
+            g1 = remeasured[on] - g_off
+            t_end = session.now_s()
+        finally:
+            c.safe_state()
     return StabilityResult(
         cycles,
         real_cycles,
         fcd_start,
         fcd_end,
-        array.clock.now_s - t0,
+        t_end - t0,
         per_cycle,
-        float(np.median(g1 / g0 - 1.0)),
+        float(np.median(g1 / g0 - 1.0)) if g0.size else float("nan"),
         time.perf_counter() - wall,
     )

@@ -1,13 +1,14 @@
-"""The RTN sampling tuning study (issue 6): image quality and latent statistics over a grid of
-RTN sampling bias x sampling interval, on a decoder whose loads are programmed and measured.
+"""The RTN sampling tuning study: image quality and latent statistics over a grid of RTN
+sampling bias x sampling interval, on a decoder whose loads are programmed and measured.
 
-At each grid point ``n`` latent vectors are acquired from the array's RTN block
-(:func:`ftjlab.vae.latents.rtn_latents` with the given bias, interval and an aperture of half
-the interval), decoded in measured-map mode and scored: FCD (:class:`Evaluator`), the largest
-and mean Kolmogorov-Smirnov statistic of the latents against N(0, 1) and their largest lag-1
-autocorrelation (:func:`ftjlab.rtn.latent.latent_quality`). Generation degrades where the
-latents stop being independent Gaussians: sampling faster than the RTN correlation time
-(correlated successive latents) or biases where the traps' statistics become two-level-like.
+At each grid point ``n`` latent vectors are acquired through the bench (the engine's latent
+source, :class:`ftjlab.vae.engine.BenchRTNLatents`: SMU buffer readings at the given bias
+and interval, aperture half the interval), decoded (measured maps) and scored: FCD
+(:class:`Evaluator`), the largest and mean Kolmogorov-Smirnov statistic of the latents
+against N(0, 1) and their largest lag-1 autocorrelation
+(:func:`ftjlab.rtn.latent.latent_quality`). Generation degrades where the latents stop being
+independent Gaussians: sampling faster than the RTN correlation time (correlated successive
+latents) or biases where the traps' statistics become two-level-like.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ from pathlib import Path
 import numpy as np
 
 from ftjlab.errors import BadInput
-from ftjlab.vae.generate import ArrayDecoder
-from ftjlab.vae.latents import rtn_latents
 from ftjlab.vae.metrics import Evaluator
 
 
@@ -74,20 +73,21 @@ class TuningGrid:
 
 
 def tune_sampling(
-    array,
-    decoder: ArrayDecoder,
-    rows: Sequence[int],
-    cols: Sequence[int],
+    source,
+    decoder,
     biases_v: Sequence[float],
     intervals_s: Sequence[float],
     n: int = 1000,
     evaluator: Evaluator | None = None,
-    seed: int = 2026,
+    cells_per_latent: int = 4,
+    session=None,
     echo: Callable[[str], None] | None = None,
 ) -> TuningGrid:
-    """Run the study on ``array`` (its RTN block ``rows`` x ``cols`` must be prepared, the
-    decoder's loads programmed: :meth:`ArrayDecoder.program_all`)."""
+    """Run the study with a latent ``source`` (``sample(n, settings)``, e.g.
+    :class:`~ftjlab.vae.engine.BenchRTNLatents`) and a ``decoder`` (``decode(z)``, e.g.
+    :class:`~ftjlab.vae.engine.MeasuredMapDecoder`); instrument time from ``session``."""
     from ftjlab.rtn.latent import latent_quality
+    from ftjlab.vae.engine import SamplingSettings
 
     biases = np.asarray(biases_v, dtype=np.float64)
     intervals = np.asarray(intervals_s, dtype=np.float64)
@@ -100,28 +100,22 @@ def tune_sampling(
     evaluator = evaluator or Evaluator()
     shape = (biases.size, intervals.size)
     out = {k: np.full(shape, np.nan) for k in ("fcd", "ks_max", "ks_mean", "lag1", "h", "t")}
-    rng = np.random.default_rng(seed)
+    source.prepare()
     for i, v in enumerate(biases):
         for j, dt in enumerate(intervals):
             wall = time.perf_counter()
-            lat = rtn_latents(
-                array,
-                n,
-                rows,
-                cols,
-                volts=float(v),
-                interval_s=float(dt),
-                aperture_s=0.5 * float(dt),
-            )
-            images = decoder.decode_measured(lat.z, rng)
+            t0 = session.now_s() if session is not None else 0.0
+            z = source.sample(n, SamplingSettings(float(v), float(dt), None, cells_per_latent))
+            t1 = session.now_s() if session is not None else 0.0
+            images = decoder.decode(z)
             m = evaluator.evaluate(images, precision_recall=False)
-            q = latent_quality(lat.z)
+            q = latent_quality(z)
             out["fcd"][i, j] = m.fcd
             out["ks_max"][i, j] = float(np.max(q.ks))
             out["ks_mean"][i, j] = float(np.mean(q.ks))
             out["lag1"][i, j] = float(np.max(np.abs(q.lag1)))
             out["h"][i, j] = m.class_entropy / np.log(10)
-            out["t"][i, j] = lat.instrument_time_s
+            out["t"][i, j] = t1 - t0
             if echo is not None:
                 echo(
                     f"  bias {v:.2f} V, interval {dt:.2g} s: FCD {m.fcd:.1f}, KS max "
@@ -175,27 +169,39 @@ def run_tuning_study(
     n: int = 1000,
     seed: int = 2026,
     echo: Callable[[str], None] = print,
+    bench: str | Path | None = None,
+    maps_from: str = "",
+    cells_per_latent: int = 4,
 ) -> tuple[TuningGrid, Path, Path]:
-    """The study on the default simulated device: the shipped decoder programmed onto an
-    array that holds it in one load (pulse program-and-verify, measured map), an RTN block of
-    16 x 16 cells; stored as one ``vae-tune`` run in ``out`` (tuning arrays, the software FCD
-    on the same n) with the heatmap PNG next to it. Returns (grid, HDF5 path, PNG path)."""
+    """The study through the instruments of a bench (default: the shipped simulated one):
+    the decoder's measured maps from ``maps_from`` (``vae-program`` run files), or every load
+    programmed by write-verify and measured now; RTN latents through the SMU buffers at every
+    grid point; stored as one ``vae-tune`` run in ``out`` (tuning arrays, the software FCD on
+    the same n) with the heatmap PNG next to it. Returns (grid, HDF5 path, PNG path)."""
+    from ftjlab.controller import ArrayController
+    from ftjlab.session import BenchSession
     from ftjlab.store import RunWriter
-    from ftjlab.vae.latents import prepare_rtn_cells
-    from ftjlab.vae.mapping import free_block
-    from ftjlab.vae.model import load_vae
-    from ftjlab.vae.pipeline import RTN_ROWS, build_simulated_decoder
+    from ftjlab.vae.bench import build_engine, decoder_mapping, load_maps, program_all_loads
 
-    model = load_vae()
-    array, decoder = build_simulated_decoder(model, seed, verify_reads=False)
-    reports = decoder.program_all()
-    r0, c0 = free_block(decoder.mapping, 0, RTN_ROWS, model.latent_dim)
-    rows, cols = r0 + np.arange(RTN_ROWS), c0 + np.arange(model.latent_dim)
-    prepare_rtn_cells(array, rows, cols)
-    evaluator = Evaluator()
-    grid = tune_sampling(
-        array, decoder, rows, cols, biases_v, intervals_s, n, evaluator, seed, echo
-    )
+    with BenchSession.open(bench, seed=seed) as session:
+        c = ArrayController(session)
+        try:
+            model, mapping = decoder_mapping(c, 32)
+            maps = load_maps(maps_from) if maps_from else {}
+            success = float("nan")
+            if not maps:
+                echo(f"programming {mapping.n_loads} decoder loads through the bench")
+                reports = program_all_loads(c, mapping)
+                maps = {k: r.measured_s for k, r in reports.items()}
+                success = float(np.mean([r.success_rate for r in reports.values()]))
+            engine = build_engine(c, decoder_mode="measured-map", maps=maps, model=model,
+                                  max_cells_per_latent=cells_per_latent, seed=seed)
+            evaluator = Evaluator()
+            grid = tune_sampling(engine.source, engine.decoder, biases_v, intervals_s, n,
+                                 evaluator, cells_per_latent, session, echo)
+            snapshot = session.snapshot()
+        finally:
+            c.safe_state()
     soft = model.decode(np.random.default_rng(seed).standard_normal((n, model.latent_dim)))
     fcd_sw = evaluator.evaluate(soft, precision_recall=False).fcd
     params = {
@@ -203,14 +209,10 @@ def run_tuning_study(
         "intervals_s": list(map(float, intervals_s)),
         "samples": n,
         "seed": seed,
+        "maps_from": maps_from or "programmed in this run",
+        "cells_per_latent": cells_per_latent,
     }
-    writer = RunWriter.create(
-        out,
-        "vae-tune",
-        params,
-        {"bench": "simulated FTJ array (device model)", "array": list(array.shape)},
-        {},
-    )
+    writer = RunWriter.create(out, "vae-tune", params, snapshot, {})
     arrays = grid.arrays()
     arrays["fcd_ratio"] = (grid.fcd / fcd_sw, "1")
     bias, interval = grid.best
@@ -221,7 +223,8 @@ def run_tuning_study(
             "fcd_software": fcd_sw,
             "best_bias_v": bias,
             "best_interval_s": interval,
-            "programmed_in_tolerance": float(np.mean([r.success_rate for r in reports])),
+            "programmed_in_tolerance": success,
+            "through": "instruments (latents: SMU buffers; maps: write-verify + read_map)",
         },
     )
     png = plot_tuning(grid, writer.path.with_suffix(".png"), fcd_sw)

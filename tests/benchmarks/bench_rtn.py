@@ -186,7 +186,8 @@ def bench_latent_tuning_default_device(quick: bool) -> list[BenchResult]:
     biases = [0.6, 0.75, 0.9, 1.0] if quick else [0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 1.0]
     times = [5e-3, 20e-3, 40e-3] if quick else [2e-3, 5e-3, 10e-3, 20e-3, 30e-3, 40e-3, 60e-3]
     t0 = time.perf_counter()
-    rep = latent.simulate_tuning(biases, times, dim=4, cells_per_dim=16, n=10_000, seed=2026)
+    rep = latent.simulate_tuning(biases, times, dim=4, cells_per_dim=16, n=10_000, seed=2026,
+                                 reader=FTJArray(ArrayParams(), np.random.default_rng(2026)))
     grid_s = time.perf_counter() - t0
     best = rep.best
     array = FTJArray(ArrayParams(), np.random.default_rng(2026))

@@ -135,10 +135,9 @@ def test_every_procedure_has_a_view_that_draws_its_streams(qtbot, rng):
         assert "completed" in view.caption.text()
 
 
-def test_generation_needs_a_simulated_array():
+def test_generation_needs_a_bench():
     from ftjlab.errors import BadInput
-    from ftjlab.gui.generation import vae_rtn_source
+    from ftjlab.gui.generation import bench_source
 
-    pytest.importorskip("ftjlab.vae.model")
-    with pytest.raises(BadInput, match="simulated"):
-        vae_rtn_source()(None)
+    with pytest.raises(BadInput, match="connect"):
+        bench_source()(None)

@@ -110,7 +110,8 @@ def test_tuned_operating_point_of_the_default_device():
     in bias the KS grows, at shorter sampling time the lag-1 correlation grows."""
     dim, k = 4, 16
     rep = lat.simulate_tuning([0.6, 0.75, 1.0], [5e-3, 40e-3], dim=dim, cells_per_dim=k,
-                            n=10_000, seed=2026)
+                            n=10_000, seed=2026,
+                            reader=FTJArray(ArrayParams(), np.random.default_rng(2026)))
     best = rep.best
     assert best is not None and best.source == "measured"
     assert (best.bias_v, best.sampling_time_s) == (0.75, 40e-3), rep.table()
