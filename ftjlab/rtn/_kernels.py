@@ -284,6 +284,61 @@ def forward_backward_emissions(b, x, trans, prior, prev_filtered, n_keep):
     return loglik, g, xs, x2, xi, last
 
 
+@njit(cache=True, fastmath=True)
+def aperture_loglik(x, mu_e, delta, sigma, gap, masses, atoms, prior):
+    """Log-likelihood of readings averaged over apertures (:mod:`ftjlab.rtn.aperture`).
+
+    Hidden chain: the trap state at each aperture's end; ``gap`` (2 x 2) moves it to the next
+    aperture's start. A reading given (start i, end j) is mu_e + delta U + N(0, sigma^2) with
+    U = 0 or 1 when the trap does not flip (probability ``atoms[i]``, only i = j) and U
+    uniform within bin k of [0, 1] with probability ``masses[i, j, k]`` otherwise.
+    ``prior``: distribution of the state before the first gap."""
+    n = x.size
+    q = masses.shape[2]
+    width = abs(delta) / q
+    inv = 1.0 / (sigma * math.sqrt(2.0))
+    lnorm = 1.0 / (sigma * math.sqrt(2.0 * math.pi))
+    cdf = np.empty(q + 1)
+    p0 = prior[0]
+    p1 = prior[1]
+    loglik = 0.0
+    for t in range(n):
+        xt = x[t]
+        for k in range(q + 1):
+            z = (mu_e + delta * k / q - xt) * inv
+            if z > 6.0:
+                cdf[k] = 0.0
+            elif z < -6.0:
+                cdf[k] = 1.0
+            else:
+                cdf[k] = 0.5 * math.erfc(z)
+        a00 = 0.0
+        a01 = 0.0
+        a10 = 0.0
+        a11 = 0.0
+        for k in range(q):
+            d = abs(cdf[k + 1] - cdf[k]) / width
+            a00 += masses[0, 0, k] * d
+            a01 += masses[0, 1, k] * d
+            a10 += masses[1, 0, k] * d
+            a11 += masses[1, 1, k] * d
+        d0 = xt - mu_e
+        d1 = xt - mu_e - delta
+        e0 = atoms[0] * lnorm * math.exp(-d0 * d0 * inv * inv)
+        e1 = atoms[1] * lnorm * math.exp(-d1 * d1 * inv * inv)
+        s0 = p0 * gap[0, 0] + p1 * gap[1, 0]
+        s1 = p0 * gap[0, 1] + p1 * gap[1, 1]
+        f0 = s0 * (e0 + a00) + s1 * a10
+        f1 = s0 * a01 + s1 * (e1 + a11)
+        c = f0 + f1
+        if c < 1e-300:
+            c = 1e-300
+        loglik += math.log(c)
+        p0 = f0 / c
+        p1 = f1 / c
+    return loglik
+
+
 @njit(cache=True)
 def viterbi(x, means, variances, log_trans, log_prior):
     """Most likely state path of ``x`` given the log prior of its first state."""

@@ -23,25 +23,26 @@ aperture shift flips by at most half an aperture; dwells shorter than that are m
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import optimize, special
+from scipy import special
 from scipy import stats as sstats
 
 from ftjlab.errors import BadInput
 
 from . import _kernels as kern
+from . import em
+from . import information as info
 from .source import Trace, as_trace
 
 DEFAULT_LOOKAHEAD = 4096
 MIN_MEMORY = 0.05
+MEMORY_LR = 10.83  # chi^2 (1 dof) at p = 0.001: the trap test's threshold
 BATCHES = 8
 
-__all__ = [
-    "ApertureHMM",
+__all__ = [  # ApertureHMM: see ftjlab.rtn.aperture (also reachable from here)
     "FactorialHMM",
     "GaussianHMM",
     "TrapEstimate",
@@ -76,6 +77,8 @@ class TrapEstimate:
     captures: float  # expected number of capture transitions seen
     emissions: float
     memory: float = 1.0  # 1 - P01 - P10 = exp(-dt / tau*): correlation from one sample to the next
+    ci_method: str = info.DWELLS  # how the intervals were formed
+    memory_lr: float = math.nan  # 2 ln(L / L without memory): the trap test's statistic
 
     @property
     def transitions(self) -> float:
@@ -83,9 +86,13 @@ class TrapEstimate:
 
     @property
     def resolved(self) -> bool:
-        """Whether the trap keeps its state from one sample to the next (memory >= 0.05, i.e.
-        tau* >= dt / 3). Without memory a 'trap' is only a non-Gaussian shape of white noise:
-        the HMM cannot tell it from one, nor time it."""
+        """Whether the trap keeps its state from one sample to the next: the likelihood
+        ratio against the same levels without memory (independent readings) exceeds
+        ``MEMORY_LR`` (chi^2, 1 dof, p = 0.001) when it was computed, else memory >= 0.05.
+        Without memory a 'trap' is only a non-Gaussian shape of white noise: the HMM cannot
+        tell it from one, nor time it."""
+        if math.isfinite(self.memory_lr):
+            return self.memory > 0 and self.memory_lr >= MEMORY_LR
         return self.memory >= MIN_MEMORY
 
     def as_dict(self) -> dict:
@@ -128,6 +135,8 @@ class _BaseHMM:
         self.n_samples: int = 0
         self.interval_s: float = 1.0
         self.history: list[float] = []
+        self.warnings: list[str] = []
+        self._scale = 1.0
 
     # ------------------------------------------------------------------ E-step
     def _fb(self, x, prior, prev, n_keep):
@@ -164,113 +173,89 @@ class _BaseHMM:
         self,
         trace,
         interval_s: float | None = None,
-        max_iter: int = 200,
-        tol: float = 1e-7,
+        max_iter: int = 3000,
+        tol: float = 1e-8,
         lookahead: int = DEFAULT_LOOKAHEAD,
         warm_start: bool = False,
         errors: bool = True,
+        ptol: float = 1e-5,
     ):
-        """Baum-Welch until the log-likelihood per sample improves by less than ``tol``.
+        """Baum-Welch (SQUAREM-accelerated, :func:`ftjlab.rtn.em.run_em`) until the
+        log-likelihood gains less than ``tol`` per sample and the parameters move by less than
+        ``ptol`` (levels in read-noise sigmas, logits of the transition probabilities) in one
+        cycle; ``max_iter`` E-steps at most, after which ``converged`` is False and
+        ``warnings`` says so.
 
         ``trace``: a :class:`~ftjlab.rtn.source.Trace` or a 1-D array (then ``interval_s``
         gives the sampling interval; default 1, i.e. times in samples). ``warm_start``:
         continue from the current parameters (a model fitted before) instead of
-        re-initialising. ``errors``: batch-means confidence intervals (:meth:`_jackknife`,
-        about one more fit's work); off for quick screening fits."""
+        re-initialising from several starts. ``errors``: confidence intervals (observed
+        information; batch means added on long traces); off for quick screening fits."""
         tr = as_trace(trace, interval_s or 1.0)
         if interval_s is not None and isinstance(trace, Trace):
             tr.interval_s = float(interval_s)
         st = tr.check(min_samples=max(MIN_FIT_SAMPLES, 10 * self.n_states))
         self.interval_s = tr.interval_s
         self.n_samples = st.n
+        self.warnings = []
         if not (warm_start and self.n_iter > 0):
             self._initialise(tr, st)
             self.history = []
             self.n_iter = 0
-        prev_ll = -math.inf
-        self.converged = False
-        for _ in range(max_iter):
-            s = self._estep(tr, lookahead)
-            self.history.append(s.loglik)
-            self._mstep(s)
-            self.n_iter += 1
-            if abs(s.loglik - prev_ll) < tol * st.n:
-                self.converged = True
-                break
-            prev_ll = s.loglik
-        self.loglik = self._estep(tr, lookahead).loglik if not self.converged else s.loglik
+        self._scale = float(np.sqrt(np.mean(self.variances)))
+        res, s = em.run_em(
+            lambda: self._estep(tr, lookahead), self._mstep, self._theta, self._set_theta,
+            st.n, max_iter=max_iter, tol=tol, ptol=ptol, history=self.history,
+        )  # fmt: skip
+        self.n_iter += res.iterations
+        self.converged = res.converged
+        self.em_result = res
+        if not res.converged:
+            self.warnings.append(f"EM not converged: {res.reason}")
+        self.loglik = float(s.loglik)
         self._last_stats = s
         self._tol = tol
         self._after_fit()
+        self._jk_se = None
+        self._oi_cov = None
         if errors:
-            self._jackknife(tr, lookahead)
+            self._errors(tr, lookahead)
         return self
 
     def _after_fit(self) -> None:
         """Hook run after EM, before the batch-means errors (e.g. to order the levels)."""
 
     # ------------------------------------------------------------------ uncertainty
-    def _quantities(self) -> np.ndarray | None:
-        """Per trap (log tau_c, log tau_e, amplitude, occupancy), or None (no traps)."""
-        try:
-            est = self._estimates(jackknife=False)
-        except BadInput:
-            return None
-        if not est:
-            return None
-        q = np.array([[math.log(t.tau_c_s), math.log(t.tau_e_s), t.amplitude_a, t.occupancy]
-                      for t in est])
-        return q if np.all(np.isfinite(q)) else None
-
     def _estimates(self, jackknife: bool = True) -> list[TrapEstimate]:
         return []
 
-    def _jackknife(self, tr: Trace, lookahead: int, batches: int = BATCHES) -> None:
-        """Batch means: the trace in ``batches`` contiguous parts, each fitted on its own
-        (warm-started from the full fit), and the spread of their estimates / sqrt(batches)
-        as the standard error of the full fit. Every part is refitted to convergence, so
-        the uncertainty of the levels feeds back into the time constants as it does in the
-        full fit (it dominates at SNR ~ 1); a one-step (E-step at the full-fit parameters)
-        jackknife misses that feedback and is about half as wide there. Each part must hold
-        >= 20,000 samples, else only the exponential-dwell intervals are given."""
-        self._jk_se = None
-        full = self._quantities()
-        size = tr.n // batches
-        if full is None or size < 20_000:
-            return
-        reps = []
-        for b in range(batches):
-            m = copy.deepcopy(self)
-            m._jk_se = None
-            try:
-                m.fit(tr.window(b * size, (b + 1) * size), max_iter=100, tol=self._tol,
-                      lookahead=lookahead, warm_start=True, errors=False)
-            except BadInput:
-                return
-            q = m._quantities()
-            if q is None or q.shape != full.shape:
-                return
-            reps.append(q)
-        reps = np.array(reps)
-        self._jk_se = reps.std(axis=0, ddof=1) / math.sqrt(batches)
-        self._jk_t = float(sstats.t.ppf(0.975, batches - 1))
+    def _errors(self, tr: Trace, lookahead: int) -> None:
+        """Observed-information covariance of the trap quantities (every length) and, on
+        traces of >= 8 x 20,000 samples, batch-means standard errors
+        (:mod:`ftjlab.rtn.information`)."""
+        if self.n_states == 2:
+            st = tr.stats()
+            ll_mix, _ = em.mixture_loglik(tr.blocks, st.minimum, st.maximum)
+            self.memory_lr = 2.0 * (self.loglik - ll_mix)
+        self._oi_cov = info.observed_covariance(self, lambda: self._estep(tr, lookahead))
+        if self._oi_cov is None and info.quantities(self) is not None:
+            self.warnings.append("the observed information is not positive definite (a flat "
+                                 "or degenerate likelihood): intervals from counted dwells, "
+                                 "which assume the states are seen, are too narrow")
+        self._jk_se = info.batch_means_se(self, tr, lookahead)
 
     def _apply_jackknife(self, est: list[TrapEstimate]) -> list[TrapEstimate]:
-        se = getattr(self, "_jk_se", None)
-        if se is None or se.shape[0] != len(est):
-            return est
-        z = self._jk_t
-        for t, (s_lc, s_le, s_a, s_o) in zip(est, se, strict=True):
-            # the wider of the batch-means and the exponential-dwell (chi^2) intervals
-            lo, hi = t.tau_c_s * math.exp(-z * s_lc), t.tau_c_s * math.exp(z * s_lc)
-            t.tau_c_ci_s = (min(lo, t.tau_c_ci_s[0]), max(hi, t.tau_c_ci_s[1]))
-            lo, hi = t.tau_e_s * math.exp(-z * s_le), t.tau_e_s * math.exp(z * s_le)
-            t.tau_e_ci_s = (min(lo, t.tau_e_ci_s[0]), max(hi, t.tau_e_ci_s[1]))
-            t.amplitude_ci_a = (min(t.amplitude_a - z * s_a, t.amplitude_ci_a[0]),
-                                max(t.amplitude_a + z * s_a, t.amplitude_ci_a[1]))
-            t.occupancy_ci = (max(0.0, min(t.occupancy - z * s_o, t.occupancy_ci[0])),
-                              min(1.0, max(t.occupancy + z * s_o, t.occupancy_ci[1])))
-        return est
+        return info.apply(est, getattr(self, "_oi_cov", None), getattr(self, "_jk_se", None))
+
+    # ------------------------------------------------------------------ parameters
+    def _theta(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def _set_theta(self, theta: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _score_stats(self, s: _Stats) -> np.ndarray:
+        raise NotImplementedError
 
     def _check_fitted(self) -> None:
         if self.n_iter == 0:
@@ -393,6 +378,66 @@ class GaussianHMM(_BaseHMM):
         self.trans = counts / counts.sum(axis=1, keepdims=True)
         occ = np.bincount(lab, minlength=k) + 1.0
         self.start = occ / occ.sum()
+        if k == 2:
+            self._best_start(sample, st)
+
+    def _best_start(self, sample: np.ndarray, st, screen: int = 12) -> None:
+        """Several two-level starts (k-means, moments, Gaussian mixture, percentiles; see
+        :mod:`ftjlab.rtn.em`), each run for ``screen`` E-steps on a leading part of the
+        trace; the one with the highest log-likelihood is kept."""
+        head = sample[: min(sample.size, 100_000)]
+        cands = [(self.means.copy(), self.variances.copy(), self.trans.copy(), "k-means")]
+        for c in em.two_level_starts(head):
+            t = np.array([[1 - c.p_up, c.p_up], [c.p_down, 1 - c.p_down]])
+            cands.append((np.array([c.low, c.high]), np.full(2, max(c.var, 1e-6 * st.std**2)),
+                          np.clip(t, 1e-6, 1 - 1e-6), c.source))
+        best, best_ll = None, -math.inf
+        tr = Trace(head, self.interval_s)
+        for means, var, trans, source in cands:
+            self.means, self.variances, self.trans = means, var, trans
+            self.trans = self.trans / self.trans.sum(axis=1, keepdims=True)
+            self.start = np.full(2, 0.5)
+            self._scale = float(np.sqrt(np.mean(self.variances)))
+            try:
+                res, _ = em.run_em(lambda: self._estep(tr, DEFAULT_LOOKAHEAD), self._mstep,
+                                   self._theta, self._set_theta, tr.n, max_iter=screen)
+            except (FloatingPointError, ValueError, np.linalg.LinAlgError):
+                continue
+            if np.isfinite(res.loglik) and res.loglik > best_ll:
+                best_ll = res.loglik
+                best = (self.means.copy(), self.variances.copy(), self.trans.copy(),
+                        self.start.copy(), source)
+        if best is not None:
+            self.means, self.variances, self.trans, self.start, self.start_source = best
+
+    def _theta(self) -> np.ndarray:
+        k = self.n_states
+        with np.errstate(divide="ignore"):
+            lt = np.log(np.maximum(self.trans, 1e-300))
+        off = (lt - np.diag(lt)[:, None])[~np.eye(k, dtype=bool)]
+        lv = np.log(self.variances[:1] if self.tied else self.variances)
+        return np.concatenate([self.means / self._scale, lv, off])
+
+    def _set_theta(self, theta: np.ndarray) -> None:
+        k = self.n_states
+        nv = 1 if self.tied else k
+        self.means = theta[:k] * self._scale
+        self.variances = np.broadcast_to(np.exp(theta[k : k + nv]), (k,)).copy()
+        lt = np.zeros((k, k))
+        lt[~np.eye(k, dtype=bool)] = theta[k + nv :]
+        lt -= lt.max(axis=1, keepdims=True)
+        t = np.exp(lt)
+        self.trans = t / t.sum(axis=1, keepdims=True)
+
+    def _score_stats(self, s: _Stats) -> np.ndarray:
+        k = self.n_states
+        ss = s.x2 - 2 * self.means * s.x + self.means**2 * s.g
+        d_mu = self._scale * (s.x - self.means * s.g) / self.variances
+        d_lv = -s.g / 2 + ss / (2 * self.variances)
+        d_lv = np.array([d_lv.sum()]) if self.tied else d_lv
+        rows = s.xi.sum(axis=1, keepdims=True)
+        d_t = (s.xi - rows * self.trans)[~np.eye(k, dtype=bool)]
+        return np.concatenate([d_mu, d_lv, d_t])
 
     def _mstep(self, s: _Stats) -> None:
         g = np.maximum(s.g, 1e-300)
@@ -445,10 +490,12 @@ class GaussianHMM(_BaseHMM):
         e = 1 - f
         s = self._last_stats
         memory = 1.0 - self.trans[e, f] - self.trans[f, e]
-        if memory < MIN_MEMORY:
+        lr = getattr(self, "memory_lr", math.nan)
+        if memory <= 0 or lr < MEMORY_LR:
             raise BadInput(
                 f"trace: the two-level fit has no memory from one sample to the next "
-                f"(1 - P01 - P10 = {memory:.3f}): no trap, or one much faster than the "
+                f"(1 - P01 - P10 = {memory:.3f}; likelihood ratio against independent "
+                f"readings {lr:.3g} < {MEMORY_LR}): no trap, or one much faster than the "
                 f"{self.interval_s:.3g} s sampling interval; its time constants cannot be "
                 "measured at this sampling"
             )
@@ -458,6 +505,7 @@ class GaussianHMM(_BaseHMM):
             amplitude=self.means[f] - self.means[e],
             n_filled=s.g[f], n_empty=s.g[e], sigma=self.noise_sigma, n=self.n_samples,
         )  # fmt: skip
+        est.memory_lr = float(getattr(self, "memory_lr", math.nan))
         if jackknife and filled == self._filled:
             self._apply_jackknife([est])
         return est
@@ -569,6 +617,39 @@ class FactorialHMM(_BaseHMM):
             self.trap_trans[k] = np.where(rows > 0, c / np.maximum(rows, 1e-300), np.eye(2))
         self._compose()
 
+    def _theta(self) -> np.ndarray:
+        p01, p10 = self.trap_trans[:, 0, 1], self.trap_trans[:, 1, 0]
+        return np.concatenate([[self.base / self._scale], self.amplitudes / self._scale,
+                               [math.log(self.variances[0])], special.logit(p01),
+                               special.logit(p10)])
+
+    def _set_theta(self, theta: np.ndarray) -> None:
+        k = self.n_traps
+        self.base = float(theta[0] * self._scale)
+        self.amplitudes = np.asarray(theta[1 : 1 + k] * self._scale, dtype=np.float64)
+        self.variances = np.full(self.n_states, math.exp(theta[1 + k]))
+        p01 = special.expit(theta[2 + k : 2 + 2 * k])
+        p10 = special.expit(theta[2 + 2 * k : 2 + 3 * k])
+        self.trap_trans = np.stack([np.stack([1 - p01, p01], -1), np.stack([p10, 1 - p10], -1)],
+                                   axis=1)
+        self._compose()
+
+    def _score_stats(self, s: _Stats) -> np.ndarray:
+        d = np.hstack([np.ones((self.n_states, 1)), self._bits])
+        var = self.variances[0]
+        d_lin = self._scale * d.T @ (s.x - self.means * s.g) / var
+        ss = s.x2 - 2 * self.means * s.x + self.means**2 * s.g
+        d_lv = -s.g.sum() / 2 + ss.sum() / (2 * var)
+        up, down = [], []
+        for k in range(self.n_traps):
+            bi = self._bits[:, k]
+            c = np.array([[s.xi[np.ix_(bi == a, bi == b)].sum() for b in (0, 1)]
+                          for a in (0, 1)])
+            p01, p10 = self.trap_trans[k, 0, 1], self.trap_trans[k, 1, 0]
+            up.append(c[0, 1] * (1 - p01) - c[0, 0] * p01)
+            down.append(c[1, 0] * (1 - p10) - c[1, 1] * p10)
+        return np.concatenate([d_lin, [d_lv], up, down])
+
     def transition_counts(self, k: int) -> np.ndarray:
         """Expected 2 x 2 transition counts of trap ``k`` in the last E-step."""
         s = self._last_stats
@@ -595,6 +676,8 @@ class FactorialHMM(_BaseHMM):
                 n_filled=occ_samples, n_empty=s.g.sum() - occ_samples, sigma=sigma,
                 n=self.n_samples,
             ))  # fmt: skip
+        if self.n_traps == 1:
+            out[0].memory_lr = float(getattr(self, "memory_lr", math.nan))
         return self._apply_jackknife(out) if jackknife else out
 
 
@@ -606,162 +689,68 @@ def _chain(lc: float, le: float, dt: float) -> np.ndarray:
     return np.array([[1 - p01, p01], [p10, 1 - p10]])
 
 
-class ApertureHMM(_BaseHMM):
-    """One trap read through apertures: each reading averages the current over ``aperture``
-    of every ``interval``, so a reading during which the trap flips lies between the levels.
+APERTURE_MIN_TAU = 0.05  # aperture / tau* above which the aperture model is used
 
-    Hidden state of a reading: (trap state at the aperture's start, at its end) = 4 states.
-    Emissions: the level (Gaussian read noise) when both agree; after a single flip at a
-    uniformly distributed time, level_a + (level_b - level_a) u, u ~ U(0, 1), plus noise.
-    Transitions: the exact two-state chain over the gap (interval - aperture) then over the
-    aperture, parameterised by the capture and emission rates themselves (fitted by a 2-D
-    maximisation of the expected complete-data likelihood in the M-step). Without this, a
-    factorial model explains the in-between readings as a second trap of half the amplitude
-    with the same kinetics. Neglects two flips within one aperture (order (aperture/tau)^2).
-    """
 
-    def __init__(self, aperture_fraction: float, filled: str = "low",
-                 engine: str | None = None):
-        super().__init__(engine)
-        if not 0 < aperture_fraction <= 1:
-            raise BadInput(f"aperture: must be within (0, 1] of the interval, got "
-                           f"{aperture_fraction!r}")
-        if filled not in ("low", "high"):
-            raise BadInput(f"filled: 'low' or 'high', got {filled!r}")
-        self.aperture_fraction = float(aperture_fraction)
-        self.filled = filled
-        self.n_states = 4
-        self.n_traps = 1
+def one_trap_model(tr: Trace, aperture_fraction: float | None, screen: _BaseHMM | None = None,
+                   max_iter: int = 3000, tol: float = 1e-8):
+    """The one-trap model for a trace: the exact aperture model when the readings average
+    over at least ``APERTURE_MIN_TAU`` x tau* (tau* from a two-level fit, ``screen`` if
+    given), else the two-level HMM; fitted, with errors."""
+    from .aperture import ApertureHMM
 
-    @property
-    def n_parameters(self) -> int:
-        return 5  # two levels, noise, two rates
-
-    # pair index p = 2 * start + end
-    def _compose(self) -> None:
-        dt = self.interval_s
-        a = self.aperture_fraction * dt
-        g = _chain(self.lc, self.le, dt - a) if dt - a > 0 else np.eye(2)
-        ap = _chain(self.lc, self.le, a)
-        t = np.zeros((4, 4))
-        for i in range(2):
-            for j in range(2):
-                for k in range(2):
-                    for m in range(2):
-                        t[2 * i + j, 2 * k + m] = g[j, k] * ap[k, m]
-        self.trans = t
-        occ = self.lc / (self.lc + self.le)
-        pi = np.array([1 - occ, occ])
-        self.start = (pi[:, None] * ap).ravel()
-        self.means = np.array([self.mu_e, (self.mu_e + self.mu_f) / 2,
-                               (self.mu_e + self.mu_f) / 2, self.mu_f])
-        self.variances = np.full(4, self.var)
-
-    def _initialise(self, tr: Trace, st) -> None:
-        g = GaussianHMM(2, engine=self.engine).fit(tr.read(0, min(tr.n, 50_000)),
-                                                    tr.interval_s, max_iter=15, tol=1e-6)
-        f = 0 if self.filled == "low" else 1
-        self.mu_f, self.mu_e = float(g.means[f]), float(g.means[1 - f])
-        self.var = float(g.variances.mean())
-        p01, p10 = float(g.trans[1 - f, f]), float(g.trans[f, 1 - f])
-        if 0 < p01 + p10 < 1:
-            self.lc, self.le = continuous_rates(p01, p10, tr.interval_s)
-        else:
-            self.lc = self.le = 1.0 / tr.interval_s
-        self._compose()
-
-    def _fb(self, x, prior, prev, n_keep):
-        lo, hi = min(self.mu_e, self.mu_f), max(self.mu_e, self.mu_f)
-        sd = math.sqrt(self.var)
-        logn = -0.5 * np.log(2 * np.pi * self.var)
-        le_ = logn - (x - self.mu_e) ** 2 / (2 * self.var)
-        lf_ = logn - (x - self.mu_f) ** 2 / (2 * self.var)
-        span = max(hi - lo, 1e-300)
-        dens = special.ndtr((x - lo) / sd) - special.ndtr((x - hi) / sd)
-        lt = np.log(np.maximum(dens, 1e-300)) - math.log(span)
-        logb = np.stack([le_, lt, lt, lf_], axis=1)
-        mx = logb.max(axis=1)
-        b = np.exp(logb - mx[:, None])
-        ll, g, xs, x2, xi, last = kern.forward_backward_emissions(b, x, self.trans, prior, prev,
-                                                                  n_keep)
-        return ll + float(mx[:n_keep].sum()), g, xs, x2, xi, last
-
-    def _mstep(self, s: _Stats) -> None:
-        g0, g3 = max(s.g[0], 1e-300), max(s.g[3], 1e-300)
-        self.mu_e, self.mu_f = s.x[0] / g0, s.x[3] / g3
-        ss = (s.x2[0] - 2 * self.mu_e * s.x[0] + self.mu_e**2 * s.g[0]
-              + s.x2[3] - 2 * self.mu_f * s.x[3] + self.mu_f**2 * s.g[3])
-        self.var = max(float(ss / (s.g[0] + s.g[3])), 1e-300)
-        xi = s.xi.reshape(2, 2, 2, 2)  # (i, j) -> (k, m)
-        n_gap = xi.sum(axis=(0, 3))  # j -> k
-        n_ap = xi.sum(axis=(0, 1))  # k -> m
-        dt = self.interval_s
-        a = self.aperture_fraction * dt
-
-        def nll(q: np.ndarray) -> float:
-            lc, le = math.exp(q[0]), math.exp(q[1])
-            out = -float(np.sum(n_ap * np.log(np.maximum(_chain(lc, le, a), 1e-300))))
-            if dt - a > 0:
-                out -= float(np.sum(n_gap * np.log(np.maximum(_chain(lc, le, dt - a),
-                                                              1e-300))))
-            return out
-
-        r = optimize.minimize(nll, np.log([self.lc, self.le]), method="Nelder-Mead",
-                              options={"xatol": 1e-7, "fatol": 1e-9, "maxiter": 400})
-        self.lc, self.le = float(math.exp(r.x[0])), float(math.exp(r.x[1]))
-        self._counts = (n_gap, n_ap)
-        self._compose()
-
-    def decode_blocks(self, trace, interval_s: float = 1.0, lookahead: int = DEFAULT_LOOKAHEAD):
-        raise BadInput("decode: not available for the aperture model; fit a GaussianHMM(2) "
-                       "for a level path")
-
-    def _estimates(self, jackknife: bool = True) -> list[TrapEstimate]:
-        return self.traps(jackknife)
-
-    def traps(self, jackknife: bool = True) -> list[TrapEstimate]:
-        self._check_fitted()
-        n_gap, n_ap = self._counts
-        captures = float(n_gap[0, 1] + n_ap[0, 1])
-        emissions = float(n_gap[1, 0] + n_ap[1, 0])
-        dt = self.interval_s
-        p = _chain(self.lc, self.le, dt)
-        s = self._last_stats
-        out = [_trap_estimate(
-            p01=p[0, 1], p10=p[1, 0], dt=dt, captures=captures, emissions=emissions,
-            amplitude=self.mu_f - self.mu_e, n_filled=s.g[3], n_empty=s.g[0],
-            sigma=math.sqrt(self.var), n=self.n_samples,
-        )]  # fmt: skip
-        return self._apply_jackknife(out) if jackknife else out
-
-    @property
-    def base(self) -> float:
-        return float(self.mu_e)
+    m = screen if screen is not None else FactorialHMM(1).fit(tr, max_iter=max_iter, tol=tol,
+                                                              errors=False)
+    if aperture_fraction:
+        t = m.traps(jackknife=False)[0]
+        tau_star = (1 / (1 / t.tau_c_s + 1 / t.tau_e_s) if t.tau_c_s > 0 and t.tau_e_s > 0
+                    else tr.interval_s)
+        if aperture_fraction * tr.interval_s >= APERTURE_MIN_TAU * tau_star:
+            return ApertureHMM(aperture_fraction).fit(tr, errors=True)
+    if screen is not None or not m.converged:
+        m.fit(tr, max_iter=max(max_iter - m.n_iter, 10), tol=tol, warm_start=True,
+              errors=True)
+    else:
+        m._errors(tr, DEFAULT_LOOKAHEAD)
+    return m
 
 
 def select_traps(trace, interval_s: float | None = None, max_traps: int = 3,
-                 max_iter: int = 200, tol: float = 1e-7, screen_iter: int = 25,
+                 max_iter: int = 3000, tol: float = 1e-8, screen_iter: int = 25,
                  baseline_bic: float = math.inf, aperture_fraction: float | None = None
                  ) -> tuple[_BaseHMM, dict[int, float]]:
     """Fit factorial models with 1..max_traps traps, keep the one with the lowest BIC, and
-    finish its fit. Candidates get ``screen_iter`` EM iterations first (a model with a
-    spurious extra trap converges slowly and never pays for its parameters; a real extra
-    trap wins by far within a few iterations). The winner is not finished when
-    ``baseline_bic`` (e.g. of white noise, no trap) beats it. With ``aperture_fraction``
-    (aperture / interval) the one-trap candidate is an :class:`ApertureHMM`. Returns
-    (best model, {traps: BIC})."""
+    finish its fit (to convergence, with errors). Candidates get ``screen_iter`` E-steps
+    first (a model with a spurious extra trap converges slowly and never pays for its
+    parameters; a real extra trap wins by far within a few iterations). The winner is not
+    finished when ``baseline_bic`` (e.g. of white noise, no trap) beats it. With
+    ``aperture_fraction`` (aperture / interval) a one-trap winner whose readings average
+    over >= 5 % of tau* is refitted with the exact aperture model. Returns (best model,
+    {traps: BIC})."""
     tr = as_trace(trace, interval_s or 1.0)
+    if interval_s is not None:
+        tr.interval_s = float(interval_s)
     models, scores = {}, {}
     for k in range(1, max_traps + 1):
-        m = (ApertureHMM(aperture_fraction) if k == 1 and aperture_fraction else
-             FactorialHMM(k))
-        m.fit(tr, interval_s, max_iter=min(screen_iter, max_iter), tol=tol, errors=False)
+        m = FactorialHMM(k)
+        m.fit(tr, max_iter=min(screen_iter, max_iter), tol=tol, errors=False)
         models[k], scores[k] = m, m.bic()
-    best = models[min(scores, key=scores.get)]
-    if scores[best.n_traps] < baseline_bic:
-        if not best.converged:
-            best.fit(tr, interval_s, max_iter=max_iter - best.n_iter, tol=tol,
-                     warm_start=True, errors=False)
-            scores[best.n_traps] = best.bic()
-        best._jackknife(tr, DEFAULT_LOOKAHEAD)
+    k_best = min(scores, key=scores.get)
+    best = models[k_best]
+    if scores[k_best] < baseline_bic:
+        if k_best == 1:
+            best = one_trap_model(tr, aperture_fraction, best, max_iter, tol)
+        else:
+            best.fit(tr, max_iter=max(max_iter - best.n_iter, 10), tol=tol, warm_start=True,
+                     errors=True)
+        scores[k_best] = best.bic()
     return best, scores
+
+
+def __getattr__(name: str):
+    # the exact aperture model lives in its own module, which builds on this one
+    if name == "ApertureHMM":
+        from .aperture import ApertureHMM
+
+        return ApertureHMM
+    raise AttributeError(name)

@@ -54,13 +54,16 @@ def test_analysis_of_a_recorded_trace_is_stored_next_to_the_run(trap_file):
     var_rtn = DI**2 * 0.25 * 0.75
     assert rep.acf[1] == pytest.approx(var_rtn * np.exp(-DT / tau_star) / (var_rtn + SIGMA**2),
                                        abs=0.01)
-    assert any("ApertureHMM" in n for n in rep.notes)  # 10 us apertures every 50 us
+    # 10 us apertures are 1.3 % of tau*: below the 5 % from which the aperture model is used
+    assert not any("ApertureHMM" in n for n in rep.notes)
+    assert rep.warnings == [] and t.ci_method.startswith("observed information")
     group = analysis.store(rep, path, run_id)
     with h5py.File(path, "r") as f:
         g = f[group]
         assert g["tau_c"].attrs["units"] == "s" and g["tau_c"][0] == pytest.approx(t.tau_c_s)
         assert g["psd"].shape == g["psd_f"].shape and g["tlp_counts"].shape == (64, 64)
         assert g.attrs["n_traps"] == 1
+        assert "warnings" in g.attrs and "observed information" in str(g.attrs["ci_methods"])
 
 
 def test_dwell_times_from_the_viterbi_path():

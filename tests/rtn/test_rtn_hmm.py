@@ -104,7 +104,7 @@ def test_readings_integrating_over_half_the_interval_keep_one_trap():
     runs)."""
     from ftjlab.rtn.analysis import analyze
 
-    x = simulate_rtn([1.4e-3], [1.2e-3], [-1.0], 200_000, 0.2, 61, dt=2e-4, aperture=1e-4)
+    x = simulate_rtn([1.4e-3], [1.2e-3], [-1.0], 60_000, 0.2, 61, dt=2e-4, aperture=1e-4)
     m = ApertureHMM(0.5).fit(x, 2e-4)
     t = m.traps()[0]
     assert t.tau_c_s == pytest.approx(1.4e-3, rel=0.05)
