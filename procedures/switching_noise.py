@@ -105,8 +105,8 @@ class SwitchingNoise(FTJProcedure):
                                 {"axis": "unit (unused units NaN)"}),
             "settings": StreamSpec(np.float64, "1, 1, 1, s, 1", (5,), {
                 "columns": "step, target_p, cells_in_use, instrument_s, flips"}),
-            "drift": StreamSpec(np.float64, "1, 1, 1, 1, 1", (5,), {
-                "columns": "step, cell, polarity, observed_p, target_p (re-tune or exclusion)"}),
+            "checks": StreamSpec(np.float64, "1, 1, 1, 1, 1", (5,), {
+                "columns": "step, observed_p_set, observed_p_reset, retuned, excluded"}),
         }
 
     def estimate_s(self) -> float:
@@ -238,10 +238,13 @@ class SwitchingNoise(FTJProcedure):
             mean_spin.append(float((2.0 * bits[use] - 1.0).mean()))
             if self.schedule == "constant" and (step + 1) % self.check_every == 0:
                 n_events = len(tracker.events)
-                gone = tracker.check(step, key, self._cal.laws, use)
-                for ev in tracker.events[n_events:]:
-                    self.record("drift", [[ev[0], ev[1], ev[2], ev[3], ev[4]]])
-                if gone or len(tracker.events) > n_events:
+                counts = tracker.counts[:, :, use].sum(axis=2)
+                observed = [counts[i, 1] / max(1, counts[i, 0]) for i in (0, 1)]
+                gone = tracker.check(step, key, self._cal.laws_for(key), use)
+                new = tracker.events[n_events:]
+                self.record("checks", [[step, *observed,
+                                        sum(e[5] == "retuned" for e in new), len(gone)]])
+                if gone or new:
                     points.clear()
                     use = use & ~np.isin(np.arange(use.size), gone)
             self.progress(100.0 * (step + 1) / len(targets))
@@ -258,6 +261,9 @@ class SwitchingNoise(FTJProcedure):
             self.result("pulses_per_bit",
                         (sw.pulses - pulses0) / max(1, steps_done * int(use.sum())), "1")
         self.result("mean_spin", np.array(mean_spin), "1")
+        self.result("drift_events", json.dumps(
+            [{"step": e[0], "cell": list(self._cell_list()[e[1]]), "polarity": e[2],
+              "observed_p": e[3], "target_p": e[4], "action": e[5]} for e in tracker.events]))
         if self.schedule == "constant" and steps_done >= 3:
             noise = np.array(self._noise_history)
             full = np.all(np.isfinite(noise), axis=0)

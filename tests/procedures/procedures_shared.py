@@ -30,6 +30,35 @@ def _vae_map_file() -> str:
     return _MAP_FILE[0]
 
 
+_CAL_FILE: list[str] = []
+
+
+def _switching_calibration_file() -> str:
+    """A switching-noise run holding calibration trials of word line 0, cells 0..7, drawn from
+    a known NLS law (tau0 20 ns, Va 3 V, alpha 3, beta 2), so the runs skip the calibration."""
+    if _CAL_FILE:
+        return _CAL_FILE[0]
+    from ftjlab.procedures.switching_noise import SwitchingNoise
+
+    from ftjlab.store import RunWriter
+
+    rng = np.random.default_rng(2)
+    rows = []
+    for pol in (1, -1):
+        for c in range(8):
+            for t in (1e-6, 4e-6):
+                for v in np.linspace(1.7, 2.2, 11):
+                    p = 1 - np.exp(-((t / (20e-9 * np.exp((3.0 / v) ** 3))) ** 2))
+                    rows.append((0, c, pol, v, t, 400, rng.binomial(400, p)))
+    spec = SwitchingNoise().streams()["trials"]
+    writer = RunWriter.create(TEMP["root"] / "switching-cal", "switching-noise", {}, {},
+                              {"trials": spec})
+    writer.append("trials", np.array(rows, dtype=np.float64))
+    writer.finish("completed")
+    _CAL_FILE.append(str(writer.path))
+    return _CAL_FILE[0]
+
+
 #: small runs of every procedure (parameters as text, as given on the command line)
 SMALL = {
     "conductance-map": {},
@@ -43,6 +72,7 @@ SMALL = {
     "retention": {"reads": "5"},
     "vae-program": {"max_rows": "1"},
     "vae-generate": {"samples": "40", "cells_per_latent": "1"},  # + maps_from, png_dir
+    "switching-noise": {"steps": "12", "check_every": "10", "p_tolerance": "0.2"},
 }
 #: through a sim server the bench's clock is wall time: short waits
 OVER_TCP = {"retention": {"reads": "3", "t_first": "0.05", "t_last": "0.3"}}
@@ -55,6 +85,8 @@ def small(name: str) -> dict[str, str]:
         png = TEMP["root"] / "vae-png"
         png.mkdir(exist_ok=True)
         out.update(maps_from=_vae_map_file(), png_dir=str(png))
+    if name == "switching-noise":
+        out.update(calibration=_switching_calibration_file())
     return out
 
 

@@ -14,15 +14,19 @@ class Cells:
     """``n`` simulated cells; a trial = saturated start, one pulse, "flipped" when more than
     half of the cell's area switched (the middle of its conductance window)."""
 
-    def __init__(self, n: int, seed: int, model: SwitchingModel | None = None) -> None:
+    def __init__(self, n: int, seed: int, model: SwitchingModel | None = None,
+                 domains: DomainArray | None = None, index: np.ndarray | None = None) -> None:
         self.rng = np.random.default_rng(seed)
-        self.d = DomainArray(model or SwitchingModel(), n, self.rng)
-        area = self.d.area.astype(np.float64)
+        self.d = domains if domains is not None else DomainArray(
+            model or SwitchingModel(), n, self.rng)
+        self.index = np.arange(n) if index is None else np.asarray(index)
+        area = self.d.area[self.index].astype(np.float64)
         self.area = area / area.sum(axis=1, keepdims=True)
         self.n = n
 
     def flips(self, cell: int, volts: float, width_s: float, trials: int) -> np.ndarray:
-        p = self.d.switching_probability(np.array([cell]), np.array([float(volts)]), width_s)[0]
+        p = self.d.switching_probability(self.index[cell:cell + 1], np.array([float(volts)]),
+                                         width_s)[0]
         return (self.rng.random((trials, p.size)) < p) @ self.area[cell] > 0.5
 
     def p_true(self, cell: int, volts: float, width_s: float, trials: int = 10_000) -> float:
