@@ -101,7 +101,9 @@ class Trace:
         if dataset not in info.datasets:
             raise BadInput(f"dataset: run {info.run_id!r} has no dataset {dataset!r} "
                            f"(has: {sorted(info.datasets)})")
-        shape, _, units = info.datasets[dataset]
+        shape, dtype, units = info.datasets[dataset]
+        if np.dtype(dtype).kind not in "fiu":
+            raise BadInput(f"dataset: {dataset!r} holds {dtype}, not readings (numbers)")
         if len(shape) == 1:
             if cell != 0:
                 raise BadInput(f"cell: dataset {dataset!r} holds one cell, got cell={cell}")
@@ -116,6 +118,9 @@ class Trace:
             if interval_s is None:
                 raise BadInput(f"interval_s: run {info.run_id!r} has no parameter interval_s; "
                                "give it explicitly")
+        if isinstance(interval_s, bool) or not isinstance(interval_s, int | float):
+            raise BadInput(f"interval_s: the run's parameter must be a number, got "
+                           f"{interval_s!r}; give it explicitly")
         two_d = len(shape) == 2
 
         def reader(blk: int, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
