@@ -370,6 +370,12 @@ def _limits(c: _Checker, data: Any) -> dict[str, Any]:
             v = c.typed(value, float, key)
             if v < 0:
                 raise c.fail(key, f"must not be negative, got {v:g}")
+    from ftjlab.instruments.safety import Limits  # strict: known keys, finite, consistent
+
+    try:
+        Limits.from_dict(table)
+    except BadInput as exc:
+        raise BadInput(f"{c.source}:{exc}") from None
     return dict(table)
 
 
