@@ -68,10 +68,8 @@ def _check_sequence(guard: SafetyGuard, args: tuple[Any, ...]) -> None:
         raise guard.refuse(call, "each bit-line entry must be one crosspoint")
     if len(gates) * len(bls) > MAX_READINGS:
         raise guard.refuse(call, f"more than {MAX_READINGS} readings in one sequence")
-    check_route = getattr(guard, "check_route", None)
-    if check_route is not None:
-        for gate in gates:  # every route of the loop is a subset of gate + all bit lines
-            check_route(",".join((gate, *bls)))
+    for gate in gates:  # every route of the loop is a subset of gate + all bit lines
+        guard.check_route(",".join((gate, *bls)))
 
 
 SEQUENCE = register_script(SEQUENCE_NAME, SEQUENCE_SOURCE, _check_sequence, model="2636B")

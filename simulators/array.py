@@ -389,6 +389,68 @@ class FTJArray:
         self.clock.advance(n_reads * aperture_s)
         return current
 
+    def read_cell_sequence(
+        self, masks: np.ndarray, cols: np.ndarray, volts, step_s: float
+    ) -> np.ndarray | None:
+        """Back-to-back slots of ``step_s``, slot k reading bit line ``cols[k]`` with word
+        lines ``masks[k]`` on: the noise-free current (A) of each slot's own bit line, shape
+        (slots,), or None where :meth:`read_bitline_sequence` must do it (a bias above the
+        kinetics bound, wire resistance, unequal line voltages).
+
+        The same physics as :meth:`read_bitline_sequence` (traps exact across the sequence,
+        each slot the exact average of its bit line's current), computed only for the one
+        bit line each slot keeps. The clock advances by ``slots * step_s``.
+        """
+        masks = np.asarray(masks, dtype=bool)
+        cols = np.asarray(cols, dtype=np.int64)
+        v = np.broadcast_to(np.asarray(volts, dtype=np.float64), (self.cols,))
+        biased = v != 0
+        v0 = float(v[biased][0]) if np.any(biased) else 0.0
+        if (
+            abs(v0) > self.params.traps.kinetics_bound_max_v
+            or self.params.conductance.wire_resistance_ohm > 0
+            or np.any(v[biased] != v0)
+        ):
+            return None
+        self._prepare_fast_read(v0)
+        n = masks.shape[0]
+        t0 = self.clock.now_s
+        self.traps_to(t0)
+        self._ensure_h(v0, t0)
+        f = float(self.current_factor(v0))
+        current = (masks * self._h[:, cols].T).sum(axis=1) * (f * biased[cols])
+        window = BiasWindow(t0, step_s, masks, np.where(biased, v0, 0.0))
+        self.traps.open_window(window)
+        flips = self.traps_to(t0 + n * step_s, window)
+        if flips.ids.size and v0 != 0:
+            cells = self.traps.cell[flips.ids]
+            di = (
+                -f
+                * float(self.rtn_amplitude(v0))
+                * self._g_h[cells]
+                * flips.sign
+                * self.traps.amp0[flips.ids]
+                * biased[cells % self.cols]
+            )
+            j = window.read_of(flips.times)
+            frac = (t0 + (j + 1) * step_s - flips.times) / step_s
+            # per flipped cell u: the change it shows in slot k is the sum of its flips in
+            # earlier slots plus the part of slot k after a flip in it; slot k sees cell u if
+            # it reads u's bit line with u's word line on
+            uniq, u = np.unique(cells, return_inverse=True)
+            m = uniq.size
+            later = np.bincount((j + 1) * m + u, weights=di, minlength=(n + 1) * m)
+            change = np.cumsum(later.reshape(n + 1, m)[:n], axis=0)
+            change += np.bincount(j * m + u, weights=di * frac, minlength=n * m).reshape(n, m)
+            ur, uc = np.divmod(uniq, self.cols)
+            seen = (cols[:, None] == uc[None, :]) & masks[:, ur]
+            current += np.einsum("ku,ku->k", change, seen)
+        off = self.params.conductance.access_off_current_a
+        if off:
+            current += (off * np.sign(v0)) * (self.rows - masks.sum(axis=1)) * biased[cols]
+        self.clock.advance(n * step_s)
+        return current
+
     def _prepare_fast_read(self, volts: float) -> None:
         """Whole-array reads at ``volts`` are about to run through the event queue."""
         if abs(volts) > self.traps.bound_v:

@@ -37,6 +37,7 @@ import numpy as np
 
 from .array import FTJArray
 from .clock import VirtualClock
+from .fastrandom import standard_normal_f32
 from .params import ArrayParams
 
 log = logging.getLogger(__name__)
@@ -351,6 +352,101 @@ class Bench:
                 return np.array([float(np.sum(out[bls]))])
             trace = self.array.acquire(rows_on, bls, volts[bls], n, interval_s, aperture_s)
             return trace.sum(axis=0, dtype=np.float64)
+
+    def measure_grid(
+        self,
+        terminal: str,
+        gates: list[list[Crosspoint]],
+        bls: list[Crosspoint],
+        aperture_s: float,
+        dead_s: float,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One current reading into ``terminal`` for every route ``gates[p] + [bls[i]]``
+        (gate-set-major): each route closes exclusively with every relay moving at once (one
+        settling time), then one reading of ``aperture_s`` plus ``dead_s``. Returns
+        ``(currents_a, start_times_s)``, shape ``(len(gates), len(bls))``.
+
+        Equals that many ``switch`` + ``measure_current(terminal, 1, ...)`` calls, computed
+        as one whole-array read sequence (:meth:`FTJArray.read_cell_sequence`) when every
+        gate set reaches only word lines, ``terminal`` is the only source on the bit lines
+        and each entry of ``bls`` is one of its bit lines; the read noise is that of
+        ``aperture_s``. Two simplifications against the one-by-one path, both far below the
+        read noise at a read bias (where RTN is negligible): during the sequence the bit
+        lines it reads sit at the read bias throughout (not only during their own readings),
+        and trap flips average over the whole slot (settling + aperture) rather than the
+        aperture alone. Otherwise the routes are read one by one.
+        """
+        n_g, n_b = len(gates), len(bls)
+        out = np.zeros((n_g, n_b))
+        starts = np.zeros((n_g, n_b))
+        slot = self.relay_settle_s + float(aperture_s) + float(dead_s)
+        with self.lock:
+            drive = self._drives.get(terminal)
+            cols = self._grid_bitlines(terminal, bls)
+            masks = [self._grid_wordlines(gate) for gate in gates]
+            if drive is None or not drive.output_on or cols is None or any(
+                m is None for m in masks
+            ):
+                for p, gate in enumerate(gates):
+                    for i, bl in enumerate(bls):
+                        route = [*gate, bl]
+                        self.switch(route, [q for q in self._closed if q not in route])
+                        starts[p, i] = self.clock.now_s
+                        out[p, i] = self.measure_current(terminal, 1, aperture_s + dead_s,
+                                                         aperture_s)[0]
+                return out, starts
+            n = n_g * n_b
+            flat_out, flat_starts = out.reshape(n), starts.reshape(n)
+            first = 0
+            if self._closed == {*gates[0], bls[0]}:  # no relay moves for the first reading
+                flat_starts[0] = self.clock.now_s
+                flat_out[0] = self.measure_current(terminal, 1, aperture_s + dead_s,
+                                                   aperture_s)[0]
+                first = 1
+            if first < n:
+                v0 = float(drive.volts)
+                volts = np.zeros(self.array.cols)
+                volts[np.unique(cols)] = v0
+                t0 = self.clock.now_s
+                all_masks = np.repeat(np.array(masks), n_b, axis=0)[first:]
+                all_cols = np.tile(cols, n_g)[first:]
+                values = self.array.read_cell_sequence(all_masks, all_cols, volts, slot)
+                if values is None:
+                    seq = self.array.read_bitline_sequence(all_masks, volts, slot, noise=False)
+                    values = seq[np.arange(n - first), all_cols]
+                f = float(self.array.current_factor(v0))
+                g = values / f if f else np.zeros(values.size)
+                sigma = self.array.noise_sigma(values, g, aperture_s)
+                flat_out[first:] = values + sigma * standard_normal_f32(self.rng, values.size)
+                flat_starts[first:] = t0 + slot * np.arange(n - first) + self.relay_settle_s
+            self._closed = {*gates[-1], bls[-1]}  # the relays as the last step left them
+            self._rewire()
+        return out, starts
+
+    def _grid_bitlines(self, terminal: str, bls: list[Crosspoint]) -> np.ndarray | None:
+        """Bit-line index of each crosspoint if each connects ``terminal`` to a bit line."""
+        cols = []
+        for p in bls:
+            line = self._lines.get((p.slot, p.column))
+            if self.wiring.rows.get(p.row) != terminal or line is None or line.kind != "BL":
+                return None
+            cols.append(line.index)
+        return np.array(cols, dtype=np.int64)
+
+    def _grid_wordlines(self, gate: list[Crosspoint]) -> np.ndarray | None:
+        """Word lines a gate set turns on, if it reaches no bit line (else None)."""
+        mask = np.zeros(self.array.rows, dtype=bool)
+        for p in gate:
+            t = self.wiring.rows.get(p.row)
+            line = self._lines.get((p.slot, p.column))
+            if t is None or line is None:
+                continue
+            if line.kind != "WL":
+                return None
+            d = self._drives.get(t)
+            if d is not None and d.output_on and d.volts >= self.wl_on_threshold_v:
+                mask[line.index] = True
+        return mask
 
     def pulse(
         self,

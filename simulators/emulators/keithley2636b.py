@@ -495,6 +495,17 @@ class Keithley2636B(TSPEmulator):
         super().__init__(bench.clock, max_script_s=max_script_s, seed=bench.seed)
         self.localnode.linefreq = self._initial_linefreq
 
+    #: run the driver's registered array scripts natively (same results, see tsp_native)
+    native_scripts = True
+
+    def execute(self, code: str) -> bool:
+        ok = super().execute(code)
+        if ok and self.native_scripts and code.startswith("function ftj"):
+            from .tsp_native import install
+
+            install(self, code)
+        return ok
+
     def _install(self, g: Any) -> None:
         self.smua = SMU(self, "a")
         self.smub = SMU(self, "b")

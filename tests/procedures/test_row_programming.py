@@ -91,3 +91,29 @@ def test_pulses_reach_only_cells_of_the_row_that_still_needed_one(both):
         assert after[r, col] == before[r, col]
     # rows outside the targets are never pulsed and keep their state
     np.testing.assert_array_equal(after[ROWS:], before[ROWS:])
+
+
+def test_the_emulator_runs_the_registered_sequence_natively_with_the_lua_results():
+    """The emulator's native ftjseq and the Lua source it replaces: same virtual time, same
+    relays left closed, the same readings up to read noise (1 NPLC)."""
+    results = {}
+    for native in (True, False):
+        session = BenchSession.open(seed=7)
+        try:
+            session.emulators["smu"].native_scripts = native
+            c = ArrayController(session)
+            c.read_cells(0, [0], 0.2, 1.0)  # bias, gate and script in place
+            t0 = session.now_s()
+            with Meter(session) as meter:
+                currents = c.measure_routes([[0], [1, 2], [5]], list(range(32)), 0.2, 1.0)
+            results[native] = (currents, session.now_s() - t0, session.sim.closed(),
+                               meter.result.round_trips)
+        finally:
+            session.close()
+    (fast, t_fast, closed_fast, rt_fast), (lua, t_lua, closed_lua, rt_lua) = (
+        results[True], results[False])
+    assert t_fast == pytest.approx(t_lua, rel=1e-9)
+    assert closed_fast == closed_lua
+    assert rt_fast == rt_lua == 2
+    np.testing.assert_allclose(fast, lua, rtol=3e-3)
+    assert np.all(fast[1] > fast[0])  # two word lines on: more current than one

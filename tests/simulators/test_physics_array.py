@@ -369,3 +369,34 @@ def test_bipolar_burst_matches_cycle_by_cycle_pulses_in_distribution():
     )
     assert burst.cycles.mean() == pytest.approx(steps.cycles.mean(), rel=0.03)
     assert burst.clock.now_s == pytest.approx(steps.clock.now_s)
+
+
+def test_cell_sequence_equals_the_bit_line_sequence_it_selects_from():
+    """Slot k of read_cell_sequence is reading k of read_bitline_sequence at bit line cols[k]:
+    with fast, fully active traps and noise off both draw the same trap events, so they agree
+    to rounding (the traps change the readings well above rounding)."""
+    fast = TrapModel(
+        traps_per_cell=3.0,
+        reference_bias_v=0.2,
+        tau_capture_ref_s=3e-5,
+        tau_emission_ref_s=2e-5,
+        activation_v=0.0,
+        amplitude=0.05,
+        kinetics_bound_v=0.2,
+    )
+    no_drift = RetentionModel(drift_nu_mean=0.0, drift_nu_sigma=0.0)
+    params = ArrayParams(rows=16, cols=12, initial_state="on", traps=fast, retention=no_drift)
+    rng = np.random.default_rng(3)
+    masks = rng.random((40, 16)) < 0.4
+    cols = rng.integers(0, 12, 40)
+    volts = np.where(np.arange(12) % 3 == 0, 0.0, 0.2)  # some bit lines unbiased
+    a = FTJArray(params, np.random.default_rng(4))
+    b = FTJArray(params, np.random.default_rng(4))
+    cells = a.read_cell_sequence(masks, cols, volts, 1e-5)
+    full = b.read_bitline_sequence(masks, volts, 1e-5, noise=False)
+    np.testing.assert_allclose(cells, full[np.arange(40), cols], rtol=1e-10, atol=1e-18)
+    ideal = a.current_factor(0.2) * np.einsum("kr,rk->k", masks, a.conductance()[:, cols])
+    ideal *= volts[cols] != 0
+    assert np.abs(cells - ideal).max() > 1e-3 * np.abs(ideal).max()  # traps did act
+    np.testing.assert_array_equal(a.traps.state, b.traps.state)
+    assert a.clock.now_s == pytest.approx(b.clock.now_s)
