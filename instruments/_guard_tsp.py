@@ -24,44 +24,122 @@ from .routing import RoutingError
 from .safety import SafetyError, SafetyGuard, registered_script, script_for_source
 
 _COMMON = re.compile(r"^\*([A-Za-z]+\??)\s*(.*)$")
-_HARMLESS_COMMON = frozenset({"IDN?", "CLS", "OPC?", "ESR?", "STB?", "OPC", "WAI", "TRG",
-                              "ESE", "SRE"})
+_HARMLESS_COMMON = frozenset(
+    {"IDN?", "CLS", "OPC?", "ESR?", "STB?", "OPC", "WAI", "TRG", "ESE", "SRE"}
+)
 #: instrument functions that only read, wait or report (no arguments checked beyond literals)
-_QUERIES = frozenset({"errorqueue.next", "channel.getclose", "tostring", "tonumber",
-                      "smu.measure.i", "smu.measure.v", "smu.measure.iv", "smu.measure.r",
-                      "smu.measure.p", "os.time"})
-_HARMLESS_CALLS = frozenset({"waitcomplete", "opc", "delay", "errorqueue.clear", "timer.reset",
-                             "smu.abort", "smu.nvbuffer1.clear", "smu.nvbuffer2.clear",
-                             "print", "printbuffer", "printnumber"})
-_MEASURE_CALLS = frozenset({"smu.measure.i", "smu.measure.v", "smu.measure.iv", "smu.measure.r",
-                            "smu.measure.p", "smu.measure.overlappedi", "smu.measure.overlappedv",
-                            "smu.measure.overlappediv", "smu.measure.overlappedr",
-                            "smu.measure.overlappedp"})
+_QUERIES = frozenset(
+    {
+        "errorqueue.next",
+        "channel.getclose",
+        "tostring",
+        "tonumber",
+        "smu.measure.i",
+        "smu.measure.v",
+        "smu.measure.iv",
+        "smu.measure.r",
+        "smu.measure.p",
+        "os.time",
+    }
+)
+_HARMLESS_CALLS = frozenset(
+    {
+        "waitcomplete",
+        "opc",
+        "delay",
+        "errorqueue.clear",
+        "timer.reset",
+        "smu.abort",
+        "smu.nvbuffer1.clear",
+        "smu.nvbuffer2.clear",
+        "print",
+        "printbuffer",
+        "printnumber",
+    }
+)
+_MEASURE_CALLS = frozenset(
+    {
+        "smu.measure.i",
+        "smu.measure.v",
+        "smu.measure.iv",
+        "smu.measure.r",
+        "smu.measure.p",
+        "smu.measure.overlappedi",
+        "smu.measure.overlappedv",
+        "smu.measure.overlappediv",
+        "smu.measure.overlappedr",
+        "smu.measure.overlappedp",
+    }
+)
 _BUFFERS = frozenset({"smu.nvbuffer1", "smu.nvbuffer2"})
-_SWEEPS = {"listv": "voltage", "linearv": "voltage", "logv": "voltage",
-           "listi": "current", "lineari": "current", "logi": "current"}
+_SWEEPS = {
+    "listv": "voltage",
+    "linearv": "voltage",
+    "logv": "voltage",
+    "listi": "current",
+    "lineari": "current",
+    "logi": "current",
+}
 _CONSTANTS = {
     "output": {"OUTPUT_OFF": 0, "OUTPUT_ON": 1, "OUTPUT_HIGH_Z": 2},
     "func": {"OUTPUT_DCAMPS": 0, "OUTPUT_DCVOLTS": 1},
 }
 #: harmless numeric settings (path with the channel as "smu")
-_HARMLESS_SETTINGS = frozenset({
-    "smu.source.offmode", "smu.source.highc", "smu.source.sink", "smu.source.settling",
-    "smu.source.delay", "smu.source.lowrangev", "smu.source.lowrangei", "smu.source.limitp",
-    "smu.measure.nplc", "smu.measure.count", "smu.measure.interval", "smu.measure.rangei",
-    "smu.measure.rangev", "smu.measure.autorangei", "smu.measure.autorangev",
-    "smu.measure.autozero", "smu.measure.delay", "smu.measure.lowrangei",
-    "smu.measure.lowrangev", "smu.measure.filter.count", "smu.measure.filter.enable",
-    "smu.measure.filter.type", "smu.trigger.count", "smu.trigger.arm.count",
-    "smu.trigger.source.action", "smu.trigger.measure.action", "smu.trigger.endpulse.action",
-    "smu.trigger.endsweep.action", "format.data", "format.byteorder", "format.asciiprecision",
-    *(f"smu.nvbuffer{n}.{attr}" for n in (1, 2) for attr in (
-        "appendmode", "collecttimestamps", "collectsourcevalues", "fillmode",
-        "timestampresolution", "cachemode")),
-})
+_HARMLESS_SETTINGS = frozenset(
+    {
+        "smu.source.offmode",
+        "smu.source.highc",
+        "smu.source.sink",
+        "smu.source.settling",
+        "smu.source.delay",
+        "smu.source.lowrangev",
+        "smu.source.lowrangei",
+        "smu.source.limitp",
+        "smu.measure.nplc",
+        "smu.measure.count",
+        "smu.measure.interval",
+        "smu.measure.rangei",
+        "smu.measure.rangev",
+        "smu.measure.autorangei",
+        "smu.measure.autorangev",
+        "smu.measure.autozero",
+        "smu.measure.delay",
+        "smu.measure.lowrangei",
+        "smu.measure.lowrangev",
+        "smu.measure.filter.count",
+        "smu.measure.filter.enable",
+        "smu.measure.filter.type",
+        "smu.trigger.count",
+        "smu.trigger.arm.count",
+        "smu.trigger.source.action",
+        "smu.trigger.measure.action",
+        "smu.trigger.endpulse.action",
+        "smu.trigger.endsweep.action",
+        "format.data",
+        "format.byteorder",
+        "format.asciiprecision",
+        *(
+            f"smu.nvbuffer{n}.{attr}"
+            for n in (1, 2)
+            for attr in (
+                "appendmode",
+                "collecttimestamps",
+                "collectsourcevalues",
+                "fillmode",
+                "timestampresolution",
+                "cachemode",
+            )
+        ),
+    }
+)
 #: values the instrument accepts for these (so a checked assignment really takes effect)
-_ACCEPTED = {"limiti": (1e-9, 1.5), "limitv": (0.02, 200.0), "offlimiti": (1e-9, 1.5),
-             "levelv": (-200.0, 200.0), "leveli": (-1.5, 1.5)}
+_ACCEPTED = {
+    "limiti": (1e-9, 1.5),
+    "limitv": (0.02, 200.0),
+    "offlimiti": (1e-9, 1.5),
+    "levelv": (-200.0, 200.0),
+    "leveli": (-1.5, 1.5),
+}
 _SWITCHING = ("close", "open", "exclusiveclose")
 
 
@@ -73,8 +151,11 @@ def _either(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         now = new.get(key)
         if was == now:
             merged[key] = was
-        elif key in ("levelv", "leveli", "limitv", "limiti") and isinstance(was, float) \
-                and isinstance(now, float):
+        elif (
+            key in ("levelv", "leveli", "limitv", "limiti")
+            and isinstance(was, float)
+            and isinstance(now, float)
+        ):
             merged[key] = max(was, now, key=abs)
         else:
             merged[key] = None
@@ -105,6 +186,9 @@ class TSPRules:
 
     model: ClassVar[str] = ""
     default_roles: ClassVar[dict[Hashable, str]] = {}
+    #: a reset of this instrument opens the matrix relays (the 707B itself; not a 2636B
+    #: that switches a 707B over TSP-Link)
+    resets_matrix: ClassVar[bool] = False
 
     def initial_state(self) -> dict[Hashable, Any]:
         return {"functions": frozenset()}
@@ -135,7 +219,8 @@ class TSPRules:
             name = common.group(1).upper() if common else ""
             if name == "RST":
                 self.reset(state, None)
-                state["_closed"], state["_switched"] = frozenset(), True
+                if self.resets_matrix:
+                    state["_closed"], state["_switched"] = frozenset(), True
                 return
             if name in _HARMLESS_COMMON:
                 return
@@ -230,7 +315,8 @@ class TSPRules:
             return False
         if generic == "reset" and not call.args:
             self.reset(state, None)
-            state["_closed"], state["_switched"] = frozenset(), True
+            if self.resets_matrix:
+                state["_closed"], state["_switched"] = frozenset(), True
             return False
         raise guard.refuse(line, f"{call.func}() is not a function the guard accepts")
 
@@ -261,9 +347,8 @@ class TSPSourceRules(TSPRules):
         return state
 
     def reset(self, state: dict, channel: Hashable | None) -> None:
-        for ch in (self.default_roles if channel is None else (channel,)):
-            state[ch] = {**smu_after_reset(), "sweep": None, "rangev": "auto",
-                         "rangei": "auto"}
+        for ch in self.default_roles if channel is None else (channel,):
+            state[ch] = {**smu_after_reset(), "sweep": None, "rangev": "auto", "rangei": "auto"}
 
     def assign(self, guard: SafetyGuard, line: str, statement: Assign, state: dict) -> None:
         generic, channel = _generic(statement.target)
@@ -281,13 +366,21 @@ class TSPSourceRules(TSPRules):
         number = _constant(value, attr)
         if number is None or not math.isfinite(number):
             raise guard.refuse(line, f"{statement.target} must be assigned a numeric literal")
-        if generic in ("smu.source.levelv", "smu.source.leveli", "smu.source.limitv",
-                       "smu.source.limiti", "smu.source.offlimiti"):
+        if generic in (
+            "smu.source.levelv",
+            "smu.source.leveli",
+            "smu.source.limitv",
+            "smu.source.limiti",
+            "smu.source.offlimiti",
+        ):
             low, high = _ACCEPTED[attr]
             level = attr.startswith("level")
             if not (abs(number) <= high if level else low <= number <= high):
-                raise guard.refuse(line, f"{attr} = {number:g} is outside what the instrument "
-                                   "accepts (it would keep the old value)")
+                raise guard.refuse(
+                    line,
+                    f"{attr} = {number:g} is outside what the instrument "
+                    "accepts (it would keep the old value)",
+                )
             if attr == "offlimiti":
                 guard.limits.check_compliance(number)
                 return
@@ -319,8 +412,9 @@ class TSPSourceRules(TSPRules):
             if number not in (0, 1):
                 raise guard.refuse(line, f"{attr} must be 0 or 1")
             key = "range" + attr[-1]
-            shadow[key] = "auto" if number == 1 else (
-                shadow[key] if shadow[key] != "auto" else None)
+            shadow[key] = (
+                "auto" if number == 1 else (shadow[key] if shadow[key] != "auto" else None)
+            )
         else:
             raise guard.refuse(line, f"assignment to {statement.target} is not accepted")
 
@@ -331,8 +425,9 @@ class TSPSourceRules(TSPRules):
                 raise guard.refuse(line, "printbuffer(first, last, buffer...) with literals")
             for arg in call.args[2:]:
                 if not isinstance(arg, Path) or _generic(arg)[0] not in (
-                    f"{b}.{what}" for b in _BUFFERS for what in
-                    ("readings", "timestamps", "sourcevalues", "statuses")
+                    f"{b}.{what}"
+                    for b in _BUFFERS
+                    for what in ("readings", "timestamps", "sourcevalues", "statuses")
                 ):
                     raise guard.refuse(line, "printbuffer prints buffer fields only")
             return True
@@ -363,7 +458,7 @@ class TSPSourceRules(TSPRules):
             limit = "limiti" if func == "voltage" else "limitv"
             if shadow[limit] is None:
                 raise guard.refuse(line, f"a {func} sweep before {limit} was set")
-            shadow["output"] = None if shadow["output"] is not False else False
+            shadow["output"] = True  # taken as on: its sweep may source with the output
             return True
         if generic.startswith("node.channel.") and generic.count(".") == 2:
             operation = generic.rsplit(".", 1)[-1]
@@ -371,8 +466,9 @@ class TSPSourceRules(TSPRules):
                 self.switch(guard, line, operation, call.args, state)
                 return True
         if generic.startswith("node."):
-            raise guard.refuse(line, "only switching (node[N].channel...) may run on a "
-                               "TSP-Link node")
+            raise guard.refuse(
+                line, "only switching (node[N].channel...) may run on a TSP-Link node"
+            )
         return super().call(guard, line, call, state)
 
     def _sweep(
@@ -401,8 +497,12 @@ class TSPSourceRules(TSPRules):
 def _is_constant(path: Path) -> bool:
     """``smua.AUTOZERO_OFF``, ``format.REAL32``, ``channel.BREAK_BEFORE_MAKE``..."""
     parts = path.parts
-    return (len(parts) == 2 and parts[0] in ("smua", "smub", "format", "channel")
-            and isinstance(parts[1], str) and parts[1].isupper())
+    return (
+        len(parts) == 2
+        and parts[0] in ("smua", "smub", "format", "channel")
+        and isinstance(parts[1], str)
+        and parts[1].isupper()
+    )
 
 
 class MatrixRules(TSPRules):
@@ -412,6 +512,7 @@ class MatrixRules(TSPRules):
 
     model = "707B"
     default_roles: ClassVar[dict[Hashable, str]] = {}
+    resets_matrix = True
 
     def assign(self, guard: SafetyGuard, line: str, statement: Assign, state: dict) -> None:
         target = str(statement.target)
@@ -430,4 +531,3 @@ class MatrixRules(TSPRules):
                 self.switch(guard, line, operation, call.args, state)
                 return True
         return super().call(guard, line, call, state)
-

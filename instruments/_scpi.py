@@ -99,9 +99,13 @@ def _canonical(word: str) -> tuple[str, int | None]:
 
 def _tokens(unit: str, rest: str) -> tuple[Token, ...]:
     try:
-        return tuple(tokenize_parameters(rest))
+        tokens = tuple(tokenize_parameters(rest))
     except ScpiError as exc:
         raise ScpiParseRefusal(unit, f"parameters cannot be read ({exc})") from None
+    for token in tokens:
+        if token.kind in ("block", "expr"):
+            raise ScpiParseRefusal(unit, f"{token.kind} data is not accepted")
+    return tokens
 
 
 def parse_message(message: str) -> list[ScpiCommand]:

@@ -10,7 +10,8 @@
    checked (which terminal may reach which line in which role);
 3. programs the instruments' own protections, the second line behind the software guard:
 
-   * 81160A / 33500B: ``*RST`` (a known state), load 1 MOhm (levels = volts at the cell), the
+   * 81160A / 33500B: ``*RST`` (a known state), load 1 MOhm / INF (levels = volts at the cell),
+     the
      level limit window ``VOLT:LIM:HIGH/LOW = +/- max_program_voltage_v`` and
      ``VOLT:LIM:STAT ON``: the generator itself clamps any later level to the window;
    * 2450: overvoltage protection ``SOUR:VOLT:PROT PROT<n>``, the lowest level at or above
@@ -43,6 +44,8 @@ log.addHandler(logging.NullHandler())
 
 #: the generators' load setting for a high-impedance cell (levels are volts at the cell)
 HIGH_Z_OHM = 1e6
+
+
 def start_bench(
     instruments: Mapping[str, Any],
     limits: Limits,
@@ -61,8 +64,9 @@ def start_bench(
     failures = shutdown_safely(*instruments.values(), logger=log)
     if failures:
         instrument, exc = failures[0]
-        raise RuntimeError(f"{getattr(instrument, 'name', instrument)}: cannot switch off "
-                           f"at session start ({exc})")
+        raise RuntimeError(
+            f"{getattr(instrument, 'name', instrument)}: cannot switch off at session start ({exc})"
+        )
     routing = Routing(rows, columns, models, MatrixGeometry(slots=cards))
     for name, driver in instruments.items():
         if isinstance(driver, Keithley707B) and driver.safety is None:
@@ -91,13 +95,21 @@ def _generator(gen: Any, limits: Limits) -> dict[str, Any]:
     for channel in gen.channels.values():
         n = channel.id
         prefix = f":VOLT{n}" if isinstance(gen, Keysight81160A) else f"SOUR{n}:VOLT"
-        gen.write(f":OUTP{n}:LOAD {HIGH_Z_OHM:g}" if isinstance(gen, Keysight81160A)
-                  else f"OUTP{n}:LOAD {HIGH_Z_OHM:g}")
+        if isinstance(gen, Keysight81160A):
+            load: Any = HIGH_Z_OHM
+            gen.write(f":OUTP{n}:LOAD {HIGH_Z_OHM:g}")
+        else:
+            load = "INF"  # the 33500B's high-impedance setting (numbers stop at 10 kOhm)
+            gen.write(f"OUTP{n}:LOAD INF")
         gen.write(f"{prefix}:LIM:HIGH {high:g}")
         gen.write(f"{prefix}:LIM:LOW {-high:g}")
         gen.write(f"{prefix}:LIM:STAT ON")
-        out[f"ch{n}"] = {"load_ohm": HIGH_Z_OHM, "level_limit_high_v": high,
-                         "level_limit_low_v": -high, "level_limit_on": True}
+        out[f"ch{n}"] = {
+            "load_ohm": load,
+            "level_limit_high_v": high,
+            "level_limit_low_v": -high,
+            "level_limit_on": True,
+        }
     gen.raise_errors()
     return out
 
@@ -108,9 +120,11 @@ def _smu_2450(smu: Keithley2450, limits: Limits) -> dict[str, Any]:
     smu.write(f":SOUR:VOLT:PROT PROT{level}")
     smu.write(f":SOUR:CURR:VLIM {max(limits.max_voltage_v(role), 0.02):g}")
     smu.write(f":SOUR:VOLT:ILIM {limits.max_compliance_current_a:g}")
-    return {"overvoltage_protection_v": level,
-            "current_source_vlimit_v": max(limits.max_voltage_v(role), 0.02),
-            "voltage_source_ilimit_a": limits.max_compliance_current_a}
+    return {
+        "overvoltage_protection_v": level,
+        "current_source_vlimit_v": max(limits.max_voltage_v(role), 0.02),
+        "voltage_source_ilimit_a": limits.max_compliance_current_a,
+    }
 
 
 def _smu_2636b(smu: Keithley2636B, limits: Limits) -> dict[str, Any]:
@@ -120,6 +134,5 @@ def _smu_2636b(smu: Keithley2636B, limits: Limits) -> dict[str, Any]:
         limitv = max(limits.max_voltage_v(role), 0.02)
         channel.current_limit = limits.max_compliance_current_a
         channel.voltage_limit = limitv
-        out[f"smu{channel.id}"] = {"limiti_a": limits.max_compliance_current_a,
-                                   "limitv_v": limitv}
+        out[f"smu{channel.id}"] = {"limiti_a": limits.max_compliance_current_a, "limitv_v": limitv}
     return out

@@ -188,8 +188,10 @@ def tokenize_parameters(text: str) -> list[Token]:
 
 def program_messages(text: str) -> list[str]:
     """The program messages of ``text`` as the instrument frames them: one per LF (the
-    terminator removed; a CR before it stays, as white space)."""
-    return text.split("\n")
+    terminator removed; a CR before it stays, as white space), except that an LF inside
+    block data does not end a message (a definite block's bytes are counted; an indefinite
+    ``#0`` block runs to the final terminator, NL^END), nor one inside a string."""
+    return split_outside(text, "\n") if "#" in text else text.split("\n")
 
 
 def split_header(unit: str) -> tuple[str, str]:

@@ -466,6 +466,9 @@ _SAFE_SOURCE = frozenset({
 _HARMLESS_HEADS = frozenset({"SENS", "TRAC", "FORM", "STAT", "DISP", "SYST", "ROUT", "ABOR"})
 _HARMLESS_COMMON = frozenset({"*CLS", "*OPC", "*WAI", "*TRG", "*ESE", "*SRE", "*IDN"})
 _TEMPLATES = frozenset({"SIMPLELOOP", "DURATIONLOOP", "EMPTY"})
+#: values the 2450 takes as sent (a refused value would leave the old one in force)
+_ACCEPTED = {"levelv": (0.0, 210.0), "leveli": (0.0, 1.05), "limiti": (1e-8, 1.05),
+             "limitv": (0.02, 210.0)}
 #: the 2450's overvoltage protection levels (volts), SOUR:VOLT:PROT PROT<n>
 PROTECTION_LEVELS_V = (2, 5, 10, 20, 40, 60, 80, 100, 120, 140, 160, 180)
 
@@ -530,7 +533,12 @@ class ScpiSourceRules:
         elif header in ("VOLT", "CURR", "VOLT:ILIM", "CURR:VLIM"):
             attr = {"VOLT": "levelv", "CURR": "leveli", "VOLT:ILIM": "limiti",
                     "CURR:VLIM": "limitv"}[header]
-            smu_set(guard, 1, shadow, attr, number_arg(guard, command, 0))
+            value = number_arg(guard, command, 0)
+            low, high = _ACCEPTED[attr]
+            if not (abs(value) <= high if attr.startswith("level") else low <= value <= high):
+                raise guard.refuse(command.text, f"{value:g} is outside what the instrument "
+                                   "accepts (it would keep the old value)")
+            smu_set(guard, 1, shadow, attr, value)
         elif header in _SAFE_SOURCE:
             pass
         elif header == "VOLT:PROT":
@@ -590,7 +598,7 @@ class ScpiSourceRules:
                 )
             if model.startswith("sweep-"):
                 smu_ready(guard, 1, shadow, command.text, model.removeprefix("sweep-"))
-                shadow["output"] = None  # a sweep leaves the source as its model says
+                shadow["output"] = True  # a sweep turns the output on and leaves it on
         elif name in _HARMLESS_HEADS:
             pass
         else:

@@ -316,8 +316,10 @@ class _Parser:
         else:
             value = self.literal()
         after = self.peek()
-        if after is not None and ((after.kind == "op" and after.value not in (",", ")", ";"))
-                                  or after.kind in ("number", "string")):
+        if after is not None and (
+            (after.kind == "op" and after.value not in (",", ")", ";"))
+            or after.kind in ("number", "string")
+        ):
             raise LuaRefusal(f"an expression ({_show(after)}) where a single value must stand")
         if after is not None and after.kind == "keyword" and after.value in ("and", "or"):
             raise LuaRefusal(f"an expression ({after.value!r}) where a single value must stand")

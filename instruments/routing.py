@@ -65,8 +65,7 @@ class Routing:
 
     def terminal_of(self, crosspoint: Crosspoint) -> tuple[str | None, str | None]:
         """(terminal, line) a crosspoint connects (None where unwired)."""
-        return self.rows.get(crosspoint.row), self.columns.get((crosspoint.slot,
-                                                                 crosspoint.column))
+        return self.rows.get(crosspoint.row), self.columns.get((crosspoint.slot, crosspoint.column))
 
     def expand(self, channels: str) -> frozenset[str]:
         """The crosspoints of a channel list (``allslots``/``slotN`` expanded)."""
@@ -97,18 +96,23 @@ class Routing:
             kind = line[:2]
             if model in PULSER_MODELS:
                 if kind != "BL":
-                    raise RoutingError(f"{name}: pulse generator {terminal} may reach bit lines "
-                                       f"only, not {line}")
+                    raise RoutingError(
+                        f"{name}: pulse generator {terminal} may reach bit lines only, not {line}"
+                    )
             elif model in SMU_MODELS:
                 role = self._role(terminal, roles)
                 if role is None:
                     raise RoutingError(f"{name}: the voltage role of {terminal} is not known")
                 if role == "program" and kind != "WL":
-                    raise RoutingError(f"{name}: {terminal} in the program role (DC) may reach "
-                                       f"word lines only, not {line}")
+                    raise RoutingError(
+                        f"{name}: {terminal} in the program role (DC) may reach "
+                        f"word lines only, not {line}"
+                    )
                 if role != "program" and kind != "BL":
-                    raise RoutingError(f"{name}: {terminal} in the {role} role may reach bit "
-                                       f"lines only, not {line}")
+                    raise RoutingError(
+                        f"{name}: {terminal} in the {role} role may reach bit "
+                        f"lines only, not {line}"
+                    )
             else:
                 raise RoutingError(f"{name}: terminal {terminal} ({model}) may not reach {line}")
             other = reached.setdefault(line, terminal)

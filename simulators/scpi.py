@@ -57,6 +57,7 @@ from ftjlab.instruments.ieee488 import (
 from ftjlab.instruments.ieee488 import (
     ScpiError,
     Token,
+    program_messages,
     split_outside,
     tokenize_parameters,
 )
@@ -670,9 +671,9 @@ class ScpiInstrument:
             if isinstance(message, bytes | bytearray):
                 message = bytes(message).decode("latin-1")
             message = str(message)
-            # an LF inside a definite block (binary data) does not end the program message
-            lines = split_outside(message, "\n") if "#" in message else message.split("\n")
-            for line in lines:
+            # an LF inside block data does not end the program message (shared with the
+            # drivers' safety guards, so both frame messages alike)
+            for line in program_messages(message):
                 if line.strip(_WS):
                     self._execute_message(line)
         except Exception as exc:  # last line of defence: never crash on input
