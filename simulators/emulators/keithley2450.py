@@ -331,6 +331,9 @@ class Keithley2450(ScpiInstrument):
         self.vlim = 21.0
         self.tripped = {"VOLT": False, "CURR": False}
         self.output = False
+        #: overvoltage protection (volts, None = NONE): the output never exceeds it
+        self.protection_v: float | None = None
+        self.protection_tripped = False
         self.output_off_mode = {"VOLT": "NORM", "CURR": "NORM"}
         self.sense_function = "CURR"
         self.measure = {
@@ -364,13 +367,27 @@ class Keithley2450(ScpiInstrument):
     def _apply_source(self) -> None:
         """Tell the bench what the output drives now."""
         if self.source_function == "VOLT":
-            self.bench.source(self.terminal, self.level["VOLT"], self.output)
+            self.bench.source(self.terminal, self._protect(self.level["VOLT"]), self.output)
             return
         v = self._voltage_for_current()
         if v is None:
             self.bench.source(self.terminal, 0.0, False)
         else:
-            self.bench.source(self.terminal, v, self.output)
+            self.bench.source(self.terminal, self._protect(v), self.output)
+
+    def _protect(self, volts: float) -> float:
+        """Overvoltage protection (reference manual, :SOUR:VOLT:PROT): the output is clamped
+        at the protection level, whatever the source level or limit, and the trip flag set."""
+        prot = self.protection_v
+        if prot is None or abs(volts) <= prot:
+            self.protection_tripped = False
+            return volts
+        self.protection_tripped = self.output
+        return math.copysign(prot, volts)
+
+    def _set_protection(self, s: Any, value: str) -> None:
+        self.protection_v = None if value == "NONE" else float(value[4:])
+        self._apply_source()
 
     def _voltage_for_current(self) -> float | None:
         finder = getattr(self.bench, "voltage_for_current", None)
@@ -675,6 +692,16 @@ class Keithley2450(ScpiInstrument):
                 lambda s, v, f=func: self.output_off_mode.__setitem__(f, v),
             )
         t.setting(":OUTPut#[:STATe]", Boolean(), lambda s: self.output, self._set_output, _b)
+        levels = ("PROT2", "PROT5", "PROT10", "PROT20", "PROT40", "PROT60", "PROT80",
+                  "PROT100", "PROT120", "PROT140", "PROT160", "PROT180", "NONE")
+        t.setting(
+            ":SOURce#:VOLTage:PROTection[:LEVel]",
+            Choice(*levels),
+            lambda s: "NONE" if self.protection_v is None else f"PROT{self.protection_v:g}",
+            self._set_protection,
+        )
+        t.add(":SOURce#:VOLTage:PROTection:TRIPped",
+              query=lambda c: _b(self.protection_tripped))
         t.setting(
             ":ROUTe:TERMinals",
             Choice("FRONt", "REAR"),

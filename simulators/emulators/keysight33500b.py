@@ -76,6 +76,9 @@ class _Channel(ChannelState):
     ramp_symmetry: float = 100.0
     phase: float = 0.0
     burst_on: bool = False
+    limit_on: bool = False  # VOLT:LIM:STAT, the instrument's own level window
+    limit_high: float = 5.0
+    limit_low: float = -5.0
     burst_mode: str = "TRIG"
     ncycles: float = 1.0
     burst_period: float = 10e-3
@@ -226,6 +229,12 @@ class Keysight33500B(PulseGeneratorEmulator):
     def _range_what(self, what: str) -> str:
         return "value"
 
+    def _level_limits(self, c: _Channel, win: float) -> tuple[float, float]:
+        """The output window, narrowed by the voltage limits when they are on."""
+        if c.limit_on:
+            return max(-win, c.limit_low), min(win, c.limit_high)
+        return -win, win
+
     def set_load(self, i: int, value: float) -> None:
         """Expected load; the displayed levels scale with ``2R/(R+50)``."""
         c = self.ch[i]
@@ -305,6 +314,12 @@ class Keysight33500B(PulseGeneratorEmulator):
         )
         self._add_frequency("[:SOURce#]:FREQuency[:CW]", 1e3)
         self._add_levels("[:SOURce#]:VOLTage")
+        # VOLTage:LIMit: levels outside the enabled window are set to its edge (-222/-221)
+        attr("[:SOURce#]:VOLTage:LIMit[:STATe]", Boolean(), "limit_on", _b)
+        for edge, lo, hi, default in (("HIGH", -9.99, 10.0, 5.0), ("LOW", -10.0, 9.99, -5.0)):
+            attr(f"[:SOURce#]:VOLTage:LIMit:{edge}",
+                 Number(lo, hi, default=default, units=("V",), out_of_range="clip_log"),
+                 f"limit_{edge.lower()}", format_nr3)
         value(
             "[:SOURce#]:FUNCtion:PULSe:WIDTh",
             self.set_width,
