@@ -85,6 +85,22 @@ class FTJProcedure(Procedure):
     def check(self) -> None:
         """Checks across parameters, before anything is sent; raise BadInput naming them."""
 
+    def linefreq_hz(self) -> float:
+        """Mains frequency (Hz) that sets the aperture of one NPLC: the attached controller's
+        (from the bench file's ``linefreq``), before that the default bench file's."""
+        if self.controller is not None:
+            return float(self.controller.linefreq)
+        from ftjlab.config import load_bench_config
+
+        try:
+            cfg = load_bench_config(None)
+        except (BadInput, OSError):
+            return 60.0
+        for inst in cfg.instruments.values():
+            if "linefreq" in inst.options:
+                return float(inst.options["linefreq"])
+        return 60.0
+
     def preflight(self) -> None:
         """Checks against the bench (array size, wiring) once the controller is attached and
         before anything is recorded or sent; raise BadInput. Cell indices named ``row`` and

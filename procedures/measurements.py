@@ -14,7 +14,6 @@ import numpy as np
 from pymeasure.experiment import BooleanParameter, FloatParameter, IntegerParameter
 
 from ftjlab.errors import BadInput
-from ftjlab.rtn_basic import two_level_statistics
 from ftjlab.store import StreamSpec
 
 from .base import FTJProcedure
@@ -43,7 +42,7 @@ class ConductanceMap(FTJProcedure):
         return {"rows": StreamSpec(np.float64, "S", (cols,), {"axis": "bit line"})}
 
     def estimate_s(self) -> float:
-        return 32 * 32 * (self.nplc / 60 + 3e-3)
+        return 32 * 32 * (self.nplc / self.linefreq_hz() + 3e-3)
 
     def execute(self) -> None:
         rows, _ = _cells(self)
@@ -75,7 +74,7 @@ class IVSweep(FTJProcedure):
         return {"iv": StreamSpec(np.float64, "V, A", (2,), {"columns": "voltage_v, current_a"})}
 
     def estimate_s(self) -> float:
-        return 2 * self.points * (self.nplc / 60 + 1e-3)
+        return 2 * self.points * (self.nplc / self.linefreq_hz() + 1e-3)
 
     def check(self) -> None:
         if self.v_max == 0:
@@ -350,10 +349,18 @@ class RTNAcquisition(FTJProcedure):
         return self.readings * self.interval_s
 
     def check(self) -> None:
-        if self.nplc / 60 > self.interval_s:
+        self._check_aperture()
+
+    def preflight(self) -> None:
+        super().preflight()
+        self._check_aperture()  # again, at the attached bench's line frequency
+
+    def _check_aperture(self) -> None:
+        hz = self.linefreq_hz()
+        if self.nplc / hz > self.interval_s:
             raise BadInput(
-                f"rtn-acquisition: the aperture ({self.nplc} NPLC = {self.nplc / 60:.3g} s at "
-                f"60 Hz) is longer than interval_s = {self.interval_s} s"
+                f"rtn-acquisition: the aperture ({self.nplc} NPLC = {self.nplc / hz:.3g} s at "
+                f"{hz:g} Hz) is longer than interval_s = {self.interval_s} s"
             )
 
     def execute(self) -> None:
@@ -414,7 +421,8 @@ class RTNTuning(FTJProcedure):
         }
 
     def estimate_s(self) -> float:
-        return self.v_points * self.nplc_points * self.readings * 1.2 * self.nplc_stop / 60
+        return (self.v_points * self.nplc_points * self.readings * 1.2 * self.nplc_stop
+                / self.linefreq_hz())
 
     def execute(self) -> None:
         c = self.controller
@@ -435,7 +443,9 @@ class RTNTuning(FTJProcedure):
                         )
                     ]
                 )
-                st = two_level_statistics(trace, interval)
+                from ftjlab.rtn.levels import two_level_statistics  # scipy: on use only
+
+                st = two_level_statistics(trace, interval, aperture)
                 self.record(
                     "points",
                     [
@@ -479,7 +489,8 @@ class VMMAccuracy(FTJProcedure):
         }
 
     def estimate_s(self) -> float:
-        return self.inputs * self.bits * 2 * self.pairs_used * (self.nplc / 60 + 3e-3)
+        return self.inputs * self.bits * 2 * self.pairs_used * (self.nplc / self.linefreq_hz()
+                                                                 + 3e-3)
 
     def preflight(self) -> None:
         super().preflight()

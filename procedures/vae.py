@@ -228,7 +228,7 @@ class VAEGenerate(FTJProcedure):
         return text
 
     def check(self) -> None:
-        if self.nplc / 60 > self.interval_s:
+        if self.nplc / self.linefreq_hz() > self.interval_s:
             raise BadInput(
                 f"vae-generate: the aperture ({self.nplc} NPLC) is longer than interval_s"
             )

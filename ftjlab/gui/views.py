@@ -335,8 +335,8 @@ class RTNView(LiveView):
 
 def fit_levels(samples: np.ndarray, interval_s: float) -> tuple[tuple[float, float], str]:
     """Two fitted current levels and a one-line description: a two-level Gaussian HMM
-    (:mod:`ftjlab.rtn.hmm`), else (not installed, or no transitions to fit) the two-means
-    statistics of :mod:`ftjlab.rtn_basic`."""
+    (:mod:`ftjlab.rtn.hmm`), else (not installed, or no transitions to fit) the two-level
+    statistics of :mod:`ftjlab.rtn.levels`."""
     why = ""
     try:
         from ftjlab.rtn.hmm import GaussianHMM
@@ -352,7 +352,7 @@ def fit_levels(samples: np.ndarray, interval_s: float) -> tuple[tuple[float, flo
         why = "HMM not installed"
     except Exception as exc:  # e.g. BadInput: no transitions, not a two-level trace
         why = f"HMM: {exc}"
-    from ftjlab.rtn_basic import two_level_statistics
+    from ftjlab.rtn.levels import two_level_statistics
 
     st = two_level_statistics(samples, interval_s)
     text = (f"two-level fit: levels {si(st.low_a, 'A')} / {si(st.high_a, 'A')}, "

@@ -42,8 +42,9 @@ __all__ = ["ApertureHMM", "filled_fraction_masses"]
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(6)
 
 
-def filled_fraction_masses(lc: float, le: float, aperture: float, bins: int
-                           ) -> tuple[np.ndarray, np.ndarray]:
+def filled_fraction_masses(
+    lc: float, le: float, aperture: float, bins: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(atoms (2,), masses (2, 2, bins)): atoms[i] = P(no flip in the aperture | start i);
     masses[i, j, k] = P(end j, filled fraction in bin k, at least one flip | start i), bins
     of equal width over [0, 1] (module text; Gauss-Legendre over each bin)."""
@@ -81,11 +82,11 @@ class ApertureHMM:
 
     n_traps = 1
 
-    def __init__(self, aperture_fraction: float, filled: str = "low",
-                 engine: str | None = None):
+    def __init__(self, aperture_fraction: float, filled: str = "low", engine: str | None = None):
         if not 0 < aperture_fraction <= 1:
-            raise BadInput(f"aperture: must be within (0, 1] of the interval, got "
-                           f"{aperture_fraction!r}")
+            raise BadInput(
+                f"aperture: must be within (0, 1] of the interval, got {aperture_fraction!r}"
+            )
         if filled not in ("low", "high"):
             raise BadInput(f"filled: 'low' or 'high', got {filled!r}")
         self.aperture_fraction = float(aperture_fraction)
@@ -103,27 +104,40 @@ class ApertureHMM:
     def _bins(self, mu_e: float, mu_f: float, var: float) -> int:
         return int(np.clip(math.ceil(1.5 * abs(mu_f - mu_e) / math.sqrt(var)), 3, 24))
 
-    def _loglik(self, x: np.ndarray, mu_e: float, mu_f: float, var: float, lc: float,
-                le: float, bins: int) -> float:
+    def _loglik(
+        self, x: np.ndarray, mu_e: float, mu_f: float, var: float, lc: float, le: float, bins: int
+    ) -> float:
         dt = self.interval_s
         a = self.aperture_fraction * dt
         atoms, masses = filled_fraction_masses(lc, le, a, bins)
         gap = _chain(lc, le, dt - a) if dt - a > 0 else np.eye(2)
         occ = lc / (lc + le)
         prior = np.array([1 - occ, occ])
-        return float(kern.aperture_loglik(x, mu_e, mu_f - mu_e, math.sqrt(var), gap, masses,
-                                          atoms, prior))
+        return float(
+            kern.aperture_loglik(x, mu_e, mu_f - mu_e, math.sqrt(var), gap, masses, atoms, prior)
+        )
 
     def _unpack(self, th: np.ndarray) -> tuple[float, float, float, float, float]:
         sc, dt = self._scale, self.interval_s
-        return (th[0] * sc + self._offset, th[1] * sc + self._offset, math.exp(th[2]) * sc**2,
-                math.exp(th[3]) / dt, math.exp(th[4]) / dt)
+        return (
+            th[0] * sc + self._offset,
+            th[1] * sc + self._offset,
+            math.exp(th[2]) * sc**2,
+            math.exp(th[3]) / dt,
+            math.exp(th[4]) / dt,
+        )
 
     def _pack(self) -> np.ndarray:
         sc, dt = self._scale, self.interval_s
-        return np.array([(self.mu_e - self._offset) / sc, (self.mu_f - self._offset) / sc,
-                         math.log(self.var / sc**2), math.log(self.lc * dt),
-                         math.log(self.le * dt)])
+        return np.array(
+            [
+                (self.mu_e - self._offset) / sc,
+                (self.mu_f - self._offset) / sc,
+                math.log(self.var / sc**2),
+                math.log(self.lc * dt),
+                math.log(self.le * dt),
+            ]
+        )
 
     def _nll(self, th: np.ndarray, x: np.ndarray, bins: int) -> float:
         self.n_iter += 1
@@ -134,8 +148,15 @@ class ApertureHMM:
         return -ll if math.isfinite(ll) else math.inf
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, trace, interval_s: float | None = None, max_iter: int = 200,
-            tol: float = 1e-9, errors: bool = True, **_ignored):
+    def fit(
+        self,
+        trace,
+        interval_s: float | None = None,
+        max_iter: int = 200,
+        tol: float = 1e-9,
+        errors: bool = True,
+        **_ignored,
+    ):
         """Maximise the exact likelihood (BFGS with central-difference gradients), from a
         two-level HMM fit of the same readings. ``max_iter``: BFGS iterations at most (not
         converged -> a warning). ``tol``: gradient norm per sample at which BFGS stops."""
@@ -179,33 +200,45 @@ class ApertureHMM:
         opts: dict = {"maxiter": max_iter, "gtol": 1e-2}
         if x.size >= 50_000:
             part = x[: x.size // 5]
-            r1 = optimize.minimize(self._nll, th0, args=(part, bins), jac=grad, method="BFGS",
-                                   options={"maxiter": max_iter, "gtol": 1e-1})
+            r1 = optimize.minimize(
+                self._nll,
+                th0,
+                args=(part, bins),
+                jac=grad,
+                method="BFGS",
+                options={"maxiter": max_iter, "gtol": 1e-1},
+            )
             if np.all(np.isfinite(r1.x)):
                 th0 = r1.x
                 hi = 0.5 * (r1.hess_inv + r1.hess_inv.T) * part.size / x.size
                 if np.all(np.isfinite(hi)) and np.linalg.eigvalsh(hi).min() > 0:
                     opts["hess_inv0"] = hi
-        res = optimize.minimize(self._nll, th0, args=(x, bins), jac=grad, method="BFGS",
-                                options=opts)
+        res = optimize.minimize(
+            self._nll, th0, args=(x, bins), jac=grad, method="BFGS", options=opts
+        )
         self.mu_e, self.mu_f, self.var, self.lc, self.le = self._unpack(res.x)
         self.loglik = -float(res.fun)
         self.converged = bool(res.success) or bool(np.max(np.abs(res.jac)) < 1e-2)
         if not self.converged:
-            self.warnings.append(f"aperture-model fit not converged after {res.nit} BFGS "
-                                 f"iterations ({res.message}); largest gradient "
-                                 f"{np.max(np.abs(res.jac)):.3g}")
+            self.warnings.append(
+                f"aperture-model fit not converged after {res.nit} BFGS "
+                f"iterations ({res.message}); largest gradient "
+                f"{np.max(np.abs(res.jac)):.3g}"
+            )
         self._theta_hat = res.x
         self._cov = self._covariance(res.x, x, bins) if errors else None
         ll_mix, _ = em.mixture_loglik(lambda: iter([x]), st.minimum, st.maximum)
         self.memory_lr = 2.0 * (self.loglik - ll_mix)
         if errors and self._cov is None:
-            self.warnings.append("the observed information of the aperture model is not "
-                                 "positive definite: intervals from counted transitions")
+            self.warnings.append(
+                "the observed information of the aperture model is not "
+                "positive definite: intervals from counted transitions"
+            )
         return self
 
-    def _covariance(self, th: np.ndarray, x: np.ndarray, bins: int, h: float = 2e-3
-                    ) -> np.ndarray | None:
+    def _covariance(
+        self, th: np.ndarray, x: np.ndarray, bins: int, h: float = 2e-3
+    ) -> np.ndarray | None:
         """Covariance of (log tau_c, log tau_e, amplitude, occupancy) from the numerical
         Hessian of the log-likelihood (central differences in the packed parameters)."""
         p = th.size
@@ -215,13 +248,16 @@ class ApertureHMM:
         for i in range(p):
             for j in range(i, p):
                 if i == j:
-                    hess[i, i] = (self._nll(th + e[i], x, bins) - 2 * f0
-                                  + self._nll(th - e[i], x, bins)) / h**2
+                    hess[i, i] = (
+                        self._nll(th + e[i], x, bins) - 2 * f0 + self._nll(th - e[i], x, bins)
+                    ) / h**2
                 else:
                     hess[i, j] = hess[j, i] = (
-                        self._nll(th + e[i] + e[j], x, bins) - self._nll(th + e[i] - e[j], x, bins)
+                        self._nll(th + e[i] + e[j], x, bins)
+                        - self._nll(th + e[i] - e[j], x, bins)
                         - self._nll(th - e[i] + e[j], x, bins)
-                        + self._nll(th - e[i] - e[j], x, bins)) / (4 * h * h)
+                        + self._nll(th - e[i] - e[j], x, bins)
+                    ) / (4 * h * h)
         w, v = np.linalg.eigh(hess)
         if not np.all(np.isfinite(w)) or w.min() <= 0:
             return None
@@ -275,5 +311,6 @@ class ApertureHMM:
         return info.apply(est, self._cov, None) if jackknife else est
 
     def decode_blocks(self, *args, **kwargs):
-        raise BadInput("decode: not available for the aperture model; fit a GaussianHMM(2) "
-                       "for a level path")
+        raise BadInput(
+            "decode: not available for the aperture model; fit a GaussianHMM(2) for a level path"
+        )

@@ -88,8 +88,9 @@ def moment_start(x: np.ndarray) -> TwoLevelStart | None:
     return TwoLevelStart(low, low + d, var - b, q * (1 - rho), (1 - q) * (1 - rho), "moments")
 
 
-def gmm_levels(x: np.ndarray, iters: int = 500, bins: int = 512
-               ) -> tuple[float, float, float, float]:
+def gmm_levels(
+    x: np.ndarray, iters: int = 500, bins: int = 512
+) -> tuple[float, float, float, float]:
     """Two-component Gaussian mixture with one variance, fitted by EM to the histogram of
     the readings (``bins`` bins: the bin width is far below the noise) from a quantile start:
     (low, high, variance, weight of high)."""
@@ -116,8 +117,9 @@ def gmm_levels(x: np.ndarray, iters: int = 500, bins: int = 512
         w = sr / n
         lo = float(np.dot(wts * (1 - r), c) / (n - sr))
         hi = float(np.dot(wts * r, c) / sr)
-        var = max(float(np.dot(wts * (1 - r), (c - lo) ** 2) + np.dot(wts * r, (c - hi) ** 2))
-                  / n, 1e-300)
+        var = max(
+            float(np.dot(wts * (1 - r), (c - lo) ** 2) + np.dot(wts * r, (c - hi) ** 2)) / n, 1e-300
+        )
         if ll - prev < 1e-10 * n:
             break
         prev = ll
@@ -140,8 +142,16 @@ def two_level_starts(x: np.ndarray) -> list[TwoLevelStart]:
     if hi - lo > 1e-12 * max(abs(hi), abs(lo), 1e-300):
         out.append(TwoLevelStart(lo, hi, var, w * (1 - rho), (1 - w) * (1 - rho), "mixture"))
     q10, q90 = np.quantile(x, [0.1, 0.9])
-    out.append(TwoLevelStart(float(q10), float(q90), float(x.var()) / 2, 0.5 * (1 - rho),
-                             0.5 * (1 - rho), "percentiles"))
+    out.append(
+        TwoLevelStart(
+            float(q10),
+            float(q90),
+            float(x.var()) / 2,
+            0.5 * (1 - rho),
+            0.5 * (1 - rho),
+            "percentiles",
+        )
+    )
     return out
 
 
@@ -235,8 +245,10 @@ def run_em(
         s0 = s_new
         if abs(gain) < tol and step < ptol:
             return EMResult(steps, True, ll_new, gain, step), s0
-    reason = (f"stopped at the cap of {max_iter} E-steps: the log-likelihood still gained "
-              f"{gain:.2g} per sample and the parameters moved by {step:.2g} in the last cycle")
+    reason = (
+        f"stopped at the cap of {max_iter} E-steps: the log-likelihood still gained "
+        f"{gain:.2g} per sample and the parameters moved by {step:.2g} in the last cycle"
+    )
     return EMResult(steps, False, last_ll, gain, step, reason), s0
 
 
@@ -265,14 +277,18 @@ def mixture_loglik(blocks, lo: float, hi: float, bins: int = 4096) -> tuple[floa
     return ll - 0.5 * n * math.log(2 * math.pi * var), n
 
 
-def _weighted_gmm(c: np.ndarray, wts: np.ndarray, var_floor: float, iters: int = 2000
-                  ) -> tuple[float, float, float, float]:
+def _weighted_gmm(
+    c: np.ndarray, wts: np.ndarray, var_floor: float, iters: int = 2000
+) -> tuple[float, float, float, float]:
     n = wts.sum()
     mean = float(np.dot(wts, c) / n)
     sd = math.sqrt(max(float(np.dot(wts, (c - mean) ** 2) / n), 1e-300))
     best = None
-    for lo, hi, w in ((mean - sd, mean + sd, 0.5), (mean - 0.5 * sd, mean + 1.5 * sd, 0.2),
-                      (mean - 1.5 * sd, mean + 0.5 * sd, 0.8)):
+    for lo, hi, w in (
+        (mean - sd, mean + sd, 0.5),
+        (mean - 0.5 * sd, mean + 1.5 * sd, 0.2),
+        (mean - 1.5 * sd, mean + 0.5 * sd, 0.8),
+    ):
         var = sd**2 / 2
         prev = -math.inf
         for _ in range(iters):
@@ -288,8 +304,10 @@ def _weighted_gmm(c: np.ndarray, wts: np.ndarray, var_floor: float, iters: int =
             w = sr / n
             lo = float(np.dot(wts * (1 - r), c) / (n - sr))
             hi = float(np.dot(wts * r, c) / sr)
-            var = max(float(np.dot(wts * (1 - r), (c - lo) ** 2) + np.dot(wts * r, (c - hi) ** 2))
-                      / n, var_floor)
+            var = max(
+                float(np.dot(wts * (1 - r), (c - lo) ** 2) + np.dot(wts * r, (c - hi) ** 2)) / n,
+                var_floor,
+            )
             if ll - prev < 1e-12 * n:
                 break
             prev = ll

@@ -42,9 +42,17 @@ def quantities(model) -> np.ndarray | None:
         return None
     if not est:
         return None
-    q = np.array([[math.log(t.tau_c_s) if t.tau_c_s > 0 else math.nan,
-                   math.log(t.tau_e_s) if t.tau_e_s > 0 else math.nan,
-                   t.amplitude_a, t.occupancy] for t in est])
+    q = np.array(
+        [
+            [
+                math.log(t.tau_c_s) if t.tau_c_s > 0 else math.nan,
+                math.log(t.tau_e_s) if t.tau_e_s > 0 else math.nan,
+                t.amplitude_a,
+                t.occupancy,
+            ]
+            for t in est
+        ]
+    )
     return q if np.all(np.isfinite(q)) else None
 
 
@@ -106,8 +114,14 @@ def batch_means_se(model, trace, lookahead: int, batches: int = BATCHES) -> np.n
     for b in range(batches):
         m = copy.deepcopy(model)
         try:
-            m.fit(trace.window(b * size, (b + 1) * size), max_iter=300, tol=model._tol,
-                  lookahead=lookahead, warm_start=True, errors=False)
+            m.fit(
+                trace.window(b * size, (b + 1) * size),
+                max_iter=300,
+                tol=model._tol,
+                lookahead=lookahead,
+                warm_start=True,
+                errors=False,
+            )
         except BadInput:
             return None
         q = quantities(m)
@@ -117,8 +131,9 @@ def batch_means_se(model, trace, lookahead: int, batches: int = BATCHES) -> np.n
     return np.array(reps).std(axis=0, ddof=1) / math.sqrt(batches)
 
 
-def apply(est: list, cov: np.ndarray | None, bm_se: np.ndarray | None,
-          batches: int = BATCHES) -> list:
+def apply(
+    est: list, cov: np.ndarray | None, bm_se: np.ndarray | None, batches: int = BATCHES
+) -> list:
     """Set each trap's 95 % intervals: observed information when ``cov`` is given (else the
     exponential-dwell intervals stay), widened to the batch-means interval when that is
     wider; ``ci_method`` names what was used."""

@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 
-def telegraph(tau_c: float, tau_e: float, duration: float, rng: np.random.Generator
-              ) -> tuple[np.ndarray, int]:
+def telegraph(
+    tau_c: float, tau_e: float, duration: float, rng: np.random.Generator
+) -> tuple[np.ndarray, int]:
     """Switching times (ascending, the first after 0) of a stationary two-state process
     covering ``duration``, and its state at time 0 (0 empty, 1 filled)."""
     s0 = int(rng.random() < tau_e / (tau_c + tau_e))
@@ -42,9 +43,17 @@ def filled_time(switch: np.ndarray, s0: int, t: np.ndarray) -> np.ndarray:
     return cum[i] + (t - knots[i]) * state[i]
 
 
-def rtn_trace(tau_c: float, tau_e: float, amplitude: float, sigma: float, n: int,
-              dt: float = 1.0, aperture: float = 0.0, seed: int = 0,
-              base: float = 0.0) -> np.ndarray:
+def rtn_trace(
+    tau_c: float,
+    tau_e: float,
+    amplitude: float,
+    sigma: float,
+    n: int,
+    dt: float = 1.0,
+    aperture: float = 0.0,
+    seed: int = 0,
+    base: float = 0.0,
+) -> np.ndarray:
     """``n`` readings every ``dt`` of base + amplitude * (filled fraction) + N(0, sigma^2).
     ``aperture`` = 0: instantaneous readings (state at t_k); else the mean over
     [t_k, t_k + aperture] (aperture <= dt)."""
@@ -59,8 +68,14 @@ def rtn_trace(tau_c: float, tau_e: float, amplitude: float, sigma: float, n: int
     return base + amplitude * frac + rng.normal(0.0, sigma, n)
 
 
-def two_trap_trace(taus: list[tuple[float, float]], amplitudes: list[float], sigma: float,
-                   n: int, dt: float = 1.0, seed: int = 0) -> np.ndarray:
+def two_trap_trace(
+    taus: list[tuple[float, float]],
+    amplitudes: list[float],
+    sigma: float,
+    n: int,
+    dt: float = 1.0,
+    seed: int = 0,
+) -> np.ndarray:
     """Sum of independent instantaneous telegraph processes plus white noise."""
     rng = np.random.default_rng(seed)
     t = np.arange(n) * dt
