@@ -427,8 +427,17 @@ class Keysight81160A(PulseGeneratorEmulator):
             c.high = c.low = 0.0
             self.set_offset(i, offset)
         else:
-            if c.function != "NOIS":
+            if c.function == "PULS":
                 self.set_frequency(i, freq)
+            elif c.function != "NOIS":
+                # the pulse timing rules do not bind other shapes: the pulse width scales
+                # with the period (same duty cycle) instead of refusing the frequency
+                f = self._clip(freq, 1.0 / PERIOD_MAX_S, FREQUENCY_MAX_HZ, -222, "frequency")
+                scale = (1.0 / f) / c.period
+                c.period, c.width = 1.0 / f, c.width * scale
+                shrink = min(scale, 1.0)
+                c.lead = max(EDGE_MIN_S, c.lead * shrink)
+                c.trail = max(EDGE_MIN_S, c.trail * shrink)
             self.set_offset(i, 0.0)
             self.set_amplitude(i, ampl)
             self.set_offset(i, offset)

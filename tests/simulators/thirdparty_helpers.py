@@ -113,7 +113,7 @@ class Ops:
         self.raw, self.max_s, self.done = raw, max_s, 0
         self.sync: Callable[[], Any] | None = None
 
-    def __call__(self, label: str, fn: Callable[[], Any]) -> Any:
+    def __call__(self, label: str, fn: Callable[[], Any], max_s: float | None = None) -> Any:
         t0 = time.perf_counter()
         result = fn()
         dt = time.perf_counter() - t0
@@ -121,6 +121,7 @@ class Ops:
             self.sync()
         errors = self.raw.errors()
         assert not errors, f"{label}: instrument errors {errors}"
-        assert dt < self.max_s, f"{label}: took {dt:.2f} s (a reply missing?)"
+        limit = self.max_s if max_s is None else max_s
+        assert dt < limit, f"{label}: took {dt:.2f} s (a reply missing?)"
         self.done += 1
         return result
