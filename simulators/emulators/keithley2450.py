@@ -21,6 +21,10 @@ What is modelled (see ``/work/shared/reference/instrument-commands.md`` §1):
   READ, REL, SOUR and EXTR may be requested, anything else gives error 1133;
 * event log of 1000 entries, read by ``:SYST:ERR?`` or ``:SYST:EVEN:NEXT?``
   (``<code>,"<msg>;1,<s>,<ns>"``);
+* ``:SENS:<func>:RSEN`` (one 2/4-wire state), ``DELay:USER<n>`` for source and sense, a sweep
+  clears its buffer first, ``:TRAC:MAKE`` with an empty style, the 13-character elements
+  ``SOURFORMatted``/``EXTRFORMatted``; FORMatted/SOURFORMatted/TIME as a real unit prints them
+  (see ``_display``);
 * pymeasure's inherited 2400-style commands (``:TRAC:FEED``, ``:STAT:MEAS``, ...) are undefined
   headers (-113), as on a real unit in SCPI mode.
 

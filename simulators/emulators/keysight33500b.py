@@ -9,7 +9,9 @@ sends: ``FUNC SIN|SQU|TRI|RAMP|PULS|PRBS|NOIS|ARB|DC``, ``FREQ``, ``VOLT``, ``VO
 ``TRIG<n>:SOUR IMM|EXT|TIM|BUS``, ``TRIG<n>:DEL``, ``TRIG<n>:TIM``, ``TRIG<n>:SLOP``,
 ``TRIG<n>`` (software trigger), ``*TRG``, ``OUTP<n>``, ``OUTP<n>:LOAD 1..10k|INF``,
 ``OUTP<n>:POL``, ``OUTP:TRIG``, ``OUTP:SYNC``, ``SYST:ERR?``, ``SYST:BEEP``, ``DISP:TEXT``,
-``DATA:VOL:CLE``, ``FUNC:ARB`` (name only).
+``TRIG<n>:COUN``, ``OUTP:SYNC:SOUR``, ``FREQ:MODE``, ``BURS:GATE:POL``, and arbitrary
+waveforms (``DATA:ARB[:DAC]``, ``DATA:VOL:CAT?|FREE?|CLE``, ``FUNC:ARB[:SRAT|ADV|FILT|POIN]``,
+``FORM:BORD``; see ``_build_arb``).
 
 Clamping as Keysight 33xxx do: a value out of range or in conflict with the other settings is
 adjusted to the nearest allowed value *and* an error is logged -- ``-222,"Data out of range;value

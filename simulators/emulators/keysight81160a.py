@@ -7,7 +7,10 @@ Command subset of ``/work/shared/reference/instrument-commands.md`` §4 plus wha
 pymeasure's ``:FUNC<n>:PULS:TRAN``), ``:PULS:TRAN<n>:TRA[:AUTO]``, ``:PULS:DEL<n>``,
 ``:TRIG<n>:COUN``, ``:TRIG<n>:SOUR``, ``:ARM:SOUR<n> IMM|INT2|EXT|MAN``, ``:ARM:FREQ<n>``,
 ``:OUTP<n>[:STAT]``, ``:OUTP<n>:POL NORM|INV``, ``:OUTP<n>:LOAD``, ``:OUTP<n>:COMP``, ``*TRG``,
-``:SYST:ERR?``. A header without suffix addresses channel 1. The 33xxx ``:BURSt`` subsystem is
+``:SYST:ERR?``; ``:APPL<n>:<shape>``, ``:FUNC<n>:SQU:DCYC``, ``:FUNC<n>:RAMP:SYMM``,
+``:TRAC:CHAN1`` (see ``_build_shapes_and_apply``) and user waveforms (``:DATA<n>[:DAC]``,
+``:DATA<n>:COPY|DEL|NVOL:CAT?|NVOL:FREE?``, ``:FUNC<n>:USER``; see ``_build_user_waveforms``).
+A header without suffix addresses channel 1. The 33xxx ``:BURSt`` subsystem is
 not part of the 81160A command set (burst length is ``:TRIG:COUN``) and gives -113.
 
 Limits (reference table; into 50 ohm, doubled into high-Z via the load factor
