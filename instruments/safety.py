@@ -94,6 +94,15 @@ class Limits:
     max_pulse_width_s: float
 
     _POSITIVE: ClassVar[tuple[str, ...]] = ("max_compliance_current_a", "max_pulse_width_s")
+    #: what no supported instrument can do: a limit beyond it is a typo, not a limit
+    _ABSURD: ClassVar[dict[str, tuple[float, float]]] = {
+        "max_read_voltage_v": (0.0, 210.0),
+        "max_sample_voltage_v": (0.0, 210.0),
+        "max_program_voltage_v": (0.0, 210.0),
+        "max_compliance_current_a": (0.0, 1.5),
+        "min_pulse_width_s": (1e-9, 1e6),
+        "max_pulse_width_s": (1e-9, 1e6),
+    }
 
     def __post_init__(self) -> None:
         for item in fields(self):
@@ -108,6 +117,12 @@ class Limits:
                 raise LimitsConfigError(f"limits.{item.name}: must not be negative, got {value!r}")
             if item.name in self._POSITIVE and value == 0:
                 raise LimitsConfigError(f"limits.{item.name}: must be positive, got {value!r}")
+            low, high = self._ABSURD[item.name]
+            if not low <= value <= high and not (value == 0 and low > 0 and "min" in item.name):
+                raise LimitsConfigError(
+                    f"limits.{item.name}: {value:g} is outside what any supported instrument "
+                    f"can do ({low:g} to {high:g})"
+                )
             object.__setattr__(self, item.name, float(value))
         if self.min_pulse_width_s > self.max_pulse_width_s:
             raise LimitsConfigError(
@@ -275,6 +290,54 @@ def registered_script(model: str, name: str) -> RegisteredScript | None:
 def script_for_source(model: str, source: str) -> RegisteredScript | None:
     """The registered script whose upload text is exactly ``source``, or None."""
     return _SCRIPT_SOURCES.get((model, source))
+
+
+#: the instruments' own maxima (into a high-impedance load for the generators)
+INSTRUMENT_MAXIMA: dict[str, dict[str, float]] = {
+    "2636B": {"volts": 200.0, "amps": 1.5},
+    "2450": {"volts": 210.0, "amps": 1.05},
+    "81160A": {"volts": 10.0, "min_width_s": 1.5e-9, "max_width_s": 1e6},
+    "33500B": {"volts": 10.0, "min_width_s": 16e-9, "max_width_s": 1e6},
+}
+_SMUS = ("2636B", "2450")
+_PULSERS = ("81160A", "33500B")
+
+
+def check_limits_for_models(limits: Mapping[str, Any], models: Mapping[str, str]) -> None:
+    """Refuse bench limits beyond what the bench's own instruments can do.
+
+    :param limits: the ``[limits]`` table.
+    :param models: instrument name -> model.
+    :raises LimitsConfigError: naming the field, the value and the instrument.
+    """
+
+    def fail(field_name: str, value: float, name: str, what: str, maximum: float) -> None:
+        raise LimitsConfigError(
+            f"limits.{field_name}: {value:g} is beyond what {name} ({models[name]}) can "
+            f"{what} ({maximum:g})"
+        )
+
+    for name, model in models.items():
+        spec = INSTRUMENT_MAXIMA.get(model)
+        if spec is None:
+            continue
+        voltages = ("max_read_voltage_v", "max_sample_voltage_v", "max_program_voltage_v")
+        for key in voltages if model in _SMUS else ("max_program_voltage_v",):
+            value = limits.get(key)
+            if _is_real(value) and value > spec["volts"]:
+                fail(key, value, name, "source", spec["volts"])
+        amps = limits.get("max_compliance_current_a")
+        if model in _SMUS and _is_real(amps) and amps > spec["amps"]:
+            fail("max_compliance_current_a", amps, name, "source", spec["amps"])
+        if model in _PULSERS:
+            low, high = limits.get("min_pulse_width_s"), limits.get("max_pulse_width_s")
+            if _is_real(high) and high > spec["max_width_s"]:
+                fail("max_pulse_width_s", high, name, "output as a width", spec["max_width_s"])
+            if _is_real(low) and 0 < low < spec["min_width_s"]:
+                raise LimitsConfigError(
+                    f"limits.min_pulse_width_s: {low:g} is below the shortest pulse {name} "
+                    f"({model}) can output ({spec['min_width_s']:g})"
+                )
 
 
 class GuardRules(Protocol):

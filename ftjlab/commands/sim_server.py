@@ -47,10 +47,12 @@ def _check_host(host: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from ftjlab.config import load_bench_config
-    from ftjlab.instruments.safety import Limits
+    from ftjlab.instruments.safety import Limits, check_limits_for_models
     from ftjlab.simulators.server import run_sim_server
 
-    Limits.from_dict(load_bench_config(args.bench).limits)  # a bad bench: exit 2, not served
+    config = load_bench_config(args.bench)
+    Limits.from_dict(config.limits)  # a bad bench: exit 2, not served
+    check_limits_for_models(config.limits, {n: i.model for n, i in config.instruments.items()})
     if not _check_host(args.host):
         import sys
 
