@@ -45,36 +45,32 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ftjlab.errors import BadInput
-from ftjlab.simulators.bench import (
+from ftjlab.instruments.models import MODELS
+from ftjlab.simulators.params import ArrayParams, ParameterError, from_mapping
+from ftjlab.validate import memory_cells
+from ftjlab.wiring import (
     COLUMNS_PER_CARD,
     MAX_SLOTS,
     ROW_LETTERS,
     WL_ON_THRESHOLD_V,
-    Bench,
     Line,
     Wiring,
     terminal_name,
 )
-from ftjlab.simulators.emulators import CHANNELS
-from ftjlab.simulators.params import ArrayParams, ParameterError, from_mapping
-from ftjlab.validate import memory_cells
+
+if TYPE_CHECKING:
+    from ftjlab.simulators.bench import Bench
 
 #: Supported models -> their channel names (terminals are "<instrument>.<channel>").
-MODEL_TERMINALS: dict[str, tuple[str, ...]] = CHANNELS
-MATRIX_MODELS = ("707B",)
+MODEL_TERMINALS: dict[str, tuple[str, ...]] = {m: s.channels for m, s in MODELS.items()}
+MATRIX_MODELS = tuple(m for m, s in MODELS.items() if s.kind == "matrix")
 SIM = "sim"
 _COMMON_KEYS = {"model": str, "resource": str, "timeout_ms": int}
-#: Model-specific instrument keys, with their type; these are passed to the emulator.
-_MODEL_KEYS: dict[str, dict[str, type]] = {
-    "2636B": {"linefreq": int},
-    "707B": {"cards": int, "tsplink_node": int},
-    # probe station: stage travel (driver guard and emulator); the simulated wafer's variation
-    "SENTIO": {"max_travel_um": float, "g_on_radial": float, "traps_radial": float,
-               "coercive_radial": float, "die_sigma": float},
-}
+#: Model-specific instrument keys, with their type (instruments/models.py).
+_MODEL_KEYS: dict[str, dict[str, type]] = {m: dict(s.bench_keys) for m, s in MODELS.items()}
 _UNKNOWN_PARAM = re.compile(r"^unknown parameter\(s\): ([\w.]+)[^(]*\(known: (.*)\)$")
 _TOP_KEYS = ("description", "seed", "instruments", "array", "wiring", "limits")
 
@@ -413,6 +409,7 @@ def build_sim_bench(config: BenchConfig, seed: int | None = None,
     ``bench.seed``. ``emulator_options`` (e.g. ``max_script_s``) go to the TSP emulators.
     Returns ``(bench, {instrument name: emulator})``.
     """
+    from ftjlab.simulators.bench import Bench
     from ftjlab.simulators.emulators import create_emulator, emulator_class
     from ftjlab.simulators.tsp import TSPEmulator
 
@@ -422,7 +419,8 @@ def build_sim_bench(config: BenchConfig, seed: int | None = None,
     for name, inst in config.instruments.items():
         if not inst.simulated:
             continue
-        options = {k: v for k, v in inst.options.items() if k not in ("cards", "tsplink_node")}
+        keys = MODELS[inst.model].emulator_keys
+        options = {k: v for k, v in inst.options.items() if k in keys}
         try:
             cls = emulator_class(inst.model)
         except (KeyError, ImportError) as exc:

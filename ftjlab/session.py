@@ -20,37 +20,17 @@ from typing import Any
 
 from ftjlab.config import BenchConfig, build_sim_bench, load_bench_config
 from ftjlab.errors import BadInput
-from ftjlab.instruments import (
-    Keithley707B,
-    Keithley2450,
-    Keithley2636B,
-    Keysight33500B,
-    Keysight81160A,
-    Limits,
-    shutdown_safely,
-)
+from ftjlab.instruments import Limits, deadman, shutdown_safely
 from ftjlab.instruments.bench_start import start_bench
-from ftjlab.instruments.mpi_sentio import ProberTravel, SentioProber
-from ftjlab.instruments.safety import raw_adapter
+from ftjlab.instruments.models import MODELS
+from ftjlab.instruments.safety import check_limits_for_models, raw_adapter
 from ftjlab.traffic import Traffic, count_traffic
 
 log = logging.getLogger(__name__)
 
-#: driver class of each supported model
-DRIVERS: dict[str, type] = {
-    "2636B": Keithley2636B,
-    "2450": Keithley2450,
-    "81160A": Keysight81160A,
-    "33500B": Keysight33500B,
-    "707B": Keithley707B,
-    "SENTIO": SentioProber,
-}
 #: channel roles bound at connection; procedures switch them (e.g. "read" -> "sample")
 DEFAULT_ROLES: dict[str, dict[Any, str]] = {
-    "2636B": {"a": "read", "b": "program"},  # a: bit-line bias/current, b: word-line gate
-    "2450": {1: "read"},
-    "81160A": {1: "program", 2: "program"},
-    "33500B": {1: "program", 2: "program"},
+    m: dict(s.default_roles) for m, s in MODELS.items() if s.default_roles
 }
 
 
@@ -68,6 +48,8 @@ class BenchSession:
     traffic: dict[str, Traffic] = field(default_factory=dict)
     #: what each instrument's own protection was programmed to at session start
     hardware_limits: dict[str, Any] = field(default_factory=dict)
+    #: the dead-man supervisor process (benches with instruments outside this process)
+    supervisor: Any | None = None
 
     @classmethod
     def open(
@@ -83,6 +65,7 @@ class BenchSession:
         if not isinstance(config, BenchConfig):
             config = load_bench_config(config)
         limits = Limits.from_dict(config.limits)
+        check_limits_for_models(config.limits, {n: i.model for n, i in config.instruments.items()})
         resources = dict(resources or {})
         unknown = sorted(set(resources) - set(config.instruments))
         if unknown:
@@ -94,12 +77,15 @@ class BenchSession:
         if emulated:
             sim, emulators = build_sim_bench(config, seed)
         session = cls(config, limits, {}, sim, emulators)
+        targets = deadman.targets_of(config, resources)  # instruments outside this process
+        if targets:  # a supervisor makes them safe if this process dies
+            session.supervisor = deadman.start_supervisor(targets, wait=False)
         try:
             for name, inst in config.instruments.items():
-                driver = DRIVERS.get(inst.model)
-                if driver is None:
+                if inst.model not in MODELS:
                     raise BadInput(f"{config.source}:instruments.{name}.model: no driver for "
-                                   f"{inst.model!r} (known: {sorted(DRIVERS)})")
+                                   f"{inst.model!r} (known: {sorted(MODELS)})")
+                driver = MODELS[inst.model].driver_class()
                 session.instruments[name] = session._connect(
                     name, inst, driver, resources.get(name), timeout_ms
                 )
@@ -107,6 +93,8 @@ class BenchSession:
                 session.instruments, limits, config.wiring.rows, config.wiring.columns,
                 {n: i.model for n, i in config.instruments.items()},
                 int(config.matrix.options.get("cards", 6)))
+            if session.supervisor is not None:  # it holds its connections before any use
+                session.supervisor.wait_ready()
         except BaseException:
             session.close()
             raise
@@ -114,10 +102,12 @@ class BenchSession:
 
     def _connect(self, name: str, inst: Any, driver: type, resource: str | None,
                  timeout_ms: int) -> Any:
-        kwargs: dict[str, Any] = {"limits": self.limits} if driver is not Keithley707B else {}
+        kwargs: dict[str, Any] = {"limits": self.limits} if MODELS[inst.model].takes_limits else {}
         if inst.model in DEFAULT_ROLES:
             kwargs["roles"] = dict(DEFAULT_ROLES[inst.model])
         if "max_travel_um" in inst.options:
+            from ftjlab.instruments.mpi_sentio import ProberTravel
+
             kwargs["travel"] = ProberTravel(inst.options["max_travel_um"])
         if resource is None and inst.simulated:
             from ftjlab.simulators.transport import EmulatorAdapter
@@ -209,6 +199,9 @@ class BenchSession:
                         connection.close()
                 except Exception:  # already gone: nothing left to close
                     log.debug("closing %s failed", instrument, exc_info=True)
+            if self.supervisor is not None:  # released: the run ended through here
+                self.supervisor.release()
+                self.supervisor = None
 
     def __enter__(self) -> BenchSession:
         return self

@@ -14,11 +14,6 @@ from .channel_specifiers import (
     MatrixGeometry,
     parse_channel_list,
 )
-from .keithley707b import Keithley707B
-from .keithley2450 import Keithley2450, ReadingBuffer
-from .keithley2636b import Keithley2636B, SMUChannel
-from .keysight33500b import Keysight33500B, PulseChannel33500B
-from .keysight81160a import Keysight81160A, PulseChannel81160A
 from .safety import (
     ROLES,
     GuardedInstrument,
@@ -59,3 +54,28 @@ __all__ = [
     "parse_channel_list",
     "shutdown_safely",
 ]
+
+#: driver classes, imported on first use (a bench imports only the drivers it has; the 2450
+#: driver pulls in pymeasure's whole Keithley package, pandas included)
+_LAZY = {
+    "Keithley707B": "keithley707b",
+    "Keithley2450": "keithley2450",
+    "ReadingBuffer": "keithley2450",
+    "Keithley2636B": "keithley2636b",
+    "SMUChannel": "keithley2636b",
+    "Keysight33500B": "keysight33500b",
+    "PulseChannel33500B": "keysight33500b",
+    "Keysight81160A": "keysight81160a",
+    "PulseChannel81160A": "keysight81160a",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

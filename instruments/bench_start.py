@@ -31,11 +31,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from .channel_specifiers import MatrixGeometry
-from .keithley707b import Keithley707B
-from .keithley2450 import Keithley2450, protection_level_v
-from .keithley2636b import Keithley2636B
-from .keysight33500b import Keysight33500B
-from .keysight81160a import Keysight81160A
 from .routing import Routing
 from .safety import Limits, shutdown_safely
 
@@ -68,34 +63,36 @@ def start_bench(
             f"{getattr(instrument, 'name', instrument)}: cannot switch off at session start ({exc})"
         )
     routing = Routing(rows, columns, models, MatrixGeometry(slots=cards))
+    # by model name, not isinstance: a bench imports only the drivers it has
     for name, driver in instruments.items():
-        if isinstance(driver, Keithley707B) and driver.safety is None:
+        if models.get(name) == "707B" and driver.safety is None:
             driver.bind_limits(limits)
         if driver.safety is not None:
             driver.safety.attach_routing(routing, name)
     hardware: dict[str, dict[str, Any]] = {}
     for name, driver in instruments.items():
-        if isinstance(driver, Keithley707B):
+        model = models.get(name)
+        if model == "707B":
             driver.open_all()
             hardware[name] = {"relays": "all open at start"}
-        elif isinstance(driver, (Keysight81160A, Keysight33500B)):
-            hardware[name] = _generator(driver, limits)
-        elif isinstance(driver, Keithley2450):
+        elif model in ("81160A", "33500B"):
+            hardware[name] = _generator(driver, limits, model)
+        elif model == "2450":
             hardware[name] = _smu_2450(driver, limits)
-        elif isinstance(driver, Keithley2636B):
+        elif model == "2636B":
             hardware[name] = _smu_2636b(driver, limits)
     routing.closed = frozenset()
     return hardware
 
 
-def _generator(gen: Any, limits: Limits) -> dict[str, Any]:
+def _generator(gen: Any, limits: Limits, model: str) -> dict[str, Any]:
     high = limits.max_program_voltage_v
     gen.write("*RST")
     out: dict[str, Any] = {}
     for channel in gen.channels.values():
         n = channel.id
-        prefix = f":VOLT{n}" if isinstance(gen, Keysight81160A) else f"SOUR{n}:VOLT"
-        if isinstance(gen, Keysight81160A):
+        prefix = f":VOLT{n}" if model == "81160A" else f"SOUR{n}:VOLT"
+        if model == "81160A":
             load: Any = HIGH_Z_OHM
             gen.write(f":OUTP{n}:LOAD {HIGH_Z_OHM:g}")
         else:
@@ -114,7 +111,9 @@ def _generator(gen: Any, limits: Limits) -> dict[str, Any]:
     return out
 
 
-def _smu_2450(smu: Keithley2450, limits: Limits) -> dict[str, Any]:
+def _smu_2450(smu: Any, limits: Limits) -> dict[str, Any]:
+    from .keithley2450 import protection_level_v
+
     level = protection_level_v(limits.max_program_voltage_v)
     role = smu.safety.role(1) if smu.safety is not None else "read"
     smu.write(f":SOUR:VOLT:PROT PROT{level}")
@@ -127,7 +126,7 @@ def _smu_2450(smu: Keithley2450, limits: Limits) -> dict[str, Any]:
     }
 
 
-def _smu_2636b(smu: Keithley2636B, limits: Limits) -> dict[str, Any]:
+def _smu_2636b(smu: Any, limits: Limits) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for channel in (smu.smua, smu.smub):
         role = smu.safety.role(channel.id) if smu.safety is not None else "read"

@@ -31,7 +31,6 @@ from ftjlab.switching.engine import (
     calibration_from_trials,
 )
 from ftjlab.switching.nls import OperatingPoints, schedule_p
-from ftjlab.switching.noise import noise_quality
 
 from .base import FTJProcedure
 
@@ -268,6 +267,8 @@ class SwitchingNoise(FTJProcedure):
             noise = np.array(self._noise_history)
             full = np.all(np.isfinite(noise), axis=0)
             if full.any():
+                from ftjlab.switching.noise import noise_quality  # scipy.stats: on use
+
                 q = noise_quality(noise[:, full], self.k, float(self.p))
                 for name, value in q.as_dict().items():
                     if isinstance(value, float | int):

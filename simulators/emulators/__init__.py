@@ -13,26 +13,15 @@ import importlib
 import inspect
 from typing import Any
 
-from ..bench import terminal_name
+from ftjlab.instruments.models import MODELS
 
-#: model (as written in bench configs) -> "module:Class" (relative to this package)
-EMULATORS: dict[str, str] = {
-    "2636B": "keithley2636b:Keithley2636B",
-    "707B": "keithley707b:Keithley707B",
-    "2450": "keithley2450:Keithley2450",
-    "81160A": "keysight81160a:Keysight81160A",
-    "33500B": "keysight33500b:Keysight33500B",
-    "SENTIO": "mpi_sentio:SentioProbeStation",
-}
+from ftjlab.wiring import terminal_name
+
+#: model (as written in bench configs) -> "module:Class" (relative to this package); from the
+#: one description per model in ftjlab.instruments.models
+EMULATORS: dict[str, str] = {m: s.emulator for m, s in MODELS.items() if s.emulator}
 #: channel names of each model, in order (terminals are "<name>.<channel>")
-CHANNELS: dict[str, tuple[str, ...]] = {
-    "2636B": ("a", "b"),
-    "707B": (),
-    "2450": ("1",),
-    "81160A": ("1", "2"),
-    "33500B": ("1", "2"),
-    "SENTIO": (),  # a probe station: no terminals on the matrix
-}
+CHANNELS: dict[str, tuple[str, ...]] = {m: s.channels for m, s in MODELS.items()}
 
 
 def emulator_class(model: str) -> type:
