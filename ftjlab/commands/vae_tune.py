@@ -30,8 +30,8 @@ def register(sub) -> None:
     p.add_argument(
         "--intervals",
         type=_floats,
-        default=[2e-5, 1e-4, 5e-4, 2e-3],
-        help="sampling intervals in s, comma-separated (default 2e-5,1e-4,5e-4,2e-3)",
+        default=[1e-4, 5e-4, 2e-3, 1e-2],
+        help="sampling intervals in s, comma-separated (default 1e-4,5e-4,2e-3,1e-2)",
     )
     p.add_argument("-n", "--samples", type=arg_int(lo=10, hi=10**6), default=1000,
                    help="images per grid point")

@@ -27,6 +27,8 @@ from ftjlab.errors import BadInput
 
 SET_PULSE_V = 3.0
 SET_PULSE_S = 1e-5
+#: the shortest SMU integration time (2636B: 0.001 NPLC)
+MIN_NPLC = 0.001
 
 
 class _SessionClock:
@@ -94,6 +96,12 @@ class BenchCellReader:
                 f"aperture {aperture_s:g} s is longer than the interval {interval_s:g} s"
             )
         nplc = self.nplc(aperture_s)
+        if nplc < MIN_NPLC:
+            raise BadInput(
+                f"aperture: {aperture_s:g} s is shorter than the SMU's shortest integration "
+                f"({MIN_NPLC:g} NPLC = {MIN_NPLC / self.controller.linefreq:.3g} s); sample "
+                "more slowly (the aperture is half the sampling interval)"
+            )
         c = self.controller
         multi = getattr(c, "acquire_rtn_cells", None)
         out = np.empty((len(cells), n))

@@ -322,8 +322,8 @@ class GenerationEngine:
         if batch < 1:
             raise BadInput(f"batch: must be >= 1, got {batch}")
         self.source, self.decoder, self.session, self.batch = source, decoder, session, batch
-        if not isinstance(settings, LiveSettings):
-            settings = LiveSettings(settings)
+        if settings is None or isinstance(settings, SamplingSettings):
+            settings = LiveSettings(settings)  # else: any object with snapshot() -> settings
         self.settings = settings
         self.check_settings = check_settings
 

@@ -55,8 +55,9 @@ def run_stability(
     maps_from: str = "",
     echo: Callable[[str], None] | None = None,
 ) -> StabilityResult:
-    """Program the decoder through the bench (or take ``maps_from``), measure FCD, run the
-    cycles, re-measure the resident load's map, measure FCD again."""
+    """Program the decoder through the bench (or take the maps of ``maps_from`` and program
+    only the resident load), measure FCD, run the cycles, re-measure the resident load's map,
+    measure FCD again."""
     from ftjlab.controller import ArrayController
     from ftjlab.session import BenchSession
     from ftjlab.vae.bench import (
@@ -66,6 +67,7 @@ def run_stability(
         decoder_mapping,
         load_maps,
         program_all_loads,
+        program_load_on_bench,
     )
 
     if not 0 <= real_cycles <= cycles or n_eval < 20 or chunk < 1:
@@ -78,10 +80,13 @@ def run_stability(
         try:
             model, mapping = decoder_mapping(c, 32)
             maps = load_maps(maps_from) if maps_from else {}
+            resident = mapping.n_loads - 1
             if not maps:
                 reports = program_all_loads(c, mapping)
                 maps = {k: r.measured_s for k, r in reports.items()}
-            resident = mapping.n_loads - 1
+            else:  # the other loads' maps from the files; the resident one programmed now
+                report, _ = program_load_on_bench(c, mapping, resident, 0.02, READ_BIAS_V)
+                maps[resident] = report.measured_s
             engine = build_engine(c, decoder_mode="measured-map", maps=maps, model=model,
                                   settings=settings, seed=seed, batch=n_eval)
             array_decoder = engine.decoder.decoder

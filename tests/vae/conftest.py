@@ -48,3 +48,22 @@ def programmed(vae):
     decoder = ArrayDecoder(vae, mapping, params, programmer)
     decoder.program_all()
     return array, decoder
+
+
+@pytest.fixture(scope="session")
+def bench_map_file(tmp_path_factory):
+    """Every decoder load's map on the shipped 32 x 32 bench, in vae-program's layout: the
+    mapping's targets with 1 % multiplicative noise (a stand-in for programming every load
+    through the bench, which takes the row-parallel write-verify minutes)."""
+    from ftjlab.controller import ArrayController
+    from ftjlab.session import BenchSession
+    from ftjlab.vae.bench import decoder_mapping, write_map_file
+
+    with BenchSession.open(seed=7) as session:
+        _, mapping = decoder_mapping(ArrayController(session), 32)
+    rng = np.random.default_rng(1)
+    maps = {
+        k: mapping.load_targets(k) * (1 + 0.01 * rng.standard_normal(mapping.array_shape))
+        for k in range(mapping.n_loads)
+    }
+    return write_map_file(tmp_path_factory.mktemp("maps"), maps, source="targets, 1 % noise")

@@ -27,4 +27,5 @@ def test_vae_eval_bad_input(capsys):
     assert main(["vae-eval", "--modes", "dream"]) == 2
     assert "modes" in capsys.readouterr().err
     assert main(["vae-eval", "--modes", "software", "-n", "3"]) == 2
-    assert main(["vae-eval", "--array", "0x8", "--modes", "measured-map"]) == 2
+    assert main(["vae-eval", "--interval", "0", "--modes", "measured-map"]) == 2
+    assert main(["vae-eval", "--in-array-layers", "x", "--modes", "in-array"]) == 2

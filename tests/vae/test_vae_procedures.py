@@ -42,17 +42,8 @@ def test_vae_program_refuses_loads_that_do_not_exist(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def map_file(tmp_path_factory) -> Path:
-    """Every load's map: the mapping's targets with 1 % multiplicative noise (a stand-in for
-    a full vae-program run, which takes ~50 min on the simulated bench)."""
-    with BenchSession.open(seed=7) as session:
-        _, mapping = decoder_mapping(ArrayController(session), 32)
-    rng = np.random.default_rng(1)
-    maps = {
-        k: mapping.load_targets(k) * (1 + 0.01 * rng.standard_normal(mapping.array_shape))
-        for k in range(mapping.n_loads)
-    }
-    return write_map_file(tmp_path_factory.mktemp("maps"), maps, source="targets, 1 % noise")
+def map_file(bench_map_file) -> Path:
+    return bench_map_file
 
 
 def test_vae_generate_bench_rtn_latents_measured_maps(tmp_path: Path, map_file: Path) -> None:

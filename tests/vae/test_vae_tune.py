@@ -1,4 +1,5 @@
-"""``ftjlab vae-tune`` on a small grid: stored, plotted, and degradation visible."""
+"""``ftjlab vae-tune`` on a small grid, through the bench's instruments (RTN latents through
+the SMU buffers, measured maps): stored, plotted, and degradation visible."""
 
 from pathlib import Path
 
@@ -8,17 +9,21 @@ from ftjlab.cli import main
 from ftjlab.store import list_runs, read_dataset
 
 
-def test_vae_tune_small_grid(tmp_path: Path, capsys) -> None:
+def test_vae_tune_small_grid(tmp_path: Path, capsys, bench_map_file) -> None:
     args = [
         "vae-tune",
         "--biases",
         "0.8,1.2",
         "--intervals",
-        "2e-5,2e-3",
+        "1e-4,2e-3",
         "-n",
         "300",
         "--out",
         str(tmp_path),
+        "--maps",
+        str(bench_map_file),
+        "--cells-per-latent",
+        "2",
     ]
     assert main(args) == 0
     text = capsys.readouterr().out
