@@ -329,15 +329,10 @@ def check_limits_for_models(limits: Mapping[str, Any], models: Mapping[str, str]
         amps = limits.get("max_compliance_current_a")
         if model in _SMUS and _is_real(amps) and amps > spec["amps"]:
             fail("max_compliance_current_a", amps, name, "source", spec["amps"])
-        if model in _PULSERS:
-            low, high = limits.get("min_pulse_width_s"), limits.get("max_pulse_width_s")
+        if model in _PULSERS:  # (a min width below the model's is not a hazard: it clips up)
+            high = limits.get("max_pulse_width_s")
             if _is_real(high) and high > spec["max_width_s"]:
                 fail("max_pulse_width_s", high, name, "output as a width", spec["max_width_s"])
-            if _is_real(low) and 0 < low < spec["min_width_s"]:
-                raise LimitsConfigError(
-                    f"limits.min_pulse_width_s: {low:g} is below the shortest pulse {name} "
-                    f"({model}) can output ({spec['min_width_s']:g})"
-                )
 
 
 class GuardRules(Protocol):
