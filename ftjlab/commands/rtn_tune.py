@@ -73,6 +73,8 @@ def _attrs(rep, extra: dict) -> dict:
         out.update({"best_bias_v": best.bias_v, "best_sampling_time_s": best.sampling_time_s,
                     "best_interval_s": best.interval_s, "best_ks_max": best.ks_max,
                     "best_lag1": best.lag1, "best_source": best.source})
+        if "cells_needed" in best.extra:
+            out["cells_per_dim_needed"] = int(best.extra["cells_needed"])
     return out
 
 

@@ -26,6 +26,7 @@ kurtosis, lag-1 autocorrelation; across dimensions the largest |correlation|.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -35,13 +36,21 @@ from scipy import special, stats
 from ftjlab.errors import BadInput
 
 from ._checks import as_cells
+from .latent_check import (
+    LatentQualityWarning,
+    cells_needed_moments,
+    expected_quality,
+    robust_thin,
+)
 
 __all__ = [
     "LatentQuality",
+    "LatentQualityWarning",
     "TuningPoint",
     "TuningReport",
     "kl_divergence_normal",
     "latent_quality",
+    "latents_with_expectation",
     "make_latents",
     "predicted_quality",
     "select_rtn_cells",
@@ -77,18 +86,10 @@ def _acf(x: np.ndarray, max_lag: int) -> np.ndarray:
 
 
 def auto_thin(z: np.ndarray, rho_max: float = 0.02, max_thin: int = 1000) -> int:
-    """Smallest k such that every row's autocorrelation at lag k (and beyond, up to 2k) stays
-    within ``rho_max`` plus the estimator's noise (2 / sqrt(n))."""
-    n = z.shape[1]
-    lags = min(max_thin * 2, n // 4)
-    r = _acf(z, lags)
-    tol = rho_max + 2 / math.sqrt(n)
-    worst = np.max(np.abs(r), axis=0)
-    for k in range(1, lags // 2 + 1):
-        if np.all(worst[k : 2 * k + 1] <= tol):
-            return k
-    raise BadInput(f"thin: the readings stay correlated beyond {lags // 2} samples; space them "
-                   "further apart at acquisition")
+    """Smallest step k that leaves every row correlated by at most ``rho_max`` from one kept
+    reading to the next, robust to the estimator's noise on strongly correlated readings
+    (:func:`ftjlab.rtn.latent_check.robust_thin`)."""
+    return robust_thin(z, rho_max, max_thin)
 
 
 def balanced_groups(z: np.ndarray, dim: int, cells_per_dim: int) -> np.ndarray:
@@ -113,14 +114,43 @@ def make_latents(
     rho_max: float = 0.02,
     calibration: int | None = None,
     assign: str = "balanced",
+    check: str = "warn",
+    settings: dict | None = None,
 ) -> np.ndarray:
     """Latent vectors from RTN traces of ``dim * cells_per_dim`` cells (rows of ``traces``;
-    extra rows are ignored). Returns z of shape (samples, dim), each column ~ N(0, 1).
+    extra rows are ignored). Returns z of shape (samples, dim), each column standardised.
 
-    ``assign``: "balanced" (:func:`balanced_groups`) or "ordered" (consecutive rows)."""
+    ``assign``: "balanced" (:func:`balanced_groups`) or "ordered" (consecutive rows).
+    ``check``: the expected KS and lag-1 of the result (:func:`latents_with_expectation`)
+    against 0.02 each: "warn" (:class:`~ftjlab.rtn.latent_check.LatentQualityWarning` naming
+    the cells per dimension needed), "refuse" (:class:`BadInput`), "report" (computed, no
+    warning) or "off". ``settings``: bias,
+    sampling time... named in that message."""
+    z, _ = latents_with_expectation(traces, dim, cells_per_dim, thin, rho_max, calibration,
+                                    assign, check, settings)
+    return z
+
+
+def latents_with_expectation(
+    traces,
+    dim: int,
+    cells_per_dim: int = 1,
+    thin: int | str = 1,
+    rho_max: float = 0.02,
+    calibration: int | None = None,
+    assign: str = "balanced",
+    check: str = "warn",
+    settings: dict | None = None,
+    ks_target: float = 0.02,
+    lag1_target: float = 0.02,
+):
+    """:func:`make_latents` and its :class:`~ftjlab.rtn.latent_check.LatentExpectation`
+    (None with ``check="off"``)."""
     x = _as_cells(traces)
     if dim < 1 or cells_per_dim < 1:
         raise BadInput(f"dim, cells_per_dim: must be >= 1, got {dim}, {cells_per_dim}")
+    if check not in ("warn", "refuse", "report", "off"):
+        raise BadInput(f"check: 'warn', 'refuse', 'report' or 'off', got {check!r}")
     need = dim * cells_per_dim
     if x.shape[0] < need:
         raise BadInput(f"traces: {dim} dimensions x {cells_per_dim} cells need {need} cells, "
@@ -130,16 +160,24 @@ def make_latents(
         thin = auto_thin(z, rho_max)
     if not isinstance(thin, int | np.integer) or thin < 1:
         raise BadInput(f"thin: a positive integer or 'auto', got {thin!r}")
-    z = z[:, ::thin]
+    zt = z[:, ::thin]
     if assign == "balanced" and cells_per_dim > 1:
-        groups = balanced_groups(z, dim, cells_per_dim)
+        groups = balanced_groups(zt, dim, cells_per_dim)
     elif assign in ("balanced", "ordered"):  # one cell per dimension: keep the input order
         groups = np.arange(need).reshape(dim, cells_per_dim)
     else:
         raise BadInput(f"assign: 'balanced' or 'ordered', got {assign!r}")
-    z = z[groups].sum(axis=1) / math.sqrt(cells_per_dim)
-    z = (z - z.mean(axis=1, keepdims=True)) / z.std(axis=1, keepdims=True)
-    return np.ascontiguousarray(z.T)
+    expect = None
+    if check != "off":
+        expect = expected_quality(z, groups, int(thin), ks_target, lag1_target,
+                                  **(settings or {}))
+        if not expect.ok and check != "report":
+            if check == "refuse":
+                raise BadInput(expect.message())
+            warnings.warn(expect.message(), LatentQualityWarning, stacklevel=3)
+    out = zt[groups].sum(axis=1) / math.sqrt(cells_per_dim)
+    out = (out - out.mean(axis=1, keepdims=True)) / out.std(axis=1, keepdims=True)
+    return np.ascontiguousarray(out.T), expect
 
 
 def kl_divergence_normal(z: np.ndarray, k: int = 5) -> float:
@@ -329,6 +367,10 @@ class TuningReport:
                 f"(interval {p.interval_s * 1e3:.3g} ms, {p.rate_hz:.3g} latents/s): KS "
                 f"{p.ks_max:.4f}, lag-1 {p.lag1:+.4f} ({self.reason})"
             )
+            if "cells_needed" in p.extra:
+                lines.append(
+                    f"cells per dimension needed there for KS <= {self.ks_target}: "
+                    f"{p.extra['cells_needed']} (used: {p.extra.get('cells_per_dim', '?')})")
         else:
             lines.append("no operating point: " + self.reason)
         return "\n".join(lines)
@@ -398,8 +440,13 @@ def predicted_quality(bias_v: float, aperture_s: float, interval_s: float, tau_c
     var = 2 / r * (1 - (1 - math.exp(-r)) / r)
     cov = (1 - math.exp(-r)) ** 2 / r**2 * math.exp(-(interval_s - aperture_s) / ts)
     lag1 = cov / var if var > 0 else 1.0
+    one = m * p * (1 - p)  # one cell
+    need = cells_needed_moments((1 - 2 * p) / math.sqrt(one), (1 - 6 * p * (1 - p)) / one,
+                                0.02)
     return TuningPoint(bias_v, aperture_s, interval_s, ks, lag1, abs(skew), abs(kurt),
-                       source="predicted", extra={"occupancy": p, "tau_star_s": ts})
+                       source="predicted", extra={"occupancy": p, "tau_star_s": ts,
+                                                  "cells_per_dim": cells_per_dim,
+                                                  "cells_needed": need})
 
 
 # ------------------------------------------------------------------------------ bench
@@ -504,12 +551,14 @@ def measure_point(x: np.ndarray, bias_v: float, sampling_time_s: float, interval
     z = standardise(x[: dim * cells_per_dim])
     zc = z - z.mean(axis=1, keepdims=True)
     cell_rho = np.sum(zc[:, 1:] * zc[:, :-1], axis=1) / np.sum(zc * zc, axis=1)
-    q = latent_quality(make_latents(x, dim, cells_per_dim))
+    zl, expect = latents_with_expectation(x, dim, cells_per_dim, check="report")
+    q = latent_quality(zl)
     s = q.summary()
     n = x.shape[1]
     return TuningPoint(
         bias_v, sampling_time_s, interval_s, s["ks_max"], float(cell_rho.mean()),
         1.0 / math.sqrt(n * cell_rho.size), s["skew_max"], s["kurt_max"], s["kl_mean"], n,
         extra={"lag1_latent_pooled": s["lag1_mean"], "lag1_latent_max_abs": s["lag1_max_abs"],
-               "cross_corr_max": s["cross_corr_max"]},
+               "cross_corr_max": s["cross_corr_max"], "cells_per_dim": cells_per_dim,
+               "cells_needed": expect.cells_needed, "ks_expected": expect.ks_expected},
     )  # fmt: skip

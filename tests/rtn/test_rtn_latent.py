@@ -135,3 +135,49 @@ def test_tuned_operating_point_of_the_default_device():
     assert q_ks.ks_max <= 0.02, q_ks.table()
     assert abs(q.lag1_mean) <= 0.02 and q.lag1_max <= 0.02, q.table()
     assert q.cross_corr_max <= 0.02
+
+
+def test_auto_thin_holds_up_on_strongly_correlated_readings():
+    """AR(1) readings, n = 1e4: the step is within 25 % of the one the true autocorrelation
+    needs (rho^k <= 0.02) for rho = 0.5, 0.9 and 0.99 (a plain lag scan raised at 0.9)."""
+    import math
+
+    rng = np.random.default_rng(12)
+    for rho in (0.5, 0.9, 0.99):
+        e = rng.normal(size=(2, 10_000))
+        x = np.empty_like(e)
+        x[:, 0] = e[:, 0] / math.sqrt(1 - rho**2)
+        for t in range(1, x.shape[1]):
+            x[:, t] = rho * x[:, t - 1] + e[:, t]
+        need = math.ceil(math.log(0.02) / math.log(rho))
+        assert need * 0.95 <= lat.auto_thin(x) <= need * 1.25 + 1
+
+
+def test_sampler_reports_expected_quality_and_warns_or_refuses():
+    """Independent two-state cells (tests/rtn/twostate_sim.py): the expected KS of the
+    latents (exact convolution of the cells' distributions) matches the measured KS of 1e5
+    latents within 0.005 (2e4: 0.01); one symmetric cell per dimension is refused in
+    "refuse" mode and the message names the cells per dimension needed; 16 cells with
+    apertures of 2 tau* meet the target without a warning."""
+    import warnings
+
+    from scipy import stats
+    from twostate_sim import rtn_trace
+
+    from ftjlab.errors import BadInput
+
+    cells = np.array([rtn_trace(1.0, 1.0, 1.0, 0.05, 100_000, dt=5.0, seed=i) for i in range(2)])
+    with pytest.raises(BadInput, match="cells per dimension needed"):
+        lat.make_latents(cells, 2, 1, check="refuse")
+    with pytest.warns(lat.LatentQualityWarning, match="expected KS 0.27"):
+        z, e = lat.latents_with_expectation(cells, 2, 1, settings={"bias_v": 0.8})
+    assert 10 <= e.cells_needed <= 40
+    measured = max(stats.kstest(z[:, d], "norm").statistic for d in range(2))
+    assert e.ks_expected == pytest.approx(measured, abs=0.005)
+    cells = np.array([rtn_trace(1.0, 0.43, 1.0, 0.05, 20_000, dt=10.0, aperture=2.0,
+                                seed=50 + i) for i in range(32)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", lat.LatentQualityWarning)
+        z, e = lat.latents_with_expectation(cells, 2, 16)
+    measured = max(stats.kstest(z[:, d], "norm").statistic for d in range(2))
+    assert e.ok and e.ks_expected == pytest.approx(measured, abs=0.01)  # 2e4: KS noise ~0.004
