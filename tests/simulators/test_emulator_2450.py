@@ -423,3 +423,27 @@ def test_fuzz_budget():
     for line in VALID_2450 * 20:
         smu.write(line)
     assert time.perf_counter() - start < 5
+
+
+def test_formatted_elements_match_a_real_units_prints():
+    """The two formatted values a real 2450 (firmware 1.6.7c) printed in the QCoDeS 2450
+    example notebook: -1.608374e-08 A on the 100 nA range as ``-016.084 nA`` and a 5.07 uV
+    source readback on the 20 mV range as ``+00.00507 mV``."""
+    from ftjlab.simulators.emulators.keithley2450 import _display
+
+    assert _display(-1.608374e-08, 1e-7, "Amp DC", 6) == "-016.084 nA"
+    assert _display(5.07e-6, 0.02, "Volt DC", 7) == "+00.00507 mV"
+    assert _display(9.9e37, 1e-7, "Amp DC", 6) == "Overflow"
+
+
+def test_sweep_into_a_buffer_holding_single_readings_returns_exactly_its_points(smu):
+    on(smu)
+    for _ in range(3):
+        smu.write(":READ?")
+        smu.read()
+    smu.write(":SOUR:SWE:VOLT:LIN 0.1, 0.5, 5, 0, 1, AUTO, ON, OFF, 'defbuffer1'")
+    smu.write(":INIT")
+    smu.write(":TRAC:ACT? 'defbuffer1'")
+    assert smu.read() == b"5\n"
+    smu.write(":TRAC:DATA? 1, 5, 'defbuffer1', SOUR")
+    assert np.allclose(floats(smu.read().decode()), np.linspace(0.1, 0.5, 5))

@@ -320,3 +320,21 @@ def test_server_survives_garbage_and_serves_several_clients(served):
     smu_srv.disconnect_clients()
     c = open_(smu_srv)
     assert c.query("print(5)") == "5.00000e+00"
+
+
+def test_server_framing_keeps_lf_inside_definite_blocks():
+    from ftjlab.simulators.transport import split_messages
+
+    block = b"#216" + bytes([0, 10, 10, 10, 255, 255, 0, 13, 0, 32, 13, 10, 0, 5, 0, 13])
+    # LF/CR bytes inside the block are data; the message ends with the LF after it
+    assert split_messages(b"DATA:DAC X," + block + b"\n*OPC?\n") == (
+        [b"DATA:DAC X," + block, b"*OPC?"],
+        b"",
+    )
+    # an incomplete block waits for the rest
+    assert split_messages(b"DATA:DAC X," + block[:9]) == ([], b"DATA:DAC X," + block[:9])
+    # no terminator after the block (pymeasure's write_binary_values): the block ends the
+    # message, the next header starts a new one
+    assert split_messages(b"A " + block + b":B 1\n") == ([b"A " + block, b":B 1"], b"")
+    # a '#' inside a string is text; a CR before LF goes, unless it is block data
+    assert split_messages(b"S '#2999'\r\nT\n") == ([b"S '#2999'", b"T"], b"")
