@@ -36,17 +36,21 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     # first: SIGTERM, too, ends a command through Python (exit 1, run files settled)
     previous = interrupts.install()
+    code = 1
     try:
-        return _main(argv)
+        code = _main(argv)
     except KeyboardInterrupt:  # before or after a command's own handling
         interrupts.ending()
         _say("ftjlab: interrupted")
-        return 1
+        code = 1
     finally:
         if argv is None:  # the process's own command line: it ends with this command
             interrupts.ignore()
+            if interrupts.interrupted():
+                interrupts.exit_now(code)
         else:
             interrupts.restore(previous)
+    return code
 
 
 def _say(text: str) -> None:

@@ -23,7 +23,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -98,6 +98,28 @@ def ignore() -> None:
     if threading.current_thread() is threading.main_thread():
         for sig in SIGNALS:
             signal.signal(sig, signal.SIG_IGN)
+
+
+def interrupted() -> bool:
+    """Whether a :class:`KeyboardInterrupt` was raised by :func:`handler` in this command."""
+    return _state.raised
+
+
+def exit_now(code: int) -> None:
+    """End the process with ``code`` at once (streams and logs flushed, files were closed by
+    the command). Used after an interrupt: CPython marks a :class:`KeyboardInterrupt` that
+    passed through code run by ``PyRun_String`` (some extension modules import that way) as
+    unhandled even when it was caught, and would then end the process by SIGINT (exit 130)
+    whatever ``main`` returned."""
+    import logging
+    import os
+
+    ignore()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
 
 
 def ending() -> None:

@@ -33,7 +33,7 @@ import numpy as np
 from ftjlab import validate
 from ftjlab.errors import BadInput
 from ftjlab.h5super import clear_status_flags, read_superblock
-from ftjlab.store import COMMITTED, utc_now
+from ftjlab.store import COMMITTED, reserve_path, utc_now
 
 
 @dataclass
@@ -92,6 +92,8 @@ def repair_file(path: str | Path, field_name: str = "FILE") -> RepairReport:
                         _repair_run(g, run_id, report)
         if report.changed:
             os.replace(tmp, path)
+        with contextlib.suppress(OSError):  # the disk reserve of the killed writer
+            reserve_path(path).unlink()
     except OSError as exc:
         raise BadInput(f"{field_name}: {str(path)!r} cannot be repaired: {exc}") from exc
     finally:

@@ -32,6 +32,7 @@ import errno
 import json
 import logging
 import math
+import os
 import re
 import shutil
 from collections.abc import Callable, Iterator, Mapping
@@ -103,8 +104,32 @@ class DiskFullError(OSError):
 
 
 #: bytes kept free on the run file's disk: finishing a run (status, final attributes) needs a
-#: little room, and HDF5 handles a write that fails half-way badly
-RESERVE_BYTES = 4 << 20
+#: little room, and HDF5 handles a write that fails half-way badly. The writer checks the free
+#: space before every block, and also holds this much in a hidden sidecar file
+#: (``.<file>.reserve``) that it deletes when the run ends, or at once when a write meets a
+#: full disk (another process filled it): then finishing has room all the same.
+RESERVE_BYTES = 1 << 20
+
+
+def reserve_path(path: Path) -> Path:
+    """The sidecar file holding a run's disk reserve while it records."""
+    return path.with_name(f".{path.name}.reserve")
+
+
+def _make_reserve(path: Path) -> None:
+    reserve = reserve_path(path)
+    with open(reserve, "wb") as f:
+        try:
+            os.posix_fallocate(f.fileno(), 0, RESERVE_BYTES)
+        except (AttributeError, OSError):
+            f.write(bytes(RESERVE_BYTES))
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _release_reserve(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        reserve_path(path).unlink()
 
 
 def _open(path: Path, mode: str, **kw: Any) -> h5py.File:
@@ -219,12 +244,14 @@ class RunWriter:
                 for key, value in spec.attrs.items():
                     ds.attrs[key] = _attr_value(value)
             f.swmr_mode = True
+            _make_reserve(path)
         except BaseException as exc:
             # nothing was recorded yet: leave no half-made file behind
             with contextlib.suppress(Exception):
                 f.close()
             with contextlib.suppress(OSError):
                 path.unlink()
+            _release_reserve(path)
             if isinstance(exc, OSError) and _is_disk_full(exc, out):
                 raise BadInput(f"output folder {str(out)!r}: disk full, the run file could "
                                "not be created") from None
@@ -256,11 +283,19 @@ class RunWriter:
                             "here and keeps every complete block")
         n0 = self._lengths[name]
         n1 = n0 + block.shape[0]
-        ds.resize(n1, axis=0)
-        ds[n0:] = block
-        ds.flush()
-        ds.attrs[COMMITTED] = np.int64(n1)
-        ds.flush()
+        try:
+            ds.resize(n1, axis=0)
+            ds[n0:] = block
+            ds.flush()
+            ds.attrs[COMMITTED] = np.int64(n1)
+            ds.flush()
+        except Exception as exc:  # HDF5 reports a full disk as OSError or RuntimeError
+            if not _is_disk_full(exc, self.path.parent):
+                raise
+            _release_reserve(self.path)  # room to finish the run
+            raise DiskFullError(errno.ENOSPC, f"disk full while writing a block of {name!r} "
+                                f"to {self.path}; the run stops here and keeps every "
+                                "complete block") from exc
         self._lengths[name] = n1
 
     def length(self, name: str) -> int:
@@ -298,6 +333,7 @@ class RunWriter:
                     pending.append(exc)
                 return None
 
+        _release_reserve(self.path)  # the room kept for this moment
         f, self._file = self._file, None
         step("closing the SWMR file", f.close)
         _LIVE.discard(self.path.resolve())
@@ -310,6 +346,8 @@ class RunWriter:
             g_file = step("reopening the file", lambda: _open(self.path, "r+"))
         if g_file is not None:
             g = g_file[self._group_name]
+            for name, n in self._lengths.items():  # a block a failed write left half-done
+                step(f"trimming {name!r}", lambda d=g[name], n=n: _trim(d, n))
             for name, (array, units) in (arrays or {}).items():
                 step(f"result {name!r}", lambda n=name, a=array, u=units: _store_array(g, n, a, u))
             for key, value in (attrs or {}).items():
@@ -351,6 +389,12 @@ def _store_array(g: h5py.Group, name: str, array: Any, units: str) -> None:
     ds.attrs["units"] = units
 
 
+def _trim(ds: h5py.Dataset, n: int) -> None:
+    if ds.shape[0] > n:
+        ds.resize(n, axis=0)
+    ds.attrs[COMMITTED] = np.int64(n)
+
+
 def _set_attr(g: h5py.Group, key: str, value: Any) -> None:
     g.attrs[key] = _attr_value(value)
 
@@ -362,8 +406,9 @@ def _free_bytes(folder: Path) -> int | None:
         return None
 
 
-def _is_disk_full(exc: OSError, folder: Path) -> bool:
-    if exc.errno == errno.ENOSPC or "No space" in str(exc):
+def _is_disk_full(exc: BaseException, folder: Path) -> bool:
+    if getattr(exc, "errno", None) == errno.ENOSPC or "No space" in str(exc) or (
+            "errno = 28" in str(exc)):
         return True
     free = _free_bytes(folder)
     return free is not None and free < RESERVE_BYTES
