@@ -220,3 +220,15 @@ def test_cli_reports_config_errors_with_exit_code_2(tmp_path, capsys):
     bad.write_text(SMALL.replace('model = "2636B"', 'model = "9999"'))
     assert main(["sim-server", "--bench", str(bad)]) == 2
     assert "bad.toml:instruments.smu.model" in capsys.readouterr().err
+
+
+def test_shipped_sim2450_bench_loads_and_builds():
+    from ftjlab.config import build_sim_bench
+
+    config = load_bench_config(default_bench_path().with_name("sim-2450.toml"))
+    assert {n: i.model for n, i in config.instruments.items()} == {
+        "smu": "2450", "gate": "2450", "pg": "33500B", "matrix": "707B"}
+    assert config.wiring.rows == {"A": "smu.1", "B": "gate.1", "C": "pg.1", "D": "pg.2"}
+    assert config.wiring.columns == load_bench_config().wiring.columns
+    _, emulators = build_sim_bench(config, seed=1)
+    assert set(emulators) == {"smu", "gate", "pg", "matrix"}
