@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 
+import crash_rig
 import numpy as np
 import pytest
 from crash_rig import check_file, run_trials
@@ -31,7 +32,7 @@ def test_one_trial_of_every_kind(tmp_path):
 def test_the_checks_catch_what_they_look_for(tmp_path):
     """The rig is not vacuous: a killed file fails the plain open without repair, and a torn
     block left in place is found."""
-    proc = subprocess.run([sys.executable, "tests/crash_rig.py", str(tmp_path), "torn", "8"],
+    proc = subprocess.run([sys.executable, str(crash_rig.HERE), str(tmp_path), "torn", "8"],
                           capture_output=True, text=True)
     assert proc.returncode == -signal.SIGKILL
     (path,) = tmp_path.glob("*.h5")
@@ -57,6 +58,23 @@ def test_repair_is_idempotent_and_leaves_good_files_alone(tmp_path, capsys):
     assert main(["repair", str(writer.path)]) == 0
     assert "nothing to repair" in capsys.readouterr().out
     assert writer.path.read_bytes() == before
+
+
+def test_a_full_disk_at_the_start_is_bad_input_and_leaves_nothing(tmp_path, monkeypatch):
+    from ftjlab import store
+    from ftjlab.errors import BadInput
+
+    monkeypatch.setattr(store, "_free_bytes", lambda folder: 100_000)
+    with pytest.raises(BadInput, match="disk full"):
+        RunWriter.create(tmp_path, "x", {}, {}, {})
+    monkeypatch.setattr(store, "_free_bytes", lambda folder: None)
+
+    def no_space(path):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(store, "_make_reserve", no_space)
+    with pytest.raises(BadInput, match="disk full"):
+        RunWriter.create(tmp_path, "x", {}, {}, {})
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("fail_at", ["create", "finish"])
