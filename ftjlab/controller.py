@@ -1,8 +1,9 @@
 """ArrayController: what a researcher does to an FTJ NOR array, through the drivers only.
 
-Addressing follows the bench's wiring (``[wiring]`` of the bench config): the gate SMU channel
-(``<smu>.b``) drives word lines, the read SMU channel (``<smu>.a``) biases a bit line and
-measures its current, and the pulse generator (``<pg>.1``) drives bit lines for programming.
+The controller addresses roles, not models (:mod:`ftjlab.roles`): a gate drive on the word
+lines, bias/measure channels on the bit lines, a pulse generator (output 1 programs, output 2
+erases) and the switch matrix; which SMU terminal plays which role follows the bench's
+wiring (``[wiring.rows]``: the first SMU terminal reads, the second drives the gates).
 Selecting cells is one 707B ``exclusiveclose`` (break-before-make), so a cell is only ever
 reached by the terminals the operation needs. The controller never talks to the simulator:
 the same code runs on a real and a simulated bench.
@@ -23,6 +24,7 @@ import numpy as np
 from ftjlab import writeverify
 from ftjlab.errors import BadInput
 from ftjlab.pulsing import PulserOutput
+from ftjlab.roles import TSPChannel, assign_roles, stream_blocks
 from ftjlab.session import BenchSession
 from ftjlab.writeverify import CellOutcome, WriteVerifyReport
 
@@ -46,13 +48,16 @@ class ArrayController:
         self.session = session
         config = session.config
         self.rows, self.cols = config.array.rows, config.array.cols
-        self.smu_name, self.smu = session.instrument_of_model("2636B")
-        self.pg_name, self.pg = session.instrument_of_model("81160A", "33500B")
-        self.matrix_name, self.matrix = session.instrument_of_model("707B")
+        roles = assign_roles(config, session.instruments)
+        #: bias/measure channels (the first is the main one) and the word-line gate drive
+        self.reads, self.gate = roles.reads, roles.gate
+        self.read = self.reads[0]
+        self.pg_name, self.pg = roles.pulser
+        self.matrix_name, self.matrix = roles.matrix
         terminals = {terminal: letter for letter, terminal in config.wiring.rows.items()}
         need = {
-            "read": f"{self.smu_name}.a",
-            "gate": f"{self.smu_name}.b",
+            "read": self.read.terminal,
+            "gate": self.gate.terminal,
             "pulse": f"{self.pg_name}.1",
         }
         missing = [t for t in need.values() if t not in terminals]
@@ -70,23 +75,23 @@ class ArrayController:
                 raise BadInput(f"{config.source}:wiring.columns: {absent[:4]} not wired")
         self.gate_v = gate_v
         self._routed: tuple[Any, ...] | None = None
-        self._gate_ready = False
-        self._read_v: float | None = None
-        self._read_nplc: float | None = None
-        self._read_output_on = False
         self._outs = {1: PulserOutput(self.pg, 1), 2: PulserOutput(self.pg, 2)}
-        self.linefreq = float(config.instruments[self.smu_name].options.get("linefreq", 60))
-        #: the matrix as a TSP-Link node of the SMU: whole rows read in one script
+        self.linefreq = self.read.linefreq
+        #: the matrix as a TSP-Link node of the read SMU: whole rows read in one script
         self.tsplink_node = config.instruments[self.matrix_name].options.get("tsplink_node")
         # learned program amplitudes per polarity: (level reached, volts), as cells program
         self._curves = writeverify.Curves()
-        #: reads as on-instrument sequences (a 2636B with the 707B as its TSP-Link node)
-        self.use_sequences = False
-        if self.tsplink_node is not None and config.instruments[self.smu_name].model == "2636B":
+        #: reads as on-instrument sequences (a 2636B master's channel a, the 707B its node)
+        self.use_sequences = (
+            self.tsplink_node is not None
+            and isinstance(self.read, TSPChannel)
+            and self.read.channel == "a"
+            and "tsplink_node" not in config.instruments[self.read.instrument].options
+        )
+        if self.use_sequences:
             from ftjlab.instruments import keithley2636b_scripts
 
             self._seq = keithley2636b_scripts.measure_sequence
-            self.use_sequences = True
 
     # ------------------------------------------------------------------ addressing
     def _xp(self, role: str, kind: str, indices: Sequence[int]) -> list[str]:
@@ -125,33 +130,11 @@ class ArrayController:
         self._routed = None
 
     def _gate_on(self) -> None:
-        if self._gate_ready:
-            return
-        gate = self.smu.smub
-        gate.apply_voltage(self.gate_v, GATE_COMPLIANCE_A)
-        gate.output_enabled = True
-        self._gate_ready = True
+        self.gate.bias(self.gate_v, None, "program", GATE_COMPLIANCE_A)
 
     def _bias(self, volts: float, nplc: float, role: str = "read") -> None:
         """Read channel at ``volts`` (checked against the ``role`` limit), output on."""
-        a = self.smu.smua
-        guard = self.smu.safety
-        if guard is not None and guard.role("a") != role:
-            a.source_voltage = 0.0  # a level legal in both roles before the switch
-            guard.set_role("a", role)
-            self._read_v = None
-        if self._read_v != volts:
-            a.apply_voltage(volts, READ_COMPLIANCE_A)
-            self._read_v = volts
-        if self._read_nplc != nplc:
-            a.measure_nplc = nplc
-            # one autozero for this setup, as a tester does (AUTO would take two more
-            # apertures for every reading)
-            a.measure_autozero = "ONCE"
-            self._read_nplc = nplc
-        if not self._read_output_on:
-            a.output_enabled = True
-            self._read_output_on = True
+        self.read.bias(volts, nplc, role, READ_COMPLIANCE_A)
 
     def aperture_s(self, nplc: float) -> float:
         return nplc / self.linefreq
@@ -165,7 +148,7 @@ class ArrayController:
         self._gate_on()
         self.route([row], [col], "read")
         self._bias(volts, nplc, role)
-        return float(self.smu.smua.current)
+        return self.read.read_current()
 
     def read_currents(
         self, rows_on: Sequence[int], cols: Sequence[int], volts: float, nplc: float
@@ -203,7 +186,7 @@ class ArrayController:
             gates = [",".join(self._xp("gate", "WL", sorted(int(r) for r in row_sets[k])))
                      for k in live]
             bls = self._xp("read", "BL", cols)
-            out[live] = self._seq(self.smu, int(self.tsplink_node), gates, bls)
+            out[live] = self._seq(self.read.driver, int(self.tsplink_node), gates, bls)
             last = row_sets[live[-1]]
             self._routed = (frozenset(int(r) for r in last), frozenset([int(cols[-1])]), "read")
             return out
@@ -211,7 +194,7 @@ class ArrayController:
             for j, col in enumerate(cols):
                 self.route(row_sets[k], [col], "read")
                 self._bias(volts, nplc, role)
-                out[k, j] = float(self.smu.smua.current)
+                out[k, j] = self.read.read_current()
         return out
 
     def read_map(
@@ -400,20 +383,7 @@ class ArrayController:
         self._gate_on()
         self.route([row], [col], "read")
         self._bias(bias_v, nplc, role="sample")
-        a = self.smu.smua
-        a.measure_autozero = "OFF"
-        t_offset = 0.0
-        done = 0
-        while done < readings:
-            n = min(block, readings - done)
-            a.configure_timed_acquisition(count=n, interval_s=interval_s)
-            a.start_current_acquisition()
-            self.smu.wait_for_completion(timeout_s=max(10.0, 3 * n * interval_s))
-            current, stamps = a.read_buffer(binary=True)
-            stamps = stamps + t_offset
-            t_offset = float(stamps[-1]) + interval_s if stamps.size else t_offset
-            done += n
-            yield current, stamps
+        yield from stream_blocks(self.read, readings, interval_s, block)
 
     # ------------------------------------------------------------------ VMM
     def vmm(
@@ -437,10 +407,8 @@ class ArrayController:
     def safe_state(self) -> None:
         """Outputs off, matrix open: what every procedure ends with."""
         self._routed = None
-        self._gate_ready = False
-        self._read_v = None
-        self._read_nplc = None
-        self._read_output_on = False
+        for channel in (*self.reads, self.gate):
+            channel.forget()
         for out in self._outs.values():
             out.forget()
         self.session.shutdown()

@@ -35,8 +35,14 @@ class PulserOutput:
             ch.output = False
             # levels as seen by the array: a cell is a high-impedance load (set before the
             # levels: a load change voids programmed levels)
-            ch.output_load = HIGH_Z_OHM
-            ch.arm_source = "MAN"  # one burst per *TRG
+            if hasattr(ch, "arm_source"):  # 81160A: one burst per *TRG
+                ch.output_load = HIGH_Z_OHM
+                ch.arm_source = "MAN"
+            else:  # 33500B: high-Z is "INF" (its numbers stop at 10 kOhm); bursts on *TRG
+                ch.output_load = "INF"
+                ch.burst_mode = "TRIG"
+                ch.trigger_source = "BUS"
+                ch.burst_state = True
             self._ch = ch
         return self._ch
 
@@ -66,7 +72,10 @@ class PulserOutput:
             set_levels(ch, high, low, *self._cfg[:2])
         self._cfg = (high, low, *timing)
         if self._count != count:
-            ch.burst_count = count
+            if hasattr(ch, "burst_count"):
+                ch.burst_count = count
+            else:
+                ch.burst_ncycles = count
             self._count = count
 
     def on(self) -> None:

@@ -25,6 +25,7 @@ from ftjlab.controller import ArrayController
 from ftjlab.interrupts import shielded
 from ftjlab.session import BenchSession
 from ftjlab.store import RunWriter
+from ftjlab.traffic import Accounting, Meter
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ class RunOutcome:
     results: dict[str, Any] = field(default_factory=dict)
     wall_s: float = 0.0
     instrument_s: float | None = None  # simulated benches: virtual time the run took
+    #: instrument time, wall time, messages and replies, real-bench projections
+    accounting: Accounting | None = None
 
 
 Listener = Callable[[str, Any], None]
@@ -88,6 +91,7 @@ def run_procedure(
     virtual = bool(getattr(session, "virtual_clock", False))
     t_sim0 = session.now_s() if virtual else None
     wall0 = time.perf_counter()
+    meter = Meter(session).__enter__()  # instrument time, wall time, round trips of the run
     status, error = "completed", ""
     escaping: list[BaseException] = []
 
@@ -108,6 +112,10 @@ def run_procedure(
             error = "safe shutdown failed: " + "; ".join(f"{i}: {e}" for i, e in failures)
         if writer is None:
             return
+        try:
+            scalars.update(meter.stop().attrs())
+        except BaseException as exc:  # accounting must never cost the run its data
+            log.error("time accounting failed: %s", exc)
         try:
             writer.finish(status, error, arrays=arrays, attrs=scalars)
         except BaseException as exc:  # finish settled the file first
@@ -155,7 +163,7 @@ def run_procedure(
                 settle()
     outcome = RunOutcome(
         writer.path, writer.run_id, status, error, results, time.perf_counter() - wall0,
-        (session.now_s() - t_sim0) if virtual else None,
+        (session.now_s() - t_sim0) if virtual else None, meter.result,
     )
     if escaping:
         raise escaping[0]

@@ -84,7 +84,7 @@ class IVSweep(FTJProcedure):
         c = self.controller
         up = np.linspace(0, self.v_max, self.points)
         volts = np.concatenate([up, up[-2::-1]])
-        role = "read" if abs(self.v_max) <= c.smu.safety.limits.max_read_voltage_v else "sample"
+        role = "read" if abs(self.v_max) <= c.session.limits.max_read_voltage_v else "sample"
         data = np.empty((volts.size, 2))
         for k, v in enumerate(volts):
             if self.should_stop():

@@ -115,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         sys.stderr.write("\n")
     print(f"run {outcome.run_id}: {outcome.status} -> {outcome.path}")
+    if outcome.accounting is not None:
+        print(f"  time: {outcome.accounting.summary()}")
     for name, value in outcome.results.items():
         if not hasattr(value, "shape"):
             text = str(value)
