@@ -575,7 +575,7 @@ class FactorialHMM(_BaseHMM):
         # empty when filling lowers the current), amplitudes from the levels nearest base
         sample = tr.read(0, min(tr.n, 50_000))
         g = GaussianHMM(self.n_states, engine=self.engine)
-        g.fit(sample, 1.0, max_iter=15, tol=1e-6)
+        g.fit(sample, 1.0, max_iter=15, tol=1e-6, errors=False)
         lv = g.means  # sorted ascending
         span = lv[-1] - lv[0]
         if self.n_traps == 1:
