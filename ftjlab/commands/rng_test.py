@@ -10,6 +10,10 @@ Sources (exactly one):
   bits from the array's RTN acquired through the SMU buffers (screened cells, XOR of k cells,
   optional von Neumann); bits and results go to a new run file in ``--out``.
 * ``--reference pcg64|biased`` - the controls: numpy PCG64 and a p = 0.51 source.
+
+``--source switching`` takes the bits from stochastic switching instead of RTN: the flip of
+every cell at every step of a ``switching-noise`` run (FILE), or drawn live through the
+bench's instruments (``--bench --calibration RUNFILE --p 0.5``).
 """
 
 from __future__ import annotations
@@ -51,6 +55,11 @@ def register(sub) -> None:
     p.add_argument("--xor", type=arg_int(lo=1, hi=4096), default=8,
                    help="cells XOR-ed per bit (bench)")
     p.add_argument("--vn", action="store_true", help="von Neumann after XOR (bench)")
+    p.add_argument("--source", choices=("rtn", "switching"), default="rtn",
+                   help="bits from RTN (default) or from stochastic switching (flip bits)")
+    p.add_argument("--calibration", metavar="RUNFILE",
+                   help="switching-noise run with calibration trials (--source switching "
+                   "--bench)")
     p.add_argument("--reference", choices=("pcg64", "biased"), help="a control source")
     p.add_argument("--p", type=arg_float(lo=0, hi=1, lo_open=True, hi_open=True), default=0.51,
                    help="P(1) of the biased reference")
@@ -138,7 +147,7 @@ def _file_bits(args) -> tuple[np.ndarray, dict, str]:
 
 def _check_post(spec: str) -> None:
     """``--post`` checked before any bits are read (the same rules as :func:`_post`)."""
-    _post(np.zeros(0, dtype=np.uint8), spec)
+    _post(np.zeros(8, dtype=np.uint8), spec)  # 8 bits: vn and xor:K refuse empty input
 
 
 def run(args: argparse.Namespace) -> int:
@@ -170,8 +179,19 @@ def _run(args: argparse.Namespace, closers: list) -> int:
     if args.sequences is not None and args.sequences < 1:
         raise BadInput(f"--sequences: must be >= 1, got {args.sequences}")
 
+    if args.source == "switching" and args.reference is not None:
+        raise BadInput("--source switching: give FILE or --bench, not --reference")
     if args.file is not None:
-        bits, src, run_id = _file_bits(args)
+        if args.source == "switching":
+            from ftjlab.switching.trng import flip_bits_from_run
+
+            raw_bits, src = flip_bits_from_run(args.file, args.run)
+            bits = _post(raw_bits, args.post)
+            src.update({"post": args.post, "raw_bits": int(raw_bits.size),
+                        "bits": int(bits.size)})
+            run_id = args.run
+        else:
+            bits, src, run_id = _file_bits(args)
         length = min(args.length, bits.size)
         seqs = rng.split_sequences(bits, length, args.sequences)
         report = rng.rng_report(rng.sequence_feeder(seqs), len(seqs), length, src,
@@ -198,6 +218,9 @@ def _run(args: argparse.Namespace, closers: list) -> int:
         src = {"source": f"reference {args.reference}" + (f" p={args.p}" if
                                                            args.reference == "biased" else "")}
         bench_snapshot: dict = {}
+    elif args.source == "switching":
+        next_sequence, src, bench_snapshot, raw = _switching_bench(args, closers)
+        params = {**src, "seed": bench_snapshot.get("seed")}
     else:
         from ftjlab.config import load_bench_config
         from ftjlab.controller import ArrayController
@@ -268,3 +291,48 @@ def _run(args: argparse.Namespace, closers: list) -> int:
         group = add_results(writer.path, args.name, report.arrays(), report.attrs())
         print(f"stored in {writer.path}:{group}")
     return 0
+
+
+def _switching_bench(args, closers: list):
+    """Flip bits drawn live through the bench (word line 0, the calibrated cells), with the
+    post-processing of ``--post``; everything is checked before the bench opens."""
+    from ftjlab.controller import ArrayController
+    from ftjlab.errors import BadInput
+    from ftjlab.procedures.switching_noise import load_calibration
+    from ftjlab.session import BenchSession
+    from ftjlab.switching.engine import SwitchingCells
+    from ftjlab.switching.trng import SwitchingBitSource
+
+    if not args.calibration:
+        raise BadInput("--calibration: --source switching --bench needs a switching-noise run "
+                       "file with calibration trials")
+    cal = load_calibration(args.calibration, "--calibration")
+    p = args.p if args.p != 0.51 else 0.5  # --p: the flip probability (default 0.5)
+    session = BenchSession.open(args.bench or None, seed=args.seed)
+    controller = ArrayController(session)
+    closers.append(lambda: (controller.safe_state(), session.close()))
+    cells = SwitchingCells(controller, cal.cells)
+    source = SwitchingBitSource(cells, cal, p=p,
+                                max_volts=session.limits.max_program_voltage_v)
+    source.start()
+    stream = source.stream(session.now_s)
+    buf = [np.empty(0, dtype=np.uint8)]
+    desc = source.describe()
+    cells_per_step = int(source.use.sum())
+    factor = 4 if args.post == "vn" else int(args.post[4:]) if args.post.startswith("xor:") else 1
+
+    def next_sequence(n: int) -> np.ndarray:
+        parts, total = [buf[0]], buf[0].size
+        while total < n:
+            want = (n - total) * factor  # raw bits this post-processing needs for the rest
+            steps = min(max(1, -(-want // cells_per_step)), max(1, 4096 // cells_per_step))
+            raw = np.concatenate([next(stream) for _ in range(steps)])
+            b = _post(raw, args.post)  # post-processing within each block of raw bits
+            parts.append(b)
+            total += b.size
+        joined = np.concatenate(parts)
+        buf[0] = joined[n:]
+        desc.update(source.describe(), post=args.post)  # rates so far, shown in the report
+        return joined[:n]
+
+    return next_sequence, desc, session.snapshot(), None

@@ -77,10 +77,10 @@ class Calibration:
 
     def points(
         self, target_p: float, polarity: int, width_s: float, max_volts: float,
-        p_tolerance: float = 0.02, v_resolution: float = 1e-3,
+        p_tolerance: float = 0.02, v_resolution: float = 1e-3, fine_width: bool = False,
     ) -> OperatingPoints:
         return choose_points(self.laws_for(target_p)[polarity], target_p, width_s, polarity,
-                             max_volts, v_resolution, p_tolerance)
+                             max_volts, v_resolution, p_tolerance, fine_width=fine_width)
 
 
 def calibration_from_trials(
@@ -357,10 +357,11 @@ class SwitchingCells:
         """One chain step on the cells ``use``: OFF cells get their SET pulse, ON cells their
         RESET pulse; read; restore. Returns the flips (bool per cell)."""
         before = self.state.copy()
-        for j in np.flatnonzero(use):
-            pts = reset_pts if before[j] else set_pts
-            self._pulse(self.cells[j][0], np.array([j]), float(pts.volts[j]),
-                        float(pts.width_s[j]))
+        # all SET pulses, then all RESET pulses: the generator changes polarity twice a step
+        for state, pts in ((0, set_pts), (1, reset_pts)):
+            for j in np.flatnonzero(use & (before == state)):
+                self._pulse(self.cells[j][0], np.array([j]), float(pts.volts[j]),
+                            float(pts.width_s[j]))
         after = self.bits()
         after[~use] = before[~use]
         self.saturate(np.flatnonzero(use), after[use])

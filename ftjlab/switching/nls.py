@@ -206,9 +206,9 @@ class OperatingPoints:
     """Per-cell pulse settings for one target p and polarity.
 
     ``volts`` is signed (the pulse polarity), NaN for excluded cells; ``width_s`` is each
-    cell's width (the nominal one, adjusted by < 1 % so the amplitude rounded to the
-    generator's resolution still gives the target); ``p_fit`` and ``p_sigma`` are the law's
-    probability at that point and its standard error.
+    cell's width (the nominal one, or with ``fine_width`` adjusted by < 1 % so the amplitude
+    rounded to the generator's resolution still gives the target); ``p_fit`` and ``p_sigma``
+    are the law's probability at that point and its standard error.
     """
 
     target_p: float
@@ -241,12 +241,16 @@ def choose_points(
     p_tolerance: float = 0.02,
     min_volts: float = 0.1,
     width_resolution_s: float = 1e-10,
+    fine_width: bool = False,
 ) -> OperatingPoints:
     """The amplitude of every cell for ``target_p`` at ``width_s`` (signed by ``polarity``).
 
     A cell is excluded, with the reason, when its law did not fit, when the amplitude lies
     outside ``[min_volts, max_volts]`` (the bench's program limit), or when the uncertainty of
-    its p (two standard errors, plus the amplitude rounding) exceeds ``p_tolerance``."""
+    its p (two standard errors, plus the amplitude rounding) exceeds ``p_tolerance``.
+    ``fine_width`` also adjusts each cell's width (by < 1 %) so the rounded amplitude gives
+    the target exactly; every pulse then needs a full generator reconfiguration (~20 ms on
+    the simulated bench instead of a level change), so it is off by default."""
     if not 0.0 < target_p < 1.0:
         raise BadInput(f"target p must lie strictly between 0 and 1, got {target_p!r}")
     n = len(laws)
@@ -273,10 +277,12 @@ def choose_points(
         if v_round < min_volts:
             reasons[j] = f"unreachable: needs {v:.3f} V, below {min_volts:g} V"
             continue
-        c0, c1, c2 = law.coef
-        t_fine = math.exp((float(cloglog(target_p)) - c0 - c2 * v_round**-law.alpha) / c1)
-        t_fine = float(np.clip(t_fine, 0.99 * width_s, 1.01 * width_s))
-        t_fine = round(t_fine / width_resolution_s) * width_resolution_s
+        t_fine = float(width_s)
+        if fine_width:
+            c0, c1, c2 = law.coef
+            t_fine = math.exp((float(cloglog(target_p)) - c0 - c2 * v_round**-law.alpha) / c1)
+            t_fine = float(np.clip(t_fine, 0.99 * width_s, 1.01 * width_s))
+            t_fine = round(t_fine / width_resolution_s) * width_resolution_s
         p = float(law.probability(v_round, t_fine)[0])
         s = float(law.probability_sigma(v_round, t_fine)[0])
         p_fit[j], p_sig[j], widths[j] = p, s, t_fine

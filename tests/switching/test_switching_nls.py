@@ -38,10 +38,12 @@ def test_fit_recovers_a_known_nls_law(rng):
 def test_operating_points_give_target_p_on_simulated_cells(calibrated):
     """16 simulated 32-domain cells, calibrated from their flip counts under the bench's trial
     design: the (V, t) chosen for p = 0.5 and for a diffusion-schedule p give, measured with
-    1e4 fresh trials of the device per cell, p within +-0.02."""
+    1e4 fresh trials of the device per cell, p within +-0.02 (amplitudes on a 1 mV grid, widths
+    fine-tuned by < 1 %)."""
     cells, cal = calibrated
     for target in (0.5, float(schedule_p(np.array([0.35]))[0])):
-        pts = cal.points(target, +1, WIDTHS_S[0], max_volts=4.5, p_tolerance=0.02)
+        pts = cal.points(target, +1, WIDTHS_S[0], max_volts=4.5, p_tolerance=0.02,
+                         fine_width=True)
         kept = np.flatnonzero(pts.usable)
         assert kept.size >= 12, pts.reasons
         errors = [cells.p_true(j, pts.volts[j], pts.width_s[j], 10_000) - target for j in kept]

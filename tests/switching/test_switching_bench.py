@@ -1,0 +1,102 @@
+"""switching-noise through the instruments on the simulated bench; bad input from the CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ftjlab.procedures import PROCEDURES, build
+from switching_physics import Cells
+
+from ftjlab.cli import main
+from ftjlab.runner import run_procedure
+from ftjlab.session import BenchSession
+from ftjlab.store import RunWriter, list_runs, read_dataset
+
+TRIALS_SPEC = PROCEDURES["switching-noise"]().streams()["trials"]
+
+
+def _calibration_file(folder, table: np.ndarray, procedure: str = "switching-noise") -> str:
+    writer = RunWriter.create(folder, procedure, {}, {}, {"trials": TRIALS_SPEC})
+    writer.append("trials", table)
+    writer.finish("completed")
+    return str(writer.path)
+
+
+def _known_law_table(rng) -> np.ndarray:
+    rows = []
+    for pol in (1, -1):
+        for c in range(8):
+            for t in (1e-6, 4e-6):
+                for v in np.linspace(1.7, 2.2, 11):
+                    p = 1 - np.exp(-((t / (20e-9 * np.exp((3.0 / v) ** 3))) ** 2))
+                    rows.append((0, c, pol, v, t, 400, rng.binomial(400, p)))
+    return np.array(rows, dtype=np.float64)
+
+
+@pytest.mark.slow
+def test_chain_through_the_instruments_flips_at_the_target_rate(tmp_path):
+    """Operating points from a calibration of the bench's own cells (their flip counts drawn
+    from the simulated device), then 126 chain steps through the controller: the observed
+    flip rate of SET and RESET pulses is 0.5 within binomial error, the noise stream is the
+    standardised Hamming weight of the bits stream."""
+    with BenchSession.open(seed=7) as session:
+        domains = session.sim.array.domains
+        cols = session.sim.array.cols
+        cells = Cells(8, seed=1, domains=domains, index=np.arange(8) + 0 * cols)
+        table = cells.calibration_table(+1, local_repeats=1300)
+        mirrored = table.copy()
+        mirrored[:, 2] = -1  # the default device has no imprint: RESET mirrors SET
+        cal = _calibration_file(tmp_path / "cal", np.concatenate([table, mirrored]))
+        procedure = build(PROCEDURES["switching-noise"],
+                          {"calibration": cal, "steps": "126", "check_every": "63",
+                           "p_tolerance": "0.03"})
+        outcome = run_procedure(procedure, session, tmp_path)
+    assert outcome.status == "completed", outcome.error
+    bits = read_dataset(outcome.path, "bits").astype(int)
+    noise = read_dataset(outcome.path, "noise")
+    settings = read_dataset(outcome.path, "settings")
+    assert bits.shape == (126, 8) and noise.shape == (126, 1)
+    np.testing.assert_allclose(noise[:, 0], (bits.sum(axis=1) - 4) / np.sqrt(2))
+    before = np.vstack([np.zeros((1, 8), int), bits[:-1]])
+    flipped = bits != before
+    for state in (0, 1):
+        n = np.count_nonzero(before == state)
+        rate = flipped[before == state].mean()
+        assert abs(rate - 0.5) < 4 * np.sqrt(0.25 / n), (state, rate, n)
+    assert np.all(np.diff(settings[:, 3]) > 0)  # instrument time advances every step
+    r = outcome.results
+    assert r["cells_in_use"] == 8 and r["steps_done"] == 126
+    # 8 single-cell pulses + 2 row-parallel restores per step for 8 bits
+    assert r["pulses_per_bit"] == pytest.approx(10 / 8, rel=0.01)
+    # the run's flips are the TRNG's raw bits: rng-test reads them (1,008 bits)
+    assert main(["rng-test", str(outcome.path), "--source", "switching", "--length", "1000",
+                 "--no-store"]) == 0
+    # and draws them live through the bench from the same calibration (1,000 bits)
+    assert main(["rng-test", "--bench", "--seed", "7", "--source", "switching",
+                 "--calibration", cal, "--sequences", "1", "--length", "1000",
+                 "--no-store"]) == 0
+
+
+def test_bad_calibration_and_unreachable_p_stop_before_anything_is_pulsed(
+    tmp_path, capsys, rng
+):
+    out = tmp_path / "runs"
+    wrong = _calibration_file(tmp_path / "a", _known_law_table(rng), "conductance-map")
+    assert main(["run", "switching-noise", "--out", str(out), "--quiet",
+                 "--set", f"calibration={wrong}"]) == 2
+    err = capsys.readouterr().err
+    assert "calibration" in err and "'conductance-map' run" in err
+    good = _calibration_file(tmp_path / "b", _known_law_table(rng))
+    # 10 ns pulses: the law tends to p = 0.22 however large the amplitude
+    assert main(["run", "switching-noise", "--out", str(out), "--quiet",
+                 "--set", f"calibration={good}", "--set", "width=1e-8"]) == 2
+    err = capsys.readouterr().err
+    assert "p: 0.5 is unreachable at width 1e-08 s" in err and "Traceback" not in err
+    assert main(["run", "switching-noise", "--out", str(out), "--quiet",
+                 "--set", f"calibration={tmp_path / 'none.h5'}"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not out.exists() or not list_runs_in(out)
+
+
+def list_runs_in(folder):
+    return [r for f in folder.glob("*.h5") for r in list_runs(f)]
