@@ -92,6 +92,21 @@ class ArrayController:
             from ftjlab.instruments import keithley2636b_scripts
 
             self._seq = keithley2636b_scripts.measure_sequence
+            self._seq_multi = keithley2636b_scripts.measure_sequence_multi
+            self._acq_multi = keithley2636b_scripts.acquire_multi
+        #: read channels the master's scripts reach: (TSP-Link node, channel), 1 = the master
+        self._channels: list[tuple[int, str]] = []
+        if self.use_sequences:
+            for r in self.reads:
+                options = config.instruments[r.instrument].options
+                node = 1 if r.instrument == self.read.instrument else options.get("tsplink_node")
+                if not isinstance(r, TSPChannel) or node is None:
+                    break
+                self._channels.append((int(node), r.channel))
+        self._read_rows = [terminals.get(r.terminal) for r in self.reads]
+        for k, letter in enumerate(self._read_rows):
+            if letter is not None:
+                self._row[f"read{k}"] = letter
 
     # ------------------------------------------------------------------ addressing
     def _xp(self, role: str, kind: str, indices: Sequence[int]) -> list[str]:
@@ -182,9 +197,23 @@ class ArrayController:
             return out
         self._gate_on()
         if self.use_sequences:
-            self._bias(volts, nplc, role)
             gates = [",".join(self._xp("gate", "WL", sorted(int(r) for r in row_sets[k])))
                      for k in live]
+            n_ch = min(len(self._channels), len(cols))
+            if n_ch > 1:  # several bit lines at once, one per read channel
+                for channel in self.reads[:n_ch]:
+                    channel.bias(volts, nplc, role, READ_COMPLIANCE_A)
+                groups = [
+                    ",".join(self._line_xp[f"BL{int(col)}"].format(row=self._read_rows[k])
+                             for k, col in enumerate(cols[g:g + n_ch]))
+                    for g in range(0, len(cols), n_ch)
+                ]
+                values = self._seq_multi(self.read.driver, int(self.tsplink_node), gates,
+                                         groups, self._channels[:n_ch])
+                out[live] = values.reshape(len(live), -1)[:, : len(cols)]
+                self._routed = None  # the last group's routing
+                return out
+            self._bias(volts, nplc, role)
             bls = self._xp("read", "BL", cols)
             out[live] = self._seq(self.read.driver, int(self.tsplink_node), gates, bls)
             last = row_sets[live[-1]]
@@ -384,6 +413,52 @@ class ArrayController:
         self.route([row], [col], "read")
         self._bias(bias_v, nplc, role="sample")
         yield from stream_blocks(self.read, readings, interval_s, block)
+
+    @property
+    def parallel_reads(self) -> int:
+        """How many bit lines this bench measures at once (read channels its scripts reach)."""
+        return max(1, len(self._channels))
+
+    def acquire_rtn_cells(
+        self,
+        row: int,
+        cols: Sequence[int],
+        bias_v: float,
+        interval_s: float,
+        nplc: float,
+        readings: int,
+        block: int = 50_000,
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """RTN of the cells ``(row, col)`` for ``col`` in ``cols``, all at once: each bit line
+        on its own read channel, the channels started together by one on-instrument script
+        (at most :attr:`parallel_reads` cells). Yields ``(currents_a, timestamps_s)`` of
+        shape ``(n, len(cols))`` per block of at most ``block`` readings."""
+        cols = [int(c) for c in cols]
+        if readings < 1 or block < 1:
+            raise BadInput("readings and block must be >= 1")
+        if not 1 <= len(cols) <= self.parallel_reads or len(set(cols)) != len(cols):
+            raise BadInput(f"cols: 1..{self.parallel_reads} distinct bit lines at once on this "
+                           f"bench, got {cols}")
+        self._check_cells([row], cols)
+        if len(cols) == 1:
+            for current, stamps in self.acquire_rtn(row, cols[0], bias_v, interval_s, nplc,
+                                                    readings, block):
+                yield current[:, None], stamps[:, None]
+            return
+        self._gate_on()
+        for channel in self.reads[: len(cols)]:  # roles first: the matrix checks them
+            channel.bias(bias_v, nplc, "sample", READ_COMPLIANCE_A)
+        self.route_many([row], {f"read{k}": [c] for k, c in enumerate(cols)})
+        t_offset = 0.0
+        done = 0
+        while done < readings:
+            n = min(block, readings - done)
+            current, stamps = self._acq_multi(self.read.driver, self._channels[: len(cols)], n,
+                                              interval_s)
+            stamps = stamps + t_offset
+            t_offset = float(stamps[-1, 0]) + interval_s
+            done += n
+            yield current, stamps
 
     # ------------------------------------------------------------------ VMM
     def vmm(

@@ -61,6 +61,9 @@ class SMURole:
     def _output(self, on: bool) -> None:
         raise NotImplementedError
 
+    def _set_vlimit(self, volts: float) -> None:
+        raise NotImplementedError
+
     def _set_nplc(self, nplc: float) -> None:
         raise NotImplementedError
 
@@ -82,8 +85,12 @@ class SMURole:
         autozero for the setup), output on; writes only what changed."""
         guard = self.driver.safety
         if guard is not None and guard.role(self.guard_id) != role:
-            if self._volts is not None:
-                self._set_level(0.0)  # a level legal in both roles before the switch
+            # levels legal in both roles before the switch: 0 V, and the current source's
+            # voltage limit within the new role (the session set it to the old role's)
+            new_max = guard.limits.max_voltage_v(role)
+            if new_max < guard.limits.max_voltage_v(guard.role(self.guard_id)):
+                self._set_level(0.0)
+                self._set_vlimit(max(new_max, 0.02))
             guard.set_role(self.guard_id, role)
             self._volts = None
         if self._volts is None:
@@ -130,6 +137,9 @@ class TSPChannel(SMURole):
     def _output(self, on: bool) -> None:
         self.smu.output_enabled = on
 
+    def _set_vlimit(self, volts: float) -> None:
+        self.smu.voltage_limit = volts
+
     def _set_nplc(self, nplc: float) -> None:
         self.smu.measure_nplc = nplc
         # one autozero for this setup, as a tester does (AUTO takes two more apertures for
@@ -170,6 +180,9 @@ class SCPISMU(SMURole):
 
     def _output(self, on: bool) -> None:
         self.driver.output_enabled = on
+
+    def _set_vlimit(self, volts: float) -> None:
+        self.driver.voltage_limit = volts
 
     def _set_nplc(self, nplc: float) -> None:
         self.driver.measure_nplc = nplc

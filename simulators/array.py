@@ -392,17 +392,20 @@ class FTJArray:
     def read_cell_sequence(
         self, masks: np.ndarray, cols: np.ndarray, volts, step_s: float
     ) -> np.ndarray | None:
-        """Back-to-back slots of ``step_s``, slot k reading bit line ``cols[k]`` with word
-        lines ``masks[k]`` on: the noise-free current (A) of each slot's own bit line, shape
-        (slots,), or None where :meth:`read_bitline_sequence` must do it (a bias above the
+        """Back-to-back slots of ``step_s``, slot k reading bit line ``cols[k]`` (or, for a
+        2-D ``cols``, the bit lines ``cols[k, j]`` at once; -1: nothing) with word lines
+        ``masks[k]`` on: the noise-free current (A) of each slot's own bit line(s), shape
+        ``cols.shape``; None where :meth:`read_bitline_sequence` must do it (a bias above the
         kinetics bound, wire resistance, unequal line voltages).
 
         The same physics as :meth:`read_bitline_sequence` (traps exact across the sequence,
-        each slot the exact average of its bit line's current), computed only for the one
-        bit line each slot keeps. The clock advances by ``slots * step_s``.
+        each slot the exact average of its bit line's current), computed only for the bit
+        lines each slot keeps. The clock advances by ``slots * step_s``.
         """
         masks = np.asarray(masks, dtype=bool)
         cols = np.asarray(cols, dtype=np.int64)
+        flat = cols.ndim == 1
+        c2 = cols[:, None] if flat else cols
         v = np.broadcast_to(np.asarray(volts, dtype=np.float64), (self.cols,))
         biased = v != 0
         v0 = float(v[biased][0]) if np.any(biased) else 0.0
@@ -418,7 +421,10 @@ class FTJArray:
         self.traps_to(t0)
         self._ensure_h(v0, t0)
         f = float(self.current_factor(v0))
-        current = (masks * self._h[:, cols].T).sum(axis=1) * (f * biased[cols])
+        valid = c2 >= 0
+        cc = np.where(valid, c2, 0)
+        # (slots, lines): sum over the word lines that are on of the column's entries
+        current = np.einsum("kr,rkj->kj", masks, self._h[:, cc]) * (f * (biased[cc] & valid))
         window = BiasWindow(t0, step_s, masks, np.where(biased, v0, 0.0))
         self.traps.open_window(window)
         flips = self.traps_to(t0 + n * step_s, window)
@@ -435,21 +441,22 @@ class FTJArray:
             j = window.read_of(flips.times)
             frac = (t0 + (j + 1) * step_s - flips.times) / step_s
             # per flipped cell u: the change it shows in slot k is the sum of its flips in
-            # earlier slots plus the part of slot k after a flip in it; slot k sees cell u if
-            # it reads u's bit line with u's word line on
+            # earlier slots plus the part of slot k after a flip in it; a slot's line sees
+            # cell u if it is u's bit line and u's word line is on in that slot
             uniq, u = np.unique(cells, return_inverse=True)
             m = uniq.size
             later = np.bincount((j + 1) * m + u, weights=di, minlength=(n + 1) * m)
             change = np.cumsum(later.reshape(n + 1, m)[:n], axis=0)
             change += np.bincount(j * m + u, weights=di * frac, minlength=n * m).reshape(n, m)
             ur, uc = np.divmod(uniq, self.cols)
-            seen = (cols[:, None] == uc[None, :]) & masks[:, ur]
-            current += np.einsum("ku,ku->k", change, seen)
+            seen = (c2[:, :, None] == uc[None, None, :]) & masks[:, ur][:, None, :]
+            current += np.einsum("ku,kju->kj", change, seen)
         off = self.params.conductance.access_off_current_a
         if off:
-            current += (off * np.sign(v0)) * (self.rows - masks.sum(axis=1)) * biased[cols]
+            current += ((off * np.sign(v0)) * (self.rows - masks.sum(axis=1)))[:, None] * (
+                biased[cc] & valid)
         self.clock.advance(n * step_s)
-        return current
+        return current[:, 0] if flat else current
 
     def _prepare_fast_read(self, volts: float) -> None:
         """Whole-array reads at ``volts`` are about to run through the event queue."""

@@ -342,6 +342,84 @@ class Bench:
             self._rewire()
         return out, starts
 
+    def measure_grid_multi(
+        self,
+        terminals: list[str],
+        gates: list[list[Crosspoint]],
+        groups: list[list[Crosspoint]],
+        aperture_s: float,
+        dead_s: float,
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Like :meth:`measure_grid` with several terminals reading at once: route
+        ``gates[p] + groups[g]`` (one bit line per terminal), then one simultaneous reading
+        on every terminal. Returns ``(currents (P*G, K), slot start times (P*G,))``, a
+        terminal without a bit line in a group reading its noise floor; None if the routes
+        or drives are not that simple (the caller then steps through them)."""
+        k_n = len(terminals)
+        with self.lock:
+            drives = [self._drives.get(t) for t in terminals]
+            if any(d is None or not d.output_on for d in drives):
+                return None
+            v0 = float(drives[0].volts)
+            if any(float(d.volts) != v0 for d in drives):
+                return None
+            masks = [self._grid_wordlines(gate) for gate in gates]
+            if any(m is None for m in masks):
+                return None
+            cols = np.full((len(groups), k_n), -1, dtype=np.int64)
+            for g, group in enumerate(groups):
+                for p in group:
+                    t = self.wiring.rows.get(p.row)
+                    line = self._lines.get((p.slot, p.column))
+                    if t not in terminals or line is None or line.kind != "BL":
+                        return None
+                    cols[g, terminals.index(t)] = line.index
+            slot = self.relay_settle_s + float(aperture_s) + float(dead_s)
+            n = len(gates) * len(groups)
+            volts = np.zeros(self.array.cols)
+            used = cols[cols >= 0]
+            volts[np.unique(used)] = v0
+            all_masks = np.repeat(np.array(masks), len(groups), axis=0)
+            all_cols = np.tile(cols, (len(gates), 1))
+            t0 = self.clock.now_s
+            values = self.array.read_cell_sequence(all_masks, all_cols, volts, slot)
+            if values is None:
+                seq = self.array.read_bitline_sequence(all_masks, volts, slot, noise=False)
+                values = np.where(all_cols >= 0,
+                                  np.take_along_axis(seq, np.maximum(all_cols, 0), axis=1), 0.0)
+            f = float(self.array.current_factor(v0))
+            g_sum = values / f if f else np.zeros(values.shape)
+            sigma = self.array.noise_sigma(values, g_sum, aperture_s)
+            values = values + sigma * standard_normal_f32(self.rng, values.size).reshape(
+                values.shape)
+            self._closed = {*gates[-1], *groups[-1]}  # the relays as the last step left them
+            self._rewire()
+            return values, t0 + slot * np.arange(n) + self.relay_settle_s
+
+    def acquire_many(
+        self, terminals: list[str], n: int, interval_s: float, aperture_s: float
+    ) -> np.ndarray | None:
+        """``n`` readings ``interval_s`` apart on every terminal at once (a common start),
+        each terminal reaching one bit line: shape ``(len(terminals), n)``; None if a
+        terminal is off or does not reach exactly one bit line."""
+        with self.lock:
+            bls = []
+            for t in terminals:
+                d = self._drives.get(t)
+                reach = self.reach(t)[1]
+                if d is None or not d.output_on or reach.size != 1:
+                    return None
+                bls.append(int(reach[0]))
+            if len(set(bls)) != len(bls):
+                return None
+            rows_on = self.wordlines_on()
+            volts = self.bitline_volts()
+            interval_s = max(float(interval_s), float(aperture_s))
+            idx = np.array(bls)
+            trace = self.array.acquire(rows_on, idx, volts[idx], int(n), interval_s,
+                                       aperture_s)
+            return np.asarray(trace, dtype=np.float64)
+
     def _grid_bitlines(self, terminal: str, bls: list[Crosspoint]) -> np.ndarray | None:
         """Bit-line index of each crosspoint if each connects ``terminal`` to a bit line."""
         cols = []

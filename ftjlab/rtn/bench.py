@@ -103,10 +103,22 @@ class BenchCellReader:
                 "more slowly (the aperture is half the sampling interval)"
             )
         c = self.controller
-        multi = getattr(c, "acquire_rtn_cells", None)
         out = np.empty((len(cells), n))
-        if multi is not None:
-            out[:] = np.asarray(multi(cells, bias_v, interval_s, nplc, n))
+        width = int(getattr(c, "parallel_reads", 1))
+        if width > 1 and len({cell for cell in cells}) == len(cells):
+            # cells of one word line, up to `width` at a time, one per read channel
+            by_row: dict[int, list[tuple[int, int]]] = {}
+            for i, (r, col) in enumerate(cells):
+                by_row.setdefault(int(r), []).append((i, int(col)))
+            for r, items in by_row.items():
+                for k in range(0, len(items), width):
+                    chunk = items[k:k + width]
+                    parts = [cur for cur, _ in c.acquire_rtn_cells(
+                        r, [col for _, col in chunk], bias_v, interval_s, nplc, n,
+                        min(n, self.block))]
+                    x = np.concatenate(parts)[:n]
+                    for j, (i, _) in enumerate(chunk):
+                        out[i] = x[:, j]
         else:
             for i, (r, col) in enumerate(cells):
                 parts = [cur for cur, _ in c.acquire_rtn(r, col, bias_v, interval_s, nplc, n,
