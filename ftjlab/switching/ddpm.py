@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+from scipy.special import expit
 
 from ftjlab.errors import BadInput
 
@@ -29,7 +30,7 @@ Noise = Callable[[tuple[int, ...]], np.ndarray]
 
 
 def _silu(x: np.ndarray) -> np.ndarray:
-    return x / (1.0 + np.exp(-x))
+    return x * expit(x)
 
 
 @dataclass

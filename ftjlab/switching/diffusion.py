@@ -1,0 +1,137 @@
+"""DDPM sampling with switching noise: a recorded bank, live draws through the bench, or
+software noise, all scored on the same n with the project's classifier.
+
+* :func:`load_bank` - the finite noise values of ``switching-noise`` runs (constant schedule).
+* :class:`LiveNoise` - noise values drawn through the instruments while sampling: each chain
+  step of the calibrated cells gives one standardised Hamming weight per unit.
+* :func:`diffuse` - sample ``n`` digits with one source and score them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ftjlab.errors import BadInput
+
+from .ddpm import DDPM, BankNoise, Noise, software_noise
+from .engine import Calibration, SwitchingCells
+
+
+def load_bank(paths: str) -> tuple[np.ndarray, dict]:
+    """Noise values of ``switching-noise`` runs (comma-separated run files)."""
+    from ftjlab import store
+
+    values, runs = [], []
+    for text in (p.strip() for p in str(paths).split(",")):
+        if not text:
+            continue
+        info = store.open_run(text, field="--bank")
+        if info.procedure != "switching-noise":
+            raise BadInput(f"--bank: run {info.run_id!r} of {text!r} is a {info.procedure!r} "
+                           "run, not switching-noise")
+        if info.parameters.get("schedule", "constant") != "constant":
+            raise BadInput(f"--bank: run {info.run_id!r} follows a diffusion schedule; a noise "
+                           "bank needs the stationary chain (schedule=constant)")
+        if "noise" not in info.datasets:
+            raise BadInput(f"--bank: run {info.run_id!r} has no noise stream")
+        v = store.read_dataset(text, "noise", info.run_id)
+        v = v[np.isfinite(v)]
+        values.append(v.astype(np.float32))
+        runs.append({"file": text, "run": info.run_id, "values": int(v.size),
+                     "k": int(info.parameters.get("k", 0))})
+    if not values:
+        raise BadInput("--bank: no run files given")
+    bank = np.concatenate(values)
+    if bank.size == 0:
+        raise BadInput("--bank: the runs hold no finite noise values")
+    return bank, {"runs": runs, "size": int(bank.size)}
+
+
+def check_bank_size(bank_size: int, needed: int, max_reuse: float) -> None:
+    """A bank must cover the request with at most ``max_reuse`` uses of every value."""
+    if needed > max_reuse * bank_size:
+        raise BadInput(
+            f"--bank: {bank_size} values are too few for this request: {needed} noise values "
+            f"would use each {needed / bank_size:.0f} times (--max-reuse {max_reuse:g}); record "
+            f"a bank of at least {int(np.ceil(needed / max_reuse))} values or sample fewer images")
+
+
+class LiveNoise:
+    """Noise values drawn through the instruments: one chain step of the cells gives one value
+    per unit of ``k`` in-use cells (at p = 1/2 successive steps are independent)."""
+
+    def __init__(self, cells: SwitchingCells, calibration: Calibration, k: int = 8,
+                 p: float = 0.5, width_s: float = 1e-6, max_volts: float = 4.5,
+                 p_tolerance: float = 0.03) -> None:
+        from .trng import SwitchingBitSource
+
+        self.source = SwitchingBitSource(cells, calibration, p, width_s, max_volts, p_tolerance)
+        self.k = k
+        idx = np.flatnonzero(self.source.use)
+        self.units = idx.size // k
+        if self.units < 1:
+            raise BadInput(f"live noise: fewer than k={k} usable cells")
+        self._take = idx[: self.units * k]
+        self.cells = cells
+        self.source.start()
+        self._buf = np.empty(0, np.float32)
+        self.drawn = 0
+        self.steps = 0
+
+    def __call__(self, shape: tuple[int, ...]) -> np.ndarray:
+        n = int(np.prod(shape))
+        parts = [self._buf]
+        have = self._buf.size
+        while have < n:
+            self.cells.step(self.source.set_pts, self.source.reset_pts, self.source.use)
+            self.steps += 1
+            h = self.cells.state[self._take].reshape(self.units, self.k).sum(axis=1)
+            v = ((h - self.k / 2) / np.sqrt(self.k / 4)).astype(np.float32)
+            parts.append(v)
+            have += v.size
+        joined = np.concatenate(parts)
+        self._buf = joined[n:]
+        self.drawn += n
+        return joined[:n].reshape(shape)
+
+
+@dataclass
+class DiffusionResult:
+    """Images of one noise source and their scores."""
+
+    mode: str
+    images: np.ndarray
+    metrics: dict
+    noise_values_per_image: int
+    noise_values_used: int
+    bank_size: int | None
+    bank_reuse: float | None
+    seconds: float
+
+    def summary(self) -> dict:
+        d = asdict(self)
+        d.pop("images")
+        return d
+
+
+def diffuse(model: DDPM, n: int, noise: Noise, mode: str, evaluator=None,
+            bank: BankNoise | None = None, precision_recall: bool = True) -> DiffusionResult:
+    """``n`` digits from ``model`` with ``noise``, scored by ``evaluator`` (the project's
+    classifier; none: no scores)."""
+    t0 = time.perf_counter()
+    images = model.sample(n, noise)
+    seconds = time.perf_counter() - t0
+    metrics = {}
+    if evaluator is not None and n > 3:
+        metrics = evaluator.evaluate(images, precision_recall=precision_recall).as_dict()
+    return DiffusionResult(
+        mode, images, metrics, model.noise_per_image(), model.noise_per_image() * n,
+        None if bank is None else int(bank.bank.size),
+        None if bank is None else float(bank.reuse), seconds)
+
+
+def software(seed: int) -> Noise:
+    return software_noise(seed)

@@ -1,0 +1,193 @@
+"""Stochastic-switching noise benchmarks: noise rate through the bench, the switching TRNG
+at the SP 800-22 100 x 1e6 level, DDPM sampling rate and quality with bank noise.
+
+The calibration trials of the bench's cells are drawn from the simulated device (as in
+tests/switching: the instrument calibration of 16 cells to +-0.02 costs ~1e5 trials per cell
+and polarity, minutes of wall time); everything else of the noise path runs through the
+instruments. The 1e8-bit TRNG study draws each raw bit from the device model's flip
+probability of each cell at its chosen operating point (through the instruments the bench
+gives ~100 bits per second of wall time).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ftjlab.benchmarks import BenchResult
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "switching"))
+from switching_physics import Cells
+
+_CACHE: dict = {}
+CELLS = 16
+
+
+def _bench_calibration():
+    """A calibration file of word line 0, cells 0..15 of the seed-2026 simulated bench."""
+    if "cal" not in _CACHE:
+        from ftjlab.procedures import PROCEDURES
+
+        from ftjlab.session import BenchSession
+        from ftjlab.store import RunWriter
+
+        folder = Path(tempfile.mkdtemp(prefix="bench-switching-"))
+        with BenchSession.open(seed=2026) as session:
+            cells = Cells(CELLS, seed=3, domains=session.sim.array.domains,
+                          index=np.arange(CELLS))
+        table = cells.calibration_table(+1, local_repeats=1300,
+                                        anchors=(0.5, 0.52))
+        mirrored = table.copy()
+        mirrored[:, 2] = -1
+        spec = PROCEDURES["switching-noise"]().streams()["trials"]
+        writer = RunWriter.create(folder, "switching-noise", {}, {}, {"trials": spec})
+        writer.append("trials", np.concatenate([table, mirrored]))
+        writer.finish("completed")
+        _CACHE.update(cal=str(writer.path), cells=cells, folder=folder)
+    return _CACHE["cal"], _CACHE["cells"], _CACHE["folder"]
+
+
+def _noise_run(steps: int):
+    from ftjlab.procedures import PROCEDURES, build
+
+    from ftjlab.runner import run_procedure
+    from ftjlab.session import BenchSession
+
+    cal, _, folder = _bench_calibration()
+    with BenchSession.open(seed=2026) as session:
+        procedure = build(PROCEDURES["switching-noise"], {
+            "calibration": cal, "cells": str(CELLS), "steps": str(steps),
+            "check_every": str(max(10, steps // 4)), "p_tolerance": "0.03"})
+        t0 = time.perf_counter()
+        outcome = run_procedure(procedure, session, folder)
+        wall = time.perf_counter() - t0
+    assert outcome.status == "completed", outcome.error
+    return outcome, wall
+
+
+def bench_noise_rate(quick: bool) -> list[BenchResult]:
+    """Noise values per second through the in-process bench (wall) and per second of
+    instrument time; the bank it records feeds the DDPM benchmark."""
+    steps = 150 if quick else 600
+    outcome, wall = _noise_run(steps)
+    _CACHE["bank"] = str(outcome.path)
+    r = outcome.results
+    values = steps * (r["cells_in_use"] // 8)
+    from ftjlab.store import read_dataset
+    from ftjlab.switching.noise import noise_quality
+
+    q = noise_quality(read_dataset(outcome.path, "noise")[:, :r["cells_in_use"] // 8], 8)
+    return [
+        BenchResult("switching.noise_values_per_wall_s", values / wall, 1.0, "values/s", None,
+                    higher_is_better=True,
+                    note=f"{r['cells_in_use']} cells, k = 8, {steps} steps, in-process bench",
+                    extra={"kurtosis": q.excess_kurtosis, "lag1": q.lag1,
+                           "variance": q.variance}),
+        BenchResult("switching.noise_values_per_instrument_s",
+                    r["noise_values_per_instrument_s"], 1.0, "values/s", None,
+                    higher_is_better=True,
+                    note=f"pulses per bit {r['pulses_per_bit']:.3f}; bits per instrument s "
+                    f"{r['bits_per_instrument_s']:.1f}"),
+    ]
+
+
+def _device_bits(cells, points, n_bits: int, rng) -> np.ndarray:
+    """Raw flip bits of the device model: cell j flips with its exact probability at its
+    operating point (1e6-trial estimate), bits interleaved over cells."""
+    p = np.array([cells.p_true(j, points.volts[j], points.width_s[j], 1_000_000)
+                  for j in range(len(points.volts)) if points.usable[j]])
+    per_cell = -(-n_bits // p.size)
+    bits = (rng.random((per_cell, p.size)) < p).astype(np.uint8)
+    return bits, p
+
+
+def bench_trng(quick: bool) -> list[BenchResult]:
+    """SP 800-22 at 100 x 1e6 bits (quick: 20 x 1e6) of switching bits at p = 0.5 after von
+    Neumann per cell; the same cells tuned to p = 0.52 (raw) must fail; min-entropy per raw
+    bit (SP 800-90B estimators)."""
+    from ftjlab.procedures.switching_noise import load_calibration
+
+    from ftjlab.rtn import bits as bitops
+    from ftjlab.rtn import entropy
+    from ftjlab.rtn.rng import rng_report
+
+    cal_path, cells, _ = _bench_calibration()
+    cal = load_calibration(cal_path)
+    m = 20 if quick else 100
+    rng = np.random.default_rng(5)
+    out = []
+    for target, post in ((0.5, "vn"), (0.52, "none")):
+        pts = cal.points(target, +1, 1e-6, 4.5, p_tolerance=0.03)
+        raw_per_seq = 4_100_000 if post == "vn" else 1_000_000
+        first, p = _device_bits(cells, pts, 1_000_000, rng)
+
+        def feed(n, p=p, post=post, raw_per_seq=raw_per_seq):
+            raw = (rng.random((-(-raw_per_seq // p.size), p.size)) < p).astype(np.uint8)
+            bits = (np.concatenate([bitops.von_neumann(raw[:, j]) for j in range(p.size)])
+                    if post == "vn" else raw.ravel())
+            assert bits.size >= n
+            return bits[:n]
+
+        t0 = time.perf_counter()
+        report = rng_report(feed, m, 1_000_000, {"p": target, "post": post},
+                            raw_bits=first.ravel()[:1_000_000])
+        h_raw = entropy.min_entropy(first.ravel()[:1_000_000]).min_entropy
+        out.append(BenchResult(
+            f"switching.trng_p{target:g}_{post}_pass", float(report.verdict), 1.0,
+            "1 = SP 800-22 pass", None, higher_is_better=True,
+            note=f"{m} x 1e6 bits, cells' p {p.min():.3f}..{p.max():.3f}, flagged sets "
+            f"{report.assessment.flagged}, raw min-entropy {h_raw:.4f} bit, "
+            f"{time.perf_counter() - t0:.0f} s",
+            extra={"verdict": report.verdict, "reasons": report.assessment.reasons,
+                   "min_entropy_raw": h_raw}))
+    return out
+
+
+def bench_ddpm(quick: bool) -> list[BenchResult]:
+    """DDPM sampling images/s in numpy; FCD with bank noise vs software noise on the same n;
+    software FCD vs the real-vs-real FCD of two disjoint halves of the digits and vs the
+    shipped VAE's software FCD."""
+    from ftjlab.switching.ddpm import BankNoise, load_ddpm, software_noise
+    from ftjlab.switching.diffusion import diffuse, load_bank
+    from ftjlab.vae.datasets import mnist_digits
+    from ftjlab.vae.generate import software_images
+    from ftjlab.vae.metrics import Evaluator, _gaussian, frechet_distance
+    from ftjlab.vae.model import load_vae
+
+    n = 500 if quick else 2000
+    model = load_ddpm()
+    ev = Evaluator()
+    soft = diffuse(model, n, software_noise(1), "software", ev)
+    if "bank" not in _CACHE:
+        bench_noise_rate(quick)
+    values, info = load_bank(_CACHE["bank"])
+    noise = BankNoise(values, seed=2)
+    bank = diffuse(model, n, noise, "bank", ev, bank=noise)
+    x, _ = mnist_digits()
+    feats = ev.classifier.features(x)
+    idx = np.random.default_rng(0).permutation(len(x))
+    half = len(x) // 2
+    rr = frechet_distance(*_gaussian(feats[idx[:half]]), *_gaussian(feats[idx[half:]]))
+    vae = ev.evaluate(software_images(load_vae(), n, np.random.default_rng(3)),
+                      precision_recall=False)
+    fs, fb = soft.metrics["fcd"], bank.metrics["fcd"]
+    return [
+        BenchResult("switching.ddpm_images_per_s", n / soft.seconds, 1.0, "images/s", None,
+                    higher_is_better=True,
+                    note=f"numpy, {model.steps} steps x {model.dim} dims, "
+                    f"{model.noise_per_image()} noise values per image"),
+        BenchResult("switching.ddpm_fcd_bank_over_software", fb, fs, "FCD ratio", 1.10,
+                    note=f"n = {n}: bank {fb:.2f} (classes {bank.metrics['classes_present']}, "
+                    f"P/R {bank.metrics['precision']:.3f}/{bank.metrics['recall']:.3f}), "
+                    f"software {fs:.2f} (classes {soft.metrics['classes_present']}, P/R "
+                    f"{soft.metrics['precision']:.3f}/{soft.metrics['recall']:.3f}); bank "
+                    f"{info['size']} values, each used {noise.reuse:.0f} times"),
+        BenchResult("switching.ddpm_fcd_over_real_halves", fs, rr, "FCD ratio", 4.0,
+                    note=f"real-vs-real halves {rr:.2f}"),
+        BenchResult("switching.ddpm_fcd_over_vae", fs, vae.fcd, "FCD ratio", 1.0,
+                    note=f"VAE software FCD {vae.fcd:.2f} at n = {n}"),
+    ]
