@@ -13,13 +13,14 @@ of the chunk) are taken as "may or may not have run": only what holds either way
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Hashable
 from typing import Any, ClassVar
 
 from ._guards import smu_after_reset, smu_func, smu_output_on, smu_set, smu_unknown, smu_voltages
-from .lua_lexer import Assign, Call, LuaRefusal, Path, Table, parse_chunk
+from .lua_lexer import Assign, Call, CallStmt, LuaRefusal, Path, Table, parse_chunk
 from .routing import RoutingError
 from .safety import SafetyError, SafetyGuard, registered_script, script_for_source
 
@@ -143,6 +144,13 @@ _ACCEPTED = {
 _SWITCHING = ("close", "open", "exclusiveclose")
 
 
+@functools.lru_cache(maxsize=1024)
+def _parse(line: str) -> tuple[Assign | CallStmt, ...]:
+    """Parsed statements of a chunk (drivers send the same lines again and again; the
+    statements are immutable, so a parse can be reused)."""
+    return tuple(parse_chunk(line))
+
+
 def _either(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """Shadow of a channel when statements may or may not have run: only what holds either
     way stays known (for checked levels, the larger magnitude)."""
@@ -226,7 +234,7 @@ class TSPRules:
                 return
             raise guard.refuse(line, f"common command {stripped[:12]!r} is not accepted")
         try:
-            statements = parse_chunk(line)
+            statements = _parse(line)
         except LuaRefusal as exc:
             raise guard.refuse(line, str(exc)) from None
         may_fail = False

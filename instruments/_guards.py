@@ -7,6 +7,7 @@ else is refused with an error naming the command.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Hashable
 from typing import Any
@@ -130,10 +131,16 @@ def word_arg(guard: SafetyGuard, command: ScpiCommand, index: int = 0) -> str:
     return value
 
 
-def scpi_commands(guard: SafetyGuard, message: str) -> list[ScpiCommand]:
+@functools.lru_cache(maxsize=2048)
+def _parsed(message: str) -> tuple[ScpiCommand, ...]:
+    # drivers send the same messages again and again; commands are immutable
+    return tuple(parse_message(message))
+
+
+def scpi_commands(guard: SafetyGuard, message: str) -> tuple[ScpiCommand, ...]:
     """The commands of a message, or refuse it if it cannot be read unambiguously."""
     try:
-        return parse_message(message)
+        return _parsed(message)
     except ScpiParseRefusal as exc:
         raise guard.refuse(exc.unit, exc.reason) from None
 

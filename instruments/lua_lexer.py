@@ -27,28 +27,21 @@ construct. The guards then check the statements against the instrument's rules.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 KEYWORDS = frozenset({
     "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "if", "in",
     "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while", "goto",
 })  # fmt: skip
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-#: decimal numerals both dialects read alike; a numeral runs on over [0-9A-Za-z_.] in Lua
-_NUMERAL_RUN = re.compile(r"[0-9.][0-9A-Za-z_.]*(?:(?<=[eE])[+-][0-9A-Za-z_.]*)?")
+#: decimal numerals both dialects read alike (a numeral runs on over [0-9A-Za-z_.] in Lua)
 _DECIMAL = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_SPACE = " \t"
-_OPERATORS = ("==", "~=", "<=", ">=", "...", "..", "=", "<", ">", "+", "-", "*", "/", "^",
-              "(", ")", "{", "}", "[", "]", ";", ":", ",", ".")  # fmt: skip
 
 
 class LuaRefusal(ValueError):  # noqa: N818 (a refusal the guard reports)
     """The text is not in the accepted language (or could read differently on the instrument)."""
 
 
-@dataclass(frozen=True)
-class Tok:
+class Tok(NamedTuple):
     """A token: ``kind`` is ``name``, ``keyword``, ``number``, ``string`` or ``op``."""
 
     kind: str
@@ -83,74 +76,123 @@ def _skip_long(text: str, pos: int, what: str) -> tuple[int, str]:
     return end + 2, content
 
 
+_BAD_CHAR = re.compile(r"[^\t -~]")
+_TOKEN = re.compile(
+    r"""[ \t]+
+    | (?P<comment>--)
+    | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+    | (?P<number>(?:[0-9]|\.[0-9])[0-9A-Za-z_.]*(?:(?<=[eE])[+-][0-9A-Za-z_.]*)?)
+    | (?P<string>"[^"]*"|'[^']*')
+    | (?P<long>\[=*\[)
+    | (?P<op>\.\.\.|\.\.|==|~=|<=|>=|[=<>+\-*/^(){}\[\];:,.])""",
+    re.VERBOSE,
+)
+
+
+_FAST = re.compile(
+    r"""([ \t]+)
+    | ([A-Za-z_][A-Za-z0-9_]*)
+    | ((?:[0-9]|\.[0-9])[0-9A-Za-z_.]*(?:(?<=[eE])[+-][0-9A-Za-z_.]*)?)
+    | ("[^"]*"|'[^']*')
+    | (\.\.\.|\.\.|==|~=|<=|>=|[=<>+\-*/^(){}\[\];:,.])""",
+    re.VERBOSE,
+)
+_SLOW_PATH = re.compile(r"--|\[=*\[")
+
+
+def _tokenize_fast(chunk: str) -> list[Tok] | None:
+    """Tokens of a chunk without comments or long brackets (what drivers send), or None if
+    some character starts no token (the full tokenizer then names it)."""
+    tokens: list[Tok] = []
+    append = tokens.append
+    covered = 0
+    for space, name, number, string, op in _FAST.findall(chunk):
+        if space:
+            covered += len(space)
+        elif name:
+            append(Tok("keyword" if name in KEYWORDS else "name", name, covered))
+            covered += len(name)
+        elif op:
+            append(Tok("op", op, covered))
+            covered += len(op)
+        elif number:
+            if _DECIMAL.fullmatch(number) is None:
+                raise LuaRefusal(f"numeral {number!r} (plain decimal numerals only)")
+            append(Tok("number", float(number), covered))
+            covered += len(number)
+        else:
+            if "\\" in string:
+                raise LuaRefusal("escape sequences in strings are not accepted")
+            append(Tok("string", string[1:-1], covered))
+            covered += len(string)
+    return tokens if covered == len(chunk) else None
+
+
 def tokenize(chunk: str) -> list[Tok]:
     """Tokens of one chunk (one line as the instrument runs it), comments dropped.
 
     :raises LuaRefusal: on any character or construct outside the accepted subset.
     """
-    for index, char in enumerate(chunk):
-        if not (" " <= char <= "~" or char == "\t"):
-            raise LuaRefusal(f"character {char!r} at {index} (only printable ASCII and tabs)")
+    bad = _BAD_CHAR.search(chunk)
+    if bad is not None:
+        raise LuaRefusal(
+            f"character {bad.group(0)!r} at {bad.start()} (only printable ASCII and tabs)"
+        )
+    if _SLOW_PATH.search(chunk) is None:
+        fast = _tokenize_fast(chunk)
+        if fast is not None:
+            return fast
     tokens: list[Tok] = []
+    append = tokens.append
     i, n = 0, len(chunk)
     while i < n:
-        c = chunk[i]
-        if c in _SPACE:
-            i += 1
-            continue
-        if chunk.startswith("--", i):
-            if chunk.startswith("[", i + 2):
-                level = _long_bracket_level(chunk, i + 2)
-                if level is not None:
-                    i, _ = _skip_long(chunk, i + 2, "comment")
-                    continue
-                raise LuaRefusal("a comment starting with '[' that is not '--[['")
-            return tokens  # a line comment runs to the end of the chunk (one line)
-        if c == "_" or c.isalpha():
-            m = _NAME.match(chunk, i)
-            assert m is not None
-            word = m.group(0)
-            tokens.append(Tok("keyword" if word in KEYWORDS else "name", word, i))
+        restart = None
+        for m in _TOKEN.finditer(chunk, i):
+            if m.start() != i:
+                break  # a character no token starts with
+            kind = m.lastgroup
             i = m.end()
-            continue
-        if c.isdigit() or (c == "." and i + 1 < n and chunk[i + 1].isdigit()):
-            m = _NUMERAL_RUN.match(chunk, i)
-            assert m is not None
-            text = m.group(0)
-            if _DECIMAL.fullmatch(text) is None:
-                raise LuaRefusal(f"numeral {text!r} (plain decimal numerals only)")
-            tokens.append(Tok("number", float(text), i))
-            i = m.end()
-            continue
-        if c in "\"'":
-            end = chunk.find(c, i + 1)
-            if end < 0:
-                raise LuaRefusal("unfinished string")
-            body = chunk[i + 1 : end]
-            if "\\" in body:
-                raise LuaRefusal("escape sequences in strings are not accepted")
-            tokens.append(Tok("string", body, i))
-            i = end + 1
-            continue
-        if c == "[" and _long_bracket_level(chunk, i) is not None:
-            i, body = _skip_long(chunk, i, "string")
-            tokens.append(Tok("string", body, i))
-            continue
-        for op in _OPERATORS:
-            if chunk.startswith(op, i):
-                tokens.append(Tok("op", op, i))
-                i += len(op)
+            if kind is None:  # white space
+                continue
+            if kind == "name":
+                word = m.group("name")
+                append(Tok("keyword" if word in KEYWORDS else "name", word, m.start()))
+            elif kind == "op":
+                append(Tok("op", m.group("op"), m.start()))
+            elif kind == "number":
+                text = m.group("number")
+                if _DECIMAL.fullmatch(text) is None:
+                    raise LuaRefusal(f"numeral {text!r} (plain decimal numerals only)")
+                append(Tok("number", float(text), m.start()))
+            elif kind == "string":
+                body = m.group("string")[1:-1]
+                if "\\" in body:
+                    raise LuaRefusal("escape sequences in strings are not accepted")
+                append(Tok("string", body, m.start()))
+            elif kind == "long":
+                restart, body = _skip_long(chunk, m.start(), "string")
+                append(Tok("string", body, m.start()))
                 break
-        else:
-            raise LuaRefusal(f"character {c!r} at {i}")
+            else:  # comment
+                start = m.start()
+                if not chunk.startswith("[", start + 2):
+                    return tokens  # a line comment runs to the end of the chunk (one line)
+                if _long_bracket_level(chunk, start + 2) is None:
+                    raise LuaRefusal("a comment starting with '[' that is not '--[['")
+                restart, _ = _skip_long(chunk, start + 2, "comment")
+                break
+        if restart is not None:
+            i = restart
+        elif i < n:
+            what = "unfinished string" if chunk[i] in "\"'" else f"character {chunk[i]!r}"
+            raise LuaRefusal(f"{what} at {i}")
     return tokens
 
 
 # ------------------------------------------------------------------------------ statements
 
 
-@dataclass(frozen=True)
-class Path:
+class Path(NamedTuple):
     """``a.b[2].c`` as its parts (names and integer indices)."""
 
     parts: tuple[str | int, ...]
@@ -162,8 +204,7 @@ class Path:
         return out
 
 
-@dataclass(frozen=True)
-class Call:
+class Call(NamedTuple):
     """A call ``path(args)``."""
 
     func: Path
@@ -173,23 +214,20 @@ class Call:
         return f"{self.func}(...)"
 
 
-@dataclass(frozen=True)
-class Table:
+class Table(NamedTuple):
     """A table constructor of literals ``{1, 2, "x"}``."""
 
     items: tuple[Any, ...]
 
 
-@dataclass(frozen=True)
-class Assign:
+class Assign(NamedTuple):
     """``target = value``."""
 
     target: Path
     value: Any
 
 
-@dataclass(frozen=True)
-class CallStmt:
+class CallStmt(NamedTuple):
     """A call as a statement."""
 
     call: Call
@@ -198,15 +236,18 @@ class CallStmt:
 class _Parser:
     def __init__(self, tokens: list[Tok]) -> None:
         self.tokens = tokens
+        self.n = len(tokens)
+        # an operator token's value, "" for every other token (one lookup per test)
+        self.ops = [tok.value if tok.kind == "op" else "" for tok in tokens]
         self.i = 0
 
     def peek(self, offset: int = 0) -> Tok | None:
         j = self.i + offset
-        return self.tokens[j] if j < len(self.tokens) else None
+        return self.tokens[j] if j < self.n else None
 
     def is_op(self, value: str, offset: int = 0) -> bool:
-        tok = self.peek(offset)
-        return tok is not None and tok.kind == "op" and tok.value == value
+        j = self.i + offset
+        return j < self.n and self.ops[j] == value
 
     def expect_op(self, value: str) -> None:
         if not self.is_op(value):

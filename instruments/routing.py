@@ -57,6 +57,8 @@ class Routing:
         self.geometry = geometry
         self.closed: frozenset[str] | None = None  # None: not known (nothing checked yet)
         self._roles: dict[str, Callable[[], str]] = {}
+        self._expanded: dict[str, frozenset[str]] = {}
+        self._wired: dict[str, tuple[str | None, str | None, str | None]] = {}
 
     # ------------------------------------------------------------------ wiring
     def register_channel(self, terminal: str, role_of: Callable[[], str]) -> None:
@@ -69,11 +71,17 @@ class Routing:
 
     def expand(self, channels: str) -> frozenset[str]:
         """The crosspoints of a channel list (``allslots``/``slotN`` expanded)."""
+        known = self._expanded.get(channels)
+        if known is not None:
+            return known
         try:
             parsed = parse_channel_list(channels, self.geometry)
         except ChannelSpecifierError as exc:
             raise RoutingError(f"invalid channel list {channels!r}: {exc}") from None
-        return frozenset(str(cp) for cp in parsed.expand(self.geometry))
+        items = frozenset(str(cp) for cp in parsed.expand(self.geometry))
+        if len(self._expanded) < 4096:
+            self._expanded[channels] = items
+        return items
 
     # ------------------------------------------------------------------ rules
     def _role(self, terminal: str, roles: Mapping[str, str] | None = None) -> str | None:
@@ -86,13 +94,16 @@ class Routing:
         """Raise :class:`RoutingError` unless the crosspoint set ``closed`` obeys the rules
         (``roles`` overrides terminals' present roles, e.g. for a pending role change)."""
         reached: dict[str, str] = {}
-        for name in sorted(closed):
-            cp = _crosspoint(name)
-            terminal, line = self.terminal_of(cp)
+        roles_now: dict[str, str | None] = {}
+        for name in closed:
+            wired = self._wired.get(name)
+            if wired is None:
+                terminal, line = self.terminal_of(_crosspoint(name))
+                model = self.models.get(terminal.partition(".")[0]) if terminal else None
+                wired = self._wired[name] = (terminal, line, model)
+            terminal, line, model = wired
             if terminal is None or line is None:
                 continue
-            instrument = terminal.partition(".")[0]
-            model = self.models.get(instrument)
             kind = line[:2]
             if model in PULSER_MODELS:
                 if kind != "BL":
@@ -100,7 +111,9 @@ class Routing:
                         f"{name}: pulse generator {terminal} may reach bit lines only, not {line}"
                     )
             elif model in SMU_MODELS:
-                role = self._role(terminal, roles)
+                if terminal not in roles_now:
+                    roles_now[terminal] = self._role(terminal, roles)
+                role = roles_now[terminal]
                 if role is None:
                     raise RoutingError(f"{name}: the voltage role of {terminal} is not known")
                 if role == "program" and kind != "WL":
@@ -117,7 +130,8 @@ class Routing:
                 raise RoutingError(f"{name}: terminal {terminal} ({model}) may not reach {line}")
             other = reached.setdefault(line, terminal)
             if other != terminal:
-                raise RoutingError(f"{name}: {line} would be reached by {other} and {terminal}")
+                first, second = sorted((other, terminal))
+                raise RoutingError(f"{name}: {line} would be reached by {first} and {second}")
 
     def after(
         self, operation: str, channels: str, closed: frozenset[str] | None

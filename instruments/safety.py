@@ -372,7 +372,8 @@ class SafetyGuard:
     :param roles: voltage role per channel id (defaults from the rules).
     """
 
-    __slots__ = ("_limits", "_name", "_roles", "_routing", "_rules", "_sealed", "_state")
+    __slots__ = ("_limits", "_name", "_roles", "_routes", "_routing", "_rules", "_sealed",
+                 "_state")
 
     def __init__(
         self,
@@ -388,6 +389,7 @@ class SafetyGuard:
         self._state = rules.initial_state()
         self._routing: Any = None
         self._name: str | None = None
+        self._routes: list[frozenset[str]] = []
         for channel, role in (roles or {}).items():
             self._validate(channel, role)
             self._roles[channel] = role
@@ -482,15 +484,18 @@ class SafetyGuard:
         self._limits.check_voltage(self.role(channel), volts)
 
     def check_route(self, crosspoints: str, operation: str = "exclusiveclose") -> None:
-        """Check a matrix operation a script will do (no change to the routing state)."""
+        """Check a matrix operation a script will do; once the message passes, its
+        crosspoints count as (maybe) closed for later checks such as role changes."""
         if self._routing is None:
             return
         from .routing import RoutingError
 
         try:
-            self._routing.after(operation, crosspoints, self._routing.closed)
+            result = self._routing.after(operation, crosspoints, self._routing.closed)
         except RoutingError as exc:
             raise UncheckedCommandError(f"routing {crosspoints!r}: {exc}") from None
+        if result is not None:  # once the message passes, these may be closed
+            self._routes.append(result)
 
     def refuse(self, command: str, reason: str) -> UncheckedCommandError:
         """Build the error for a command that cannot be checked (callers raise it)."""
@@ -500,11 +505,17 @@ class SafetyGuard:
     def check(self, message: str) -> None:
         """Check an outgoing message; raise a :class:`SafetyError` if it must not be sent."""
         state = _copy_state(self._state)
+        self._routes = []
         self._rules.check(self, message, state)
         commits = state.pop("_commit", ())
         self._state = state
         for commit in commits:
             commit()
+        if self._routes and self._routing is not None:
+            # a script's switching: what it may leave closed counts as closed (a superset)
+            closed = self._routing.closed or frozenset()
+            self._routing.closed = closed.union(*self._routes)
+            self._routes = []
 
     def state(self) -> dict[Hashable, Any]:
         """A copy of the shadow state (for diagnostics and tests)."""
