@@ -807,6 +807,7 @@ VIEWS: dict[str, type[LiveView]] = {
 def make_view(procedure: str, parent: QWidget | None = None) -> LiveView:
     """The view for ``procedure`` (a generic stream view for procedures without one)."""
     if procedure not in VIEWS:
-        import ftjlab.gui.generation  # noqa: F401  (registers the generation run view)
+        import ftjlab.gui.generation  # (registers the generation run view)
+        import ftjlab.gui.switching_noise  # noqa: F401  (registers the switching-noise view)
     return VIEWS.get(procedure, StreamView)(procedure, parent)
 
