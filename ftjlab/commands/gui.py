@@ -23,6 +23,9 @@ def register(sub) -> None:
                    help="folder for run files (default: ./runs)")
     p.add_argument("--quit-after", type=arg_float(lo=0, lo_open=True), metavar="S",
                    help="close the window after S s")
+    p.add_argument("--sim-server", action="store_true",
+                   help="serve the simulated instruments from a child `ftjlab sim-server` (TCP): "
+                   "their work never stalls the window")
     p.add_argument("--screenshots", metavar="DIR",
                    help="run a short scripted tour on the simulated bench and save a PNG of "
                    "every main view into DIR (works headless, e.g. under xvfb-run)")
@@ -54,4 +57,4 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(problem, file=sys.stderr)
         return 1
-    return run_app(args.bench, args.seed, args.out, args.quit_after)
+    return run_app(args.bench, args.seed, args.out, args.quit_after, args.sim_server)

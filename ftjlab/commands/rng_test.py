@@ -236,8 +236,9 @@ def _run(args: argparse.Namespace, closers: list) -> int:
         controller = ArrayController(session)
         closers.append(lambda: (controller.safe_state(), session.close()))
         reader = BenchCellReader(controller)
+        # aperture: 0.006 NPLC, within the SMU's integration range (the default 10 us is not)
         source = rng.DeviceBitSource(reader, bias_v=args.bias_v, spacing_s=args.spacing_s,
-                                     xor_cells=args.xor, von_neumann=args.vn)
+                                     aperture_s=1e-4, xor_cells=args.xor, von_neumann=args.vn)
         source.screen()
         raw = source.raw_bits(max(1, 1_000_000 // len(source.cells) + 1)).ravel()[:1_000_000]
         stream = source.stream()

@@ -30,7 +30,7 @@ def display_problem() -> str | None:
 
 
 def run_app(bench: str | None = None, seed: int | None = None, out_dir: str = "runs",
-            quit_after_s: float | None = None) -> int:
+            quit_after_s: float | None = None, sim_server: bool = False) -> int:
     """Open the window and run the event loop until it closes (or ``quit_after_s``)."""
     from PyQt6.QtCore import QTimer
     from PyQt6.QtWidgets import QApplication
@@ -39,7 +39,7 @@ def run_app(bench: str | None = None, seed: int | None = None, out_dir: str = "r
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("ftjlab")
-    window = MainWindow(bench=bench, seed=seed, out_dir=Path(out_dir))
+    window = MainWindow(bench=bench, seed=seed, out_dir=Path(out_dir), sim_server=sim_server)
     window.show()
     if quit_after_s is not None:
 

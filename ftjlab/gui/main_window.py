@@ -64,6 +64,7 @@ class MainWindow(QMainWindow):
         session: Any = None,
         generation_source: SourceFactory | None = None,
         connect: bool = True,
+        sim_server: bool = False,
     ) -> None:
         from ftjlab.procedures import PROCEDURES
 
@@ -74,6 +75,9 @@ class MainWindow(QMainWindow):
         self.bench_path = str(bench) if bench else ""
         self.seed = seed
         self.generation_source = generation_source  # None: the tab's choices
+        #: simulated instruments in a child ``ftjlab sim-server`` (see ftjlab.gui.simproc)
+        self.sim_server = sim_server
+        self._sim_proc: Any = None
         self.queue: list[Job] = []
         self.paused = False
         self.job_started_at = 0.0
@@ -208,13 +212,12 @@ class MainWindow(QMainWindow):
     def connect_bench(self, path: str | None = None, seed: int | None = None,
                       wait: bool = False) -> None:
         """Open the bench off the GUI thread (``wait``: block until done, for tests)."""
-        from ftjlab.session import BenchSession
 
         if self.session is not None or self.worker.busy:
             return
         self.bench_panel.state.setText(f"connecting to {path or 'the simulated bench'}…")
         self.bench_panel.set_busy(True, False)
-        job = Background(lambda: BenchSession.open(path, seed=seed), self)
+        job = Background(lambda: self._open(path, seed), self)
         job.done.connect(self._connected)
         job.failed.connect(self._connect_failed)
         self._background.append(job)
@@ -227,10 +230,26 @@ class MainWindow(QMainWindow):
             while job in self._background and time.monotonic() < deadline:
                 QApplication.processEvents()  # delivers done/failed
 
+    def _open(self, path: str | None, seed: int | None) -> Any:
+        from ftjlab.session import BenchSession
+
+        if not self.sim_server:
+            return BenchSession.open(path, seed=seed)
+        from ftjlab.gui.simproc import open_out_of_process
+
+        session, self._sim_proc = open_out_of_process(path, seed)
+        return session
+
+    def _stop_sim_server(self) -> None:
+        if self._sim_proc is not None:
+            self._sim_proc.stop()
+            self._sim_proc = None
+
     def _connected(self, session: Any) -> None:
         self._background.clear()
         if self._closing:
             session.close()
+            self._stop_sim_server()
             return
         self.session = session
         self.bench_panel.show_session(session)
@@ -254,6 +273,7 @@ class MainWindow(QMainWindow):
         config = self.session.config
         self.session.close()
         self.session = None
+        self._stop_sim_server()
         self.bench_panel.show_session(None, config)
         log.info("disconnected (outputs off, matrix open)")
         self._update_buttons()
@@ -495,6 +515,7 @@ class MainWindow(QMainWindow):
         if self.session is not None:
             self.session.close()
             self.session = None
+        self._stop_sim_server()
         self.log_panel.detach()
         sys.setswitchinterval(self._switch_interval)
         event.accept()

@@ -42,6 +42,7 @@ from ftjlab.vae.model import VAEModel, load_vae
 
 READ_BIAS_V = 0.2
 TILE_COLS = 32
+VMM_NPLC = 0.01  # integration of one bit-serial VMM reading
 LATENT_SOURCES = ("bench-rtn", "replay", "software")
 DECODER_MODES = ("measured-map", "in-array", "software")
 
@@ -263,6 +264,7 @@ def build_engine(
     rtn_first_cell: tuple[int, int] = (0, 0),
     seed: int = 0,
     batch: int = 64,
+    vmm_nplc: float = VMM_NPLC,
 ) -> GenerationEngine:
     """A generation engine on the controller's bench.
 
@@ -271,7 +273,8 @@ def build_engine(
     ``maps``, device units by load, e.g. :func:`load_maps` of ``vae-program`` runs),
     "in-array" (``in_array_layers`` as bench VMMs, default: the layers that fit one load;
     the other layers from ``maps``) or "software". The sampling bias is checked against the
-    bench's sample limit before every batch (and again by the driver's guard).
+    bench's sample limit before every batch (and again by the driver's guard). ``vmm_nplc``:
+    the SMU integration of one bit-serial VMM reading (and the read-noise model's aperture).
     """
     if latent_source not in LATENT_SOURCES:
         raise BadInput(f"latent_source: one of {list(LATENT_SOURCES)}, got {latent_source!r}")
@@ -292,7 +295,11 @@ def build_engine(
     if decoder_mode == "software":
         decoder = SoftwareDecoder(model)
     else:
-        array_decoder = array_decoder_from_maps(model, mapping, maps or {}, params, read_v)
+        # the aperture of one bit-serial VMM reading on the bench's SMU (also the read-noise
+        # model of the measured-map decoder, so both modes see the same readings)
+        aperture_s = vmm_nplc / controller.linefreq
+        array_decoder = array_decoder_from_maps(model, mapping, maps or {}, params, read_v,
+                                                aperture_s=aperture_s)
         if decoder_mode == "measured-map":
             decoder = MeasuredMapDecoder(array_decoder, seed + 1)
         else:

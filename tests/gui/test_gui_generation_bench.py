@@ -6,13 +6,7 @@ settings; the GUI's event loop keeps running (gaps p99 <= 50 ms)."""
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,24 +17,6 @@ from PyQt6.QtCore import Qt, QTimer
 from ftjlab.store import list_runs, read_dataset
 
 LEVEL = re.compile(r"smua\.source\.levelv\s*=\s*([-+0-9.eE]+)")
-
-
-@contextlib.contextmanager
-def _sim_server(seed: int):
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "ftjlab", "sim-server", "--seed", str(seed)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        assert line, proc.stderr.read() if proc.stderr else "sim-server did not start"
-        yield json.loads(line)["resources"]
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _map_file(session, root: Path) -> str:
@@ -77,22 +53,24 @@ def _sent_levels(sent: list[str]) -> list[float]:
 
 def test_generation_tab_on_a_sim_server_bench(qtbot, tmp_path):
     from ftjlab.gui.main_window import MainWindow
-    from ftjlab.session import BenchSession
 
-    with _sim_server(seed=13) as resources:
-        session = BenchSession.open(None, resources=resources)
-        assert session.sim is None  # the simulated bench lives in the server process
+    win = MainWindow(seed=13, out_dir=tmp_path / "runs", connect=False, sim_server=True)
+    qtbot.addWidget(win)
+    win.show()
+    try:
+        win.connect_bench(None, 13, wait=True)  # `ftjlab gui --sim-server`
+        session = win.session
+        assert session is not None, win.bench_panel.state.text()
+        assert session.sim is None and win._sim_proc.proc.poll() is None  # another process
         maps = _map_file(session, tmp_path)
         smu = session.instruments["smu"]
         traffic: list[str] = []
         _record_writes(smu, traffic)
-        win = MainWindow(session=session, out_dir=tmp_path / "runs", connect=False)
-        qtbot.addWidget(win)
-        win.show()
-        try:
-            _generate_and_check(qtbot, win, session, smu, maps, traffic)
-        finally:
-            win.close()  # closes the session (bench safe) while the server still runs
+        _generate_and_check(qtbot, win, session, smu, maps, traffic)
+    finally:
+        proc = win._sim_proc
+        win.close()  # closes the session (bench safe), then stops the server
+        assert proc is None or proc.proc.poll() is not None
 
 
 def _generate_and_check(qtbot, win, session, smu, maps: str, traffic: list[str]) -> None:
