@@ -16,18 +16,21 @@ vendor's own ``sentio-prober-control`` package drives it unchanged. Served:
   "stepping with wrong z position"), and so is a die beyond the stage travel (8);
 * status: ``status:get_version``, ``status:get_machine_status``, ``status:get_machine_id``.
 
-Unknown commands answer error 3 (no command handler). Stepping to a die puts that die's
-array under the probes: :meth:`Bench.select_array` swaps what every other emulator sees.
+Unknown commands answer error 3 (no command handler). Contact puts the current die's array
+under the probes (:meth:`Bench.select_array` swaps what every other emulator sees);
+separated, the instruments reach open probes (instrument noise only).
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
+from dataclasses import replace
 
 import numpy as np
 
 from ..bench import Bench
+from ..params import ArrayParams
 from ..transport import NoReplyPending
 from ..wafer import WaferMap, WaferVariation, die_params, die_seed
 
@@ -83,6 +86,7 @@ class SentioProbeStation:
         self.subsites: list[tuple[str, float, float]] = [("0", 0.0, 0.0)]
         self.in_contact = False
         self.contacts = 0
+        self._probes_on(None)
 
     def write(self, message: str) -> None:
         text = message.strip()
@@ -150,11 +154,6 @@ class SentioProbeStation:
         self.steps += 1
         self.bench.idle(STEP_S)
         col, row = die
-        rho = wafer.rho(col, row)
-        seed = die_seed(self.bench.seed, col, row)
-        self.bench.select_array(
-            die, lambda: die_params(self._base, self.variation, rho, _generator(seed)), seed
-        )
         route = self._route()
         status = 1 if route and die == route[-1] else 0
         return f"{col},{row},{self.subsite}", status
@@ -314,9 +313,23 @@ class SentioProbeStation:
         return "OK", 0
 
     # ------------------------------------------------------------------ chuck
+    def _probes_on(self, die: tuple[int, int] | None) -> None:
+        """The array the other instruments reach: the die's in contact, else open probes
+        (an array of ~1e-16 S cells without traps: instrument noise only)."""
+        if die is None:
+            self.bench.select_array("open probes", lambda: _open_probes(self._base), [0])
+            return
+        col, row = die
+        rho = self._need_map().rho(col, row)
+        seed = die_seed(self.bench.seed, col, row)
+        self.bench.select_array(
+            die, lambda: die_params(self._base, self.variation, rho, _generator(seed)), seed
+        )
+
     def _cmd_move_chuck_contact(self, args: list[str]) -> tuple[str, int]:
         if self.die is None:
             raise _RefusedError(INVALID_OPERATION, "contact before stepping to a die")
+        self._probes_on(self.die)
         self.in_contact = True
         self.contacts += 1
         self.bench.idle(Z_MOVE_S)  # z move
@@ -326,6 +339,7 @@ class SentioProbeStation:
         if self.in_contact:
             self.bench.idle(Z_MOVE_S)
         self.in_contact = False
+        self._probes_on(None)
         return f"{CONTACT_UM - SEPARATION_GAP_UM:g}", 0
 
     def _cmd_get_chuck_z(self, args: list[str]) -> tuple[str, int]:
@@ -336,6 +350,21 @@ class SentioProbeStation:
             return "0,0", 0
         x, y = self.map.centre_um(*self.die)
         return f"{x:g},{y:g}", 0
+
+
+def _open_probes(base: ArrayParams) -> ArrayParams:
+    return replace(
+        base,
+        conductance=replace(
+            base.conductance,
+            g_on_siemens=1e-15,
+            g_off_siemens=1e-16,
+            d2d_sigma_log=0.0,
+            stuck_on_fraction=0.0,
+            stuck_off_fraction=0.0,
+        ),
+        traps=replace(base.traps, traps_per_cell=0.0),
+    )
 
 
 def _generator(seed: list[int]) -> np.random.Generator:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import pytest
-
 from ftjlab.instruments import Limits
 from ftjlab.instruments.mpi_sentio import ProberError, ProberTravel, SentioProber
 from ftjlab.instruments.safety import UncheckedCommandError
@@ -51,14 +50,23 @@ def test_vendor_package_drives_the_emulator_unchanged():
             assert prober.map.get_num_dies(enums.DieNumber.Selected) == len(expected)
             assert prober.map.get_diameter() == 40
             visited = [prober.map.step_first_die()]
-            arrays = {id(bench.array)}
+            under_probes = []
+
+            def touch() -> None:  # contact: the die's own array; separated: open probes
+                prober.move_chuck_contact()
+                under_probes.append((bench.array_key, id(bench.array)))
+                prober.move_chuck_separation()
+                assert bench.array_key == "open probes"
+
+            touch()
             while not prober.map.end_of_route():
                 visited.append(prober.map.step_next_die())
                 seq, col, row = prober.map.die.get_current_index()
                 assert (seq, col, row) == (len(visited) - 1, *visited[-1][:2])
-                arrays.add(id(bench.array))
+                touch()
             assert sorted((c, r) for c, r, _ in visited) == sorted(expected)
-            assert len(arrays) == len(expected)  # each die its own array under the probes
+            assert [key for key, _ in under_probes] == [(c, r) for c, r, _ in visited]
+            assert len({array for _, array in under_probes}) == len(expected)
             prober.move_chuck_contact()
             assert station.in_contact
             with pytest.raises(Exception, match="contact"):  # SENTIO refuses to step in contact
@@ -74,9 +82,8 @@ def test_vendor_package_drives_the_emulator_unchanged():
 
 
 def test_guard_refuses_moves_in_contact_unknown_commands_and_travel():
-    bench, station = _station()
-    prober = SentioProber(EmulatorAdapter(station), limits=LIMITS,
-                          travel=ProberTravel(30_000))
+    _, station = _station()
+    prober = SentioProber(EmulatorAdapter(station), limits=LIMITS, travel=ProberTravel(30_000))
     with pytest.raises(UncheckedCommandError, match="travel"):
         prober.create_round_map(80, (5000, 5000))  # reaches 40 mm > 30 mm travel
     prober.create_round_map(50, (5000, 5000))
@@ -87,8 +94,12 @@ def test_guard_refuses_moves_in_contact_unknown_commands_and_travel():
     for command in ("map:step_die 4, 6", "map:step_next_die", "map:create 40"):
         with pytest.raises(UncheckedCommandError, match="separated"):
             prober.command(command)
-    for command in ("move_chuck_xy H, 0, 0", "move_chuck_home", "map:step_die 4, 6; *RST",
-                    "move_chuck_z Zero, 0"):
+    for command in (
+        "move_chuck_xy H, 0, 0",
+        "move_chuck_home",
+        "map:step_die 4, 6; *RST",
+        "move_chuck_z Zero, 0",
+    ):
         with pytest.raises(UncheckedCommandError):
             prober.command(command)
     assert station.steps == steps and station.in_contact  # nothing left the process
