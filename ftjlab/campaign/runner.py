@@ -266,6 +266,18 @@ def _needs_guardian(config: Any, resources: dict[str, str]) -> bool:
 # ----------------------------------------------------------------------------- running
 
 
+def _prober_call(die: Die, call: Callable[..., Any], *args: Any) -> Any:
+    """A prober move; an instrument error ends the campaign as a failed measurement (the
+    die is measured again by the next run)."""
+    from ftjlab.errors import MeasurementFailed
+    from ftjlab.instruments import InstrumentError
+
+    try:
+        return call(*args)
+    except InstrumentError as exc:
+        raise MeasurementFailed(f"die {die_name(die)}: the prober failed: {exc}") from exc
+
+
 def run_campaign(
     campaign: Campaign,
     bench: str | Path,
@@ -348,11 +360,11 @@ def run_campaign(
             emit("die-start", die)
             partial = folder.begin(die)
             t0 = session.now_s()
-            prober.step_die(*die)
+            _prober_call(die, prober.step_die, *die)
             records: list[dict[str, Any]] = []
             for step in campaign.procedures:
                 procedure = build(PROCEDURES[step.name], step.settings(die))
-                prober.contact()
+                _prober_call(die, prober.contact)
                 outcome = run_procedure(procedure, session, partial, listener, stop)
                 records.append(
                     {
