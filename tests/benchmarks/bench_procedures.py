@@ -138,34 +138,26 @@ def bench_rtn_acquisition_overhead(quick: bool) -> BenchResult:
 
 
 def bench_map_round_trips(quick: bool) -> BenchResult:
-    """Round trips (queries) per cell of a 32 x 32 conductance map through the sim server."""
+    """Round trips per cell of a 32 x 32 conductance map through the sim server: every message
+    and every reply, counted at the adapters (ftjlab.traffic)."""
     from ftjlab.controller import ArrayController
+    from ftjlab.traffic import Meter
 
     server = _server()
     try:
         session = _tcp_session(server)
         try:
-            counts = {"n": 0}
-            for instrument in session.instruments.values():
-                adapter = instrument.adapter
-                original = adapter.read
-
-                def counted(*args, _original=original, **kwargs):
-                    counts["n"] += 1
-                    return _original(*args, **kwargs)
-
-                adapter.read = counted
             controller = ArrayController(session)
             controller.read_map(0.2, 0.1, rows=[0])  # settle connections and state
-            counts["n"] = 0
-            t0 = time.perf_counter()
-            controller.read_map(0.2, 0.1)
-            wall = time.perf_counter() - t0
+            with Meter(session) as meter:
+                controller.read_map(0.2, 0.1)
         finally:
             session.close()
     finally:
         server.stop()
-    per_cell = counts["n"] / 1024
+    a = meter.result
+    per_cell = a.round_trips / 1024
     return BenchResult("procedures.map_round_trips_per_cell", per_cell, 1.0,
-                       "round trips per cell (baseline = budget)", 1.0,
-                       note=f"{wall:.2f} s for 1024 cells over TCP")
+                       "messages + replies per cell (baseline = budget)", 1.0,
+                       note=f"{a.messages / 1024:.3f} messages and {a.replies / 1024:.3f} "
+                       f"replies per cell; {a.wall_s:.2f} s for 1024 cells over TCP")
