@@ -155,6 +155,12 @@ class SwitchingNoise(FTJProcedure):
             return schedule_p(np.linspace(self.beta_start, self.beta_end, self.steps))
         return np.full(self.steps, float(self.p))
 
+    def _anchors(self) -> tuple[float, ...]:
+        """Calibration anchors: the target, or the schedule's lowest, median and highest p
+        (the law is fitted locally around each)."""
+        t = self._targets()
+        return tuple(sorted({round(float(q), 6) for q in np.quantile(t, [0.0, 0.5, 1.0])}))
+
     def _points(self, p: float) -> tuple[OperatingPoints, OperatingPoints]:
         cal = self._cal
         index = [cal.cells.index(cell) for cell in self._cell_list()]
@@ -166,10 +172,13 @@ class SwitchingNoise(FTJProcedure):
             out.append(sub.points(p, pol, self.width, vmax, self.p_tolerance))
         return out[0], out[1]
 
-    def _usable_units(self, p: float) -> np.ndarray:
-        """Bool per cell: in a complete unit of k usable cells on its word line."""
+    def _usable_units(self, p: float, among: np.ndarray | None = None) -> np.ndarray:
+        """Bool per cell: in a complete unit of k usable cells on its word line (cells
+        usable at ``p`` and, if given, in ``among``)."""
         set_pts, reset_pts = self._points(p)
         ok = set_pts.usable & reset_pts.usable
+        if among is not None:
+            ok &= among
         in_unit = np.zeros(ok.size, bool)
         for r in range(self.rows):
             idx = np.flatnonzero(ok[r * self.cells:(r + 1) * self.cells]) + r * self.cells
@@ -198,7 +207,7 @@ class SwitchingNoise(FTJProcedure):
             vmax = session.limits.max_program_voltage_v
             self._cal = sw.calibrate(
                 vmax, sweep_v=(1.2, min(3.0, vmax)), sweep_repeats=self.sweep_repeats,
-                local_repeats=self.local_repeats, target_p=float(self._targets()[0]),
+                local_repeats=self.local_repeats, target_p=self._anchors(),
                 widths_s=(self.width, 4 * self.width),
                 on_block=lambda b: self.record("trials", b), should_stop=self.should_stop)
             if self.should_stop():
@@ -208,7 +217,9 @@ class SwitchingNoise(FTJProcedure):
         cal_s = session.now_s() - t0
         targets = self._targets()
         points: dict[float, tuple[OperatingPoints, OperatingPoints]] = {}
-        use = self._usable_units(float(targets[0]))
+        use = None
+        for p in sorted(set(np.round(targets, 12))):  # cells usable at every target
+            use = self._usable_units(float(p), use)
         self._report_points(*self._points(float(targets[0])), use)
         sw.measure_window()
         start = np.ones if self.schedule == "ddpm" else np.zeros
