@@ -93,3 +93,19 @@ def test_an_exception_anywhere_never_leaves_running(tmp_path, monkeypatch, fail_
     info = store.open_run(writer.path)
     assert info.status == "failed" and "ZeroDivisionError" in info.error
     assert [p.name for p in tmp_path.iterdir()] == [writer.path.name]
+
+
+def test_sigterm_closes_the_window_like_its_close_button(tmp_path):
+    """``ftjlab gui`` ends on SIGTERM/Ctrl-C through the window's own close (a running job
+    would be aborted at a safe point): exit 0 (or 1 before the window exists), never 143."""
+    import os
+    import time
+
+    env = os.environ | {"QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.Popen([sys.executable, "-m", "ftjlab", "gui", "--out", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(4)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode in (0, 1), err[-500:]
+    assert "Traceback" not in err

@@ -57,4 +57,31 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(problem, file=sys.stderr)
         return 1
+    from PyQt6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    timer = _close_on_signals(app)  # noqa: F841 - kept alive while the window runs
     return run_app(args.bench, args.seed, args.out, args.quit_after, args.sim_server)
+
+
+def _close_on_signals(app):
+    """Ctrl-C / SIGTERM close the window, as its close button does: a running job stops at
+    its next safe point (run ``aborted``, data kept), the bench is made safe. Python sees a
+    signal only when it runs, so a timer hands it control five times a second."""
+    import signal
+    import threading
+
+    from PyQt6.QtCore import QTimer
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def on_signal(signum, frame) -> None:
+        QTimer.singleShot(0, app.closeAllWindows)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, on_signal)
+    timer = QTimer(app)
+    timer.timeout.connect(lambda: None)
+    timer.start(200)
+    return timer
