@@ -344,8 +344,11 @@ class RunWriter:
         if g_file is None:  # the close failed and left the writer flags set
             step("clearing the writer flags", lambda: clear_status_flags(self.path))
             g_file = step("reopening the file", lambda: _open(self.path, "r+"))
-        if g_file is not None:
-            g = g_file[self._group_name]
+        g = None if g_file is None else step("the run group",
+                                             lambda: g_file[self._group_name])
+        if g is None and g_file is not None:
+            step("closing the file", g_file.close)
+        if g is not None:
             for name, n in self._lengths.items():  # a block a failed write left half-done
                 step(f"trimming {name!r}", lambda d=g[name], n=n: _trim(d, n))
             for name, (array, units) in (arrays or {}).items():
