@@ -75,6 +75,20 @@ def test_chain_through_the_instruments_flips_at_the_target_rate(tmp_path):
     assert main(["rng-test", "--bench", "--seed", "7", "--source", "switching",
                  "--calibration", cal, "--sequences", "1", "--length", "1000",
                  "--no-store"]) == 0
+    # live noise for diffusion: one k = 8 value per chain step of the 8 cells
+    from ftjlab.procedures.switching_noise import load_calibration
+
+    from ftjlab.controller import ArrayController
+    from ftjlab.switching.diffusion import LiveNoise
+    from ftjlab.switching.engine import SwitchingCells
+
+    calibration = load_calibration(cal)
+    with BenchSession.open(seed=7) as session:
+        live = LiveNoise(SwitchingCells(ArrayController(session), calibration.cells),
+                         calibration)
+        values = live((4, 3))
+    assert values.shape == (4, 3) and live.steps == 12
+    assert set(np.round(values.ravel() * np.sqrt(2)).astype(int)) <= set(range(-4, 5))
 
 
 def test_bad_calibration_and_unreachable_p_stop_before_anything_is_pulsed(
