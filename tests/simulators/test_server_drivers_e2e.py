@@ -49,6 +49,8 @@ def test_program_and_read_one_cell_through_the_routing():
         assert matrix.ask("*OPC?").strip() == smu.ask("*OPC?").strip() == "1"
         before = array.switched_fraction().copy()
         ch = gen.channels[1]
+        gen.reset()  # a known state: the guard lets levels through only from one
+        ch.output_load = 1e6  # levels are the volts at the (high-impedance) cell
         ch.configure_pulse(
             high_v=3.5,
             low_v=0.0,
