@@ -77,3 +77,28 @@ def test_schedule_matches_the_ddpm_forward_step():
     assert np.allclose(1 - 2 * p, np.sqrt(1 - betas))  # mean shrink of a +-1 spin
     assert np.allclose(4 * p * (1 - p), betas)  # variance added
     assert inv_cloglog(np.log(-np.log(0.5))) == pytest.approx(0.5)
+
+
+def test_drift_is_retuned_then_excluded(rng):
+    """A cell whose observed flip rate moved is re-tuned (its law shifted to what was seen),
+    and excluded with the reason once its re-tunes are used up."""
+    from ftjlab.switching.engine import DriftTracker
+
+    volts = np.tile(np.linspace(1.7, 2.3, 13), 2)
+    widths = np.repeat([1e-6, 4e-6], 13)
+    n = np.full(volts.size, 400)
+    k = rng.binomial(n, _nls(volts, widths, 20e-9, 3.0, 3.0, 2.0))
+    laws = {pol: [fit_cell(volts, widths, n, k, 3.0) for _ in range(2)] for pol in (1, -1)}
+    v = laws[1][0].volts_for(0.5, 1e-6)
+    tracker = DriftTracker(2, check_every=400, max_retunes=1)
+    use = np.ones(2, bool)
+    for rate in (0.7, 0.7):
+        for _ in range(400):
+            state = np.zeros(2, np.uint8)  # SET pulses only
+            flips = np.array([rng.random() < rate, rng.random() < 0.5])
+            tracker.add(state, flips, use)
+        gone = tracker.check(0, 0.5, laws, use)
+    assert [e[5] for e in tracker.events] == ["retuned", "excluded: drift"]
+    assert gone == [0]
+    # after the re-tune the law predicts what the cell did at its old operating point
+    assert float(laws[1][0].probability(v, 1e-6)[0]) == pytest.approx(0.7, abs=0.06)
