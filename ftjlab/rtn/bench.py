@@ -27,7 +27,7 @@ from ftjlab.errors import BadInput
 
 SET_PULSE_V = 3.0
 SET_PULSE_S = 1e-5
-#: the shortest SMU integration time (2636B: 0.001 NPLC)
+#: the shortest SMU integration time when the read role does not say (2636B: 0.001 NPLC)
 MIN_NPLC = 0.001
 
 
@@ -72,12 +72,12 @@ class BenchCellReader:
 
     def set_on(self, cells: Sequence[tuple[int, int]], count: int = 3) -> None:
         """SET cells fully on (largest RTN current above the read noise): ``count`` SET pulses
-        per bit line through the pulser (``program`` role, checked by the guard)."""
-        by_col: dict[int, list[int]] = {}
+        per word line through the pulser (``program`` role, checked by the guard)."""
+        by_row: dict[int, list[int]] = {}
         for r, c in cells:
-            by_col.setdefault(int(c), []).append(int(r))
-        for c, rows in sorted(by_col.items()):
-            self.controller.apply_pulses(sorted(rows), [c], SET_PULSE_V, SET_PULSE_S, count=count)
+            by_row.setdefault(int(r), []).append(int(c))
+        for r, cols in sorted(by_row.items()):
+            self.controller.apply_pulses([r], sorted(cols), SET_PULSE_V, SET_PULSE_S, count=count)
 
     def acquire_cells(
         self,
@@ -96,10 +96,12 @@ class BenchCellReader:
                 f"aperture {aperture_s:g} s is longer than the interval {interval_s:g} s"
             )
         nplc = self.nplc(aperture_s)
-        if nplc < MIN_NPLC:
+        read = getattr(self.controller, "read", None)
+        shortest = float(getattr(read, "nplc_range", (MIN_NPLC, None))[0])
+        if nplc < shortest:
             raise BadInput(
                 f"aperture: {aperture_s:g} s is shorter than the SMU's shortest integration "
-                f"({MIN_NPLC:g} NPLC = {MIN_NPLC / self.controller.linefreq:.3g} s); sample "
+                f"({shortest:g} NPLC = {shortest / self.controller.linefreq:.3g} s); sample "
                 "more slowly (the aperture is half the sampling interval)"
             )
         c = self.controller

@@ -146,8 +146,8 @@ class ReplayLatents:
 
 
 class BenchRTNLatents:
-    """RTN latents through the instruments: ``dim * cells_per_latent`` cells (column-major
-    from ``first_cell``, or the given ``cells``) are SET fully on once, then every batch
+    """RTN latents through the instruments: ``dim * cells_per_latent`` cells (row-major from
+    ``first_cell``, or the given ``cells``) are SET fully on once, then every batch
     acquires ``n`` readings of each at the batch's settings; a latent dimension is the
     standardised sum of its cells (independent traps: closer to Gaussian)."""
 
@@ -168,13 +168,15 @@ class BenchRTNLatents:
         rows, cols = controller.rows, controller.cols
         need = dim * max_cells_per_latent
         if cells is None:
-            start = first_cell[1] * rows + first_cell[0]
+            start = first_cell[0] * cols + first_cell[1]
             if start + need > rows * cols:
                 raise BadInput(
                     f"RTN latents: {dim} dimensions x {max_cells_per_latent} cells = {need} "
                     f"cells from {first_cell} do not fit the {rows} x {cols} array"
                 )
-            cells = [(i % rows, i // rows) for i in range(start, start + need)]
+            # row-major: cells of one word line together (acquired together on benches
+            # with several read channels)
+            cells = [(i // cols, i % cols) for i in range(start, start + need)]
         self.cells = [(int(r), int(c)) for r, c in cells]
         if len(self.cells) < dim:
             raise BadInput(f"RTN latents: need at least {dim} cells, got {len(self.cells)}")

@@ -154,9 +154,9 @@ def test_generation_fills_the_grid_and_controls_retune_the_next_batches(qtbot, t
     tiles = gen.gallery.mosaic.reshape(10, 30, 10, 30)[:, 1:29, :, 1:29]
     assert np.all(np.isfinite(tiles)) and tiles.max() > 0.5
     settings = gen.batch_settings
-    assert sum(n for n, _, _ in settings) == 100
-    assert settings[0][1:] == (pytest.approx(0.8), pytest.approx(4e-3))
-    assert settings[-1][1:] == (pytest.approx(0.4), pytest.approx(10e-3))
+    assert sum(n for n, *_ in settings) == 100
+    assert settings[0][1:3] == (pytest.approx(0.8), pytest.approx(4e-3))
+    assert settings[-1][1:3] == (pytest.approx(0.4), pytest.approx(10e-3))
     assert gen.gallery.latent_n == 100 * 16
     assert "std" in gen.stats.text()
     # recorded as a run: every image with its latents and the settings it was taken with
@@ -165,7 +165,7 @@ def test_generation_fills_the_grid_and_controls_retune_the_next_batches(qtbot, t
     assert read_dataset(path, "images").shape == (100, 28, 28)
     assert read_dataset(path, "latents").shape == (100, 16)
     sampling = read_dataset(path, "sampling")
-    assert [tuple(row) for row in sampling[[0, -1]]] == [(0.8, 4e-3), (0.4, 10e-3)]
+    assert [tuple(row[:2]) for row in sampling[[0, -1]]] == [(0.8, 4e-3), (0.4, 10e-3)]
     # and the browser shows it again
     win.browser.refresh()
     view = win.browser.open_row(win.browser.row_of(path))
