@@ -69,7 +69,13 @@ class PulserOutput:
                 self.off()
                 ch.polarity = polarity
                 self._polarity = polarity
-            set_levels(ch, high, low, *self._cfg[:2])
+            old_high, old_low = self._cfg[:2]
+            if low == old_low and high > low:  # only the high level moves (low stays 0 V)
+                ch.voltage_high = high
+            elif high == old_high and high > low:  # only the low level moves
+                ch.voltage_low = low
+            else:
+                set_levels(ch, high, low, old_high, old_low)
         self._cfg = (high, low, *timing)
         if self._count != count:
             if hasattr(ch, "burst_count"):

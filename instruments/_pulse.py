@@ -116,9 +116,12 @@ class PulseGeneratorMixin:
         self.wait_for_completion(timeout_s=timeout)
 
     def fire_burst(self, timeout_s: float | None = None) -> None:
-        """Trigger (``*TRG``) and wait until the burst has been output (``*OPC?``)."""
-        self.trigger()
-        self.wait_for_completion(timeout_s)
+        """Trigger and wait until the burst has been output: ``*TRG;*OPC?`` in one message
+        (IEEE 488.2 message units run in order), one reply."""
+        with longer_timeout(self, timeout_s):
+            reply = self.ask("*TRG;*OPC?").strip()
+        if reply not in ("1", "+1"):
+            raise InstrumentError(f"unexpected reply {reply!r} to *TRG;*OPC?")
 
     def raise_errors(self) -> None:
         """Read the error queue; raise :class:`InstrumentError` listing the errors, if any."""

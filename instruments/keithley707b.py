@@ -100,8 +100,16 @@ class Keithley707B(GuardedInstrument, TransportErrors, TSPMixin, Instrument):
         ``slotN`` and ``allslots`` are refused, as by the instrument.
         """
         channels = self.validate(specifiers, allow_slots=False)
-        self.write(f'channel.exclusiveclose("{channels}")')
-        self._switched(wait)
+        command = f'channel.exclusiveclose("{channels}")'
+        if wait:  # the switch and its completion in one message: one round trip, not two
+            self._ask_done(f"{command} waitcomplete() print(1)")
+        else:
+            self.write(command)
+
+    def _ask_done(self, command: str) -> None:
+        reply = self.ask(command).strip()
+        if reply not in ("1", "1.00000e+00"):
+            raise InstrumentError(f"unexpected reply {reply!r} to {command!r}")
 
     def open_all(self, wait: bool = True) -> None:
         """Open every relay of every slot."""

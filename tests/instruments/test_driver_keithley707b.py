@@ -59,7 +59,8 @@ def test_open_all_slots_and_slot():
 
 def test_exclusive_close():
     with expected_protocol(
-        Keithley707B, [('channel.exclusiveclose("1A01,1A02,1C03")', None), DONE]
+        Keithley707B,
+        [('channel.exclusiveclose("1A01,1A02,1C03") waitcomplete() print(1)', "1")],
     ) as matrix:
         matrix.exclusive_close("1A01:1A02, 1C03")
 

@@ -119,7 +119,7 @@ def test_configure_pulse_sequence():
 
 
 def test_bus_trigger_and_opc():
-    with expected_protocol(Keysight33500B, [("*TRG", None), ("*OPC?", "1")]) as gen:
+    with expected_protocol(Keysight33500B, [("*TRG;*OPC?", "1")]) as gen:
         gen.fire_burst()
 
 

@@ -146,7 +146,7 @@ def test_configure_pulse_rejects_before_sending(args, match):
 
 def test_trigger_and_opc_after_burst():
     with expected_protocol(
-        Keysight81160A, [("*TRG", None), ("*OPC?", "1"), ("*TRG", None), ("*OPC?", "1")]
+        Keysight81160A, [("*TRG;*OPC?", "1"), ("*TRG", None), ("*OPC?", "1")]
     ) as gen:
         gen.fire_burst(timeout_s=1)
         gen.trigger()
