@@ -6,10 +6,13 @@ SIGTERM, too, ends a command through Python and exit code 1, never the shell's 1
 handler
 
 * sets the current stop event (:func:`stop_on`) on the first signal: a running procedure
-  stops at its next safe point and the run is marked ``aborted``;
+  stops at its next safe point and the run is marked ``aborted``; signals within
+  :data:`GRACE_S` after that are part of the same burst and only counted;
 * otherwise raises :class:`KeyboardInterrupt`, once: later signals are ignored while the
   command ends (a second ``KeyboardInterrupt`` would cut short the very code that records
-  the status);
+  the status). Python may run the handler inside a callback from C (ctypes, a JIT cache)
+  that swallows the exception; then the next signal raises again (no traceback is printed
+  for the lost one);
 * inside :func:`shielded` (the runner's shutdown and the writer's finish) only notes the
   signal: the run is being settled anyway.
 
@@ -22,16 +25,21 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: seconds after a stop request during which further signals only repeat it
+GRACE_S = 1.0
 
 
 class _State:
     stop: threading.Event | None = None
+    stop_at = 0.0  # when a signal set the stop event (monotonic s)
     seen = False  # a stop event was set by a signal
+    unraisable: Any = None  # sys.unraisablehook before install()
     raised = False
     shield = 0
     pending = 0
@@ -53,9 +61,11 @@ def handler(signum: int, frame: Any) -> None:
     if stop is not None and not stop.is_set():
         stop.set()
         _state.seen = True
+        _state.stop_at = time.monotonic()
         _say(f"\nftjlab: {name}: stopping at the next safe point (again to stop now)\n")
         return
-    if _state.shield or _state.raised:
+    if _state.shield or _state.raised or (
+            stop is not None and time.monotonic() - _state.stop_at < GRACE_S):
         _state.pending += 1
         return
     _state.raised = True
@@ -75,7 +85,19 @@ def install() -> dict[int, Any] | None:
     if threading.current_thread() is not threading.main_thread():
         return None
     reset()
+    if sys.unraisablehook is not _unraisable:
+        _state.unraisable = sys.unraisablehook
+        sys.unraisablehook = _unraisable
     return {s: signal.signal(s, handler) for s in SIGNALS}
+
+
+def _unraisable(args: Any) -> None:
+    """A KeyboardInterrupt raised by :func:`handler` inside a callback that cannot pass it
+    on is lost: re-arm, so the next signal raises again. Anything else: the usual report."""
+    if isinstance(args.exc_value, KeyboardInterrupt):
+        _state.raised = False
+        return
+    (_state.unraisable or sys.__unraisablehook__)(args)
 
 
 def restore(previous: dict[int, Any] | None) -> None:
@@ -87,6 +109,8 @@ def restore(previous: dict[int, Any] | None) -> None:
     if _state.raised or _state.pending or _state.seen:
         ignore()
         return
+    if sys.unraisablehook is _unraisable:
+        sys.unraisablehook = _state.unraisable or sys.__unraisablehook__
     for sig, old in previous.items():
         signal.signal(sig, old)
 

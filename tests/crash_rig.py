@@ -213,7 +213,8 @@ def trial_signal_storm(out: Path, rng: random.Random, readings: int = 400_000) -
            "--set", "block=20000", "--out", str(out), "--quiet"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if rng.random() < 1 / 3:
-        time.sleep(rng.uniform(0.6, 2.5))  # the interpreter is up (before: SIG_DFL)
+        _wait_for_python(proc)
+        time.sleep(rng.uniform(0, 2.0))
     else:
         t0 = time.monotonic()
         while not list(out.glob("*.h5")) and proc.poll() is None and time.monotonic() - t0 < 60:
@@ -245,6 +246,21 @@ def trial_signal_storm(out: Path, rng: random.Random, readings: int = 400_000) -
     if (proc.returncode == 0) != (status == "completed"):
         return Trial("signals", False, f"exit {proc.returncode} with status {status}")
     return Trial("signals", True, status, kept=n)
+
+
+def _wait_for_python(proc: subprocess.Popen, timeout_s: float = 60) -> None:
+    """Until the child has loaded numpy: ftjlab's signal handlers are installed before any
+    heavy import, so from then on a signal goes through Python. Before that, the interpreter
+    is still starting and a signal has its default action (no program can change that)."""
+    maps = Path(f"/proc/{proc.pid}/maps")
+    t0 = time.monotonic()
+    while proc.poll() is None and time.monotonic() - t0 < timeout_s:
+        try:
+            if "numpy" in maps.read_text():
+                return
+        except OSError:
+            return
+        time.sleep(0.005)
 
 
 def trial_reader(out: Path, rng: random.Random, blocks: int = 30) -> Trial:

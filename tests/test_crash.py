@@ -109,3 +109,36 @@ def test_sigterm_closes_the_window_like_its_close_button(tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode in (0, 1), err[-500:]
     assert "Traceback" not in err
+
+
+def test_signal_handler_semantics(monkeypatch):
+    """First signal: stop request; a burst right after it: counted; later: one interrupt;
+    an interrupt lost inside a C callback re-arms; inside shielded(): counted only."""
+    import threading
+    import types
+
+    from ftjlab import interrupts
+
+    clock = [100.0]
+    monkeypatch.setattr(interrupts.time, "monotonic", lambda: clock[0])
+    previous = interrupts.install()
+    try:
+        stop = threading.Event()
+        with interrupts.stop_on(stop):
+            interrupts.handler(signal.SIGTERM, None)
+            assert stop.is_set()
+            interrupts.handler(signal.SIGINT, None)  # same burst: no interrupt
+            clock[0] += interrupts.GRACE_S + 0.1
+            with interrupts.shielded():
+                interrupts.handler(signal.SIGINT, None)  # settling: no interrupt
+            with pytest.raises(KeyboardInterrupt):
+                interrupts.handler(signal.SIGINT, None)
+            interrupts.handler(signal.SIGINT, None)  # once only
+            lost = types.SimpleNamespace(exc_value=KeyboardInterrupt(), exc_type=KeyboardInterrupt)
+            interrupts._unraisable(lost)  # swallowed by a callback: the next one raises
+            with pytest.raises(KeyboardInterrupt):
+                interrupts.handler(signal.SIGINT, None)
+    finally:
+        interrupts.reset()
+        interrupts.restore(previous)
+    assert signal.getsignal(signal.SIGINT) is previous[signal.SIGINT]
