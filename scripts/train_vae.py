@@ -20,6 +20,7 @@ import argparse
 import json
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -49,22 +50,37 @@ def set_determinism(seed: int) -> None:
     torch.use_deterministic_algorithms(True)
 
 
-def build_vae(n_in: int, enc_hidden: int, hidden: int, latent: int):
+def _hidden_list(text: str) -> list[int]:
+    try:
+        sizes = [int(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        sys.exit(f"hidden sizes must be comma-separated integers, got {text!r}")
+    if any(v < 1 for v in sizes):
+        sys.exit(f"hidden sizes must be >= 1, got {text!r}")
+    return sizes
+
+
+def build_vae(n_in: int, enc_hidden: list[int], dec_hidden: list[int], latent: int):
+    """Fully connected VAE; the decoder is a chain of matrix products (ReLU between, logits
+    out), so every layer maps onto differential conductance pairs and a VMM."""
     torch = _torch()
     nn = torch.nn
 
     class VAE(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.enc = nn.Linear(n_in, enc_hidden)
-            self.mu = nn.Linear(enc_hidden, latent)
-            self.logvar = nn.Linear(enc_hidden, latent)
-            self.dec1 = nn.Linear(latent, hidden)
-            self.dec2 = nn.Linear(hidden, n_in)
+            sizes = [n_in, *enc_hidden]
+            self.enc = nn.ModuleList(nn.Linear(a, b) for a, b in pairwise(sizes))
+            self.mu = nn.Linear(sizes[-1], latent)
+            self.logvar = nn.Linear(sizes[-1], latent)
+            sizes = [latent, *dec_hidden, n_in]
+            self.dec = nn.ModuleList(nn.Linear(a, b) for a, b in pairwise(sizes))
             self.weight_noise = 0.0
 
         def encode(self, x):
-            h = torch.relu(self.enc(x))
+            h = x
+            for layer in self.enc:
+                h = torch.relu(layer(h))
             return self.mu(h), self.logvar(h)
 
         def _noisy(self, layer, x):
@@ -75,8 +91,15 @@ def build_vae(n_in: int, enc_hidden: int, hidden: int, latent: int):
                 w = w + scale * torch.randn_like(w)
             return torch.nn.functional.linear(x, w, b)
 
-        def decode(self, z):
-            return self._noisy(self.dec2, torch.relu(self._noisy(self.dec1, z)))  # logits
+        def decode(self, z, hidden: list | None = None):
+            h = z
+            for k, layer in enumerate(self.dec):
+                h = self._noisy(layer, h)
+                if k + 1 < len(self.dec):
+                    h = torch.relu(h)
+                    if hidden is not None:
+                        hidden.append(h)
+            return h  # logits
 
         def forward(self, x):
             mu, logvar = self.encode(x)
@@ -86,22 +109,120 @@ def build_vae(n_in: int, enc_hidden: int, hidden: int, latent: int):
     return VAE()
 
 
-def vae_loss(model, x, torch):
-    """Negative ELBO per image: Bernoulli reconstruction (BCE, summed over pixels) + KL."""
+def vae_loss(model, x, torch, beta: float = 1.0, target=None):
+    """Negative ELBO per image: Bernoulli reconstruction (BCE, summed over pixels) + beta KL."""
     logits, mu, logvar = model(x)
-    bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="sum")
+    target = x if target is None else target
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="sum")
     kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
     n = x.shape[0]
-    return (bce + kl) / n, bce / n, kl / n
+    return (bce + beta * kl) / n, bce / n, kl / n
+
+
+def _augment(xb, torch, gen, max_shift: int):
+    """Random integer translations of up to ``max_shift`` pixels, one per image (zero fill)."""
+    if max_shift <= 0:
+        return xb
+    n, side = xb.shape[0], 28
+    wide = side + 2 * max_shift
+    pad = torch.nn.functional.pad(xb.reshape(n, side, side), (max_shift,) * 4).reshape(n, -1)
+    d = torch.randint(0, 2 * max_shift + 1, (n, 2), generator=gen)
+    ar = torch.arange(side)
+    rows = ar[None, :, None] + d[:, 0, None, None]
+    idx = rows * wide + (ar[None, None, :] + d[:, 1, None, None])
+    return pad.gather(1, idx.reshape(n, -1))
+
+
+def _train_stage2(z_sampler, latent: int, hidden: list[int], args, torch, gen):
+    """Second-stage VAE on the first stage's latents (Dai & Wipf 2019): its decoder maps
+    u ~ N(0, I) onto the aggregate posterior, filling the 'holes' prior samples fall into.
+    Gaussian likelihood with a learned variance gamma per latent dimension (one shared gamma
+    collapses the second stage when many first-stage dimensions are inactive)."""
+    nn = torch.nn
+    enc_sizes = [latent, *hidden]
+    enc = nn.Sequential(*[m for a, b in pairwise(enc_sizes)
+                          for m in (nn.Linear(a, b), nn.ReLU())])
+    mu_l, lv_l = nn.Linear(enc_sizes[-1], latent), nn.Linear(enc_sizes[-1], latent)
+    dec_sizes = [latent, *hidden, latent]
+    dec = nn.ModuleList(nn.Linear(a, b) for a, b in pairwise(dec_sizes))
+    log_gamma = nn.Parameter(torch.zeros(latent))
+    params = [*enc.parameters(), *mu_l.parameters(), *lv_l.parameters(), *dec.parameters(),
+              log_gamma]
+    opt = torch.optim.Adam(params, lr=args.lr)
+
+    def decode(u):
+        h = u
+        for k, layer in enumerate(dec):
+            h = layer(h)
+            if k + 1 < len(dec):
+                h = torch.relu(h)
+        return h
+
+    for epoch in range(args.stage2_epochs):
+        z_all = z_sampler()
+        perm = torch.randperm(z_all.shape[0], generator=gen)
+        total = 0.0
+        for k in range(0, z_all.shape[0], args.batch):
+            z = z_all[perm[k : k + args.batch]]
+            h = enc(z)
+            mu, lv = mu_l(h), lv_l(h)
+            u = mu + torch.exp(0.5 * lv) * torch.randn_like(mu)
+            zr = decode(u)
+            gamma = torch.exp(log_gamma)
+            rec = 0.5 * ((z - zr) ** 2 / gamma + log_gamma).sum(1).mean()
+            kl = (-0.5 * (1 + lv - mu.pow(2) - lv.exp()).sum(1)).mean()
+            loss = rec + min(1.0, (epoch + 1) / max(1, args.stage2_warmup)) * kl
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * z.shape[0]
+        if (epoch + 1) % max(1, args.stage2_epochs // 5) == 0:
+            gamma = torch.exp(log_gamma.detach())
+            print(f"  stage-2 epoch {epoch + 1:4d}: loss {total / z_all.shape[0]:8.3f}, "
+                  f"gamma min {float(gamma.min()):.4f} median {float(gamma.median()):.4f}",
+                  flush=True)
+    encoder = {"layers": [m for m in enc if isinstance(m, nn.Linear)], "mu": mu_l, "logvar": lv_l}
+    return dec, [round(float(v), 5) for v in torch.exp(log_gamma.detach())], encoder
+
+
+SHARPEN_GRID = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0)
+
+
+def choose_sharpening(dec_w, dec_b, train_x: np.ndarray, args) -> tuple[float, dict]:
+    """Output sharpening: the decoder's Bernoulli means are blurred digits; scaling the output
+    logits by T > 1 (a lower-temperature decode, still one matrix product: the last layer's
+    weights and bias times T) moves them towards the Bernoulli mode. T is chosen on the
+    *training* digits (FCD of 4,000 prior samples against the training images, in the
+    classifier's features), never on the held-out ones."""
+    from ftjlab.vae.metrics import Evaluator
+
+    evaluator = Evaluator(real_images=train_x.reshape(-1, 28, 28))
+    z = np.random.default_rng(args.seed + 7).standard_normal((4000, args.latent))
+    h = z.astype(np.float32)
+    ws = [w.numpy() for w in dec_w]
+    bs = [b.numpy() for b in dec_b]
+    for w, b in zip(ws[:-1], bs[:-1], strict=True):
+        h = np.maximum(h @ w + b, 0.0)
+    logits = h @ ws[-1] + bs[-1]
+    scores = {}
+    for t in SHARPEN_GRID:
+        images = (0.5 * (1 + np.tanh(0.5 * t * logits))).reshape(-1, 28, 28)
+        scores[str(t)] = round(evaluator.evaluate(images, precision_recall=False).fcd, 2)
+        print(f"  sharpening T = {t}: FCD vs training digits {scores[str(t)]:.1f}", flush=True)
+    best = float(min(SHARPEN_GRID, key=lambda t: scores[str(t)]))
+    return best, scores
 
 
 def train_vae(train_x: np.ndarray, eval_x: np.ndarray, args) -> tuple[dict, dict]:
     torch = _torch()
     set_determinism(args.seed)
     n_in = train_x.shape[1]
-    model = build_vae(n_in, args.enc_hidden, args.hidden, args.latent)
+    enc_hidden = _hidden_list(args.enc_hidden)
+    dec_hidden = _hidden_list(args.hidden)
+    model = build_vae(n_in, enc_hidden, dec_hidden, args.latent)
     model.weight_noise = args.weight_noise
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.epochs, eta_min=args.lr / 10)
     xt = torch.from_numpy(train_x)
     xe = torch.from_numpy(eval_x)
     gen = torch.Generator().manual_seed(args.seed)
@@ -110,20 +231,22 @@ def train_vae(train_x: np.ndarray, eval_x: np.ndarray, args) -> tuple[dict, dict
         model.train()
         perm = torch.randperm(xt.shape[0], generator=gen)
         total = 0.0
+        beta = args.beta * min(1.0, (epoch + 1) / max(1, args.warmup))
         for k in range(0, xt.shape[0], args.batch):
-            xb = xt[perm[k : k + args.batch]]
-            loss, _, _ = vae_loss(model, xb, torch)
+            xb = _augment(xt[perm[k : k + args.batch]], torch, gen, args.augment_shift)
+            loss, _, _ = vae_loss(model, xb, torch, beta)
             opt.zero_grad()
             loss.backward()
             opt.step()
             total += float(loss.detach()) * xb.shape[0]
+        sched.step()
         if (epoch + 1) % max(1, args.epochs // 10) == 0 or epoch + 1 == args.epochs:
             model.eval()
             with torch.no_grad():
                 ev, bce, kl = vae_loss(model, xe, torch)
             history.append((epoch + 1, total / xt.shape[0], float(ev)))
             print(
-                f"  vae epoch {epoch + 1:4d}: train -ELBO {total / xt.shape[0]:8.2f}, "
+                f"  vae epoch {epoch + 1:4d}: train loss {total / xt.shape[0]:8.2f}, "
                 f"held-out -ELBO {float(ev):8.2f} (BCE {float(bce):.2f}, KL {float(kl):.2f})",
                 flush=True,
             )
@@ -131,28 +254,90 @@ def train_vae(train_x: np.ndarray, eval_x: np.ndarray, args) -> tuple[dict, dict
     with torch.no_grad():
         tr, tr_bce, tr_kl = vae_loss(model, xt, torch)
         ev, ev_bce, ev_kl = vae_loss(model, xe, torch)
-        # scale of the hidden activations for input quantisation of the second layer:
-        # 99.9th percentile over decodes of N(0, I) latents
-        z = torch.randn(20_000, args.latent, generator=gen)
-        hidden = torch.relu(model.dec1(z))
-        hidden_max = float(torch.quantile(hidden.flatten()[:1_000_000], 0.999))
+    # decoder layers as (in, out) matrices
+    dec_w = [layer.weight.detach().T.clone() for layer in model.dec]
+    dec_b = [layer.bias.detach().clone() for layer in model.dec]
+    stage2 = {}
+    if args.stage2_epochs > 0:
+        with torch.no_grad():
+            mu_t, lv_t = model.encode(xt)
+
+        def z_sampler():
+            with torch.no_grad():
+                eps = torch.randn(mu_t.shape, generator=gen)
+                return mu_t + torch.exp(0.5 * lv_t) * eps
+
+        s2_dec, gamma, s2_enc = _train_stage2(
+            z_sampler, args.latent, _hidden_list(args.stage2_hidden), args, torch, gen
+        )
+        # the second-stage encoder (z -> u): encode() of the shipped model gives the
+        # decoder's own latents
+        for k, layer in enumerate(s2_enc["layers"], start=1):
+            stage2[f"_s2enc_w{k}"] = layer.weight.detach().T.clone()
+            stage2[f"_s2enc_b{k}"] = layer.bias.detach().clone()
+        for name in ("mu", "logvar"):
+            stage2[f"_s2{name}_w"] = s2_enc[name].weight.detach().T.clone()
+            stage2[f"_s2{name}_b"] = s2_enc[name].bias.detach().clone()
+        s2_w = [layer.weight.detach().T.clone() for layer in s2_dec]
+        s2_b = [layer.bias.detach().clone() for layer in s2_dec]
+        # the stage-2 output (linear) and the stage-1 input layer are one matrix product
+        merged_w = s2_w[-1] @ dec_w[0]
+        merged_b = s2_b[-1] @ dec_w[0] + dec_b[0]
+        dec_w = [*s2_w[:-1], merged_w, *dec_w[1:]]
+        dec_b = [*s2_b[:-1], merged_b, *dec_b[1:]]
+        stage2.update({"stage2_gamma": gamma, "stage2_hidden": args.stage2_hidden})
+        if args.save_stage1:
+            s1 = {f"dec_w{k + 1}": w.numpy() for k, w in enumerate(layer.weight.detach().T
+                                                                 for layer in model.dec)}
+            s1.update({f"dec_b{k + 1}": layer.bias.detach().numpy()
+                       for k, layer in enumerate(model.dec)})
+            z = torch.randn(20_000, args.latent, generator=gen)
+            hm = []
+            for layer in model.dec[:-1]:
+                z = torch.relu(layer(z))
+                hm.append(float(torch.quantile(z.detach().flatten()[:1_000_000], 0.999)))
+            np.savez_compressed(args.save_stage1, **s1, hidden_max=np.asarray(hm, np.float32),
+                                image_shape=np.array([28, 28]))
+    if args.sharpen == "auto":
+        sharpen, scores = choose_sharpening(dec_w, dec_b, train_x, args)
+        stage2["sharpen_fcd_on_training_digits"] = scores
+    else:
+        sharpen = float(args.sharpen)
+    dec_w[-1] = dec_w[-1] * sharpen
+    dec_b[-1] = dec_b[-1] * sharpen
+    stage2["sharpen"] = sharpen
+    with torch.no_grad():
+        # input range of every hidden layer for its input quantisation on the array:
+        # 99.9th percentile of the layer's input activations over decodes of N(0, I) latents
+        h = torch.randn(20_000, args.latent, generator=gen)
+        hidden_max = []
+        for k in range(len(dec_w)):
+            if k > 0:
+                hidden_max.append(float(torch.quantile(h.flatten()[:1_000_000], 0.999)))
+            h = h @ dec_w[k] + dec_b[k]
+            if k + 1 < len(dec_w):
+                h = torch.relu(h)
 
     def np32(t):
         return t.detach().numpy().astype(np.float32)
 
     weights = {
-        "enc_w": np32(model.enc.weight.T),
-        "enc_b": np32(model.enc.bias),
+        "enc_w": np32(model.enc[0].weight.T),
+        "enc_b": np32(model.enc[0].bias),
         "mu_w": np32(model.mu.weight.T),
         "mu_b": np32(model.mu.bias),
         "logvar_w": np32(model.logvar.weight.T),
         "logvar_b": np32(model.logvar.bias),
-        "dec_w1": np32(model.dec1.weight.T),
-        "dec_b1": np32(model.dec1.bias),
-        "dec_w2": np32(model.dec2.weight.T),
-        "dec_b2": np32(model.dec2.bias),
-        "hidden_max": np.float32(hidden_max),
+        "hidden_max": np.asarray(hidden_max, dtype=np.float32),
     }
+    for k, layer in enumerate(model.enc[1:], start=2):
+        weights[f"enc_w{k}"] = np32(layer.weight.T)
+        weights[f"enc_b{k}"] = np32(layer.bias)
+    for key in [k for k in stage2 if k.startswith("_s2")]:
+        weights[key[1:]] = np32(stage2.pop(key))
+    for k, (w, b) in enumerate(zip(dec_w, dec_b, strict=True), start=1):
+        weights[f"dec_w{k}"] = np32(w)
+        weights[f"dec_b{k}"] = np32(b)
     losses = {
         "train_neg_elbo": float(tr),
         "train_bce": float(tr_bce),
@@ -161,6 +346,7 @@ def train_vae(train_x: np.ndarray, eval_x: np.ndarray, args) -> tuple[dict, dict
         "heldout_bce": float(ev_bce),
         "heldout_kl": float(ev_kl),
         "history": history,
+        **stage2,
     }
     return weights, losses
 
@@ -238,9 +424,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rgb", action="store_true", help="CelebA: RGB instead of grayscale")
     p.add_argument("--limit", type=int, default=None, help="CelebA: at most this many images")
     p.add_argument("--latent", type=int, default=16)
-    p.add_argument("--hidden", type=int, default=64, help="decoder hidden units")
-    p.add_argument("--enc-hidden", type=int, default=256, help="encoder hidden units")
-    p.add_argument("--epochs", type=int, default=150)
+    p.add_argument("--hidden", default="64", help="decoder hidden units, comma-separated layers")
+    p.add_argument("--enc-hidden", default="512,256", help="encoder hidden units, comma-separated")
+    p.add_argument("--beta", type=float, default=1.0, help="KL weight")
+    p.add_argument("--warmup", type=int, default=1, help="epochs of linear KL warm-up")
+    p.add_argument("--augment-shift", type=int, default=0,
+                   help="random translations of up to this many pixels (0: off)")
+    p.add_argument("--stage2-hidden", default="64,64",
+                   help="second-stage VAE hidden units (its decoder joins the decoder)")
+    p.add_argument("--stage2-epochs", type=int, default=300, help="second-stage epochs (0: none)")
+    p.add_argument("--stage2-warmup", type=int, default=1,
+                   help="second-stage epochs of linear KL warm-up (1: none; 150 keeps a deeper "
+                   "decoder's second stage from collapsing, but lowered confidence here)")
+    p.add_argument("--sharpen", default="auto",
+                   help="output sharpening T (logits x T): a number, or 'auto' (chosen on the "
+                   "training digits)")
+    p.add_argument("--save-stage1", default=None,
+                   help="also write the first-stage decoder alone to this file (comparison)")
+    p.add_argument("--epochs", type=int, default=200)
     p.add_argument("--batch", type=int, default=100)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--weight-noise", type=float, default=0.02,
@@ -251,6 +452,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-classifier", action="store_true")
     p.add_argument("--out", default=str(ROOT / "data" / "models"))
     args = p.parse_args(argv)
+    if args.sharpen != "auto":
+        try:
+            if not float(args.sharpen) > 0:
+                raise ValueError
+        except ValueError:
+            p.error(f"--sharpen: 'auto' or a number > 0, got {args.sharpen!r}")
+    elif args.dataset != "mnist":
+        p.error("--sharpen auto scores with the MNIST classifier: give a number for CelebA")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

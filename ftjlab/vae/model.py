@@ -122,7 +122,16 @@ class VAEModel:
         while f"enc_w{k}" in e:
             h = np.maximum(h @ e[f"enc_w{k}"] + e[f"enc_b{k}"], 0.0)
             k += 1
-        return h @ e["mu_w"] + e["mu_b"], h @ e["logvar_w"] + e["logvar_b"]
+        mu, logvar = h @ e["mu_w"] + e["mu_b"], h @ e["logvar_w"] + e["logvar_b"]
+        if "s2mu_w" not in e:
+            return mu, logvar
+        # two-stage VAE: the second-stage encoder maps the first stage's mean onto the
+        # decoder's own latent space
+        h, k = mu, 1
+        while f"s2enc_w{k}" in e:
+            h = np.maximum(h @ e[f"s2enc_w{k}"] + e[f"s2enc_b{k}"], 0.0)
+            k += 1
+        return h @ e["s2mu_w"] + e["s2mu_b"], h @ e["s2logvar_w"] + e["s2logvar_b"]
 
 
 def load_vae(path: str | Path | None = None) -> VAEModel:
@@ -189,6 +198,18 @@ def load_vae(path: str | Path | None = None) -> VAEModel:
                 "logvar_b": _check("logvar_b", data.get("logvar_b"), (latent,), where),
             }
         )
+        k, width = 1, latent
+        while f"s2enc_w{k}" in data:  # second-stage encoder (two-stage VAE)
+            w = data[f"s2enc_w{k}"]
+            nxt = w.shape[1] if w.ndim == 2 else None
+            encoder[f"s2enc_w{k}"] = _check(f"s2enc_w{k}", w, (width, nxt), where)
+            encoder[f"s2enc_b{k}"] = _check(f"s2enc_b{k}", data.get(f"s2enc_b{k}"), (nxt,), where)
+            width, k = nxt, k + 1
+        if k > 1:
+            for name in ("s2mu", "s2logvar"):
+                encoder[f"{name}_w"] = _check(f"{name}_w", data.get(f"{name}_w"),
+                                              (width, latent), where)
+                encoder[f"{name}_b"] = _check(f"{name}_b", data.get(f"{name}_b"), (latent,), where)
     meta = json.loads(str(data["meta"])) if "meta" in data else {}
     return VAEModel(layers, shape, hidden_max, encoder, meta)
 
