@@ -128,6 +128,24 @@ class BenchPanel(QWidget):
             self.limits.setItem(r, 0, QTableWidgetItem(key))
             self.limits.setItem(r, 1, QTableWidgetItem(f"{value:g}" if isinstance(
                 value, int | float) else str(value)))
+        # the instruments' own protections, programmed at session start (the second line)
+        hardware = getattr(session, "hardware_limits", None) or {}
+        for name, programmed in hardware.items():
+            for part, values in programmed.items():
+                items = values.items() if isinstance(values, dict) else [(part, values)]
+                for key, value in items:
+                    r = self.limits.rowCount()
+                    self.limits.insertRow(r)
+                    where = f"{name}.{part}" if isinstance(values, dict) else name
+                    self.limits.setItem(r, 0, QTableWidgetItem(f"{where} {key} (instrument)"))
+                    self.limits.setItem(r, 1, QTableWidgetItem(
+                        f"{value:g}" if isinstance(value, int | float)
+                        and not isinstance(value, bool) else str(value)))
+        if getattr(session, "supervisor", None) is not None:
+            r = self.limits.rowCount()
+            self.limits.insertRow(r)
+            self.limits.setItem(r, 0, QTableWidgetItem("dead-man supervisor (process)"))
+            self.limits.setItem(r, 1, QTableWidgetItem(f"pid {session.supervisor.pid}"))
         a = config.array
         seed = f", seed {session.sim.seed}" if sim else ""
         self.array.setText(f"Array: {a.rows} word lines x {a.cols} bit lines{seed}")
