@@ -237,8 +237,11 @@ def analyze_run(path: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
-def analyze_batch(paths: Sequence[str]) -> tuple[list[dict[str, Any]], float]:
-    """Rows of several files (one dask task) and the worker's peak RSS so far (MiB)."""
+def analyze_batch(paths: Sequence[str]) -> tuple[list[dict[str, Any]], float, float]:
+    """Rows of several files (one dask task), the worker's peak RSS so far (MiB) and the CPU
+    seconds the batch took."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu0 = usage.ru_utime + usage.ru_stime
     rows: list[dict[str, Any]] = []
     for p in paths:
         try:
@@ -251,8 +254,8 @@ def analyze_batch(paths: Sequence[str]) -> tuple[list[dict[str, Any]], float]:
                     "error": f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}",
                 }
             )
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    return rows, peak_mib
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return rows, usage.ru_maxrss / 1024.0, usage.ru_utime + usage.ru_stime - cpu0
 
 
 # ----------------------------------------------------------------------------- the table
@@ -393,8 +396,9 @@ def client_for(scheduler: str | None, workers: int, processes: bool = True) -> t
 
 def analyze_files(
     files: Sequence[Path], client: Any, batch: int = 0
-) -> tuple[list[dict[str, Any]], float]:
-    """Rows of every file, computed on ``client``'s workers; also the peak worker RSS (MiB)."""
+) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """Rows of every file, computed on ``client``'s workers, and figures of the work:
+    ``peak_worker_mib`` (largest worker RSS) and ``worker_cpu_s`` (CPU time of all tasks)."""
     from dask.distributed import as_completed
 
     n_workers = max(1, len(client.scheduler_info().get("workers", {})) or 1)
@@ -402,13 +406,14 @@ def analyze_files(
     batches = [[str(f) for f in files[i : i + batch]] for i in range(0, len(files), batch)]
     futures = client.map(analyze_batch, batches, pure=False)
     rows: list[dict[str, Any]] = []
-    peak = 0.0
+    stats = {"peak_worker_mib": 0.0, "worker_cpu_s": 0.0}
     for future in as_completed(futures):
-        part, mib = future.result()
+        part, mib, cpu_s = future.result()
         rows.extend(part)
-        peak = max(peak, mib)
+        stats["peak_worker_mib"] = max(stats["peak_worker_mib"], mib)
+        stats["worker_cpu_s"] += cpu_s
     rows.sort(key=lambda r: (r.get("file", ""), r.get("run_id", "")))
-    return rows, peak
+    return rows, stats
 
 
 def analyze_folder(
@@ -435,7 +440,7 @@ def analyze_folder(
     client, cluster = client_for(scheduler, workers, processes)
     try:
         n_workers = len(client.scheduler_info().get("workers", {}))
-        rows, peak = analyze_files(files, client)
+        rows, stats = analyze_files(files, client)
     finally:
         client.close()
         if cluster is not None:
@@ -445,4 +450,6 @@ def analyze_folder(
     pq.write_table(table, path)
     maps = wafer_maps(table, folder, target)
     failed = sum(1 for r in rows if r.get("analysis_status") == "failed")
-    return AnalysisSummary(len(rows), failed, time.perf_counter() - t0, n_workers, peak, path, maps)
+    return AnalysisSummary(
+        len(rows), failed, time.perf_counter() - t0, n_workers, stats["peak_worker_mib"], path, maps
+    )
