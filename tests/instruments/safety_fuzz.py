@@ -409,6 +409,8 @@ class Judge:
     columns: dict[tuple[int, int], str]
     escapes: list[str] = field(default_factory=list)
     seen: list[tuple] = field(default_factory=list)
+    checks: int = 0
+    live: int = 0  # checks with at least one output on (attacks met a live bench)
 
     def watch(self, bench: Any) -> None:
         """Record every source and pulse call the simulated array receives."""
@@ -443,6 +445,8 @@ class Judge:
                 if not lim.min_pulse_width_s * (1 - 1e-9) <= width <= lim.max_pulse_width_s:
                     bad.append(f"{terminal} pulse width {width:g} s")
         self.seen.clear()
+        self.checks += 1
+        self.live += any(_output_on(emulator) for emulator in emulators.values())
         for name, emulator in emulators.items():
             bad.extend(self._instrument(name, self.models[name], emulator))
         bad.extend(self._routing(bench))
@@ -500,6 +504,18 @@ class Judge:
                     yield f"{terminal} ({role}) on {line}"
             if reached.setdefault(line, terminal) != terminal:
                 yield f"{line} reached by {reached[line]} and {terminal}"
+
+
+def _output_on(emulator: Any) -> bool:
+    if any(
+        getattr(emulator, f"smu{x}", None) is not None
+        and getattr(emulator, f"smu{x}").source.output
+        for x in "ab"
+    ):
+        return True
+    if any(channel.output for channel in getattr(emulator, "ch", [])):
+        return True
+    return getattr(emulator, "output", False) is True
 
 
 def send_all(

@@ -140,6 +140,7 @@ def test_no_generated_form_puts_a_value_beyond_a_limit_into_an_emulator():
     rng = np.random.default_rng(13)
     totals = {"accepted": 0, "refused": 0}
     escapes: list[str] = []
+    live = [0, 0]
 
     def add(result: tuple[int, int]) -> None:
         totals["accepted"] += result[0]
@@ -170,6 +171,8 @@ def test_no_generated_form_puts_a_value_beyond_a_limit_into_an_emulator():
             )
             add(_api_surface(session, judge, rng, 1500))
             escapes += judge.escapes
+            live[0] += judge.live
+            live[1] += judge.checks
         with BenchSession.open(SIM_2450, seed=1) as session:  # 2450 x2 + 33500B + 707B
             judge = _judge(session)
             for name in ("smu", "gate"):
@@ -196,8 +199,11 @@ def test_no_generated_form_puts_a_value_beyond_a_limit_into_an_emulator():
             add(_run(session, judge, "matrix", fz.matrix_forms(rng, 500), rng))
             add(_api_surface(session, judge, rng, 800))
             escapes += judge.escapes
+            live[0] += judge.live
+            live[1] += judge.checks
     forms = totals["accepted"] + totals["refused"]
     assert forms >= 20_000
     assert escapes == [], f"{len(escapes)} escapes of {forms}: {escapes[:5]}"
     # the fuzz must exercise accepted paths too, not only refusals
     assert totals["accepted"] >= 0.15 * forms, totals
+    assert live[0] >= 0.3 * live[1], live  # and attacks often meet an output that is on
