@@ -45,8 +45,9 @@ def main(argv: list[str] | None = None) -> int:
         code = 1
     finally:
         if argv is None:  # the process's own command line: it ends with this command
+            interrupted = interrupts.interrupted()
             interrupts.ignore()
-            if interrupts.interrupted():
+            if interrupted:
                 interrupts.exit_now(code)
         else:
             interrupts.restore(previous)

@@ -580,6 +580,15 @@ def _stream(f: h5py.File, info: RunInfo, dataset: str) -> tuple[h5py.Dataset, in
     return ds, (info.datasets[dataset][0][0] if ds.shape else 0)
 
 
+def read_slice(ds: h5py.Dataset, start: int | None = None, stop: int | None = None) -> np.ndarray:
+    """``ds[start:stop]`` (the whole dataset when both are None); data HDF5 cannot read (a
+    damaged or cut file) is :class:`BadInput` naming the dataset, not an ``OSError``."""
+    try:
+        return ds[()] if start is None and stop is None else ds[start:stop]
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise BadInput(f"FILE: {ds.name} cannot be read (damaged or cut file): {exc}") from None
+
+
 def iter_blocks(
     path: str | Path, dataset: str, run_id: str | None = None, block: int = 1 << 20
 ) -> Iterator[np.ndarray]:
@@ -589,7 +598,7 @@ def iter_blocks(
     with open_file(info.path) as f:
         ds, n = _stream(f, info, dataset)
         for start in range(0, n, block):
-            yield ds[start : min(start + block, n)]
+            yield read_slice(ds, start, min(start + block, n))
 
 
 def read_dataset(path: str | Path, dataset: str, run_id: str | None = None) -> np.ndarray:
@@ -597,7 +606,7 @@ def read_dataset(path: str | Path, dataset: str, run_id: str | None = None) -> n
     info = open_run(path, run_id)
     with open_file(info.path) as f:
         ds, n = _stream(f, info, dataset)
-        return ds[:n] if ds.shape else ds[()]
+        return read_slice(ds, 0, n) if ds.shape else read_slice(ds)
 
 
 def add_results(

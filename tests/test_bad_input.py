@@ -117,6 +117,17 @@ def files(tmp_path_factory) -> dict[str, Path]:
     }
     for name, edit in edits.items():
         out[name] = _with(good, d / f"{name}.h5", edit)
+    # a killed writer's file (its superblock records an early end of file, so a cut copy
+    # passes the size check) cut short: the data, not the structure, is damaged
+    killed = d / "killed"
+    killed.mkdir()
+    rig = Path(__file__).with_name("crash_rig.py")
+    subprocess.run([sys.executable, str(rig), str(killed), "torn", "40"], capture_output=True)
+    (source,) = killed.glob("*.h5")
+    for frac in (20, 50):
+        data = source.read_bytes()
+        out[f"killed_cut_{frac}"] = d / f"killed_cut_{frac}.h5"
+        out[f"killed_cut_{frac}"].write_bytes(data[: len(data) * frac // 100])
     tuning = _good_run(d, "rtn-tuning", {}, {"points": (np.float64, "", (3,))},
                        {"points": np.ones((4, 3))})
     out["tuning_narrow"] = tuning
@@ -179,6 +190,10 @@ for family, token in {"interval_text": "interval_s", "current_text": "current",
     for cmd in ("rtn-analyze", "rng-test"):
         CASES.append((f"{cmd}-{family}", [cmd, "{" + family + "}", "--no-store"], token))
 CASES.append(("rtn-tune-narrow-points", ["rtn-tune", "{tuning_narrow}", "--no-store"], "points"))
+for family in ("killed_cut_20", "killed_cut_50"):
+    for cmd in ("export-npz", "export-csv", "rtn-analyze", "rng-test"):
+        CASES.append((f"{cmd}-{family}", [a.replace("{F}", "{" + family + "}")
+                                           for a in FILE_COMMANDS[cmd]], "cannot be read"))
 
 # every numeric parameter of every procedure: NaN, infinity, text, a fraction for integers
 _BAD_VALUES = {"FloatParameter": ["nan", ("-inf", "abc", "1e999")], "IntegerParameter": ["1.5"]}
@@ -349,12 +364,12 @@ def _resolve(argv: list[str], files: dict[str, Path], out: Path) -> list[str]:
     return resolved
 
 
-def _snapshot(*folders: Path) -> dict[str, tuple[int, int, int]]:
+def _snapshot(*folders: Path) -> dict[str, tuple[int, int, int] | str]:
     snap = {}
     for folder in folders:
         for p in sorted(folder.rglob("*")):
             st = p.stat()  # any write changes the modification time (ns) or the size
-            snap[str(p)] = (st.st_size, st.st_mtime_ns, st.st_ino)
+            snap[str(p)] = (st.st_size, st.st_mtime_ns, st.st_ino) if p.is_file() else "dir"
     return snap
 
 

@@ -26,7 +26,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ftjlab.store import committed_length, open_file, open_run
+    from ftjlab.store import committed_length, open_file, open_run, read_slice
 
     info = open_run(args.file, args.run)
     meta = {
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
 
             def data(name: str) -> np.ndarray:
                 ds = group[name]
-                return ds[: committed_length(ds)] if ds.shape else ds[()]
+                return read_slice(ds, 0, committed_length(ds)) if ds.shape else read_slice(ds)
 
             if args.format == "npz":
                 arrays = {names[name]: data(name) for name in info.datasets}
@@ -81,13 +81,23 @@ def run(args: argparse.Namespace) -> int:
                                else values, delimiter=",", header=header)
                 else:
                     out.write_text(f"# {header}\n" + "\n".join(map(str, values.ravel())))
-    except OSError as exc:  # e.g. the disk filled up: remove what this export wrote
-        for p in written:
-            with contextlib.suppress(OSError):
-                p.unlink()
-        if created_folder:
-            with contextlib.suppress(OSError):
-                folder.rmdir()
+    except BaseException as exc:  # a full disk, unreadable data: remove what was written
+        if not isinstance(exc, OSError | BadInput):
+            _remove(written, folder if created_folder else None)
+            raise
+        _remove(written, folder if created_folder else None)
+        if isinstance(exc, BadInput):
+            raise
         raise BadInput(f"--out: writing the export failed: {exc}") from exc
     print(f"wrote {len(info.datasets)} CSV files and attributes.json to {folder}")
     return 0
+
+
+def _remove(paths: list[Path], folder: Path | None) -> None:
+    """Remove what an export that failed half-way wrote (none of it existed before)."""
+    for p in paths:
+        with contextlib.suppress(OSError):
+            p.unlink()
+    if folder is not None:
+        with contextlib.suppress(OSError):
+            folder.rmdir()

@@ -129,7 +129,7 @@ class Trace:
                 n = min(ds.shape[0], shape[0])  # committed records (store.committed_length)
                 end = n if stop is None else min(stop, n)
                 for lo in range(start, end, blk):
-                    chunk = ds[lo : min(lo + blk, end)]
+                    chunk = store.read_slice(ds, lo, min(lo + blk, end))
                     yield chunk[:, cell] if two_d else chunk
 
         aperture = params.get("aperture_s")
