@@ -68,6 +68,16 @@ def check_study(
         raise BadInput(f"--bench: no such bench config file {str(path)!r}") from None
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise BadInput(f"--bench: cannot read {str(path)!r} ({exc})") from None
+    probers = [
+        n
+        for n, i in dict(raw.get("instruments", {})).items()
+        if isinstance(i, dict) and i.get("model") == "SENTIO"
+    ]
+    if probers:
+        raise BadInput(
+            f"--bench: {str(path)!r} has a probe station ({probers[0]}): a study "
+            "measures one simulated array per task; use a bench without one"
+        )
     for i, overrides in enumerate(parameter_sets):
         config = parse_bench_config(_with_overrides(raw, overrides), f"--vary set {i}")
         proc.check_limits(Limits.from_dict(config.limits))

@@ -12,13 +12,23 @@ import pytest
 from ftjlab.campaign.study import run_study
 from ftjlab.errors import BadInput
 
-BENCH = Path(__file__).resolve().parents[2] / "data" / "benches" / "sim-wafer.toml"
+WAFER = Path(__file__).resolve().parents[2] / "data" / "benches" / "sim-wafer.toml"
 
 
-def test_study_runs_every_array_and_sees_the_parameter(tmp_path):
+@pytest.fixture
+def bench(tmp_path):
+    """The wafer bench's instruments and 8 x 8 array (all cells ON), without the prober."""
+    text = WAFER.read_text()
+    start = text.index("[instruments.prober]")
+    path = tmp_path / "array.toml"
+    path.write_text(text[:start] + text[text.index("[instruments.smu]") :])
+    return path
+
+
+def test_study_runs_every_array_and_sees_the_parameter(tmp_path, bench):
     sets = [{"conductance.g_on_siemens": 5e-8}, {"conductance.g_on_siemens": 1e-7}]
     summary = run_study(
-        BENCH,
+        bench,
         "conductance-map",
         {"nplc": "0.1"},
         sets,
@@ -38,10 +48,10 @@ def test_study_runs_every_array_and_sees_the_parameter(tmp_path):
     assert len(set(median[g_on == 1e-7])) == 2
 
 
-def test_study_refuses_a_bad_parameter_set_naming_it(tmp_path):
+def test_study_refuses_a_bad_parameter_set_naming_it(tmp_path, bench):
     with pytest.raises(BadInput, match=r"set 1.*array.traps.traps_per_cell"):
         run_study(
-            BENCH,
+            bench,
             "conductance-map",
             {},
             [{}, {"traps.traps_per_cell": -1}],
@@ -50,5 +60,7 @@ def test_study_refuses_a_bad_parameter_set_naming_it(tmp_path):
             processes=False,
         )
     with pytest.raises(BadInput, match="unknown procedure"):
-        run_study(BENCH, "no-such", {}, [{}], [0], tmp_path, processes=False)
-    assert not any(tmp_path.iterdir())
+        run_study(bench, "no-such", {}, [{}], [0], tmp_path, processes=False)
+    with pytest.raises(BadInput, match="probe station"):
+        run_study(WAFER, "conductance-map", {}, [{}], [0], tmp_path / "out", processes=False)
+    assert not (tmp_path / "out").exists()
