@@ -1,20 +1,22 @@
 """A dead-man switch for a bench: a small supervisor process that makes the bench safe when
 the process running a measurement disappears without releasing it.
 
-:func:`start_supervisor` spawns ``python -m ftjlab.instruments.deadman``, which opens its own
-connection to every instrument of the bench (plain drivers: it only ever switches off), says
-``ready`` and then waits on a pipe from its parent. If the parent releases it (a normal end,
-an error, Ctrl-C: the session closed), it closes its connections and exits. If the pipe
-reaches end of file, or its parent process is gone (``kill -9``, a crash, an out-of-memory
-kill), it drives the bench safe at once: every output off, then the matrices open (probes
-separated), with :func:`~ftjlab.instruments.safety.shutdown_safely`, and exits.
+:func:`start_supervisor` spawns the supervisor (``_deadman_child.py``, standard library only
+for raw-socket instruments, so it is ready in a fraction of a second). It opens its own
+connection to every instrument of the bench (it only ever switches off), says ``ready`` and
+then waits on a pipe from its parent. If the parent releases it (a normal end, an error,
+Ctrl-C: the session closed), it closes its connections and exits. If the pipe reaches end of
+file, or its parent process is gone (``kill -9``, a crash, an out-of-memory kill), it drives
+the bench safe at once: every output off (confirmed), then probes separated and matrices
+open, and exits.
 
 What it cannot cover: a power failure of the PC (the supervisor dies too), a supervisor
 killed together with the run, a lost network to the instruments. The TSP instruments have no
 host watchdog of their own (a polling script would block their command queue), so there is
 no on-instrument timeout.
 
-:func:`make_safe` is the same shutdown for ``ftjlab safe``.
+:func:`connect` and :func:`make_safe` (the drivers and
+:func:`~ftjlab.instruments.safety.shutdown_safely`) serve ``ftjlab safe``.
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ import os
 import select
 import subprocess
 import sys
-import time
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -36,8 +38,6 @@ log.addHandler(logging.NullHandler())
 
 READY = "ready"
 RELEASE = "release"
-#: how often the supervisor checks that its parent still exists
-POLL_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -154,8 +154,9 @@ def start_supervisor(
     :raises RuntimeError: if it could not connect (its message says why).
     """
     payload = json.dumps([t.__dict__ for t in targets])
+    child = Path(__file__).with_name("_deadman_child.py")  # stdlib only: starts at once
     process = subprocess.Popen(
-        [sys.executable, "-m", "ftjlab.instruments.deadman", str(os.getpid())],
+        [sys.executable, "-I", str(child), str(os.getpid())],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -171,68 +172,6 @@ def start_supervisor(
     return supervisor
 
 
-def _parent_gone(parent: int) -> bool:
-    if os.getppid() != parent:
-        return True
-    try:
-        os.kill(parent, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-def supervise(parent: int, targets: list[Target], stdin: Any = None, stdout: Any = None) -> int:
-    """The supervisor's main loop (see the module docstring); returns the exit code."""
-    stdin = stdin or sys.stdin
-    stdout = stdout or sys.stdout
-    try:
-        opened = connect(targets)
-    except Exception as exc:
-        print(f"cannot connect: {type(exc).__name__}: {exc}", file=stdout, flush=True)
-        return 2
-    print(READY, file=stdout, flush=True)
-    instruments = [instrument for _, instrument in opened]
-    released = False
-    fd = stdin.fileno()
-    buffer = b""
-    while True:
-        readable, _, _ = select.select([fd], [], [], POLL_S)
-        if readable:
-            chunk = os.read(fd, 4096)
-            if not chunk:
-                break  # end of file: the parent is gone
-            buffer += chunk
-            if RELEASE.encode() in buffer:
-                released = True
-                break
-        elif _parent_gone(parent):
-            break
-    if released:
-        close_all(instruments)
-        return 0
-    started = time.monotonic()
-    failures = make_safe(instruments)
-    log.warning(
-        "run process %d gone: bench made safe in %.3f s (%d failures)",
-        parent,
-        time.monotonic() - started,
-        len(failures),
-    )
-    close_all(instruments)
-    return 1 if failures else 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    parent = int(argv[0])
-    line = sys.stdin.readline()
-    targets = [Target(**item) for item in json.loads(line)]
-    logging.basicConfig(level=logging.WARNING, format="ftjlab dead-man: %(message)s")
-    return supervise(parent, targets)
-
-
 def targets_of(config: Any, resources: Mapping[str, str] | None = None) -> list[Target]:
     """The instruments of a bench config that live outside this process (real ones, or
     ``resources`` overrides such as sim-server ports)."""
@@ -243,7 +182,3 @@ def targets_of(config: Any, resources: Mapping[str, str] | None = None) -> list[
         if resource is not None:
             out.append(Target(name, inst.model, resource, int(inst.timeout_ms or 5000)))
     return out
-
-
-if __name__ == "__main__":
-    sys.exit(main())
