@@ -208,6 +208,13 @@ class CampaignFolder:
         _fsync_dir(self.dies_dir)
         return final
 
+    def append_index(self, records: list[dict[str, Any]]) -> None:
+        """Add a committed die's records to ``index.jsonl`` (live view of the index; the
+        die folders are the truth, the index is rebuilt from them at start and end)."""
+        text = "".join(json.dumps(r, sort_keys=True, default=_json_default) + "\n" for r in records)
+        with open(self.out / "index.jsonl", "a", encoding="utf-8") as f:
+            f.write(text)
+
     def write_index(self) -> list[dict[str, Any]]:
         """Rebuild ``index.jsonl`` and ``index.csv`` from the committed dies (route order)."""
         done = self.completed()
@@ -341,6 +348,7 @@ def run_campaign(
             )
         folder.prepare()
         done = folder.completed()
+        folder.write_index()  # as committed (a killed run leaves it behind)
         if guardian and _needs_guardian(session.config, resources):
             keeper = Guardian(Path(bench), resources, folder.lock_path)
         try:
@@ -388,6 +396,7 @@ def run_campaign(
             for r in records:
                 r["die_instrument_s"] = spent
             folder.commit(die, partial, records)
+            folder.append_index(records)
             done[die] = records
             per_die_s.append(spent)
             mean = float(np.mean(per_die_s))
