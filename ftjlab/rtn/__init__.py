@@ -6,12 +6,20 @@ Modules:
   (NaN, constant, too short -> BadInput).
 * :mod:`~ftjlab.rtn.hmm` - level detection: Gaussian, factorial (several traps) and
   aperture-aware hidden Markov models, streamed; exact tau_c / tau_e from the sampled chain.
+* :mod:`~ftjlab.rtn.em` - start values and the stopping rule of the EM fits (SQUAREM).
+* :mod:`~ftjlab.rtn.information` - observed-information and batch-means intervals.
+* :mod:`~ftjlab.rtn.aperture` - one trap read through apertures up to a few tau (exact
+  filled-fraction distribution).
+* :mod:`~ftjlab.rtn.levels` - the two-level description every caller shares (rtn-tuning,
+  rtn-tune, the GUI).
 * :mod:`~ftjlab.rtn.dwell` - dwell times of a decoded path with confidence intervals.
-* :mod:`~ftjlab.rtn.spectrum` - Welch spectrum and Lorentzian fit, autocorrelation, time-lag
-  plots.
+* :mod:`~ftjlab.rtn.spectrum` - Welch spectrum and (sampled, multi-trap) Lorentzian fits,
+  autocorrelation, time-lag plots.
 * :mod:`~ftjlab.rtn.analysis` - all of the above in one call, stored next to the run.
 * :mod:`~ftjlab.rtn.latent` - RTN readings -> Gaussian latent vectors, quality against
   N(0, I), tuning report over bias x sampling time.
+* :mod:`~ftjlab.rtn.latent_check` - expected KS / lag-1 of latents before use, cells per
+  dimension needed, robust thinning.
 * :mod:`~ftjlab.rtn.bits` - bit extraction and post-processing (von Neumann, XOR).
 * :mod:`~ftjlab.rtn.nist` - the 15 SP 800-22 tests and the section 4.2 criteria.
 * :mod:`~ftjlab.rtn.entropy` - SP 800-90B min-entropy estimates and health-test cutoffs.
