@@ -10,16 +10,16 @@
    checked (which terminal may reach which line in which role);
 3. programs the instruments' own protections, the second line behind the software guard:
 
-   * 81160A / 33500B: ``*RST`` (a known state), load 1 MOhm / INF (levels = volts at the cell),
-     the
-     level limit window ``VOLT:LIM:HIGH/LOW = +/- max_program_voltage_v`` and
+   * 81160A / 33500B: ``*RST`` (a known state), load 1 MOhm / INF (levels = volts at the
+     cell), the level limit window ``VOLT:LIM:HIGH/LOW = +/- max_program_voltage_v`` and
      ``VOLT:LIM:STAT ON``: the generator itself clamps any later level to the window;
-   * 2450: overvoltage protection ``SOUR:VOLT:PROT PROT<n>``, the lowest level at or above
-     the largest bench voltage limit (the output is clamped there whatever is programmed),
-     and the current source's voltage limit at the role's limit;
-   * 2636B: the compliance limits of both channels (``limiti`` = max compliance current,
-     ``limitv`` = the role's max voltage; the 2636B has no separate overvoltage clamp for its
-     voltage source, so its level stays guarded in software only).
+   * 2450: ``*RST``, overvoltage protection ``SOUR:VOLT:PROT PROT<n>``, the lowest level at or
+     above the largest bench voltage limit (the output is clamped there whatever is
+     programmed), and the current source's voltage limit at the role's limit;
+   * 2636B: channel resets (source, measure, trigger model, buffers), the compliance limits of
+     both channels (``limiti`` = max compliance current, ``limitv`` = the role's max voltage;
+     the 2636B has no separate overvoltage clamp for its voltage source, so its level stays
+     guarded in software only).
 
 It returns what it programmed per instrument (for the bench panel and run attributes).
 """
@@ -116,6 +116,7 @@ def _smu_2450(smu: Any, limits: Limits) -> dict[str, Any]:
 
     level = protection_level_v(limits.max_program_voltage_v)
     role = smu.safety.role(1) if smu.safety is not None else "read"
+    smu.write("*RST")  # a known state: nothing programmed before the session stays in force
     smu.write(f":SOUR:VOLT:PROT PROT{level}")
     smu.write(f":SOUR:CURR:VLIM {max(limits.max_voltage_v(role), 0.02):g}")
     smu.write(f":SOUR:VOLT:ILIM {limits.max_compliance_current_a:g}")
@@ -128,6 +129,9 @@ def _smu_2450(smu: Any, limits: Limits) -> dict[str, Any]:
 
 def _smu_2636b(smu: Any, limits: Limits) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    # a known state of both channels (source, measure, trigger model, buffers); a channel
+    # reset leaves TSP-Link and stored functions alone
+    smu.write("smua.reset() smub.reset()")
     for channel in (smu.smua, smu.smub):
         role = smu.safety.role(channel.id) if smu.safety is not None else "read"
         limitv = max(limits.max_voltage_v(role), 0.02)
