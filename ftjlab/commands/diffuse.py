@@ -49,16 +49,16 @@ def run(args: argparse.Namespace) -> int:
         raise BadInput(f"--modes: choose from {', '.join(MODES)}; got {args.modes!r}")
     for mode in modes:
         validate.choice("--modes", mode, MODES)
+    if "bank" in modes and not args.bank:
+        raise BadInput("--bank: mode bank needs switching-noise run files")
+    if "live" in modes and not args.calibration:
+        raise BadInput("--calibration: mode live needs a switching-noise run with trials")
     model = load_ddpm(args.model)
     if "bank" in modes:
-        if not args.bank:
-            raise BadInput("--bank: mode bank needs switching-noise run files")
         values, bank_info = load_bank(args.bank)
         check_bank_size(values.size, model.noise_per_image() * args.samples, args.max_reuse)
     cal = None
     if "live" in modes:
-        if not args.calibration:
-            raise BadInput("--calibration: mode live needs a switching-noise run with trials")
         from ftjlab.procedures.switching_noise import load_calibration
 
         cal = load_calibration(args.calibration, "--calibration")

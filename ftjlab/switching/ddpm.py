@@ -2,10 +2,12 @@
 
 The model (``data/models/ddpm_mnist.npz``, trained by ``scripts/train_ddpm.py``) diffuses the
 leading principal components of the digits (an orthogonal basis fitted on the training
-digits; 384 components keep 99.5 % of the pixel variance): x0 = P^T (2 img - 1 - m). An MLP
-predicts the noise eps(x_t, t); sampling is ancestral DDPM (Ho et al. 2020):
+digits, whitened: x0 = P^T (2 img - 1 - m) / s). An MLP
+predicts the noise eps(x_t, t); sampling is ancestral DDPM (Ho et al. 2020) through the
+clipped x0 prediction:
 
-    x_(t-1) = (x_t - beta_t / sqrt(1 - abar_t) eps) / sqrt(alpha_t) + sigma_t z_t,
+    x0 = clip((x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t)),
+    x_(t-1) = c1_t x0 + c2_t x_t + sigma_t z_t   (the posterior q(x_(t-1) | x_t, x0)),
 
 with ``z_t`` from the noise source: a callable ``noise(shape) -> array`` (software Gaussian,
 a recorded array noise bank, or values drawn live through the bench). Each image consumes
@@ -41,9 +43,11 @@ class DDPM:
     temb: list[tuple[np.ndarray, np.ndarray]]  # time-embedding projection per hidden layer
     basis: np.ndarray  # (d, 784) orthonormal rows
     mean: np.ndarray  # (784,) in [-1, 1] pixel units
+    scale: np.ndarray  # (d,) standard deviation of each component (whitening)
     betas: np.ndarray
     emb_dim: int
     meta: dict = field(default_factory=dict)
+    clip: bool = False  # clip each predicted x0 to the pixel range (see sample)
 
     @property
     def steps(self) -> int:
@@ -74,7 +78,7 @@ class DDPM:
         return h @ w + b
 
     def to_images(self, x0: np.ndarray) -> np.ndarray:
-        pix = (x0 @ self.basis + self.mean + 1.0) / 2.0
+        pix = ((x0 * self.scale) @ self.basis + self.mean + 1.0) / 2.0
         return np.clip(pix, 0.0, 1.0).reshape(-1, 28, 28).astype(np.float32)
 
     def sample(self, n: int, noise: Noise, batch: int = 500) -> np.ndarray:
@@ -86,17 +90,28 @@ class DDPM:
         abar = np.cumprod(alphas)
         abar_prev = np.concatenate([[1.0], abar[:-1]])
         sigma = np.sqrt(betas * (1.0 - abar_prev) / (1.0 - abar))
+        c_x0 = np.sqrt(abar_prev) * betas / (1.0 - abar)
+        c_xt = np.sqrt(alphas) * (1.0 - abar_prev) / (1.0 - abar)
         out = []
         for start in range(0, n, batch):
             m = min(batch, n - start)
             x = np.asarray(noise((m, self.dim)), dtype=np.float32)
             for t in range(self.steps - 1, -1, -1):
                 eps = self.eps(x, t)
-                x = (x - betas[t] / np.sqrt(1.0 - abar[t]) * eps) / np.sqrt(alphas[t])
+                x0 = (x - np.sqrt(1.0 - abar[t]) * eps) / np.sqrt(abar[t])
+                if self.clip:
+                    x0 = self._clip(x0)
+                x = (c_x0[t] * x0 + c_xt[t] * x).astype(np.float32)
                 if t > 0:
                     x = x + sigma[t] * np.asarray(noise((m, self.dim)), dtype=np.float32)
             out.append(self.to_images(x))
         return np.concatenate(out)
+
+    def _clip(self, x0: np.ndarray) -> np.ndarray:
+        """The predicted clean digit clipped to the pixel range [-1, 1] and projected back
+        (DDPM's clipped x0 prediction, in the principal-component space)."""
+        pix = np.clip((x0 * self.scale) @ self.basis + self.mean, -1.0, 1.0)
+        return ((pix - self.mean) @ self.basis.T) / self.scale
 
 
 def load_ddpm(path: str | Path | None = None) -> DDPM:
@@ -115,8 +130,9 @@ def load_ddpm(path: str | Path | None = None) -> DDPM:
     layers = [(data[f"w{i}"], data[f"b{i}"]) for i in range(n_layers)]
     temb = [(data[f"tw{i}"], data[f"tb{i}"]) for i in range(n_layers - 1)]
     meta = json.loads(str(data["meta"])) if "meta" in data else {}
-    return DDPM(layers, temb, data["basis"], data["mean"], data["betas"].astype(np.float64),
-                int(data["emb_dim"]), meta)
+    scale = data.get("scale", np.ones(data["basis"].shape[0], np.float32))
+    return DDPM(layers, temb, data["basis"], data["mean"], scale,
+                data["betas"].astype(np.float64), int(data["emb_dim"]), meta)
 
 
 def software_noise(seed: int) -> Noise:
