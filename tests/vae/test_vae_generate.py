@@ -67,7 +67,8 @@ def test_in_array_agrees_with_measured_map(programmed, vae):
     elapsed = array.clock.now_s - t0
     measured = decoder.decode_measured(z, np.random.default_rng(4))
     software = vae.decode(z)
-    assert np.sqrt(np.mean((in_array - measured) ** 2)) < 0.01
+    # (the sharpened output layer, logits x 2.5, amplifies read noise and weight error)
+    assert np.sqrt(np.mean((in_array - measured) ** 2)) < 0.015
     assert np.sqrt(np.mean((in_array - software) ** 2)) < 0.05
     # one load, already resident: 2 passes (signed latents) + 1 pass, 8 bit planes each
     assert elapsed == pytest.approx(200 * (2 + 1) * 8 * decoder.aperture_s, rel=1e-9)
@@ -109,7 +110,8 @@ def test_measured_map_decoding_is_deterministic(programmed, vae):
     b = decoder.decode_measured(z, np.random.default_rng(9))
     np.testing.assert_array_equal(a, b)
     c = decoder.decode_measured(z, None, read_noise=False)
-    assert 0 < np.abs(a - c).max() < 0.05  # read noise: present, small
+    # read noise: present, small (the sharpened output layer, logits x 2.5, amplifies it)
+    assert 0 < np.abs(a - c).max() < 0.1
 
 
 def test_input_quantisation_numbers():
