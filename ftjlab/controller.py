@@ -81,28 +81,16 @@ class ArrayController:
         self.tsplink_node = config.instruments[self.matrix_name].options.get("tsplink_node")
         # learned program amplitudes per polarity: (level reached, volts), as cells program
         self._curves = writeverify.Curves()
-        #: reads as on-instrument sequences (a 2636B master's channel a, the 707B its node)
-        self.use_sequences = (
-            self.tsplink_node is not None
-            and isinstance(self.read, TSPChannel)
-            and self.read.channel == "a"
-            and "tsplink_node" not in config.instruments[self.read.instrument].options
-        )
-        if self.use_sequences:
-            from ftjlab.instruments import keithley2636b_scripts
-
-            self._seq = keithley2636b_scripts.measure_sequence
-            self._seq_multi = keithley2636b_scripts.measure_sequence_multi
-            self._acq_multi = keithley2636b_scripts.acquire_multi
-        #: read channels the master's scripts reach: (TSP-Link node, channel), 1 = the master
+        #: reads as on-instrument sequences (the read channel's instrument switches the
+        #: matrix, its TSP-Link node, itself)
+        self.use_sequences = self.tsplink_node is not None and self.read.can_sequence()
+        #: read channels the sequences reach at once: (TSP-Link node, channel)
         self._channels: list[tuple[int, str]] = []
         if self.use_sequences:
             for r in self.reads:
-                options = config.instruments[r.instrument].options
-                node = 1 if r.instrument == self.read.instrument else options.get("tsplink_node")
-                if not isinstance(r, TSPChannel) or node is None:
+                if not isinstance(r, TSPChannel):
                     break
-                self._channels.append((int(node), r.channel))
+                self._channels.append((r.node, r.channel))
         self._read_rows = [terminals.get(r.terminal) for r in self.reads]
         for k, letter in enumerate(self._read_rows):
             if letter is not None:
@@ -208,14 +196,14 @@ class ArrayController:
                              for k, col in enumerate(cols[g:g + n_ch]))
                     for g in range(0, len(cols), n_ch)
                 ]
-                values = self._seq_multi(self.read.driver, int(self.tsplink_node), gates,
-                                         groups, self._channels[:n_ch])
+                values = self.read.sequence_multi(int(self.tsplink_node), gates, groups,
+                                                  self._channels[:n_ch])
                 out[live] = values.reshape(len(live), -1)[:, : len(cols)]
                 self._routed = None  # the last group's routing
                 return out
             self._bias(volts, nplc, role)
             bls = self._xp("read", "BL", cols)
-            out[live] = self._seq(self.read.driver, int(self.tsplink_node), gates, bls)
+            out[live] = self.read.sequence(int(self.tsplink_node), gates, bls)
             last = row_sets[live[-1]]
             self._routed = (frozenset(int(r) for r in last), frozenset([int(cols[-1])]), "read")
             return out
@@ -453,8 +441,8 @@ class ArrayController:
         done = 0
         while done < readings:
             n = min(block, readings - done)
-            current, stamps = self._acq_multi(self.read.driver, self._channels[: len(cols)], n,
-                                              interval_s)
+            current, stamps = self.read.acquire_multi(self._channels[: len(cols)], n,
+                                                      interval_s)
             stamps = stamps + t_offset
             t_offset = float(stamps[-1, 0]) + interval_s
             done += n

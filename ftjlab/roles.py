@@ -76,6 +76,14 @@ class SMURole:
         ``(currents_a, timestamps_s)`` (timestamps from the first reading)."""
         raise NotImplementedError
 
+    #: TSP-Link node of the channel's instrument (1: the master, or not linked)
+    node = 1
+
+    def can_sequence(self) -> bool:
+        """Whether this channel runs the on-instrument read sequences (switching a matrix
+        that is a TSP-Link node of its instrument)."""
+        return False
+
     # -- shared logic ------------------------------------------------------------------------
     def aperture_s(self, nplc: float) -> float:
         return nplc / self.linefreq
@@ -127,6 +135,30 @@ class TSPChannel(SMURole):
         super().__init__(instrument, driver, channel, linefreq)
         self.guard_id = channel
         self.smu = getattr(driver, f"smu{channel}")
+
+    def can_sequence(self) -> bool:
+        return self.channel == "a" and self.node == 1
+
+    def sequence(self, matrix_node: int, gates: list[str], bls: list[str]) -> np.ndarray:
+        """Readings (len(gates), len(bls)) of this channel at every route, one script call
+        (:func:`~ftjlab.instruments.keithley2636b_scripts.measure_sequence`)."""
+        from ftjlab.instruments import keithley2636b_scripts as scripts
+
+        return scripts.measure_sequence(self.driver, matrix_node, gates, bls)
+
+    def sequence_multi(self, matrix_node: int, gates: list[str], groups: list[str],
+                       channels: list[tuple[int, str]]) -> np.ndarray:
+        """Readings (gates, groups, channels), every channel one bit line per route."""
+        from ftjlab.instruments import keithley2636b_scripts as scripts
+
+        return scripts.measure_sequence_multi(self.driver, matrix_node, gates, groups, channels)
+
+    def acquire_multi(self, channels: list[tuple[int, str]], count: int,
+                      interval_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """``count`` readings on every channel, started together: (count, channels) each."""
+        from ftjlab.instruments import keithley2636b_scripts as scripts
+
+        return scripts.acquire_multi(self.driver, channels, count, interval_s)
 
     def _apply(self, volts: float, compliance_a: float) -> None:
         self.smu.apply_voltage(volts, compliance_a)
@@ -234,7 +266,9 @@ def assign_roles(config: Any, instruments: Mapping[str, Any]) -> Roles:
         if role_class is None:
             continue
         linefreq = float(inst.options.get("linefreq", 60))
-        smus.append(role_class(name, instruments[name], channel, linefreq))
+        role = role_class(name, instruments[name], channel, linefreq)
+        role.node = int(inst.options.get("tsplink_node", 1))
+        smus.append(role)
     if len(smus) < 2:
         raise BadInput(f"{config.source}:wiring.rows: need two SMU terminals on the matrix "
                        f"(bit-line read, word-line gate), found {[s.terminal for s in smus]}")
