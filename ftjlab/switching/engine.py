@@ -227,8 +227,14 @@ class SwitchingCells:
         to = np.zeros(idx.size, np.uint8) if to is None else np.asarray(to, np.uint8)
         for r in self.rows:
             on_row = np.isin(idx, self.by_row[r])
-            for want, volts in ((1, self.sat_v), (0, -self.sat_v)):
-                self._pulse(r, idx[on_row & (to == want)], volts, self.sat_w)
+            up, down = idx[on_row & (to == 1)], idx[on_row & (to == 0)]
+            if hasattr(self.c, "pulse_pair"):  # both groups at one trigger (two outputs)
+                self.c.pulse_pair(r, [int(b) for b in self.cols[up]], self.sat_v,
+                                  [int(b) for b in self.cols[down]], -self.sat_v, self.sat_w)
+                self.pulses += int(up.size > 0) + int(down.size > 0)
+            else:
+                self._pulse(r, up, self.sat_v, self.sat_w)
+                self._pulse(r, down, -self.sat_v, self.sat_w)
         self.state[idx] = to
 
     def read(self) -> np.ndarray:
