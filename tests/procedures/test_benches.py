@@ -25,7 +25,7 @@ APERTURE_2450 = {
     "rtn-tuning": {"nplc_start": "0.01", "nplc_stop": "0.1"},
     "vae-generate": {"nplc": "0.01", "interval_s": "0.002"},
 }
-OVER_TCP = ("write-verify", "rtn-acquisition", "vmm-accuracy")
+OVER_TCP = ("write-verify", "rtn-acquisition")
 
 
 def _settings(bench: str, name: str) -> dict[str, str]:
