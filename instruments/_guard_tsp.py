@@ -467,6 +467,7 @@ class TSPSourceRules(TSPRules):
             if shadow[limit] is None:
                 raise guard.refuse(line, f"a {func} sweep before {limit} was set")
             shadow["output"] = True  # taken as on: its sweep may source with the output
+            shadow["func"] = None  # and in the sweep's function: unknown afterwards
             return True
         if generic.startswith("node.channel.") and generic.count(".") == 2:
             operation = generic.rsplit(".", 1)[-1]

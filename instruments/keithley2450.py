@@ -597,8 +597,10 @@ class ScpiSourceRules:
                     command.text, "trigger model loaded before the limits were bound; reload it"
                 )
             if model.startswith("sweep-"):
-                smu_ready(guard, 1, shadow, command.text, model.removeprefix("sweep-"))
-                shadow["output"] = True  # a sweep turns the output on and leaves it on
+                func = model.removeprefix("sweep-")
+                smu_ready(guard, 1, shadow, command.text, func)
+                shadow["func"] = None  # the sweep sources in its own function (taken as
+                shadow["output"] = True  # unknown afterwards), turns the output on, leaves it
         elif name in _HARMLESS_HEADS:
             pass
         else:
