@@ -288,18 +288,21 @@ def _spectrum(report: RTNReport, tr: Trace, segment: int) -> None:
     except (BadInput, ValueError, RuntimeError, np.linalg.LinAlgError):
         lzs = []
     good = [lz for lz in lzs if f[1] <= lz.fc_hz <= f[-1] and lz.s0_a2_hz > lz.white_a2_hz / 10
-            and lz.s0_a2_hz > 3 * lz.s0_se and lz.fc_hz > 3 * lz.fc_se]
-    if len(good) == len(lzs) and lzs:
-        report.lorentzians = lzs
-        report.lorentzian = lzs[0]
-    else:
+            and lz.s0_a2_hz > 2 * lz.s0_se and lz.fc_hz > 3 * lz.fc_se]
+    if not good:
         report.notes.append("no Lorentzian in the spectrum: corner outside the measured "
                             "band, or plateau not significant above the white floor")
         return
+    report.lorentzians = good
+    report.lorentzian = good[0]
+    if len(good) < len(lzs):
+        report.notes.append(f"{len(lzs) - len(good)} of the {len(lzs)} Lorentzians fitted "
+                            "(one per trap) are not significant in the spectrum")
     if not report.traps:
         return
-    hmm = sorted((_tau_star(t) for t in report.traps), key=lambda v: -v[0])
-    for (ts, se_rel), lz in zip(hmm, lzs, strict=False):  # lzs by increasing f_c
+    for t in report.traps:  # each trap against the nearest Lorentzian
+        ts, se_rel = _tau_star(t)
+        lz = min(good, key=lambda c: abs(math.log(c.tau_star_s / ts)))
         se_sp = lz.fc_se / lz.fc_hz
         z = abs(math.log(lz.tau_star_s / ts)) / math.hypot(se_rel, se_sp)
         if z > 3 and abs(math.log(lz.tau_star_s / ts)) > 0.05:

@@ -381,11 +381,11 @@ class GaussianHMM(_BaseHMM):
         if k == 2:
             self._best_start(sample, st)
 
-    def _best_start(self, sample: np.ndarray, st, screen: int = 12) -> None:
+    def _best_start(self, sample: np.ndarray, st, screen: int = 8) -> None:
         """Several two-level starts (k-means, moments, Gaussian mixture, percentiles; see
         :mod:`ftjlab.rtn.em`), each run for ``screen`` E-steps on a leading part of the
         trace; the one with the highest log-likelihood is kept."""
-        head = sample[: min(sample.size, 100_000)]
+        head = sample[: min(sample.size, 50_000)]
         cands = [(self.means.copy(), self.variances.copy(), self.trans.copy(), "k-means")]
         for c in em.two_level_starts(head):
             t = np.array([[1 - c.p_up, c.p_up], [c.p_down, 1 - c.p_down]])
@@ -735,11 +735,17 @@ def select_traps(trace, interval_s: float | None = None, max_traps: int = 3,
         m = FactorialHMM(k)
         m.fit(tr, max_iter=min(screen_iter, max_iter), tol=tol, errors=False)
         models[k], scores[k] = m, m.bic()
+    if aperture_fraction:
+        # readings caught mid-flip look like extra traps to the factorial models: the one-trap
+        # candidate is the (exact) aperture model whenever the apertures matter
+        m1 = one_trap_model(tr, aperture_fraction, models[1], max_iter, tol)
+        models[1], scores[1] = m1, m1.bic()
     k_best = min(scores, key=scores.get)
     best = models[k_best]
     if scores[k_best] < baseline_bic:
         if k_best == 1:
-            best = one_trap_model(tr, aperture_fraction, best, max_iter, tol)
+            if not aperture_fraction:
+                best = one_trap_model(tr, aperture_fraction, best, max_iter, tol)
         else:
             best.fit(tr, max_iter=max(max_iter - best.n_iter, 10), tol=tol, warm_start=True,
                      errors=True)

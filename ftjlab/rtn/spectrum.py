@@ -215,13 +215,17 @@ def fit_sampled_lorentzians(f: np.ndarray, s: np.ndarray, interval_s: float,
         half = np.flatnonzero(s - white0 < (s00 - white0) / 2)
         fc0 = float(f[half[0]]) if half.size else float(f[f.size // 2])
         taus = [1 / (2 * math.pi * fc0) * 4.0**j for j in range(k)]
+    # the floor is a free real number: averaging over an aperture moves variance from lag 0
+    # into the exponential part, which can leave the fitted floor below the read noise's
+    scale = max(white0, s00 * 1e-6)
     p0 = np.concatenate([np.log(np.full(k, max(s00 - white0, s00 * 1e-3) / k)),
-                         np.log(taus), [math.log(max(white0, s00 * 1e-9))]])
+                         np.log(taus), [white0 / scale]])
     lo_tau, hi_tau = math.log(interval_s / 50), math.log(interval_s * f.size * 40)
 
     def resid(p):
         s0s, ts = np.exp(p[:k]), np.exp(np.clip(p[k : 2 * k], lo_tau, hi_tau))
-        return np.log(sampled_lorentzians(f, interval_s, s0s, ts, math.exp(p[-1]))) - np.log(s)
+        model = sampled_lorentzians(f, interval_s, s0s, ts, p[-1] * scale)
+        return np.log(np.maximum(model, 1e-300)) - np.log(s)
 
     r = optimize.least_squares(resid, p0, method="lm", x_scale="jac")
     dof = max(f.size - p0.size, 1)
@@ -232,11 +236,11 @@ def fit_sampled_lorentzians(f: np.ndarray, s: np.ndarray, interval_s: float,
     except np.linalg.LinAlgError:
         se_log = np.full(p0.size, np.nan)
     out = []
-    white = math.exp(r.x[-1])
+    white = float(r.x[-1] * scale)
     for j in range(k):
         ts = math.exp(r.x[k + j])
         fc = 1 / (2 * math.pi * ts)
         s0 = math.exp(r.x[j])
         out.append(Lorentzian(s0, fc, white, s0 * se_log[j], fc * se_log[k + j],
-                              white * se_log[-1]))
+                              scale * se_log[-1]))
     return sorted(out, key=lambda lz: lz.fc_hz)
