@@ -47,7 +47,13 @@ def run_demo(
     from ftjlab.controller import ArrayController
     from ftjlab.rtn.latent import latent_quality
     from ftjlab.session import BenchSession
-    from ftjlab.vae.bench import build_engine, decoder_mapping, load_maps, program_all_loads
+    from ftjlab.vae.bench import (
+        build_engine,
+        decoder_mapping,
+        load_maps,
+        load_pair_signs,
+        program_all_loads,
+    )
     from ftjlab.vae.engine import SETTINGS_COLUMNS, SETTINGS_UNITS
     from ftjlab.vae.images import grid, write_png
     from ftjlab.vae.metrics import Evaluator
@@ -105,7 +111,8 @@ def run_demo(
             # ---------------------------------------------------- 2. tune RTN sampling
             engine = build_engine(c, decoder_mode="measured-map", maps=maps, model=model,
                                   max_cells_per_latent=CELLS_PER_LATENT, seed=seed,
-                                  batch=min(samples, 2000))
+                                  batch=min(samples, 2000), mapping=mapping,
+                                  signs=load_pair_signs(maps_from) if maps_from else None)
             biases = TUNE_BIASES_V[:2] if quick else TUNE_BIASES_V
             intervals = TUNE_INTERVALS_S[:2] if quick else TUNE_INTERVALS_S
             n_tune = 200 if quick else 1000

@@ -47,6 +47,8 @@ from ftjlab.vae.bench import (  # noqa: F401  (re-exported: the bench helpers' o
     chord_factor,
     decoder_mapping,
     load_maps,
+    load_pair_signs,
+    pair_signs,
     program_all_loads,
     program_load_on_bench,
     write_map_file,
@@ -123,7 +125,7 @@ class VAEProgram(FTJProcedure):
         mapping = self._mapping
         n_total = max(self._cells(), 1)
         done = [0]
-        maps, targets, finals, pulses, rates = [], [], [], [], []
+        maps, targets, finals, pulses, rates, signs = [], [], [], [], [], []
         for load in self._loads():
             if self.should_stop():
                 break
@@ -144,6 +146,7 @@ class VAEProgram(FTJProcedure):
                 self.should_stop,
             )
             maps.append(report.measured_s)
+            signs.append(pair_signs(mapping, load))
             targets.append(report.targets_s)
             finals.append(final)
             pulses.append(report.pulses)
@@ -151,6 +154,7 @@ class VAEProgram(FTJProcedure):
         done_loads = self._loads()[: len(maps)]
         self.result("loads", np.array(done_loads, dtype=np.int64), "1")
         self.result("measured_maps", np.array(maps), "S")
+        self.result("pair_signs", np.array(signs, dtype=np.int8), "1")
         self.result("targets", np.array(targets), "S")
         self.result("final_chord", np.array(finals), "S")
         self.result("pulses", np.array(pulses), "1")
@@ -324,6 +328,8 @@ class VAEGenerate(FTJProcedure):
             max_cells_per_latent=self.cells_per_latent,
             seed=self.seed,
             batch=self.batch,
+            mapping=mapping,
+            signs=load_pair_signs(str(self.maps_from)) if self._maps else None,
         )
         images, z, instrument = [], [], 0.0
         for b in engine.batches(self.samples, self.should_stop):

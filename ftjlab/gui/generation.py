@@ -150,7 +150,7 @@ def bench_source(
         if session is None:
             raise BadInput("generation runs on a bench: connect one first")
         from ftjlab.controller import ArrayController
-        from ftjlab.vae.bench import build_engine, load_maps
+        from ftjlab.vae.bench import build_engine, load_maps, load_pair_signs
 
         controller = ArrayController(session)
         maps = load_maps(maps_from) if maps_from and decoder_mode != "software" else {}
@@ -164,6 +164,7 @@ def bench_source(
                 settings=_ControlsSettings(controls, cells_per_latent),
                 replay_path=replay_from or None, model=model, in_array_layers=in_array_layers,
                 max_cells_per_latent=cells_per_latent, seed=seed, batch=batch,
+                signs=load_pair_signs(maps_from) if maps else None,
             )
             try:
                 for b in engine.batches(1 << 62, should_stop):

@@ -37,6 +37,7 @@ from ftjlab.vae.mapping import (
     DecoderMapping,
     ProgramReport,
     map_decoder,
+    repair_targets,
 )
 from ftjlab.vae.model import VAEModel, load_vae
 
@@ -71,6 +72,33 @@ def decoder_mapping(
     return model, mapping
 
 
+def _write_and_measure(
+    c, targets: np.ndarray, tolerance_rel: float, read_v: float,
+    on_cell: Callable | None, should_stop: Callable[[], bool],
+) -> tuple[ProgramReport, np.ndarray]:
+    """Write-verify ``targets`` (device units, NaN: leave alone) and measure their map."""
+    f = chord_factor(c, read_v)
+    g_range = c.conductance_range(read_v)
+    report = c.write_verify(
+        targets * f, tolerance_rel, g_range, read_v, 0.1, 1e-6,
+        on_cell=on_cell, should_stop=should_stop,
+    )
+    finite = np.isfinite(targets)
+    rows = [int(r) for r in np.flatnonzero(finite.any(axis=1))]
+    cols = [int(k) for k in np.flatnonzero(finite.any(axis=0))]
+    measured = np.full(targets.shape, np.nan)
+    if rows and not should_stop():
+        chord = np.asarray(c.read_map(read_v, 1.0, rows=rows, cols=cols))
+        if chord.shape == (len(rows), len(cols)):
+            measured[np.ix_(rows, cols)] = chord / f
+        else:  # a full-array map
+            measured[np.ix_(rows, cols)] = chord[np.ix_(rows, cols)] / f
+    measured[~finite] = np.nan
+    tol = tolerance_rel * (g_range[1] - g_range[0]) / f
+    ok = ~finite | (np.abs(measured - targets) <= tol)
+    return ProgramReport(targets, measured, ok, report.pulses, tol), report.final_s
+
+
 def program_load_on_bench(
     controller,
     mapping: DecoderMapping,
@@ -80,44 +108,75 @@ def program_load_on_bench(
     max_rows: int = 0,
     on_cell: Callable | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    compensate: bool = True,
 ) -> tuple[ProgramReport, np.ndarray]:
     """Program one load through the controller's write-verify and measure its map
-    (``max_rows``: only the first word lines of the load, 0 = all).
+    (``max_rows``: only the first word lines of the load, 0 = all). With ``compensate``
+    (whole loads only), a second pass retargets the partners of the cells that missed
+    (stuck cells; :func:`ftjlab.vae.mapping.repair_targets`, which may flip a pair's
+    polarity in ``mapping``: keep :func:`pair_signs` with the maps).
 
     Returns the report in device units (targets, measured map with NaN outside the load,
     pulses) and the write-verify's final values (chord units at ``read_v``)."""
-    c = controller
-    f = chord_factor(c, read_v)
     targets = mapping.load_targets(load)
     if max_rows:
         used = np.flatnonzero(np.isfinite(targets).any(axis=1))
         targets[used[max_rows:]] = np.nan
-    g_range = c.conductance_range(read_v)
-    report = c.write_verify(
-        targets * f,
-        tolerance_rel,
-        g_range,
-        read_v,
-        0.1,
-        1e-6,
-        on_cell=on_cell,
-        should_stop=should_stop,
+    report, final = _write_and_measure(controller, targets, tolerance_rel, read_v, on_cell,
+                                       should_stop)
+    if not compensate or max_rows or should_stop():
+        return report, final
+    second = repair_targets(mapping, load, report)
+    redo = np.isfinite(second)
+    if not redo.any():
+        return report, final
+    fix, fix_final = _write_and_measure(controller, second, tolerance_rel, read_v, on_cell,
+                                        should_stop)
+    measured = np.where(redo, fix.measured_s, report.measured_s)
+    targets = np.where(redo, second, mapping.load_targets(load))  # with the new polarities
+    near = np.abs(measured - targets) <= report.tolerance_s
+    merged = ProgramReport(
+        targets, measured, np.where(redo, fix.ok, report.ok & (near | ~np.isfinite(targets))),
+        report.pulses + fix.pulses, report.tolerance_s,
     )
-    finite = np.isfinite(targets)
-    rows = [int(r) for r in np.flatnonzero(finite.any(axis=1))]
-    cols = [int(k) for k in np.flatnonzero(finite.any(axis=0))]
-    measured = np.full(targets.shape, np.nan)
-    if rows and not should_stop():
-        chord = c.read_map(read_v, 1.0, rows=rows, cols=cols)
-        chord = np.asarray(chord)
-        if chord.shape == (len(rows), len(cols)):
-            measured[np.ix_(rows, cols)] = chord / f
-        else:  # a full-array map
-            measured[np.ix_(rows, cols)] = chord[np.ix_(rows, cols)] / f
-    measured[~finite] = np.nan
-    tol = tolerance_rel * (g_range[1] - g_range[0]) / f
-    ok = ~finite | (np.abs(measured - targets) <= tol)
-    return ProgramReport(targets, measured, ok, report.pulses, tol), report.final_s
+    return merged, np.where(redo, fix_final, final)
+
+
+def pair_signs(mapping: DecoderMapping, load: int) -> np.ndarray:
+    """(rows, cols) int8: the polarity (+1 / -1) of the pair each cell of the load belongs
+    to (0 outside the load); :func:`program_load_on_bench` may flip pairs with stuck cells."""
+    out = np.zeros(mapping.array_shape, dtype=np.int8)
+    for t in mapping.tiles_of(load=load):
+        out[np.ix_(t.rows, t.plus_cols)] = t.sign[None, :]
+        out[np.ix_(t.rows, t.minus_cols)] = t.sign[None, :]
+    return out
+
+
+def set_pair_signs(mapping: DecoderMapping, signs: dict[int, np.ndarray]) -> None:
+    """Give ``mapping``'s tiles the pair polarities recorded with the maps (by load)."""
+    for load, sign_map in signs.items():
+        sign_map = np.asarray(sign_map)
+        for t in mapping.tiles_of(load=int(load)):
+            s = sign_map[t.rows[0], t.plus_cols]
+            if s.shape == t.sign.shape and np.all(np.abs(s) == 1):
+                t.sign = s.astype(np.int64)
+
+
+def load_pair_signs(paths: str) -> dict[int, np.ndarray]:
+    """Pair polarities by load from ``vae-program`` run files (``pair_signs``; files made
+    before it was recorded have none: every pair +1)."""
+    out: dict[int, np.ndarray] = {}
+    for text in (p.strip() for p in str(paths or "").split(",")):
+        if not text:
+            continue
+        try:
+            signs = read_dataset(text, "pair_signs")
+        except Exception:
+            continue
+        loads = read_dataset(text, "loads")
+        for k, m in zip(np.atleast_1d(loads), signs, strict=True):
+            out[int(k)] = np.asarray(m)
+    return out
 
 
 def bench_programmer(
@@ -265,6 +324,8 @@ def build_engine(
     seed: int = 0,
     batch: int = 64,
     vmm_nplc: float = VMM_NPLC,
+    mapping: DecoderMapping | None = None,
+    signs: dict[int, np.ndarray] | None = None,
 ) -> GenerationEngine:
     """A generation engine on the controller's bench.
 
@@ -273,14 +334,21 @@ def build_engine(
     ``maps``, device units by load, e.g. :func:`load_maps` of ``vae-program`` runs),
     "in-array" (``in_array_layers`` as bench VMMs, default: the layers that fit one load;
     the other layers from ``maps``) or "software". The sampling bias is checked against the
-    bench's sample limit before every batch (and again by the driver's guard). ``vmm_nplc``:
+    bench's sample limit before every batch (and again by the driver's guard). ``mapping``:
+    the one the maps were programmed with (it holds the pair polarities the repair pass
+    chose), or ``signs`` (:func:`load_pair_signs` of the maps' files). ``vmm_nplc``:
     the SMU integration of one bit-serial VMM reading (and the read-noise model's aperture).
     """
     if latent_source not in LATENT_SOURCES:
         raise BadInput(f"latent_source: one of {list(LATENT_SOURCES)}, got {latent_source!r}")
     if decoder_mode not in DECODER_MODES:
         raise BadInput(f"decoder_mode: one of {list(DECODER_MODES)}, got {decoder_mode!r}")
-    model, mapping = decoder_mapping(controller, n_levels, model)
+    if mapping is None:  # else: the mapping the maps were programmed with (pair polarities)
+        model, mapping = decoder_mapping(controller, n_levels, model)
+    elif model is None:
+        raise BadInput("build_engine: a mapping needs its model")
+    if signs:
+        set_pair_signs(mapping, signs)
     session = controller.session
     dim = model.latent_dim
     if latent_source == "bench-rtn":

@@ -57,7 +57,13 @@ def compare_modes(
     (``vae-program`` run files), or every load is programmed and measured first."""
     from ftjlab.controller import ArrayController
     from ftjlab.session import BenchSession
-    from ftjlab.vae.bench import build_engine, decoder_mapping, load_maps, program_all_loads
+    from ftjlab.vae.bench import (
+        build_engine,
+        decoder_mapping,
+        load_maps,
+        load_pair_signs,
+        program_all_loads,
+    )
     from ftjlab.vae.engine import SamplingSettings
 
     modes = list(modes)
@@ -87,6 +93,7 @@ def compare_modes(
                     c, latent_source=source, decoder_mode=mode, maps=maps, settings=settings,
                     model=model, in_array_layers=in_array_layers,
                     max_cells_per_latent=cells_per_latent, seed=seed, batch=batch,
+                    mapping=mapping, signs=load_pair_signs(maps_from) if maps_from else None,
                 )
                 wall = time.perf_counter()
                 out = engine.run(n)

@@ -66,8 +66,10 @@ def run_stability(
         chord_factor,
         decoder_mapping,
         load_maps,
+        load_pair_signs,
         program_all_loads,
         program_load_on_bench,
+        set_pair_signs,
     )
 
     if not 0 <= real_cycles <= cycles or n_eval < 20 or chunk < 1:
@@ -85,10 +87,11 @@ def run_stability(
                 reports = program_all_loads(c, mapping)
                 maps = {k: r.measured_s for k, r in reports.items()}
             else:  # the other loads' maps from the files; the resident one programmed now
+                set_pair_signs(mapping, load_pair_signs(maps_from))
                 report, _ = program_load_on_bench(c, mapping, resident, 0.02, READ_BIAS_V)
                 maps[resident] = report.measured_s
             engine = build_engine(c, decoder_mode="measured-map", maps=maps, model=model,
-                                  settings=settings, seed=seed, batch=n_eval)
+                                  settings=settings, seed=seed, batch=n_eval, mapping=mapping)
             array_decoder = engine.decoder.decoder
 
             def fcd() -> float:

@@ -181,7 +181,13 @@ def run_tuning_study(
     from ftjlab.controller import ArrayController
     from ftjlab.session import BenchSession
     from ftjlab.store import RunWriter
-    from ftjlab.vae.bench import build_engine, decoder_mapping, load_maps, program_all_loads
+    from ftjlab.vae.bench import (
+        build_engine,
+        decoder_mapping,
+        load_maps,
+        load_pair_signs,
+        program_all_loads,
+    )
 
     with BenchSession.open(bench, seed=seed) as session:
         c = ArrayController(session)
@@ -195,7 +201,9 @@ def run_tuning_study(
                 maps = {k: r.measured_s for k, r in reports.items()}
                 success = float(np.mean([r.success_rate for r in reports.values()]))
             engine = build_engine(c, decoder_mode="measured-map", maps=maps, model=model,
-                                  max_cells_per_latent=cells_per_latent, seed=seed)
+                                  max_cells_per_latent=cells_per_latent, seed=seed,
+                                  mapping=mapping,
+                                  signs=load_pair_signs(maps_from) if maps_from else None)
             evaluator = Evaluator()
             grid = tune_sampling(engine.source, engine.decoder, biases_v, intervals_s, n,
                                  evaluator, cells_per_latent, session, echo)

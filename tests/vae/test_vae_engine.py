@@ -127,3 +127,29 @@ def test_new_decoder_against_the_previous_one(vae, evaluator):
     assert new_m.fcd <= 0.5 * old_m.fcd, (new_m.fcd, old_m.fcd)
     assert new_m.confidence >= 0.9
     assert new_m.classes_present == 10 and new_m.class_entropy >= 0.95 * np.log(10)
+
+
+def test_pair_polarities_travel_with_the_maps():
+    """A pair the repair pass flipped decodes right from a fresh mapping once the recorded
+    polarities are applied (and wrong without them)."""
+    from ftjlab.simulators.params import ArrayParams
+
+    from ftjlab.vae.bench import pair_signs, set_pair_signs
+    from ftjlab.vae.mapping import ConductanceLevels, map_decoder
+
+    rng = np.random.default_rng(0)
+    weights = [rng.standard_normal((4, 6)), rng.standard_normal((6, 3))]
+    levels = ConductanceLevels.from_model(ArrayParams().conductance, 32)
+    programmed = map_decoder(weights, (16, 16), levels)
+    tile = programmed.tiles_of(layer=0)[0]
+    tile.sign[2] = -1  # the repair pass flipped pair 2: its cells hold the swapped levels
+    measured = programmed.load_targets(0)
+    np.testing.assert_array_equal(  # the flipped pair's G+ column holds what G- held
+        measured[tile.rows, tile.plus_cols[2]],
+        map_decoder(weights, (16, 16), levels).load_targets(0)[tile.rows, tile.minus_cols[2]])
+    want = programmed.effective_weights([measured])[0]
+    np.testing.assert_allclose(want, programmed.quantised_weights()[0], rtol=1e-9)
+    fresh = map_decoder(weights, (16, 16), levels)
+    assert not np.allclose(fresh.effective_weights([measured])[0], want)
+    set_pair_signs(fresh, {0: pair_signs(programmed, 0)})
+    np.testing.assert_allclose(fresh.effective_weights([measured])[0], want, rtol=1e-12)

@@ -24,6 +24,11 @@ def test_vae_program_writes_targets_maps_and_pulses(tmp_path: Path) -> None:
     targets = read_dataset(outcome.path, "targets")
     pulses = read_dataset(outcome.path, "pulses")
     assert maps.shape == targets.shape == pulses.shape == (1, 32, 32)
+    signs = read_dataset(outcome.path, "pair_signs")  # pair polarities kept with the maps
+    assert signs.shape == (1, 32, 32) and set(np.unique(signs)) <= {-1, 0, 1}
+    with BenchSession.open(seed=7) as session:
+        _, mapping = decoder_mapping(ArrayController(session), 32)
+    assert np.array_equal(signs[0] != 0, np.isfinite(mapping.load_targets(0)))
     done = np.isfinite(targets)
     assert done.sum() == 64 and np.array_equal(np.isfinite(maps), done)
     assert np.all(pulses[done] >= 0) and pulses[~done].sum() == 0
