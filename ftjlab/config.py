@@ -429,6 +429,7 @@ def build_sim_bench(config: BenchConfig, seed: int | None = None,
         if issubclass(cls, TSPEmulator):
             options.update(emulator_options)
         emulators[name] = create_emulator(inst.model, bench, name, **options)
+    bench.lan.update(emulators)  # TSP-Net: instruments reach each other by name
     # TSP-Link: a TSP instrument with `tsplink_node` is reachable from the others' scripts as
     # node[N] (the master runs e.g. node[2].channel.exclusiveclose(...) itself)
     nodes = {int(inst.options["tsplink_node"]): emulators[name]

@@ -76,6 +76,7 @@ class ArrayController:
         self.gate_v = gate_v
         self._routed: tuple[Any, ...] | None = None
         self._outs = {1: PulserOutput(self.pg, 1), 2: PulserOutput(self.pg, 2)}
+        self._onboard_pulser: tuple[float, float] | None = None  # set up for the row program
         self.linefreq = self.read.linefreq
         #: the matrix as a TSP-Link node of the read SMU: whole rows read in one script
         self.tsplink_node = config.instruments[self.matrix_name].options.get("tsplink_node")
@@ -256,6 +257,7 @@ class ArrayController:
         if not (math.isfinite(volts) and volts != 0):
             raise BadInput(f"pulse amplitude must be a non-zero number of volts, got {volts!r}")
         period_s = period_s if period_s is not None else max(4 * width_s, width_s + 1e-7)
+        self._onboard_pulser = None
         self._outs[2].off()  # only output 1 fires
         self._outs[1].pulses(volts, width_s, period_s, count)
         self._fire(rows, {"pulse": cols})
@@ -284,9 +286,60 @@ class ArrayController:
                 self.apply_pulses([row], reset_cols, reset_v, width_s)
             return
         period_s = max(4 * width_s, width_s + 1e-7)
+        self._onboard_pulser = None
         self._outs[1].pulses(set_v, width_s, period_s)
         self._outs[2].pulses(reset_v, width_s, period_s)
         self._fire([row], {"pulse": set_cols, "pulse2": reset_cols})
+
+    def pulser_address(self) -> tuple[str, int] | None:
+        """Where the read SMU reaches the pulse generator on the LAN (TSP-Net): the
+        instrument name on an in-process simulated bench, host and port of a raw-socket
+        resource, None otherwise (GPIB, VXI-11: no on-board row programming)."""
+        address = self.session.addresses.get(self.pg_name, "")
+        if address == "sim":
+            return self.pg_name, 0
+        parts = address.split("::")
+        if len(parts) == 4 and parts[0].upper().startswith("TCPIP") and parts[3] == "SOCKET":
+            return parts[1], int(parts[2])
+        return None
+
+    @property
+    def onboard_rows(self) -> bool:
+        """Whether the read SMU can run a word line's whole write-verify loop itself."""
+        return (self.use_sequences and "pulse2" in self._row and self.pulser_address() is not
+                None and hasattr(self.read, "program_row"))
+
+    def program_row_onboard(
+        self, row: int, cols: Sequence[int], targets_a: Sequence[float],
+        starts_up: Sequence[float], starts_down: Sequence[float],
+        state: Sequence[Sequence[float]], settings: Sequence[float], read_v: float,
+        nplc: float, width_s: float,
+    ) -> list[tuple[float, ...]]:
+        """One call of the on-board row program (see
+        :data:`~ftjlab.instruments.keithley2636b_scripts.ROW_PROGRAM_SOURCE`): the generator's
+        outputs are set up here (program: normal polarity, erase: inverted, both resting at
+        0 V, outputs on), the read channel biased, then one message and one reply."""
+        host, port = self.pulser_address() or ("", 0)
+        period_s = max(4 * width_s, width_s + 1e-7)
+        if self._onboard_pulser != (width_s, period_s):
+            v0 = float(settings[2]) / 2  # any legal level: the program sets its own
+            self._outs[1].pulses(v0, width_s, period_s)
+            self._outs[2].pulses(-v0, width_s, period_s)
+            self._outs[1].on()
+            self._outs[2].on()
+            self._onboard_pulser = (width_s, period_s)
+        self._gate_on()
+        self._bias(read_v, nplc)
+        gate = ",".join(self._xp("gate", "WL", [row]))
+        results = self.read.program_row(
+            int(self.tsplink_node), host, port, gate, self._xp("read", "BL", cols),
+            self._xp("pulse", "BL", cols), self._xp("pulse2", "BL", cols), targets_a,
+            starts_up, starts_down, state, settings,
+        )
+        for out in self._outs.values():  # the program moved the levels: unknown here now
+            out.levels_unknown()
+        self._routed = None
+        return results
 
     def cycle_cells(
         self,
@@ -302,6 +355,7 @@ class ArrayController:
         generator rests at the erase level until the output goes off right after."""
         if not (set_v > 0 > reset_v):
             raise BadInput(f"cycling needs set_v > 0 > reset_v, got {set_v!r}, {reset_v!r}")
+        self._onboard_pulser = None
         self._outs[2].off()
         self._outs[1].waveform(set_v, reset_v, width_s, 2 * width_s, "NORM", int(cycles))
         self._fire(rows, {"pulse": cols})
@@ -331,6 +385,8 @@ class ArrayController:
         should_stop: Callable[[], bool] | None = None,
         parallel: bool = True,
         class_v: float | None = None,
+        onboard: bool | None = None,
+        row_budget_s: float = 0.8,
     ) -> WriteVerifyReport:
         """Program every finite entry of ``targets_s`` (S, rows x cols) to within
         ``tolerance_rel`` of the conductance range, by incremental-step pulses in both
@@ -339,7 +395,11 @@ class ArrayController:
         ``parallel`` (default): row-parallel, as an array tester does: per iteration one pulse
         reaches every unconverged cell of a word line that needs the same polarity and
         amplitude class (grid ``class_v``, default ``v_step``), then the row's pulsed cells
-        are verified in one sequence. ``parallel=False``: cell by cell.
+        are verified in one sequence. ``parallel=False``: cell by cell. ``onboard``: where the
+        read SMU reaches the generator over TSP-Net, the whole loop of a word line runs on the
+        SMU (one message and one reply per ``row_budget_s`` of instrument time: the bound on
+        how long a stop request waits on a real bench); None (default): on such benches when
+        they verify with one read channel (several channels verify faster host-driven).
         """
         targets = np.asarray(targets_s, dtype=np.float64)
         if targets.shape != (self.rows, self.cols):
@@ -354,8 +414,14 @@ class ArrayController:
             max_pulses,
         )
         cells = [(int(r), int(c), float(targets[r, c])) for r, c in np.argwhere(finite)]
-        if parallel:
-            grid = class_v if class_v is not None else v_step
+        grid = class_v if class_v is not None else v_step
+        if onboard is None:
+            onboard = self.parallel_reads == 1
+        if parallel and onboard and self.onboard_rows:
+            outcomes = writeverify.program_rows_onboard(
+                self, cells, settings, self._curves, grid, on_cell, should_stop, row_budget_s
+            )
+        elif parallel:
             outcomes = writeverify.program_rows(
                 self, cells, settings, self._curves, grid, on_cell, should_stop
             )
@@ -470,6 +536,7 @@ class ArrayController:
     def safe_state(self) -> None:
         """Outputs off, matrix open: what every procedure ends with."""
         self._routed = None
+        self._onboard_pulser = None
         for channel in (*self.reads, self.gate):
             channel.forget()
         for out in self._outs.values():

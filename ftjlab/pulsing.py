@@ -94,6 +94,10 @@ class PulserOutput:
             self._ch.output = False
         self.output_on = False
 
+    def levels_unknown(self) -> None:
+        """Something else set the levels (an on-board program): configure afresh next time."""
+        self._cfg = None
+
     def forget(self) -> None:
         """After a bench shutdown: nothing known about the channel any more."""
         self._ch, self._cfg, self._count, self.output_on = None, None, None, False

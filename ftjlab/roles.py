@@ -153,6 +153,12 @@ class TSPChannel(SMURole):
 
         return scripts.measure_sequence_multi(self.driver, matrix_node, gates, groups, channels)
 
+    def program_row(self, *args: Any) -> list[tuple[float, ...]]:
+        """One call of the on-board row write-verify (``ftjrowwv``)."""
+        from ftjlab.instruments import keithley2636b_scripts as scripts
+
+        return scripts.program_row(self.driver, *args)
+
     def acquire_multi(self, channels: list[tuple[int, str]], count: int,
                       interval_s: float) -> tuple[np.ndarray, np.ndarray]:
         """``count`` readings on every channel, started together: (count, channels) each."""

@@ -46,6 +46,8 @@ class BenchSession:
     idn: dict[str, str] = field(default_factory=dict)
     #: messages and replies per instrument, counted at the adapter (see ftjlab.traffic)
     traffic: dict[str, Traffic] = field(default_factory=dict)
+    #: where each instrument was reached: its VISA resource, or "sim" (in-process)
+    addresses: dict[str, str] = field(default_factory=dict)
     #: what each instrument's own protection was programmed to at session start
     hardware_limits: dict[str, Any] = field(default_factory=dict)
     #: the dead-man supervisor process (benches with instruments outside this process)
@@ -114,8 +116,10 @@ class BenchSession:
 
             adapter: Any = EmulatorAdapter(self.emulators[name], timeout_ms=timeout_ms)
             count_traffic(adapter, self.traffic.setdefault(name, Traffic()))
+            self.addresses[name] = "sim"
         else:
             adapter = resource or inst.resource
+            self.addresses[name] = adapter
             kwargs["timeout"] = inst.timeout_ms or timeout_ms
             if "::SOCKET" in adapter or adapter.startswith("TCPIP"):
                 kwargs["visa_library"] = "@py"

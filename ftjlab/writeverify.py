@@ -293,3 +293,77 @@ def program_serial(
         if on_cell is not None:
             on_cell(out[-1])
     return out
+
+
+#: what an on-board row program's per-cell code means
+_CODES = {
+    1: "no convergence in {n} pulses (steps coarser than the tolerance here?)",
+    2: "target not reachable with pulses up to {vmax} V",
+    3: "stuck: no change with pulses up to {vmax} V",
+}
+
+
+def program_rows_onboard(
+    c: ArrayController,
+    cells: Sequence[tuple[int, int, float]],
+    s: Settings,
+    curves: Curves,
+    class_v: float,
+    on_cell: Callable[[CellOutcome], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    budget_s: float = 0.8,
+) -> list[CellOutcome]:
+    """Row-parallel write-verify with the whole loop of a word line on the instrument
+    (:meth:`ArrayController.program_row_onboard`): the same per-cell rule and classes as
+    :func:`program_rows`, one message and one reply per ``budget_s`` of instrument time."""
+    by_row: dict[int, list[tuple[int, float]]] = {}
+    for r, col, target in cells:
+        by_row.setdefault(int(r), []).append((int(col), float(target)))
+    out: list[CellOutcome] = []
+    for r, items in by_row.items():
+        for k in range(0, len(items), 64):  # at most 64 cells per call
+            chunk = items[k:k + 64]
+            if should_stop is not None and should_stop():
+                return out
+            out.extend(_onboard_chunk(c, r, chunk, s, curves, class_v, on_cell, should_stop,
+                                      budget_s))
+    return out
+
+
+def _onboard_chunk(c, r, chunk, s, curves, class_v, on_cell, should_stop, budget_s):
+    cols = [col for col, _ in chunk]
+    levels = [(t - s.lo_s) / (s.hi_s - s.lo_s) for _, t in chunk]
+    starts_up = [min(curves.start(lv, 1, s.v_start), s.v_max) for lv in levels]
+    starts_down = [min(curves.start(lv, -1, s.v_start), s.v_max) for lv in levels]
+    m = len(chunk)
+    state = [[0.0] * m for _ in range(8)]  # g, n, d, a, lu, ld, st, mv
+    first = 1
+    results: list[tuple[float, ...]] = []
+    while True:
+        results = c.program_row_onboard(
+            r, cols, [t * s.read_v for _, t in chunk], starts_up, starts_down, state,
+            (s.tol_s * s.read_v, s.v_step, s.v_max, s.max_pulses, class_v, budget_s, first),
+            s.read_v, s.nplc, s.width_s,
+        )
+        first = 0
+        state = [[res[j] for res in results] for j in (0, 1, 3, 4, 5, 6, 7, 8)]
+        state[3] = [min(v, s.v_max) for v in state[3]]  # a finished cell's step past vmax
+        if all(res[2] != 9 for res in results) or (should_stop is not None and should_stop()):
+            break
+    out = []
+    for (col, target), res in zip(chunk, results, strict=True):
+        g_a, n, code, _d, _a, lu, ld, _st, _moved = res
+        g = g_a / s.read_v
+        level = (g - s.lo_s) / (s.hi_s - s.lo_s)
+        for direction, volts in ((1, lu), (-1, ld)):
+            if volts > 0:
+                curves.learn(direction, level, volts)
+        code = int(code)
+        reason = "" if code == 0 else (
+            "stopped before it converged" if code == 9
+            else _CODES[code].format(n=int(n), vmax=s.v_max))
+        outcome = CellOutcome(r, col, target, g, int(n), code == 0, reason)
+        out.append(outcome)
+        if on_cell is not None:
+            on_cell(outcome)
+    return out

@@ -250,3 +250,153 @@ def acquire_multi(
     )
     values = read_indefinite_block(smu, count * 2 * k, "<f8").reshape(count, k, 2)
     return values[:, :, 0].copy(), values[:, :, 1].copy()
+
+
+# --------------------------------------------------------------- a word line programmed on board
+#: Row-parallel write-verify of the cells of one word line, run by the SMU itself: verify
+#: readings on channel a through the matrix (node ``nd``); per iteration the unconverged cells
+#: are grouped by polarity and amplitude class, the generator's output 1 (program, normal
+#: polarity, low level 0 V) and output 2 (erase, inverted, high level 0 V) are set over
+#: TSP-Net (``host``/``port``: the generator on the LAN) and fired by one ``*TRG`` per class
+#: pair with just the class's bit lines routed, and the pulsed cells are verified. The rule per
+#: cell is that of :class:`ftjlab.writeverify.CellRule`; all amplitudes stay <= ``vmax``.
+#: State in and out (so a row can continue in a second call after ``budget`` seconds):
+#: readings ``g`` (A), pulses ``n``, direction ``d``, amplitude ``a``, last moving amplitudes
+#: ``lu``/``ld``, ``st`` pulses without movement, ``mv`` moved ever. Prints per cell
+#: ``g,n,code,d,a,lu,ld,st,mv`` (code 0 converged, 1 no convergence in ``maxp`` pulses,
+#: 2 not reachable, 3 stuck, 9 unfinished), cells separated by ``;``.
+ROW_PROGRAM_NAME = "ftjrowwv"
+ROW_PROGRAM_SOURCE = (
+    "function ftjrowwv(nd, host, port, gate, rd, p1, p2, tg, su, sd, g, n, d, a, lu, ld, st, "
+    "mv, prm) "
+    "local tol, vstep, vmax, maxp, cls, budget, first = "
+    "prm[1], prm[2], prm[3], prm[4], prm[5], prm[6], prm[7] "
+    "local m = table.getn(rd) local ch = node[nd].channel local code = {} local ap = {} "
+    "for i = 1, m do code[i] = -1 ap[i] = 0 end "
+    "timer.reset() smua.measure.count = 1 "
+    "ch.connectrule = ch.BREAK_BEFORE_MAKE "
+    "if first == 1 then for i = 1, m do "
+    'ch.exclusiveclose(gate .. "," .. rd[i]) g[i] = smua.measure.i() '
+    "ch.connectrule = ch.OFF end ch.connectrule = ch.BREAK_BEFORE_MAKE end "
+    "local pg = tspnet.connect(host, port) local h1 = -1 local l2 = 1 "
+    "while true do "
+    "local act = {} local na = 0 "
+    "for i = 1, m do if code[i] < 0 then "
+    "if math.abs(g[i] - tg[i]) <= tol then code[i] = 0 "
+    "elseif n[i] >= maxp then code[i] = 1 "
+    "else local want = 1 if g[i] > tg[i] then want = -1 end "
+    "if want ~= d[i] then local known = lu[i] if want < 0 then known = ld[i] end "
+    "if known > 0 then a[i] = known - vstep elseif want > 0 then a[i] = su[i] "
+    "else a[i] = sd[i] end d[i] = want st[i] = 0 "
+    "else a[i] = a[i] + vstep * (1 + math.min(st[i], 3)) end "
+    "if a[i] > vmax then if mv[i] == 1 then code[i] = 2 else code[i] = 3 end "
+    "else ap[i] = math.max(math.floor(a[i] / cls + 1e-9) * cls, cls) "
+    "na = na + 1 act[na] = i end end end end "
+    "if na == 0 then break end "
+    "if timer.measure.t() > budget then for k = 1, na do code[act[k]] = 9 end break end "
+    "local ups = {} local dns = {} local nu = 0 local nw = 0 "
+    "for k = 1, na do local i = act[k] local new = true "
+    "if d[i] > 0 then for c = 1, nu do if ups[c] == ap[i] then new = false end end "
+    "if new then nu = nu + 1 ups[nu] = ap[i] end "
+    "else for c = 1, nw do if dns[c] == ap[i] then new = false end end "
+    "if new then nw = nw + 1 dns[nw] = ap[i] end end end "
+    "table.sort(ups) table.sort(dns) "
+    "for c = 1, math.max(nu, nw) do local pts = {} local np = 0 "
+    "for k = 1, na do local i = act[k] "
+    "if d[i] > 0 and c <= nu and ap[i] == ups[c] then np = np + 1 pts[np] = p1[i] end "
+    "if d[i] < 0 and c <= nw and ap[i] == dns[c] then np = np + 1 pts[np] = p2[i] end end "
+    "if c <= nu and ups[c] ~= h1 then "
+    'tspnet.write(pg, string.format(":VOLT1:HIGH %.4f", ups[c])) h1 = ups[c] end '
+    "if c <= nw and -dns[c] ~= l2 then "
+    'tspnet.write(pg, string.format(":VOLT2:LOW %.4f", -dns[c])) l2 = -dns[c] end '
+    'ch.exclusiveclose(gate .. "," .. table.concat(pts, ",")) '
+    'tspnet.write(pg, "*TRG;*OPC?") tspnet.read(pg) end '
+    "for k = 1, na do local i = act[k] "
+    'ch.exclusiveclose(gate .. "," .. rd[i]) local gn = smua.measure.i() '
+    "ch.connectrule = ch.OFF n[i] = n[i] + 1 "
+    "if math.abs(gn - g[i]) > 0.3 * tol then "
+    "if d[i] > 0 then lu[i] = ap[i] else ld[i] = ap[i] end mv[i] = 1 st[i] = 0 "
+    "else st[i] = st[i] + 1 end g[i] = gn end "
+    "ch.connectrule = ch.BREAK_BEFORE_MAKE end "
+    "tspnet.disconnect(pg) local out = {} "
+    "for i = 1, m do out[i] = string.format(\"%.9e,%d,%d,%d,%.4f,%.4f,%.4f,%d,%d\", "
+    "g[i], n[i], code[i], d[i], a[i], lu[i], ld[i], st[i], mv[i]) end "
+    'print(table.concat(out, ";")) '
+    "end"
+)
+_HOST = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
+def _numbers_ok(items: Any, m: int, lo: float, hi: float) -> bool:
+    return (isinstance(items, tuple) and len(items) == m
+            and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                    and lo <= x <= hi for x in items))
+
+
+def _check_row_program(guard: SafetyGuard, args: tuple[Any, ...]) -> None:
+    """Rule of ``ftjrowwv``: literal tables of the row's crosspoints and numbers, every
+    amplitude bounded by ``vmax`` and ``vmax`` by the program limit, the routes allowed."""
+    call = f"{ROW_PROGRAM_NAME}(...)"
+    if len(args) != 19:
+        raise guard.refuse(call, "ftjrowwv takes 19 arguments")
+    nd, host, port, gate, rd, p1, p2, tg, su, sd, g, n, d, a, lu, ld, st, mv, prm = args
+    if not (isinstance(nd, (int, float)) and float(nd).is_integer() and 2 <= nd <= 64):
+        raise guard.refuse(call, f"node must be 2..64, got {nd!r}")
+    if not (isinstance(host, str) and _HOST.fullmatch(host)):
+        raise guard.refuse(call, f"not a host name: {host!r}")
+    if not (isinstance(port, (int, float)) and float(port).is_integer() and 0 <= port <= 65535):
+        raise guard.refuse(call, f"port must be 0..65535, got {port!r}")
+    if not (isinstance(gate, str) and _XP_LIST.fullmatch(gate)):
+        raise guard.refuse(call, f"gate: not a crosspoint list: {gate!r}")
+    m = len(rd) if isinstance(rd, tuple) else 0
+    for name, items in (("read", rd), ("program", p1), ("erase", p2)):
+        if not (isinstance(items, tuple) and 1 <= len(items) == m <= 64
+                and all(isinstance(x, str) and _XP_LIST.fullmatch(x) and "," not in x
+                        for x in items)):
+            raise guard.refuse(call, f"{name} crosspoints: one per cell, 1..64 cells")
+    if not (isinstance(prm, tuple) and len(prm) == 7
+            and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in prm)):
+        raise guard.refuse(call, "prm must be 7 numbers")
+    tol, vstep, vmax, maxp, cls, budget, first = prm
+    guard.limits.check_voltage("program", vmax)
+    if not (tol > 0 and 0 < vstep <= 1 and vmax > 0 and 1 <= maxp <= 1000 and 0 < cls <= 1
+            and 0 <= budget <= 10 and first in (0, 1)):
+        raise guard.refuse(call, f"settings out of range: {prm!r}")
+    for name, items, lo, hi in (("targets", tg, -1e-3, 1e-3), ("start up", su, 0.0, vmax),
+                                ("start down", sd, 0.0, vmax), ("readings", g, -1.0, 1.0),
+                                ("pulses", n, 0, 1000), ("directions", d, -1, 1),
+                                ("amplitudes", a, 0.0, vmax), ("moved up", lu, 0.0, vmax),
+                                ("moved down", ld, 0.0, vmax), ("still", st, 0, 1000),
+                                ("moved", mv, 0, 1)):
+        if not _numbers_ok(items, m, lo, hi):
+            raise guard.refuse(call, f"{name}: {m} numbers in [{lo:g}, {hi:g}]")
+    guard.check_route(",".join((gate, *rd)))
+    # a pulse step routes each pulsed cell's bit line to output 1 or to output 2, never both
+    guard.check_route(",".join((gate, *p1)))
+    guard.check_route(",".join((gate, *p2)))
+
+
+ROW_PROGRAM = register_script(ROW_PROGRAM_NAME, ROW_PROGRAM_SOURCE, _check_row_program,
+                              model="2636B")
+
+
+def _lua_numbers(items: Sequence[float]) -> str:
+    return "{" + ",".join(f"{float(x):.10g}" for x in items) + "}"
+
+
+def program_row(
+    smu: Any, node: int, host: str, port: int, gate: str, reads: Sequence[str],
+    programs: Sequence[str], erases: Sequence[str], targets_a: Sequence[float],
+    starts_up: Sequence[float], starts_down: Sequence[float], state: Sequence[Sequence[float]],
+    settings: Sequence[float],
+) -> list[tuple[float, ...]]:
+    """Run ``ftjrowwv`` once: one message, one reply; returns per cell
+    ``(g_a, pulses, code, direction, amplitude, moved_up, moved_down, still, moved)``."""
+    _upload(smu, ROW_PROGRAM_SOURCE, "_ftj_row_loaded")
+    tables = ", ".join(_lua_numbers(t) for t in (targets_a, starts_up, starts_down, *state))
+    reply = smu.ask(
+        f'{ROW_PROGRAM_NAME}({int(node)}, "{host}", {int(port)}, "{gate}", '
+        f"{_lua_strings(reads)}, {_lua_strings(programs)}, {_lua_strings(erases)}, "
+        f"{tables}, {_lua_numbers(settings)})"
+    )
+    return [tuple(float(v) for v in cell.split(",")) for cell in reply.strip().split(";")]

@@ -106,6 +106,9 @@ class Bench:
         self.relay_settle_s = float(relay_settle_s)
         self.lock = threading.RLock()
         self.warnings: list[str] = []
+        #: the bench's LAN as the instruments' own TSP-Net sees it: address -> emulator
+        #: (instrument names; "host:port" of a sim-server)
+        self.lan: dict[str, Any] = {}
         self._drives: dict[str, _Drive] = {}
         self._closed: set[Crosspoint] = set()
         self._points = frozenset(

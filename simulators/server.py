@@ -55,6 +55,9 @@ class SimServer:
         try:
             for name, emulator in self.emulators.items():
                 self.servers[name] = InstrumentServer(emulator, host, ports.get(name, 0), name)
+                # what an instrument's own TSP-Net reaches at that socket (the emulator,
+                # without the served connection's fault injection)
+                self.bench.lan[f"{host}:{self.servers[name].port}"] = emulators[name]
         except OSError:
             self.stop()
             raise

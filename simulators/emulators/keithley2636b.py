@@ -511,6 +511,9 @@ class Keithley2636B(TSPEmulator):
         self.smub = SMU(self, "b")
         super()._install(g)
         g.smua, g.smub = self.smua, self.smub
+        from .tspnet import TSPNet
+
+        g.tspnet = TSPNet(self.bench)
 
     def _make_status(self) -> Status:
         def limits(smu: SMU) -> int:

@@ -16,6 +16,7 @@ import safety_fuzz as fz
 from ftjlab.instruments.keithley2636b_scripts import (
     MULTI_ACQUIRE_SOURCE,
     MULTI_SEQUENCE_SOURCE,
+    ROW_PROGRAM_SOURCE,
     SEQUENCE_SOURCE,
 )
 
@@ -51,10 +52,14 @@ def _lua(items: list[str]) -> str:
     return "{" + ",".join(f'"{x}"' for x in items) + "}"
 
 
+def _nums(rng: np.random.Generator, lo: float, hi: float, m: int) -> str:
+    return "{" + ",".join(f"{v:.4g}" for v in rng.uniform(lo, hi, m)) + "}"
+
+
 def _forms(rng: np.random.Generator, n: int, node: int) -> list[str]:
     forms = []
     for _ in range(n):
-        kind = rng.integers(0, 6)
+        kind = rng.integers(0, 7)
         gates = [_xps(rng, int(rng.integers(1, 4))) for _ in range(int(rng.integers(1, 3)))]
         bls = [_xp(rng) for _ in range(int(rng.integers(1, 5)))]
         nd = int(rng.choice([node, node, 1, 2, 3, 65, 0]))
@@ -81,8 +86,23 @@ def _forms(rng: np.random.Generator, n: int, node: int) -> list[str]:
                 "ftjseq = nil",
                 f"local f = ftjseq f({node}, {_lua(gates)}, {_lua(bls)})",
             ])))
-        else:  # a redefinition with another body
+        elif kind == 5:  # a redefinition with another body
             forms.append(SEQUENCE_SOURCE.replace("smua.measure.i", "smub.measure.i"))
+        else:  # the on-board row program with random routes, targets and settings
+            m = int(rng.integers(1, 4))
+            rd = [f"{rng.integers(4, 7)}{rng.choice(list('AC'))}{rng.integers(1, 13):02d}"
+                  for _ in range(m)]
+            p1 = [x[0] + str(rng.choice(list("CDA"))) + x[2:] for x in rd]
+            p2 = [x[0] + str(rng.choice(list("DCB"))) + x[2:] for x in rd]
+            vmax = float(rng.choice([3.0, 4.4, 4.6, 9.0]))
+            zeros = "{" + ",".join(["0"] * m) + "}"
+            gate = str(rng.choice(["1B01", "1B02,1B03", "4B01", "1A01"]))
+            forms.append(
+                f'ftjrowwv({node}, "pg", 0, "{gate}", {_lua(rd)}, {_lua(p1)}, {_lua(p2)}, '
+                f"{_nums(rng, 0, 3e-8, m)}, {_nums(rng, 1, vmax * 1.2, m)}, "
+                f"{_nums(rng, 1, vmax, m)}, "
+                + ", ".join([zeros] * 8)
+                + f", {{2e-10, 0.05, {vmax}, 5, 0.05, 0.05, 1}})")
     return forms
 
 
@@ -91,8 +111,12 @@ def _fuzz(bench: str | None, n: int, seed: int) -> None:
     try:
         c = ArrayController(session)
         c.read_cells(0, [0, 1, 2], 0.2, 0.01)  # gate on, read channels biased, scripts loaded
+        for k, volts in ((1, 2.0), (2, -2.0)):  # both generator outputs on: pulses land
+            c._outs[k].pulses(volts, 1e-6, 4e-6)
+            c._outs[k].on()
         smu = c.read.driver
-        for source in (SEQUENCE_SOURCE, MULTI_SEQUENCE_SOURCE, MULTI_ACQUIRE_SOURCE):
+        for source in (SEQUENCE_SOURCE, MULTI_SEQUENCE_SOURCE, MULTI_ACQUIRE_SOURCE,
+                       ROW_PROGRAM_SOURCE):
             smu.write(source)
         judge = _judge(session)
         rng = np.random.default_rng(seed)

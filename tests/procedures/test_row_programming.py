@@ -21,7 +21,7 @@ def _targets(c: ArrayController) -> np.ndarray:
     return t
 
 
-def _program(parallel: bool):
+def _program(mode: str):
     session = BenchSession.open(seed=SEED)
     try:
         c = ArrayController(session)
@@ -39,7 +39,9 @@ def _program(parallel: bool):
 
         session.sim.pulse = spy
         with Meter(session) as meter:
-            report = c.write_verify(targets, 0.02, parallel=parallel)
+            report = c.write_verify(targets, 0.02, parallel=mode != "serial",
+                                    onboard=mode == "onboard")
+            assert mode != "onboard" or c.onboard_rows
         after = session.sim.array.switched_fraction().copy()
         return report, meter.result, pulses_seen, before, after
     finally:
@@ -47,12 +49,15 @@ def _program(parallel: bool):
 
 
 @pytest.fixture(scope="module")
-def both():
-    return _program(True), _program(False)
+def runs():
+    return {mode: _program(mode) for mode in ("onboard", "host", "serial")}
 
 
-def test_row_parallel_matches_the_cell_serial_result(both):
-    (par, acc_par, *_), (ser, acc_ser, *_) = both
+@pytest.mark.parametrize("mode", ["onboard", "host"])
+def test_row_parallel_matches_the_cell_serial_result(runs, mode):
+    """Row-parallel, its loop on the SMU (onboard) or driven from here (host), against the
+    cell-serial algorithm on the same seeded array."""
+    (par, acc_par, *_), (ser, acc_ser, *_) = runs[mode], runs["serial"]
     n = int(np.isfinite(par.targets_s).sum())
     # both meet the figures on the same seeded array
     for report in (par, ser):
@@ -69,10 +74,13 @@ def test_row_parallel_matches_the_cell_serial_result(both):
     # the row schedule takes much less instrument time and far fewer round trips
     assert acc_par.instrument_s < 0.75 * acc_ser.instrument_s
     assert acc_par.round_trips < 0.5 * acc_ser.round_trips
+    if mode == "onboard":  # one message and one reply per word line and budget
+        assert acc_par.round_trips < 0.02 * acc_ser.round_trips
 
 
-def test_pulses_reach_only_cells_of_the_row_that_still_needed_one(both):
-    (par, _, seen, before, after), _ = both
+@pytest.mark.parametrize("mode", ["onboard", "host"])
+def test_pulses_reach_only_cells_of_the_row_that_still_needed_one(runs, mode):
+    par, _, seen, before, after = runs[mode]
     assert seen, "no pulse reached the array"
     for rows, _bls in seen:
         assert len(rows) == 1 and rows[0] < ROWS  # one word line at a time
