@@ -15,6 +15,8 @@ import importlib
 import importlib.util
 import sys
 import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -35,3 +37,23 @@ def defer(name: str) -> None:
     if name in sys.modules or importlib.util.find_spec(name) is None:
         return
     sys.modules[name] = _Deferred(name)
+
+
+@contextmanager
+def hidden(*names: str) -> Iterator[None]:
+    """Inside the block, optional packages ``names`` look uninstalled to ``find_spec`` and
+    ``import`` (a ``None`` entry in ``sys.modules``), unless already imported.
+
+    pint (imported by ``pymeasure.experiment``) probes for dask with ``find_spec`` and then
+    imports ``dask.base`` (~0.3 s) for dask-array support ftjlab does not use; dask is
+    installed for the campaign scheduler. Afterwards the names import normally again.
+    """
+    hid = [n for n in names if n not in sys.modules]
+    for n in hid:
+        sys.modules[n] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for n in hid:
+            if sys.modules.get(n, 0) is None:
+                del sys.modules[n]

@@ -17,11 +17,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ftjlab._lazy import defer
+from ftjlab._lazy import defer, hidden
 
 defer("pandas")  # pymeasure.experiment imports it for CSV results, which ftjlab does not use
-from pymeasure.experiment import Procedure  # noqa: E402
-from pymeasure.experiment.parameters import Parameter  # noqa: E402
+with hidden("dask"):  # pint probes for it (0.3 s); no pint quantity here is a dask array
+    from pymeasure.experiment import Procedure
+    from pymeasure.experiment.parameters import Parameter
 
 from ftjlab.errors import BadInput  # noqa: E402
 from ftjlab.store import StreamSpec  # noqa: E402

@@ -9,21 +9,41 @@ Set ``FTJLAB_NUMBA=0`` to use numpy only.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import numpy as np
 
-try:  # numba is a dependency, but the simulator must still run where it cannot load
-    if os.environ.get("FTJLAB_NUMBA", "1") == "0":
-        raise ImportError("disabled by FTJLAB_NUMBA=0")
-    from numba import njit
+# numba is a dependency, but the simulator must still run where it cannot load. Importing it
+# costs ~0.5 s, so it is loaded (and the kernels compiled or read from the cache) on the
+# first call of a kernel, not when the simulator is imported.
+AVAILABLE = (
+    os.environ.get("FTJLAB_NUMBA", "1") != "0" and importlib.util.find_spec("numba") is not None
+)
 
-    AVAILABLE = True
-except ImportError:  # pragma: no cover - exercised only without numba
-    AVAILABLE = False
 
-    def njit(*args, **kwargs):  # a stand-in decorator that does nothing
-        return (lambda f: f) if not args or not callable(args[0]) else args[0]
+def njit(cache: bool = True):
+    """Compile the decorated function with numba on its first call (plain Python without
+    numba)."""
+
+    def wrap(func):
+        compiled = None
+
+        def call(*args):
+            nonlocal compiled
+            if compiled is None:
+                if AVAILABLE:
+                    from numba import njit as numba_njit
+
+                    compiled = numba_njit(cache=cache)(func)
+                else:  # pragma: no cover - exercised only without numba
+                    compiled = func
+            return compiled(*args)
+
+        call.__name__, call.__doc__, call.py_func = func.__name__, func.__doc__, func
+        return call
+
+    return wrap
 
 
 @njit(cache=True)

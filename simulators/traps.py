@@ -74,6 +74,11 @@ class TraceWindow:
         return self.n * self.interval_s
 
 
+# Below these sizes the default engine of simulate_traps is numpy (no numba load).
+_NUMPY_EVENTS = 20_000
+_NUMPY_READINGS = 200_000
+
+
 def simulate_traps(
     state0: np.ndarray,
     lam_c: np.ndarray,
@@ -110,12 +115,12 @@ def simulate_traps(
     n, dt, ap = int(window.n), float(window.interval_s), float(window.aperture_s)
     if not 0 < ap <= dt:
         raise ValueError(f"aperture {ap!r} s must be > 0 and <= the interval {dt!r} s")
-    engine = engine or ("numba" if _kernels.AVAILABLE else "numpy")
     n_groups = base.size
     t_end = n * dt
     state0 = np.asarray(state0, dtype=bool)
     start_level = base + np.bincount(group, weights=weight * state0, minlength=n_groups)
     state_end = state0.copy()
+    expected = 0.0
     if state0.size:
         mean_dwell = 0.5 * (1.0 / lam_c + 1.0 / lam_e)
         expected = float(np.sum(t_end / mean_dwell))
@@ -124,6 +129,11 @@ def simulate_traps(
                 f"trap kinetics would need ~{expected:.3g} events in this window "
                 f"(limit {max_events:.3g}): time constants far below the aperture"
             )
+    if engine is None:
+        # Small windows: numpy is done before numba (~0.5 s to load) would be; both engines
+        # give the same readings from the same draws, so the choice changes only the speed.
+        small = expected < _NUMPY_EVENTS and n * n_groups < _NUMPY_READINGS
+        engine = "numba" if _kernels.AVAILABLE and not small else "numpy"
     if engine == "numba":
         d = np.zeros((n_groups, n + 1))
         idx = np.arange(state0.size)
