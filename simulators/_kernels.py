@@ -106,3 +106,93 @@ def readings(d, start, sigma, noise_idx, table, out):
                 out[g, k] = level + sigma[g] * table[noise_idx[base + k]]
             else:
                 out[g, k] = level
+
+
+@njit(cache=True)
+def trap_chains(
+    ids, state, next_t, cell, lam_bound, lam_idle, t_to, accept_scale, capture_slope,
+    ws, step, row_on, col_volts, n_cols, emission_slope, exps, unif, f_ids, f_t, f_sign,
+):
+    """Fire every event of traps ``ids`` up to ``t_to``, one trap after the other (traps are
+    independent given the bias schedule). An empty trap's event is a candidate at its bound
+    rate ``lam_bound``, accepted with ``accept_scale * exp(V / capture_slope)`` (V = its
+    cell's bias then); a filled trap's event is its emission, drawn by integrating its
+    piecewise-constant rate (``lam_idle * exp(-V / emission_slope)``) over the reads of the
+    window (``row_on`` (reads, rows), read k = ``[ws + k*step, +step)``; no reads: idle).
+    ``state``/``next_t`` are updated in place; flips go to ``f_*``. Draws come from ``exps``
+    and ``unif``; returns (flips written, traps finished): stops early, with every array
+    consistent, when the draws or the flip buffer run low."""
+    n_reads = row_on.shape[0]
+    w_end = ws + n_reads * step
+    ne = 0
+    nu = 0
+    nf = 0
+    cap = f_ids.size
+    done = 0
+    for i in range(ids.size):
+        tr = ids[i]
+        c = cell[tr]
+        row = c // n_cols
+        v_col = col_volts[c % n_cols]
+        onf = np.exp(-v_col / emission_slope)
+        lam_e = lam_idle[i]
+        lam_b = lam_bound[i]
+        while next_t[tr] <= t_to:
+            if ne + 2 > exps.size or nu + 1 > unif.size or nf + 2 > cap:
+                return nf, done
+            t = next_t[tr]
+            if state[tr]:
+                state[tr] = False
+                f_ids[nf] = tr
+                f_t[nf] = t
+                f_sign[nf] = -1.0
+                nf += 1
+                next_t[tr] = t + exps[ne] / lam_b
+                ne += 1
+                continue
+            v = 0.0
+            if n_reads > 0 and t >= ws and t < w_end:
+                k = int((t - ws) / step)
+                if k > n_reads - 1:
+                    k = n_reads - 1
+                if row_on[k, row]:
+                    v = v_col
+            u = unif[nu]
+            nu += 1
+            if u >= accept_scale * np.exp(v / capture_slope):
+                next_t[tr] = t + exps[ne] / lam_b
+                ne += 1
+                continue
+            state[tr] = True
+            f_ids[nf] = tr
+            f_t[nf] = t
+            f_sign[nf] = 1.0
+            nf += 1
+            # emission time: integrate the hazard read by read until it reaches the draw
+            left = exps[ne]
+            ne += 1
+            cur = t
+            while True:
+                if n_reads == 0 or cur >= w_end:
+                    cur = cur + left / lam_e
+                    break
+                if cur < ws:
+                    seg_end = ws
+                    rate = lam_e
+                else:
+                    k = int((cur - ws) / step)
+                    if k > n_reads - 1:
+                        k = n_reads - 1
+                    seg_end = ws + (k + 1) * step
+                    if seg_end <= cur:  # rounding at a read boundary
+                        seg_end = ws + (k + 2) * step if k + 1 < n_reads else w_end
+                    rate = lam_e * onf if row_on[k, row] else lam_e
+                h = rate * (seg_end - cur)
+                if left < h:
+                    cur = cur + left / rate
+                    break
+                left -= h
+                cur = seg_end
+            next_t[tr] = cur
+        done = i + 1
+    return nf, done

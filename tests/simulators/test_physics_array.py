@@ -246,6 +246,8 @@ def test_same_seed_gives_bit_identical_results():
 def test_virtual_clock_advances_with_the_work_and_never_sleeps():
     import time
 
+    import numba  # noqa: F401  (the simulator loads it on a kernel's first call: not timed here)
+
     clock = VirtualClock()
     array = FTJArray(ArrayParams(rows=8, cols=8), np.random.default_rng(9), clock)
     wall = time.perf_counter()
