@@ -58,6 +58,7 @@ class Routing:
         self.closed: frozenset[str] | None = None  # None: not known (nothing checked yet)
         self._roles: dict[str, Callable[[], str]] = {}
         self._expanded: dict[str, frozenset[str]] = {}
+        self._items: dict[str, frozenset[str]] = {}
         self._wired: dict[str, tuple[str | None, str | None, str | None]] = {}
 
     # ------------------------------------------------------------------ wiring
@@ -74,6 +75,18 @@ class Routing:
         known = self._expanded.get(channels)
         if known is not None:
             return known
+        pieces = channels.split(",") if ";" not in channels else []
+        if len(pieces) > 1 and all(p.strip() for p in pieces):
+            # a list is the union of its items: expand item by item (each cached), so a new
+            # combination of known lines (a VMM bit plane, a row's bit lines) costs no parse
+            try:
+                items = frozenset().union(*(self._expand_item(p.strip()) for p in pieces))
+            except RoutingError:
+                pass  # parse the whole list below, for the message that names it
+            else:
+                if len(self._expanded) < 4096:
+                    self._expanded[channels] = items
+                return items
         try:
             parsed = parse_channel_list(channels, self.geometry)
         except ChannelSpecifierError as exc:
@@ -82,6 +95,18 @@ class Routing:
         if len(self._expanded) < 4096:
             self._expanded[channels] = items
         return items
+
+    def _expand_item(self, item: str) -> frozenset[str]:
+        known = self._items.get(item)
+        if known is None:
+            try:
+                parsed = parse_channel_list(item, self.geometry)
+            except ChannelSpecifierError as exc:
+                raise RoutingError(f"invalid channel list {item!r}: {exc}") from None
+            known = frozenset(str(cp) for cp in parsed.expand(self.geometry))
+            if len(self._items) < 65536:
+                self._items[item] = known
+        return known
 
     # ------------------------------------------------------------------ rules
     def _role(self, terminal: str, roles: Mapping[str, str] | None = None) -> str | None:
