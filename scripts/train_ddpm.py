@@ -33,14 +33,14 @@ from ftjlab.vae.datasets import mnist_digits  # noqa: E402
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--components", type=int, default=256)
-    ap.add_argument("--hidden", type=int, default=768)
+    ap.add_argument("--components", type=int, default=64)
+    ap.add_argument("--hidden", type=int, default=512)
     ap.add_argument("--layers", type=int, default=3, help="hidden layers")
     ap.add_argument("--emb", type=int, default=64, help="time-embedding size")
     ap.add_argument("--steps", type=int, default=100, help="diffusion steps T")
     ap.add_argument("--beta-start", type=float, default=1e-3)
     ap.add_argument("--beta-end", type=float, default=0.2)
-    ap.add_argument("--epochs", type=int, default=250)
+    ap.add_argument("--epochs", type=int, default=300)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--ema", type=float, default=0.999)
