@@ -152,7 +152,16 @@ class WaferMapView(QWidget):
         self.timer = QTimer(self)
         self.timer.setInterval(int(self.REFRESH_S * 1000))
         self.timer.timeout.connect(self._tick)
+
+    def showEvent(self, event: Any) -> None:
+        """Follow the folder while shown."""
         self.timer.start()
+        super().showEvent(event)
+
+    def hideEvent(self, event: Any) -> None:
+        """Stop following it when hidden (and before the widget goes away)."""
+        self.timer.stop()
+        super().hideEvent(event)
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Campaign folder", self.path.text())
