@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from switching_physics import Cells
+from switching_physics import ANCHORS, Cells
 
 from ftjlab.switching.engine import Calibration, calibration_from_trials
-from ftjlab.switching.nls import schedule_p
-
-#: a short DDPM-like schedule; its p_t lie between the calibration anchors
-SCHEDULE_BETAS = np.linspace(0.05, 0.4, 6)
-ANCHORS = (0.5, float(schedule_p(np.array([0.1]))[0]), float(schedule_p(np.array([0.35]))[0]))
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,9 @@ from ftjlab.simulators.params import SwitchingModel
 from ftjlab.simulators.switching import DomainArray
 
 WIDTHS_S = (1e-6, 4e-6)
+#: a short DDPM-like schedule; its p_t lie between the calibration anchors
+SCHEDULE_BETAS = np.linspace(0.05, 0.4, 6)
+ANCHORS = (0.5, float((1 - np.sqrt(1 - 0.1)) / 2), float((1 - np.sqrt(1 - 0.35)) / 2))
 
 
 class Cells:

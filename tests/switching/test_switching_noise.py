@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import SCHEDULE_BETAS
 from scipy import stats
+from switching_physics import SCHEDULE_BETAS
 
 from ftjlab.switching.nls import schedule_p
 from ftjlab.switching.noise import binomial_theory, noise_quality, unit_values
