@@ -10,6 +10,7 @@ Set ``FTJLAB_NUMBA=0`` to use numpy only.
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 
 import numpy as np
@@ -111,7 +112,7 @@ def readings(d, start, sigma, noise_idx, table, out):
 @njit(cache=True)
 def trap_chains(
     ids, state, next_t, cell, lam_bound, lam_idle, t_to, accept_scale, capture_slope,
-    ws, step, row_on, col_volts, n_cols, emission_slope, exps, unif, f_ids, f_t, f_sign,
+    ws, step, row_on, col_volts, n_cols, emission_slope, exps, unif, f_ids, f_t, f_sign, pos,
 ):
     """Fire every event of traps ``ids`` up to ``t_to``, one trap after the other (traps are
     independent given the bias schedule). An empty trap's event is a candidate at its bound
@@ -119,13 +120,14 @@ def trap_chains(
     cell's bias then); a filled trap's event is its emission, drawn by integrating its
     piecewise-constant rate (``lam_idle * exp(-V / emission_slope)``) over the reads of the
     window (``row_on`` (reads, rows), read k = ``[ws + k*step, +step)``; no reads: idle).
-    ``state``/``next_t`` are updated in place; flips go to ``f_*``. Draws come from ``exps``
-    and ``unif``; returns (flips written, traps finished): stops early, with every array
-    consistent, when the draws or the flip buffer run low."""
+    ``lam_bound``/``lam_idle`` are per trap id. ``state``/``next_t`` are updated in place;
+    flips go to ``f_*``. Draws come from ``exps`` and ``unif`` from ``pos[0]``/``pos[1]``
+    (advanced in place); returns (flips written, traps finished): stops early, with every
+    array consistent, when the draws or the flip buffer run low."""
     n_reads = row_on.shape[0]
     w_end = ws + n_reads * step
-    ne = 0
-    nu = 0
+    ne = pos[0]
+    nu = pos[1]
     nf = 0
     cap = f_ids.size
     done = 0
@@ -134,11 +136,13 @@ def trap_chains(
         c = cell[tr]
         row = c // n_cols
         v_col = col_volts[c % n_cols]
-        onf = np.exp(-v_col / emission_slope)
-        lam_e = lam_idle[i]
-        lam_b = lam_bound[i]
+        onf = math.exp(-v_col / emission_slope)
+        lam_e = lam_idle[tr]
+        lam_b = lam_bound[tr]
         while next_t[tr] <= t_to:
             if ne + 2 > exps.size or nu + 1 > unif.size or nf + 2 > cap:
+                pos[0] = ne
+                pos[1] = nu
                 return nf, done
             t = next_t[tr]
             if state[tr]:
@@ -159,7 +163,7 @@ def trap_chains(
                     v = v_col
             u = unif[nu]
             nu += 1
-            if u >= accept_scale * np.exp(v / capture_slope):
+            if u >= accept_scale * math.exp(v / capture_slope):
                 next_t[tr] = t + exps[ne] / lam_b
                 ne += 1
                 continue
@@ -195,4 +199,6 @@ def trap_chains(
                 cur = seg_end
             next_t[tr] = cur
         done = i + 1
+    pos[0] = ne
+    pos[1] = nu
     return nf, done

@@ -77,8 +77,12 @@ class TraceWindow:
 # Below these sizes the default engine of simulate_traps is numpy (no numba load).
 _NUMPY_EVENTS = 20_000
 _NUMPY_READINGS = 200_000
-# Advances expecting more events than this run trap by trap in compiled code (numba).
-_CHAIN_EVENTS = 1_000
+# Advances expecting more events than 1/2000 of the traps (they cost one pass over every
+# trap) run trap by trap: up to this many events in plain Python (the same loop, so short
+# runs do not load numba), more in compiled code (numba).
+_PY_CHAIN_EVENTS = 64
+_NO_READS = np.zeros((0, 1), dtype=bool)
+_NO_VOLTS = np.zeros(1)
 
 
 def simulate_traps(
@@ -409,6 +413,10 @@ class TrapPopulation:
         self._filled = np.flatnonzero(self.state)
         self._filled_unique = max(16, self._filled.size)
         self.time_s = start_s  # every event up to here has been fired
+        self._chain_rates = None  # (bound_v, bound rate, idle emission rate, accept scale)
+        self._draws = None  # pre-drawn exponentials and uniforms of the compiled advance
+        self._draw_pos = np.zeros(2, dtype=np.int64)
+        self._flip_buf = None
 
     # -- rates ------------------------------------------------------------------------------
     def capture_rate(self, ids: np.ndarray, volts) -> np.ndarray:
@@ -510,8 +518,11 @@ class TrapPopulation:
         if window is None and (t_to - self.time_s) * self._rate_sum > 2 * self.state.size:
             return self._jump_idle(t_to)
         expected = (t_to - self.time_s) * self._rate_sum
-        if _kernels.AVAILABLE and expected > max(_CHAIN_EVENTS, 0.05 * self.state.size):
-            return self._advance_chains(t_to, window)
+        if expected > self.state.size / 2000:
+            if expected <= _PY_CHAIN_EVENTS:
+                return self._advance_chains(t_to, window, _kernels.trap_chains.py_func)
+            if _kernels.AVAILABLE:
+                return self._advance_chains(t_to, window, _kernels.trap_chains)
         self.time_s = max(self.time_s, t_to)
         q = self.queue
         flips: list[Flips] = []
@@ -537,7 +548,7 @@ class TrapPopulation:
             np.concatenate([f.sign for f in flips]),
         )
 
-    def _advance_chains(self, t_to: float, window: BiasWindow | None) -> Flips:
+    def _advance_chains(self, t_to: float, window: BiasWindow | None, kernel) -> Flips:
         """:meth:`advance` trap by trap in compiled code: the same events (candidates at the
         bound rate thinned by the bias, emissions integrated over the reads) as the
         vectorised rounds through the queue, without a numpy pass per round."""
@@ -549,30 +560,44 @@ class TrapPopulation:
         touched = ids
         p = self.params
         if window is None:
-            ws, step, row_on, col_volts = 0.0, 1.0, np.zeros((0, 1), dtype=bool), np.zeros(1)
+            ws, step, row_on, col_volts = 0.0, 1.0, _NO_READS, _NO_VOLTS
         else:
             ws, step = float(window.start_s), float(window.step_s)
             row_on = np.ascontiguousarray(window.row_on, dtype=bool)
             col_volts = np.asarray(window.col_volts, dtype=np.float64)
-        accept_scale = float(np.exp(-self.bound_v / p.capture_slope_v))
-        lam_bound, lam_idle = self.bound_rate(ids), self.emission_rate(ids, 0.0)
-        span = t_to - float(q.next_t[ids].min())
+        rates = self._chain_rates
+        if rates is None or rates[0] != self.bound_v:
+            all_ids = np.arange(self.state.size)
+            rates = self._chain_rates = (
+                self.bound_v, self.bound_rate(all_ids), self.emission_rate(all_ids, 0.0),
+                float(np.exp(-self.bound_v / p.capture_slope_v)),
+            )
+        _, lam_bound, lam_idle, accept_scale = rates
         parts = []
         while ids.size:
-            n_draw = max(1024, 2 * ids.size + int(1.5 * span * float(lam_bound.sum())))
-            exps = self.rng.standard_exponential(n_draw)
-            unif = self.rng.random(n_draw)
-            f_ids = np.empty(n_draw, dtype=np.int64)
-            f_t, f_sign = np.empty(n_draw), np.empty(n_draw)
-            nf, done = _kernels.trap_chains(
+            if self._draws is None or self._draw_pos[0] + 64 > self._draws[0].size:
+                n_draw = max(4096, 4 * ids.size)
+                self._draws = (self.rng.standard_exponential(n_draw), self.rng.random(n_draw))
+                self._draw_pos = np.zeros(2, dtype=np.int64)
+                self._flip_buf = (np.empty(n_draw, np.int64), np.empty(n_draw), np.empty(n_draw))
+            exps, unif = self._draws
+            f_ids, f_t, f_sign = self._flip_buf
+            nf, done = kernel(
                 ids, self.state, q.next_t, self.cell, lam_bound, lam_idle, float(t_to),
                 accept_scale, float(p.capture_slope_v), ws, step, row_on, col_volts,
                 col_volts.size, float(p.emission_slope_v), exps, unif, f_ids, f_t, f_sign,
+                self._draw_pos,
             )
-            parts.append(Flips(f_ids[:nf], f_t[:nf], f_sign[:nf]))
-            ids, lam_bound, lam_idle = ids[done:], lam_bound[done:], lam_idle[done:]
+            parts.append(Flips(f_ids[:nf].copy(), f_t[:nf].copy(), f_sign[:nf].copy()))
+            ids = ids[done:]
+            if ids.size:  # ran low: fresh draws
+                self._draws = None
         self._filled = np.concatenate([self._filled, touched[self.state[touched]]])
-        q.new_epoch(t_to)  # every entry of the touched traps is stale now
+        # the touched traps' queue entries are stale now: re-enter them, or rebuild the epoch
+        if t_to >= q.epoch_end or q._pend_t.size + touched.size > max(4096, self.state.size):
+            q.new_epoch(t_to)
+        else:
+            q.push(touched, q.next_t[touched])
         if len(parts) == 1:
             return parts[0]
         return Flips(
@@ -667,6 +692,7 @@ class TrapPopulation:
 
     def set_states(self, ids: np.ndarray, states: np.ndarray, t_s: float) -> None:
         """Traps simulated explicitly until ``t_s``: store their states, schedule from ``t_s``."""
+        self._chain_rates = None  # the rates may have been changed by the caller
         if hasattr(self, "_suspended"):
             self._suspended[ids] = False
         self.state[ids] = states

@@ -8,9 +8,10 @@ from ftjlab.simulators import traps as tr
 from ftjlab.simulators.params import ArrayParams
 
 
-def _flip_stats(chains: bool, monkeypatch, seed: int):
-    monkeypatch.setattr(tr, "_CHAIN_EVENTS", 0 if chains else 10**12)
-    if not chains:
+def _flip_stats(mode: str, monkeypatch, seed: int):
+    # "compiled": numba loop; "python": the same loop in Python; "queue": numpy rounds
+    monkeypatch.setattr(tr, "_PY_CHAIN_EVENTS", 10**12 if mode == "python" else -1)
+    if mode == "queue":
         monkeypatch.setattr(tr._kernels, "AVAILABLE", False)
     params = ArrayParams(rows=8, cols=8).traps
     pop = tr.TrapPopulation(params, 64, np.random.default_rng(7), 0.0)  # the same traps
@@ -33,9 +34,10 @@ def _flip_stats(chains: bool, monkeypatch, seed: int):
     return np.array(captures), np.array(emissions), np.array(occupancy), np.array(filled)
 
 
-def test_compiled_chains_match_the_queue_rounds(monkeypatch):
-    a = _flip_stats(True, monkeypatch, 1)
-    b = _flip_stats(False, monkeypatch, 2)
+@pytest.mark.parametrize("mode", ["compiled", "python"])
+def test_trap_by_trap_advance_matches_the_queue_rounds(mode, monkeypatch):
+    a = _flip_stats(mode, monkeypatch, 1)
+    b = _flip_stats("queue", monkeypatch, 2)
     for x, y in zip(a[:3], b[:3], strict=True):
         assert np.all(x >= 0) and x.sum() > 1000 * (x.dtype.kind == "i")
         # per window counts: means agree within 5 standard errors
