@@ -19,6 +19,7 @@ Two exact simulation paths, both with cost that follows the number of state chan
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -519,10 +520,12 @@ class TrapPopulation:
             return self._jump_idle(t_to)
         expected = (t_to - self.time_s) * self._rate_sum
         if expected > self.state.size / 2000:
+            # the two loops give bit-identical results (a test checks): compiled once numba
+            # is loaded anyway or the advance is long, else Python (no numba load)
+            if _kernels.AVAILABLE and (expected > _PY_CHAIN_EVENTS or "numba" in sys.modules):
+                return self._advance_chains(t_to, window, _kernels.trap_chains)
             if expected <= _PY_CHAIN_EVENTS:
                 return self._advance_chains(t_to, window, _kernels.trap_chains.py_func)
-            if _kernels.AVAILABLE:
-                return self._advance_chains(t_to, window, _kernels.trap_chains)
         self.time_s = max(self.time_s, t_to)
         q = self.queue
         flips: list[Flips] = []
