@@ -31,6 +31,8 @@ from .aperture import ApertureHMM
 from .hmm import MEMORY_LR, FactorialHMM, TrapEstimate, one_trap_model, select_traps
 from .source import Trace, TraceStats, as_trace
 
+FEW_FLIPS = 3  # fewer captures or emissions than this in the record: the trap cannot be timed
+
 __all__ = ["RTNReport", "analyze", "store"]
 
 @dataclass
@@ -217,6 +219,13 @@ def analyze(
         report.notes.append(f"{len(unresolved)} trap(s) without significant memory from one "
                             "reading to the next: their time constants are below what this "
                             "sampling interval resolves")
+    for i, t in enumerate(report.traps):
+        if t.resolved and min(t.captures, t.emissions) < FEW_FLIPS:
+            report.warnings.append(
+                f"trap {i} flips only {t.captures:.0f} x in and {t.emissions:.0f} x out in "
+                f"the record: too few transitions to time it (its time constants are "
+                f"comparable to or longer than the {tr.n * tr.interval_s:.3g} s record; "
+                f"record longer)")
     best_k = report.n_traps
     if isinstance(m, ApertureHMM) and best_k == 1:
         report.notes.append(f"readings integrate over {100 * ap:.0f} % of the interval: the "

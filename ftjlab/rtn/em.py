@@ -224,7 +224,9 @@ def run_em(
                         set_theta(th_x)
                         s_x = e()
                         accepted = bool(np.isfinite(s_x.loglik) and s_x.loglik >= ll1)
-                    except (FloatingPointError, ValueError, np.linalg.LinAlgError):
+                    except (ArithmeticError, ValueError, np.linalg.LinAlgError):
+                        # ArithmeticError: also ZeroDivisionError/OverflowError from the
+                        # compiled kernels at a degenerate extrapolated point
                         accepted = False
                     if accepted:
                         mstep(s_x)  # stabilising EM step

@@ -40,6 +40,7 @@ from .source import Trace, as_trace
 DEFAULT_LOOKAHEAD = 4096
 MIN_MEMORY = 0.05
 MEMORY_LR = 10.83  # chi^2 (1 dof) at p = 0.001: the trap test's threshold
+VAR_FLOOR = 1e-10  # smallest read-noise variance of a fit, relative to the trace variance
 BATCHES = 8
 
 __all__ = [  # ApertureHMM: see ftjlab.rtn.aperture (also reachable from here)
@@ -137,9 +138,21 @@ class _BaseHMM:
         self.history: list[float] = []
         self.warnings: list[str] = []
         self._scale = 1.0
+        self._var_floor = 0.0
+
+    def _set_var_floor(self, st) -> None:
+        """Smallest read-noise variance a fit may reach: ``VAR_FLOOR`` x the trace's variance.
+        Without it a level can collapse onto a few readings (variance -> 0, the likelihood
+        unbounded) or an extrapolated EM step can underflow exp(log variance) to 0."""
+        self._var_floor = VAR_FLOOR * float(st.std) ** 2
 
     # ------------------------------------------------------------------ E-step
     def _fb(self, x, prior, prev, n_keep):
+        if not (np.all(self.variances > 0) and np.all(np.isfinite(self.means))
+                and np.all(np.isfinite(self.variances))):
+            # a degenerate point (an over-long extrapolated EM step): the caller rejects it
+            raise FloatingPointError("degenerate HMM parameters (zero or non-finite variance "
+                                     "or level)")
         if self.engine == "numpy":
             f = kern.forward_backward_numpy
         else:
@@ -198,6 +211,7 @@ class _BaseHMM:
         self.interval_s = tr.interval_s
         self.n_samples = st.n
         self.warnings = []
+        self._set_var_floor(st)
         if not (warm_start and self.n_iter > 0):
             self._initialise(tr, st)
             self.history = []
@@ -369,7 +383,7 @@ class GaussianHMM(_BaseHMM):
         edges = (centres[1:] + centres[:-1]) / 2
         lab = np.searchsorted(edges, sample)
         resid = sample - centres[lab]
-        var = max(float(resid.var()), 1e-6 * st.std**2)
+        var = max(float(resid.var()), 1e-6 * st.std**2, self._var_floor)
         counts = np.zeros((k, k))
         np.add.at(counts, (lab[:-1], lab[1:]), 1.0)
         counts += 1.0
@@ -401,7 +415,7 @@ class GaussianHMM(_BaseHMM):
             try:
                 res, _ = em.run_em(lambda: self._estep(tr, DEFAULT_LOOKAHEAD), self._mstep,
                                    self._theta, self._set_theta, tr.n, max_iter=screen)
-            except (FloatingPointError, ValueError, np.linalg.LinAlgError):
+            except (ArithmeticError, ValueError, np.linalg.LinAlgError):
                 continue
             if np.isfinite(res.loglik) and res.loglik > best_ll:
                 best_ll = res.loglik
@@ -422,7 +436,9 @@ class GaussianHMM(_BaseHMM):
         k = self.n_states
         nv = 1 if self.tied else k
         self.means = theta[:k] * self._scale
-        self.variances = np.broadcast_to(np.exp(theta[k : k + nv]), (k,)).copy()
+        with np.errstate(over="ignore"):  # inf variance: rejected by _fb
+            var = np.maximum(np.exp(theta[k : k + nv]), self._var_floor)
+        self.variances = np.broadcast_to(var, (k,)).copy()
         lt = np.zeros((k, k))
         lt[~np.eye(k, dtype=bool)] = theta[k + nv :]
         lt -= lt.max(axis=1, keepdims=True)
@@ -444,9 +460,10 @@ class GaussianHMM(_BaseHMM):
         self.means = s.x / g
         ss = s.x2 - 2 * self.means * s.x + self.means**2 * s.g
         if self.tied:
-            self.variances = np.full(self.n_states, max(ss.sum() / s.g.sum(), 1e-300))
+            self.variances = np.full(self.n_states,
+                                     max(ss.sum() / s.g.sum(), self._var_floor, 1e-300))
         else:
-            self.variances = np.maximum(ss / g, 1e-300)
+            self.variances = np.maximum(ss / g, max(self._var_floor, 1e-300))
         rows = s.xi.sum(axis=1, keepdims=True)
         self.trans = np.where(rows > 0, s.xi / np.maximum(rows, 1e-300), np.eye(self.n_states))
         self.start = s.g / s.g.sum()
@@ -566,7 +583,9 @@ class FactorialHMM(_BaseHMM):
         for k in range(self.n_traps - 1, -1, -1):
             t = np.kron(t, self.trap_trans[k])
         self.trans = t
-        occ = self.trap_trans[:, 0, 1] / (self.trap_trans[:, 0, 1] + self.trap_trans[:, 1, 0])
+        flips = self.trap_trans[:, 0, 1] + self.trap_trans[:, 1, 0]
+        # a trap that never flips (both probabilities 0): occupancy from nothing, take 1/2
+        occ = np.where(flips > 0, self.trap_trans[:, 0, 1] / np.maximum(flips, 1e-300), 0.5)
         p = np.prod(np.where(self._bits == 1, occ, 1 - occ), axis=1)
         self.start = p / p.sum()
 
@@ -604,7 +623,7 @@ class FactorialHMM(_BaseHMM):
         self.base, self.amplitudes = float(theta[0]), theta[1:].copy()
         means = d @ theta
         ss = s.x2 - 2 * means * s.x + means**2 * s.g
-        var = max(float(ss.sum() / s.g.sum()), 1e-300)
+        var = max(float(ss.sum() / s.g.sum()), self._var_floor, 1e-300)
         self.variances = np.full(self.n_states, var)
         # per-trap transitions from the joint expected transition counts
         for k in range(self.n_traps):
@@ -627,7 +646,7 @@ class FactorialHMM(_BaseHMM):
         k = self.n_traps
         self.base = float(theta[0] * self._scale)
         self.amplitudes = np.asarray(theta[1 : 1 + k] * self._scale, dtype=np.float64)
-        self.variances = np.full(self.n_states, math.exp(theta[1 + k]))
+        self.variances = np.full(self.n_states, max(math.exp(theta[1 + k]), self._var_floor))
         p01 = special.expit(theta[2 + k : 2 + 2 * k])
         p10 = special.expit(theta[2 + 2 * k : 2 + 3 * k])
         self.trap_trans = np.stack([np.stack([1 - p01, p01], -1), np.stack([p10, 1 - p10], -1)],

@@ -153,9 +153,15 @@ def apply(
         if se is None:
             t.ci_method = method
             continue
-        t.tau_c_ci_s = (t.tau_c_s * math.exp(-se[0]), t.tau_c_s * math.exp(se[0]))
-        t.tau_e_ci_s = (t.tau_e_s * math.exp(-se[1]), t.tau_e_s * math.exp(se[1]))
+        t.tau_c_ci_s = _log_interval(t.tau_c_s, se[0])
+        t.tau_e_ci_s = _log_interval(t.tau_e_s, se[1])
         t.amplitude_ci_a = (t.amplitude_a - se[2], t.amplitude_a + se[2])
         t.occupancy_ci = (max(0.0, t.occupancy - se[3]), min(1.0, t.occupancy + se[3]))
         t.ci_method = method
     return est
+
+
+def _log_interval(tau: float, half_width_log: float) -> tuple[float, float]:
+    """tau x exp(-/+ half width); an unbounded width (a trap barely seen) gives (0, inf)."""
+    w = min(half_width_log, 700.0)
+    return (tau * math.exp(-w), tau * math.exp(w) if w < 700.0 else math.inf)

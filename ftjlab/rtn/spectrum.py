@@ -238,7 +238,7 @@ def fit_sampled_lorentzians(f: np.ndarray, s: np.ndarray, interval_s: float,
     out = []
     white = float(r.x[-1] * scale)
     for j in range(k):
-        ts = math.exp(r.x[k + j])
+        ts = math.exp(min(max(r.x[k + j], lo_tau), hi_tau))  # as the model saw it
         fc = 1 / (2 * math.pi * ts)
         s0 = math.exp(r.x[j])
         out.append(Lorentzian(s0, fc, white, s0 * se_log[j], fc * se_log[k + j],
