@@ -440,6 +440,10 @@ class FTJArray:
             )
             j = window.read_of(flips.times)
             frac = (t0 + (j + 1) * step_s - flips.times) / step_s
+            if flat and n > 1:
+                current[:, 0] += self._flip_changes(masks, cols, cells, j, di, frac)
+                cells = None
+        if flips.ids.size and v0 != 0 and cells is not None:
             # per flipped cell u: the change it shows in slot k is the sum of its flips in
             # earlier slots plus the part of slot k after a flip in it; a slot's line sees
             # cell u if it is u's bit line and u's word line is on in that slot
@@ -457,6 +461,26 @@ class FTJArray:
                 biased[cc] & valid)
         self.clock.advance(n * step_s)
         return current[:, 0] if flat else current
+
+    def _flip_changes(self, masks, cols, cells, j, di, frac) -> np.ndarray:
+        """Per slot of a one-line-per-slot sequence, the change its bit line shows from the
+        flips (cell ``cells``, in slot ``j``, current step ``di``, ``frac`` of slot ``j``
+        after the flip): each flip counts in the later slots that read its cell's bit line
+        with its word line on, and by ``frac`` in its own slot. Sparse in (flip, slot of its
+        bit line) pairs: the same sums as the dense (slots, cells) form."""
+        n = cols.size
+        order = np.argsort(cols, kind="stable")  # slots grouped by the bit line they read
+        ptr = np.searchsorted(cols[order], np.arange(self.cols + 1))
+        rows_f, cols_f = np.divmod(cells, self.cols)
+        ok = (cols_f < self.cols) & (ptr[np.minimum(cols_f + 1, self.cols)] > ptr[cols_f])
+        start, count = ptr[cols_f], ptr[cols_f + 1] - ptr[cols_f]
+        count = np.where(ok, count, 0)
+        flip = np.repeat(np.arange(cells.size), count)
+        offs = np.arange(flip.size) - np.repeat(np.cumsum(count) - count, count)
+        slot = order[start[flip] + offs]
+        w = np.where(slot == j[flip], frac[flip], (slot > j[flip]).astype(np.float64))
+        w *= masks[slot, rows_f[flip]]
+        return np.bincount(slot, weights=di[flip] * w, minlength=n)
 
     def _prepare_fast_read(self, volts: float) -> None:
         """Whole-array reads at ``volts`` are about to run through the event queue."""
