@@ -82,6 +82,7 @@ _NUMPY_READINGS = 200_000
 # trap) run trap by trap: up to this many events in plain Python (the same loop, so short
 # runs do not load numba), more in compiled code (numba).
 _PY_CHAIN_EVENTS = 64
+_PY_CHAIN_CALLS = 500
 _NO_READS = np.zeros((0, 1), dtype=bool)
 _NO_VOLTS = np.zeros(1)
 
@@ -418,6 +419,7 @@ class TrapPopulation:
         self._draws = None  # pre-drawn exponentials and uniforms of the compiled advance
         self._draw_pos = np.zeros(2, dtype=np.int64)
         self._flip_buf = None
+        self._chain_calls = 0
 
     # -- rates ------------------------------------------------------------------------------
     def capture_rate(self, ids: np.ndarray, volts) -> np.ndarray:
@@ -521,8 +523,14 @@ class TrapPopulation:
         expected = (t_to - self.time_s) * self._rate_sum
         if expected > self.state.size / 2000:
             # the two loops give bit-identical results (a test checks): compiled once numba
-            # is loaded anyway or the advance is long, else Python (no numba load)
-            if _kernels.AVAILABLE and (expected > _PY_CHAIN_EVENTS or "numba" in sys.modules):
+            # is loaded anyway, the advance is long or the simulation runs long (many
+            # advances), else Python (a short run does not load numba)
+            self._chain_calls += 1
+            if _kernels.AVAILABLE and (
+                expected > _PY_CHAIN_EVENTS
+                or self._chain_calls > _PY_CHAIN_CALLS
+                or "numba" in sys.modules
+            ):
                 return self._advance_chains(t_to, window, _kernels.trap_chains)
             if expected <= _PY_CHAIN_EVENTS:
                 return self._advance_chains(t_to, window, _kernels.trap_chains.py_func)
