@@ -25,6 +25,9 @@ def register(sub) -> None:
                    help="switching-noise run files whose noise streams form the bank")
     p.add_argument("--max-reuse", type=arg_float(lo=1), default=10_000.0,
                    help="most uses of one bank value (default 10000); a smaller bank is refused")
+    p.add_argument("--standardise-bank", action="store_true",
+                   help="shift and scale the bank to its own mean 0 and variance 1 (a reused "
+                   "bank otherwise repeats its chance mean offset on every step)")
     p.add_argument("--calibration", metavar="RUNFILE",
                    help="switching-noise run with calibration trials (mode live)")
     p.add_argument("--live-samples", type=arg_int(lo=1, hi=100), default=1,
@@ -70,9 +73,10 @@ def run(args: argparse.Namespace) -> int:
         if mode == "software":
             res = diffuse(model, args.samples, software_noise(args.seed), mode, evaluator)
         elif mode == "bank":
-            noise = BankNoise(values, seed=args.seed)
+            noise = BankNoise(values, seed=args.seed, standardise=args.standardise_bank)
             res = diffuse(model, args.samples, noise, mode, evaluator, bank=noise)
-            res.metrics["bank"] = bank_info
+            res.metrics["bank"] = {**bank_info, "mean": noise.bank_mean, "std": noise.bank_std,
+                                   "standardised": args.standardise_bank}
         else:
             res = _live(args, model, cal, evaluator)
         out.append(res)

@@ -120,14 +120,16 @@ class SwitchingNoiseView(LiveView):
 
 
 def _digits(values: np.ndarray) -> np.ndarray | None:
-    """A 4 x 4 grid of DDPM digits sampled with ``values`` (reused in permuted order)."""
+    """A 4 x 4 grid of DDPM digits sampled with ``values`` (standardised to their own mean and
+    SD, reused in permuted order)."""
     try:
         from ftjlab.switching.ddpm import BankNoise, load_ddpm
         from ftjlab.vae.images import grid
     except ImportError:  # pragma: no cover
         return None
     model = load_ddpm()
-    images = model.sample(16, BankNoise(values, seed=0))
+    spread = values.size > 1 and float(np.std(values)) > 0
+    images = model.sample(16, BankNoise(values, seed=0, standardise=spread))
     return grid(images, cols=4).astype(np.float64)
 
 

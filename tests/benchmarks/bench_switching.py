@@ -166,7 +166,9 @@ def bench_ddpm(quick: bool) -> list[BenchResult]:
     if "bank" not in _CACHE:
         bench_noise_rate(quick)
     values, info = load_bank(_CACHE["bank"])
-    noise = BankNoise(values, seed=2)
+    raw_noise = BankNoise(values, seed=2)
+    raw = diffuse(model, n, raw_noise, "bank", ev, bank=raw_noise, precision_recall=False)
+    noise = BankNoise(values, seed=2, standardise=True)
     bank = diffuse(model, n, noise, "bank", ev, bank=noise)
     x, _ = mnist_digits()
     feats = ev.classifier.features(x)
@@ -175,7 +177,7 @@ def bench_ddpm(quick: bool) -> list[BenchResult]:
     rr = frechet_distance(*_gaussian(feats[idx[:half]]), *_gaussian(feats[idx[half:]]))
     vae = ev.evaluate(software_images(load_vae(), n, np.random.default_rng(3)),
                       precision_recall=False)
-    fs, fb = soft.metrics["fcd"], bank.metrics["fcd"]
+    fs, fb, fr = soft.metrics["fcd"], bank.metrics["fcd"], raw.metrics["fcd"]
     return [
         BenchResult("switching.ddpm_images_per_s", n / soft.seconds, 1.0, "images/s", None,
                     higher_is_better=True,
@@ -186,7 +188,10 @@ def bench_ddpm(quick: bool) -> list[BenchResult]:
                     f"P/R {bank.metrics['precision']:.3f}/{bank.metrics['recall']:.3f}), "
                     f"software {fs:.2f} (classes {soft.metrics['classes_present']}, P/R "
                     f"{soft.metrics['precision']:.3f}/{soft.metrics['recall']:.3f}); bank "
-                    f"{info['size']} values, each used {noise.reuse:.0f} times"),
+                    f"{info['size']} values (standardised: mean {noise.bank_mean:+.3f}, sd "
+                    f"{noise.bank_std:.3f}), each used {noise.reuse:.0f} times"),
+        BenchResult("switching.ddpm_fcd_raw_bank_over_software", fr, fs, "FCD ratio", None,
+                    note=f"n = {n}: the same bank as recorded (not standardised) {fr:.2f}"),
         BenchResult("switching.ddpm_fcd_over_real_halves", fs, rr, "FCD ratio", 4.0,
                     note=f"real-vs-real halves {rr:.2f}"),
         BenchResult("switching.ddpm_fcd_over_vae", fs, vae.fcd, "FCD ratio", 1.0,
