@@ -20,3 +20,18 @@ def window(qtbot, tmp_path: Path):
     assert win.session is not None, win.bench_panel.state.text()
     yield win
     win.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_widget_outlives_its_test(qapp):
+    """After each test, close every top-level widget and let Qt delete what was scheduled for
+    deletion, so a window of one test is never painted during the next test's event
+    processing (pyqtgraph items whose C++ side is gone would be painted and crash)."""
+    yield
+    import gc
+
+    from PyQt6.QtCore import QCoreApplication, QEvent
+
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+    qapp.processEvents()
+    gc.collect()

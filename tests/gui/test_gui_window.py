@@ -237,7 +237,11 @@ def test_bench_panel_disconnects_and_reconnects(qtbot, window):
                                                                           "707B"]
     assert all(table.item(r, 3).text() for r in range(3))  # IDN strings
     assert table.item(0, 4).text() == "simulated (in-process)"
-    assert panel.limits.rowCount() == 6
+    keys = [panel.limits.item(r, 0).text() for r in range(panel.limits.rowCount())]
+    bench_keys = list(dict(window.session.config.limits))
+    assert keys[: len(bench_keys)] == bench_keys  # the bench's own limits first
+    hardware = [k for k in keys if k.endswith("(instrument)")]  # then each instrument's own
+    assert any(k.startswith("smu") for k in hardware) and any(k.startswith("pg") for k in hardware)
     assert "safe" in panel.safe_state.text()
     session = window.session
     _click(qtbot, panel.disconnect_button)
