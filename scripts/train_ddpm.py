@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=400, help="diffusion steps T")
     ap.add_argument("--beta-start", type=float, default=2.5e-4)
     ap.add_argument("--beta-end", type=float, default=0.05)
-    ap.add_argument("--epochs", type=int, default=700)
+    ap.add_argument("--epochs", type=int, default=1000)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--ema", type=float, default=0.999)
