@@ -497,7 +497,9 @@ def simulator_programmer(array, **options) -> Programmer:
     return program
 
 
-def repair_targets(mapping: DecoderMapping, load: int, report: ProgramReport) -> np.ndarray:
+def repair_targets(
+    mapping: DecoderMapping, load: int, report: ProgramReport, flip_margin_steps: float = 2.0
+) -> np.ndarray:
     """Second-pass targets around cells that missed their target (stuck cells, cells whose
     G_on lies below their level); NaN where nothing changes.
 
@@ -506,7 +508,9 @@ def repair_targets(mapping: DecoderMapping, load: int, report: ProgramReport) ->
     difference, ``G_partner = G_missed -/+ d`` clipped to [level 0, G_on]; of the two
     polarities, the one with the smaller residual is kept (a stuck-ON cell goes to the side of
     its weight's sign, where its partner can be raised to match; a stuck-OFF cell to the
-    erased side). Flipping a pair updates ``tile.sign`` and retargets both columns.
+    erased side). Flipping a pair updates ``tile.sign`` and retargets both columns, so a
+    pair is flipped only where it clearly helps: when it cuts the pair's summed squared
+    residual by more than ``flip_margin_steps`` level steps squared (0: whenever it is lower).
     """
     out = np.full(mapping.array_shape, np.nan)
     lo = mapping.levels.g_lo_s
@@ -522,17 +526,18 @@ def repair_targets(mapping: DecoderMapping, load: int, report: ProgramReport) ->
         gp, gm = report.measured_s[ix_p], report.measured_s[ix_m]
         for j in pairs:
             d = t.q[:, j] * step  # wanted G+ - G- for polarity +1
-            best = None
-            for s in (1, -1):
+            options = {}
+            for s in (int(t.sign[j]), -int(t.sign[j])):  # kept polarity first
                 want = s * d
                 a = np.where(bad_p[:, j], gp[:, j], lo + np.maximum(want, 0))
                 b = np.where(bad_m[:, j], gm[:, j], lo + np.maximum(-want, 0))
                 a = np.where(bad_m[:, j] & ~bad_p[:, j], np.clip(b + want, lo, hi), a)
                 b = np.where(bad_p[:, j] & ~bad_m[:, j], np.clip(a - want, lo, hi), b)
-                cost = float(np.sum((a - b - want) ** 2)) + (0.0 if s == t.sign[j] else 1e-30)
-                if best is None or cost < best[0]:
-                    best = (cost, s, a, b)
-            _, s, a, b = best
+                options[s] = (float(np.sum((a - b - want) ** 2)), a, b)
+            keep, flip = int(t.sign[j]), -int(t.sign[j])
+            gain = options[keep][0] - options[flip][0]
+            s = flip if gain > max(flip_margin_steps * step, 0.0) ** 2 and gain > 0 else keep
+            _, a, b = options[s]
             t.sign[j] = s
             # reprogram the healthy cells whose target moved away from where they are
             move_a = ~bad_p[:, j] & (np.abs(a - gp[:, j]) > tol)

@@ -211,3 +211,22 @@ def test_repair_flips_a_pair_and_retargets_the_partner(levels):
     assert np.all(np.isnan(second[:, [1, 3]]))  # pair 1 untouched
     fixed = np.where(np.isfinite(second), second, measured)
     np.testing.assert_allclose(tile.effective_weight(fixed)[:, 0], [1.0, 0.25])
+
+
+def test_repair_keeps_a_pair_polarity_unless_flipping_clearly_helps(levels):
+    """G+ of weight (1, 0) left 8 nS (0.4 step) low: its partner, already at level 0, cannot
+    follow (0.16 step^2 of residual); a flip would cancel it but reprogram the whole pair
+    column, so the pair keeps its polarity and nothing is redone; with no margin it flips."""
+    w = np.array([[1.0, 0.5], [0.25, -0.25]])
+    for margin, sign0, redone in ((2.0, 1, 0), (0.0, -1, 3)):
+        mapping = map_decoder([w], (2, 4), levels)
+        (tile,) = mapping.tiles
+        targets = mapping.load_targets(0)  # pair 0: G+ [82, 22], G- [2, 2] nS
+        measured = targets.copy()
+        measured[1, 0] = 14 * NS
+        ok = np.ones_like(targets, dtype=bool)
+        ok[1, 0] = False
+        report = ProgramReport(targets, measured, ok, np.zeros((2, 4), int), 1 * NS)
+        second = repair_targets(mapping, 0, report, flip_margin_steps=margin)
+        assert tile.sign[0] == sign0 and tile.sign[1] == 1
+        assert int(np.isfinite(second).sum()) == redone
