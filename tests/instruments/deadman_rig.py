@@ -21,6 +21,9 @@ CASES: dict[str, list[str]] = {
     "write-verify": [],
     "rtn-acquisition": ["--set", "readings=2000000", "--set", "block=20000"],
 }
+#: procedure -> how long after the bench is energised the kill comes: a whole map takes well
+#: under a second of wall time (one script call per row), so its kill comes at once
+SETTLE_S: dict[str, float] = {"conductance-map": 0.0}
 
 
 @dataclass
@@ -48,10 +51,17 @@ def energised(server: Any) -> tuple[list[str], int]:
 
 
 def kill_mid_run(
-    server: Any, procedure: str, out_dir: str, settle_s: float = 0.3, timeout_s: float = 120.0
+    server: Any,
+    procedure: str,
+    out_dir: str,
+    settle_s: float | None = None,
+    timeout_s: float = 120.0,
 ) -> KillResult:
     """Start ``ftjlab run procedure`` against ``server``, SIGKILL it once the bench is
-    energised (+ ``settle_s``), and time until the emulators are safe again (max 5 s)."""
+    energised (+ ``settle_s``, by default the procedure's ``SETTLE_S`` or 0.3 s), and time
+    until the emulators are safe again (max 5 s)."""
+    if settle_s is None:
+        settle_s = SETTLE_S.get(procedure, 0.3)
     args = [sys.executable, "-m", "ftjlab", "run", procedure, "--out", out_dir]
     for name, resource in server.resources.items():
         args += ["--resource", f"{name}={resource}"]
