@@ -55,7 +55,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
@@ -72,20 +72,28 @@ from ..scpi import (
     repeat,
     split_outside,
 )
+from .keithley2450_buffer import ReadingBuffer
+from .keithley2450_display import (
+    MEASURE_DISPLAY_DIGITS,
+    OVERFLOW,
+    SOURCE_DISPLAY_DIGITS,
+    _b,
+    _display,
+    _frac9,
+    _g,
+)
+from .keithley2450_trigger import TriggerModel, _Model
 
 __all__ = ["READING_OVERHEAD_S", "Keithley2450", "ReadingBuffer"]
 
 #: Fixed per-reading overhead (A/D set-up, buffer write) in seconds.
 READING_OVERHEAD_S = 130e-6
-#: What an overflowed or unavailable reading reads.
-OVERFLOW = 9.9e37
 NAN_READING = 9.91e37
 CURRENT_RANGES = (1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 VOLTAGE_RANGES = (0.02, 0.2, 2.0, 20.0, 200.0)
 RESISTANCE_RANGES = (20.0, 200.0, 2e3, 2e4, 2e5, 2e6, 2e7, 2e8)
 MAX_BUFFER_STANDARD = 6_875_000
 MAX_BUFFER_COMPACT = 27_500_000
-MAX_SWEEP_POINTS_TOTAL = 100_000
 DEFAULT_BUFFERS = ("defbuffer1", "defbuffer2")
 _FUNC_CODES = {"CURR": 0, "VOLT": 1, "RES": 2}
 _UNITS = ("Amp DC", "Volt DC", "Ohm")
@@ -123,123 +131,6 @@ def _pick_range(value: float, ranges: tuple[float, ...]) -> float:
     raise ScpiError(-222)
 
 
-def _g(value: float) -> str:
-    return f"{value:.12G}"
-
-
-_COLUMNS = ("_reading", "_source", "_time", "_sstat", "_func", "_mrange", "_srange")
-
-
-class ReadingBuffer:
-    """A 2450 reading buffer: fixed capacity, fill mode ONCE or CONT, storage grown lazily.
-
-    Logical index 0 is the oldest reading held. ``REL`` times are relative to the first reading
-    stored since the last clear.
-    """
-
-    def __init__(self, name: str, capacity: int, fill_mode: str, style: str = "STAN") -> None:
-        self.name = name
-        self.style = style
-        self.fill_mode = fill_mode
-        self.capacity = int(capacity)
-        self.clear()
-
-    def clear(self) -> None:
-        """Remove all readings (capacity and fill mode stay)."""
-        size = min(self.capacity, 1024)
-        self._reading = np.empty(size)
-        self._source = np.empty(size)
-        self._time = np.empty(size)
-        self._sstat = np.zeros(size, dtype=np.uint8)
-        self._func = np.zeros(size, dtype=np.uint8)
-        self._mrange = np.zeros(size)  # measure range of each reading (for FORMatted)
-        self._srange = np.zeros(size)  # source range (for SOURFORMatted)
-        self._start = 0
-        self.count = 0
-        self.t_ref: float | None = None
-
-    def resize(self, capacity: int) -> None:
-        """Change the capacity (clears the buffer, as on the instrument)."""
-        self.capacity = int(capacity)
-        self.clear()
-
-    def _grow(self, needed: int) -> None:
-        size = len(self._reading)
-        if needed <= size:
-            return
-        new = min(self.capacity, max(needed, 2 * size))
-        for name in _COLUMNS:
-            old = getattr(self, name)
-            arr = np.zeros(new, dtype=old.dtype)
-            arr[:size] = old
-            setattr(self, name, arr)
-
-    def append(
-        self,
-        reading: np.ndarray,
-        source: np.ndarray,
-        t: np.ndarray,
-        sstat: np.ndarray,
-        func: int,
-        ranges: tuple[float, float] = (0.0, 0.0),
-    ) -> int:
-        """Store readings per the fill mode; returns how many were stored. ``ranges`` are the
-        measure and source ranges they were taken on."""
-        n = len(reading)
-        if n == 0:
-            return 0
-        if self.fill_mode == "ONCE":
-            n_store = min(n, self.capacity - self.count)
-            sl = slice(0, n_store)
-        else:
-            n_store = min(n, self.capacity)
-            sl = slice(n - n_store, n)
-        if n_store <= 0:
-            return 0
-        if self.t_ref is None:
-            self.t_ref = float(t[sl][0])
-        cols = (
-            reading[sl], source[sl], t[sl], sstat[sl], np.full(n_store, func, np.uint8),
-            np.full(n_store, ranges[0]), np.full(n_store, ranges[1]),
-        )  # fmt: skip
-        linear = min(n_store, self.capacity - self.count)
-        if linear > 0:
-            self._grow(self.count + linear)
-            a, b = self.count, self.count + linear
-            for name, col in zip(_COLUMNS, cols, strict=True):
-                getattr(self, name)[a:b] = col[:linear]
-            self.count += linear
-        rest = n_store - linear
-        if rest > 0:  # CONT and full: overwrite the oldest
-            self._grow(self.capacity)
-            idx = (self._start + np.arange(rest)) % self.capacity
-            for name, col in zip(_COLUMNS, cols, strict=True):
-                getattr(self, name)[idx] = col[linear:]
-            self._start = int((self._start + rest) % self.capacity)
-        return n_store
-
-    def _index(self, first: int, last: int) -> np.ndarray:
-        return (self._start + np.arange(first, last + 1)) % max(self.capacity, 1)
-
-    def columns(self, first: int, last: int) -> dict[str, np.ndarray]:
-        """Columns for logical indices ``first..last`` (0-based, inclusive)."""
-        idx = self._index(first, last)
-        return {
-            "reading": self._reading[idx],
-            "source": self._source[idx],
-            "time": self._time[idx],
-            "sstat": self._sstat[idx],
-            "func": self._func[idx],
-            "mrange": self._mrange[idx],
-            "srange": self._srange[idx],
-        }
-
-    def readings(self) -> np.ndarray:
-        """All readings held, oldest first."""
-        if self.count == 0:
-            return np.empty(0)
-        return self.columns(0, self.count - 1)["reading"]
-
 
 @dataclass
 class _Measure:
@@ -265,20 +156,7 @@ class _Batch:
     stored: int = 0
 
 
-@dataclass
-class _Model:
-    """A loaded trigger-model template."""
-
-    kind: str  # "EMPTY", "SIMPLE", "DURATION", "SWEEP"
-    count: int = 0
-    duration_s: float = 0.0
-    delay_s: float = 0.0
-    buffer: str = "defbuffer1"
-    sweep: list[float] = field(default_factory=list)
-    sweep_func: str = "VOLT"
-
-
-class Keithley2450(ScpiInstrument):
+class Keithley2450(TriggerModel, ScpiInstrument):
     """Emulated Keithley 2450 in SCPI mode, sourcing through ``bench`` at ``terminal``.
 
     :param bench: the shared bench (``source``, ``measure_current``, ``idle``, ``clock``).
@@ -1174,76 +1052,6 @@ class Keithley2450(ScpiInstrument):
     def _set_precision(self, call: Call) -> None:
         self.ascii_precision = int(call.args[0])
 
-    def _load_template(self, call: Call) -> None:
-        name = str(call.args[0]).strip().upper()
-        rest = call.args[1:]
-        if name == "EMPTY":
-            if rest:
-                raise ScpiError(-108)
-            self.model = _Model("EMPTY")
-        elif name == "SIMPLELOOP":
-            self._load_loop("SIMPLE", rest)
-        elif name == "DURATIONLOOP":
-            self._load_loop("DURATION", rest)
-        else:
-            raise ScpiError(-224, f"template {name[:20]} not available")
-
-    def _load_loop(self, kind: str, args: list[Any]) -> None:
-        if not args:
-            raise ScpiError(-109)
-        value = float(args[0])
-        delay = float(args[1]) if len(args) > 1 else 0.0
-        buf = str(args[2]).strip() if len(args) > 2 else "defbuffer1"
-        self._buffer(buf)
-        if kind == "SIMPLE":
-            if not 1 <= value <= 268_435_455:
-                raise ScpiError(-222, "count")
-            self.model = _Model("SIMPLE", count=round(value), delay_s=delay, buffer=buf)
-        else:
-            if not 0 < value <= 100_000:
-                raise ScpiError(-222, "duration")
-            self.model = _Model("DURATION", duration_s=value, delay_s=delay, buffer=buf)
-
-    def _load_sweep(self, func: str, call: Call) -> None:
-        a = call.args
-        start, stop, points = float(a[0]), float(a[1]), int(a[2])
-        delay = float(a[3]) if len(a) > 3 else -1.0
-        count = int(a[4]) if len(a) > 4 else 1
-        dual = bool(a[7]) if len(a) > 7 else False
-        buf = str(a[8]).strip() if len(a) > 8 else "defbuffer1"
-        self._buffer(buf)
-        values = list(np.linspace(start, stop, points))
-        if dual:
-            values = values + values[::-1]
-        if len(values) * count > MAX_SWEEP_POINTS_TOTAL:
-            raise ScpiError(-222, "sweep too long for the simulator")
-        self.model = _Model(
-            "SWEEP", count=count, delay_s=max(delay, 0.0), buffer=buf, sweep=values, sweep_func=func
-        )
-
-    def _run_model(self) -> None:
-        model = self.model
-        if model.kind == "EMPTY":
-            return
-        buf = self._buffer(model.buffer)
-        if model.kind == "SIMPLE":
-            self._acquire(model.count, model.delay_s, buf)
-        elif model.kind == "DURATION":
-            n = max(1, math.ceil(model.duration_s / self.interval_s(model.delay_s) - 1e-9))
-            self._acquire(n, model.delay_s, buf)
-        else:
-            # The trigger model a sweep command builds starts with a Buffer Clear block for its
-            # buffer (2450-901-01 Rev B, "Sweep operation": block 1), so a sweep's buffer holds
-            # exactly its points, whatever single readings went there before.
-            buf.clear()
-            self.source_function = model.sweep_func
-            self.output = True
-            for _ in range(model.count):
-                for v in model.sweep:
-                    self.level[model.sweep_func] = float(v)
-                    self._apply_source()
-                    self._acquire(1, model.delay_s, buf)
-
     def _event_next(self, call: Call) -> str:
         entry = self.errors.pop()
         if entry is None:
@@ -1251,43 +1059,3 @@ class Keithley2450(ScpiInstrument):
         t_abs = self.epoch_s + entry.time_s
         msg = entry.message.replace('"', '""')
         return f'{entry.code},"{msg};1,{int(t_abs)},{int(_frac9(t_abs))}"'
-
-
-#: Digits the front panel shows of a reading / of the source value (see :func:`_display`).
-MEASURE_DISPLAY_DIGITS = 6
-SOURCE_DISPLAY_DIGITS = 7
-_PREFIXES = ((1e-12, "p"), (1e-9, "n"), (1e-6, "u"), (1e-3, "m"), (1.0, ""), (1e3, "k"), (1e6, "M"))
-_SYMBOLS = {"Amp DC": "A", "Volt DC": "V", "Ohm": "Ohm"}
-
-
-def _display(value: float, range_: float, unit: str, digits: int) -> str:
-    """A value as the front panel shows it on ``range_``: FORMatted / SOURFORMatted.
-
-    The manual (6-109) only says "as it appears on the front panel". A real 2450 (firmware
-    1.6.7c, QCoDeS 2450 example notebook) prints ``-016.084 nA`` for -1.608374e-08 A on the
-    100 nA range and ``+00.00507 mV`` for a 5.07 uV source value on the 20 mV range: the range's
-    engineering unit, as many integer digits as the range has (zero-padded), ``digits`` digits
-    in all (6 for readings, 7 for the source value) and a space before the unit. The micro
-    prefix is sent as ``u`` and ohms as ``Ohm`` (the display's glyphs are not ASCII, and
-    pyvisa decodes ASCII by default); an overflowed reading prints ``Overflow``.
-    """
-    if not math.isfinite(value) or abs(value) >= OVERFLOW:
-        return "Overflow"
-    rng = abs(range_) or abs(value) or 1.0
-    scale, prefix = _PREFIXES[0]
-    for s, p in _PREFIXES:
-        if rng >= s * (1 - 1e-9):
-            scale, prefix = s, p
-    whole = max(1, len(str(round(rng / scale))))
-    decimals = max(digits - whole, 0)
-    text = f"{abs(value) / scale:0{whole + (decimals > 0) + decimals}.{decimals}f}"
-    return f"{'-' if value < 0 else '+'}{text} {prefix}{_SYMBOLS.get(unit, unit)}"
-
-
-def _b(value: bool) -> str:
-    return "1" if value else "0"
-
-
-def _frac9(t: float) -> str:
-    frac = t - math.floor(t)
-    return f"{min(round(frac * 1e9), 999_999_999):09d}"
