@@ -18,6 +18,7 @@ from ftjlab.errors import BadInput
 
 from .ddpm import DDPM, BankNoise, Noise, software_noise
 from .engine import Calibration, SwitchingCells
+from .trng import open_constant_chain_run
 
 
 def load_bank(paths: str) -> tuple[np.ndarray, dict]:
@@ -28,13 +29,7 @@ def load_bank(paths: str) -> tuple[np.ndarray, dict]:
     for text in (p.strip() for p in str(paths).split(",")):
         if not text:
             continue
-        info = store.open_run(text, field="--bank")
-        if info.procedure != "switching-noise":
-            raise BadInput(f"--bank: run {info.run_id!r} of {text!r} is a {info.procedure!r} "
-                           "run, not switching-noise")
-        if info.parameters.get("schedule", "constant") != "constant":
-            raise BadInput(f"--bank: run {info.run_id!r} follows a diffusion schedule; a noise "
-                           "bank needs the stationary chain (schedule=constant)")
+        info = open_constant_chain_run(text, field="--bank")
         if "noise" not in info.datasets:
             raise BadInput(f"--bank: run {info.run_id!r} has no noise stream")
         v = store.read_dataset(text, "noise", info.run_id)

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ftjlab.errors import BadInput
 
 from .engine import Calibration, SwitchingCells
+
+if TYPE_CHECKING:
+    from ftjlab.store import RunInfo
 
 
 def flips_from_states(bits: np.ndarray, start: np.ndarray | int = 0) -> np.ndarray:
@@ -27,17 +31,27 @@ def flips_from_states(bits: np.ndarray, start: np.ndarray | int = 0) -> np.ndarr
     return np.vstack([first[None, :], b[:-1]]) ^ b
 
 
+def open_constant_chain_run(path: str, run_id: str | None = None, field: str = "FILE"
+                            ) -> RunInfo:
+    """The :class:`~ftjlab.store.RunInfo` of a ``switching-noise`` run of the stationary chain
+    (constant schedule); any other run is :class:`BadInput` naming ``field``."""
+    from ftjlab import store
+
+    info = store.open_run(path, run_id, field=field)
+    if info.procedure != "switching-noise":
+        raise BadInput(f"{field}: run {info.run_id!r} of {path!r} is a {info.procedure!r} "
+                       "run, not switching-noise")
+    if info.parameters.get("schedule", "constant") != "constant":
+        raise BadInput(f"{field}: run {info.run_id!r} follows a diffusion schedule (p varies); "
+                       "this needs the stationary chain (schedule=constant)")
+    return info
+
+
 def flip_bits_from_run(path: str, run_id: str | None = None) -> tuple[np.ndarray, dict]:
     """The raw flip bits of a ``switching-noise`` run (constant schedule), step-major."""
     from ftjlab import store
 
-    info = store.open_run(path, run_id)
-    if info.procedure != "switching-noise":
-        raise BadInput(f"FILE: run {info.run_id!r} is a {info.procedure!r} run; "
-                       "--source switching reads switching-noise runs")
-    if info.parameters.get("schedule", "constant") != "constant":
-        raise BadInput(f"FILE: run {info.run_id!r} follows a diffusion schedule (p varies): "
-                       "its flips are not random bits at one p")
+    info = open_constant_chain_run(path, run_id)
     bits = store.read_dataset(path, "bits", info.run_id)
     in_use = store.read_dataset(path, "in_use", info.run_id).astype(bool)
     if bits.shape[0] < 2 or not in_use.any():
