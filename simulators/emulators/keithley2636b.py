@@ -25,14 +25,14 @@ from typing import Any
 import numpy as np
 
 from ..bench import Bench, terminal_name
-from ..tsp import (
+from ..tsp import TSPEmulator
+from ..tsp_objects import (
     SEVERITY_INFO,
     ErrorQueue,
     NumberAttr,
     Status,
     StatusRegister,
     TSPAttrObject,
-    TSPEmulator,
     TSPError,
     TSPObject,
     reset_attrs,

@@ -23,7 +23,8 @@ from ftjlab.instruments.channel_specifiers import (
 )
 
 from ..bench import Bench, Crosspoint
-from ..tsp import ErrorQueue, NumberAttr, TSPAttrObject, TSPEmulator, TSPError, TSPObject
+from ..tsp import TSPEmulator
+from ..tsp_objects import ErrorQueue, NumberAttr, TSPAttrObject, TSPError, TSPObject
 
 CODE_INVALID_CHANNEL = -286
 

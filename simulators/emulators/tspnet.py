@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..tsp import TSPObject, runtime_error
+from ..tsp_objects import TSPObject, runtime_error
 
 #: virtual time of one message or reply between two instruments on the LAN
 LAN_EXCHANGE_S = 5e-4
