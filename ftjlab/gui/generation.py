@@ -51,7 +51,8 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from ftjlab.gui.views import VIEWS, LiveView, si
+from ftjlab.gui.liveview import LiveView, si
+from ftjlab.gui.views import VIEWS
 from ftjlab.gui.worker import Job, JobOutcome, Post
 from ftjlab.vae.engine import SETTINGS_COLUMNS, SETTINGS_UNITS
 

@@ -11,7 +11,8 @@ import pyqtgraph as pg
 from PyQt6.QtWidgets import QWidget
 
 from ftjlab.gui.buffers import GrowingRows
-from ftjlab.gui.views import VIEWS, LiveView, _plot
+from ftjlab.gui.liveview import LiveView, _plot
+from ftjlab.gui.views import VIEWS
 
 POLARITY_PENS = {1: "#d62728", -1: "#1f77b4"}
 
