@@ -21,7 +21,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from .transport import FaultyEmulator, InstrumentServer
+from .faults import FaultyEmulator
+from .instrument_server import InstrumentServer
 
 
 class SimServer:

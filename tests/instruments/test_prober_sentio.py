@@ -10,8 +10,9 @@ from ftjlab.instruments.mpi_sentio import ProberError, ProberTravel, SentioProbe
 from ftjlab.instruments.safety import UncheckedCommandError
 from ftjlab.simulators.bench import Bench
 from ftjlab.simulators.emulators.mpi_sentio import SentioProbeStation
+from ftjlab.simulators.instrument_server import InstrumentServer
 from ftjlab.simulators.params import ArrayParams
-from ftjlab.simulators.transport import EmulatorAdapter, InstrumentServer
+from ftjlab.simulators.transport import EmulatorAdapter
 
 LIMITS = Limits(0.3, 1.2, 5.0, 1e-3, 1e-8, 1e-2)
 

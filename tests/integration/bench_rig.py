@@ -16,8 +16,9 @@ from typing import Any
 
 from ftjlab.instruments import Limits
 from ftjlab.simulators.bench import Bench
+from ftjlab.simulators.faults import Faults, FaultyEmulator
 from ftjlab.simulators.server import SimServer
-from ftjlab.simulators.transport import EmulatorAdapter, Faults, FaultyEmulator
+from ftjlab.simulators.transport import EmulatorAdapter
 
 from ftjlab.config import BenchConfig, build_sim_bench, default_bench_path, parse_bench_config
 

@@ -14,17 +14,16 @@ import pyvisa
 from ftjlab.simulators.bench import Bench, Wiring
 from ftjlab.simulators.emulators.keithley707b import Keithley707B
 from ftjlab.simulators.emulators.keithley2636b import Keithley2636B
+from ftjlab.simulators.faults import FaultyEmulator
+from ftjlab.simulators.instrument_server import InstrumentServer
 from ftjlab.simulators.params import ArrayParams
-from ftjlab.simulators.transport import (
-    Emulator,
-    EmulatorAdapter,
-    FaultyEmulator,
-    InstrumentServer,
+from ftjlab.simulators.traffic import (
     RecordingAdapter,
     load_protocol,
     replay_adapter,
     replay_protocol,
 )
+from ftjlab.simulators.transport import Emulator, EmulatorAdapter
 from ftjlab.simulators.tsp import TSPEmulator
 from pymeasure.instruments import Instrument
 from pyvisa import constants
@@ -323,7 +322,7 @@ def test_server_survives_garbage_and_serves_several_clients(served):
 
 
 def test_server_framing_keeps_lf_inside_definite_blocks():
-    from ftjlab.simulators.transport import split_messages
+    from ftjlab.simulators.instrument_server import split_messages
 
     block = b"#216" + bytes([0, 10, 10, 10, 255, 255, 0, 13, 0, 32, 13, 10, 0, 5, 0, 13])
     # LF/CR bytes inside the block are data; the message ends with the LF after it
