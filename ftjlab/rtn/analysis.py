@@ -28,8 +28,10 @@ from ftjlab.errors import BadInput
 from . import dwell as dwell_mod
 from . import spectrum
 from .aperture import ApertureHMM
-from .hmm import MEMORY_LR, FactorialHMM, TrapEstimate, one_trap_model, select_traps
+from .factorial import FactorialHMM
+from .hmm import MEMORY_LR, TrapEstimate
 from .source import Trace, TraceStats, as_trace
+from .traps import one_trap_model, select_traps
 
 FEW_FLIPS = 3  # fewer captures or emissions than this in the record: the trap cannot be timed
 

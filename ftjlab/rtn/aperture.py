@@ -34,7 +34,8 @@ from ftjlab.errors import BadInput
 from . import _kernels as kern
 from . import em
 from . import information as info
-from .hmm import MIN_FIT_SAMPLES, GaussianHMM, TrapEstimate, _chain, _trap_estimate
+from .factorial import _chain
+from .hmm import MIN_FIT_SAMPLES, GaussianHMM, TrapEstimate, _trap_estimate
 from .source import Trace, as_trace
 
 __all__ = ["ApertureHMM", "filled_fraction_masses"]

@@ -2,10 +2,12 @@
 
 * :class:`GaussianHMM` - K levels, Gaussian read noise (one variance shared by all levels by
   default: the read noise does not depend on the trap state), free transition matrix.
-* :class:`FactorialHMM` - K independent two-state traps; level of a state = base + sum of the
-  amplitudes of the filled traps; transition matrix = Kronecker product of the traps' 2 x 2
-  matrices (Puglisi & Pavan's factorial HMM with the exact E-step over the 2^K joint states).
+* :class:`~ftjlab.rtn.factorial.FactorialHMM` - K independent two-state traps; level of a
+  state = base + sum of the amplitudes of the filled traps; transition matrix = Kronecker
+  product of the traps' 2 x 2 matrices (Puglisi & Pavan's factorial HMM with the exact E-step
+  over the 2^K joint states).
   Resolves traps of different amplitude and gives each trap its own tau_c, tau_e.
+* :mod:`ftjlab.rtn.traps` - how many traps (BIC), and when to use the aperture model.
 
 Both fit by Baum-Welch (EM) with the scaled forward-backward recursion of
 :mod:`ftjlab.rtn._kernels`, streamed block by block: the forward message is carried across
@@ -27,7 +29,6 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import special
 from scipy import stats as sstats
 
 from ftjlab.errors import BadInput
@@ -44,11 +45,9 @@ VAR_FLOOR = 1e-10  # smallest read-noise variance of a fit, relative to the trac
 BATCHES = 8
 
 __all__ = [  # ApertureHMM: see ftjlab.rtn.aperture (also reachable from here)
-    "FactorialHMM",
     "GaussianHMM",
     "TrapEstimate",
     "continuous_rates",
-    "select_traps",
 ]
 
 
@@ -551,225 +550,6 @@ def _trap_estimate(p01, p10, dt, captures, emissions, amplitude, n_filled, n_emp
         occ, (max(0.0, occ - z * se_occ), min(1.0, occ + z * se_occ)),
         float(captures), float(emissions), float(1.0 - p01 - p10),
     )  # fmt: skip
-
-
-class FactorialHMM(_BaseHMM):
-    """K independent two-state traps behind one trace (state j: bit k = trap k filled).
-
-    Parameters: ``base`` (level with every trap empty), ``amplitudes`` (level change when a
-    trap fills: negative in the FTJ model), per-trap 2 x 2 transition matrices ``trap_trans``
-    and one read-noise variance.
-    """
-
-    def __init__(self, n_traps: int = 2, engine: str | None = None):
-        super().__init__(engine)
-        if not 1 <= n_traps <= 4:
-            raise BadInput(f"n_traps: must be within 1..4, got {n_traps}")
-        self.n_traps = n_traps
-        self.n_states = 2**n_traps
-        self._bits = ((np.arange(self.n_states)[:, None] >> np.arange(n_traps)) & 1).astype(float)
-        self.base = 0.0
-        self.amplitudes = np.zeros(n_traps)
-        self.trap_trans = np.tile(np.array([[0.9, 0.1], [0.1, 0.9]]), (n_traps, 1, 1))
-
-    @property
-    def n_parameters(self) -> int:
-        return 1 + self.n_traps + 1 + 2 * self.n_traps
-
-    def _compose(self) -> None:
-        self.means = self.base + self._bits @ self.amplitudes
-        t = np.ones((1, 1))
-        # state index j = sum_k bit_k 2^k: trap 0 is the least significant, so kron from the top
-        for k in range(self.n_traps - 1, -1, -1):
-            t = np.kron(t, self.trap_trans[k])
-        self.trans = t
-        flips = self.trap_trans[:, 0, 1] + self.trap_trans[:, 1, 0]
-        # a trap that never flips (both probabilities 0): occupancy from nothing, take 1/2
-        occ = np.where(flips > 0, self.trap_trans[:, 0, 1] / np.maximum(flips, 1e-300), 0.5)
-        p = np.prod(np.where(self._bits == 1, occ, 1 - occ), axis=1)
-        self.start = p / p.sum()
-
-    def _initialise(self, tr: Trace, st) -> None:
-        # levels from a free K-level fit of a leading sample: base = highest level (all
-        # empty when filling lowers the current), amplitudes from the levels nearest base
-        sample = tr.read(0, min(tr.n, 50_000))
-        g = GaussianHMM(self.n_states, engine=self.engine)
-        g.fit(sample, 1.0, max_iter=15, tol=1e-6, errors=False)
-        lv = g.means  # sorted ascending
-        span = lv[-1] - lv[0]
-        if self.n_traps == 1:
-            base, amps = lv[-1], np.array([lv[0] - lv[-1]])
-        else:
-            # choose base as the extreme level with the larger occupancy-weighted distance
-            base = lv[-1]
-            others = np.sort(np.abs(lv[:-1] - base))
-            amps = -others[: self.n_traps]
-            if np.any(amps == 0):
-                amps = -span * (np.arange(1, self.n_traps + 1) / (self.n_traps + 1))
-        self.base = float(base)
-        self.amplitudes = amps.astype(np.float64)
-        self.variances = np.full(self.n_states, g.variances.mean())
-        stay = np.clip(np.diag(g.trans).mean(), 0.5, 0.999)
-        self.trap_trans = np.tile(np.array([[stay, 1 - stay], [1 - stay, stay]]),
-                                  (self.n_traps, 1, 1))
-        self._compose()
-
-    def _mstep(self, s: _Stats) -> None:
-        # levels: weighted least squares for (base, amplitudes)
-        d = np.hstack([np.ones((self.n_states, 1)), self._bits])
-        lhs = (d * s.g[:, None]).T @ d
-        rhs = d.T @ s.x
-        theta = np.linalg.lstsq(lhs, rhs, rcond=None)[0]
-        self.base, self.amplitudes = float(theta[0]), theta[1:].copy()
-        means = d @ theta
-        ss = s.x2 - 2 * means * s.x + means**2 * s.g
-        var = max(float(ss.sum() / s.g.sum()), self._var_floor, 1e-300)
-        self.variances = np.full(self.n_states, var)
-        # per-trap transitions from the joint expected transition counts
-        for k in range(self.n_traps):
-            bi = self._bits[:, k]
-            c = np.zeros((2, 2))
-            for a in (0, 1):
-                for b in (0, 1):
-                    c[a, b] = s.xi[np.ix_(bi == a, bi == b)].sum()
-            rows = c.sum(axis=1, keepdims=True)
-            self.trap_trans[k] = np.where(rows > 0, c / np.maximum(rows, 1e-300), np.eye(2))
-        self._compose()
-
-    def _theta(self) -> np.ndarray:
-        p01, p10 = self.trap_trans[:, 0, 1], self.trap_trans[:, 1, 0]
-        return np.concatenate([[self.base / self._scale], self.amplitudes / self._scale,
-                               [math.log(self.variances[0])], special.logit(p01),
-                               special.logit(p10)])
-
-    def _set_theta(self, theta: np.ndarray) -> None:
-        k = self.n_traps
-        self.base = float(theta[0] * self._scale)
-        self.amplitudes = np.asarray(theta[1 : 1 + k] * self._scale, dtype=np.float64)
-        self.variances = np.full(self.n_states, max(math.exp(theta[1 + k]), self._var_floor))
-        p01 = special.expit(theta[2 + k : 2 + 2 * k])
-        p10 = special.expit(theta[2 + 2 * k : 2 + 3 * k])
-        self.trap_trans = np.stack([np.stack([1 - p01, p01], -1), np.stack([p10, 1 - p10], -1)],
-                                   axis=1)
-        self._compose()
-
-    def _score_stats(self, s: _Stats) -> np.ndarray:
-        d = np.hstack([np.ones((self.n_states, 1)), self._bits])
-        var = self.variances[0]
-        d_lin = self._scale * d.T @ (s.x - self.means * s.g) / var
-        ss = s.x2 - 2 * self.means * s.x + self.means**2 * s.g
-        d_lv = -s.g.sum() / 2 + ss.sum() / (2 * var)
-        up, down = [], []
-        for k in range(self.n_traps):
-            bi = self._bits[:, k]
-            c = np.array([[s.xi[np.ix_(bi == a, bi == b)].sum() for b in (0, 1)]
-                          for a in (0, 1)])
-            p01, p10 = self.trap_trans[k, 0, 1], self.trap_trans[k, 1, 0]
-            up.append(c[0, 1] * (1 - p01) - c[0, 0] * p01)
-            down.append(c[1, 0] * (1 - p10) - c[1, 1] * p10)
-        return np.concatenate([d_lin, [d_lv], up, down])
-
-    def transition_counts(self, k: int) -> np.ndarray:
-        """Expected 2 x 2 transition counts of trap ``k`` in the last E-step."""
-        s = self._last_stats
-        bi = self._bits[:, k]
-        return np.array([[s.xi[np.ix_(bi == a, bi == b)].sum() for b in (0, 1)] for a in (0, 1)])
-
-    def _estimates(self, jackknife: bool = True) -> list[TrapEstimate]:
-        return self.traps(jackknife)
-
-    def traps(self, jackknife: bool = True) -> list[TrapEstimate]:
-        """Every trap's estimate, ordered by decreasing |amplitude|. 'Filled' is the state
-        that moves the level by ``amplitude`` from ``base``. Intervals: the wider of the
-        exponential-dwell and the jackknife ones."""
-        self._check_fitted()
-        s = self._last_stats
-        out = []
-        sigma = float(np.sqrt(self.variances.mean()))
-        for k in np.argsort(-np.abs(self.amplitudes)):
-            c = self.transition_counts(int(k))
-            occ_samples = s.g @ self._bits[:, k]
-            out.append(_trap_estimate(
-                p01=self.trap_trans[k, 0, 1], p10=self.trap_trans[k, 1, 0], dt=self.interval_s,
-                captures=c[0, 1], emissions=c[1, 0], amplitude=self.amplitudes[k],
-                n_filled=occ_samples, n_empty=s.g.sum() - occ_samples, sigma=sigma,
-                n=self.n_samples,
-            ))  # fmt: skip
-        if self.n_traps == 1:
-            out[0].memory_lr = float(getattr(self, "memory_lr", math.nan))
-        return self._apply_jackknife(out) if jackknife else out
-
-
-def _chain(lc: float, le: float, dt: float) -> np.ndarray:
-    """2 x 2 transition matrix (0 = empty, 1 = filled) of a trap over ``dt`` (exact)."""
-    lam = lc + le
-    r = -math.expm1(-lam * dt) if dt > 0 else 0.0
-    p01, p10 = lc / lam * r, le / lam * r
-    return np.array([[1 - p01, p01], [p10, 1 - p10]])
-
-
-APERTURE_MIN_TAU = 0.05  # aperture / tau* above which the aperture model is used
-
-
-def one_trap_model(tr: Trace, aperture_fraction: float | None, screen: _BaseHMM | None = None,
-                   max_iter: int = 3000, tol: float = 1e-8):
-    """The one-trap model for a trace: the exact aperture model when the readings average
-    over at least ``APERTURE_MIN_TAU`` x tau* (tau* from a two-level fit, ``screen`` if
-    given), else the two-level HMM; fitted, with errors."""
-    from .aperture import ApertureHMM
-
-    m = screen if screen is not None else FactorialHMM(1).fit(tr, max_iter=max_iter, tol=tol,
-                                                              errors=False)
-    if aperture_fraction:
-        t = m.traps(jackknife=False)[0]
-        tau_star = (1 / (1 / t.tau_c_s + 1 / t.tau_e_s) if t.tau_c_s > 0 and t.tau_e_s > 0
-                    else tr.interval_s)
-        if aperture_fraction * tr.interval_s >= APERTURE_MIN_TAU * tau_star:
-            return ApertureHMM(aperture_fraction).fit(tr, errors=True)
-    if screen is not None or not m.converged:
-        m.fit(tr, max_iter=max(max_iter - m.n_iter, 10), tol=tol, warm_start=True,
-              errors=True)
-    else:
-        m._errors(tr, DEFAULT_LOOKAHEAD)
-    return m
-
-
-def select_traps(trace, interval_s: float | None = None, max_traps: int = 3,
-                 max_iter: int = 3000, tol: float = 1e-8, screen_iter: int = 25,
-                 baseline_bic: float = math.inf, aperture_fraction: float | None = None
-                 ) -> tuple[_BaseHMM, dict[int, float]]:
-    """Fit factorial models with 1..max_traps traps, keep the one with the lowest BIC, and
-    finish its fit (to convergence, with errors). Candidates get ``screen_iter`` E-steps
-    first (a model with a spurious extra trap converges slowly and never pays for its
-    parameters; a real extra trap wins by far within a few iterations). The winner is not
-    finished when ``baseline_bic`` (e.g. of white noise, no trap) beats it. With
-    ``aperture_fraction`` (aperture / interval) a one-trap winner whose readings average
-    over >= 5 % of tau* is refitted with the exact aperture model. Returns (best model,
-    {traps: BIC})."""
-    tr = as_trace(trace, interval_s or 1.0)
-    if interval_s is not None:
-        tr.interval_s = float(interval_s)
-    models, scores = {}, {}
-    for k in range(1, max_traps + 1):
-        m = FactorialHMM(k)
-        m.fit(tr, max_iter=min(screen_iter, max_iter), tol=tol, errors=False)
-        models[k], scores[k] = m, m.bic()
-    if aperture_fraction:
-        # readings caught mid-flip look like extra traps to the factorial models: the one-trap
-        # candidate is the (exact) aperture model whenever the apertures matter
-        m1 = one_trap_model(tr, aperture_fraction, models[1], max_iter, tol)
-        models[1], scores[1] = m1, m1.bic()
-    k_best = min(scores, key=scores.get)
-    best = models[k_best]
-    if scores[k_best] < baseline_bic:
-        if k_best == 1:
-            if not aperture_fraction:
-                best = one_trap_model(tr, aperture_fraction, best, max_iter, tol)
-        else:
-            best.fit(tr, max_iter=max(max_iter - best.n_iter, 10), tol=tol, warm_start=True,
-                     errors=True)
-        scores[k_best] = best.bic()
-    return best, scores
 
 
 def __getattr__(name: str):

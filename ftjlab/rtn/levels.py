@@ -2,7 +2,7 @@
 estimator as the full analysis.
 
 :func:`two_level_statistics` fits the one-trap model of :func:`ftjlab.rtn.analysis.analyze`
-(:func:`ftjlab.rtn.hmm.one_trap_model`: a two-level HMM, or the exact aperture model when the
+(:func:`ftjlab.rtn.traps.one_trap_model`: a two-level HMM, or the exact aperture model when the
 readings average over >= 5 % of tau*) and returns its levels, occupancy and the time constants
 from the exact inversion of the sampled chain, so the ``rtn-tuning`` procedure, ``rtn-tune``,
 the GUI and ``rtn-analyze`` give the same tau on the same trace. When the trace has no trap
@@ -19,8 +19,8 @@ import numpy as np
 
 from ftjlab.errors import BadInput
 
-from .hmm import one_trap_model
 from .source import Trace
+from .traps import one_trap_model
 
 __all__ = ["TwoLevel", "two_level_statistics"]
 

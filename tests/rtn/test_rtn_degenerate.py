@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from ftjlab.rtn import analysis
-from ftjlab.rtn.hmm import FactorialHMM, GaussianHMM
+from ftjlab.rtn.factorial import FactorialHMM
+from ftjlab.rtn.hmm import GaussianHMM
 
 
 def _single_step(n: int = 2000, seed: int = 7) -> np.ndarray:

@@ -8,7 +8,9 @@ from rtn_helpers import simulate_rtn
 
 from ftjlab.errors import BadInput
 from ftjlab.rtn import _kernels as kern
-from ftjlab.rtn.hmm import ApertureHMM, FactorialHMM, GaussianHMM, continuous_rates
+from ftjlab.rtn.aperture import ApertureHMM
+from ftjlab.rtn.factorial import FactorialHMM
+from ftjlab.rtn.hmm import GaussianHMM, continuous_rates
 from ftjlab.rtn.source import Trace
 from ftjlab.store import RunWriter, StreamSpec
 
