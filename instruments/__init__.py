@@ -14,17 +14,16 @@ from .channel_specifiers import (
     MatrixGeometry,
     parse_channel_list,
 )
-from .safety import (
+from .limits import (
     ROLES,
-    GuardedInstrument,
     Limits,
     LimitsConfigError,
     LimitViolation,
     SafetyError,
-    SafetyGuard,
     UncheckedCommandError,
-    shutdown_safely,
 )
+from .safety import GuardedInstrument, SafetyGuard
+from .shutdown import shutdown_safely
 
 __all__ = [
     "ROLES",

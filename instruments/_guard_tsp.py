@@ -4,7 +4,7 @@ A message is framed as the instrument frames it: every LF-terminated line is one
 before the LF dropped). A chunk is a common command (``*RST``, ``*IDN?``...) or statements
 of the small language of :mod:`.lua_lexer`, each checked against a table of what the
 instrument's attributes and functions do. A message whose whole text is the upload of a
-script registered with :func:`~ftjlab.instruments.safety.register_script` is accepted as
+script registered with :func:`~ftjlab.instruments.script_registry.register_script` is accepted as
 such, and calls of that script are checked by its rule. Everything else is refused.
 
 Within a chunk, statements after a call that may fail at run time (which would abort the rest
@@ -20,9 +20,11 @@ from collections.abc import Hashable
 from typing import Any, ClassVar
 
 from ._guards import smu_after_reset, smu_func, smu_output_on, smu_set, smu_unknown, smu_voltages
+from .limits import SafetyError
 from .lua_lexer import Assign, Call, CallStmt, LuaRefusal, Path, Table, parse_chunk
 from .routing import RoutingError
-from .safety import SafetyError, SafetyGuard, registered_script, script_for_source
+from .safety import SafetyGuard
+from .script_registry import registered_script, script_for_source
 
 _COMMON = re.compile(r"^\*([A-Za-z]+\??)\s*(.*)$")
 _HARMLESS_COMMON = frozenset(

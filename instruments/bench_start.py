@@ -31,8 +31,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from .channel_specifiers import MatrixGeometry
+from .limits import Limits
 from .routing import Routing
-from .safety import Limits, shutdown_safely
+from .shutdown import shutdown_safely
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())

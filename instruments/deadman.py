@@ -16,7 +16,7 @@ host watchdog of their own (a polling script would block their command queue), s
 no on-instrument timeout.
 
 :func:`connect` and :func:`make_safe` (the drivers and
-:func:`~ftjlab.instruments.safety.shutdown_safely`) serve ``ftjlab safe``.
+:func:`~ftjlab.instruments.shutdown.shutdown_safely`) serve ``ftjlab safe``.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def connect(targets: Iterable[Target]) -> list[tuple[Target, Any]]:
 
 def make_safe(instruments: Iterable[Any]) -> list[tuple[Any, BaseException]]:
     """Outputs off, then matrices open (probes separated); returns the failures."""
-    from .safety import shutdown_safely
+    from .shutdown import shutdown_safely
 
     return shutdown_safely(*instruments, logger=log)
 

@@ -4,7 +4,7 @@ A tester does not send one message per reading: the SMU (TSP-Link master) runs a
 switches the matrix (a 707B as ``node[N]``) from route to route and measures each into its
 reading buffer, and the buffer comes back as one binary block. Each script here is a constant
 Lua source, uploaded once per connection as a named function and registered with the safety
-layer (:func:`~ftjlab.instruments.safety.register_script`): the guard accepts exactly this
+layer (:func:`~ftjlab.instruments.script_registry.register_script`): the guard accepts exactly this
 upload text, and a call only with literal arguments that its rule accepts.
 
 The scripts change no source setting (levels, limits, outputs): the caller sets the read
@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from ._common import read_indefinite_block
-from .safety import SafetyGuard, register_script
+from .safety import SafetyGuard
+from .script_registry import register_script
 
 #: readings one sequence may take (the 2600B's dedicated buffer holds 100,000)
 MAX_READINGS = 100_000

@@ -32,7 +32,8 @@ from typing import Any
 from pymeasure.instruments import Instrument
 
 from ._common import InstrumentError, TransportErrors, socket_defaults, tune_socket
-from .safety import GuardedInstrument, Limits, SafetyGuard, UncheckedCommandError
+from .limits import Limits, UncheckedCommandError
+from .safety import GuardedInstrument, SafetyGuard
 
 #: status flags above the 10 error-code bits
 END_OF_ROUTE = 1
