@@ -87,11 +87,7 @@ class Routing:
                 if len(self._expanded) < 4096:
                     self._expanded[channels] = items
                 return items
-        try:
-            parsed = parse_channel_list(channels, self.geometry)
-        except ChannelSpecifierError as exc:
-            raise RoutingError(f"invalid channel list {channels!r}: {exc}") from None
-        items = frozenset(str(cp) for cp in parsed.expand(self.geometry))
+        items = self._parse(channels)
         if len(self._expanded) < 4096:
             self._expanded[channels] = items
         return items
@@ -99,14 +95,18 @@ class Routing:
     def _expand_item(self, item: str) -> frozenset[str]:
         known = self._items.get(item)
         if known is None:
-            try:
-                parsed = parse_channel_list(item, self.geometry)
-            except ChannelSpecifierError as exc:
-                raise RoutingError(f"invalid channel list {item!r}: {exc}") from None
-            known = frozenset(str(cp) for cp in parsed.expand(self.geometry))
+            known = self._parse(item)
             if len(self._items) < 65536:
                 self._items[item] = known
         return known
+
+    def _parse(self, channels: str) -> frozenset[str]:
+        """Parse and expand a channel list (uncached); RoutingError names the list."""
+        try:
+            parsed = parse_channel_list(channels, self.geometry)
+        except ChannelSpecifierError as exc:
+            raise RoutingError(f"invalid channel list {channels!r}: {exc}") from None
+        return frozenset(str(cp) for cp in parsed.expand(self.geometry))
 
     # ------------------------------------------------------------------ rules
     def _role(self, terminal: str, roles: Mapping[str, str] | None = None) -> str | None:
