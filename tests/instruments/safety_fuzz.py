@@ -506,6 +506,26 @@ class Judge:
                 yield f"{line} reached by {reached[line]} and {terminal}"
 
 
+
+def session_judge(session: Any) -> Judge:
+    """A :class:`Judge` for a running ``BenchSession``: its limits, the guards' present
+    roles, the instrument models and the wiring, watching the session's simulated bench."""
+    roles = {}
+    for name, driver in session.instruments.items():
+        guard = getattr(driver, "safety", None)
+        if guard is not None:
+            for channel in guard.channels:
+                roles[f"{name}.{channel}"] = guard.role(channel)
+    judge = Judge(
+        session.limits,
+        roles,
+        {n: i.model for n, i in session.config.instruments.items()},
+        dict(session.config.wiring.rows),
+        dict(session.config.wiring.columns),
+    )
+    judge.watch(session.sim)
+    return judge
+
 def _output_on(emulator: Any) -> bool:
     if any(
         getattr(emulator, f"smu{x}", None) is not None

@@ -20,24 +20,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SIM_2450 = ROOT / "data" / "benches" / "sim-2450.toml"
 
 
-def _judge(session: BenchSession) -> fz.Judge:
-    roles = {}
-    for name, driver in session.instruments.items():
-        guard = getattr(driver, "safety", None)
-        if guard is not None:
-            for channel in guard.channels:
-                roles[f"{name}.{channel}"] = guard.role(channel)
-    judge = fz.Judge(
-        session.limits,
-        roles,
-        {n: i.model for n, i in session.config.instruments.items()},
-        dict(session.config.wiring.rows),
-        dict(session.config.wiring.columns),
-    )
-    judge.watch(session.sim)
-    return judge
-
-
 def _interleave(
     rng: np.random.Generator, forms: list[str], prime: list[str], every: int
 ) -> list[str]:
@@ -149,7 +131,7 @@ def test_no_generated_form_puts_a_value_beyond_a_limit_into_an_emulator():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with BenchSession.open(seed=1) as session:  # 2636B + 81160A + 707B
-            judge = _judge(session)
+            judge = fz.session_judge(session)
             add(
                 _run(
                     session,
@@ -174,7 +156,7 @@ def test_no_generated_form_puts_a_value_beyond_a_limit_into_an_emulator():
             live[0] += judge.live
             live[1] += judge.checks
         with BenchSession.open(SIM_2450, seed=1) as session:  # 2450 x2 + 33500B + 707B
-            judge = _judge(session)
+            judge = fz.session_judge(session)
             for name in ("smu", "gate"):
                 add(
                     _run(

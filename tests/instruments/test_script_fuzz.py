@@ -26,20 +26,6 @@ from ftjlab.session import BenchSession
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _judge(session: BenchSession) -> fz.Judge:
-    roles = {}
-    for name, driver in session.instruments.items():
-        guard = getattr(driver, "safety", None)
-        if guard is not None:
-            for channel in guard.channels:
-                roles[f"{name}.{channel}"] = guard.role(channel)
-    judge = fz.Judge(session.limits, roles,
-                     {n: i.model for n, i in session.config.instruments.items()},
-                     dict(session.config.wiring.rows), dict(session.config.wiring.columns))
-    judge.watch(session.sim)
-    return judge
-
-
 def _xp(rng: np.random.Generator) -> str:
     return f"{rng.integers(1, 7)}{'ABCDEFGH'[rng.integers(0, 8)]}{rng.integers(1, 13):02d}"
 
@@ -118,7 +104,7 @@ def _fuzz(bench: str | None, n: int, seed: int) -> None:
         for source in (SEQUENCE_SOURCE, MULTI_SEQUENCE_SOURCE, MULTI_ACQUIRE_SOURCE,
                        ROW_PROGRAM_SOURCE):
             smu.write(source)
-        judge = _judge(session)
+        judge = fz.session_judge(session)
         rng = np.random.default_rng(seed)
         emulator = session.emulators[c.read.instrument]
 
