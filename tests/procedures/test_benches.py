@@ -49,15 +49,18 @@ def _check(outcome, name):
     assert attrs["projected_gpib_s"] >= attrs["projected_lan_s"] >= attrs["instrument_time_s"]
 
 
+def _run(session: BenchSession, bench: str, name: str, folder):
+    """Run procedure ``name`` with the bench's small settings; the session is closed after."""
+    try:
+        return run_procedure(build(PROCEDURES[name], _settings(bench, name)), session, folder)
+    finally:
+        session.close()
+
+
 @pytest.mark.parametrize("bench", BENCHES)
 @pytest.mark.parametrize("name", sorted(PROCEDURES))
 def test_every_procedure_runs_on_the_shipped_benches(bench, name, tmp_path):
-    session = BenchSession.open(f"{BENCH_DIR}/{bench}.toml", seed=7)
-    try:
-        outcome = run_procedure(build(PROCEDURES[name], _settings(bench, name)), session,
-                                tmp_path)
-    finally:
-        session.close()
+    outcome = _run(BenchSession.open(f"{BENCH_DIR}/{bench}.toml", seed=7), bench, name, tmp_path)
     _check(outcome, name)
     assert outcome.accounting.instrument_s > 0
 
@@ -77,10 +80,6 @@ def test_procedures_run_on_the_shipped_benches_through_the_sim_server(server, na
     bench, srv = server
     session = BenchSession.open(f"{BENCH_DIR}/{bench}.toml", resources=dict(srv.resources),
                                 timeout_ms=5000)
-    try:
-        outcome = run_procedure(build(PROCEDURES[name], _settings(bench, name)), session,
-                                tmp_path)
-    finally:
-        session.close()
+    outcome = _run(session, bench, name, tmp_path)
     _check(outcome, name)
     assert srv.bench.closed() == []  # the matrix ends open
