@@ -110,6 +110,28 @@ def choice(field: str, value: Any, options: Iterable[Any]) -> Any:
     return value
 
 
+def choices(field: str, value: str, options: Iterable[str]) -> list[str]:
+    """A comma-separated list of ``options`` (at least one)."""
+    options = list(options)
+    picked = [v.strip() for v in value.split(",") if v.strip()]
+    if not picked:
+        raise BadInput(f"{field}: choose from {', '.join(options)}; got {value!r}")
+    for v in picked:
+        choice(field, v, options)
+    return picked
+
+
+def pairs(field: str, items: Iterable[str]) -> dict[str, str]:
+    """``NAME=VALUE`` items (a repeatable option) as a dict."""
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, v = item.partition("=")
+        if not sep or not name.strip():
+            raise BadInput(f"{field} {item!r}: expected NAME=VALUE")
+        out[name.strip()] = v.strip()
+    return out
+
+
 def text(field: str, value: Any, *, pattern: str | None = None, max_len: int = 1000) -> str:
     """A non-empty string (matching ``pattern``)."""
     if not isinstance(value, str) or not value.strip():

@@ -8,7 +8,7 @@ import threading
 import time
 from typing import Any
 
-from ftjlab import interrupts
+from ftjlab import interrupts, validate
 from ftjlab.errors import BadInput, MeasurementFailed
 
 ORDER = 25
@@ -88,16 +88,6 @@ def register(sub) -> None:
     p.set_defaults(func=lambda args: p.print_help() or 0)
 
 
-def _pairs(items: list[str], what: str = "--resource") -> dict[str, str]:
-    out = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise BadInput(f"{what} {item!r}: expected NAME=VALUE")
-        out[name.strip()] = value.strip()
-    return out
-
-
 def _hms(seconds: float) -> str:
     seconds = max(0.0, float(seconds))
     h, rest = divmod(int(seconds + 0.5), 3600)
@@ -129,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
             campaign,
             bench,
             seed=args.seed,
-            resources=_pairs(args.resource),
+            resources=validate.pairs("--resource", args.resource),
             stop=stop,
             listener=listener,
         )
@@ -175,7 +165,7 @@ def study(args: argparse.Namespace) -> int:
     if not 1 <= args.seeds <= 100_000:
         raise BadInput(f"--seeds: must be within 1..100000, got {args.seeds}")
     axes = []
-    for name, values in _pairs(args.vary, "--vary").items():
+    for name, values in validate.pairs("--vary", args.vary).items():
         items = [_value(v.strip()) for v in values.split(",") if v.strip()]
         if not items:
             raise BadInput(f"--vary {name}: no values")
@@ -184,7 +174,7 @@ def study(args: argparse.Namespace) -> int:
     summary = run_study(
         args.bench or default_bench_path(),
         args.procedure,
-        _pairs(args.set, "--set"),
+        validate.pairs("--set", args.set),
         sets,
         range(args.seeds),
         args.out,

@@ -47,11 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from ftjlab.switching.ddpm import BankNoise, load_ddpm, software_noise
     from ftjlab.switching.diffusion import check_bank_size, diffuse, load_bank
 
-    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    if not modes:
-        raise BadInput(f"--modes: choose from {', '.join(MODES)}; got {args.modes!r}")
-    for mode in modes:
-        validate.choice("--modes", mode, MODES)
+    modes = validate.choices("--modes", args.modes, MODES)
     if "bank" in modes and not args.bank:
         raise BadInput("--bank: mode bank needs switching-noise run files")
     if "live" in modes and not args.calibration:

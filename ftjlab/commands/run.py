@@ -35,16 +35,6 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _pairs(items: list[str], what: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise BadInput(f"{what} {item!r}: expected NAME=VALUE")
-        out[name.strip()] = value.strip()
-    return out
-
-
 def list_procedures() -> str:
     from ftjlab.procedures import PROCEDURES, describe_parameter, parameter_table
 
@@ -94,9 +84,9 @@ def run(args: argparse.Namespace) -> int:
     cls = PROCEDURES.get(args.procedure)
     if cls is None:
         raise BadInput(f"unknown procedure {args.procedure!r} (known: {', '.join(PROCEDURES)})")
-    procedure = build(cls, _pairs(args.set, "--set"))
+    procedure = build(cls, validate.pairs("--set", args.set))
     seed = validate.seed("--seed", args.seed)
-    resources = _pairs(args.resource, "--resource")
+    resources = validate.pairs("--resource", args.resource)
     config = load_bench_config(args.bench)
     limits = Limits.from_dict(config.limits)
     procedure.check_limits(limits)  # voltages and pulse widths, before any instrument opens

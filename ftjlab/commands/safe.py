@@ -29,13 +29,13 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ftjlab.commands.run import _pairs
+    from ftjlab import validate
     from ftjlab.config import load_bench_config
     from ftjlab.errors import BadInput
     from ftjlab.instruments import deadman
 
     config = load_bench_config(args.bench)
-    resources = _pairs(args.resource, "--resource")
+    resources = validate.pairs("--resource", args.resource)
     unknown = sorted(set(resources) - set(config.instruments))
     if unknown:
         raise BadInput(

@@ -52,11 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from ftjlab.vae.generate import MODES
     from ftjlab.vae.model import load_vae
 
-    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    if not modes:
-        raise BadInput(f"--modes: choose from {', '.join(MODES)}; got {args.modes!r}")
-    for mode in modes:
-        validate.choice("--modes", mode, MODES)
+    modes = validate.choices("--modes", args.modes, MODES)
     validate.bias_within("--bias", args.bias, load_bench_config(args.bench).limits, "sample")
     layers = None
     if args.in_array_layers.strip().lower() != "auto":
