@@ -17,7 +17,14 @@ import warnings
 import numpy as np
 import pytest
 import pyvisa
-from thirdparty_helpers import BENCHES, TIMEOUT_MS, VISA, Ops, Raw, sim_server
+from thirdparty_helpers import (
+    BENCHES,
+    TIMEOUT_MS,
+    Ops,
+    Raw,
+    pymeasure_connect,
+    sim_server,
+)
 
 qcodes = pytest.importorskip("qcodes")
 from pymeasure.instruments.keithley import Keithley2600  # noqa: E402
@@ -112,10 +119,7 @@ def test_qcodes_keithley2636b_normal_operations(bench):
 
 
 def test_pymeasure_keithley2600_normal_operations(bench):
-    resources, raws = bench
-    ops = Ops(raws["smu"])
-    k = Keithley2600(resources["smu"], visa_library="@py", timeout=TIMEOUT_MS, **VISA)
-    ops.sync = lambda: k.ask("*OPC?")
+    k, ops = pymeasure_connect(bench, "smu", Keithley2600)
     b = k.ChB
     for label, call in (
         ("apply voltage", lambda: b.apply_voltage(voltage_range=2, compliance_current=1e-3)),
@@ -141,10 +145,7 @@ def test_pymeasure_keithley2600_normal_operations(bench):
 
 
 def test_pymeasure_keysight81160a_normal_operations(bench):
-    resources, raws = bench
-    ops = Ops(raws["pg"])
-    g = Keysight81160A(resources["pg"], visa_library="@py", timeout=TIMEOUT_MS, **VISA)
-    ops.sync = lambda: g.ask("*OPC?")
+    g, ops = pymeasure_connect(bench, "pg", Keysight81160A)
     assert ops("id", lambda: g.id).split(",")[1] == "81160A"
     ops("reset", g.reset)
     ch = g.channels[1]
@@ -197,12 +198,12 @@ def test_pymeasure_keysight81160a_normal_operations(bench):
     ):
         ops(label, call)
     assert ops("output on", lambda: ch.output) is True  # APPLy switches the output on
-    assert raws["pg"].query(":APPL1?").startswith('"DC ')
+    assert ops.raw.query(":APPL1?").startswith('"DC ')
     ops("trigger", g.trigger)
     ops("output off", lambda: setattr(ch, "output", False))
     # driver bugs (DRIVER_BUGS): the 33500 burst subsystem and FUNC:ARB are not 81160A commands
     for query in (":BURS1:STAT?", ":BURS1:NCYC?", "SOUR1:FUNC:ARB?"):
-        errors = raws["pg"].refused(query)
+        errors = ops.raw.refused(query)
         assert [e[:4] for e in errors] == ["-113"], (query, errors)
     assert ops.done >= 50
 

@@ -17,7 +17,14 @@ import warnings
 import numpy as np
 import pytest
 import pyvisa
-from thirdparty_helpers import BENCHES, TIMEOUT_MS, VISA, Ops, Raw, sim_server
+from thirdparty_helpers import (
+    BENCHES,
+    TIMEOUT_MS,
+    Ops,
+    Raw,
+    pymeasure_connect,
+    sim_server,
+)
 
 qcodes = pytest.importorskip("qcodes")
 from pymeasure.instruments.agilent import Agilent33500  # noqa: E402
@@ -184,10 +191,7 @@ def _check_formatted_rows(rows: np.ndarray, readings: np.ndarray) -> None:
 
 
 def test_pymeasure_keithley2450_normal_operations(bench, caplog):
-    resources, raws = bench
-    ops = Ops(raws["gate"])
-    k = PmKeithley2450(resources["gate"], visa_library="@py", timeout=TIMEOUT_MS, **VISA)
-    ops.sync = lambda: k.ask("*OPC?")
+    k, ops = pymeasure_connect(bench, "gate", PmKeithley2450)
     assert ops("id", lambda: k.id).startswith("KEITHLEY INSTRUMENTS,MODEL 2450")
     ops("reset", k.reset)
     ops("apply voltage", lambda: k.apply_voltage(voltage_range=20, compliance_current=1e-3))
@@ -233,7 +237,7 @@ def test_pymeasure_keithley2450_normal_operations(bench, caplog):
     k.config_buffer(points=10)
     ops.sync()
     logged = [r.getMessage() for r in caplog.records if "Undefined header" in r.getMessage()]
-    assert len(logged) == 3 and raws["gate"].errors() == [], logged
+    assert len(logged) == 3 and ops.raw.errors() == [], logged
     ops("shutdown", k.shutdown)
     assert ops.done >= 30
 
@@ -285,10 +289,7 @@ def test_qcodes_keysight33522b_normal_operations(bench):
 
 
 def test_pymeasure_agilent33500_arbitrary_waveforms_and_bursts(bench):
-    resources, raws = bench
-    ops = Ops(raws["pg"])
-    g = Agilent33500(resources["pg"], visa_library="@py", timeout=TIMEOUT_MS, **VISA)
-    ops.sync = lambda: g.ask("*OPC?")
+    g, ops = pymeasure_connect(bench, "pg", Agilent33500)
     assert ops("id", lambda: g.id).split(",")[1] == "33522B"
     ops("reset", g.reset)
     ch = g.ch_1
@@ -327,16 +328,16 @@ def test_pymeasure_agilent33500_arbitrary_waveforms_and_bursts(bench):
         ops(label, call)
     assert ops("arb back", lambda: ch.arb_file) == '"RAMPF"'  # a quoted name
     assert ops("srate back", lambda: ch.arb_srate) == pytest.approx(1e6)
-    assert raws["pg"].query("SOUR1:DATA:VOL:CAT?") == '"RAMPDAC","RAMPF"'
+    assert ops.raw.query("SOUR1:DATA:VOL:CAT?") == '"RAMPDAC","RAMPF"'
     # a binary DAC block whose data hold LF, CR and white-space bytes, and no terminator
     words = np.array([10, 0x0A0A, -1, 0x0D, 0x20, 0x0D0A, 5, 7] * 2)
     g.adapter.write_binary_values("SOUR1:DATA:ARB:DAC BLOCK1,", words, datatype="h",
                                   is_big_endian=True)  # fmt: skip
     ops.sync()
-    assert raws["pg"].query("SOUR1:DATA:VOL:CAT?") == '"RAMPDAC","RAMPF","BLOCK1"'
-    assert raws["pg"].errors() == []
+    assert ops.raw.query("SOUR1:DATA:VOL:CAT?") == '"RAMPDAC","RAMPF","BLOCK1"'
+    assert ops.raw.errors() == []
     # selecting a waveform that is not loaded is refused, the selection stays
-    raws["pg"].write("SOUR1:FUNC:ARB NOSUCH")
-    assert raws["pg"].query("SOUR1:FUNC:ARB?") == '"RAMPF"'
-    assert [e[:4] for e in raws["pg"].errors()] == ["-224"]
+    ops.raw.write("SOUR1:FUNC:ARB NOSUCH")
+    assert ops.raw.query("SOUR1:FUNC:ARB?") == '"RAMPF"'
+    assert [e[:4] for e in ops.raw.errors()] == ["-224"]
     assert ops.done >= 24

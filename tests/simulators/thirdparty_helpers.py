@@ -125,3 +125,13 @@ class Ops:
         assert dt < limit, f"{label}: took {dt:.2f} s (a reply missing?)"
         self.done += 1
         return result
+
+
+def pymeasure_connect(bench: tuple[dict[str, str], dict[str, Raw]], role: str, driver: Any) -> Any:
+    """A pymeasure ``driver`` on the bench's ``role`` over pyvisa-py, and an :class:`Ops` runner
+    on that role's raw session, synced by the driver's ``*OPC?``: returns ``(instrument, ops)``."""
+    resources, raws = bench
+    ops = Ops(raws[role])
+    inst = driver(resources[role], visa_library="@py", timeout=TIMEOUT_MS, **VISA)
+    ops.sync = lambda: inst.ask("*OPC?")
+    return inst, ops
