@@ -305,6 +305,21 @@ class FTJArray:
         mask = self._row_mask(rows_on)
         return self.read_bitline_sequence(mask[None, :], volts, aperture_s, noise)[0]
 
+    def _bit_line_bias(self, volts) -> tuple[np.ndarray, np.ndarray, float, bool]:
+        """Bit-line voltages (one per column), which lines are biased, their first bias V0,
+        and whether the fast path applies: every biased line at the same V0 (the others at 0 V
+        carry no current and leave their cells idle), |V0| within the kinetics bound, no wire
+        resistance."""
+        v = np.broadcast_to(np.asarray(volts, dtype=np.float64), (self.cols,))
+        biased = v != 0
+        v0 = float(v[biased][0]) if np.any(biased) else 0.0
+        fast = not (
+            abs(v0) > self.params.traps.kinetics_bound_max_v
+            or self.params.conductance.wire_resistance_ohm > 0
+            or np.any(v[biased] != v0)
+        )
+        return v, biased, v0, fast
+
     def read_bitline_sequence(
         self,
         masks: np.ndarray,
@@ -327,16 +342,8 @@ class FTJArray:
             )
         if not aperture_s > 0:
             raise ValueError(f"aperture must be > 0 s, got {aperture_s!r}")
-        v = np.broadcast_to(np.asarray(volts, dtype=np.float64), (self.cols,))
-        # Fast path: every biased bit line at the same V0 (the others at 0 V carry no current
-        # and leave their cells idle).
-        biased = v != 0
-        v0 = float(v[biased][0]) if np.any(biased) else 0.0
-        if (
-            abs(v0) > self.params.traps.kinetics_bound_max_v
-            or self.params.conductance.wire_resistance_ohm > 0
-            or np.any(v[biased] != v0)
-        ):
+        v, biased, v0, fast = self._bit_line_bias(volts)
+        if not fast:
             cols = np.arange(self.cols)
             return np.stack(
                 [
@@ -406,14 +413,8 @@ class FTJArray:
         cols = np.asarray(cols, dtype=np.int64)
         flat = cols.ndim == 1
         c2 = cols[:, None] if flat else cols
-        v = np.broadcast_to(np.asarray(volts, dtype=np.float64), (self.cols,))
-        biased = v != 0
-        v0 = float(v[biased][0]) if np.any(biased) else 0.0
-        if (
-            abs(v0) > self.params.traps.kinetics_bound_max_v
-            or self.params.conductance.wire_resistance_ohm > 0
-            or np.any(v[biased] != v0)
-        ):
+        _, biased, v0, fast = self._bit_line_bias(volts)
+        if not fast:
             return None
         self._prepare_fast_read(v0)
         n = masks.shape[0]
