@@ -32,7 +32,7 @@ import numpy as np
 
 from ftjlab import validate
 from ftjlab.errors import BadInput
-from ftjlab.h5super import clear_status_flags, read_superblock
+from ftjlab.h5super import check_complete, clear_status_flags, read_superblock
 from ftjlab.store import COMMITTED, reserve_path, utc_now
 
 
@@ -75,7 +75,7 @@ def repair_file(path: str | Path, field_name: str = "FILE") -> RepairReport:
     try:
         shutil.copyfile(path, tmp)
         report.flags_cleared = clear_status_flags(tmp)
-        problem = _complete(tmp)
+        problem = check_complete(tmp)
         if problem:
             raise BadInput(f"{field_name}: {str(path)!r} cannot be repaired: {problem}")
         try:
@@ -100,12 +100,6 @@ def repair_file(path: str | Path, field_name: str = "FILE") -> RepairReport:
         with contextlib.suppress(OSError):
             tmp.unlink()
     return report
-
-
-def _complete(path: Path) -> str | None:
-    from ftjlab.h5super import check_complete
-
-    return check_complete(path)
 
 
 def _repair_run(g: h5py.Group, run_id: str, report: RepairReport) -> None:
