@@ -36,10 +36,13 @@ class SMURole:
     :ivar terminal: the bench terminal (``"smu.a"``).
     :ivar instrument: the instrument name; :ivar driver: its driver.
     :ivar linefreq: mains frequency (Hz) that sets the aperture of an NPLC.
+    :ivar smu: the object of the channel's source and measure settings (the driver itself
+        for a one-channel SMU).
     """
 
     def __init__(self, instrument: str, driver: Any, channel: str, linefreq: float) -> None:
         self.instrument, self.driver, self.channel = instrument, driver, channel
+        self.smu: Any = driver
         self.terminal = f"{instrument}.{channel}"
         self.linefreq = float(linefreq)
         self._volts: float | None = None
@@ -56,20 +59,20 @@ class SMURole:
         raise NotImplementedError
 
     def _set_level(self, volts: float) -> None:
-        raise NotImplementedError
+        self.smu.source_voltage = volts
 
     def _output(self, on: bool) -> None:
-        raise NotImplementedError
+        self.smu.output_enabled = on
 
     def _set_vlimit(self, volts: float) -> None:
-        raise NotImplementedError
+        self.smu.voltage_limit = volts
 
     def _set_nplc(self, nplc: float) -> None:
         raise NotImplementedError
 
     def read_current(self) -> float:
         """One current reading (A) with the present settings."""
-        raise NotImplementedError
+        return float(self.smu.current)
 
     def acquire(self, count: int, interval_s: float) -> tuple[np.ndarray, np.ndarray]:
         """``count`` readings ``interval_s`` apart into the instrument's buffer; returns
@@ -169,23 +172,11 @@ class TSPChannel(SMURole):
     def _apply(self, volts: float, compliance_a: float) -> None:
         self.smu.apply_voltage(volts, compliance_a)
 
-    def _set_level(self, volts: float) -> None:
-        self.smu.source_voltage = volts
-
-    def _output(self, on: bool) -> None:
-        self.smu.output_enabled = on
-
-    def _set_vlimit(self, volts: float) -> None:
-        self.smu.voltage_limit = volts
-
     def _set_nplc(self, nplc: float) -> None:
         self.smu.measure_nplc = nplc
         # one autozero for this setup, as a tester does (AUTO takes two more apertures for
         # every reading)
         self.smu.measure_autozero = "ONCE"
-
-    def read_current(self) -> float:
-        return float(self.smu.current)
 
     def acquire(self, count: int, interval_s: float) -> tuple[np.ndarray, np.ndarray]:
         self.smu.measure_autozero = "OFF"
@@ -213,21 +204,9 @@ class SCPISMU(SMURole):
             self._sense = True
         self.driver.apply_voltage(volts, compliance_a)
 
-    def _set_level(self, volts: float) -> None:
-        self.driver.source_voltage = volts
-
-    def _output(self, on: bool) -> None:
-        self.driver.output_enabled = on
-
-    def _set_vlimit(self, volts: float) -> None:
-        self.driver.voltage_limit = volts
-
     def _set_nplc(self, nplc: float) -> None:
         self.driver.measure_nplc = nplc
         self.driver.measure_autozero = False
-
-    def read_current(self) -> float:
-        return float(self.driver.current)
 
     def acquire(self, count: int, interval_s: float) -> tuple[np.ndarray, np.ndarray]:
         nplc = self._nplc if self._nplc is not None else 1.0
