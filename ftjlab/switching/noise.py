@@ -126,11 +126,3 @@ def noise_quality(values: np.ndarray, k: int, p: float = 0.5) -> NoiseQuality:
         cross_unit_worst=cross,
         theory=binomial_theory(k, p),
     )
-
-
-def mean_shrink(spins0: np.ndarray, spins: np.ndarray) -> np.ndarray:
-    """Per-step mean shrink of +-1 spins started all at +1: ``E[s_t] / E[s_(t-1)]``.
-
-    ``spins`` is (steps, cells) of +-1 after each step, ``spins0`` the start."""
-    m = np.concatenate([[np.mean(spins0)], np.mean(spins, axis=1)])
-    return m[1:] / m[:-1]
