@@ -97,24 +97,14 @@ def sequence(emulator: Any, nd: Any, gates: Any, bls: Any) -> None:
 
 
 def _batched(smu: Any, buf: Any, bench: Any, gates: list[Any], bls: list[Any]) -> None:
-    from .keithley2636b import READING_OVERHEAD_S, STATUS_4WIRE, STATUS_COMPLIANCE
+    from .keithley2636b import READING_OVERHEAD_S
 
     aperture = smu._aperture_s()
     dead = READING_OVERHEAD_S + (2 * aperture if smu.measure.autozero == smu.AUTOZERO_AUTO
                                  else 0)
     currents, starts = bench.measure_grid(smu._terminal, gates, bls, aperture, dead)
-    currents, starts = currents.ravel(), starts.ravel()
-    status = np.full(currents.size, STATUS_4WIRE if smu.sense == smu.SENSE_REMOTE else 0,
-                     float)
-    on = smu.source.output == smu.OUTPUT_ON
-    v = np.full(currents.size, float(smu.source.levelv) if on else 0.0)
-    if on:
-        limit = float(smu.source.limiti)
-        over = np.abs(currents) > limit
-        if over.any():
-            currents = np.where(over, np.copysign(limit, currents), currents)
-            status[over] += STATUS_COMPLIANCE
-    buf.store(currents, starts, status, v)
+    currents, status, v = _clip(smu, currents.ravel())
+    buf.store(currents, starts.ravel(), status, v)
     smu._last_status = status[-1:]
 
 
