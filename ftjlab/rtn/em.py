@@ -88,24 +88,19 @@ def moment_start(x: np.ndarray) -> TwoLevelStart | None:
     return TwoLevelStart(low, low + d, var - b, q * (1 - rho), (1 - q) * (1 - rho), "moments")
 
 
-def gmm_levels(
-    x: np.ndarray, iters: int = 500, bins: int = 512
-) -> tuple[float, float, float, float]:
-    """Two-component Gaussian mixture with one variance, fitted by EM to the histogram of
-    the readings (``bins`` bins: the bin width is far below the noise) from a quantile start:
-    (low, high, variance, weight of high)."""
-    counts, edges = np.histogram(x, bins)
-    c = 0.5 * (edges[1:] + edges[:-1])
-    keep = counts > 0
-    c, wts = c[keep], counts[keep].astype(np.float64)
+def _mixture_em(
+    c: np.ndarray, wts: np.ndarray, lo: float, hi: float, var: float, w: float, iters: int,
+    w_floor: float, var_floor: float, rel_tol: float,
+) -> tuple[float, float, float, float, float]:
+    """EM of a two-Gaussian mixture with one variance on weighted points ``c`` (weights
+    ``wts``) from (lo, hi, var, w = weight of hi): (log-likelihood of the last E-step up to a
+    constant, lo, hi, var, w). Stops when the gain per point falls below ``rel_tol`` or a
+    component empties."""
     n = wts.sum()
-    lo, hi = np.quantile(x, [0.25, 0.75])
-    var = float(x.var()) * 0.5 + ((edges[1] - edges[0]) ** 2) / 12
-    w = 0.5
-    prev = -math.inf
+    ll = prev = -math.inf
     for _ in range(iters):
-        a = -((c - lo) ** 2) / (2 * var) + math.log(max(1 - w, 1e-12))
-        b = -((c - hi) ** 2) / (2 * var) + math.log(max(w, 1e-12))
+        a = -((c - lo) ** 2) / (2 * var) + math.log(max(1 - w, w_floor))
+        b = -((c - hi) ** 2) / (2 * var) + math.log(max(w, w_floor))
         m = np.maximum(a, b)
         ea, eb = np.exp(a - m), np.exp(b - m)
         tot = ea + eb
@@ -118,11 +113,28 @@ def gmm_levels(
         lo = float(np.dot(wts * (1 - r), c) / (n - sr))
         hi = float(np.dot(wts * r, c) / sr)
         var = max(
-            float(np.dot(wts * (1 - r), (c - lo) ** 2) + np.dot(wts * r, (c - hi) ** 2)) / n, 1e-300
+            float(np.dot(wts * (1 - r), (c - lo) ** 2) + np.dot(wts * r, (c - hi) ** 2)) / n,
+            var_floor,
         )
-        if ll - prev < 1e-10 * n:
+        if ll - prev < rel_tol * n:
             break
         prev = ll
+    return ll, lo, hi, var, w
+
+
+def gmm_levels(
+    x: np.ndarray, iters: int = 500, bins: int = 512
+) -> tuple[float, float, float, float]:
+    """Two-component Gaussian mixture with one variance, fitted by EM to the histogram of
+    the readings (``bins`` bins: the bin width is far below the noise) from a quantile start:
+    (low, high, variance, weight of high)."""
+    counts, edges = np.histogram(x, bins)
+    c = 0.5 * (edges[1:] + edges[:-1])
+    keep = counts > 0
+    c, wts = c[keep], counts[keep].astype(np.float64)
+    lo, hi = np.quantile(x, [0.25, 0.75])
+    var = float(x.var()) * 0.5 + ((edges[1] - edges[0]) ** 2) / 12
+    _, lo, hi, var, w = _mixture_em(c, wts, lo, hi, var, 0.5, iters, 1e-12, 1e-300, 1e-10)
     if lo > hi:
         lo, hi, w = hi, lo, 1 - w
     return lo, hi, var, w
@@ -291,28 +303,9 @@ def _weighted_gmm(
         (mean - 0.5 * sd, mean + 1.5 * sd, 0.2),
         (mean - 1.5 * sd, mean + 0.5 * sd, 0.8),
     ):
-        var = sd**2 / 2
-        prev = -math.inf
-        for _ in range(iters):
-            a = -((c - lo) ** 2) / (2 * var) + math.log(max(1 - w, 1e-300))
-            b = -((c - hi) ** 2) / (2 * var) + math.log(max(w, 1e-300))
-            m = np.maximum(a, b)
-            tot = np.exp(a - m) + np.exp(b - m)
-            r = np.exp(b - m) / tot
-            ll = float(np.dot(wts, m + np.log(tot))) - 0.5 * n * math.log(var)
-            sr = float(np.dot(wts, r))
-            if sr <= 1e-9 * n or sr >= n * (1 - 1e-9):
-                break
-            w = sr / n
-            lo = float(np.dot(wts * (1 - r), c) / (n - sr))
-            hi = float(np.dot(wts * r, c) / sr)
-            var = max(
-                float(np.dot(wts * (1 - r), (c - lo) ** 2) + np.dot(wts * r, (c - hi) ** 2)) / n,
-                var_floor,
-            )
-            if ll - prev < 1e-12 * n:
-                break
-            prev = ll
+        ll, lo, hi, var, w = _mixture_em(
+            c, wts, lo, hi, sd**2 / 2, w, iters, 1e-300, var_floor, 1e-12
+        )
         if best is None or ll > best[0]:
             best = (ll, lo, hi, var, w)
     return best[1], best[2], best[3], best[4]
