@@ -76,15 +76,6 @@ def standardise(traces, calibration: int | None = None) -> np.ndarray:
     return (x - ref.mean(axis=1, keepdims=True)) / ref.std(axis=1, keepdims=True)
 
 
-def _acf(x: np.ndarray, max_lag: int) -> np.ndarray:
-    """Autocorrelation rho(0..max_lag) of each row (FFT, biased estimator)."""
-    n = x.shape[1]
-    m = 1 << math.ceil(math.log2(2 * n))
-    f = np.fft.rfft(x - x.mean(axis=1, keepdims=True), m, axis=1)
-    c = np.fft.irfft(np.abs(f) ** 2, m, axis=1)[:, : max_lag + 1]
-    return c / c[:, :1]
-
-
 def auto_thin(z: np.ndarray, rho_max: float = 0.02, max_thin: int = 1000) -> int:
     """Smallest step k that leaves every row correlated by at most ``rho_max`` from one kept
     reading to the next, robust to the estimator's noise on strongly correlated readings
