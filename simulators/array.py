@@ -19,7 +19,8 @@ from .clock import VirtualClock
 from .fastrandom import standard_normal_f32
 from .params import ArrayParams
 from .switching import DomainArray
-from .traps import BiasWindow, Flips, TrapPopulation, activation
+from .trap_queue import BiasWindow, Flips, TrapPopulation
+from .traps import activation
 
 _STUCK_NONE, _STUCK_ON, _STUCK_OFF = 0, 1, 2
 

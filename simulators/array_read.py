@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from .fastrandom import standard_normal_f32
-from .traps import BiasWindow, TraceWindow, simulate_traps
+from .trap_queue import BiasWindow
+from .traps import TraceWindow, simulate_traps
 
 BOLTZMANN = 1.380649e-23
 ELEMENTARY_CHARGE = 1.602176634e-19

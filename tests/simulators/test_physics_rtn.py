@@ -9,13 +9,8 @@ import numpy as np
 import pytest
 from ftjlab.simulators.array import FTJArray
 from ftjlab.simulators.params import ArrayParams, TrapModel
-from ftjlab.simulators.traps import (
-    BiasWindow,
-    TraceWindow,
-    TrapPopulation,
-    simulate_traps,
-    transition_probabilities,
-)
+from ftjlab.simulators.trap_queue import BiasWindow, TrapPopulation
+from ftjlab.simulators.traps import TraceWindow, simulate_traps, transition_probabilities
 from scipy import optimize, signal
 
 TAU_C, TAU_E = 2e-3, 5e-3

@@ -4,7 +4,7 @@ integrated over the reads of a bias window) must give the same flip statistics."
 
 import numpy as np
 import pytest
-from ftjlab.simulators import traps as tr
+from ftjlab.simulators import trap_queue as tr
 from ftjlab.simulators.params import ArrayParams
 
 
