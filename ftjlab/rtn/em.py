@@ -224,13 +224,17 @@ def run_em(
         else:
             mstep(s1)
             th2 = get_theta()
-            r = th1 - th0
-            v = th2 - th1 - r
-            nv = float(np.linalg.norm(v))
+            # a parameter at a bound (logit of a probability 0 or 1) is +-inf: its differences
+            # are NaN, and the step is then rejected by the finiteness checks below
+            with np.errstate(invalid="ignore", over="ignore"):
+                r = th1 - th0
+                v = th2 - th1 - r
+                nv = float(np.linalg.norm(v))
             accepted = False
             if nv > 0 and np.all(np.isfinite(v)):
                 alpha = min(-float(np.linalg.norm(r)) / nv, -1.0)
-                th_x = th0 - 2 * alpha * r + alpha**2 * v
+                with np.errstate(over="ignore"):
+                    th_x = th0 - 2 * alpha * r + alpha**2 * v
                 if np.all(np.isfinite(th_x)) and alpha < -1.0:
                     try:
                         set_theta(th_x)
