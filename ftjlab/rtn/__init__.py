@@ -4,8 +4,10 @@ Modules:
 
 * :mod:`~ftjlab.rtn.source` - traces from memory or run files, block by block, with checks
   (NaN, constant, too short -> BadInput).
-* :mod:`~ftjlab.rtn.hmm` - level detection: Gaussian, factorial (several traps) and
-  aperture-aware hidden Markov models, streamed; exact tau_c / tau_e from the sampled chain.
+* :mod:`~ftjlab.rtn.hmm` - level detection: the streamed Gaussian hidden Markov model; exact
+  tau_c / tau_e from the sampled chain.
+* :mod:`~ftjlab.rtn.factorial` - the factorial HMM (several independent traps).
+* :mod:`~ftjlab.rtn.traps` - how many traps (BIC), and when the aperture model is used.
 * :mod:`~ftjlab.rtn.em` - start values and the stopping rule of the EM fits (SQUAREM).
 * :mod:`~ftjlab.rtn.information` - observed-information and batch-means intervals.
 * :mod:`~ftjlab.rtn.aperture` - one trap read through apertures up to a few tau (exact
