@@ -8,7 +8,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
-from ..scpi import Call, Choice, Number, ScpiInstrument, format_nr3
+import numpy as np
+
+from ..scpi import Call, Choice, Number, ScpiError, ScpiInstrument, Token, format_nr3
 
 
 class BenchLike(Protocol):
@@ -39,6 +41,31 @@ def load_factor(load_ohm: float) -> float:
 def bool_nr1(value: bool) -> str:
     """A boolean setting as the generators answer it: ``1`` or ``0``."""
     return "1" if value else "0"
+
+
+def waveform_name(arg: Any, what: str) -> str:
+    """A user/arb waveform name, upper-cased: 1-12 letters, digits or underscores, starting
+    with a letter; anything else is -224 ``invalid <what> name``."""
+    name = str(arg).strip().upper()
+    if not (1 <= len(name) <= 12 and name[0].isalpha()
+            and all(ch.isalnum() or ch == "_" for ch in name)):  # fmt: skip
+        raise ScpiError(-224, f"invalid {what} name")
+    return name
+
+
+def waveform_points(tokens: Sequence[Token], block_dtype: str) -> np.ndarray:
+    """Waveform points sent as numbers or as one binary block of ``block_dtype`` (numpy
+    spelling, e.g. ``">i2"``): -161 for a block that is not a whole number of points, -104
+    for anything else."""
+    if len(tokens) == 1 and tokens[0].kind == "block":
+        raw = bytes(tokens[0].value)
+        dtype = np.dtype(block_dtype)
+        if len(raw) % dtype.itemsize:
+            raise ScpiError(-161, "block length is not a whole number of points")
+        return np.frombuffer(raw, dtype).astype(float)
+    if all(tok.kind == "number" and not tok.suffix for tok in tokens):
+        return np.array([float(tok.value) for tok in tokens])
+    raise ScpiError(-104)
 
 
 @dataclass

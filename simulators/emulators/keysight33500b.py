@@ -45,7 +45,14 @@ from typing import ClassVar
 import numpy as np
 
 from ..scpi import Any_, Boolean, Call, Choice, Number, ScpiError, String, format_nr3, repeat
-from ._generator import BenchLike, ChannelState, PulseGeneratorEmulator, load_factor
+from ._generator import (
+    BenchLike,
+    ChannelState,
+    PulseGeneratorEmulator,
+    load_factor,
+    waveform_name,
+    waveform_points,
+)
 from ._generator import bool_nr1 as _b
 
 __all__ = ["Keysight33500B"]
@@ -588,25 +595,12 @@ class Keysight33500B(PulseGeneratorEmulator):
         )
 
     def _load_arb(self, call: Call, dac: bool) -> None:
-        name = str(call.args[0]).strip().upper()
-        if not (1 <= len(name) <= 12 and name[0].isalpha()
-                and all(ch.isalnum() or ch == "_" for ch in name)):  # fmt: skip
-            raise ScpiError(-224, "invalid arb name")
+        name = waveform_name(call.args[0], "arb")
         memory = self.arbs[call.ch - 1]
         if name in memory:
             raise ScpiError(-221, "arb waveform name already exists")
-        tokens = call.args[1:]
-        if len(tokens) == 1 and tokens[0].kind == "block":
-            raw = bytes(tokens[0].value)
-            endian = ">" if self.byte_order == "NORM" else "<"
-            dtype = np.dtype(f"{endian}i2" if dac else f"{endian}f4")
-            if len(raw) % dtype.itemsize:
-                raise ScpiError(-161, "block length is not a whole number of points")
-            values = np.frombuffer(raw, dtype).astype(float)
-        elif all(tok.kind == "number" and not tok.suffix for tok in tokens):
-            values = np.array([float(tok.value) for tok in tokens])
-        else:
-            raise ScpiError(-104)
+        endian = ">" if self.byte_order == "NORM" else "<"
+        values = waveform_points(call.args[1:], f"{endian}i2" if dac else f"{endian}f4")
         limit = 32767.0 if dac else 1.0
         if not np.all(np.abs(values) <= limit):
             raise ScpiError(-222, "arb value out of range")

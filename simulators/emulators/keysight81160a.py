@@ -46,7 +46,13 @@ from typing import ClassVar
 import numpy as np
 
 from ..scpi import Any_, Boolean, Call, Choice, Number, ScpiError, String, format_nr3, repeat
-from ._generator import BenchLike, ChannelState, PulseGeneratorEmulator
+from ._generator import (
+    BenchLike,
+    ChannelState,
+    PulseGeneratorEmulator,
+    waveform_name,
+    waveform_points,
+)
 from ._generator import bool_nr1 as _b
 
 __all__ = ["Keysight81160A"]
@@ -527,17 +533,9 @@ class Keysight81160A(PulseGeneratorEmulator):
 
     def _load_volatile(self, call: Call, dac: bool) -> None:
         tokens = call.args[1:]
-        if len(tokens) == 1 and tokens[0].kind == "block":
-            raw = bytes(tokens[0].value)
-            if len(raw) % 2:
-                raise ScpiError(-161, "block length is not a whole number of points")
-            values = np.frombuffer(raw, ">i2").astype(float)
-            if not dac:
-                raise ScpiError(-104, "binary data needs DATA:DAC")
-        elif all(tok.kind == "number" and not tok.suffix for tok in tokens):
-            values = np.array([float(tok.value) for tok in tokens])
-        else:
-            raise ScpiError(-104)
+        values = waveform_points(tokens, ">i2")
+        if not dac and len(tokens) == 1 and tokens[0].kind == "block":
+            raise ScpiError(-104, "binary data needs DATA:DAC")
         limit = float(DAC_MAX) if dac else 1.0
         if not np.all(np.abs(values) <= limit):
             raise ScpiError(-222, "waveform value out of range")
@@ -546,10 +544,7 @@ class Keysight81160A(PulseGeneratorEmulator):
         self.volatile[call.ch - 1] = values / limit
 
     def _copy_volatile(self, call: Call) -> None:
-        name = str(call.args[0]).strip().upper()
-        if not (1 <= len(name) <= 12 and name[0].isalpha()
-                and all(ch.isalnum() or ch == "_" for ch in name)):  # fmt: skip
-            raise ScpiError(-224, "invalid waveform name")
+        name = waveform_name(call.args[0], "waveform")
         data = self.volatile[call.ch - 1]
         if data is None:
             raise ScpiError(-221, "no volatile waveform")
