@@ -34,15 +34,13 @@ from typing import Any
 
 import numpy as np
 
-from ftjlab.wiring import (  # noqa: F401  (re-exported: the emulators import them from here)
+from ftjlab.wiring import (
     COLUMNS_PER_CARD,
-    MAX_SLOTS,
     ROW_LETTERS,
     WL_ON_THRESHOLD_V,
     Crosspoint,
     Line,
     Wiring,
-    terminal_name,
 )
 
 from .array import FTJArray

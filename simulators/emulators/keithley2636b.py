@@ -24,7 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from ..bench import Bench, terminal_name
+from ftjlab.wiring import terminal_name
+
+from ..bench import Bench
 from ..tsp import TSPEmulator
 from ..tsp_objects import (
     SEVERITY_INFO,

@@ -22,7 +22,9 @@ from ftjlab.instruments.channel_specifiers import (
     parse_channel_list,
 )
 
-from ..bench import Bench, Crosspoint
+from ftjlab.wiring import Crosspoint
+
+from ..bench import Bench
 from ..tsp import TSPEmulator
 from ..tsp_objects import ErrorQueue, NumberAttr, TSPAttrObject, TSPError, TSPObject
 

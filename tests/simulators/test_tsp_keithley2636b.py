@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from ftjlab.simulators.bench import Bench, Wiring
+from ftjlab.simulators.bench import Bench
 from ftjlab.simulators.emulators.keithley707b import Keithley707B
 from ftjlab.simulators.emulators.keithley2636b import (
     OVERFLOW_READING,
@@ -18,6 +18,8 @@ from ftjlab.simulators.params import ArrayParams
 from ftjlab.simulators.transport import EmulatorAdapter
 from ftjlab.simulators.traps import activation
 from pymeasure.instruments import Instrument
+
+from ftjlab.wiring import Wiring
 
 ROWS = {"A": "smu.a", "B": "smu.b"}
 

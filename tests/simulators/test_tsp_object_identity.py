@@ -7,9 +7,11 @@ Python object after a few hundred commands: ``smub.source.func = 1`` landed on
 
 from __future__ import annotations
 
-from ftjlab.simulators.bench import Bench, Wiring
+from ftjlab.simulators.bench import Bench
 from ftjlab.simulators.emulators.keithley2636b import Keithley2636B
 from ftjlab.simulators.params import ArrayParams
+
+from ftjlab.wiring import Wiring
 
 COMMANDS = [
     "smub.source.func = 1", "smub.source.levelv = 2", "smub.source.output = 1",
