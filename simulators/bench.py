@@ -107,6 +107,7 @@ class Bench:
         #: the bench's LAN as the instruments' own TSP-Net sees it: address -> emulator
         #: (instrument names; "host:port" of a sim-server)
         self.lan: dict[str, Any] = {}
+        self._die_arrays: dict[Any, FTJArray] = {}  # probe station: the arrays of visited dies
         self._drives: dict[str, _Drive] = {}
         self._closed: set[Crosspoint] = set()
         self._points = frozenset(
@@ -330,14 +331,9 @@ class Bench:
                 t0 = self.clock.now_s
                 all_masks = np.repeat(np.array(masks), n_b, axis=0)[first:]
                 all_cols = np.tile(cols, n_g)[first:]
-                values = self.array.read_cell_sequence(all_masks, all_cols, volts, slot)
-                if values is None:
-                    seq = self.array.read_bitline_sequence(all_masks, volts, slot, noise=False)
-                    values = seq[np.arange(n - first), all_cols]
-                f = float(self.array.current_factor(v0))
-                g = values / f if f else np.zeros(values.size)
-                sigma = self.array.noise_sigma(values, g, aperture_s)
-                flat_out[first:] = values + sigma * standard_normal_f32(self.rng, values.size)
+                flat_out[first:] = self._read_cells(
+                    all_masks, all_cols, volts, v0, slot, aperture_s
+                )
                 flat_starts[first:] = t0 + slot * np.arange(n - first) + self.relay_settle_s
             self._closed = {*gates[-1], bls[-1]}  # the relays as the last step left them
             self._rewire()
@@ -383,16 +379,7 @@ class Bench:
             all_masks = np.repeat(np.array(masks), len(groups), axis=0)
             all_cols = np.tile(cols, (len(gates), 1))
             t0 = self.clock.now_s
-            values = self.array.read_cell_sequence(all_masks, all_cols, volts, slot)
-            if values is None:
-                seq = self.array.read_bitline_sequence(all_masks, volts, slot, noise=False)
-                values = np.where(all_cols >= 0,
-                                  np.take_along_axis(seq, np.maximum(all_cols, 0), axis=1), 0.0)
-            f = float(self.array.current_factor(v0))
-            g_sum = values / f if f else np.zeros(values.shape)
-            sigma = self.array.noise_sigma(values, g_sum, aperture_s)
-            values = values + sigma * standard_normal_f32(self.rng, values.size).reshape(
-                values.shape)
+            values = self._read_cells(all_masks, all_cols, volts, v0, slot, aperture_s)
             self._closed = {*gates[-1], *groups[-1]}  # the relays as the last step left them
             self._rewire()
             return values, t0 + slot * np.arange(n) + self.relay_settle_s
@@ -420,6 +407,25 @@ class Bench:
             trace = self.array.acquire(rows_on, idx, volts[idx], int(n), interval_s,
                                        aperture_s)
             return np.asarray(trace, dtype=np.float64)
+
+    def _read_cells(self, masks, cols, volts, v0: float, slot_s: float, aperture_s: float):
+        """Slot k reads bit line(s) ``cols[k]`` (1-D, or 2-D with -1 for none) with word lines
+        ``masks[k]`` on (:meth:`FTJArray.read_cell_sequence`, or the whole-array sequence
+        where that cannot), plus the read noise of ``aperture_s``."""
+        values = self.array.read_cell_sequence(masks, cols, volts, slot_s)
+        if values is None:
+            seq = self.array.read_bitline_sequence(masks, volts, slot_s, noise=False)
+            if cols.ndim == 1:
+                values = seq[np.arange(cols.size), cols]
+            else:
+                values = np.where(
+                    cols >= 0, np.take_along_axis(seq, np.maximum(cols, 0), axis=1), 0.0
+                )
+        f = float(self.array.current_factor(v0))
+        g_sum = values / f if f else np.zeros(values.shape)
+        sigma = self.array.noise_sigma(values, g_sum, aperture_s)
+        noise = standard_normal_f32(self.rng, values.size).reshape(values.shape)
+        return values + sigma * noise
 
     def _grid_bitlines(self, terminal: str, bls: list[Crosspoint]) -> np.ndarray | None:
         """Bit-line index of each crosspoint if each connects ``terminal`` to a bit line."""
@@ -519,11 +525,10 @@ class Bench:
         later visits find it as it was left. Every emulator sees the new :attr:`array`.
         """
         with self.lock:
-            arrays = self.__dict__.setdefault("_die_arrays", {})
-            array = arrays.get(key)
+            array = self._die_arrays.get(key)
             if array is None:
                 array = FTJArray(params(), np.random.default_rng(seed), self.clock)
-                arrays[key] = array
+                self._die_arrays[key] = array
             self.array = array
             self.array_key = key
 
