@@ -25,11 +25,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ftjlab.campaign.wafermap import WaferMap
-
 from .params import ArrayParams
 
-__all__ = ["WaferMap", "WaferVariation", "die_params", "die_seed"]
+__all__ = ["WaferVariation", "die_params", "die_seed"]
 
 
 @dataclass(frozen=True)

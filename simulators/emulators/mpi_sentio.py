@@ -29,10 +29,12 @@ from dataclasses import replace
 
 import numpy as np
 
+from ftjlab.campaign.wafermap import WaferMap
+
 from ..bench import Bench
 from ..params import ArrayParams
 from ..transport import NoReplyPending
-from ..wafer import WaferMap, WaferVariation, die_params, die_seed
+from ..wafer import WaferVariation, die_params, die_seed
 
 VERSION = "Version: 26.2.0 (ftjlab emulator)"
 NO_ERROR, EXECUTION, NO_HANDLER, BAD_PARAM, N_PARAMS, OUT_OF_BOUNDS = 0, 2, 3, 6, 7, 8
