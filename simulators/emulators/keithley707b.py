@@ -22,7 +22,7 @@ from ftjlab.instruments.channel_specifiers import (
     parse_channel_list,
 )
 
-from ftjlab.wiring import Crosspoint
+from ftjlab.wiring import MAX_SLOTS, Crosspoint
 
 from ..bench import Bench
 from ..tsp import TSPEmulator
@@ -183,8 +183,7 @@ class Channel(TSPAttrObject):
         self._bench.open(points)
 
 
-#: The 707B's mainframe has six slots; the emulated cards are 7174A 8x12 low-current matrices.
-MAINFRAME_SLOTS = 6
+#: The emulated cards (in the mainframe's MAX_SLOTS slots) are 7174A 8x12 low-current matrices.
 CARD_IDN = "7174A,8x12 Low Current Matrix,1.00,{serial}"
 
 
@@ -206,10 +205,10 @@ class Slots(TSPObject):
     """``slot``: ``slot[1]`` .. ``slot[6]`` (nil beyond the mainframe's slots)."""
 
     def __init__(self, cards: int) -> None:
-        self._slots = [Slot(n, n <= cards) for n in range(1, MAINFRAME_SLOTS + 1)]
+        self._slots = [Slot(n, n <= cards) for n in range(1, MAX_SLOTS + 1)]
 
     def _lua_index(self, index: int) -> Any:
-        if isinstance(index, int | float) and 1 <= index <= MAINFRAME_SLOTS:
+        if isinstance(index, int | float) and 1 <= index <= MAX_SLOTS:
             return self._slots[int(index) - 1]
         return super()._lua_index(index)
 
