@@ -13,7 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
+
+# The matrix relay type is the channel-specifier parser's; the wiring names it too.
+from ftjlab.instruments.channel_specifiers import Crosspoint as Crosspoint
 
 #: Default word-line threshold: a gate at or above this voltage turns the access transistor on.
 WL_ON_THRESHOLD_V = 1.0
@@ -27,17 +29,6 @@ _LINE = re.compile(r"^(WL|BL)(\d+)$")
 def terminal_name(instrument: str, channel: str | int) -> str:
     """The bench name of an instrument terminal, e.g. ``terminal_name("smu", "a") == "smu.a"``."""
     return f"{instrument}.{channel}"
-
-
-class Crosspoint(NamedTuple):
-    """One relay of the 707B matrix: slot 1-6, row letter A-H, column 1-12."""
-
-    slot: int
-    row: str
-    column: int
-
-    def __str__(self) -> str:
-        return f"{self.slot}{self.row}{self.column:02d}"
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from operator import attrgetter
+from typing import NamedTuple
 
 __all__ = [
     "DEFAULT_GEOMETRY",
@@ -38,7 +38,6 @@ __all__ = [
 ]
 
 _SEPARATORS = re.compile(r"[,;]")
-_ORDER = attrgetter("slot", "row", "column")
 _CHANNEL = re.compile(r"([0-9])([A-Za-z])([0-9]+)")
 _SLOT = re.compile(r"slot([0-9]+)", re.IGNORECASE)
 
@@ -80,9 +79,9 @@ DEFAULT_GEOMETRY = MatrixGeometry()
 """A 707B with six 8x12 matrix cards (rows A-H, columns 01-12)."""
 
 
-@dataclass(frozen=True, order=True)
-class Crosspoint:
-    """One relay of a matrix card: ``str(Crosspoint(1, "A", 1)) == "1A01"``."""
+class Crosspoint(NamedTuple):
+    """One relay of a matrix card: slot, row letter, column; ``str(Crosspoint(1, "A", 1)) ==
+    "1A01"``. A named tuple, so it orders by (slot, row, column) and sorts fast."""
 
     slot: int
     row: str
@@ -116,7 +115,7 @@ class ChannelList:
         points = set(self.crosspoints)
         for slot in slots:
             points.update(geometry.slot_crosspoints(slot))
-        return tuple(sorted(points, key=_ORDER))  # tuple keys: ~10x faster than dataclass __lt__
+        return tuple(sorted(points))
 
     def __str__(self) -> str:
         if self.all_slots:

@@ -60,12 +60,15 @@ def test_nothing_outside_simulators_imports_the_simulator_but_the_bench_builder(
 
 
 def test_the_wiring_types_live_in_the_core():
+    from ftjlab.instruments import channel_specifiers
     from ftjlab.simulators import bench
 
     from ftjlab import wiring
 
     assert bench.Wiring is wiring.Wiring and bench.Line is wiring.Line
-    assert wiring.Crosspoint.__module__ == "ftjlab.wiring"
+    # One relay type: the channel-specifier parser's, named by the wiring and the bench alike.
+    assert wiring.Crosspoint is channel_specifiers.Crosspoint is bench.Crosspoint
+    assert wiring.Crosspoint.__module__ == "ftjlab.instruments.channel_specifiers"
 
 
 @pytest.mark.parametrize("model", sorted(MODELS))

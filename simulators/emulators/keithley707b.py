@@ -18,11 +18,12 @@ from typing import Any
 
 from ftjlab.instruments.channel_specifiers import (
     ChannelSpecifierError,
+    Crosspoint,
     MatrixGeometry,
     parse_channel_list,
 )
 
-from ftjlab.wiring import MAX_SLOTS, Crosspoint
+from ftjlab.wiring import MAX_SLOTS
 
 from ..bench import Bench
 from ..tsp import TSPEmulator
