@@ -55,11 +55,12 @@ class TSPNet(TSPObject):
     def read(self, cid: Any) -> str:
         target = self._target(cid)
         self._bench.idle(LAN_EXCHANGE_S)
-        try:
-            reply = target.read()
-        except Exception:
-            raise runtime_error("tspnet.read: no reply pending") from None
-        return bytes(reply).decode("latin-1").rstrip("\r\n")
+        from ..transport import next_reply  # transport imports pymeasure: import late
+
+        reply = next_reply(target)  # only "no reply pending" is caught; emulator bugs surface
+        if reply is None:
+            raise runtime_error("tspnet.read: no reply pending")
+        return reply.decode("latin-1").rstrip("\r\n")
 
     def readavailable(self, cid: Any) -> int:
         return int(getattr(self._target(cid), "pending_replies", 0))
