@@ -180,6 +180,15 @@ class EMResult:
     reason: str = ""
 
 
+def _moved(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a - b, with 0 where both are the same infinity: a parameter resting at a bound (the
+    logit of a transition probability 0 or 1 is -inf or +inf) has not moved. Without this its
+    difference is NaN, which blocks every SQUAREM step and the stopping rule."""
+    with np.errstate(invalid="ignore"):
+        d = a - b
+    return np.where(a == b, 0.0, d)
+
+
 def run_em(
     estep: Callable[[], object],
     mstep: Callable[[object], None],
@@ -224,18 +233,18 @@ def run_em(
         else:
             mstep(s1)
             th2 = get_theta()
-            # a parameter at a bound (logit of a probability 0 or 1) is +-inf: its differences
-            # are NaN, and the step is then rejected by the finiteness checks below
-            with np.errstate(invalid="ignore", over="ignore"):
-                r = th1 - th0
-                v = th2 - th1 - r
-                nv = float(np.linalg.norm(v))
+            r = _moved(th1, th0)
+            with np.errstate(invalid="ignore"):  # a move to a bound: v is NaN, no step
+                v = _moved(th2, th1) - r
+            nv = float(np.linalg.norm(v))
             accepted = False
             if nv > 0 and np.all(np.isfinite(v)):
                 alpha = min(-float(np.linalg.norm(r)) / nv, -1.0)
-                with np.errstate(over="ignore"):
+                with np.errstate(over="ignore", invalid="ignore"):
                     th_x = th0 - 2 * alpha * r + alpha**2 * v
-                if np.all(np.isfinite(th_x)) and alpha < -1.0:
+                # a parameter resting at a bound (r = v = 0 there) stays where it is
+                th_x = np.where(np.isfinite(th2) | (r != 0) | (v != 0), th_x, th2)
+                if np.all(np.isfinite(th_x) | (th_x == th2)) and alpha < -1.0:
                     try:
                         set_theta(th_x)
                         s_x = e()
@@ -258,7 +267,7 @@ def run_em(
             set_theta(th1)
             s_new, th_new, ll_new = s1, th1, ll1
         gain = (ll_new - max(last_ll, ll0)) / n_samples
-        step = float(np.max(np.abs(th_new - th0)))
+        step = float(np.max(np.abs(_moved(th_new, th0))))
         last_ll = ll_new
         s0 = s_new
         if abs(gain) < tol and step < ptol:

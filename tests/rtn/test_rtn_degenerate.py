@@ -40,3 +40,22 @@ def test_white_noise_on_a_large_offset_is_no_trap():
     rep = analysis.analyze(x, 2e-4)
     assert rep.n_traps == 0 and not rep.traps
     assert any("no RTN resolved" in n for n in rep.notes)
+
+
+def test_a_parameter_resting_at_a_bound_does_not_stall_the_em():
+    """A factorial fit whose second trap never flips (transition probabilities exactly 0:
+    logits -inf, a fixed point of EM): SQUAREM and the stopping rule see that parameter as
+    not moving, so the fit converges instead of running to its cap on NaN steps."""
+    rng = np.random.default_rng(3)
+    state = np.repeat(rng.random(400) < 0.25, 50)  # a telegraph-like record, 20,000 readings
+    x = -1.0 * state + rng.normal(0.0, 0.5, state.size)
+    m = FactorialHMM(2)
+    m.fit(x, 1.0, max_iter=2, errors=False)
+    m.base, m.amplitudes = 0.0, np.array([-1.0, -0.3])
+    m.trap_trans[1] = np.eye(2)
+    m._compose()
+    m.fit(x, 1.0, max_iter=500, errors=False, warm_start=True)
+    assert m.converged and not m.warnings, m.warnings
+    assert m.n_iter < 100
+    assert np.all(m.trap_trans[1] == np.eye(2))  # still at the bound
+    assert abs(abs(m.amplitudes[0]) - 1.0) < 0.05
