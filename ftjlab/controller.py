@@ -309,16 +309,18 @@ class ArrayController:
         return (self.use_sequences and "pulse2" in self._row and self.pulser_address() is not
                 None and hasattr(self.read, "program_row"))
 
-    def program_row_onboard(
-        self, row: int, cols: Sequence[int], targets_a: Sequence[float],
+    def program_rows_onboard(
+        self, rows: Sequence[int], cols: Sequence[Sequence[int]], targets_a: Sequence[float],
         starts_up: Sequence[float], starts_down: Sequence[float],
         state: Sequence[Sequence[float]], settings: Sequence[float], read_v: float,
         nplc: float, width_s: float,
     ) -> list[tuple[float, ...]]:
         """One call of the on-board row program (see
-        :data:`~ftjlab.instruments.keithley2636b_scripts.ROW_PROGRAM_SOURCE`): the generator's
-        outputs are set up here (program: normal polarity, erase: inverted, both resting at
-        0 V, outputs on), the read channel biased, then one message and one reply."""
+        :data:`~ftjlab.instruments.keithley2636b_scripts.ROW_PROGRAM_SOURCE`) on the cells
+        ``(rows[w], cols[w][j])``, word line after word line (per-cell tables in that order):
+        the generator's outputs are set up here (program: normal polarity, erase: inverted,
+        both resting at 0 V, outputs on), the read channel biased, then one message and one
+        reply."""
         host, port = self.pulser_address() or ("", 0)
         period_s = max(4 * width_s, width_s + 1e-7)
         if self._onboard_pulser != (width_s, period_s):
@@ -330,11 +332,12 @@ class ArrayController:
             self._onboard_pulser = (width_s, period_s)
         self._gate_on()
         self._bias(read_v, nplc)
-        gate = ",".join(self._xp("gate", "WL", [row]))
+        flat = [int(c) for row_cols in cols for c in row_cols]
         results = self.read.program_row(
-            int(self.tsplink_node), host, port, gate, self._xp("read", "BL", cols),
-            self._xp("pulse", "BL", cols), self._xp("pulse2", "BL", cols), targets_a,
-            starts_up, starts_down, state, settings,
+            int(self.tsplink_node), host, port,
+            [",".join(self._xp("gate", "WL", [r])) for r in rows], [len(c) for c in cols],
+            self._xp("read", "BL", flat), self._xp("pulse", "BL", flat),
+            self._xp("pulse2", "BL", flat), targets_a, starts_up, starts_down, state, settings,
         )
         for out in self._outs.values():  # the program moved the levels: unknown here now
             out.levels_unknown()

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ftjlab.errors import MeasurementFailed
+
 if TYPE_CHECKING:
     from ftjlab.controller import ArrayController
 
@@ -126,6 +128,10 @@ class Curves:
 
     def learn(self, direction: int, level: float, volts: float) -> None:
         self.points.setdefault(direction, []).append((level, volts))
+
+    def known(self, points: int = 32) -> bool:
+        """Whether both polarities have learned from at least ``points`` cells."""
+        return all(len(self.points.get(d, ())) >= points for d in (1, -1))
 
 
 class CellRule:
@@ -303,6 +309,21 @@ _CODES = {
 }
 
 
+#: cells one call of the on-board row program carries at most (whole word lines, in order;
+#: the call stops after its time budget and the next one continues)
+ONBOARD_CELLS = 128
+
+
+@dataclass
+class _Unit:
+    """Cells of one word line not finished yet, with their program state: per cell ``fr``
+    (to be read first), ``g``, ``n``, ``d``, ``a``, ``lu``, ``ld``, ``st``, ``mv``."""
+
+    row: int
+    items: list[tuple[int, float]]
+    state: list[list[float]]
+
+
 def program_rows_onboard(
     c: ArrayController,
     cells: Sequence[tuple[int, int, float]],
@@ -313,57 +334,78 @@ def program_rows_onboard(
     should_stop: Callable[[], bool] | None = None,
     budget_s: float = 0.8,
 ) -> list[CellOutcome]:
-    """Row-parallel write-verify with the whole loop of a word line on the instrument
-    (:meth:`ArrayController.program_row_onboard`): the same per-cell rule and classes as
-    :func:`program_rows`, one message and one reply per ``budget_s`` of instrument time."""
+    """Row-parallel write-verify with the whole loop on the instrument
+    (:meth:`ArrayController.program_rows_onboard`): the same per-cell rule and classes as
+    :func:`program_rows`, word line after word line, several word lines per call (at most
+    :data:`ONBOARD_CELLS` cells), one message and one reply per ``budget_s`` of instrument
+    time."""
     by_row: dict[int, list[tuple[int, float]]] = {}
     for r, col, target in cells:
         by_row.setdefault(int(r), []).append((int(col), float(target)))
+    queue = [_Unit(r, items[k:k + 64], [[1.0] + [0.0] * 8 for _ in items[k:k + 64]])
+             for r, items in by_row.items() for k in range(0, len(items), 64)]
     out: list[CellOutcome] = []
-    for r, items in by_row.items():
-        for k in range(0, len(items), 64):  # at most 64 cells per call
-            chunk = items[k:k + 64]
-            if should_stop is not None and should_stop():
-                return out
-            out.extend(_onboard_chunk(c, r, chunk, s, curves, class_v, on_cell, should_stop,
-                                      budget_s))
-    return out
-
-
-def _onboard_chunk(c, r, chunk, s, curves, class_v, on_cell, should_stop, budget_s):
-    cols = [col for col, _ in chunk]
-    levels = [(t - s.lo_s) / (s.hi_s - s.lo_s) for _, t in chunk]
-    starts_up = [min(curves.start(lv, 1, s.v_start), s.v_max) for lv in levels]
-    starts_down = [min(curves.start(lv, -1, s.v_start), s.v_max) for lv in levels]
-    m = len(chunk)
-    state = [[0.0] * m for _ in range(8)]  # g, n, d, a, lu, ld, st, mv
-    first = 1
-    results: list[tuple[float, ...]] = []
-    while True:
-        results = c.program_row_onboard(
-            r, cols, [t * s.read_v for _, t in chunk], starts_up, starts_down, state,
-            (s.tol_s * s.read_v, s.v_step, s.v_max, s.max_pulses, class_v, budget_s, first),
-            s.read_v, s.nplc, s.width_s,
-        )
-        first = 0
-        state = [[res[j] for res in results] for j in (0, 1, 3, 4, 5, 6, 7, 8)]
-        state[3] = [min(v, s.v_max) for v in state[3]]  # a finished cell's step past vmax
-        if all(res[2] != 9 for res in results) or (should_stop is not None and should_stop()):
+    while queue:
+        if should_stop is not None and should_stop():
+            for u in queue:  # the cells already read at least once were started
+                out.extend(_onboard_outcome(u.row, col, target, x, 9, s)
+                           for (col, target), x in zip(u.items, u.state, strict=True)
+                           if x[0] == 0)
             break
-    out = []
-    for (col, target), res in zip(chunk, results, strict=True):
-        g_a, n, code, _d, _a, lu, ld, _st, _moved = res
-        g = g_a / s.read_v
-        level = (g - s.lo_s) / (s.hi_s - s.lo_s)
-        for direction, volts in ((1, lu), (-1, ld)):
-            if volts > 0:
-                curves.learn(direction, level, volts)
-        code = int(code)
-        reason = "" if code == 0 else (
-            "stopped before it converged" if code == 9
-            else _CODES[code].format(n=int(n), vmax=s.v_max))
-        outcome = CellOutcome(r, col, target, g, int(n), code == 0, reason)
-        out.append(outcome)
-        if on_cell is not None:
-            on_cell(outcome)
+        batch = queue[:1]
+        cells_in = len(queue[0].items)
+        # more word lines per call once the start amplitudes are learned (each call starts
+        # its cells from what the calls before it learned)
+        for u in queue[1:] if curves.known() else ():
+            if cells_in + len(u.items) > ONBOARD_CELLS:
+                break
+            batch.append(u)
+            cells_in += len(u.items)
+        results = _onboard_call(c, batch, s, curves, class_v, budget_s)
+        if len(results) != cells_in:
+            raise MeasurementFailed(
+                f"the row program returned {len(results)} cells, not {cells_in}")
+        first = 0
+        for u in batch:
+            left = []
+            mine, first = results[first:first + len(u.items)], first + len(u.items)
+            for (col, target), res in zip(u.items, mine, strict=True):
+                g_a, n, code, d, a, lu, ld, st, mv, fr = res
+                x = [fr, g_a, n, d, min(a, s.v_max), lu, ld, st, mv]
+                if int(code) == 9:
+                    left.append(((col, target), x))
+                    continue
+                outcome = _onboard_outcome(u.row, col, target, x, int(code), s)
+                level = (outcome.final_s - s.lo_s) / (s.hi_s - s.lo_s)
+                for direction, volts in ((1, lu), (-1, ld)):
+                    if volts > 0:
+                        curves.learn(direction, level, volts)
+                out.append(outcome)
+                if on_cell is not None:
+                    on_cell(outcome)
+            u.items, u.state = [i for i, _ in left], [x for _, x in left]
+        queue = [u for u in queue if u.items]
     return out
+
+
+def _onboard_call(c, batch: list[_Unit], s: Settings, curves: Curves, class_v: float,
+                  budget_s: float) -> list[tuple[float, ...]]:
+    levels = [(t - s.lo_s) / (s.hi_s - s.lo_s) for u in batch for _, t in u.items]
+    state = [list(column) for column in zip(*(x for u in batch for x in u.state), strict=True)]
+    return c.program_rows_onboard(
+        [u.row for u in batch], [[col for col, _ in u.items] for u in batch],
+        [t * s.read_v for u in batch for _, t in u.items],
+        [min(curves.start(lv, 1, s.v_start), s.v_max) for lv in levels],
+        [min(curves.start(lv, -1, s.v_start), s.v_max) for lv in levels],
+        state, (s.tol_s * s.read_v, s.v_step, s.v_max, s.max_pulses, class_v, budget_s),
+        s.read_v, s.nplc, s.width_s,
+    )
+
+
+def _onboard_outcome(row: int, col: int, target: float, x: list[float], code: int,
+                     s: Settings) -> CellOutcome:
+    """A cell's outcome from its on-board program state ``x`` and code."""
+    reason = "" if code == 0 else (
+        "stopped before it converged" if code == 9
+        else _CODES[code].format(n=int(x[2]), vmax=s.v_max))
+    return CellOutcome(row, col, target, x[1] / s.read_v, int(x[2]), code == 0, reason)

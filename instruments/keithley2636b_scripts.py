@@ -253,36 +253,46 @@ def acquire_multi(
     return values[:, :, 0].copy(), values[:, :, 1].copy()
 
 
-# --------------------------------------------------------------- a word line programmed on board
-#: Row-parallel write-verify of the cells of one word line, run by the SMU itself: verify
-#: readings on channel a through the matrix (node ``nd``); per iteration the unconverged cells
-#: are grouped by polarity and amplitude class, the generator's output 1 (program, normal
-#: polarity, low level 0 V) and output 2 (erase, inverted, high level 0 V) are set over
-#: TSP-Net (``host``/``port``: the generator on the LAN) and fired by one ``*TRG`` per class
-#: pair with just the class's bit lines routed, and the pulsed cells are verified. The rule per
-#: cell is that of :class:`ftjlab.writeverify.CellRule`; all amplitudes stay <= ``vmax``.
-#: State in and out (so a row can continue in a second call after ``budget`` seconds):
-#: readings ``g`` (A), pulses ``n``, direction ``d``, amplitude ``a``, last moving amplitudes
-#: ``lu``/``ld``, ``st`` pulses without movement, ``mv`` moved ever. Prints per cell
-#: ``g,n,code,d,a,lu,ld,st,mv`` (code 0 converged, 1 no convergence in ``maxp`` pulses,
+# --------------------------------------------------------------- word lines programmed on board
+#: Row-parallel write-verify of the cells of several word lines, run by the SMU itself, one
+#: word line after the other: ``gates[w]`` is word line w's gate route and ``cnt[w]`` the
+#: number of its cells, which follow each other in the per-cell tables. Verify readings on
+#: channel a through the matrix (node ``nd``); a cell with ``fr`` = 1 is read once first. Per
+#: iteration the unconverged cells of the word line are grouped by polarity and amplitude
+#: class, and per class pair the generator (``host``/``port`` on the LAN, over TSP-Net) gets
+#: its output 1 high level (program, normal polarity, low level 0 V) and output 2 low level
+#: (erase, inverted, high level 0 V) and one ``*TRG`` in one message, with just the class's
+#: bit lines routed; then the pulsed cells are verified. Relays move break-before-make where
+#: a bit line changes from the read channel to the generator and back (and at each word
+#: line's first step); between class pairs the generator's bit lines move together
+#: (``connectrule = OFF``): only generator outputs resting at 0 V change bit lines there. The
+#: rule per cell is that of :class:`ftjlab.writeverify.CellRule`; all amplitudes stay <=
+#: ``vmax``. Once ``budget`` seconds have passed, the cells not finished keep code 9 and their
+#: state, so a second call continues them: readings ``g`` (A), pulses ``n``, direction ``d``,
+#: amplitude ``a``, last moving amplitudes ``lu``/``ld``, ``st`` pulses without movement,
+#: ``mv`` moved ever, ``fr`` still to be read first. Prints per cell
+#: ``g,n,code,d,a,lu,ld,st,mv,fr`` (code 0 converged, 1 no convergence in ``maxp`` pulses,
 #: 2 not reachable, 3 stuck, 9 unfinished), cells separated by ``;``.
 ROW_PROGRAM_NAME = "ftjrowwv"
 ROW_PROGRAM_SOURCE = (
-    "function ftjrowwv(nd, host, port, gate, rd, p1, p2, tg, su, sd, g, n, d, a, lu, ld, st, "
-    "mv, prm) "
-    "local tol, vstep, vmax, maxp, cls, budget, first = "
-    "prm[1], prm[2], prm[3], prm[4], prm[5], prm[6], prm[7] "
+    "function ftjrowwv(nd, host, port, gates, cnt, rd, p1, p2, tg, su, sd, fr, g, n, d, a, "
+    "lu, ld, st, mv, prm) "
+    "local tol, vstep, vmax, maxp, cls, budget = prm[1], prm[2], prm[3], prm[4], prm[5], "
+    "prm[6] "
     "local m = table.getn(rd) local ch = node[nd].channel local code = {} local ap = {} "
     "for i = 1, m do code[i] = -1 ap[i] = 0 end "
     "timer.reset() smua.measure.count = 1 "
+    "local pg = tspnet.connect(host, port) local h1 = -1 local l2 = 1 local lo = 1 "
+    "for w = 1, table.getn(gates) do local gate = gates[w] local hi = lo + cnt[w] - 1 "
     "ch.connectrule = ch.BREAK_BEFORE_MAKE "
-    "if first == 1 then for i = 1, m do "
-    'ch.exclusiveclose(gate .. "," .. rd[i]) g[i] = smua.measure.i() '
-    "ch.connectrule = ch.OFF end ch.connectrule = ch.BREAK_BEFORE_MAKE end "
-    "local pg = tspnet.connect(host, port) local h1 = -1 local l2 = 1 "
+    "for i = lo, hi do if fr[i] == 1 and timer.measure.t() <= budget then "
+    'ch.exclusiveclose(gate .. "," .. rd[i]) g[i] = smua.measure.i() fr[i] = 0 '
+    "ch.connectrule = ch.OFF end end "
     "while true do "
+    "if timer.measure.t() > budget then "
+    "for i = lo, hi do if code[i] < 0 then code[i] = 9 end end break end "
     "local act = {} local na = 0 "
-    "for i = 1, m do if code[i] < 0 then "
+    "for i = lo, hi do if code[i] < 0 then "
     "if math.abs(g[i] - tg[i]) <= tol then code[i] = 0 "
     "elseif n[i] >= maxp then code[i] = 1 "
     "else local want = 1 if g[i] > tg[i] then want = -1 end "
@@ -294,7 +304,6 @@ ROW_PROGRAM_SOURCE = (
     "else ap[i] = math.max(math.floor(a[i] / cls + 1e-9) * cls, cls) "
     "na = na + 1 act[na] = i end end end end "
     "if na == 0 then break end "
-    "if timer.measure.t() > budget then for k = 1, na do code[act[k]] = 9 end break end "
     "local ups = {} local dns = {} local nu = 0 local nw = 0 "
     "for k = 1, na do local i = act[k] local new = true "
     "if d[i] > 0 then for c = 1, nu do if ups[c] == ap[i] then new = false end end "
@@ -302,30 +311,35 @@ ROW_PROGRAM_SOURCE = (
     "else for c = 1, nw do if dns[c] == ap[i] then new = false end end "
     "if new then nw = nw + 1 dns[nw] = ap[i] end end end "
     "table.sort(ups) table.sort(dns) "
-    "for c = 1, math.max(nu, nw) do local pts = {} local np = 0 "
+    "ch.connectrule = ch.BREAK_BEFORE_MAKE "
+    "for c = 1, math.max(nu, nw) do local pts = {} local np = 0 local cmd = \"\" "
     "for k = 1, na do local i = act[k] "
     "if d[i] > 0 and c <= nu and ap[i] == ups[c] then np = np + 1 pts[np] = p1[i] end "
     "if d[i] < 0 and c <= nw and ap[i] == dns[c] then np = np + 1 pts[np] = p2[i] end end "
     "if c <= nu and ups[c] ~= h1 then "
-    'tspnet.write(pg, string.format(":VOLT1:HIGH %.4f", ups[c])) h1 = ups[c] end '
+    'cmd = string.format(":VOLT1:HIGH %.4f;", ups[c]) h1 = ups[c] end '
     "if c <= nw and -dns[c] ~= l2 then "
-    'tspnet.write(pg, string.format(":VOLT2:LOW %.4f", -dns[c])) l2 = -dns[c] end '
-    'ch.exclusiveclose(gate .. "," .. table.concat(pts, ",")) '
-    'tspnet.write(pg, "*TRG;*OPC?") tspnet.read(pg) end '
+    'cmd = cmd .. string.format(":VOLT2:LOW %.4f;", -dns[c]) l2 = -dns[c] end '
+    'ch.exclusiveclose(gate .. "," .. table.concat(pts, ",")) ch.connectrule = ch.OFF '
+    'tspnet.write(pg, cmd .. "*TRG;*OPC?") tspnet.read(pg) end '
+    "ch.connectrule = ch.BREAK_BEFORE_MAKE "
     "for k = 1, na do local i = act[k] "
     'ch.exclusiveclose(gate .. "," .. rd[i]) local gn = smua.measure.i() '
     "ch.connectrule = ch.OFF n[i] = n[i] + 1 "
     "if math.abs(gn - g[i]) > 0.3 * tol then "
     "if d[i] > 0 then lu[i] = ap[i] else ld[i] = ap[i] end mv[i] = 1 st[i] = 0 "
-    "else st[i] = st[i] + 1 end g[i] = gn end "
-    "ch.connectrule = ch.BREAK_BEFORE_MAKE end "
-    "tspnet.disconnect(pg) local out = {} "
-    "for i = 1, m do out[i] = string.format(\"%.9e,%d,%d,%d,%.4f,%.4f,%.4f,%d,%d\", "
-    "g[i], n[i], code[i], d[i], a[i], lu[i], ld[i], st[i], mv[i]) end "
+    "else st[i] = st[i] + 1 end g[i] = gn end end "
+    "lo = hi + 1 end "
+    "ch.connectrule = ch.BREAK_BEFORE_MAKE tspnet.disconnect(pg) local out = {} "
+    "for i = 1, m do if code[i] < 0 then code[i] = 9 end "
+    "out[i] = string.format(\"%.9e,%d,%d,%d,%.4f,%.4f,%.4f,%d,%d,%d\", "
+    "g[i], n[i], code[i], d[i], a[i], lu[i], ld[i], st[i], mv[i], fr[i]) end "
     'print(table.concat(out, ";")) '
     "end"
 )
 _HOST = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+#: cells one call of the row program may carry (its tables are literals of the message)
+MAX_ROW_CELLS = 256
 
 
 def _numbers_ok(items: Any, m: int, lo: float, hi: float) -> bool:
@@ -334,47 +348,81 @@ def _numbers_ok(items: Any, m: int, lo: float, hi: float) -> bool:
                     and lo <= x <= hi for x in items))
 
 
+def _whole(x: Any, lo: int, hi: int) -> bool:
+    return (isinstance(x, (int, float)) and not isinstance(x, bool) and float(x).is_integer()
+            and lo <= x <= hi)
+
+
+def _line_of(xp: str) -> str:
+    """Slot and column of a crosspoint ("4C05" -> "405"): the array line it reaches."""
+    return xp[0] + xp[2:]
+
+
 def _check_row_program(guard: SafetyGuard, args: tuple[Any, ...]) -> None:
-    """Rule of ``ftjrowwv``: literal tables of the row's crosspoints and numbers, every
-    amplitude bounded by ``vmax`` and ``vmax`` by the program limit, the routes allowed."""
+    """Rule of ``ftjrowwv``: literal tables of crosspoints and numbers, every amplitude
+    bounded by ``vmax`` and ``vmax`` by the program limit, and the routes allowed.
+
+    Per word line, the script closes its gate route with subsets of the read crosspoints
+    (one at a time), and with subsets of the program and erase crosspoints together. A
+    cell's three crosspoints must reach one bit line, and no two cells of a word line the
+    same one; then every set the script closes, and every set its relays pass through while
+    the generator's bit lines move together, lies within the union of the routes checked
+    here: the gate with all the word line's read, or all its program, or all its erase
+    crosspoints, plus program and erase crosspoints of distinct bit lines (which the matrix
+    rules judge one line at a time).
+    """
     call = f"{ROW_PROGRAM_NAME}(...)"
-    if len(args) != 19:
-        raise guard.refuse(call, "ftjrowwv takes 19 arguments")
-    nd, host, port, gate, rd, p1, p2, tg, su, sd, g, n, d, a, lu, ld, st, mv, prm = args
-    if not (isinstance(nd, (int, float)) and float(nd).is_integer() and 2 <= nd <= 64):
+    if len(args) != 21:
+        raise guard.refuse(call, "ftjrowwv takes 21 arguments")
+    (nd, host, port, gates, cnt, rd, p1, p2, tg, su, sd, fr, g, n, d, a, lu, ld, st, mv,
+     prm) = args
+    if not _whole(nd, 2, 64):
         raise guard.refuse(call, f"node must be 2..64, got {nd!r}")
     if not (isinstance(host, str) and _HOST.fullmatch(host)):
         raise guard.refuse(call, f"not a host name: {host!r}")
-    if not (isinstance(port, (int, float)) and float(port).is_integer() and 0 <= port <= 65535):
+    if not _whole(port, 0, 65535):
         raise guard.refuse(call, f"port must be 0..65535, got {port!r}")
-    if not (isinstance(gate, str) and _XP_LIST.fullmatch(gate)):
-        raise guard.refuse(call, f"gate: not a crosspoint list: {gate!r}")
+    if not (isinstance(gates, tuple) and gates
+            and all(isinstance(x, str) and _XP_LIST.fullmatch(x) for x in gates)):
+        raise guard.refuse(call, "gates: a non-empty table of crosspoint lists")
     m = len(rd) if isinstance(rd, tuple) else 0
+    if not (isinstance(cnt, tuple) and len(cnt) == len(gates)
+            and all(_whole(x, 1, MAX_ROW_CELLS) for x in cnt) and sum(cnt) == m):
+        raise guard.refuse(call, "cnt: one cell count >= 1 per gate route, summing to the cells")
     for name, items in (("read", rd), ("program", p1), ("erase", p2)):
-        if not (isinstance(items, tuple) and 1 <= len(items) == m <= 64
+        if not (isinstance(items, tuple) and 1 <= len(items) == m <= MAX_ROW_CELLS
                 and all(isinstance(x, str) and _XP_LIST.fullmatch(x) and "," not in x
                         for x in items)):
-            raise guard.refuse(call, f"{name} crosspoints: one per cell, 1..64 cells")
-    if not (isinstance(prm, tuple) and len(prm) == 7
+            raise guard.refuse(call, f"{name} crosspoints: one per cell, 1..{MAX_ROW_CELLS} "
+                               "cells")
+    if not (isinstance(prm, tuple) and len(prm) == 6
             and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in prm)):
-        raise guard.refuse(call, "prm must be 7 numbers")
-    tol, vstep, vmax, maxp, cls, budget, first = prm
+        raise guard.refuse(call, "prm must be 6 numbers")
+    tol, vstep, vmax, maxp, cls, budget = prm
     guard.limits.check_voltage("program", vmax)
     if not (tol > 0 and 0 < vstep <= 1 and vmax > 0 and 1 <= maxp <= 1000 and 0 < cls <= 1
-            and 0 <= budget <= 10 and first in (0, 1)):
+            and 0 <= budget <= 10):
         raise guard.refuse(call, f"settings out of range: {prm!r}")
     for name, items, lo, hi in (("targets", tg, -1e-3, 1e-3), ("start up", su, 0.0, vmax),
-                                ("start down", sd, 0.0, vmax), ("readings", g, -1.0, 1.0),
-                                ("pulses", n, 0, 1000), ("directions", d, -1, 1),
-                                ("amplitudes", a, 0.0, vmax), ("moved up", lu, 0.0, vmax),
-                                ("moved down", ld, 0.0, vmax), ("still", st, 0, 1000),
-                                ("moved", mv, 0, 1)):
+                                ("start down", sd, 0.0, vmax), ("first reads", fr, 0, 1),
+                                ("readings", g, -1.0, 1.0), ("pulses", n, 0, 1000),
+                                ("directions", d, -1, 1), ("amplitudes", a, 0.0, vmax),
+                                ("moved up", lu, 0.0, vmax), ("moved down", ld, 0.0, vmax),
+                                ("still", st, 0, 1000), ("moved", mv, 0, 1)):
         if not _numbers_ok(items, m, lo, hi):
             raise guard.refuse(call, f"{name}: {m} numbers in [{lo:g}, {hi:g}]")
-    guard.check_route(",".join((gate, *rd)))
-    # a pulse step routes each pulsed cell's bit line to output 1 or to output 2, never both
-    guard.check_route(",".join((gate, *p1)))
-    guard.check_route(",".join((gate, *p2)))
+    start = 0
+    for gate, k in zip(gates, cnt, strict=True):
+        cells = range(start, start + int(k))
+        start += int(k)
+        lines = [_line_of(rd[i]) for i in cells]
+        if len(set(lines)) != len(lines) or any(
+                _line_of(p1[i]) != lines[j] or _line_of(p2[i]) != lines[j]
+                for j, i in enumerate(cells)):
+            raise guard.refuse(call, "a cell's read, program and erase crosspoints must reach "
+                               "one bit line, and the cells of a word line distinct ones")
+        for points in (rd, p1, p2):
+            guard.check_route(",".join((gate, *(points[i] for i in cells))))
 
 
 ROW_PROGRAM = register_script(ROW_PROGRAM_NAME, ROW_PROGRAM_SOURCE, _check_row_program,
@@ -386,18 +434,19 @@ def _lua_numbers(items: Sequence[float]) -> str:
 
 
 def program_row(
-    smu: Any, node: int, host: str, port: int, gate: str, reads: Sequence[str],
-    programs: Sequence[str], erases: Sequence[str], targets_a: Sequence[float],
-    starts_up: Sequence[float], starts_down: Sequence[float], state: Sequence[Sequence[float]],
-    settings: Sequence[float],
+    smu: Any, node: int, host: str, port: int, gates: Sequence[str], counts: Sequence[int],
+    reads: Sequence[str], programs: Sequence[str], erases: Sequence[str],
+    targets_a: Sequence[float], starts_up: Sequence[float], starts_down: Sequence[float],
+    state: Sequence[Sequence[float]], settings: Sequence[float],
 ) -> list[tuple[float, ...]]:
-    """Run ``ftjrowwv`` once: one message, one reply; returns per cell
-    ``(g_a, pulses, code, direction, amplitude, moved_up, moved_down, still, moved)``."""
+    """Run ``ftjrowwv`` once: one message, one reply; ``state`` is the tables ``fr, g, n,
+    d, a, lu, ld, st, mv``. Returns per cell ``(g_a, pulses, code, direction, amplitude,
+    moved_up, moved_down, still, moved, first_read)``."""
     _upload(smu, ROW_PROGRAM_SOURCE, "_ftj_row_loaded")
     tables = ", ".join(_lua_numbers(t) for t in (targets_a, starts_up, starts_down, *state))
     reply = smu.ask(
-        f'{ROW_PROGRAM_NAME}({int(node)}, "{host}", {int(port)}, "{gate}", '
-        f"{_lua_strings(reads)}, {_lua_strings(programs)}, {_lua_strings(erases)}, "
-        f"{tables}, {_lua_numbers(settings)})"
+        f'{ROW_PROGRAM_NAME}({int(node)}, "{host}", {int(port)}, {_lua_strings(gates)}, '
+        f"{_numbers(counts)}, {_lua_strings(reads)}, {_lua_strings(programs)}, "
+        f"{_lua_strings(erases)}, {tables}, {_lua_numbers(settings)})"
     )
     return [tuple(float(v) for v in cell.split(",")) for cell in reply.strip().split(";")]

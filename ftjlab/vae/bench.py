@@ -47,6 +47,9 @@ VMM_NPLC = 0.01  # integration of one bit-serial VMM reading
 # integration of the measured maps: as good as 1 NPLC on the simulated bench (map against
 # the array: p95 0.02-0.05 level steps either way) at a tenth of the aperture
 MAP_NPLC = 0.1
+#: readings of a map per on-instrument call (~0.75 s of instrument time at MAP_NPLC: a stop
+#: request waits for at most one call)
+MAP_READINGS_PER_CALL = 160
 LATENT_SOURCES = ("bench-rtn", "replay", "software")
 DECODER_MODES = ("measured-map", "in-array", "software")
 
@@ -75,6 +78,20 @@ def decoder_mapping(
     return model, mapping
 
 
+def _map_calls(cells: np.ndarray) -> list[tuple[list[int], list[int]]]:
+    """The cells of mask ``cells`` as on-instrument reads: runs of word lines with the same
+    bit lines, at most :data:`MAP_READINGS_PER_CALL` readings each (word lines, bit lines)."""
+    calls: list[tuple[list[int], list[int]]] = []
+    for row in np.flatnonzero(cells.any(axis=1)):
+        cols = [int(k) for k in np.flatnonzero(cells[row])]
+        if calls and calls[-1][1] == cols and (
+                (len(calls[-1][0]) + 1) * len(cols) <= MAP_READINGS_PER_CALL):
+            calls[-1][0].append(int(row))
+        else:
+            calls.append(([int(row)], cols))
+    return calls
+
+
 def _write_and_measure(
     c, targets: np.ndarray, tolerance_rel: float, read_v: float,
     on_cell: Callable | None, should_stop: Callable[[], bool], map_nplc: float = MAP_NPLC,
@@ -89,12 +106,11 @@ def _write_and_measure(
     )
     finite = np.isfinite(targets)
     measured = np.full(targets.shape, np.nan)
-    for row in np.flatnonzero(finite.any(axis=1)):  # only the cells just programmed
+    for rows, cols in _map_calls(finite):  # only the cells just programmed
         if should_stop():
             break
-        cols = [int(k) for k in np.flatnonzero(finite[row])]
-        chord = np.asarray(c.read_cells(int(row), cols, read_v, map_nplc)) / read_v
-        measured[row, cols] = chord / f
+        chord = c.measure_routes([[r] for r in rows], cols, read_v, map_nplc) / read_v
+        measured[np.ix_(rows, cols)] = chord / f
     tol = tolerance_rel * (g_range[1] - g_range[0]) / f
     ok = ~finite | (np.abs(measured - targets) <= tol)
     return ProgramReport(targets, measured, ok, report.pulses, tol), report.final_s

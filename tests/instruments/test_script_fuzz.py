@@ -74,22 +74,36 @@ def _forms(rng: np.random.Generator, n: int, node: int) -> list[str]:
             ])))
         elif kind == 5:  # a redefinition with another body
             forms.append(SEQUENCE_SOURCE.replace("smua.measure.i", "smub.measure.i"))
-        else:  # the on-board row program with random routes, targets and settings
-            m = int(rng.integers(1, 4))
-            rd = [f"{rng.integers(4, 7)}{rng.choice(list('AC'))}{rng.integers(1, 13):02d}"
-                  for _ in range(m)]
-            p1 = [x[0] + str(rng.choice(list("CDA"))) + x[2:] for x in rd]
-            p2 = [x[0] + str(rng.choice(list("DCB"))) + x[2:] for x in rd]
-            vmax = float(rng.choice([3.0, 4.4, 4.6, 9.0]))
-            zeros = "{" + ",".join(["0"] * m) + "}"
-            gate = str(rng.choice(["1B01", "1B02,1B03", "4B01", "1A01"]))
-            forms.append(
-                f'ftjrowwv({node}, "pg", 0, "{gate}", {_lua(rd)}, {_lua(p1)}, {_lua(p2)}, '
-                f"{_nums(rng, 0, 3e-8, m)}, {_nums(rng, 1, vmax * 1.2, m)}, "
-                f"{_nums(rng, 1, vmax, m)}, "
-                + ", ".join([zeros] * 8)
-                + f", {{2e-10, 0.05, {vmax}, 5, 0.05, 0.05, 1}})")
+        else:  # the on-board row program: random word lines, routes, targets and settings
+            forms.append(_row_program(rng, node))
     return forms
+
+
+def _row_program(rng: np.random.Generator, node: int) -> str:
+    """A call of ftjrowwv on one to three word lines: legal shapes and mistakes (a cell's
+    program or erase crosspoint on another bit line, counts that do not add up, a read row
+    that is the generator's, amplitudes beyond the limit)."""
+    cnt = [int(rng.integers(1, 4)) for _ in range(int(rng.integers(1, 4)))]
+    m = sum(cnt)
+    rd = [f"{rng.integers(4, 7)}{rng.choice(list('AAC'))}{rng.integers(1, 13):02d}"
+          for _ in range(m)]
+    p1 = [x[0] + str(rng.choice(list("CCDA"))) + x[2:] for x in rd]
+    p2 = [x[0] + str(rng.choice(list("DDCB"))) + x[2:] for x in rd]
+    if rng.random() < 0.15:  # a pulse on a bit line the cell is not on
+        k = int(rng.integers(0, m))
+        p1[k] = p1[k][:2] + f"{int(p1[k][2:]) % 12 + 1:02d}"
+    if rng.random() < 0.1:
+        cnt[0] += 1
+    vmax = float(rng.choice([3.0, 4.4, 4.6, 9.0]))
+    gates = [str(rng.choice(["1B01", "1B02,1B03", "4B01", "1A01", "2B05"])) for _ in cnt]
+    zeros = "{" + ",".join(["0"] * m) + "}"
+    first = "{" + ",".join(str(int(x)) for x in rng.integers(0, 2, m)) + "}"
+    return (f'ftjrowwv({node}, "pg", 0, {_lua(gates)}, {{{",".join(map(str, cnt))}}}, '
+            f"{_lua(rd)}, {_lua(p1)}, {_lua(p2)}, "
+            f"{_nums(rng, 0, 3e-8, m)}, {_nums(rng, 1, vmax * 1.2, m)}, "
+            f"{_nums(rng, 1, vmax, m)}, {first}, "
+            + ", ".join([zeros] * 8)
+            + f", {{2e-10, 0.05, {vmax}, 5, 0.05, 0.05}})")
 
 
 def _fuzz(bench: str | None, n: int, seed: int) -> None:
