@@ -390,6 +390,7 @@ class ArrayController:
         class_v: float | None = None,
         onboard: bool | None = None,
         row_budget_s: float = 0.8,
+        start_s: np.ndarray | None = None,
     ) -> WriteVerifyReport:
         """Program every finite entry of ``targets_s`` (S, rows x cols) to within
         ``tolerance_rel`` of the conductance range, by incremental-step pulses in both
@@ -403,6 +404,9 @@ class ArrayController:
         SMU (one message and one reply per ``row_budget_s`` of instrument time: the bound on
         how long a stop request waits on a real bench); None (default): on such benches when
         they verify with one read channel (several channels verify faster host-driven).
+        ``start_s``: conductances (S, rows x cols, NaN where unknown) of cells just measured
+        at ``read_v`` and ``nplc`` (e.g. the last map): those cells start from them instead
+        of a reading of their own.
         """
         targets = np.asarray(targets_s, dtype=np.float64)
         if targets.shape != (self.rows, self.cols):
@@ -418,19 +422,23 @@ class ArrayController:
         )
         cells = [(int(r), int(c), float(targets[r, c])) for r, c in np.argwhere(finite)]
         grid = class_v if class_v is not None else v_step
+        known = {} if start_s is None else {
+            (int(r), int(c)): float(start_s[r, c])
+            for r, c in np.argwhere(finite & np.isfinite(start_s))}
         if onboard is None:
             onboard = self.parallel_reads == 1
         if parallel and onboard and self.onboard_rows:
             outcomes = writeverify.program_rows_onboard(
-                self, cells, settings, self._curves, grid, on_cell, should_stop, row_budget_s
+                self, cells, settings, self._curves, grid, on_cell, should_stop, row_budget_s,
+                known,
             )
         elif parallel:
             outcomes = writeverify.program_rows(
-                self, cells, settings, self._curves, grid, on_cell, should_stop
+                self, cells, settings, self._curves, grid, on_cell, should_stop, known
             )
         else:
             outcomes = writeverify.program_serial(
-                self, cells, settings, self._curves, on_cell, should_stop
+                self, cells, settings, self._curves, on_cell, should_stop, known
             )
         final = np.full(targets.shape, np.nan)
         pulses = np.zeros(targets.shape, dtype=np.int64)

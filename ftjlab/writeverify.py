@@ -225,10 +225,13 @@ def program_rows(
     class_v: float,
     on_cell: Callable[[CellOutcome], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    known: dict[tuple[int, int], float] | None = None,
 ) -> list[CellOutcome]:
     """Row-parallel write-verify of ``cells`` ``(row, col, target_s)`` (see the module
     docstring); pulses of one iteration are grouped by polarity and amplitude class
-    (``class_v`` grid)."""
+    (``class_v`` grid). ``known``: conductances (S) of cells just measured at the verify
+    settings, which start from them instead of a reading of their own."""
+    known = known or {}
     by_row: dict[int, list[CellRule]] = {}
     for r, col, target in cells:
         by_row.setdefault(int(r), []).append(CellRule(int(r), int(col), float(target)))
@@ -236,9 +239,12 @@ def program_rows(
     for r, rules in by_row.items():
         if should_stop is not None and should_stop():
             break
-        g = c.read_cells(r, [x.col for x in rules], s.read_v, s.nplc) / s.read_v
-        for x, value in zip(rules, g, strict=True):
+        unread = [x for x in rules if (x.row, x.col) not in known]
+        g = c.read_cells(r, [x.col for x in unread], s.read_v, s.nplc) / s.read_v
+        for x, value in zip(unread, g, strict=True):
             x.g = float(value)
+        for x in rules:
+            x.g = known.get((x.row, x.col), x.g)
         active = list(rules)
         while active:
             groups: dict[tuple[int, float], list[CellRule]] = {}
@@ -280,14 +286,18 @@ def program_serial(
     curves: Curves,
     on_cell: Callable[[CellOutcome], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    known: dict[tuple[int, int], float] | None = None,
 ) -> list[CellOutcome]:
-    """Cell-by-cell write-verify of ``cells`` ``(row, col, target_s)``."""
+    """Cell-by-cell write-verify of ``cells`` ``(row, col, target_s)`` (``known``: as for
+    :func:`program_rows`)."""
+    known = known or {}
     out: list[CellOutcome] = []
     for r, col, target in cells:
         if should_stop is not None and should_stop():
             break
         x = CellRule(int(r), int(col), float(target))
-        x.g = float(c.read_cells(x.row, [x.col], s.read_v, s.nplc)[0]) / s.read_v
+        x.g = known[(x.row, x.col)] if (x.row, x.col) in known else float(
+            c.read_cells(x.row, [x.col], s.read_v, s.nplc)[0]) / s.read_v
         while True:
             volts = x.next_pulse(s, curves)
             if x.done:
@@ -322,6 +332,7 @@ class _Unit:
     row: int
     items: list[tuple[int, float]]
     state: list[list[float]]
+    started: bool = False  # the program reached this word line
 
 
 def program_rows_onboard(
@@ -333,24 +344,31 @@ def program_rows_onboard(
     on_cell: Callable[[CellOutcome], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     budget_s: float = 0.8,
+    known: dict[tuple[int, int], float] | None = None,
 ) -> list[CellOutcome]:
     """Row-parallel write-verify with the whole loop on the instrument
     (:meth:`ArrayController.program_rows_onboard`): the same per-cell rule and classes as
     :func:`program_rows`, word line after word line, several word lines per call (at most
     :data:`ONBOARD_CELLS` cells), one message and one reply per ``budget_s`` of instrument
-    time."""
+    time (``known``: as for :func:`program_rows`)."""
+    known = known or {}
     by_row: dict[int, list[tuple[int, float]]] = {}
     for r, col, target in cells:
         by_row.setdefault(int(r), []).append((int(col), float(target)))
-    queue = [_Unit(r, items[k:k + 64], [[1.0] + [0.0] * 8 for _ in items[k:k + 64]])
+
+    def start(r: int, col: int) -> list[float]:  # fr, g, then zeros
+        g = known.get((r, col))
+        return [1.0, 0.0] if g is None else [0.0, g * s.read_v]
+
+    queue = [_Unit(r, items[k:k + 64], [start(r, col) + [0.0] * 7 for col, _ in items[k:k + 64]])
              for r, items in by_row.items() for k in range(0, len(items), 64)]
     out: list[CellOutcome] = []
     while queue:
         if should_stop is not None and should_stop():
-            for u in queue:  # the cells already read at least once were started
-                out.extend(_onboard_outcome(u.row, col, target, x, 9, s)
-                           for (col, target), x in zip(u.items, u.state, strict=True)
-                           if x[0] == 0)
+            for u in queue:
+                if u.started:
+                    out.extend(_onboard_outcome(u.row, col, target, x, 9, s)
+                               for (col, target), x in zip(u.items, u.state, strict=True))
             break
         batch = queue[:1]
         cells_in = len(queue[0].items)
@@ -369,9 +387,10 @@ def program_rows_onboard(
         for u in batch:
             left = []
             mine, first = results[first:first + len(u.items)], first + len(u.items)
-            for (col, target), res in zip(u.items, mine, strict=True):
+            for (col, target), res, before in zip(u.items, mine, u.state, strict=True):
                 g_a, n, code, d, a, lu, ld, st, mv, fr = res
                 x = [fr, g_a, n, d, min(a, s.v_max), lu, ld, st, mv]
+                u.started = u.started or int(code) != 9 or x[0] != before[0] or x[2] != before[2]
                 if int(code) == 9:
                     left.append(((col, target), x))
                     continue

@@ -47,6 +47,7 @@ VMM_NPLC = 0.01  # integration of one bit-serial VMM reading
 # integration of the measured maps: as good as 1 NPLC on the simulated bench (map against
 # the array: p95 0.02-0.05 level steps either way) at a tenth of the aperture
 MAP_NPLC = 0.1
+WRITE_NPLC = 0.1  # integration of the verify readings
 #: readings of a map per on-instrument call (~0.75 s of instrument time at MAP_NPLC: a stop
 #: request waits for at most one call)
 MAP_READINGS_PER_CALL = 160
@@ -95,14 +96,18 @@ def _map_calls(cells: np.ndarray) -> list[tuple[list[int], list[int]]]:
 def _write_and_measure(
     c, targets: np.ndarray, tolerance_rel: float, read_v: float,
     on_cell: Callable | None, should_stop: Callable[[], bool], map_nplc: float = MAP_NPLC,
+    start_s: np.ndarray | None = None,
 ) -> tuple[ProgramReport, np.ndarray]:
-    """Write-verify ``targets`` (device units, NaN: leave alone) and measure their map (the
+    """Write-verify ``targets`` (device units, NaN: leave alone; ``start_s``: the cells'
+    last measured map, device units, NaN where unknown) and measure their map (the
     programmed cells only, row by row, at ``map_nplc``)."""
     f = chord_factor(c, read_v)
     g_range = c.conductance_range(read_v)
+    # a map at the verify settings is where write-verify starts from
+    start = start_s * f if start_s is not None and map_nplc == WRITE_NPLC else None
     report = c.write_verify(
-        targets * f, tolerance_rel, g_range, read_v, 0.1, 1e-6,
-        on_cell=on_cell, should_stop=should_stop,
+        targets * f, tolerance_rel, g_range, read_v, WRITE_NPLC, 1e-6,
+        on_cell=on_cell, should_stop=should_stop, start_s=start,
     )
     finite = np.isfinite(targets)
     measured = np.full(targets.shape, np.nan)
@@ -126,13 +131,16 @@ def program_load_on_bench(
     on_cell: Callable | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     compensate: bool = True,
+    start_s: np.ndarray | None = None,
 ) -> tuple[ProgramReport, np.ndarray]:
     """Program one load through the controller's write-verify and measure its map
     (``max_rows``: only the first word lines of the load, 0 = all). With ``compensate``
     (whole loads only), a second pass retargets the partners of the cells that missed
     (stuck cells; :func:`ftjlab.vae.mapping.repair_targets`, which may flip a pair's
     polarity in ``mapping`` where that clearly helps: keep :func:`pair_signs` with the
-    maps); the second map reads only the cells the second pass redid.
+    maps); the second map reads only the cells the second pass redid. ``start_s``: the
+    array's last measured map (device units, NaN where unknown, e.g. the previous load's),
+    where write-verify starts from; the second pass starts from the first one's map.
 
     Returns the report in device units (targets, measured map with NaN outside the load,
     pulses) and the write-verify's final values (chord units at ``read_v``)."""
@@ -141,7 +149,7 @@ def program_load_on_bench(
         used = np.flatnonzero(np.isfinite(targets).any(axis=1))
         targets[used[max_rows:]] = np.nan
     report, final = _write_and_measure(controller, targets, tolerance_rel, read_v, on_cell,
-                                       should_stop)
+                                       should_stop, start_s=start_s)
     if not compensate or max_rows or should_stop():
         return report, final
     second = repair_targets(mapping, load, report)
@@ -149,7 +157,7 @@ def program_load_on_bench(
     if not redo.any():
         return report, final
     fix, fix_final = _write_and_measure(controller, second, tolerance_rel, read_v, on_cell,
-                                        should_stop)
+                                        should_stop, start_s=report.measured_s)
     measured = np.where(redo, fix.measured_s, report.measured_s)
     targets = np.where(redo, second, mapping.load_targets(load))  # with the new polarities
     near = np.abs(measured - targets) <= report.tolerance_s
@@ -301,14 +309,18 @@ def program_all_loads(
     should_stop: Callable[[], bool] = lambda: False,
 ) -> dict[int, ProgramReport]:
     """Program every load of ``mapping`` through the bench, one after the other, measuring
-    each load's map after it is programmed. Returns the reports by load (device units)."""
+    each load's map after it is programmed (write-verify of a load starts from the map
+    before it). Returns the reports by load (device units)."""
     out: dict[int, ProgramReport] = {}
+    last = None
     for load in range(mapping.n_loads):
         if should_stop():
             break
         report, _ = program_load_on_bench(
-            controller, mapping, load, tolerance_rel, read_v, should_stop=should_stop
+            controller, mapping, load, tolerance_rel, read_v, should_stop=should_stop,
+            start_s=last,
         )
+        last = report.measured_s
         out[load] = report
         if on_load is not None:
             on_load(load, report)

@@ -64,8 +64,9 @@ def bench_run_startup(quick: bool) -> list[BenchResult]:
 
 def _program_loads(bench: str | None, n_sample: int):
     """Program ``n_sample`` loads of the shipped decoder, evenly spread over its loads,
-    through the instruments (write-verify and the measured map, as vae-program does); the
-    meter of the whole job and the cells done."""
+    through the instruments (write-verify and the measured map, each load starting from the
+    map before it, as program_all_loads does); the meter of the whole job and the cells
+    done."""
     from ftjlab.vae.bench import decoder_mapping, program_load_on_bench
 
     session = BenchSession.open(bench, seed=11)
@@ -76,9 +77,11 @@ def _program_loads(bench: str | None, n_sample: int):
         cells = 0
         pulses = []
         cpu0 = time.process_time()
+        last = None
         with Meter(session) as meter:
             for load in loads:
-                report, _ = program_load_on_bench(c, mapping, load, 0.02, 0.2)
+                report, _ = program_load_on_bench(c, mapping, load, 0.02, 0.2, start_s=last)
+                last = report.measured_s
                 finite = np.isfinite(report.targets_s)
                 cells += int(finite.sum())
                 pulses.append(report.pulses[finite])
