@@ -279,7 +279,7 @@ def run_em(
     return EMResult(steps, False, last_ll, gain, step, reason), s0
 
 
-def mixture_loglik(blocks, lo: float, hi: float, bins: int = 4096) -> tuple[float, int]:
+def mixture_loglik(blocks, lo: float, hi: float, bins: int = 1024) -> tuple[float, int]:
     """Log-likelihood of the readings under the best two-level model WITHOUT memory (an
     independent two-component Gaussian mixture, fitted to the histogram of all readings);
     the null of the trap test. ``blocks``: a callable returning an iterator over the
