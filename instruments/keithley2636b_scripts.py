@@ -262,13 +262,15 @@ def acquire_multi(
 #: class, and per class pair the generator (``host``/``port`` on the LAN, over TSP-Net) gets
 #: its output 1 high level (program, normal polarity, low level 0 V) and output 2 low level
 #: (erase, inverted, high level 0 V) and one ``*TRG`` in one message, with just the class's
-#: bit lines routed; then the pulsed cells are verified. Relays move break-before-make where
-#: a bit line changes from the read channel to the generator and back (and at each word
-#: line's first step); between class pairs the generator's bit lines move together
-#: (``connectrule = OFF``): only generator outputs resting at 0 V change bit lines there. The
-#: rule per cell is that of :class:`ftjlab.writeverify.CellRule`; all amplitudes stay <=
-#: ``vmax``. Once ``budget`` seconds have passed, the cells not finished keep code 9 and their
-#: state, so a second call continues them: readings ``g`` (A), pulses ``n``, direction ``d``,
+#: bit lines routed; then the pulsed cells are verified, those of the last class pair last.
+#: Relays move break-before-make at each word line's first step and where the bit line just
+#: read is pulsed next or the first one to read was just pulsed; elsewhere they move together
+#: (``connectrule = OFF``; one settling time): between class pairs (generator outputs resting
+#: at 0 V change bit lines), between readings, and between the read channel on one bit line
+#: and the generator on others, so no bit line is ever reached by both. The rule per cell
+#: is that of :class:`ftjlab.writeverify.CellRule`; all amplitudes stay <= ``vmax``. Once
+#: ``budget`` seconds have passed, the cells not finished keep code 9 and their state, so a
+#: second call continues them: readings ``g`` (A), pulses ``n``, direction ``d``,
 #: amplitude ``a``, last moving amplitudes ``lu``/``ld``, ``st`` pulses without movement,
 #: ``mv`` moved ever, ``fr`` still to be read first. Prints per cell
 #: ``g,n,code,d,a,lu,ld,st,mv,fr`` (code 0 converged, 1 no convergence in ``maxp`` pulses,
@@ -284,10 +286,10 @@ ROW_PROGRAM_SOURCE = (
     "timer.reset() smua.measure.count = 1 "
     "local pg = tspnet.connect(host, port) local h1 = -1 local l2 = 1 local lo = 1 "
     "for w = 1, table.getn(gates) do local gate = gates[w] local hi = lo + cnt[w] - 1 "
-    "ch.connectrule = ch.BREAK_BEFORE_MAKE "
+    "local lr = 0 ch.connectrule = ch.BREAK_BEFORE_MAKE "
     "for i = lo, hi do if fr[i] == 1 and timer.measure.t() <= budget then "
     'ch.exclusiveclose(gate .. "," .. rd[i]) g[i] = smua.measure.i() fr[i] = 0 '
-    "ch.connectrule = ch.OFF end end "
+    "ch.connectrule = ch.OFF lr = i end end "
     "while true do "
     "if timer.measure.t() > budget then "
     "for i = lo, hi do if code[i] < 0 then code[i] = 9 end end break end "
@@ -310,20 +312,25 @@ ROW_PROGRAM_SOURCE = (
     "if new then nu = nu + 1 ups[nu] = ap[i] end "
     "else for c = 1, nw do if dns[c] == ap[i] then new = false end end "
     "if new then nw = nw + 1 dns[nw] = ap[i] end end end "
-    "table.sort(ups) table.sort(dns) "
-    "ch.connectrule = ch.BREAK_BEFORE_MAKE "
-    "for c = 1, math.max(nu, nw) do local pts = {} local np = 0 local cmd = \"\" "
+    "table.sort(ups) table.sort(dns) local nc = math.max(nu, nw) local cl = {} "
+    "for c = 1, nc do local pts = {} local np = 0 local cmd = \"\" "
     "for k = 1, na do local i = act[k] "
-    "if d[i] > 0 and c <= nu and ap[i] == ups[c] then np = np + 1 pts[np] = p1[i] end "
-    "if d[i] < 0 and c <= nw and ap[i] == dns[c] then np = np + 1 pts[np] = p2[i] end end "
+    "if (d[i] > 0 and c <= nu and ap[i] == ups[c]) or (d[i] < 0 and c <= nw and "
+    "ap[i] == dns[c]) then np = np + 1 cl[i] = c "
+    "if d[i] > 0 then pts[np] = p1[i] else pts[np] = p2[i] end end end "
+    "if c == 1 then ch.connectrule = ch.OFF "
+    "if lr == 0 or cl[lr] == 1 then ch.connectrule = ch.BREAK_BEFORE_MAKE end end "
     "if c <= nu and ups[c] ~= h1 then "
     'cmd = string.format(":VOLT1:HIGH %.4f;", ups[c]) h1 = ups[c] end '
     "if c <= nw and -dns[c] ~= l2 then "
     'cmd = cmd .. string.format(":VOLT2:LOW %.4f;", -dns[c]) l2 = -dns[c] end '
     'ch.exclusiveclose(gate .. "," .. table.concat(pts, ",")) ch.connectrule = ch.OFF '
     'tspnet.write(pg, cmd .. "*TRG;*OPC?") tspnet.read(pg) end '
-    "ch.connectrule = ch.BREAK_BEFORE_MAKE "
-    "for k = 1, na do local i = act[k] "
+    "local ord = {} local no = 0 "
+    "for k = 1, na do if cl[act[k]] ~= nc then no = no + 1 ord[no] = act[k] end end "
+    "if no == 0 then ch.connectrule = ch.BREAK_BEFORE_MAKE end "
+    "for k = 1, na do if cl[act[k]] == nc then no = no + 1 ord[no] = act[k] end end "
+    "for k = 1, na do local i = ord[k] lr = i "
     'ch.exclusiveclose(gate .. "," .. rd[i]) local gn = smua.measure.i() '
     "ch.connectrule = ch.OFF n[i] = n[i] + 1 "
     "if math.abs(gn - g[i]) > 0.3 * tol then "
@@ -362,14 +369,14 @@ def _check_row_program(guard: SafetyGuard, args: tuple[Any, ...]) -> None:
     """Rule of ``ftjrowwv``: literal tables of crosspoints and numbers, every amplitude
     bounded by ``vmax`` and ``vmax`` by the program limit, and the routes allowed.
 
-    Per word line, the script closes its gate route with subsets of the read crosspoints
-    (one at a time), and with subsets of the program and erase crosspoints together. A
-    cell's three crosspoints must reach one bit line, and no two cells of a word line the
-    same one; then every set the script closes, and every set its relays pass through while
-    the generator's bit lines move together, lies within the union of the routes checked
-    here: the gate with all the word line's read, or all its program, or all its erase
-    crosspoints, plus program and erase crosspoints of distinct bit lines (which the matrix
-    rules judge one line at a time).
+    Per word line, the script closes its gate route with one read crosspoint at a time, or
+    with program and erase crosspoints of cells of one class pair. A cell's three
+    crosspoints must reach one bit line, and no two cells of a word line the same one; then
+    every set the script closes, and every set its relays pass through while they move
+    together, is the gate with read, program and erase crosspoints of distinct bit lines,
+    and the matrix rules judge those one line at a time: the routes checked here (the gate
+    with all the word line's read, or all its program, or all its erase crosspoints) cover
+    every one of them.
     """
     call = f"{ROW_PROGRAM_NAME}(...)"
     if len(args) != 21:
