@@ -125,3 +125,87 @@ def test_the_emulator_runs_the_registered_sequence_natively_with_the_lua_results
     assert rt_fast == rt_lua == 2
     np.testing.assert_allclose(fast, lua, rtol=3e-3)
     assert np.all(fast[1] > fast[0])  # two word lines on: more current than one
+
+
+def _lines_reached(sim, points) -> dict[str, set[str]]:
+    """Terminals reaching each array line through the crosspoints ``points``."""
+    reached: dict[str, set[str]] = {}
+    for p in points:
+        terminal = sim.wiring.rows.get(p.row)
+        line = sim.wiring.columns.get((p.slot, p.column))
+        if terminal and line:
+            reached.setdefault(line, set()).add(terminal)
+    return reached
+
+
+def test_the_row_program_never_routes_a_bit_line_to_two_terminals_even_in_passing():
+    """Every relay operation of the on-board program on several word lines, from the
+    simulator's record: no line is ever reached by two terminals, neither after a step nor
+    while relays moving together (connectrule OFF) pass through the union of the two
+    routes; and pulses keep reaching cells of one word line only."""
+    session = BenchSession.open(seed=SEED)
+    try:
+        sim = session.sim
+        c = ArrayController(session)
+        targets = _targets(c)
+        steps = {"switch": 0, "close": 0, "open": 0}
+        bad: list[str] = []
+        originals = {name: getattr(sim, name) for name in steps}
+
+        def watch(name):
+            def op(*args):
+                before = set(sim.closed())
+                result = originals[name](*args)
+                after = set(sim.closed())
+                steps[name] += 1
+                seen = before | after if name == "switch" else after
+                for line, terminals in _lines_reached(sim, seen).items():
+                    if len(terminals) > 1:
+                        bad.append(f"{name}: {line} <- {sorted(terminals)}")
+                return result
+            return op
+
+        for name in steps:
+            setattr(sim, name, watch(name))
+        report = c.write_verify(targets, 0.02, onboard=True)
+        assert c.onboard_rows
+        assert report.ok.sum() >= 0.9 * np.isfinite(targets).sum()
+        assert bad == []
+        # the program moved relays together between generator and read channel (fewer
+        # settling times than break-before-make everywhere), and broke before making too
+        assert steps["switch"] > 2 * steps["close"] > 0
+    finally:
+        session.close()
+
+
+def test_write_verify_starts_from_a_given_map_without_reading_those_cells_again():
+    """``start_s``: cells given a just-measured value are not read before their first pulse
+    (one reading fewer per cell), and the outcome is as good."""
+    results = {}
+    for given in (False, True):
+        session = BenchSession.open(seed=SEED)
+        try:
+            c = ArrayController(session)
+            targets = _targets(c)
+            start = c.read_map(0.2, 0.1, rows=range(ROWS)) if given else None
+            if given:
+                start = np.vstack([start, np.full((c.rows - ROWS, c.cols), np.nan)])
+            readings = []
+            measure = session.sim.measure_current
+
+            def counted(*args, _measure=measure, _seen=readings):
+                _seen.append(1)
+                return _measure(*args)
+
+            session.sim.measure_current = counted
+            report = c.write_verify(targets, 0.02, onboard=True, start_s=start)
+            results[given] = (report, len(readings))
+        finally:
+            session.close()
+    (plain, n_plain), (started, n_started) = results[False], results[True]
+    n = int(np.isfinite(plain.targets_s).sum())
+    assert started.error_sigma_converged_rel <= 0.015
+    assert started.ok.sum() >= 0.9 * n
+    # the run from the map takes no first reading: its readings are its pulses (verifies)
+    assert n_started == int(started.pulses.sum())
+    assert n_plain == int(plain.pulses.sum()) + n
