@@ -321,7 +321,7 @@ _CODES = {
 
 #: cells one call of the on-board row program carries at most (whole word lines, in order;
 #: the call stops after its time budget and the next one continues)
-ONBOARD_CELLS = 128
+ONBOARD_CELLS = 64
 
 
 @dataclass
@@ -409,14 +409,17 @@ def program_rows_onboard(
 
 def _onboard_call(c, batch: list[_Unit], s: Settings, curves: Curves, class_v: float,
                   budget_s: float) -> list[tuple[float, ...]]:
-    levels = [(t - s.lo_s) / (s.hi_s - s.lo_s) for u in batch for _, t in u.items]
+    targets = [t for u in batch for _, t in u.items]
+    starts = {  # per target level (a few distinct ones) and polarity
+        t: tuple(min(curves.start((t - s.lo_s) / (s.hi_s - s.lo_s), d, s.v_start), s.v_max)
+                 for d in (1, -1))
+        for t in set(targets)}
     state = [list(column) for column in zip(*(x for u in batch for x in u.state), strict=True)]
     return c.program_rows_onboard(
         [u.row for u in batch], [[col for col, _ in u.items] for u in batch],
-        [t * s.read_v for u in batch for _, t in u.items],
-        [min(curves.start(lv, 1, s.v_start), s.v_max) for lv in levels],
-        [min(curves.start(lv, -1, s.v_start), s.v_max) for lv in levels],
-        state, (s.tol_s * s.read_v, s.v_step, s.v_max, s.max_pulses, class_v, budget_s),
+        [t * s.read_v for t in targets], [starts[t][0] for t in targets],
+        [starts[t][1] for t in targets], state,
+        (s.tol_s * s.read_v, s.v_step, s.v_max, s.max_pulses, class_v, budget_s),
         s.read_v, s.nplc, s.width_s,
     )
 
