@@ -5,8 +5,9 @@ laws of an earlier run's trials), get per-cell operating points for the target f
 probability, and run the flip chain: each step every cell gets the pulse that flips it with
 probability p, is read back and saturated to its new state (:mod:`ftjlab.switching.engine`).
 Units of ``k`` usable cells on a word line give one standardised Hamming weight per step.
-Bits, noise values and per-step settings are streamed; the observed flip rates are checked
-every ``check_every`` steps and drifting cells re-tuned or excluded.
+Bits, noise values and per-step settings are streamed; every ``check_every`` steps each
+cell's window (its bit threshold) is measured again, since cycling shrinks it, and the
+observed flip rates are checked: drifting cells are re-tuned or excluded.
 
 With ``schedule = ddpm`` the target follows ``p_t = (1 - sqrt(1 - beta_t)) / 2`` for a linear
 beta schedule from ``beta_start`` to ``beta_end`` over ``steps``, starting from all cells ON:
@@ -20,7 +21,13 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
-from pymeasure.experiment import FloatParameter, IntegerParameter, ListParameter, Parameter
+from pymeasure.experiment import (
+    BooleanParameter,
+    FloatParameter,
+    IntegerParameter,
+    ListParameter,
+    Parameter,
+)
 
 from ftjlab.errors import BadInput
 from ftjlab.store import StreamSpec, open_run, read_dataset
@@ -87,6 +94,10 @@ class SwitchingNoise(FTJProcedure):
     read_v = FloatParameter("Read bias", units="V", minimum=0.01, maximum=1.5, default=0.2)
     saturate_v = FloatParameter("Saturating amplitude", units="V", minimum=0.5, maximum=10,
                                 default=4.0)
+    saturate_width = FloatParameter("Saturating pulse width", units="s", minimum=1e-9,
+                                    maximum=1e-2, default=1e-6)
+    pair_pulses = BooleanParameter("SET and RESET pulses of two cells at one trigger",
+                                   default=True)
 
     _cal: Calibration | None = None
 
@@ -110,9 +121,13 @@ class SwitchingNoise(FTJProcedure):
 
     def estimate_s(self) -> float:
         n = self._n_cells()
-        per_step = n * 0.0075 + 0.002 * n
+        # relay settling (3 ms a route, 6 ms break-before-make) dominates: one read route per
+        # cell, one pulse route per cell (per two cells when paired), a restore per word line
+        read, restore = 0.0032 * n, 0.006 * self.rows
+        per_step = read + (0.003 if self.pair_pulses else 0.006) * n + restore
+        trial = read + 0.006 * n + restore
         cal = 0.0 if self.calibration != "fresh" else (
-            2 * 2 * (19 * self.sweep_repeats + 7 * self.local_repeats) * per_step)
+            2 * 2 * (19 * self.sweep_repeats + 7 * self.local_repeats) * trial)
         return cal + self.steps * per_step
 
     def check(self) -> None:
@@ -131,10 +146,12 @@ class SwitchingNoise(FTJProcedure):
         if self.cells > c.cols:
             raise BadInput(f"switching-noise: cells={self.cells} exceeds the {c.cols} bit lines")
         limits = c.session.limits
-        if not limits.min_pulse_width_s <= self.width <= limits.max_pulse_width_s:
-            raise BadInput(f"switching-noise: width={self.width:g} s is outside the bench's "
-                           f"pulse-width limits [{limits.min_pulse_width_s:g}, "
-                           f"{limits.max_pulse_width_s:g}] s")
+        for name in ("width", "saturate_width"):
+            w = getattr(self, name)
+            if not limits.min_pulse_width_s <= w <= limits.max_pulse_width_s:
+                raise BadInput(f"switching-noise: {name}={w:g} s is outside the bench's "
+                               f"pulse-width limits [{limits.min_pulse_width_s:g}, "
+                               f"{limits.max_pulse_width_s:g}] s")
         text = str(self.calibration or "").strip()
         if text != "fresh":
             cal = load_calibration(text)
@@ -202,7 +219,8 @@ class SwitchingNoise(FTJProcedure):
         t0 = session.now_s()
         self._noise_history: list[np.ndarray] = []
         sw = SwitchingCells(c, self._cell_list(), read_v=self.read_v,
-                            saturate_v=self.saturate_v)
+                            saturate_v=self.saturate_v, saturate_width_s=self.saturate_width,
+                            pair_pulses=bool(self.pair_pulses))
         if self._cal is None:
             vmax = session.limits.max_program_voltage_v
             self._cal = sw.calibrate(
@@ -222,13 +240,14 @@ class SwitchingNoise(FTJProcedure):
             use = self._usable_units(float(p), use)
         self._report_points(*self._points(float(targets[0])), use)
         sw.measure_window()
+        window0 = sw.window.copy()
         start = np.ones if self.schedule == "ddpm" else np.zeros
         sw.saturate(to=start(len(sw.cells), np.uint8))
         tracker = DriftTracker(len(sw.cells), check_every=self.check_every)
         n_units = len(sw.cells) // self.k
         spins0 = 2.0 * sw.state[use] - 1.0
         mean_spin = [float(spins0.mean())]
-        pulses0, t_chain0 = sw.pulses, session.now_s()
+        pulses0, triggers0, t_chain0 = sw.pulses, sw.triggers, session.now_s()
         flips_total = 0
         for step, p in enumerate(targets):
             if self.should_stop():
@@ -246,6 +265,8 @@ class SwitchingNoise(FTJProcedure):
             self.record("settings", [[step, p, int(use.sum()), session.now_s() - t0,
                                       int(flips[use].sum())]])
             mean_spin.append(float((2.0 * bits[use] - 1.0).mean()))
+            if (step + 1) % self.check_every == 0:
+                sw.remeasure_window()
             if self.schedule == "constant" and (step + 1) % self.check_every == 0:
                 n_events = len(tracker.events)
                 counts = tracker.counts[:, :, use].sum(axis=2)
@@ -270,7 +291,10 @@ class SwitchingNoise(FTJProcedure):
             self.result("bits_per_instrument_s", steps_done * int(use.sum()) / chain_s, "1/s")
             self.result("pulses_per_bit",
                         (sw.pulses - pulses0) / max(1, steps_done * int(use.sum())), "1")
+            self.result("triggers_per_bit",
+                        (sw.triggers - triggers0) / max(1, steps_done * int(use.sum())), "1")
         self.result("mean_spin", np.array(mean_spin), "1")
+        self.result("window_left", float(np.median(sw.window[use] / window0[use])), "1")
         self.result("drift_events", json.dumps(
             [{"step": e[0], "cell": list(self._cell_list()[e[1]]), "polarity": e[2],
               "observed_p": e[3], "target_p": e[4], "action": e[5]} for e in tracker.events]))

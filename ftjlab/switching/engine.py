@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from typing import Any
 
 import numpy as np
@@ -188,6 +189,8 @@ class SwitchingCells:
     :param controller: the bench's ArrayController.
     :param cells: (word line, bit line) pairs; units are consecutive groups of ``k`` of them
         on the same word line.
+    :param pair_pulses: in a chain step, fire an OFF cell's SET pulse and an ON cell's RESET
+        pulse at one trigger (generator outputs 1 and 2, one routing): half the routings.
     """
 
     def __init__(
@@ -198,6 +201,7 @@ class SwitchingCells:
         nplc: float = 0.01,
         saturate_v: float = SATURATE_V,
         saturate_width_s: float = SATURATE_WIDTH_S,
+        pair_pulses: bool = True,
     ) -> None:
         self.c = controller
         self.cells = [(int(r), int(b)) for r, b in cells]
@@ -209,10 +213,12 @@ class SwitchingCells:
         self.cols = np.array([b for _, b in self.cells])
         self.read_v, self.nplc = read_v, nplc
         self.sat_v, self.sat_w = saturate_v, saturate_width_s
+        self.pair_pulses = pair_pulses and hasattr(controller, "pulse_pair")
         self.mid = np.full(len(self.cells), np.nan)
         self.window = np.full(len(self.cells), np.nan)
         self.state = np.zeros(len(self.cells), dtype=np.uint8)
-        self.pulses = 0
+        self.pulses = 0  # pulse outputs fired (a two-output trigger counts two)
+        self.triggers = 0
         self.reads = 0
 
     # ------------------------------------------------------------------ primitives
@@ -220,6 +226,7 @@ class SwitchingCells:
         if idx.size:
             self.c.apply_pulses([row], [int(b) for b in self.cols[idx]], volts, width_s)
             self.pulses += 1
+            self.triggers += 1
 
     def saturate(self, idx: np.ndarray | None = None, to: np.ndarray | None = None) -> None:
         """Drive cells ``idx`` fully to ``to`` (1 ON, 0 OFF; default OFF), row-parallel."""
@@ -232,14 +239,24 @@ class SwitchingCells:
                 self.c.pulse_pair(r, [int(b) for b in self.cols[up]], self.sat_v,
                                   [int(b) for b in self.cols[down]], -self.sat_v, self.sat_w)
                 self.pulses += int(up.size > 0) + int(down.size > 0)
+                self.triggers += int(up.size > 0 or down.size > 0)
             else:
                 self._pulse(r, up, self.sat_v, self.sat_w)
                 self._pulse(r, down, -self.sat_v, self.sat_w)
         self.state[idx] = to
 
     def read(self) -> np.ndarray:
-        """Conductance (S) of every cell: one row read per word line."""
+        """Conductance (S) of every cell: every word line's cells in one read sequence when
+        the word lines use the same bit lines (else one per word line)."""
         g = np.empty(len(self.cells))
+        cols = [self.cols[self.by_row[r]].tolist() for r in self.rows]
+        if len(self.rows) > 1 and all(c == cols[0] for c in cols):
+            i = self.c.measure_routes([[r] for r in self.rows], cols[0], self.read_v,
+                                      self.nplc) / self.read_v
+            for k, r in enumerate(self.rows):
+                g[self.by_row[r]] = i[k]
+            self.reads += len(self.rows)
+            return g
         for r in self.rows:
             j = self.by_row[r]
             g[j] = self.c.read_map(self.read_v, self.nplc, rows=[r],
@@ -255,6 +272,14 @@ class SwitchingCells:
         g_off = self.read()
         self.mid = 0.5 * (g_on + g_off)
         self.window = g_on - g_off
+
+    def remeasure_window(self) -> None:
+        """Measure the windows again (cycling wears them: a threshold from a fresher window
+        sits too high, and SET flips read as rarer than RESET flips), then put every cell
+        back in its state."""
+        state = self.state.copy()
+        self.measure_window()
+        self.saturate(to=state)
 
     def bits(self) -> np.ndarray:
         if not np.all(np.isfinite(self.mid)):
@@ -361,17 +386,38 @@ class SwitchingCells:
     def step(self, set_pts: OperatingPoints, reset_pts: OperatingPoints,
              use: np.ndarray) -> np.ndarray:
         """One chain step on the cells ``use``: OFF cells get their SET pulse, ON cells their
-        RESET pulse; read; restore. Returns the flips (bool per cell)."""
+        RESET pulse; read; restore. Returns the flips (bool per cell).
+
+        Every cell has its own amplitude, so a trigger reaches one cell per generator output:
+        on benches with the erase output wired, an OFF cell's SET pulse (output 1) and an ON
+        cell's RESET pulse (output 2) of the same word line share one routing and trigger."""
         before = self.state.copy()
-        # all SET pulses, then all RESET pulses: the generator changes polarity twice a step
-        for state, pts in ((0, set_pts), (1, reset_pts)):
-            for j in np.flatnonzero(use & (before == state)):
-                self._pulse(self.cells[j][0], np.array([j]), float(pts.volts[j]),
-                            float(pts.width_s[j]))
+        for r in self.rows:
+            j = self.by_row[r]
+            ups = [int(i) for i in j if use[i] and before[i] == 0]
+            downs = [int(i) for i in j if use[i] and before[i] == 1]
+            for a, b in zip_longest(ups, downs):
+                self._weak_pair(r, a, set_pts, b, reset_pts)
         after = self.bits()
         after[~use] = before[~use]
         self.saturate(np.flatnonzero(use), after[use])
         return after != before
+
+    def _weak_pair(self, row: int, a: int | None, set_pts: OperatingPoints, b: int | None,
+                   reset_pts: OperatingPoints) -> None:
+        """Cell ``a``'s SET pulse and cell ``b``'s RESET pulse (either may be None), at one
+        trigger when the bench has two pulse outputs and both widths agree."""
+        if (a is not None and b is not None and self.pair_pulses
+                and set_pts.width_s[a] == reset_pts.width_s[b]):
+            self.c.pulse_pair(row, [int(self.cols[a])], float(set_pts.volts[a]),
+                              [int(self.cols[b])], float(reset_pts.volts[b]),
+                              float(set_pts.width_s[a]))
+            self.pulses += 2
+            self.triggers += 1
+            return
+        for i, pts in ((a, set_pts), (b, reset_pts)):
+            if i is not None:
+                self._pulse(row, np.array([i]), float(pts.volts[i]), float(pts.width_s[i]))
 
 
 @dataclass

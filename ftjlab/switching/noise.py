@@ -12,12 +12,42 @@ correlate as ``rho_1 = 1 - 2p`` (0 at p = 1/2), and units of disjoint cells are 
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
 from ftjlab.errors import BadInput
+
+#: the bank recorded through the simulated bench (``scripts/record_switching_bank.py``)
+BANK_FILE = "switching_noise_bank.npz"
+
+
+def load_noise_bank(path: str | Path | None = None) -> tuple[np.ndarray, dict]:
+    """A recorded noise bank: the standardised unit values, step-major (float32, 1-D), and
+    its record (k, p, steps, units, run, settings, statistics). The file holds the units'
+    Hamming weights as uint8 (``hamming``, steps x units), ``k`` and ``meta`` (JSON);
+    default: the bank shipped in ``ftjlab.data.models``."""
+    if path is None:
+        from importlib import resources
+
+        ref = resources.files("ftjlab.data.models").joinpath(BANK_FILE)
+        with resources.as_file(ref) as real:
+            return load_noise_bank(real)
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise BadInput(f"noise bank: {str(path)!r} does not exist")
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            hamming, k, meta = z["hamming"], int(z["k"]), json.loads(str(z["meta"]))
+    except (KeyError, ValueError, OSError) as exc:
+        raise BadInput(f"noise bank: {str(path)!r} is not a noise bank file ({exc})") from None
+    if hamming.ndim != 2 or hamming.size == 0 or k < 1 or int(hamming.max()) > k:
+        raise BadInput(f"noise bank: {str(path)!r} holds no Hamming weights of k = {k} units")
+    values = ((hamming.astype(np.float32) - k / 2.0) / np.float32(np.sqrt(k / 4.0))).ravel()
+    return values.astype(np.float32), {**meta, "file": str(p), "size": int(values.size)}
 
 
 def unit_values(bits: np.ndarray, k: int) -> np.ndarray:

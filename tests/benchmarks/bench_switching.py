@@ -1,5 +1,5 @@
 """Stochastic-switching noise benchmarks: noise rate through the bench, the switching TRNG
-at the SP 800-22 100 x 1e6 level, DDPM sampling rate and quality with bank noise.
+at the SP 800-22 100 x 1e6 level, DDPM sampling rate and quality with the shipped noise bank.
 
 The calibration trials of the bench's cells are drawn from the simulated device (as in
 tests/switching: the instrument calibration of 16 cells to +-0.02 costs ~1e5 trials per cell
@@ -51,17 +51,17 @@ def _bench_calibration():
     return _CACHE["cal"], _CACHE["cells"], _CACHE["folder"]
 
 
-def _noise_run(steps: int):
+def _noise_run(steps: int, bench: str | None = None, **settings: str):
     from ftjlab.procedures import PROCEDURES, build
 
     from ftjlab.runner import run_procedure
     from ftjlab.session import BenchSession
 
     cal, _, folder = _bench_calibration()
-    with BenchSession.open(seed=2026) as session:
+    with BenchSession.open(bench, seed=2026) as session:
         procedure = build(PROCEDURES["switching-noise"], {
             "calibration": cal, "cells": str(CELLS), "steps": str(steps),
-            "check_every": str(max(10, steps // 4)), "p_tolerance": "0.03"})
+            "check_every": str(max(10, steps // 4)), "p_tolerance": "0.03", **settings})
         t0 = time.perf_counter()
         outcome = run_procedure(procedure, session, folder)
         wall = time.perf_counter() - t0
@@ -69,30 +69,51 @@ def _noise_run(steps: int):
     return outcome, wall
 
 
+#: the chain as first built: one routing and trigger per cell, restores at 10 us (a
+#: generator reconfiguration between weak and restoring pulses)
+BASELINE = {"pair_pulses": "false", "saturate_width": "1e-5"}
+FOUR_CHANNELS = str(Path(__file__).resolve().parents[2] / "data" / "benches" / "sim-4ch.toml")
+
+
 def bench_noise_rate(quick: bool) -> list[BenchResult]:
     """Noise values per second through the in-process bench (wall) and per second of
-    instrument time; the bank it records feeds the DDPM benchmark."""
-    steps = 150 if quick else 600
-    outcome, wall = _noise_run(steps)
-    _CACHE["bank"] = str(outcome.path)
-    r = outcome.results
-    values = steps * (r["cells_in_use"] // 8)
+    instrument time, against the chain as first built (:data:`BASELINE`) in the same run, on
+    the default bench (one read channel) and on the 3-read-channel bench; the bank it records
+    feeds the DDPM benchmark."""
     from ftjlab.store import read_dataset
     from ftjlab.switching.noise import noise_quality
 
-    q = noise_quality(read_dataset(outcome.path, "noise")[:, :r["cells_in_use"] // 8], 8)
-    return [
-        BenchResult("switching.noise_values_per_wall_s", values / wall, 1.0, "values/s", None,
-                    higher_is_better=True,
-                    note=f"{r['cells_in_use']} cells, k = 8, {steps} steps, in-process bench",
-                    extra={"kurtosis": q.excess_kurtosis, "lag1": q.lag1,
-                           "variance": q.variance}),
-        BenchResult("switching.noise_values_per_instrument_s",
-                    r["noise_values_per_instrument_s"], 1.0, "values/s", None,
-                    higher_is_better=True,
-                    note=f"pulses per bit {r['pulses_per_bit']:.3f}; bits per instrument s "
-                    f"{r['bits_per_instrument_s']:.1f}"),
-    ]
+    steps = 150 if quick else 600
+    runs = {
+        "baseline": _noise_run(steps, **BASELINE),
+        "paired": _noise_run(steps),
+        "paired_3ch": _noise_run(steps, FOUR_CHANNELS),
+    }
+    _CACHE["bank"] = str(runs["paired"][0].path)
+
+    def rates(name):
+        o, w = runs[name]
+        values = steps * (o.results["cells_in_use"] // 8)
+        return values / w, o.results["noise_values_per_instrument_s"], o.results
+
+    base_wall, base_inst, _ = rates("baseline")
+    out = []
+    for name in ("paired", "paired_3ch"):
+        wall_rate, inst_rate, r = rates(name)
+        q = noise_quality(read_dataset(runs[name][0].path, "noise")[:, :r["cells_in_use"] // 8],
+                          8)
+        note = (f"{r['cells_in_use']} cells, k = 8, {steps} steps; triggers per bit "
+                f"{r['triggers_per_bit']:.3f} (baseline 1.125)")
+        out += [
+            BenchResult(f"switching.noise_values_per_wall_s_{name}", wall_rate, base_wall,
+                        "values/s", None, higher_is_better=True, note=note + ", in-process",
+                        extra={"kurtosis": q.excess_kurtosis, "lag1": q.lag1,
+                               "variance": q.variance}),
+            BenchResult(f"switching.noise_values_per_instrument_s_{name}", inst_rate,
+                        base_inst, "values/s", None, higher_is_better=True,
+                        note=note + f"; bits per instrument s {r['bits_per_instrument_s']:.1f}"),
+        ]
+    return out
 
 
 def _device_bits(cells, points, n_bits: int, rng) -> np.ndarray:
@@ -149,11 +170,12 @@ def bench_trng(quick: bool) -> list[BenchResult]:
 
 
 def bench_ddpm(quick: bool) -> list[BenchResult]:
-    """DDPM sampling images/s in numpy; FCD with bank noise vs software noise on the same n;
-    software FCD vs the real-vs-real FCD of two disjoint halves of the digits and vs the
-    shipped VAE's software FCD."""
+    """DDPM sampling images/s in numpy; FCD with the shipped array noise bank (as recorded)
+    vs software noise on the same n; software FCD vs the real-vs-real FCD of two disjoint
+    halves of the digits and vs the shipped VAE's software FCD."""
     from ftjlab.switching.ddpm import BankNoise, load_ddpm, software_noise
-    from ftjlab.switching.diffusion import diffuse, load_bank
+    from ftjlab.switching.diffusion import diffuse
+    from ftjlab.switching.noise import load_noise_bank
     from ftjlab.vae.datasets import mnist_digits
     from ftjlab.vae.generate import software_images
     from ftjlab.vae.metrics import Evaluator, _gaussian, frechet_distance
@@ -163,12 +185,8 @@ def bench_ddpm(quick: bool) -> list[BenchResult]:
     model = load_ddpm()
     ev = Evaluator()
     soft = diffuse(model, n, software_noise(1), "software", ev)
-    if "bank" not in _CACHE:
-        bench_noise_rate(quick)
-    values, info = load_bank(_CACHE["bank"])
-    raw_noise = BankNoise(values, seed=2)
-    raw = diffuse(model, n, raw_noise, "bank", ev, bank=raw_noise, precision_recall=False)
-    noise = BankNoise(values, seed=2, standardise=True)
+    values, info = load_noise_bank()
+    noise = BankNoise(values, seed=2)
     bank = diffuse(model, n, noise, "bank", ev, bank=noise)
     x, _ = mnist_digits()
     feats = ev.classifier.features(x)
@@ -177,21 +195,19 @@ def bench_ddpm(quick: bool) -> list[BenchResult]:
     rr = frechet_distance(*_gaussian(feats[idx[:half]]), *_gaussian(feats[idx[half:]]))
     vae = ev.evaluate(software_images(load_vae(), n, np.random.default_rng(3)),
                       precision_recall=False)
-    fs, fb, fr = soft.metrics["fcd"], bank.metrics["fcd"], raw.metrics["fcd"]
+    fs, fb = soft.metrics["fcd"], bank.metrics["fcd"]
     return [
         BenchResult("switching.ddpm_images_per_s", n / soft.seconds, 1.0, "images/s", None,
                     higher_is_better=True,
-                    note=f"numpy, {model.steps} steps x {model.dim} dims, "
+                    note=f"numpy, {model.steps} U-Net steps per image, "
                     f"{model.noise_per_image()} noise values per image"),
         BenchResult("switching.ddpm_fcd_bank_over_software", fb, fs, "FCD ratio", 1.10,
                     note=f"n = {n}: bank {fb:.2f} (classes {bank.metrics['classes_present']}, "
                     f"P/R {bank.metrics['precision']:.3f}/{bank.metrics['recall']:.3f}), "
                     f"software {fs:.2f} (classes {soft.metrics['classes_present']}, P/R "
                     f"{soft.metrics['precision']:.3f}/{soft.metrics['recall']:.3f}); bank "
-                    f"{info['size']} values (standardised: mean {noise.bank_mean:+.3f}, sd "
-                    f"{noise.bank_std:.3f}), each used {noise.reuse:.0f} times"),
-        BenchResult("switching.ddpm_fcd_raw_bank_over_software", fr, fs, "FCD ratio", None,
-                    note=f"n = {n}: the same bank as recorded (not standardised) {fr:.2f}"),
+                    f"{info['size']} values as recorded (mean {noise.bank_mean:+.4f}, sd "
+                    f"{noise.bank_std:.4f}), each used {noise.reuse:.0f} times"),
         BenchResult("switching.ddpm_fcd_over_real_halves", fs, rr, "FCD ratio", 4.0,
                     note=f"real-vs-real halves {rr:.2f}"),
         BenchResult("switching.ddpm_fcd_over_vae", fs, vae.fcd, "FCD ratio", 1.0,

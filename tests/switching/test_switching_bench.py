@@ -68,6 +68,13 @@ def test_chain_through_the_instruments_flips_at_the_target_rate(tmp_path):
     assert r["cells_in_use"] == 8 and r["steps_done"] == 126
     # 8 single-cell pulses + 2 row-parallel restores per step for 8 bits
     assert r["pulses_per_bit"] == pytest.approx(10 / 8, rel=0.01)
+    # an OFF cell's SET and an ON cell's RESET share a trigger (outputs 1 and 2): per step
+    # max(#OFF, #ON) weak triggers plus one restoring trigger for the row; each window
+    # re-measure (every check_every = 63 steps) saturates ON, OFF and back: 3 triggers
+    n_on = before.sum(axis=1)
+    triggers = np.maximum(n_on, 8 - n_on) + 1
+    assert r["triggers_per_bit"] == pytest.approx((triggers.sum() + 2 * 3) / bits.size,
+                                                  rel=1e-9)
     # the run's flips are the TRNG's raw bits: rng-test reads them (1,008 bits)
     assert main(["rng-test", str(outcome.path), "--source", "switching", "--length", "1000",
                  "--no-store"]) == 0
