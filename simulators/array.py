@@ -171,7 +171,9 @@ class FTJArray(ArrayReadPath):
 
         Only those cells see it. Within a same-polarity burst a switched domain stays switched,
         so ``count`` identical pulses switch a domain with probability ``1 - (1 - p)**count``:
-        one draw, exact. The clock advances by ``(count - 1) * period_s + width_s``.
+        one draw, exact. The clock advances by ``(count - 1) * period_s + width_s``. The
+        traps are left alone (a pulse counts as idle time for them; they are advanced by the
+        next read that sees them).
         """
         period_s = width_s if period_s is None else period_s
         if not (np.isfinite(volts) and np.isfinite(width_s) and width_s > 0):
@@ -185,7 +187,6 @@ class FTJArray(ArrayReadPath):
         cells = self._cells(rows, cols)
         cells = cells[self.stuck[cells] == _STUCK_NONE]
         t = self.clock.now_s
-        self.traps_to(t)
         if cells.size and volts != 0:
             ds = self.domains.apply_pulse(
                 cells, np.full(cells.size, float(volts)), width_s, self.rng, count
@@ -221,7 +222,6 @@ class FTJArray(ArrayReadPath):
         cells = self._cells(rows, cols)
         cells = cells[self.stuck[cells] == _STUCK_NONE]
         t = self.clock.now_s
-        self.traps_to(t)
         if cells.size:
             switched = self.domains.bipolar_burst(
                 cells, v_high, width_high_s, v_low, width_low_s, int(count), self.rng

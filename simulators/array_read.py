@@ -6,7 +6,9 @@ and the conductance / trap-cache methods) and changes no programmed state.
 
 * :meth:`ArrayReadPath.read_bitlines` - one reading of every bit line (a VMM step or a map row).
   At |V| <= ``traps.kinetics_bound_max_v`` the traps advance through the event queue, so the cost
-  follows the number of trap flips, not the number of traps.
+  follows the number of trap flips, not the number of traps; at a bias where no trap's RTN
+  exceeds ``traps.quiet_rtn_rel`` (a read bias) the read leaves the traps alone and costs
+  one product with the cached read matrix.
 * :meth:`ArrayReadPath.acquire` - many readings of a few bit lines at any bias (RTN, IV): the
   traps of the selected cells are simulated exactly in continuous time.
 """
@@ -16,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .fastrandom import standard_normal_f32
-from .trap_queue import BiasWindow
+from .trap_queue import BiasWindow, Flips
 from .traps import TraceWindow, simulate_traps
 
 BOLTZMANN = 1.380649e-23
@@ -49,13 +51,16 @@ class ArrayReadPath:
         and whether the fast path applies: every biased line at the same V0 (the others at 0 V
         carry no current and leave their cells idle), |V0| within the kinetics bound, no wire
         resistance."""
-        v = np.broadcast_to(np.asarray(volts, dtype=np.float64), (self.cols,))
+        v = np.asarray(volts, dtype=np.float64)
+        if v.shape != (self.cols,):
+            v = np.broadcast_to(v, (self.cols,))
         biased = v != 0
-        v0 = float(v[biased][0]) if np.any(biased) else 0.0
-        fast = not (
-            abs(v0) > self.params.traps.kinetics_bound_max_v
-            or self.params.conductance.wire_resistance_ohm > 0
-            or np.any(v[biased] != v0)
+        lines = v[biased]
+        v0 = float(lines[0]) if lines.size else 0.0
+        fast = (
+            abs(v0) <= self.params.traps.kinetics_bound_max_v
+            and self.params.conductance.wire_resistance_ohm <= 0
+            and lines.min(initial=v0) == lines.max(initial=v0)
         )
         return v, biased, v0, fast
 
@@ -90,12 +95,9 @@ class ArrayReadPath:
                     for m in masks
                 ]
             ).astype(np.float64)
-        self._prepare_fast_read(v0)
         n_reads = masks.shape[0]
-        t0 = self.clock.now_s
+        t0, quiet = self._start_fast_read(v0)
         t1 = t0 + n_reads * aperture_s
-        self.traps_to(t0)
-        self._ensure_h(v0, t0)
         x = masks.astype(np.float64)
         f = float(self.current_factor(v0))
         current = x @ self._h
@@ -103,10 +105,9 @@ class ArrayReadPath:
         # Traps that change state during the sequence: reading j sees the fraction of its
         # aperture after the flip, later readings the whole change (if the cell's word line
         # is on in them).
-        window = BiasWindow(t0, aperture_s, masks, np.where(biased, v0, 0.0))
-        self.traps.open_window(window)
-        flips = self.traps_to(t1, window)
-        if flips.ids.size and v0 != 0:
+        window = None if quiet else BiasWindow(t0, aperture_s, masks, np.where(biased, v0, 0.0))
+        flips = self._window_flips(window, t1)
+        if flips is not None and v0 != 0:
             cells = self.traps.cell[flips.ids]
             rows, cols = np.divmod(cells, self.cols)
             di = (
@@ -155,20 +156,17 @@ class ArrayReadPath:
         _, biased, v0, fast = self._bit_line_bias(volts)
         if not fast:
             return None
-        self._prepare_fast_read(v0)
         n = masks.shape[0]
-        t0 = self.clock.now_s
-        self.traps_to(t0)
-        self._ensure_h(v0, t0)
+        t0, quiet = self._start_fast_read(v0)
         f = float(self.current_factor(v0))
         valid = c2 >= 0
         cc = np.where(valid, c2, 0)
         # (slots, lines): sum over the word lines that are on of the column's entries
         current = np.einsum("kr,rkj->kj", masks, self._h[:, cc]) * (f * (biased[cc] & valid))
-        window = BiasWindow(t0, step_s, masks, np.where(biased, v0, 0.0))
-        self.traps.open_window(window)
-        flips = self.traps_to(t0 + n * step_s, window)
-        if flips.ids.size and v0 != 0:
+        window = None if quiet else BiasWindow(t0, step_s, masks, np.where(biased, v0, 0.0))
+        flips = self._window_flips(window, t0 + n * step_s)
+        cells = None
+        if flips is not None and v0 != 0:
             cells = self.traps.cell[flips.ids]
             di = (
                 -f
@@ -183,7 +181,7 @@ class ArrayReadPath:
             if flat and n > 1:
                 current[:, 0] += self._flip_changes(masks, cols, cells, j, di, frac)
                 cells = None
-        if flips.ids.size and v0 != 0 and cells is not None:
+        if cells is not None:
             # per flipped cell u: the change it shows in slot k is the sum of its flips in
             # earlier slots plus the part of slot k after a flip in it; a slot's line sees
             # cell u if it is u's bit line and u's word line is on in that slot
@@ -223,11 +221,29 @@ class ArrayReadPath:
         w *= masks[slot, rows_f[flip]]
         return np.bincount(slot, weights=di[flip] * w, minlength=n)
 
-    def _prepare_fast_read(self, volts: float) -> None:
-        """Whole-array reads at ``volts`` are about to run through the event queue."""
-        if abs(volts) > self.traps.bound_v:
-            self.traps_to(self.clock.now_s)
-            self.traps.raise_bound(abs(volts), self.clock.now_s)
+    def _start_fast_read(self, v0: float) -> tuple[float, bool]:
+        """A whole-array read at ``v0`` starts now: unless it is quiet
+        (:meth:`~.trap_queue.TrapPopulation.quiet_at`), the event queue's bound covers ``v0``
+        and the traps are advanced to now; the cached read matrix is brought up to date.
+        Returns (now, quiet)."""
+        quiet = self.traps.quiet_at(v0)
+        t0 = self.clock.now_s
+        if not quiet:
+            if abs(v0) > self.traps.bound_v:
+                self.traps_to(t0)
+                self.traps.raise_bound(abs(v0), t0)
+            self.traps_to(t0)
+        self._ensure_h(v0, t0)
+        return t0, quiet
+
+    def _window_flips(self, window: BiasWindow | None, t1: float) -> Flips | None:
+        """The trap flips during a whole-array read ``window`` that ends at ``t1`` (None:
+        none, or no window: a quiet read, which leaves the traps alone)."""
+        if window is None:
+            return None
+        self.traps.open_window(window)
+        flips = self.traps_to(t1, window)
+        return flips if flips.ids.size else None
 
     def vmm(self, x: np.ndarray, bits: int, volts: float, aperture_s: float, noise: bool = True):
         """One vector-matrix product, bit-serial: see :meth:`vmm_batch`. Returns (cols,)."""
@@ -270,11 +286,8 @@ class ArrayReadPath:
                 planes.reshape(n * bits, self.rows), v0, aperture_s, noise
             )
             return np.einsum("b,obc->oc", 2.0**shifts, readings.reshape(n, bits, self.cols))
-        self._prepare_fast_read(v0)
-        t0 = self.clock.now_s
+        t0, quiet = self._start_fast_read(v0)
         t1 = t0 + n * bits * aperture_s
-        self.traps_to(t0)
-        self._ensure_h(v0, t0)
         f = float(self.current_factor(v0))
         xf = x.astype(np.float64)
         x4 = np.einsum("b,obr->or", 4.0**shifts, planes)  # noise weights sum_b 4^b x_ob
@@ -290,9 +303,8 @@ class ArrayReadPath:
         window = BiasWindow(
             t0, aperture_s, planes.reshape(n * bits, self.rows), np.full(self.cols, v0)
         )
-        self.traps.open_window(window)
-        flips = self.traps_to(t1, window)
-        if flips.ids.size and v0 != 0:
+        flips = self._window_flips(None if quiet else window, t1)
+        if flips is not None and v0 != 0:
             cells = self.traps.cell[flips.ids]
             rows, cols = np.divmod(cells, self.cols)
             delta = (

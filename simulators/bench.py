@@ -118,6 +118,7 @@ class Bench:
         )
         self._lines = {key: Line.parse(name) for key, name in self.wiring.columns.items()}
         self._reach: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._lines_now: tuple[np.ndarray, np.ndarray] | None = None  # see _line_state
 
     # ------------------------------------------------------------------ matrix
     def close(self, points: Iterable[Crosspoint]) -> None:
@@ -175,6 +176,7 @@ class Bench:
         return p
 
     def _rewire(self) -> None:
+        self._lines_now = None
         wls: dict[str, set[int]] = {}
         bls: dict[str, set[int]] = {}
         for p in self._closed:
@@ -204,25 +206,30 @@ class Bench:
     def wordlines_on(self) -> np.ndarray:
         """Boolean mask of the word lines that are on now."""
         with self.lock:
-            mask = np.zeros(self.array.rows, dtype=bool)
-            for t, volts in self._driving():
-                if volts >= self.wl_on_threshold_v:
-                    mask[self.reach(t)[0]] = True
-            return mask
+            return self._line_state()[0].copy()
 
     def bitline_volts(self) -> np.ndarray:
         """Voltage of every bit line now (0 V where no sourcing terminal reaches it)."""
         with self.lock:
+            return self._line_state()[1].copy()
+
+    def _line_state(self) -> tuple[np.ndarray, np.ndarray]:
+        """(word lines on, bit-line volts), kept until a drive or a relay changes."""
+        if self._lines_now is None:
+            mask = np.zeros(self.array.rows, dtype=bool)
             volts = np.zeros(self.array.cols)
             owner: dict[int, str] = {}
             for t, v in self._driving():
-                for j in self.reach(t)[1]:
-                    j = int(j)
+                wls, bls = self.reach(t)
+                if v >= self.wl_on_threshold_v:
+                    mask[wls] = True
+                for j in bls.tolist():
                     if j in owner and self._drives[owner[j]].volts != v:
                         self._warn(f"BL{j} driven by {owner[j]} and {t} at different voltages")
                     if j not in owner or abs(v) > abs(volts[j]):
                         owner[j], volts[j] = t, v
-            return volts
+            self._lines_now = (mask, volts)
+        return self._lines_now
 
     def _warn(self, text: str) -> None:
         if text not in self.warnings:
@@ -238,7 +245,9 @@ class Bench:
             raise ValueError(f"{terminal}: source voltage must be finite, got {volts!r}")
         with self.lock:
             drive = self._drives.setdefault(terminal, _Drive())
-            drive.volts, drive.output_on = volts, bool(output_on)
+            if (drive.volts, drive.output_on) != (volts, bool(output_on)):
+                drive.volts, drive.output_on = volts, bool(output_on)
+                self._lines_now = None
 
     def measure_current(
         self, terminal: str, n: int, interval_s: float, aperture_s: float
@@ -264,8 +273,7 @@ class Bench:
             if drive is None or not drive.output_on or bls.size == 0:
                 self.clock.advance(n * interval_s)
                 return np.zeros(n)
-            rows_on = self.wordlines_on()
-            volts = self.bitline_volts()
+            rows_on, volts = self._line_state()  # read only here
             if n == 1:
                 # a single reading of every bit line keeps all traps on the event queue
                 out = self.array.read_bitlines(rows_on, volts, aperture_s)

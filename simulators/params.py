@@ -151,6 +151,12 @@ class TrapModel(_Validated):
     kinetics_bound_max_v: float = _num(
         0.4, doc="|V| up to which whole-array reads use the event queue; above: exact paths"
     )
+    quiet_rtn_rel: float = _num(
+        2e-5,
+        "nonnegative",
+        "whole-array reads at a bias where no trap's RTN (std of dI/I at its stationary "
+        "occupancy there, a0 g(V) sqrt(p (1 - p))) exceeds this leave the traps alone; 0: never",
+    )
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import _kernels
 from .params import TrapModel
-from .traps import capture_rate, emission_rate, transition_probabilities
+from .traps import activation, capture_rate, emission_rate, transition_probabilities
 
 # Advances expecting more events than 1/2000 of the traps (they cost one pass over every
 # trap) run trap by trap: up to this many events in plain Python (the same loop, so short
@@ -185,6 +185,7 @@ class TrapPopulation:
         self._draw_pos = np.zeros(2, dtype=np.int64)
         self._flip_buf = None
         self._chain_calls = 0
+        self._quiet: dict[float, bool] = {}
 
     # -- rates ------------------------------------------------------------------------------
     def capture_rate(self, ids: np.ndarray, volts) -> np.ndarray:
@@ -196,6 +197,26 @@ class TrapPopulation:
     def bound_rate(self, ids: np.ndarray) -> np.ndarray:
         """Thinning bound for empty traps: the capture rate at the bound bias ``bound_v``."""
         return self.capture_rate(ids, self.bound_v)
+
+    def rtn_rel_max(self, volts: float) -> float:
+        """The largest RTN of any trap at ``volts``: the std of its dI/I at its stationary
+        occupancy p there, ``a0 g(V) sqrt(p (1 - p))``."""
+        ids = np.arange(self.state.size)
+        lam_c, lam_e = self.capture_rate(ids, volts), self.emission_rate(ids, volts)
+        p = lam_c / (lam_c + lam_e)
+        rel = self.amp0 * float(activation(self.params, volts)) * np.sqrt(p * (1 - p))
+        return float(np.max(rel, initial=0.0))
+
+    def quiet_at(self, volts: float) -> bool:
+        """Whether whole-array reads at ``volts`` leave the traps alone: no trap's RTN there
+        exceeds ``quiet_rtn_rel`` (:meth:`rtn_rel_max`). Such reads neither advance nor bias
+        the traps; they see the states as last advanced (the time they take counts as idle
+        for the traps, like a program pulse's)."""
+        v = abs(float(volts))
+        quiet = self._quiet.get(v)
+        if quiet is None:
+            quiet = self._quiet[v] = self.rtn_rel_max(v) <= self.params.quiet_rtn_rel
+        return quiet
 
     def raise_bound(self, volts: float, t_s: float) -> None:
         """Whole-array reads now reach ``volts``: raise the thinning bound and redraw every
@@ -488,6 +509,7 @@ class TrapPopulation:
     def set_states(self, ids: np.ndarray, states: np.ndarray, t_s: float) -> None:
         """Traps simulated explicitly until ``t_s``: store their states, schedule from ``t_s``."""
         self._chain_rates = None  # the rates may have been changed by the caller
+        self._quiet.clear()
         if hasattr(self, "_suspended"):
             self._suspended[ids] = False
         self.state[ids] = states
