@@ -8,7 +8,9 @@ and interval, aperture half the interval), decoded (measured maps) and scored: F
 against N(0, 1) and their largest lag-1 autocorrelation
 (:func:`ftjlab.rtn.latent.latent_quality`). Generation degrades where the latents stop being
 independent Gaussians: sampling faster than the RTN correlation time (correlated successive
-latents) or biases where the traps' statistics become two-level-like.
+latents) or biases where the traps' statistics become two-level-like. The tuned point is
+the lowest FCD among the points whose latents have |lag-1| <= 0.1 in every dimension (a low
+FCD from correlated latents is not a sampler: successive images repeat each other).
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ import numpy as np
 
 from ftjlab.errors import BadInput
 from ftjlab.vae.metrics import Evaluator
+
+#: the tuned point must have latents this independent: largest |lag-1| over the dimensions
+MAX_LAG1 = 0.1
 
 
 @dataclass
@@ -37,11 +42,32 @@ class TuningGrid:
     lag1_max: np.ndarray
     entropy_over_ln10: np.ndarray
     instrument_s: np.ndarray
+    max_lag1: float = MAX_LAG1
+
+    @property
+    def independent(self) -> np.ndarray:
+        """Points whose latents are independent enough: largest |lag-1| <= ``max_lag1``."""
+        return np.isfinite(self.fcd) & (self.lag1_max <= self.max_lag1)
+
+    @property
+    def best_index(self) -> tuple[int, int]:
+        """The lowest FCD among the :attr:`independent` points; where none is, the point
+        with the least correlated latents (then :attr:`best_is_independent` is False)."""
+        if self.independent.any():
+            k = int(np.argmin(np.where(self.independent, self.fcd, np.inf)))
+        else:
+            k = int(np.nanargmin(np.where(np.isfinite(self.fcd), self.lag1_max, np.nan)))
+        i, j = np.unravel_index(k, self.fcd.shape)
+        return int(i), int(j)
+
+    @property
+    def best_is_independent(self) -> bool:
+        return bool(self.independent[self.best_index])
 
     @property
     def best(self) -> tuple[float, float]:
-        """(bias, interval) of the lowest FCD."""
-        i, j = np.unravel_index(int(np.nanargmin(self.fcd)), self.fcd.shape)
+        """(bias, interval) of :attr:`best_index`."""
+        i, j = self.best_index
         return float(self.biases_v[i]), float(self.intervals_s[j])
 
     def arrays(self) -> dict[str, tuple[np.ndarray, str]]:
@@ -63,11 +89,14 @@ class TuningGrid:
             f"{'bias V':>7} {'interval s':>10} {'FCD':>8} {'KS max':>7} {'lag1':>6} {'H/ln10':>7}"
         )
         lines = [head, "-" * len(head)]
+        best = self.best_index
         for i, v in enumerate(self.biases_v):
             for j, dt in enumerate(self.intervals_s):
+                mark = "  tuned" if (i, j) == best else (
+                    "" if self.independent[i, j] else f"  lag-1 > {self.max_lag1:g}")
                 lines.append(
                     f"{v:>7.2f} {dt:>10.2g} {self.fcd[i, j]:>8.1f} {self.ks_max[i, j]:>7.3f} "
-                    f"{self.lag1_max[i, j]:>6.2f} {self.entropy_over_ln10[i, j]:>7.3f}"
+                    f"{self.lag1_max[i, j]:>6.2f} {self.entropy_over_ln10[i, j]:>7.3f}{mark}"
                 )
         return "\n".join(lines)
 
