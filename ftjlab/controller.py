@@ -317,10 +317,10 @@ class ArrayController:
     ) -> list[tuple[float, ...]]:
         """One call of the on-board row program (see
         :data:`~ftjlab.instruments.keithley2636b_scripts.ROW_PROGRAM_SOURCE`) on the cells
-        ``(rows[w], cols[w][j])``, word line after word line (per-cell tables in that order):
-        the generator's outputs are set up here (program: normal polarity, erase: inverted,
-        both resting at 0 V, outputs on), the read channel biased, then one message and one
-        reply."""
+        ``(rows[w], cols[w][j])``, word line after word line (per-cell tables in that order),
+        verified on every read channel the sequences reach: the generator's outputs are set
+        up here (program: normal polarity, erase: inverted, both resting at 0 V, outputs on),
+        the read channels biased, then one message and one reply."""
         host, port = self.pulser_address() or ("", 0)
         period_s = max(4 * width_s, width_s + 1e-7)
         if self._onboard_pulser != (width_s, period_s):
@@ -331,13 +331,17 @@ class ArrayController:
             self._outs[2].on()
             self._onboard_pulser = (width_s, period_s)
         self._gate_on()
-        self._bias(read_v, nplc)
         flat = [int(c) for row_cols in cols for c in row_cols]
+        k = max(1, min(len(self._channels), max(len(c) for c in cols)))  # read channels
+        for channel in self.reads[:k]:
+            channel.bias(read_v, nplc, "read", READ_COMPLIANCE_A)
+        reads = [self._line_xp[f"BL{c}"].format(row=self._read_rows[j])
+                 for j in range(k) for c in flat]
         results = self.read.program_row(
-            int(self.tsplink_node), host, port,
+            int(self.tsplink_node), host, port, self._channels[:k] or [(1, "a")],
             [",".join(self._xp("gate", "WL", [r])) for r in rows], [len(c) for c in cols],
-            self._xp("read", "BL", flat), self._xp("pulse", "BL", flat),
-            self._xp("pulse2", "BL", flat), targets_a, starts_up, starts_down, state, settings,
+            reads, self._xp("pulse", "BL", flat), self._xp("pulse2", "BL", flat), targets_a,
+            starts_up, starts_down, state, settings,
         )
         for out in self._outs.values():  # the program moved the levels: unknown here now
             out.levels_unknown()
@@ -402,8 +406,8 @@ class ArrayController:
         are verified in one sequence. ``parallel=False``: cell by cell. ``onboard``: where the
         read SMU reaches the generator over TSP-Net, the whole loop of a word line runs on the
         SMU (one message and one reply per ``row_budget_s`` of instrument time: the bound on
-        how long a stop request waits on a real bench); None (default): on such benches when
-        they verify with one read channel (several channels verify faster host-driven).
+        how long a stop request waits on a real bench; several read channels verify together
+        there); None (default): on such benches.
         ``start_s``: conductances (S, rows x cols, NaN where unknown) of cells just measured
         at ``read_v`` and ``nplc`` (e.g. the last map): those cells start from them instead
         of a reading of their own.
@@ -426,7 +430,7 @@ class ArrayController:
             (int(r), int(c)): float(start_s[r, c])
             for r, c in np.argwhere(finite & np.isfinite(start_s))}
         if onboard is None:
-            onboard = self.parallel_reads == 1
+            onboard = True
         if parallel and onboard and self.onboard_rows:
             outcomes = writeverify.program_rows_onboard(
                 self, cells, settings, self._curves, grid, on_cell, should_stop, row_budget_s,

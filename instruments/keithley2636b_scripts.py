@@ -256,8 +256,11 @@ def acquire_multi(
 # --------------------------------------------------------------- word lines programmed on board
 #: Row-parallel write-verify of the cells of several word lines, run by the SMU itself, one
 #: word line after the other: ``gates[w]`` is word line w's gate route and ``cnt[w]`` the
-#: number of its cells, which follow each other in the per-cell tables. Verify readings on
-#: channel a through the matrix (node ``nd``); a cell with ``fr`` = 1 is read once first. Per
+#: number of its cells, which follow each other in the per-cell tables. Verify readings
+#: through the matrix (node ``nd``) on the channels ``nodes[k]``/``chans[k]`` (as for
+#: ``ftjseqn``), one cell per channel at a time, started together (``rd`` holds every cell's
+#: crosspoint for the first channel, then for the second...); a cell with ``fr`` = 1 is read
+#: once first. Per
 #: iteration the unconverged cells of the word line are grouped by polarity and amplitude
 #: class, and per class pair the generator (``host``/``port`` on the LAN, over TSP-Net) gets
 #: its output 1 high level (program, normal polarity, low level 0 V) and output 2 low level
@@ -277,19 +280,31 @@ def acquire_multi(
 #: 2 not reachable, 3 stuck, 9 unfinished), cells separated by ``;``.
 ROW_PROGRAM_NAME = "ftjrowwv"
 ROW_PROGRAM_SOURCE = (
-    "function ftjrowwv(nd, host, port, gates, cnt, rd, p1, p2, tg, su, sd, fr, g, n, d, a, "
-    "lu, ld, st, mv, prm) "
+    "function ftjrowwv(nd, host, port, nodes, chans, gates, cnt, rd, p1, p2, tg, su, sd, fr, "
+    "g, n, d, a, lu, ld, st, mv, prm) "
     "local tol, vstep, vmax, maxp, cls, budget = prm[1], prm[2], prm[3], prm[4], prm[5], "
     "prm[6] "
-    "local m = table.getn(rd) local ch = node[nd].channel local code = {} local ap = {} "
+    + _SELECT
+    + "local kc = table.getn(smus) "
+    "for k = 1, kc do smus[k].nvbuffer1.collecttimestamps = 0 smus[k].measure.count = 1 end "
+    "local m = table.getn(p1) local ch = node[nd].channel local code = {} local ap = {} "
+    "local rv = {} local lg = {} local nl = 0 "
     "for i = 1, m do code[i] = -1 ap[i] = 0 end "
-    "timer.reset() smua.measure.count = 1 "
+    "local function readall(gate, lst, c0) "
+    "for k = 1, c0, kc do local pts = {} local q = 0 "
+    "for j = 1, kc do if k + j - 1 <= c0 then q = q + 1 lg[q] = lst[k + j - 1] "
+    "pts[q] = rd[(j - 1) * m + lg[q]] end end nl = q "
+    'ch.exclusiveclose(gate .. "," .. table.concat(pts, ",")) ch.connectrule = ch.OFF '
+    "if kc == 1 then rv[lg[1]] = smus[1].measure.i() else "
+    "for j = 1, q do smus[j].measure.overlappedi(smus[j].nvbuffer1) end waitcomplete() "
+    "for j = 1, q do local b = smus[j].nvbuffer1 rv[lg[j]] = b.readings[b.n] end end end end "
+    "timer.reset() "
     "local pg = tspnet.connect(host, port) local h1 = -1 local l2 = 1 local lo = 1 "
     "for w = 1, table.getn(gates) do local gate = gates[w] local hi = lo + cnt[w] - 1 "
-    "local lr = 0 ch.connectrule = ch.BREAK_BEFORE_MAKE "
-    "for i = lo, hi do if fr[i] == 1 and timer.measure.t() <= budget then "
-    'ch.exclusiveclose(gate .. "," .. rd[i]) g[i] = smua.measure.i() fr[i] = 0 '
-    "ch.connectrule = ch.OFF lr = i end end "
+    "nl = 0 ch.connectrule = ch.BREAK_BEFORE_MAKE "
+    "if timer.measure.t() <= budget then local lst = {} local c0 = 0 "
+    "for i = lo, hi do if fr[i] == 1 then c0 = c0 + 1 lst[c0] = i end end "
+    "readall(gate, lst, c0) for k = 1, c0 do g[lst[k]] = rv[lst[k]] fr[lst[k]] = 0 end end "
     "while true do "
     "if timer.measure.t() > budget then "
     "for i = lo, hi do if code[i] < 0 then code[i] = 9 end end break end "
@@ -318,8 +333,9 @@ ROW_PROGRAM_SOURCE = (
     "if (d[i] > 0 and c <= nu and ap[i] == ups[c]) or (d[i] < 0 and c <= nw and "
     "ap[i] == dns[c]) then np = np + 1 cl[i] = c "
     "if d[i] > 0 then pts[np] = p1[i] else pts[np] = p2[i] end end end "
-    "if c == 1 then ch.connectrule = ch.OFF "
-    "if lr == 0 or cl[lr] == 1 then ch.connectrule = ch.BREAK_BEFORE_MAKE end end "
+    "if c == 1 then ch.connectrule = ch.OFF if nl == 0 then "
+    "ch.connectrule = ch.BREAK_BEFORE_MAKE end "
+    "for t = 1, nl do if cl[lg[t]] == 1 then ch.connectrule = ch.BREAK_BEFORE_MAKE end end end "
     "if c <= nu and ups[c] ~= h1 then "
     'cmd = string.format(":VOLT1:HIGH %.4f;", ups[c]) h1 = ups[c] end '
     "if c <= nw and -dns[c] ~= l2 then "
@@ -328,11 +344,10 @@ ROW_PROGRAM_SOURCE = (
     'tspnet.write(pg, cmd .. "*TRG;*OPC?") tspnet.read(pg) end '
     "local ord = {} local no = 0 "
     "for k = 1, na do if cl[act[k]] ~= nc then no = no + 1 ord[no] = act[k] end end "
-    "if no == 0 then ch.connectrule = ch.BREAK_BEFORE_MAKE end "
+    "if no < math.min(kc, na) then ch.connectrule = ch.BREAK_BEFORE_MAKE end "
     "for k = 1, na do if cl[act[k]] == nc then no = no + 1 ord[no] = act[k] end end "
-    "for k = 1, na do local i = ord[k] lr = i "
-    'ch.exclusiveclose(gate .. "," .. rd[i]) local gn = smua.measure.i() '
-    "ch.connectrule = ch.OFF n[i] = n[i] + 1 "
+    "readall(gate, ord, na) "
+    "for k = 1, na do local i = ord[k] local gn = rv[i] n[i] = n[i] + 1 "
     "if math.abs(gn - g[i]) > 0.3 * tol then "
     "if d[i] > 0 then lu[i] = ap[i] else ld[i] = ap[i] end mv[i] = 1 st[i] = 0 "
     "else st[i] = st[i] + 1 end g[i] = gn end end "
@@ -369,20 +384,22 @@ def _check_row_program(guard: SafetyGuard, args: tuple[Any, ...]) -> None:
     """Rule of ``ftjrowwv``: literal tables of crosspoints and numbers, every amplitude
     bounded by ``vmax`` and ``vmax`` by the program limit, and the routes allowed.
 
-    Per word line, the script closes its gate route with one read crosspoint at a time, or
-    with program and erase crosspoints of cells of one class pair. A cell's three
-    crosspoints must reach one bit line, and no two cells of a word line the same one; then
+    Per word line, the script closes its gate route with one read crosspoint per read
+    channel (of distinct cells) at a time, or with program and erase crosspoints of cells of
+    one class pair. A cell's crosspoints (one per read channel, program, erase) must reach
+    one bit line, and no two cells of a word line the same one; then
     every set the script closes, and every set its relays pass through while they move
     together, is the gate with read, program and erase crosspoints of distinct bit lines,
     and the matrix rules judge those one line at a time: the routes checked here (the gate
-    with all the word line's read, or all its program, or all its erase crosspoints) cover
-    every one of them.
+    with all the word line's read crosspoints of one channel, or all its program, or all its
+    erase crosspoints) cover every one of them.
     """
     call = f"{ROW_PROGRAM_NAME}(...)"
-    if len(args) != 21:
-        raise guard.refuse(call, "ftjrowwv takes 21 arguments")
-    (nd, host, port, gates, cnt, rd, p1, p2, tg, su, sd, fr, g, n, d, a, lu, ld, st, mv,
-     prm) = args
+    if len(args) != 23:
+        raise guard.refuse(call, "ftjrowwv takes 23 arguments")
+    (nd, host, port, nodes, chans, gates, cnt, rd, p1, p2, tg, su, sd, fr, g, n, d, a, lu, ld,
+     st, mv, prm) = args
+    k = _check_channels(guard, call, nodes, chans)
     if not _whole(nd, 2, 64):
         raise guard.refuse(call, f"node must be 2..64, got {nd!r}")
     if not (isinstance(host, str) and _HOST.fullmatch(host)):
@@ -392,16 +409,16 @@ def _check_row_program(guard: SafetyGuard, args: tuple[Any, ...]) -> None:
     if not (isinstance(gates, tuple) and gates
             and all(isinstance(x, str) and _XP_LIST.fullmatch(x) for x in gates)):
         raise guard.refuse(call, "gates: a non-empty table of crosspoint lists")
-    m = len(rd) if isinstance(rd, tuple) else 0
+    m = len(p1) if isinstance(p1, tuple) else 0
     if not (isinstance(cnt, tuple) and len(cnt) == len(gates)
             and all(_whole(x, 1, MAX_ROW_CELLS) for x in cnt) and sum(cnt) == m):
         raise guard.refuse(call, "cnt: one cell count >= 1 per gate route, summing to the cells")
-    for name, items in (("read", rd), ("program", p1), ("erase", p2)):
-        if not (isinstance(items, tuple) and 1 <= len(items) == m <= MAX_ROW_CELLS
+    for name, items, size in (("read", rd, k * m), ("program", p1, m), ("erase", p2, m)):
+        if not (isinstance(items, tuple) and 1 <= m <= MAX_ROW_CELLS and len(items) == size
                 and all(isinstance(x, str) and _XP_LIST.fullmatch(x) and "," not in x
                         for x in items)):
-            raise guard.refuse(call, f"{name} crosspoints: one per cell, 1..{MAX_ROW_CELLS} "
-                               "cells")
+            raise guard.refuse(call, f"{name} crosspoints: one per cell (and read channel), "
+                               f"1..{MAX_ROW_CELLS} cells")
     if not (isinstance(prm, tuple) and len(prm) == 6
             and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in prm)):
         raise guard.refuse(call, "prm must be 6 numbers")
@@ -419,16 +436,17 @@ def _check_row_program(guard: SafetyGuard, args: tuple[Any, ...]) -> None:
         if not _numbers_ok(items, m, lo, hi):
             raise guard.refuse(call, f"{name}: {m} numbers in [{lo:g}, {hi:g}]")
     start = 0
-    for gate, k in zip(gates, cnt, strict=True):
-        cells = range(start, start + int(k))
-        start += int(k)
-        lines = [_line_of(rd[i]) for i in cells]
+    for gate, size in zip(gates, cnt, strict=True):
+        cells = range(start, start + int(size))
+        start += int(size)
+        lines = [_line_of(p1[i]) for i in cells]
+        reads = [rd[c * m: (c + 1) * m] for c in range(k)]  # per read channel
         if len(set(lines)) != len(lines) or any(
-                _line_of(p1[i]) != lines[j] or _line_of(p2[i]) != lines[j]
+                _line_of(p2[i]) != lines[j] or any(_line_of(r[i]) != lines[j] for r in reads)
                 for j, i in enumerate(cells)):
             raise guard.refuse(call, "a cell's read, program and erase crosspoints must reach "
                                "one bit line, and the cells of a word line distinct ones")
-        for points in (rd, p1, p2):
+        for points in (*reads, p1, p2):
             guard.check_route(",".join((gate, *(points[i] for i in cells))))
 
 
@@ -441,18 +459,21 @@ def _lua_numbers(items: Sequence[float]) -> str:
 
 
 def program_row(
-    smu: Any, node: int, host: str, port: int, gates: Sequence[str], counts: Sequence[int],
-    reads: Sequence[str], programs: Sequence[str], erases: Sequence[str],
-    targets_a: Sequence[float], starts_up: Sequence[float], starts_down: Sequence[float],
-    state: Sequence[Sequence[float]], settings: Sequence[float],
+    smu: Any, node: int, host: str, port: int, channels: Sequence[tuple[int, str]],
+    gates: Sequence[str], counts: Sequence[int], reads: Sequence[str], programs: Sequence[str],
+    erases: Sequence[str], targets_a: Sequence[float], starts_up: Sequence[float],
+    starts_down: Sequence[float], state: Sequence[Sequence[float]], settings: Sequence[float],
 ) -> list[tuple[float, ...]]:
-    """Run ``ftjrowwv`` once: one message, one reply; ``state`` is the tables ``fr, g, n,
-    d, a, lu, ld, st, mv``. Returns per cell ``(g_a, pulses, code, direction, amplitude,
-    moved_up, moved_down, still, moved, first_read)``."""
+    """Run ``ftjrowwv`` once: one message, one reply; ``channels``: the read channels
+    (node, "a"|"b"), ``reads`` every cell's crosspoint for each in turn; ``state`` is the
+    tables ``fr, g, n, d, a, lu, ld, st, mv``. Returns per cell ``(g_a, pulses, code,
+    direction, amplitude, moved_up, moved_down, still, moved, first_read)``."""
     _upload(smu, ROW_PROGRAM_SOURCE, "_ftj_row_loaded")
     tables = ", ".join(_lua_numbers(t) for t in (targets_a, starts_up, starts_down, *state))
+    nodes, chans = [c[0] for c in channels], [c[1] for c in channels]
     reply = smu.ask(
-        f'{ROW_PROGRAM_NAME}({int(node)}, "{host}", {int(port)}, {_lua_strings(gates)}, '
+        f'{ROW_PROGRAM_NAME}({int(node)}, "{host}", {int(port)}, {_numbers(nodes)}, '
+        f"{_lua_strings(chans)}, {_lua_strings(gates)}, "
         f"{_numbers(counts)}, {_lua_strings(reads)}, {_lua_strings(programs)}, "
         f"{_lua_strings(erases)}, {tables}, {_lua_numbers(settings)})"
     )

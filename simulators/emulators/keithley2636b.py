@@ -40,6 +40,7 @@ from ..tsp_objects import (
     reset_attrs,
     runtime_error,
 )
+from . import keithley2636b_overlap as overlap
 
 CURRENT_RANGES_A = (
     100e-12,
@@ -112,17 +113,27 @@ class ReadingBuffer(TSPAttrObject):
     collecttimestamps = NumberAttr(0, choices=(0, 1), integer=True, on_set=_only_when_empty)
     collectsourcevalues = NumberAttr(0, choices=(0, 1), integer=True, on_set=_only_when_empty)
 
-    def __init__(self, errors: ErrorQueue, capacity: int = NVBUFFER_CAPACITY) -> None:
+    def __init__(self, errors: ErrorQueue, capacity: int = NVBUFFER_CAPACITY,
+                 settle: Any = None) -> None:
         super().__init__(errors)
         self._capacity = int(capacity)
-        self.readings = RecallAttribute(lambda: self._r[: self._n])
+        #: completes the overlapped measurements still running before anything is read
+        self._settle = settle or (lambda: None)
+        self.readings = RecallAttribute(self._readings)
         self.timestamps = RecallAttribute(self._timestamps)
-        self.statuses = RecallAttribute(lambda: self._s[: self._n])
+        self.statuses = RecallAttribute(lambda: self._settled(self._s))
         self.sourcevalues = RecallAttribute(
-            lambda: self._src[: self._n] if self.collectsourcevalues else None
+            lambda: self._settled(self._src) if self.collectsourcevalues else None
         )
-        self._series = lambda: self._r[: self._n]
+        self._series = self._readings
         self._clear_data()
+
+    def _settled(self, series: np.ndarray) -> np.ndarray:
+        self._settle()
+        return series[: self._n]
+
+    def _readings(self) -> np.ndarray:
+        return self._settled(self._r)
 
     def _clear_data(self) -> None:
         self._r = np.zeros(0)
@@ -136,7 +147,7 @@ class ReadingBuffer(TSPAttrObject):
     def _timestamps(self) -> np.ndarray | None:
         if not self.collecttimestamps:
             return None
-        return self._t[: self._n] - (self._base or 0.0)
+        return self._settled(self._t) - (self._base or 0.0)
 
     def _lua_index(self, index: int) -> Any:
         return self.readings._lua_index(index)
@@ -144,6 +155,7 @@ class ReadingBuffer(TSPAttrObject):
     @property
     def n(self) -> int:
         """Number of readings stored."""
+        self._settle()
         return self._n
 
     @property
@@ -320,9 +332,10 @@ class SMUMeasure(TSPAttrObject):
         self._smu._store(buf, p)
         return float(p[-1])
 
-    # Overlapped forms complete at once in virtual time; waitcomplete() has nothing to wait for.
+    # An overlapped current reading runs together with those started on other channels
+    # (keithley2636b_overlap); the voltage forms complete at once.
     def overlappedi(self, buf: Any = None) -> None:
-        self.i(buf)
+        overlap.start(self._smu, buf)
 
     def overlappedv(self, buf: Any = None) -> None:
         self.v(buf)
@@ -361,9 +374,12 @@ class SMU(TSPAttrObject):
         self._channel = channel
         self.source = SMUSource(self)
         self.measure = SMUMeasure(self)
-        self.nvbuffer1 = ReadingBuffer(self._errors)
-        self.nvbuffer2 = ReadingBuffer(self._errors)
+        self.nvbuffer1 = ReadingBuffer(self._errors, settle=self._settle)
+        self.nvbuffer2 = ReadingBuffer(self._errors, settle=self._settle)
         self._apply_output()
+
+    def _settle(self) -> None:
+        overlap.complete(self._bench)
 
     # -- Lua-visible functions --------------------------------------------------------------
     def reset(self) -> None:
@@ -381,7 +397,7 @@ class SMU(TSPAttrObject):
         size = int(n) if isinstance(n, int | float) and not isinstance(n, bool) else 0
         if size < 1:
             raise runtime_error("makebuffer needs a positive size")
-        return ReadingBuffer(self._errors, capacity=size)
+        return ReadingBuffer(self._errors, capacity=size, settle=self._settle)
 
     def abort(self) -> None:
         """Nothing runs in the background in the simulation."""
@@ -422,6 +438,7 @@ class SMU(TSPAttrObject):
         return float(self.measure.nplc) / float(self._emu.localnode.linefreq)
 
     def _measure(self, ibuf: Any = None, vbuf: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        overlap.complete(self._bench)  # a channel's own readings follow what it started
         for buf in (ibuf, vbuf):
             if buf is not None and not isinstance(buf, ReadingBuffer):
                 raise runtime_error("measure argument must be a reading buffer")
@@ -502,6 +519,7 @@ class Keithley2636B(TSPEmulator):
 
     def execute(self, code: str) -> bool:
         ok = super().execute(code)
+        overlap.complete(self.bench)  # nothing runs on past the command in the simulation
         if ok and self.native_scripts and code.startswith("function ftj"):
             from .tsp_native import install
 
@@ -513,6 +531,7 @@ class Keithley2636B(TSPEmulator):
         self.smub = SMU(self, "b")
         super()._install(g)
         g.smua, g.smub = self.smua, self.smub
+        g.waitcomplete = lambda *_: overlap.complete(self.bench)
         from .tspnet import TSPNet
 
         g.tspnet = TSPNet(self.bench)

@@ -80,9 +80,10 @@ def _forms(rng: np.random.Generator, n: int, node: int) -> list[str]:
 
 
 def _row_program(rng: np.random.Generator, node: int) -> str:
-    """A call of ftjrowwv on one to three word lines: legal shapes and mistakes (a cell's
-    program or erase crosspoint on another bit line, counts that do not add up, a read row
-    that is the generator's, amplitudes beyond the limit)."""
+    """A call of ftjrowwv on one to three word lines and one to three read channels: legal
+    shapes and mistakes (a cell's program or erase crosspoint on another bit line, counts
+    that do not add up, a read row that is the generator's, a channel twice or unknown,
+    amplitudes beyond the limit)."""
     cnt = [int(rng.integers(1, 4)) for _ in range(int(rng.integers(1, 4)))]
     m = sum(cnt)
     rd = [f"{rng.integers(4, 7)}{rng.choice(list('AAC'))}{rng.integers(1, 13):02d}"
@@ -98,8 +99,16 @@ def _row_program(rng: np.random.Generator, node: int) -> str:
     gates = [str(rng.choice(["1B01", "1B02,1B03", "4B01", "1A01", "2B05"])) for _ in cnt]
     zeros = "{" + ",".join(["0"] * m) + "}"
     first = "{" + ",".join(str(int(x)) for x in rng.integers(0, 2, m)) + "}"
-    return (f'ftjrowwv({node}, "pg", 0, {_lua(gates)}, {{{",".join(map(str, cnt))}}}, '
-            f"{_lua(rd)}, {_lua(p1)}, {_lua(p2)}, "
+    channels = [(1, "a"), (2, "a"), (2, "b")][:int(rng.integers(1, 4))]
+    if rng.random() < 0.1:  # a channel twice, or one that does not exist
+        channels = [(1, "a"), (1, "a")] if rng.random() < 0.5 else [(1, "c")]
+    # each cell's crosspoint for every read channel: rows A, E, F are the read rows
+    reads = [x[0] + "AEF"[k] + x[2:] if x[1] == "A" else x
+             for k in range(len(channels)) for x in rd]
+    nodes = "{" + ",".join(str(n) for n, _ in channels) + "}"
+    return (f'ftjrowwv({node}, "pg", 0, {nodes}, {_lua([c for _, c in channels])}, '
+            f'{_lua(gates)}, {{{",".join(map(str, cnt))}}}, '
+            f"{_lua(reads)}, {_lua(p1)}, {_lua(p2)}, "
             f"{_nums(rng, 0, 3e-8, m)}, {_nums(rng, 1, vmax * 1.2, m)}, "
             f"{_nums(rng, 1, vmax, m)}, {first}, "
             + ", ".join([zeros] * 8)
