@@ -138,12 +138,16 @@ def _lines_reached(sim, points) -> dict[str, set[str]]:
     return reached
 
 
-def test_the_row_program_never_routes_a_bit_line_to_two_terminals_even_in_passing():
-    """Every relay operation of the on-board program on several word lines, from the
-    simulator's record: no line is ever reached by two terminals, neither after a step nor
-    while relays moving together (connectrule OFF) pass through the union of the two
-    routes; and pulses keep reaching cells of one word line only."""
-    session = BenchSession.open(seed=SEED)
+@pytest.mark.parametrize("bench", [None, "sim-4ch.toml"])
+def test_the_row_program_never_routes_a_bit_line_to_two_terminals_even_in_passing(bench):
+    """Every relay operation of the on-board program on several word lines (one read
+    channel; three on sim-4ch), from the simulator's record: no line is ever reached by two
+    terminals, neither after a step nor while relays moving together (connectrule OFF) pass
+    through the union of the two routes."""
+    from ftjlab.data import benches
+
+    path = f"{benches.__path__[0]}/{bench}" if bench else None
+    session = BenchSession.open(path, seed=SEED)
     try:
         sim = session.sim
         c = ArrayController(session)
