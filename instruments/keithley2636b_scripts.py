@@ -265,9 +265,10 @@ def acquire_multi(
 #: class, and per class pair the generator (``host``/``port`` on the LAN, over TSP-Net) gets
 #: its output 1 high level (program, normal polarity, low level 0 V) and output 2 low level
 #: (erase, inverted, high level 0 V) and one ``*TRG`` in one message, with just the class's
-#: bit lines routed; then the pulsed cells are verified, those of the last class pair last.
-#: Relays move break-before-make at each word line's first step and where the bit line just
-#: read is pulsed next or the first one to read was just pulsed; elsewhere they move together
+#: bit lines routed, starting with a class pair none of the cells just read is in; then the
+#: pulsed cells are verified, those of the last class pair last. Relays move
+#: break-before-make at each word line's first step and where a bit line just read is
+#: pulsed next or the first one to read was just pulsed; elsewhere they move together
 #: (``connectrule = OFF``; one settling time): between class pairs (generator outputs resting
 #: at 0 V change bit lines), between readings, and between the read channel on one bit line
 #: and the generator on others, so no bit line is ever reached by both. The rule per cell
@@ -328,24 +329,29 @@ ROW_PROGRAM_SOURCE = (
     "else for c = 1, nw do if dns[c] == ap[i] then new = false end end "
     "if new then nw = nw + 1 dns[nw] = ap[i] end end end "
     "table.sort(ups) table.sort(dns) local nc = math.max(nu, nw) local cl = {} "
-    "for c = 1, nc do local pts = {} local np = 0 local cmd = \"\" "
     "for k = 1, na do local i = act[k] "
-    "if (d[i] > 0 and c <= nu and ap[i] == ups[c]) or (d[i] < 0 and c <= nw and "
-    "ap[i] == dns[c]) then np = np + 1 cl[i] = c "
+    "if d[i] > 0 then for c = 1, nu do if ups[c] == ap[i] then cl[i] = c end end "
+    "else for c = 1, nw do if dns[c] == ap[i] then cl[i] = c end end end end "
+    "local c0 = 0 "
+    "for c = 1, nc do if c0 == 0 and nl > 0 then local free = true "
+    "for t = 1, nl do if cl[lg[t]] == c then free = false end end "
+    "if free then c0 = c end end end "
+    "if c0 == 0 then c0 = 1 ch.connectrule = ch.BREAK_BEFORE_MAKE "
+    "else ch.connectrule = ch.OFF end "
+    "for cc = 1, nc do local c = c0 + cc - 1 if c > nc then c = c - nc end "
+    "local pts = {} local np = 0 local cmd = \"\" "
+    "for k = 1, na do local i = act[k] if cl[i] == c then np = np + 1 "
     "if d[i] > 0 then pts[np] = p1[i] else pts[np] = p2[i] end end end "
-    "if c == 1 then ch.connectrule = ch.OFF if nl == 0 then "
-    "ch.connectrule = ch.BREAK_BEFORE_MAKE end "
-    "for t = 1, nl do if cl[lg[t]] == 1 then ch.connectrule = ch.BREAK_BEFORE_MAKE end end end "
     "if c <= nu and ups[c] ~= h1 then "
     'cmd = string.format(":VOLT1:HIGH %.4f;", ups[c]) h1 = ups[c] end '
     "if c <= nw and -dns[c] ~= l2 then "
     'cmd = cmd .. string.format(":VOLT2:LOW %.4f;", -dns[c]) l2 = -dns[c] end '
     'ch.exclusiveclose(gate .. "," .. table.concat(pts, ",")) ch.connectrule = ch.OFF '
     'tspnet.write(pg, cmd .. "*TRG;*OPC?") tspnet.read(pg) end '
-    "local ord = {} local no = 0 "
-    "for k = 1, na do if cl[act[k]] ~= nc then no = no + 1 ord[no] = act[k] end end "
+    "local last = c0 - 1 if last < 1 then last = nc end local ord = {} local no = 0 "
+    "for k = 1, na do if cl[act[k]] ~= last then no = no + 1 ord[no] = act[k] end end "
     "if no < math.min(kc, na) then ch.connectrule = ch.BREAK_BEFORE_MAKE end "
-    "for k = 1, na do if cl[act[k]] == nc then no = no + 1 ord[no] = act[k] end end "
+    "for k = 1, na do if cl[act[k]] == last then no = no + 1 ord[no] = act[k] end end "
     "readall(gate, ord, na) "
     "for k = 1, na do local i = ord[k] local gn = rv[i] n[i] = n[i] + 1 "
     "if math.abs(gn - g[i]) > 0.3 * tol then "
