@@ -146,12 +146,10 @@ class SwitchingNoise(FTJProcedure):
         if self.cells > c.cols:
             raise BadInput(f"switching-noise: cells={self.cells} exceeds the {c.cols} bit lines")
         limits = c.session.limits
-        for name in ("width", "saturate_width"):
-            w = getattr(self, name)
-            if not limits.min_pulse_width_s <= w <= limits.max_pulse_width_s:
-                raise BadInput(f"switching-noise: {name}={w:g} s is outside the bench's "
-                               f"pulse-width limits [{limits.min_pulse_width_s:g}, "
-                               f"{limits.max_pulse_width_s:g}] s")
+        if not limits.min_pulse_width_s <= self.width <= limits.max_pulse_width_s:
+            raise BadInput(f"switching-noise: width={self.width:g} s is outside the bench's "
+                           f"pulse-width limits [{limits.min_pulse_width_s:g}, "
+                           f"{limits.max_pulse_width_s:g}] s")
         text = str(self.calibration or "").strip()
         if text != "fresh":
             cal = load_calibration(text)

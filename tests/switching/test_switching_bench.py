@@ -116,6 +116,11 @@ def test_bad_calibration_and_unreachable_p_stop_before_anything_is_pulsed(
     assert main(["run", "switching-noise", "--out", str(out), "--quiet",
                  "--set", f"calibration={tmp_path / 'none.h5'}"]) == 2
     assert "does not exist" in capsys.readouterr().err
+    # a restoring pulse shorter than the bench allows (limits: 10 ns .. 10 ms)
+    assert main(["run", "switching-noise", "--out", str(out), "--quiet",
+                 "--set", f"calibration={good}", "--set", "saturate_width=5e-9"]) == 2
+    err = capsys.readouterr().err
+    assert "saturate_width=5e-09" in err and "below the limit" in err
     assert not out.exists() or not list_runs_in(out)
 
 
