@@ -304,9 +304,14 @@ class TrapPopulation:
 
     def advance(self, t_to: float, window: BiasWindow | None = None) -> Flips:
         """Fire every event up to ``t_to`` (exact while every bias is <= ``bound_v``)."""
-        if window is None and (t_to - self.time_s) * self._rate_sum > 2 * self.state.size:
-            return self._jump_idle(t_to)
         expected = (t_to - self.time_s) * self._rate_sum
+        if window is None and (
+            expected > 2 * self.state.size
+            or (expected > _PY_CHAIN_EVENTS and "numba" not in sys.modules)
+        ):
+            # a long idle, or one too long for the Python loop before anything loaded the
+            # compiled one (e.g. the catch-up after quiet reads): one exact jump
+            return self._jump_idle(t_to)
         if expected > self.state.size / 2000:
             # the two loops give bit-identical results (a test checks): compiled once numba
             # is loaded anyway, the advance is long or the simulation runs long (many
