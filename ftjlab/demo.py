@@ -60,7 +60,7 @@ def run_demo(
     from ftjlab.vae.metrics import Evaluator
     from ftjlab.vae.tuning import plot_tuning, tune_sampling
 
-    wall0 = time.perf_counter()
+    wall0, cpu0 = time.perf_counter(), time.process_time()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     f: dict = {}
@@ -183,9 +183,11 @@ def run_demo(
     f["path"] = writer.path
     f["pngs"] = [png_hw, png_sw, png_tune]
     f["wall_s"] = time.perf_counter() - wall0
-    echo(f"wall time {f['wall_s']:.0f} s: program {f.get('program_wall_s', 0.0):.0f}, tune "
-         f"{f['tune_wall_s']:.0f}, generate {f['generate_wall_s']:.0f}, evaluate "
-         f"{f['evaluate_wall_s']:.0f} s (machine load average {os.getloadavg()[0]:.1f})")
+    f["cpu_s"] = time.process_time() - cpu0
+    stages = ", ".join(f"{k} {f.get(k + '_wall_s', 0.0):.0f}"
+                       for k in ("program", "tune", "generate", "evaluate"))
+    echo(f"wall time {f['wall_s']:.0f} s (CPU {f['cpu_s']:.0f} s): {stages} s "
+         f"(machine load average {os.getloadavg()[0]:.1f})")
     echo("")
     echo(tuning.table())
     echo("")
