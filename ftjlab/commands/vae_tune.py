@@ -70,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     )
     print(grid.table())
     bias, interval = grid.best
-    print(f"lowest FCD at {bias:.2f} V, {interval:.2g} s")
+    print(f"tuned point (lowest FCD with latent |lag-1| <= {grid.max_lag1:g}): {bias:.2f} V, "
+          f"{interval:.2g} s")
     print(f"file: {path}\nPNG:  {png}")
     return 0

@@ -27,7 +27,7 @@ def test_vae_tune_small_grid(tmp_path: Path, capsys, bench_map_file) -> None:
     ]
     assert main(args) == 0
     text = capsys.readouterr().out
-    assert "lowest FCD at" in text
+    assert "tuned point (lowest FCD with latent |lag-1| <= 0.1)" in text
     (path,) = tmp_path.glob("*.h5")
     (info,) = list_runs(path)
     assert info.procedure == "vae-tune" and info.status == "completed"
