@@ -144,6 +144,7 @@ class VAEProgram(FTJProcedure):
                 self.max_rows,
                 on_cell,
                 self.should_stop,
+                start_s=maps[-1] if maps else None,  # the array's last measured map
             )
             maps.append(report.measured_s)
             signs.append(pair_signs(mapping, load))
