@@ -21,7 +21,8 @@ is Lua 5.0 based, 5.1 is the nearest runtime lupa ships) with:
 Errors never escape: syntax errors become -285 "TSP Syntax error at line N: ...", runtime
 errors -286 "TSP Runtime error at line N: ...", errors raised by instrument functions
 (:class:`TSPError`) keep their own code. All timing is virtual (the bench clock): overlapped
-operations complete at once, ``waitcomplete()`` returns immediately.
+operations complete at once, ``waitcomplete()`` returns immediately (the 2636B emulator runs
+overlapped current readings of several channels together until then).
 """
 
 from __future__ import annotations

@@ -400,7 +400,8 @@ class SMU(TSPAttrObject):
         return ReadingBuffer(self._errors, capacity=size, settle=self._settle)
 
     def abort(self) -> None:
-        """Nothing runs in the background in the simulation."""
+        """Drop the overlapped readings this channel has not taken yet."""
+        overlap.cancel(self)
 
     def savebuffer(self, buf: Any = None) -> None:
         """Buffers are not saved across emulator restarts; accepted for compatibility."""
@@ -519,7 +520,11 @@ class Keithley2636B(TSPEmulator):
 
     def execute(self, code: str) -> bool:
         ok = super().execute(code)
-        overlap.complete(self.bench)  # nothing runs on past the command in the simulation
+        try:  # nothing runs on past the command in the simulation
+            overlap.complete(self.bench)
+        except Exception as exc:  # reported like any error of the command
+            self._report(exc)
+            ok = False
         if ok and self.native_scripts and code.startswith("function ftj"):
             from .tsp_native import install
 

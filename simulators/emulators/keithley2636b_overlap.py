@@ -24,11 +24,23 @@ _QUEUED: weakref.WeakKeyDictionary[Any, list[tuple[Any, Any]]] = weakref.WeakKey
 def start(smu: Any, buf: Any) -> None:
     """Queue a current measurement of ``smu`` into ``buf`` (a channel measures one thing at
     a time: a second one on the same channel first completes what is queued)."""
+    from ..tsp_objects import runtime_error
+    from .keithley2636b import ReadingBuffer
+
+    if buf is not None and not isinstance(buf, ReadingBuffer):
+        raise runtime_error("measure argument must be a reading buffer")
     queued = _QUEUED.setdefault(smu._bench, [])
     if any(s is smu for s, _ in queued):
         complete(smu._bench)
         queued = _QUEUED.setdefault(smu._bench, [])
     queued.append((smu, buf))
+
+
+def cancel(smu: Any) -> None:
+    """``smuX.abort()``: drop what ``smu`` has queued (its readings are never taken)."""
+    queued = _QUEUED.get(smu._bench)
+    if queued:
+        queued[:] = [(s, b) for s, b in queued if s is not smu]
 
 
 def complete(bench: Any) -> None:
@@ -56,13 +68,10 @@ def _settings(smu: Any) -> tuple[float, float, int, float] | None:
 
 
 def _together(bench: Any, queued: list[tuple[Any, Any]]) -> bool:
-    from .keithley2636b import ReadingBuffer
     from .tsp_native import _clip
 
     settings = [_settings(smu) for smu, _ in queued]
     if any(s is None for s in settings) or len(set(settings)) != 1:
-        return False
-    if not all(buf is None or isinstance(buf, ReadingBuffer) for _, buf in queued):
         return False
     aperture, dead, count, interval = settings[0]
     period = max(interval, aperture + dead)

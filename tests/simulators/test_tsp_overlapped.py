@@ -59,3 +59,16 @@ def test_a_reading_of_the_buffer_completes_what_runs_and_a_channel_reads_one_at_
               "print(smua.nvbuffer1.n)")
     assert int(float(smu.read().decode())) == 2
     assert bench.clock.now_s - t0 == pytest.approx(2 * (NPLC / 60 + READING_OVERHEAD_S))
+
+
+def test_abort_drops_a_reading_not_taken_yet_and_a_bad_buffer_is_a_tsp_error():
+    bench, smu = _bench()
+    smu.write("smua.nvbuffer1.clear() smub.nvbuffer1.clear()")
+    t0 = bench.clock.now_s
+    smu.write("smua.measure.overlappedi(smua.nvbuffer1) smub.measure.overlappedi(smub.nvbuffer1) "
+              "smua.abort() waitcomplete() print(smua.nvbuffer1.n, smub.nvbuffer1.n)")
+    assert [float(x) for x in smu.read().decode().split()] == [0.0, 1.0]
+    assert bench.clock.now_s - t0 == pytest.approx(NPLC / 60 + READING_OVERHEAD_S)
+    smu.write("smua.measure.overlappedi(5)")
+    smu.write("print(errorqueue.count)")
+    assert float(smu.read().decode()) == 1.0
