@@ -42,6 +42,8 @@ from ftjlab.switching.nls import OperatingPoints, schedule_p
 from .base import FTJProcedure
 
 TRIAL_COLUMNS = "word_line, bit_line, polarity, amplitude_v, width_s, trials, flips"
+#: chain steps per block of the bits, noise and settings streams (one disk flush each)
+RECORD_EVERY = 16
 CALIBRATION_PROCEDURES = ("switching-noise",)
 
 
@@ -247,36 +249,51 @@ class SwitchingNoise(FTJProcedure):
         mean_spin = [float(spins0.mean())]
         pulses0, triggers0, t_chain0 = sw.pulses, sw.triggers, session.now_s()
         flips_total = 0
-        for step, p in enumerate(targets):
-            if self.should_stop():
-                break
-            key = round(float(p), 12)
-            if key not in points:
-                points[key] = self._points(key)
-            before = sw.state.copy()
-            flips = sw.step(*points[key], use)
-            flips_total += int(flips[use].sum())
-            tracker.add(before, flips, use)
-            bits = sw.state.copy()
-            self.record("bits", bits[None, :])
-            self.record("noise", self._noise(bits, use, n_units)[None, :])
-            self.record("settings", [[step, p, int(use.sum()), session.now_s() - t0,
-                                      int(flips[use].sum())]])
-            mean_spin.append(float((2.0 * bits[use] - 1.0).mean()))
-            if (step + 1) % self.check_every == 0:
-                sw.remeasure_window()
-            if self.schedule == "constant" and (step + 1) % self.check_every == 0:
-                n_events = len(tracker.events)
-                counts = tracker.counts[:, :, use].sum(axis=2)
-                observed = [counts[i, 1] / max(1, counts[i, 0]) for i in (0, 1)]
-                gone = tracker.check(step, key, self._cal.laws_for(key), use)
-                new = tracker.events[n_events:]
-                self.record("checks", [[step, *observed,
-                                        sum(e[5] == "retuned" for e in new), len(gone)]])
-                if gone or new:
-                    points.clear()
-                    use = use & ~np.isin(np.arange(use.size), gone)
-            self.progress(100.0 * (step + 1) / len(targets))
+        pending: dict[str, list[np.ndarray]] = {"bits": [], "noise": [], "settings": []}
+
+        def flush() -> None:  # streams are written in blocks: one flush per stream and block
+            for name, rows in pending.items():
+                if rows:
+                    self.record(name, np.concatenate(rows))
+                    rows.clear()
+
+        try:
+            for step, p in enumerate(targets):
+                if self.should_stop():
+                    break
+                key = round(float(p), 12)
+                if key not in points:
+                    points[key] = self._points(key)
+                before = sw.state.copy()
+                flips = sw.step(*points[key], use)
+                flips_total += int(flips[use].sum())
+                tracker.add(before, flips, use)
+                bits = sw.state.copy()
+                pending["bits"].append(bits[None, :])
+                pending["noise"].append(self._noise(bits, use, n_units)[None, :])
+                pending["settings"].append(np.array([[step, p, int(use.sum()),
+                                                      session.now_s() - t0,
+                                                      int(flips[use].sum())]]))
+                mean_spin.append(float((2.0 * bits[use] - 1.0).mean()))
+                if len(pending["bits"]) >= RECORD_EVERY:
+                    flush()
+                if (step + 1) % self.check_every == 0:
+                    sw.remeasure_window()
+                if self.schedule == "constant" and (step + 1) % self.check_every == 0:
+                    flush()
+                    n_events = len(tracker.events)
+                    counts = tracker.counts[:, :, use].sum(axis=2)
+                    observed = [counts[i, 1] / max(1, counts[i, 0]) for i in (0, 1)]
+                    gone = tracker.check(step, key, self._cal.laws_for(key), use)
+                    new = tracker.events[n_events:]
+                    self.record("checks", [[step, *observed,
+                                            sum(e[5] == "retuned" for e in new), len(gone)]])
+                    if gone or new:
+                        points.clear()
+                        use = use & ~np.isin(np.arange(use.size), gone)
+                self.progress(100.0 * (step + 1) / len(targets))
+        finally:
+            flush()
         chain_s = session.now_s() - t_chain0
         steps_done = len(mean_spin) - 1
         self.result("calibration_instrument_s", float(cal_s), "s")
