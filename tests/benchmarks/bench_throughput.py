@@ -103,7 +103,7 @@ def bench_decoder_programming(quick: bool) -> list[BenchResult]:
     scale = total / cells
     wall, inst = acc.wall_s * scale, acc.instrument_s * scale
     rt_cell = acc.round_trips / cells
-    acc4, cells4, _, _, _, _ = _program_loads(BENCH_4CH, 1)
+    acc4, cells4, _, _, _, _ = _program_loads(BENCH_4CH, 1 if quick else 2)
     inst4 = acc4.instrument_s * total / cells4
     note = (f"{total} cells in {n_loads} loads, extrapolated from {cells} cells "
             f"({sample} loads), {pulses:.1f} pulses/cell")
