@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 
 import numpy as np
 from ftjlab.data import benches
@@ -62,11 +63,34 @@ def bench_run_startup(quick: bool) -> list[BenchResult]:
     ]
 
 
-def _program_loads(bench: str | None, n_sample: int):
-    """Program ``n_sample`` loads of the shipped decoder, evenly spread over its loads,
+@dataclass
+class _Job:
+    """Figures of programming the whole decoder from sampled loads: the first load once (it
+    also sets the session up and has no map to start from), the others' per-cell figures
+    for every other load."""
+
+    instrument_s: float
+    wall_s: float
+    cpu_s: float
+    messages: float
+    replies: float
+    cells: int  # programmed here
+    total: int  # of the whole decoder
+    n_loads: int
+    pulses: float
+
+    @property
+    def round_trips(self) -> float:
+        return self.messages + self.replies
+
+    def projected_s(self, latency_s: float) -> float:
+        return self.instrument_s + self.round_trips * latency_s
+
+
+def _program_loads(bench: str | None, n_sample: int) -> _Job:
+    """Program ``n_sample`` >= 2 loads of the shipped decoder, evenly spread over its loads,
     through the instruments (write-verify and the measured map, each load starting from the
-    map before it, as program_all_loads does); the meter of the whole job and the cells
-    done."""
+    map before it, as program_all_loads does), and scale to every load."""
     from ftjlab.vae.bench import decoder_mapping, program_load_on_bench
 
     session = BenchSession.open(bench, seed=11)
@@ -74,60 +98,70 @@ def _program_loads(bench: str | None, n_sample: int):
         c = ArrayController(session)
         _, mapping = decoder_mapping(c, N_LEVELS)
         loads = [int(k) for k in np.linspace(0, mapping.n_loads - 1, n_sample + 2)[1:-1]]
-        cells = 0
+        parts = []  # (accounting, cpu, cells) of the first load and of the others
         pulses = []
-        cpu0 = time.process_time()
         last = None
-        with Meter(session) as meter:
-            for load in loads:
-                report, _ = program_load_on_bench(c, mapping, load, 0.02, 0.2, start_s=last)
-                last = report.measured_s
-                finite = np.isfinite(report.targets_s)
-                cells += int(finite.sum())
-                pulses.append(report.pulses[finite])
+        for group in (loads[:1], loads[1:]):
+            cells = 0
+            cpu0 = time.process_time()
+            with Meter(session) as meter:
+                for load in group:
+                    report, _ = program_load_on_bench(c, mapping, load, 0.02, 0.2,
+                                                      start_s=last)
+                    last = report.measured_s
+                    finite = np.isfinite(report.targets_s)
+                    cells += int(finite.sum())
+                    pulses.append(report.pulses[finite])
+            parts.append((meter.result, time.process_time() - cpu0, cells))
         total = sum(int(np.isfinite(mapping.load_targets(k)).sum())
                     for k in range(mapping.n_loads))
-        cpu = time.process_time() - cpu0
-        return (meter.result, cells, total, mapping.n_loads,
-                float(np.concatenate(pulses).mean()), cpu)
     finally:
         session.close()
+    (first, cpu1, n1), (rest, cpu2, n2) = parts
+    k = (total - n1) / n2  # the other loads' figures per cell, for every other cell
+
+    def whole(a: float, b: float) -> float:
+        return a + b * k
+
+    return _Job(whole(first.instrument_s, rest.instrument_s), whole(first.wall_s, rest.wall_s),
+                whole(cpu1, cpu2), whole(first.messages, rest.messages),
+                whole(first.replies, rest.replies), n1 + n2, total, mapping.n_loads,
+                float(np.concatenate(pulses).mean()))
 
 
 def bench_decoder_programming(quick: bool) -> list[BenchResult]:
     """Every load of the shipped decoder through the instruments on the default in-process
-    simulated bench, extrapolated from the loads programmed here (per cell: wall time,
-    instrument time, round trips), and the instrument time on the 4-channel bench."""
-    sample = 1 if quick else 4
-    acc, cells, total, n_loads, pulses, cpu = _program_loads(None, sample)
-    scale = total / cells
-    wall, inst = acc.wall_s * scale, acc.instrument_s * scale
-    rt_cell = acc.round_trips / cells
-    acc4, cells4, _, _, _, _ = _program_loads(BENCH_4CH, 1 if quick else 2)
-    inst4 = acc4.instrument_s * total / cells4
-    note = (f"{total} cells in {n_loads} loads, extrapolated from {cells} cells "
-            f"({sample} loads), {pulses:.1f} pulses/cell")
+    simulated bench, scaled from the loads programmed here (the first load once, per cell of
+    the others: wall time, instrument time, round trips), and the instrument time on the
+    4-channel bench."""
+    sample = 2 if quick else 4
+    job = _program_loads(None, sample)
+    job4 = _program_loads(BENCH_4CH, 2)
+    note = (f"{job.total} cells in {job.n_loads} loads, scaled from {job.cells} cells "
+            f"({sample} loads: the first once, the others per cell), {job.pulses:.1f} "
+            "pulses/cell")
     return [
-        BenchResult("throughput.decoder_program_wall", wall, 300.0,
+        BenchResult("throughput.decoder_program_wall", job.wall_s, 300.0,
                     "s wall, every load in-process (baseline = 5 min budget)", 1.0,
                     note=f"{note}; load average {_load():.1f} on {_cores()} cores"),
-        BenchResult("throughput.decoder_program_cpu", cpu * scale, 300.0,
+        BenchResult("throughput.decoder_program_cpu", job.cpu_s, 300.0,
                     "s CPU of this process, every load (baseline = 5 min budget): the wall "
                     "time of an otherwise idle machine", 1.0, note=note),
-        BenchResult("throughput.decoder_program_instrument_time", inst, 3600.0,
+        BenchResult("throughput.decoder_program_instrument_time", job.instrument_s, 3600.0,
                     "s simulated instrument time (baseline = 1 h budget)", 1.0, note=note),
-        BenchResult("throughput.decoder_program_instrument_time_4ch", inst4, inst,
+        BenchResult("throughput.decoder_program_instrument_time_4ch", job4.instrument_s,
+                    job.instrument_s,
                     "s simulated instrument time, 4 SMU channels (baseline = default bench)",
-                    1.0, note=f"extrapolated from {cells4} cells"),
-        BenchResult("throughput.decoder_round_trips_per_cell", rt_cell, 0.1,
-                    "messages + replies per cell (baseline = budget 0.1)", 1.0,
-                    note=f"{acc.messages / cells:.2f} messages, {acc.replies / cells:.2f} "
-                    "replies per cell"),
-        BenchResult("throughput.decoder_latency_share", acc.round_trips * 1e-3,
-                    0.2 * acc.instrument_s,
+                    1.0, note=f"scaled from {job4.cells} cells (2 loads)"),
+        BenchResult("throughput.decoder_round_trips_per_cell", job.round_trips / job.total,
+                    0.1, "messages + replies per cell (baseline = budget 0.1)", 1.0,
+                    note=f"{job.messages / job.total:.3f} messages, "
+                    f"{job.replies / job.total:.3f} replies per cell"),
+        BenchResult("throughput.decoder_latency_share", job.round_trips * 1e-3,
+                    0.2 * job.instrument_s,
                     "s of 1 ms round trips (baseline = 20 % of the instrument time)", 1.0,
-                    note=f"projected real bench: {acc.projected_s(1e-3) * scale / 3600:.2f} h "
-                    f"LAN, {acc.projected_s(5e-3) * scale / 3600:.2f} h GPIB"),
+                    note=f"projected real bench: {job.projected_s(1e-3) / 3600:.2f} h LAN, "
+                    f"{job.projected_s(5e-3) / 3600:.2f} h GPIB"),
     ]
 
 
