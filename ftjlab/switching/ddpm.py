@@ -1,18 +1,18 @@
 """A small DDPM for MNIST digits, inference in numpy, with the sampling noise from any source.
 
 The model (``data/models/ddpm_mnist.npz``, trained by ``scripts/train_ddpm.py``) diffuses the
-leading principal components of the digits (an orthogonal basis fitted on the training
-digits; x0 = P^T (2 img - 1 - m) / s, with s = 1 for the shipped model, whose components
-keep their pixel-space spread, or their standard deviations for a whitened one). An MLP
-predicts the noise eps(x_t, t); sampling is ancestral DDPM (Ho et al. 2020) through the
-x0 prediction (clipped to the pixel range only with ``clip=True``):
+28 x 28 pixels scaled to [-1, 1]. A convolutional U-Net (:class:`UNet`, the network of the
+training script in numpy) predicts the noise eps(x_t, t) of the T-step forward process
+(beta linear). Sampling is ancestral DDPM (Ho et al. 2020) on ``S`` of the T steps, respaced
+as in Nichol & Dhariwal 2021 (abar kept at the chosen steps, betas recomputed from it),
+through the x0 prediction clipped to the pixel range:
 
-    x0 = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t),
+    x0 = clip((x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t), -1, 1),
     x_(t-1) = c1_t x0 + c2_t x_t + sigma_t z_t   (the posterior q(x_(t-1) | x_t, x0)),
 
 with ``z_t`` from the noise source: a callable ``noise(shape) -> array`` (software Gaussian,
 a recorded array noise bank, or values drawn live through the bench). Each image consumes
-``(T - 1) * d`` noise values plus ``d`` for x_T.
+784 values for x_T plus 784 for each of the S - 1 steps that add noise: 784 S in all.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from scipy.special import expit
 from ftjlab.errors import BadInput
 
 MODEL_FILE = "ddpm_mnist.npz"
+SIDE = 28
+SAMPLE_STEPS = 50
 Noise = Callable[[tuple[int, ...]], np.ndarray]
 
 
@@ -36,83 +38,152 @@ def _silu(x: np.ndarray) -> np.ndarray:
     return x * expit(x)
 
 
+def conv3x3(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1) -> np.ndarray:
+    """2-d convolution of ``x`` (n, H, W, C) with ``w`` (3, 3, C, O), zero padding 1 (as
+    ``torch.nn.Conv2d(C, O, 3, stride, padding=1)``), as one matrix product of the nine
+    shifted copies."""
+    _, h, wd, _ = x.shape
+    ho, wo = (h - 1) // stride + 1, (wd - 1) // stride + 1
+    xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    cols = np.concatenate([xp[:, i:i + stride * ho:stride, j:j + stride * wo:stride]
+                           for i in range(3) for j in range(3)], axis=3)
+    return cols @ w.reshape(-1, w.shape[3]) + b
+
+
+def group_norm(x: np.ndarray, groups: int, gamma: np.ndarray, beta: np.ndarray,
+               eps: float = 1e-5) -> np.ndarray:
+    """``torch.nn.GroupNorm`` of ``x`` (n, H, W, C): consecutive channels form a group."""
+    n, h, w, c = x.shape
+    flat = x.reshape(n, h * w, c)
+    count = h * w * (c // groups)
+    mean = flat.sum(axis=1, dtype=np.float64).reshape(n, groups, -1).sum(axis=2) / count
+    sq = np.einsum("npc,npc->nc", flat, flat, dtype=np.float64)
+    var = np.maximum(sq.reshape(n, groups, -1).sum(axis=2) / count - mean**2, 0.0)
+    inv = 1.0 / np.sqrt(var + eps)
+    scale = np.repeat(inv, c // groups, axis=1) * gamma  # (n, c)
+    shift = beta - np.repeat(mean, c // groups, axis=1) * scale
+    return x * scale[:, None, None, :].astype(np.float32) + shift[:, None, None, :].astype(
+        np.float32)
+
+
+def _up(x: np.ndarray) -> np.ndarray:
+    """Nearest-neighbour upsampling by 2."""
+    return x.repeat(2, axis=1).repeat(2, axis=2)
+
+
+@dataclass
+class UNet:
+    """The noise-prediction U-Net: 28 -> 14 -> 7 and back, one residual block (GroupNorm,
+    SiLU, 3 x 3 convolutions, the time embedding added after the first) per level and
+    additive skips. ``w`` holds the training script's parameters by name (convolutions
+    (kh, kw, in, out), linear layers (in, out))."""
+
+    w: dict[str, np.ndarray]
+    groups: int
+    emb_dim: int
+
+    def embedding(self, t: int) -> np.ndarray:
+        half = self.emb_dim // 2
+        freqs = np.exp(np.float32(-np.log(10_000.0))
+                       * (np.arange(half, dtype=np.float32) / np.float32(half)))
+        a = np.float32(t) * freqs
+        e = np.concatenate([np.sin(a), np.cos(a)])[None, :]
+        e = _silu(self._linear("t1", e))
+        return _silu(self._linear("t2", e))
+
+    def _linear(self, name: str, x: np.ndarray) -> np.ndarray:
+        return x @ self.w[f"{name}.weight"] + self.w[f"{name}.bias"]
+
+    def _conv(self, name: str, x: np.ndarray, stride: int = 1) -> np.ndarray:
+        w, b = self.w[f"{name}.weight"], self.w[f"{name}.bias"]
+        if w.shape[0] == 1:
+            return x @ w[0, 0] + b
+        return conv3x3(x, w, b, stride)
+
+    def _norm(self, name: str, x: np.ndarray) -> np.ndarray:
+        return group_norm(x, self.groups, self.w[f"{name}.weight"], self.w[f"{name}.bias"])
+
+    def _block(self, name: str, x: np.ndarray, e: np.ndarray) -> np.ndarray:
+        h = self._conv(f"{name}.conv1", _silu(self._norm(f"{name}.norm1", x)))
+        h = h + self._linear(f"{name}.temb", e)[:, None, None, :]
+        h = self._conv(f"{name}.conv2", _silu(self._norm(f"{name}.norm2", h)))
+        skip = x if f"{name}.skip.weight" not in self.w else self._conv(f"{name}.skip", x)
+        return h + skip
+
+    def __call__(self, x: np.ndarray, t: int) -> np.ndarray:
+        """Predicted noise of ``x`` (n, 28, 28) at training step ``t`` (0-based)."""
+        e = self.embedding(t)
+        x = np.asarray(x, dtype=np.float32)[..., None]
+        h1 = self._block("enc1", self._conv("inp", x), e)
+        h2 = self._block("enc2", self._conv("down1", h1, 2), e)
+        h = self._block("mid", self._conv("down2", h2, 2), e)
+        h = self._block("dec2", _up(h) + h2, e)
+        h = self._block("dec1", self._conv("reduce", _up(h)) + h1, e)
+        return self._conv("out", _silu(self._norm("norm_out", h)))[..., 0]
+
+
 @dataclass
 class DDPM:
-    """Weights of the noise-prediction MLP, the PCA basis and the beta schedule."""
+    """The noise-prediction network, the training beta schedule and the sampling steps."""
 
-    layers: list[tuple[np.ndarray, np.ndarray]]  # (in, out) matrices and biases
-    temb: list[tuple[np.ndarray, np.ndarray]]  # time-embedding projection per hidden layer
-    basis: np.ndarray  # (d, 784) orthonormal rows
-    mean: np.ndarray  # (784,) in [-1, 1] pixel units
-    scale: np.ndarray  # (d,) standard deviation of each component (whitening)
-    betas: np.ndarray
-    emb_dim: int
+    net: UNet
+    train_betas: np.ndarray  # the T betas of training
+    sample_steps: int = SAMPLE_STEPS
     meta: dict = field(default_factory=dict)
-    clip: bool = False  # clip each predicted x0 to the pixel range (see sample)
+    clip: bool = True  # clip each predicted x0 to the pixel range
 
     @property
     def steps(self) -> int:
-        return int(self.betas.size)
+        """Network evaluations (denoising steps) per image."""
+        return int(self.schedule()[0].size)
 
     @property
     def dim(self) -> int:
-        return int(self.basis.shape[0])
+        return SIDE * SIDE
 
     def noise_per_image(self) -> int:
-        """Noise values one image consumes: x_T plus one vector per step but the last."""
+        """Noise values one image consumes: x_T plus one image per step but the last."""
         return self.dim * self.steps
 
-    def _embedding(self, t: int) -> np.ndarray:
-        half = self.emb_dim // 2
-        freqs = np.exp(-np.log(10_000.0) * np.arange(half) / half)
-        a = t * freqs
-        return np.concatenate([np.sin(a), np.cos(a)]).astype(np.float32)
+    def schedule(self) -> tuple[np.ndarray, np.ndarray]:
+        """The training steps sampled (increasing) and their respaced betas."""
+        big = self.train_betas.size
+        if not 1 <= self.sample_steps <= big:
+            raise BadInput(f"sampling steps: 1..{big}, got {self.sample_steps}")
+        ts = np.unique(np.round(np.linspace(0, big - 1, self.sample_steps)).astype(int))
+        abar = np.cumprod(1.0 - self.train_betas)[ts]
+        return ts, 1.0 - abar / np.concatenate([[1.0], abar[:-1]])
 
     def eps(self, x: np.ndarray, t: int) -> np.ndarray:
-        """Predicted noise of ``x`` (n, d) at step ``t`` (0-based)."""
-        e = self._embedding(t)
-        h = x.astype(np.float32)
-        for i, (w, b) in enumerate(self.layers[:-1]):
-            tw, tb = self.temb[i]
-            h = _silu(h @ w + b + (e @ tw + tb))
-        w, b = self.layers[-1]
-        return h @ w + b
+        """Predicted noise of ``x`` (n, 28, 28) at training step ``t`` (0-based)."""
+        return self.net(x, t)
 
-    def to_images(self, x0: np.ndarray) -> np.ndarray:
-        pix = ((x0 * self.scale) @ self.basis + self.mean + 1.0) / 2.0
-        return np.clip(pix, 0.0, 1.0).reshape(-1, 28, 28).astype(np.float32)
-
-    def sample(self, n: int, noise: Noise, batch: int = 500) -> np.ndarray:
+    def sample(self, n: int, noise: Noise, batch: int = 10) -> np.ndarray:
         """``n`` digits (n, 28, 28) in [0, 1], every random number from ``noise``."""
         if n < 1:
             raise BadInput(f"images: need at least 1, got {n}")
-        betas = self.betas
+        ts, betas = self.schedule()
         alphas = 1.0 - betas
         abar = np.cumprod(alphas)
         abar_prev = np.concatenate([[1.0], abar[:-1]])
         sigma = np.sqrt(betas * (1.0 - abar_prev) / (1.0 - abar))
         c_x0 = np.sqrt(abar_prev) * betas / (1.0 - abar)
         c_xt = np.sqrt(alphas) * (1.0 - abar_prev) / (1.0 - abar)
+        shape = (SIDE, SIDE)
         out = []
         for start in range(0, n, batch):
             m = min(batch, n - start)
-            x = np.asarray(noise((m, self.dim)), dtype=np.float32)
-            for t in range(self.steps - 1, -1, -1):
-                eps = self.eps(x, t)
-                x0 = (x - np.sqrt(1.0 - abar[t]) * eps) / np.sqrt(abar[t])
+            x = np.asarray(noise((m, *shape)), dtype=np.float32)
+            for i in range(ts.size - 1, -1, -1):
+                eps = self.net(x, int(ts[i]))
+                x0 = (x - np.sqrt(1.0 - abar[i]) * eps) / np.sqrt(abar[i])
                 if self.clip:
-                    x0 = self._clip(x0)
-                x = (c_x0[t] * x0 + c_xt[t] * x).astype(np.float32)
-                if t > 0:
-                    x = x + sigma[t] * np.asarray(noise((m, self.dim)), dtype=np.float32)
-            out.append(self.to_images(x))
-        return np.concatenate(out)
-
-    def _clip(self, x0: np.ndarray) -> np.ndarray:
-        """The predicted clean digit clipped to the pixel range [-1, 1] and projected back
-        (DDPM's clipped x0 prediction, in the principal-component space)."""
-        pix = np.clip((x0 * self.scale) @ self.basis + self.mean, -1.0, 1.0)
-        return ((pix - self.mean) @ self.basis.T) / self.scale
+                    x0 = np.clip(x0, -1.0, 1.0)
+                x = (c_x0[i] * x0 + c_xt[i] * x).astype(np.float32)
+                if i > 0:
+                    x = x + np.float32(sigma[i]) * np.asarray(noise((m, *shape)), np.float32)
+            out.append(np.clip((x + 1.0) / 2.0, 0.0, 1.0))
+        return np.concatenate(out).astype(np.float32)
 
 
 def load_ddpm(path: str | Path | None = None) -> DDPM:
@@ -125,15 +196,12 @@ def load_ddpm(path: str | Path | None = None) -> DDPM:
         else:
             with np.load(path, allow_pickle=False) as f:
                 data = {k: f[k] for k in f.files}
-    except (OSError, ValueError) as exc:
+        meta = json.loads(str(data.pop("meta")))
+        betas = data.pop("betas").astype(np.float64)
+        net = UNet(data, int(meta["groups"]), int(meta["emb"]))
+    except (OSError, ValueError, KeyError) as exc:
         raise BadInput(f"DDPM weights {path or MODEL_FILE}: {exc}") from exc
-    n_layers = int(data["n_layers"])
-    layers = [(data[f"w{i}"], data[f"b{i}"]) for i in range(n_layers)]
-    temb = [(data[f"tw{i}"], data[f"tb{i}"]) for i in range(n_layers - 1)]
-    meta = json.loads(str(data["meta"])) if "meta" in data else {}
-    scale = data.get("scale", np.ones(data["basis"].shape[0], np.float32))
-    return DDPM(layers, temb, data["basis"], data["mean"], scale,
-                data["betas"].astype(np.float64), int(data["emb_dim"]), meta)
+    return DDPM(net, betas, int(meta.get("sample_steps", SAMPLE_STEPS)), meta)
 
 
 def software_noise(seed: int) -> Noise:
