@@ -15,6 +15,7 @@ from ftjlab.wiring import Wiring
 
 ROWS = {"A": "smu.a", "B": "smu.b", "C": "gate.a"}
 NPLC = 0.1
+SLOT = NPLC / 60 + READING_OVERHEAD_S  # one reading at 60 Hz
 
 
 def _bench():
@@ -29,8 +30,9 @@ def _bench():
     return bench, smu
 
 
-def _read(smu, code: str) -> list[float]:
-    smu.write(code + " print(smua.nvbuffer1.readings[1], smub.nvbuffer1.readings[1])")
+def _printed(smu, code: str) -> list[float]:
+    """Run ``code`` (which prints) and return the numbers it printed."""
+    smu.write(code)
     return [float(x) for x in smu.read().decode().split()]
 
 
@@ -40,10 +42,10 @@ def test_overlapped_readings_on_two_channels_take_one_aperture(overlapped):
     smu.write("smua.nvbuffer1.clear() smub.nvbuffer1.clear()")
     t0 = bench.clock.now_s
     how = "overlappedi" if overlapped else "i"
-    values = _read(smu, f"smua.measure.{how}(smua.nvbuffer1) smub.measure.{how}(smub.nvbuffer1) "
-                        "waitcomplete()")
-    slot = NPLC / 60 + READING_OVERHEAD_S
-    assert bench.clock.now_s - t0 == pytest.approx(slot if overlapped else 2 * slot, rel=1e-9)
+    values = _printed(smu, f"smua.measure.{how}(smua.nvbuffer1) smub.measure.{how}"
+                           "(smub.nvbuffer1) waitcomplete() "
+                           "print(smua.nvbuffer1.readings[1], smub.nvbuffer1.readings[1])")
+    assert bench.clock.now_s - t0 == pytest.approx(SLOT if overlapped else 2 * SLOT, rel=1e-9)
     # each channel reads the cell on its own bit line (WL0 x BL0 and WL0 x BL2)
     g = bench.array.conductance(bench.clock.now_s, np.array([0, 2])) * 0.2
     np.testing.assert_allclose(values, g, rtol=0.05)
@@ -55,20 +57,18 @@ def test_a_reading_of_the_buffer_completes_what_runs_and_a_channel_reads_one_at_
     t0 = bench.clock.now_s
     # no waitcomplete: reading the buffer waits for the reading; the second overlapped
     # reading on the same channel starts after the first
-    smu.write("smua.measure.overlappedi(smua.nvbuffer1) smua.measure.overlappedi(smua.nvbuffer1) "
-              "print(smua.nvbuffer1.n)")
-    assert int(float(smu.read().decode())) == 2
-    assert bench.clock.now_s - t0 == pytest.approx(2 * (NPLC / 60 + READING_OVERHEAD_S))
+    assert _printed(smu, "smua.measure.overlappedi(smua.nvbuffer1) "
+                         "smua.measure.overlappedi(smua.nvbuffer1) print(smua.nvbuffer1.n)") == [2]
+    assert bench.clock.now_s - t0 == pytest.approx(2 * SLOT)
 
 
 def test_abort_drops_a_reading_not_taken_yet_and_a_bad_buffer_is_a_tsp_error():
     bench, smu = _bench()
     smu.write("smua.nvbuffer1.clear() smub.nvbuffer1.clear()")
     t0 = bench.clock.now_s
-    smu.write("smua.measure.overlappedi(smua.nvbuffer1) smub.measure.overlappedi(smub.nvbuffer1) "
-              "smua.abort() waitcomplete() print(smua.nvbuffer1.n, smub.nvbuffer1.n)")
-    assert [float(x) for x in smu.read().decode().split()] == [0.0, 1.0]
-    assert bench.clock.now_s - t0 == pytest.approx(NPLC / 60 + READING_OVERHEAD_S)
+    assert _printed(smu, "smua.measure.overlappedi(smua.nvbuffer1) smub.measure.overlappedi("
+                         "smub.nvbuffer1) smua.abort() waitcomplete() "
+                         "print(smua.nvbuffer1.n, smub.nvbuffer1.n)") == [0, 1]
+    assert bench.clock.now_s - t0 == pytest.approx(SLOT)
     smu.write("smua.measure.overlappedi(5)")
-    smu.write("print(errorqueue.count)")
-    assert float(smu.read().decode()) == 1.0
+    assert _printed(smu, "print(errorqueue.count)") == [1]
