@@ -78,8 +78,7 @@ FOUR_CHANNELS = str(Path(__file__).resolve().parents[2] / "data" / "benches" / "
 def bench_noise_rate(quick: bool) -> list[BenchResult]:
     """Noise values per second through the in-process bench (wall) and per second of
     instrument time, against the chain as first built (:data:`BASELINE`) in the same run, on
-    the default bench (one read channel) and on the 3-read-channel bench; the bank it records
-    feeds the DDPM benchmark."""
+    the default bench (one read channel) and on the 3-read-channel bench."""
     from ftjlab.store import read_dataset
     from ftjlab.switching.noise import noise_quality
 
@@ -89,7 +88,6 @@ def bench_noise_rate(quick: bool) -> list[BenchResult]:
         "paired": _noise_run(steps),
         "paired_3ch": _noise_run(steps, FOUR_CHANNELS),
     }
-    _CACHE["bank"] = str(runs["paired"][0].path)
 
     def rates(name):
         o, w = runs[name]
