@@ -8,7 +8,10 @@ sample and compute on the bench, and the rest as a wait of the time they would t
 (instrument time per cycle measured on the real ones; on a simulated bench the wait advances
 its clock, on a real bench it is a real wait). FCD (bench RTN latents, measured-map decoder,
 same n) is measured before and after; after the cycles the resident load's map is measured
-again (``read_map``), so the second FCD sees what the cycles and the time did to it.
+again (``read_map``), so the second FCD sees what the cycles and the time did to it. The
+second FCD decodes the *same* latents as the first (paired: the change is the array's, not
+the sampling spread of two FCD estimates at n images); a third, on fresh latents, checks the
+latent source after the cycles too.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ class StabilityResult:
     cycles: int
     real_cycles: int
     fcd_start: float
-    fcd_end: float
+    fcd_end: float  # the same latents as fcd_start, decoded from the re-measured maps
+    fcd_end_fresh: float  # fresh bench latents, re-measured maps
     instrument_s: float  # session time from the first to the last FCD measurement
     s_per_cycle: float
     g_change_rel: float  # median relative change of the resident load's ON-side G - G_off
@@ -40,7 +44,13 @@ class StabilityResult:
 
     @property
     def fcd_change(self) -> float:
+        """Relative FCD change on the same latents: what the cycles did to the array."""
         return self.fcd_end / self.fcd_start - 1.0
+
+    @property
+    def fcd_change_fresh(self) -> float:
+        """Relative FCD change with fresh latents (includes the spread of two FCD estimates)."""
+        return self.fcd_end_fresh / self.fcd_start - 1.0
 
 
 def run_stability(
@@ -94,9 +104,8 @@ def run_stability(
                                   settings=settings, seed=seed, batch=n_eval, mapping=mapping)
             array_decoder = engine.decoder.decoder
 
-            def fcd() -> float:
-                return evaluator.evaluate(engine.run(n_eval)["images"],
-                                          precision_recall=False).fcd
+            def fcd(images: np.ndarray) -> float:
+                return evaluator.evaluate(images, precision_recall=False).fcd
 
             targets = mapping.load_targets(resident)
             rows = [int(r) for r in np.flatnonzero(np.isfinite(targets).any(axis=1))]
@@ -105,7 +114,8 @@ def run_stability(
             on = np.isfinite(targets) & (targets > 3 * g_off)
             g0 = maps[resident][on] - g_off
             t0 = session.now_s()
-            fcd_start = fcd()
+            first = engine.run(n_eval)
+            fcd_start = fcd(first["images"])
             t_real = session.now_s()
             drive = np.zeros(c.rows, dtype=np.int64)
             drive[rows] = 1
@@ -128,7 +138,8 @@ def run_stability(
             maps[resident] = remeasured
             array_decoder.reports[resident].measured_s = remeasured
             array_decoder._maps = None
-            fcd_end = fcd()
+            fcd_end = fcd(engine.decoder.decode(first["latents"]))
+            fcd_end_fresh = fcd(engine.run(n_eval)["images"])
             g1 = remeasured[on] - g_off
             t_end = session.now_s()
         finally:
@@ -138,6 +149,7 @@ def run_stability(
         real_cycles,
         fcd_start,
         fcd_end,
+        fcd_end_fresh,
         t_end - t0,
         per_cycle,
         float(np.median(g1 / g0 - 1.0)) if g0.size else float("nan"),
