@@ -4,6 +4,7 @@ acceptance figure), in-array vs measured-map agreement, reprogramming loads, det
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -11,6 +12,8 @@ from ftjlab.simulators.array import FTJArray
 from ftjlab.simulators.params import ArrayParams
 
 from ftjlab.errors import BadInput
+from ftjlab.rtn.latent import latents_with_expectation
+from ftjlab.rtn.latent_check import LatentQualityWarning
 from ftjlab.vae.generate import ArrayDecoder, quantise_inputs, software_images
 from ftjlab.vae.latents import prepare_rtn_cells, rtn_latents
 from ftjlab.vae.mapping import (
@@ -38,30 +41,38 @@ def test_programmed_decoder_is_close_to_the_trained_weights(programmed, vae):
 
 
 def test_measured_map_with_rtn_latents_matches_software_quality(programmed, vae, evaluator):
-    """FCD(measured maps, RTN latents at the sampling bias) within 1.08 x FCD(software) at
-    equal n (target 1.05: not met by the two-stage decoder, see below), all ten classes
-    present with predicted-class entropy >= 0.95 ln 10."""
+    """FCD(measured maps, RTN latents at the sampling bias) within 1.05 x FCD(software) at
+    equal n, all ten classes present with predicted-class entropy >= 0.95 ln 10.
+
+    Each latent dimension sums two bit lines of 16 cells (32 cells), the least for which
+    the RTN sampler expects N(0, 1) marginals on this device (checked below): with one bit
+    line per dimension a few bit lines dominated by one or two traps leave the latents
+    visibly non-Gaussian, and the software decoder alone then scores 53-63 on them (two
+    arrays) against 53 on numpy latents; with two bit lines, 52.7 and 53.1."""
     array, decoder = programmed
-    rows, cols = np.arange(16), None
-    r0, c0 = free_block(decoder.mapping, 0, 16, vae.latent_dim)
-    rows, cols = r0 + np.arange(16), c0 + np.arange(vae.latent_dim)
+    dim = vae.latent_dim
+    r0, c0 = free_block(decoder.mapping, 0, 16, 2 * dim)
+    rows, cols = r0 + np.arange(16), c0 + np.arange(2 * dim)
     prepare_rtn_cells(array, rows, cols)
-    latents = rtn_latents(array, N_SAMPLES, rows, cols, volts=SAMPLING_BIAS_V)
+    with warnings.catch_warnings():  # the per-bit-line standardisation's one-cell check
+        warnings.simplefilter("ignore", LatentQualityWarning)
+        latents = rtn_latents(array, N_SAMPLES, rows, cols, volts=SAMPLING_BIAS_V)
     assert latents.interval_s >= 5 * latents.tau_star_s
-    hardware = decoder.decode_measured(latents.z, np.random.default_rng(11))
+    # FCD ignores the order of the images, so the latents' lag-1 (expected ~0.03 here) does
+    # not matter; their marginals do
+    z, expected = latents_with_expectation(latents.traces_a, dim, 2, check="report")
+    assert expected.ks_expected <= expected.ks_target, expected
+    hardware = decoder.decode_measured(z, np.random.default_rng(11))
     m_hw = evaluator.evaluate(hardware, precision_recall=False)
     # the software reference: the mean FCD of three independent 8,000-image draws (one draw
-    # spreads by ~2 % for this decoder)
+    # spreads by ~1.5 %)
     fcd_sw = [
         evaluator.evaluate(software_images(vae, N_SAMPLES, np.random.default_rng(seed)),
                            precision_recall=False).fcd
         for seed in (12, 13, 14)
     ]
     assert m_hw.n == N_SAMPLES
-    # The target is 1.05; the two-stage decoder is more sensitive to programming error than
-    # the previous one: 1.06 here (56.4 vs 53.2). Its weight-noise spread alone moves the FCD
-    # by +-2.5 % (two 0.6 % noise draws: 55.6 and 53.1), so the bound kept is 1.08.
-    assert m_hw.fcd <= 1.08 * np.mean(fcd_sw), (m_hw.fcd, fcd_sw)
+    assert m_hw.fcd <= 1.05 * np.mean(fcd_sw), (m_hw.fcd, fcd_sw)
     assert m_hw.classes_present == 10
     assert m_hw.class_entropy >= 0.95 * math.log(10)
 
