@@ -39,7 +39,9 @@ def test_sums_of_two_level_cells_follow_the_clt_moments():
     0.218, excess kurtosis (1 - 6 p (1-p)) / (K p (1-p)) = -0.0714 (reference note)."""
     rng = np.random.default_rng(4)
     cells = (rng.random((16, 100_000)) < 0.3).astype(float)
-    z = lat.make_latents(cells, dim=1, cells_per_dim=16, assign="ordered")
+    # two-level cells are far from N(0, 1) at K = 16: the sampler says so
+    with pytest.warns(lat.LatentQualityWarning, match="N\\(0, 1\\) not reached"):
+        z = lat.make_latents(cells, dim=1, cells_per_dim=16, assign="ordered")
     q = lat.latent_quality(z)
     assert q.skewness[0] == pytest.approx(0.218, abs=0.02)
     assert q.excess_kurtosis[0] == pytest.approx(-0.0714, abs=0.04)
