@@ -22,12 +22,21 @@ from .trng import open_constant_chain_run
 
 
 def load_bank(paths: str) -> tuple[np.ndarray, dict]:
-    """Noise values of ``switching-noise`` runs (comma-separated run files)."""
+    """Noise values of ``switching-noise`` runs or noise-bank files (comma-separated; a
+    ``.npz`` is read by :func:`~ftjlab.switching.noise.load_noise_bank`, ``shipped`` is the
+    bank that ships with ftjlab)."""
     from ftjlab import store
+
+    from .noise import load_noise_bank
 
     values, runs = [], []
     for text in (p.strip() for p in str(paths).split(",")):
         if not text:
+            continue
+        if text == "shipped" or text.endswith(".npz"):
+            v, info = load_noise_bank(None if text == "shipped" else text)
+            values.append(v)
+            runs.append({"file": info["file"], "values": int(v.size), "k": int(info["k"])})
             continue
         info = open_constant_chain_run(text, field="--bank")
         if "noise" not in info.datasets:

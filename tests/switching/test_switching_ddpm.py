@@ -16,7 +16,8 @@ from ftjlab.switching.ddpm import (
     load_ddpm,
     software_noise,
 )
-from ftjlab.switching.diffusion import check_bank_size
+from ftjlab.switching.diffusion import check_bank_size, load_bank
+from ftjlab.switching.noise import load_noise_bank
 
 
 def test_numpy_unet_matches_torch():
@@ -130,3 +131,9 @@ def test_diffuse_refuses_bad_banks_before_sampling(tmp_path, capsys):
     assert main(["diffuse", "--modes", "bank", "--bank", str(small.path), "-n", "2000"]) == 2
     err = capsys.readouterr().err
     assert "100 values are too few" in err and "Traceback" not in err
+    # the shipped bank by name: 2,000 images need 2000 * 784 * steps values
+    values, info = load_bank("shipped")
+    assert info["size"] == values.size == load_noise_bank()[0].size
+    assert main(["diffuse", "--modes", "bank", "--bank", "shipped", "-n", "2000",
+                 "--max-reuse", "10"]) == 2
+    assert f"{values.size} values are too few" in capsys.readouterr().err
