@@ -170,9 +170,9 @@ def bench_trng(quick: bool) -> list[BenchResult]:
 
 
 def bench_ddpm(quick: bool) -> list[BenchResult]:
-    """DDPM sampling images/s in numpy; FCD with the shipped array noise bank (as recorded)
-    vs software noise on the same n; software FCD vs the real-vs-real FCD of two disjoint
-    halves of the digits and vs the shipped VAE's software FCD."""
+    """DDPM sampling images/s in numpy; FCD with the shipped array noise bank (standardised to
+    its own mean and SD, and as recorded) vs software noise on the same n; software FCD vs the
+    real-vs-real FCD of two disjoint halves of the digits and vs the shipped VAE's."""
     from ftjlab.switching.ddpm import BankNoise, load_ddpm, software_noise
     from ftjlab.switching.diffusion import diffuse
     from ftjlab.switching.noise import load_noise_bank
@@ -186,8 +186,9 @@ def bench_ddpm(quick: bool) -> list[BenchResult]:
     ev = Evaluator()
     soft = diffuse(model, n, software_noise(1), "software", ev)
     values, info = load_noise_bank()
-    noise = BankNoise(values, seed=2)
+    noise = BankNoise(values, seed=2, standardise=True)
     bank = diffuse(model, n, noise, "bank", ev, bank=noise)
+    raw = diffuse(model, n, BankNoise(values, seed=2), "bank", ev, precision_recall=False)
     x, _ = mnist_digits()
     feats = ev.classifier.features(x)
     idx = np.random.default_rng(0).permutation(len(x))
@@ -195,7 +196,7 @@ def bench_ddpm(quick: bool) -> list[BenchResult]:
     rr = frechet_distance(*_gaussian(feats[idx[:half]]), *_gaussian(feats[idx[half:]]))
     vae = ev.evaluate(software_images(load_vae(), n, np.random.default_rng(3)),
                       precision_recall=False)
-    fs, fb = soft.metrics["fcd"], bank.metrics["fcd"]
+    fs, fb, fr = soft.metrics["fcd"], bank.metrics["fcd"], raw.metrics["fcd"]
     return [
         BenchResult("switching.ddpm_images_per_s", n / soft.seconds, 1.0, "images/s", None,
                     higher_is_better=True,
@@ -206,8 +207,11 @@ def bench_ddpm(quick: bool) -> list[BenchResult]:
                     f"P/R {bank.metrics['precision']:.3f}/{bank.metrics['recall']:.3f}), "
                     f"software {fs:.2f} (classes {soft.metrics['classes_present']}, P/R "
                     f"{soft.metrics['precision']:.3f}/{soft.metrics['recall']:.3f}); bank "
-                    f"{info['size']} values as recorded (mean {noise.bank_mean:+.4f}, sd "
-                    f"{noise.bank_std:.4f}), each used {noise.reuse:.0f} times"),
+                    f"{info['size']} values standardised (recorded mean {noise.bank_mean:+.4f}, "
+                    f"sd {noise.bank_std:.4f}), each used {noise.reuse:.0f} times"),
+        BenchResult("switching.ddpm_fcd_raw_bank_over_software", fr, fs, "FCD ratio", None,
+                    note=f"n = {n}: the same bank as recorded {fr:.2f} (classes "
+                    f"{raw.metrics['classes_present']})"),
         BenchResult("switching.ddpm_fcd_over_real_halves", fs, rr, "FCD ratio", 4.0,
                     note=f"real-vs-real halves {rr:.2f}"),
         BenchResult("switching.ddpm_fcd_over_vae", fs, vae.fcd, "FCD ratio", 1.0,
