@@ -21,7 +21,7 @@ from scipy import stats
 
 from ftjlab.errors import BadInput
 
-#: the bank recorded through the simulated bench (``scripts/record_switching_bank.py``)
+#: the bank recorded through the simulated bench (``tests/switching/record_bank.py``)
 BANK_FILE = "switching_noise_bank.npz"
 
 

@@ -2,9 +2,13 @@
 
 Three steps, the middle one the ordinary procedure a user runs:
 
-    python scripts/record_switching_bank.py calibrate --seed S --draw-seed D --out runs/S
+    python tests/switching/record_bank.py calibrate --seed S --draw-seed D --out runs/S
     ftjlab run switching-noise --seed S --out runs/S --set calibration=<file> ...
-    python scripts/record_switching_bank.py pack runs/*/<run>.h5
+    python tests/switching/record_bank.py pack runs/*/<run>.h5
+
+It lives with the tests because ``calibrate`` reads the simulated device (its domains) and
+uses the tests' switching physics: a simulation study's shortcut that a real bench does not
+have (there, ``ftjlab run switching-probability`` gives the calibration run).
 
 Runs recorded side by side need different bench seeds: a simulated bench draws every
 random number from its seed, so two runs of one seed and the same commands flip their cells
@@ -30,9 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "switching"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 BANK = ROOT / "data" / "models" / "switching_noise_bank.npz"
 
