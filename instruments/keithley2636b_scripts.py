@@ -264,7 +264,9 @@ def acquire_multi(
 #: iteration the unconverged cells of the word line are grouped by polarity and amplitude
 #: class, and per class pair the generator (``host``/``port`` on the LAN, over TSP-Net) gets
 #: its output 1 high level (program, normal polarity, low level 0 V) and output 2 low level
-#: (erase, inverted, high level 0 V) and one ``*TRG`` in one message, with just the class's
+#: (erase, inverted, high level 0 V) and one ``*TRG`` in one message (both outputs' load set
+#: to 1 Mohm first, once per call: a level is then the volts at the cell, whatever load setting
+#: the generator had, and a load change only lowers an output), with just the class's
 #: bit lines routed, starting with a class pair none of the cells just read is in; then the
 #: pulsed cells are verified, those of the last class pair last. Relays move
 #: break-before-make at each word line's first step and where a bit line just read is
@@ -301,6 +303,7 @@ ROW_PROGRAM_SOURCE = (
     "for j = 1, q do local b = smus[j].nvbuffer1 rv[lg[j]] = b.readings[b.n] end end end end "
     "timer.reset() "
     "local pg = tspnet.connect(host, port) local h1 = -1 local l2 = 1 local lo = 1 "
+    'tspnet.write(pg, ":OUTP1:LOAD 1000000;:OUTP2:LOAD 1000000;*OPC?") tspnet.read(pg) '
     "for w = 1, table.getn(gates) do local gate = gates[w] local hi = lo + cnt[w] - 1 "
     "nl = 0 ch.connectrule = ch.BREAK_BEFORE_MAKE "
     "if timer.measure.t() <= budget then local lst = {} local c0 = 0 "
@@ -379,19 +382,32 @@ def _whole(x: Any, lo: int, hi: int) -> bool:
             and lo <= x <= hi)
 
 
-def _line_of(xp: str) -> str:
-    """Slot and column of a crosspoint ("4C05" -> "405"): the array line it reaches."""
-    return xp[0] + xp[2:]
+def _line_of(guard: SafetyGuard, xp: str) -> str:
+    """The array line a crosspoint's column is wired to ("4C05" -> "BL3"), or its slot and
+    column ("405") where the wiring is not known or leaves it unwired."""
+    routing = guard.routing
+    wired = routing.columns.get((int(xp[0]), int(xp[2:]))) if routing is not None else None
+    return wired or xp[0] + xp[2:]
+
+
+def _gate_lines(guard: SafetyGuard, gate: str) -> set[str]:
+    """The array lines a gate route connects (row and column wired)."""
+    routing = guard.routing
+    return {_line_of(guard, x) for x in gate.split(",") if x[1] in routing.rows
+            and (int(x[0]), int(x[2:])) in routing.columns}
 
 
 def _check_row_program(guard: SafetyGuard, args: tuple[Any, ...]) -> None:
     """Rule of ``ftjrowwv``: literal tables of crosspoints and numbers, every amplitude
-    bounded by ``vmax`` and ``vmax`` by the program limit, and the routes allowed.
+    bounded by ``vmax`` (the class step ``cls`` too) and ``vmax`` as sent (``%.4f``) by the
+    program limit, and the routes allowed.
 
     Per word line, the script closes its gate route with one read crosspoint per read
     channel (of distinct cells) at a time, or with program and erase crosspoints of cells of
-    one class pair. A cell's crosspoints (one per read channel, program, erase) must reach
-    one bit line, and no two cells of a word line the same one; then
+    one class pair. With the bench's wiring known, each gate route must reach exactly one
+    word line (a different one per route); a cell's crosspoints (one per read channel,
+    program, erase) must reach one bit line (by the wiring), and no two cells of a word line
+    the same one; then
     every set the script closes, and every set its relays pass through while they move
     together, is the gate with read, program and erase crosspoints of distinct bit lines,
     and the matrix rules judge those one line at a time: the routes checked here (the gate
@@ -429,8 +445,10 @@ def _check_row_program(guard: SafetyGuard, args: tuple[Any, ...]) -> None:
     tol, vstep, vmax, maxp, cls, budget = prm
     guard.limits.check_voltage("program", vmax)
     if not (tol > 0 and 0 < vstep <= 1 and vmax > 0 and 1 <= maxp <= 1000 and 0 < cls <= 1
-            and 0 <= budget <= 10):
-        raise guard.refuse(call, f"settings out of range: {prm!r}")
+            and cls <= vmax and 0 <= budget <= 10):
+        raise guard.refuse(call, f"settings out of range (and cls <= vmax): {prm!r}")
+    # a pulse is max(floor(a / cls + 1e-9) * cls, cls) <= vmax + 1e-9 V, sent as %.4f
+    guard.limits.check_voltage("program", float(f"{vmax + 2e-9:.4f}"))
     for name, items, lo, hi in (("targets", tg, -1e-3, 1e-3), ("start up", su, 0.0, vmax),
                                 ("start down", sd, 0.0, vmax), ("first reads", fr, 0, 1),
                                 ("readings", g, -1.0, 1.0), ("pulses", n, 0, 1000),
@@ -439,14 +457,21 @@ def _check_row_program(guard: SafetyGuard, args: tuple[Any, ...]) -> None:
                                 ("still", st, 0, 1000), ("moved", mv, 0, 1)):
         if not _numbers_ok(items, m, lo, hi):
             raise guard.refuse(call, f"{name}: {m} numbers in [{lo:g}, {hi:g}]")
+    if guard.routing is not None:  # each gate route: one word line, none twice
+        wls = [_gate_lines(guard, gate) for gate in gates]
+        if any(len(x) != 1 or not next(iter(x)).startswith("WL") for x in wls) or len(
+                set().union(*wls)) != len(wls):
+            raise guard.refuse(call, "each gate route must reach exactly one word line (and "
+                               "nothing else), a different one per route")
     start = 0
     for gate, size in zip(gates, cnt, strict=True):
         cells = range(start, start + int(size))
         start += int(size)
-        lines = [_line_of(p1[i]) for i in cells]
+        lines = [_line_of(guard, p1[i]) for i in cells]
         reads = [rd[c * m: (c + 1) * m] for c in range(k)]  # per read channel
         if len(set(lines)) != len(lines) or any(
-                _line_of(p2[i]) != lines[j] or any(_line_of(r[i]) != lines[j] for r in reads)
+                _line_of(guard, p2[i]) != lines[j]
+                or any(_line_of(guard, r[i]) != lines[j] for r in reads)
                 for j, i in enumerate(cells)):
             raise guard.refuse(call, "a cell's read, program and erase crosspoints must reach "
                                "one bit line, and the cells of a word line distinct ones")
