@@ -55,6 +55,24 @@ def _is_real(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _check_magnitude(
+    value: Any, what: str, unit: str, name: str, limit: float, role: str | None
+) -> Any:
+    """Return ``value`` if it is a finite real number with ``|value| <= limit``, else raise a
+    :class:`LimitViolation` naming the limit ``name``."""
+    if not _is_real(value) or not math.isfinite(value):
+        raise LimitViolation(
+            f"{what} {value!r} is not a finite number (limit {name} = {limit:g} {unit})",
+            limit=name, value=math.nan, limit_value=limit, role=role,
+        )
+    if abs(value) > limit:
+        raise LimitViolation(
+            f"{what} {value:g} {unit} exceeds the limit {name} = {limit:g} {unit}",
+            limit=name, value=float(value), limit_value=limit, role=role,
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class Limits:
     """Bench limits. All fields are required, finite and non-negative; units are in the names.
@@ -135,34 +153,13 @@ class Limits:
 
     def check_voltage(self, role: str, volts: float) -> float:
         """Return ``volts`` if ``|volts|`` is within the role's limit, else raise."""
-        limit = self.max_voltage_v(role)
-        name = f"max_{role}_voltage_v"
-        if not _is_real(volts) or not math.isfinite(volts):
-            raise LimitViolation(
-                f"{role} voltage {volts!r} is not a finite number (limit {name} = {limit:g} V)",
-                limit=name, value=math.nan, limit_value=limit, role=role,
-            )
-        if abs(volts) > limit:
-            raise LimitViolation(
-                f"{role} voltage {volts:g} V exceeds the limit {name} = {limit:g} V",
-                limit=name, value=float(volts), limit_value=limit, role=role,
-            )
-        return volts
+        return _check_magnitude(volts, f"{role} voltage", "V", f"max_{role}_voltage_v",
+                                self.max_voltage_v(role), role)
 
     def check_compliance(self, amps: float) -> float:
         """Return ``amps`` if ``|amps|`` is within the max compliance current, else raise."""
-        name, limit = "max_compliance_current_a", self.max_compliance_current_a
-        if not _is_real(amps) or not math.isfinite(amps):
-            raise LimitViolation(
-                f"current {amps!r} is not a finite number (limit {name} = {limit:g} A)",
-                limit=name, value=math.nan, limit_value=limit, role=None,
-            )
-        if abs(amps) > limit:
-            raise LimitViolation(
-                f"current {amps:g} A exceeds the limit {name} = {limit:g} A",
-                limit=name, value=float(amps), limit_value=limit, role=None,
-            )
-        return amps
+        return _check_magnitude(amps, "current", "A", "max_compliance_current_a",
+                                self.max_compliance_current_a, None)
 
     def check_pulse_width(self, seconds: float) -> float:
         """Return ``seconds`` if it is within the pulse width range, else raise."""
