@@ -34,6 +34,18 @@ class CommandSet:
         self._build_trigger()
         self._build_system()
 
+    def _user_delay_setting(self, t: Any, pattern: str, subsystem: str, func: str) -> None:
+        """A ``...:DELay:USER<n>`` setting (n = 1-5, 0-10 ks), stored per subsystem
+        (``SOUR``/``SENS``), function and n for the trigger model's delay blocks."""
+        t.setting(
+            pattern,
+            Number(0.0, 10_000.0, default=0.0, units=("S",)),
+            lambda s: self.user_delay[(subsystem, func, s[1])],
+            lambda s, v: self.user_delay.__setitem__((subsystem, func, s[1]), float(v)),
+            _g,
+            max_suffix=5,
+        )
+
     def _build_source(self) -> None:
         t = self.tree
         t.add(
@@ -89,14 +101,7 @@ class CommandSet:
             )
             # :SOURce[1]:<function>:DELay:USER<n> (n = 1-5, 0-10 ks; 2450-901-01 Rev B 6-69):
             # user delays the trigger model's delay blocks may refer to; stored only.
-            t.setting(
-                f"SOURce#:{long}:DELay:USER#",
-                Number(0.0, 10_000.0, default=0.0, units=("S",)),
-                lambda s, f=func: self.user_delay[("SOUR", f, s[1])],
-                lambda s, v, f=func: self.user_delay.__setitem__(("SOUR", f, s[1]), float(v)),
-                _g,
-                max_suffix=5,
-            )
+            self._user_delay_setting(t, f"SOURce#:{long}:DELay:USER#", "SOUR", func)
             t.setting(
                 f"SOURce#:{long}:DELay:AUTO",
                 Boolean(),
@@ -206,14 +211,7 @@ class CommandSet:
                 _b,
             )
             # :SENSe[1]:<function>:DELay:USER<n> (n = 1-5, 0-10 ks; 2450-901-01 Rev B 6-96)
-            t.setting(
-                f"[:SENSe#]:{long}:DELay:USER#",
-                Number(0.0, 10_000.0, default=0.0, units=("S",)),
-                lambda s, f=func: self.user_delay[("SENS", f, s[1])],
-                lambda s, v, f=func: self.user_delay.__setitem__(("SENS", f, s[1]), float(v)),
-                _g,
-                max_suffix=5,
-            )
+            self._user_delay_setting(t, f"[:SENSe#]:{long}:DELay:USER#", "SENS", func)
             t.setting(
                 f"[:SENSe#]:{long}:AVERage[:STATe]",
                 Boolean(),
