@@ -337,15 +337,19 @@ class ArrayController:
             channel.bias(read_v, nplc, "read", READ_COMPLIANCE_A)
         reads = [self._line_xp[f"BL{c}"].format(row=self._read_rows[j])
                  for j in range(k) for c in flat]
-        results = self.read.program_row(
-            int(self.tsplink_node), host, port, self._channels[:k] or [(1, "a")],
-            [",".join(self._xp("gate", "WL", [r])) for r in rows], [len(c) for c in cols],
-            reads, self._xp("pulse", "BL", flat), self._xp("pulse2", "BL", flat), targets_a,
-            starts_up, starts_down, state, settings,
-        )
-        for out in self._outs.values():  # the program moved the levels: unknown here now
-            out.levels_unknown()
-        self._routed = None
+        try:
+            results = self.read.program_row(
+                int(self.tsplink_node), host, port, self._channels[:k] or [(1, "a")],
+                [",".join(self._xp("gate", "WL", [r])) for r in rows], [len(c) for c in cols],
+                reads, self._xp("pulse", "BL", flat), self._xp("pulse2", "BL", flat),
+                targets_a, starts_up, starts_down, state, settings,
+            )
+        finally:
+            # the program set the generator's loads and levels over TSP-Net: its guard
+            # forgot them, so the outputs set them again through it before host pulses
+            for out in self._outs.values():
+                out.levels_unknown()
+            self._routed = None
         return results
 
     def cycle_cells(

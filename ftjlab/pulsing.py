@@ -27,12 +27,15 @@ class PulserOutput:
         self._polarity = "NORM"
         self._count: int | None = None
         self.output_on = False
+        self._stale = False  # something else (an on-board program) set the generator
 
     def channel(self) -> Any:
-        """The driver channel, prepared on first use: output off, high-Z load, manual arm."""
-        if self._ch is None:
+        """The driver channel, prepared on first use (and after :meth:`levels_unknown`):
+        output off, high-Z load, manual arm."""
+        if self._ch is None or self._stale:
             ch = getattr(self.pg, f"ch_{self.index}")
             ch.output = False
+            self.output_on = False
             # levels as seen by the array: a cell is a high-impedance load (set before the
             # levels: a load change voids programmed levels)
             if hasattr(ch, "arm_source"):  # 81160A: one burst per *TRG
@@ -43,6 +46,9 @@ class PulserOutput:
                 ch.burst_mode = "TRIG"
                 ch.trigger_source = "BUS"
                 ch.burst_state = True
+            if self._stale:
+                _restate_levels(self.pg, ch, self.index)
+                self._stale = False
             self._ch = ch
         return self._ch
 
@@ -90,14 +96,32 @@ class PulserOutput:
             self.output_on = True
 
     def off(self) -> None:
-        if self._ch is not None and self.output_on:
+        if self._stale:
+            self.channel()  # switches the output off
+        elif self._ch is not None and self.output_on:
             self._ch.output = False
         self.output_on = False
 
     def levels_unknown(self) -> None:
-        """Something else set the levels (an on-board program): configure afresh next time."""
+        """Something else set the generator (an on-board program over TSP-Net, which its
+        guard then no longer knows): prepare the channel and configure afresh next time."""
         self._cfg = None
+        self._stale = True
 
     def forget(self) -> None:
         """After a bench shutdown: nothing known about the channel any more."""
         self._ch, self._cfg, self._count, self.output_on = None, None, None, False
+
+
+def _restate_levels(pg: Any, ch: Any, index: int) -> None:
+    """Write the levels the generator holds back through its guard where the guard does not
+    know them (it takes a level only with the other one known, so that one stays as it is;
+    with both unknown it refuses, and the generator needs a reset)."""
+    guard = getattr(pg, "safety", None)
+    if guard is None:
+        return
+    shadow = guard.state()[index]
+    if shadow["high"] is None:
+        ch.voltage_high = ch.voltage_high
+    if shadow["low"] is None:
+        ch.voltage_low = ch.voltage_low

@@ -9,6 +9,10 @@ such, and calls of that script are checked by its rule. Everything else is refus
 
 Within a chunk, statements after a call that may fail at run time (which would abort the rest
 of the chunk) are taken as "may or may not have run": only what holds either way stays known.
+
+A registered script whose source uses ``tspnet`` sends commands to a pulse generator behind
+that generator's guard: its call is accepted only as :mod:`._guard_tspnet` describes (every
+generator of the bench guarded; their guards forget what the script may change).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import re
 from collections.abc import Hashable
 from typing import Any, ClassVar
 
+from ._guard_tspnet import generators_changed
 from ._guards import smu_after_reset, smu_func, smu_output_on, smu_set, smu_unknown, smu_voltages
 from .limits import SafetyError
 from .lua_lexer import Assign, Call, CallStmt, LuaRefusal, Path, Table, parse_chunk
@@ -270,6 +275,8 @@ class TSPRules:
                 if channel not in state:
                     raise guard.refuse(line, f"{name}(): unknown channel {channel!r}")
                 state[channel].update(values)
+            if "tspnet" in script.source:
+                generators_changed(guard, line, name, self.model, state)
             return True
         return self.call(guard, line, call, state)
 

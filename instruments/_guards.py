@@ -211,6 +211,10 @@ class PulseGeneratorRules:
     :param reset_timing: width, period and edge time after ``*RST``.
     :param load_rescales_levels: the model keeps the output and rescales the programmed levels
         when the load setting changes (33500B), instead of keeping the levels (81160A).
+    :param takes_1mohm_load: the model takes a load setting of 1 MOhm as sent (81160A: up to
+        1 MOhm); otherwise numbers stop at 10 kOhm and high impedance is ``INF`` (33500B: it
+        clips 1e6 to 10 kOhm, a level 0.5 % higher at the cell). Default: the models that
+        keep the levels on a load change.
     """
 
     default_roles: dict[Hashable, str]
@@ -224,8 +228,11 @@ class PulseGeneratorRules:
         window_v: float = 5.0,
         load_rescales_levels: bool = False,
         reset_timing: tuple[float, float, float] = (100e-9, 1e-6, 5e-9),
+        takes_1mohm_load: bool | None = None,
     ) -> None:
         self.default_roles = {channel: "program" for channel in channels}
+        self.takes_1mohm_load = (not load_rescales_levels if takes_1mohm_load is None
+                                 else takes_1mohm_load)
         self.amplitude_min_v = amplitude_min_v
         self.amplitude_max_v = amplitude_max_v
         self.window_v = window_v
@@ -236,6 +243,12 @@ class PulseGeneratorRules:
 
     def initial_state(self) -> dict[Hashable, Any]:
         return {channel: self._unknown() for channel in self.default_roles}
+
+    def takes_load(self, load_ohm: float) -> bool:
+        """Whether a numeric load setting is one the model takes as sent (1 ohm..10 kOhm,
+        1 MOhm where the model has it; ``INF`` is always high impedance)."""
+        return (1.0 <= load_ohm <= 1e4 or load_ohm >= 1e30
+                or (load_ohm == 1e6 and self.takes_1mohm_load))
 
     @staticmethod
     def _unknown() -> dict[str, Any]:
@@ -399,7 +412,11 @@ class PulseGeneratorRules:
         if header in ("VOLT:HIGH", "VOLT:LOW"):
             guard.check_voltage(channel, value * factor)
         high, low = shadow["high"], shadow["low"]
-        if high is None or low is None or shadow["load"] is None or shadow["lim_on"] is None:
+        # a level replaces its own old value (clipped only against the other level): for
+        # VOLT:HIGH/LOW only the other one must be known; amplitude and offset need both
+        needs = (low,) if header == "VOLT:HIGH" else (high,) if header == "VOLT:LOW" else (
+            high, low)
+        if None in needs or shadow["load"] is None or shadow["lim_on"] is None:
             raise guard.refuse(
                 command.text, "the other level, the load or the limit window is unknown, so "
                 "the instrument could adjust this level; reset first"
@@ -445,8 +462,9 @@ class PulseGeneratorRules:
                 load = math.inf
             else:
                 load = number_arg(guard, command, 0)
-                if not 1.0 <= load <= 1e4 and load != 1e6 and not load >= 1e30:
-                    raise guard.refuse(command.text, "load outside 1 ohm..10 kohm, 1e6 or INF")
+                if not self.takes_load(load):
+                    raise guard.refuse(command.text, "load outside 1 ohm..10 kohm, "
+                                       f"{'1e6 ' if self.takes_1mohm_load else ''}or INF")
             old = shadow["load"]
             if self.load_rescales_levels and shadow["high"] is not None:
                 if old is None:

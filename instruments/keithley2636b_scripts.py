@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ._common import read_indefinite_block
+from ._guard_tspnet import declare_generator_effects
 from .safety import SafetyGuard
 from .script_registry import register_script
 
@@ -481,6 +482,13 @@ def _check_row_program(guard: SafetyGuard, args: tuple[Any, ...]) -> None:
 
 ROW_PROGRAM = register_script(ROW_PROGRAM_NAME, ROW_PROGRAM_SOURCE, _check_row_program,
                               model="2636B")
+#: what ``ftjrowwv`` changes on the generator over TSP-Net (its only messages there are
+#: ``:OUTP1:LOAD 1000000;:OUTP2:LOAD 1000000``, ``:VOLT1:HIGH``, ``:VOLT2:LOW``, ``*TRG`` and
+#: ``*OPC?``): the generator's guard forgets these after a call (output state included, to be
+#: safe), so the host sets them again through it before its own pulses
+ROW_PROGRAM_GENERATOR_EFFECTS = declare_generator_effects(
+    ROW_PROGRAM_NAME, {1: ("load", "high", "output"), 2: ("load", "low", "output")},
+    load_ohm=1e6, model="2636B")
 
 
 def _lua_numbers(items: Sequence[float]) -> str:

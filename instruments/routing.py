@@ -57,6 +57,8 @@ class Routing:
         self.geometry = geometry
         self.closed: frozenset[str] | None = None  # None: not known (nothing checked yet)
         self._roles: dict[str, Callable[[], str]] = {}
+        #: instrument name -> its guard (each guard joins once, see ``SafetyGuard.attach_routing``)
+        self.guards: dict[str, Any] = {}
         self._expanded: dict[str, frozenset[str]] = {}
         self._items: dict[str, frozenset[str]] = {}
         self._wired: dict[str, tuple[str | None, str | None, str | None]] = {}
@@ -65,6 +67,24 @@ class Routing:
     def register_channel(self, terminal: str, role_of: Callable[[], str]) -> None:
         """Tell the routing how to read an SMU terminal's present voltage role."""
         self._roles[terminal] = role_of
+
+    def register_guard(self, name: str, guard: Any) -> None:
+        """Record the guard of instrument ``name`` (once): the guards of one bench learn about
+        each other through it, e.g. an SMU script that sends commands to a pulse generator
+        over TSP-Net makes the generator's guard forget the settings it may have changed."""
+        if name in self.guards:
+            raise ValueError(f"instrument {name!r} already has a guard on this bench")
+        self.guards[name] = guard
+
+    def pulse_generator_guards(self) -> list[tuple[str, Any]]:
+        """(name, guard) of the bench's pulse generators whose guards joined the routing."""
+        return [(name, guard) for name, guard in self.guards.items()
+                if self.models.get(name) in PULSER_MODELS]
+
+    def unguarded_pulse_generators(self) -> list[str]:
+        """Names of the bench's pulse generators that have no guard on the routing."""
+        return [name for name, model in self.models.items()
+                if model in PULSER_MODELS and name not in self.guards]
 
     def terminal_of(self, crosspoint: Crosspoint) -> tuple[str | None, str | None]:
         """(terminal, line) a crosspoint connects (None where unwired)."""

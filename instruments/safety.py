@@ -26,7 +26,7 @@ still strict validators). Bind with ``Keithley2636B(address, limits=limits)`` or
 from __future__ import annotations
 
 import copy
-from collections.abc import Hashable, Iterator, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ClassVar, Protocol
 
@@ -131,6 +131,11 @@ class SafetyGuard:
         return self._limits
 
     @property
+    def rules(self) -> GuardRules:
+        """The instrument's command rules (read only)."""
+        return self._rules
+
+    @property
     def channels(self) -> tuple[Hashable, ...]:
         """Channel ids of the instrument."""
         return tuple(self._roles)
@@ -149,6 +154,7 @@ class SafetyGuard:
         """Join a bench's routing as instrument ``name`` (once; cannot be undone)."""
         if self._routing is not None:
             raise AttributeError("the guard already has its routing")
+        routing.register_guard(name, self)
         object.__setattr__(self, "_routing", routing)
         object.__setattr__(self, "_name", name)
         for channel in self._roles:
@@ -240,6 +246,27 @@ class SafetyGuard:
             closed = self._routing.closed or frozenset()
             self._routing.closed = closed.union(*self._routes)
             self._routes = []
+
+    def forget(self, settings: Mapping[Hashable, Iterable[str]] | None = None) -> None:
+        """Something other than this guard changed the instrument's settings (e.g. an SMU
+        script sending commands to it over TSP-Net): those shadow entries become unknown, so
+        what depends on them is refused until they are set again through the guard.
+
+        :param settings: channel -> shadow keys that may have changed; None: everything
+            (the state of an instrument just bound, before any reset).
+        :raises KeyError: for a channel or key the shadow does not have.
+        """
+        if settings is None:
+            self._state = self._rules.initial_state()
+            return
+        state = _copy_state(self._state)
+        for channel, keys in settings.items():
+            shadow = state[channel]
+            for key in keys:
+                if key not in shadow:
+                    raise KeyError(f"channel {channel!r} has no setting {key!r}")
+                shadow[key] = None
+        self._state = state
 
     def state(self) -> dict[Hashable, Any]:
         """A copy of the shadow state (for diagnostics and tests)."""
