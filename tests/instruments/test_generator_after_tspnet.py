@@ -82,6 +82,21 @@ def test_a_call_makes_the_generator_guard_forget_what_the_script_sets_and_nothin
         pg.check(":OUTP1 OFF;:OUTP1:LOAD 50;:OUTP1 ON")
 
 
+def test_with_one_level_unknown_only_that_level_may_be_set():
+    smu, pg = _bench()
+    smu.check(CALL)
+    pg.check(":OUTP1 OFF;:OUTP1:LOAD 1e6;:OUTP2 OFF;:OUTP2:LOAD 1e6")
+    for text in (":VOLT1 1", ":VOLT1:OFFS 0.5", ":VOLT1:LOW 0.2",  # need output 1's high
+                 ":VOLT2:HIGH 0.5"):  # needs output 2's low
+        with pytest.raises(SafetyError, match="the other level"):
+            pg.check(text)
+    with pytest.raises(SafetyError):  # the unknown level is checked like any other
+        pg.check(":VOLT1:HIGH 3.5")
+    pg.check(":VOLT1:HIGH 2.5;:VOLT1:LOW 0.2;:VOLT2:LOW -2.5;:VOLT2:HIGH -0.5")
+    assert [(pg.state()[n]["high"], pg.state()[n]["low"]) for n in (1, 2)] == [
+        (2.5, 0.2), (-0.5, -2.5)]
+
+
 def test_a_refused_message_leaves_the_generator_guard_as_it_was():
     smu, pg = _bench()
     before = pg.state()
@@ -181,15 +196,23 @@ def test_onboard_write_verify_then_host_pulses_through_the_generator_driver():
         targets = np.full((c.rows, c.cols), np.nan)
         targets[0, :4] = [lo + 0.8 * (hi - lo), lo + 0.2 * (hi - lo)] * 2
         judge = fz.session_judge(session)
+        c.program_rows_onboard([0], [[0]], [1e-9], [1.0], [1.0], [[0]] * 9,
+                               [1e-12, 0.05, 1.0, 1, 0.05, 0.5], 0.2, 0.01, 1e-6)  # set-up
+        settings_before = [{k: v for k, v in vars(ch).items() if k not in ("high", "low",
+                                                                            "load")}
+                           for ch in session.emulators[c.pg_name].ch]
         report = c.write_verify(targets, 0.05, onboard=True, max_pulses=8)
         assert c.onboard_rows and report.pulses.sum() > 0
         shadow = c.pg.safety.state()
         assert shadow[1]["high"] is None and shadow[2]["low"] is None
+        pg = session.emulators[c.pg_name]
+        for ch, before in zip(pg.ch, settings_before, strict=True):  # what the program kept
+            assert {k: v for k, v in vars(ch).items() if k not in ("high", "low", "load")} \
+                == before
         seen = _pulses_at_cells(session)
         c.apply_pulses([1], [5], 0.6, 1e-6)  # below what the program left on output 1
         c.apply_pulses([1], [6], -0.7, 1e-6)  # output 1 inverted
         c.pulse_pair(2, [7], 0.8, [8], -0.9, 1e-6)
-        pg = session.emulators[c.pg_name]
         assert [ch.load for ch in pg.ch] == [1e6, 1e6]
         fired = [(t, round(h, 6), round(low, 6)) for t, h, low in seen]
         # (terminal, level during the pulse, resting level)
