@@ -240,9 +240,11 @@ class FTJArray(ArrayReadPath):
             self.modulation[:] = self.traps.modulation(self.rows * self.cols)
             self._h_volts = None  # rebuilt on the next whole-array read
         elif flips.ids.size:
-            cells = np.unique(self.traps.cell[flips.ids])
-            self._recompute_modulation(cells)
-            self._refresh_h(cells)
+            # a trap that flipped back and forth left its cell as it was
+            cells = np.unique(self.traps.cell[flips.changed_ids()])
+            if cells.size:
+                self._recompute_modulation(cells)
+                self._refresh_h(cells)
         return flips
 
     def _recompute_modulation(self, cells: np.ndarray) -> None:

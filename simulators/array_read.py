@@ -323,7 +323,10 @@ class ArrayReadPath:
             # Products after o see the whole change. A trap's flips alternate in sign, so in
             # its time-ordered list flips 2k and 2k+1 cancel from product o_{2k+1} on: flip 2k
             # covers (o_2k, o_2k+1], flip 2k+1 nothing more, an unpaired last flip the rest.
-            order = np.lexsort((flips.times, flips.ids))
+            if flips.grouped:
+                order = np.arange(flips.ids.size)
+            else:
+                order = np.lexsort((flips.times, flips.ids))
             sid = flips.ids[order]
             first = np.concatenate([[True], sid[1:] != sid[:-1]])
             rank = np.arange(sid.size) - np.maximum.accumulate(

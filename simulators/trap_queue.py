@@ -36,13 +36,16 @@ class EventQueue:
     pending buffer. Entries whose time no longer equals ``next_t`` are stale and skipped.
     Building an epoch is one vectorised pass over all traps; its length adapts so that an
     epoch holds about ``target`` events, which amortises that pass over many pops.
+    After :meth:`invalidate` (``next_t`` changed wholesale, e.g. by a trap-by-trap advance,
+    which scans ``next_t`` itself) the epoch is rebuilt only when it is next used.
     """
 
     def __init__(self, next_t: np.ndarray, start_s: float, rate_sum: float, target: int = 1 << 17):
         self.next_t = next_t
         self.target = target
         self.length_s = target / max(rate_sum, 1e-300)
-        self.epoch_end = start_s
+        self._epoch_end = start_s
+        self._rebuild_from: float | None = None
         self._ep_t = np.zeros(0)
         self._ep_id = np.zeros(0, dtype=np.int64)
         self._head = 0
@@ -66,18 +69,43 @@ class EventQueue:
         self._head = 0
         self._pend_t = np.zeros(0)
         self._pend_id = np.zeros(0, dtype=np.int64)
-        self.epoch_end = end
+        self._epoch_end = end
+        self._rebuild_from = None
+
+    def invalidate(self, start_s: float) -> None:
+        """Every event up to ``start_s`` has been fired and ``next_t`` may have changed
+        anywhere: the epoch is rebuilt from ``start_s`` when it is next used (not at all while
+        only trap-by-trap advances, which scan ``next_t`` themselves, follow)."""
+        self._rebuild_from = start_s
+        self._ep_t, self._ep_id, self._head = np.zeros(0), np.zeros(0, dtype=np.int64), 0
+        self._pend_t, self._pend_id = np.zeros(0), np.zeros(0, dtype=np.int64)
+
+    @property
+    def valid(self) -> bool:
+        """Whether the epoch is built (no :meth:`invalidate` since the last build)."""
+        return self._rebuild_from is None
+
+    @property
+    def epoch_end(self) -> float:
+        """End of the current epoch (rebuilding it first if it was invalidated)."""
+        if self._rebuild_from is not None:
+            self.new_epoch(self._rebuild_from)
+        return self._epoch_end
 
     def push(self, ids: np.ndarray, times: np.ndarray) -> None:
         """Set the next event of ``ids`` to ``times``."""
         self.next_t[ids] = times
-        inside = times < self.epoch_end
+        if self._rebuild_from is not None:
+            return  # the rebuild collects them from next_t
+        inside = times < self._epoch_end
         if np.any(inside):
             self._pend_t = np.concatenate([self._pend_t, times[inside]])
             self._pend_id = np.concatenate([self._pend_id, ids[inside]])
 
     def pop_due(self, t: float) -> tuple[np.ndarray, np.ndarray]:
         """Remove and return ``(ids, times)`` of the valid events with time <= t <= epoch_end."""
+        if self._rebuild_from is not None:
+            self.new_epoch(self._rebuild_from)
         j = self._head + int(np.searchsorted(self._ep_t[self._head :], t, side="right"))
         ids, times = self._ep_id[self._head : j], self._ep_t[self._head : j]
         self._head = j
@@ -132,12 +160,27 @@ class Flips:
     """Trap state changes: trap ids, event times (s) and +1 (filled) / -1 (emptied).
 
     ``everything`` is set when a long idle was jumped in one step: any trap may have changed.
+    ``grouped``: each trap's flips are contiguous and in time order.
     """
 
     ids: np.ndarray
     times: np.ndarray
     sign: np.ndarray
     everything: bool = False
+    grouped: bool = False
+
+    def changed_ids(self) -> np.ndarray:
+        """The traps whose state differs after the flips from before them (flips alternate
+        in sign, so an odd number of flips), unique."""
+        ids = self.ids
+        if not ids.size:
+            return ids
+        if self.grouped:
+            start = np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1]]))
+            count = np.diff(start, append=ids.size)
+            return np.unique(ids[start[count % 2 == 1]])
+        uniq, count = np.unique(ids, return_counts=True)
+        return uniq[count % 2 == 1]
 
 
 class TrapPopulation:
@@ -228,7 +271,7 @@ class TrapPopulation:
         self.queue.next_t[empty] = t_s + self.rng.standard_exponential(empty.size) / bound
         self._rate_sum = float(np.sum(self.bound_rate(np.arange(self.state.size))))
         self.queue.length_s = self.queue.target / max(self._rate_sum, 1e-300)
-        self.queue.new_epoch(t_s)
+        self.queue.invalidate(t_s)
 
     def traps_of(self, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Trap ids of ``cells`` and, for each, the position of its cell in ``cells``."""
@@ -304,6 +347,8 @@ class TrapPopulation:
 
     def advance(self, t_to: float, window: BiasWindow | None = None) -> Flips:
         """Fire every event up to ``t_to`` (exact while every bias is <= ``bound_v``)."""
+        if t_to <= self.time_s:  # every event up to time_s has been fired; later ones are later
+            return Flips(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), grouped=True)
         expected = (t_to - self.time_s) * self._rate_sum
         if window is None and (
             expected > 2 * self.state.size
@@ -312,19 +357,25 @@ class TrapPopulation:
             # a long idle, or one too long for the Python loop before anything loaded the
             # compiled one (e.g. the catch-up after quiet reads): one exact jump
             return self._jump_idle(t_to)
-        if expected > self.state.size / 2000:
-            # the two loops give bit-identical results (a test checks): compiled once numba
-            # is loaded anyway, the advance is long or the simulation runs long (many
-            # advances), else Python (a short run does not load numba)
-            self._chain_calls += 1
-            if _kernels.AVAILABLE and (
-                expected > _PY_CHAIN_EVENTS
-                or self._chain_calls > _PY_CHAIN_CALLS
-                or "numba" in sys.modules
-            ):
-                return self._advance_chains(t_to, window, _kernels.trap_chains)
-            if expected <= _PY_CHAIN_EVENTS:
-                return self._advance_chains(t_to, window, _kernels.trap_chains.py_func)
+        # Trap by trap: the two loops give bit-identical results (a test checks): compiled
+        # once numba is loaded anyway, the advance is long or the simulation runs long (many
+        # advances), else Python (a short run does not load numba). The due traps come from
+        # a scan of every trap when many are due, else from the event queue.
+        self._chain_calls += 1
+        kernel = None
+        if _kernels.AVAILABLE and (
+            expected > _PY_CHAIN_EVENTS
+            or self._chain_calls > _PY_CHAIN_CALLS
+            or "numba" in sys.modules
+        ):
+            kernel = _kernels.trap_chains
+        elif expected <= _PY_CHAIN_EVENTS:
+            kernel = _kernels.trap_chains.py_func
+        if kernel is not None:
+            due = None
+            if expected <= self.state.size / 2000 and t_to <= self.queue.epoch_end:
+                due = self.queue.pop_due(t_to)[0]
+            return self._advance_chains(t_to, window, kernel, due)
         self.time_s = max(self.time_s, t_to)
         q = self.queue
         flips: list[Flips] = []
@@ -350,15 +401,21 @@ class TrapPopulation:
             np.concatenate([f.sign for f in flips]),
         )
 
-    def _advance_chains(self, t_to: float, window: BiasWindow | None, kernel) -> Flips:
+    def _advance_chains(
+        self, t_to: float, window: BiasWindow | None, kernel, due: np.ndarray | None = None
+    ) -> Flips:
         """:meth:`advance` trap by trap in compiled code: the same events (candidates at the
         bound rate thinned by the bias, emissions integrated over the reads) as the
-        vectorised rounds through the queue, without a numpy pass per round."""
+        vectorised rounds through the queue, without a numpy pass per round.
+
+        ``due``: the traps with an event up to ``t_to``, popped from the queue (default: a
+        scan of every trap). The flips come trap by trap, each trap's in time order
+        (``Flips.grouped``)."""
         q = self.queue
-        ids = np.flatnonzero(q.next_t <= t_to)
+        ids = np.flatnonzero(q.next_t <= t_to) if due is None else due
         self.time_s = max(self.time_s, t_to)
         if ids.size == 0:
-            return Flips(np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+            return Flips(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), grouped=True)
         touched = ids
         p = self.params
         if window is None:
@@ -414,17 +471,25 @@ class TrapPopulation:
             if ids.size:  # ran low: fresh draws
                 self._draws = None
         self._filled = np.concatenate([self._filled, touched[self.state[touched]]])
-        # the touched traps' queue entries are stale now: re-enter them, or rebuild the epoch
-        if t_to >= q.epoch_end or q._pend_t.size + touched.size > max(4096, self.state.size):
-            q.new_epoch(t_to)
+        # the touched traps' queue entries are stale now: re-enter them, or have the epoch
+        # rebuilt when it is next used
+        if (
+            not q.valid
+            or t_to >= q.epoch_end
+            or q._pend_t.size + touched.size > max(4096, self.state.size)
+        ):
+            q.invalidate(t_to)
         else:
             q.push(touched, q.next_t[touched])
+        # a trap left unfinished by one kernel call continues at the start of the next part
         if len(parts) == 1:
+            parts[0].grouped = True
             return parts[0]
         return Flips(
             np.concatenate([f.ids for f in parts]),
             np.concatenate([f.times for f in parts]),
             np.concatenate([f.sign for f in parts]),
+            grouped=True,
         )
 
     def _jump_idle(self, t_to: float) -> Flips:
@@ -445,7 +510,7 @@ class TrapPopulation:
         self.state = jumped
         self._filled = np.flatnonzero(self.state)
         self.queue.next_t[:] = nxt
-        self.queue.new_epoch(t_to)
+        self.queue.invalidate(t_to)
         self.time_s = t_to
         return Flips(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), everything=True)
 

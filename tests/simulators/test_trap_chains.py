@@ -66,3 +66,35 @@ def test_compiled_and_python_loops_give_identical_flips():
     assert out[0][0].size > 50
     for x, y in zip(*out, strict=True):
         assert x.tobytes() == y.tobytes()
+
+
+def test_queue_holds_every_due_trap_across_scans_jumps_and_pops(monkeypatch):
+    """Advances that scan every trap leave the epoch to be rebuilt on its next use; advances
+    with few events take the due traps from the queue. Whatever the sequence, the queue must
+    hold exactly the traps whose next event is due (checked against a scan of next_t)."""
+    params = ArrayParams(rows=64, cols=64).traps
+    pop = tr.TrapPopulation(params, 64 * 64, np.random.default_rng(11), 0.0)
+    q = pop.queue
+    pops = []
+    real_pop = q.pop_due
+    monkeypatch.setattr(q, "pop_due", lambda t: pops.append(t) or real_pop(t))
+    rng = np.random.default_rng(12)
+    t, n, rate = 0.0, pop.state.size, pop._rate_sum
+    jumps = 0
+    for k in range(60):
+        # few events (from the queue), many (a scan of every trap), a long idle (one jump)
+        dt = [0.5 / rate, 0.05 * n / rate, 3.0 * n / rate][k % 3]
+        window = None
+        if k % 3 != 2 and rng.random() < 0.5:
+            window = tr.BiasWindow(t, dt / 4, rng.random((4, 64)) < 0.5, np.full(64, 0.2))
+            pop.open_window(window)
+        jumps += pop.advance(t + dt, window).everything
+        t += dt
+        assert np.all(q.next_t > t)  # every due event was fired
+        probe = t + 0.3 * dt
+        if probe <= q.epoch_end:  # the valid entries held up to probe = the due traps
+            held = np.concatenate([q._ep_id[q._head :], q._pend_id])
+            times = np.concatenate([q._ep_t[q._head :], q._pend_t])
+            held = held[(times <= probe) & (q.next_t[held] == times)]
+            np.testing.assert_array_equal(np.sort(held), np.flatnonzero(q.next_t <= probe))
+    assert jumps == 20 and len(pops) >= 15
