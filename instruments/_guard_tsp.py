@@ -179,13 +179,18 @@ def _either(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 def _generic(path: Path) -> tuple[str, Hashable | None]:
     """``smua.source.levelv`` -> (``"smu.source.levelv"``, ``"a"``); other paths unchanged."""
-    parts = path.parts
+    return _generic_parts(path.parts)
+
+
+@functools.lru_cache(maxsize=1024)
+def _generic_parts(parts: tuple[str | int, ...]) -> tuple[str, Hashable | None]:
+    # parts are the parser's names (str) and indices (int): equal keys are equal paths
     if parts and parts[0] in ("smua", "smub"):
         rest = ".".join(str(p) for p in parts[1:])
         return ("smu." + rest if rest else "smu"), str(parts[0])[-1]
     if len(parts) >= 2 and parts[0] == "node" and isinstance(parts[1], int):
         return "node." + ".".join(str(p) for p in parts[2:]), parts[1]
-    return str(path), None
+    return str(Path(parts)), None
 
 
 def _constant(value: Any, attr: str) -> float | None:
@@ -246,11 +251,13 @@ class TSPRules:
             raise guard.refuse(line, str(exc)) from None
         may_fail = False
         for statement in statements:
-            before = {ch: dict(state[ch]) for ch in self.default_roles}
+            # after a call that may fail, what this statement changes may or may not happen
+            before = {ch: dict(state[ch]) for ch in self.default_roles} if may_fail else None
             fails = self._statement(guard, line, statement, state)
-            if may_fail:
+            if before is not None:
                 for channel, old in before.items():
-                    state[channel] = _either(old, state[channel])
+                    if state[channel] != old:
+                        state[channel] = _either(old, state[channel])
             may_fail = may_fail or fails
 
     def _statement(self, guard: SafetyGuard, line: str, statement: Any, state: dict) -> bool:

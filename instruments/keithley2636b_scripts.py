@@ -51,27 +51,48 @@ SEQUENCE_SOURCE = (
 )
 
 
+#: argument forms of ``ftjseq`` found well-formed (node, gates, bls), and the routes of each
+#: (the routes are still checked at every call: they depend on the channels' present roles).
+#: Only well-formed forms are kept, whose items are all str and the node a whole number
+#: 2..64, so no other value compares equal to a key (as ``True == 1`` or ``-0.0 == 0.0``).
+_SEQUENCE_FORMS: dict[tuple[Any, ...], tuple[str, ...]] = {}
+
+
+def _sequence_problem(node: Any, gates: Any, bls: Any) -> str | None:
+    """What is wrong with the form of ``ftjseq``'s arguments (None: nothing)."""
+    if not (isinstance(node, (int, float)) and float(node).is_integer() and 2 <= node <= 64):
+        return f"node must be a TSP-Link node number 2..64, got {node!r}"
+    for name, items in (("gate routes", gates), ("bit-line crosspoints", bls)):
+        if not isinstance(items, tuple) or not items:
+            return f"{name} must be a non-empty table of crosspoint lists"
+        bad = [x for x in items if not (isinstance(x, str) and _XP_LIST.fullmatch(x))]
+        if bad:
+            return f"{name}: not a crosspoint list: {bad[0]!r}"
+    if any("," in x for x in bls):
+        return "each bit-line entry must be one crosspoint"
+    if len(gates) * len(bls) > MAX_READINGS:
+        return f"more than {MAX_READINGS} readings in one sequence"
+    return None
+
+
 def _check_sequence(guard: SafetyGuard, args: tuple[Any, ...]) -> None:
     """Rule of ``ftjseq(nd, {gates...}, {bls...})``: a node number, crosspoint lists only,
     every route allowed by the matrix routing rules, and no more readings than the buffer."""
-    call = f"{SEQUENCE_NAME}{args!r}"
     if len(args) != 3:
-        raise guard.refuse(call, "ftjseq takes (node, {gate routes}, {bit-line crosspoints})")
-    node, gates, bls = args
-    if not (isinstance(node, (int, float)) and float(node).is_integer() and 2 <= node <= 64):
-        raise guard.refuse(call, f"node must be a TSP-Link node number 2..64, got {node!r}")
-    for name, items in (("gate routes", gates), ("bit-line crosspoints", bls)):
-        if not isinstance(items, tuple) or not items:
-            raise guard.refuse(call, f"{name} must be a non-empty table of crosspoint lists")
-        bad = [x for x in items if not (isinstance(x, str) and _XP_LIST.fullmatch(x))]
-        if bad:
-            raise guard.refuse(call, f"{name}: not a crosspoint list: {bad[0]!r}")
-    if any("," in x for x in bls):
-        raise guard.refuse(call, "each bit-line entry must be one crosspoint")
-    if len(gates) * len(bls) > MAX_READINGS:
-        raise guard.refuse(call, f"more than {MAX_READINGS} readings in one sequence")
-    for gate in gates:  # every route of the loop is a subset of gate + all bit lines
-        guard.check_route(",".join((gate, *bls)))
+        raise guard.refuse(f"{SEQUENCE_NAME}{args!r}",
+                           "ftjseq takes (node, {gate routes}, {bit-line crosspoints})")
+    routes = _SEQUENCE_FORMS.get(args) if type(args[0]) is float else None
+    if routes is None:
+        problem = _sequence_problem(*args)
+        if problem is not None:
+            raise guard.refuse(f"{SEQUENCE_NAME}{args!r}", problem)
+        _, gates, bls = args
+        # every route of the loop is a subset of gate + all bit lines
+        routes = tuple(",".join((gate, *bls)) for gate in gates)
+        if type(args[0]) is float and len(_SEQUENCE_FORMS) < 4096:
+            _SEQUENCE_FORMS[args] = routes
+    for route in routes:
+        guard.check_route(route)
 
 
 SEQUENCE = register_script(SEQUENCE_NAME, SEQUENCE_SOURCE, _check_sequence, model="2636B")

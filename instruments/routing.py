@@ -62,6 +62,9 @@ class Routing:
         self._expanded: dict[str, frozenset[str]] = {}
         self._items: dict[str, frozenset[str]] = {}
         self._wired: dict[str, tuple[str | None, str | None, str | None]] = {}
+        #: closed sets found legal, with the roles they were checked under (the wiring is
+        #: fixed once built; a role change gives another key)
+        self._legal: set[tuple[frozenset[str], tuple[str | None, ...], Any]] = set()
 
     # ------------------------------------------------------------------ wiring
     def register_channel(self, terminal: str, role_of: Callable[[], str]) -> None:
@@ -138,6 +141,12 @@ class Routing:
     def check(self, closed: Iterable[str], roles: Mapping[str, str] | None = None) -> None:
         """Raise :class:`RoutingError` unless the crosspoint set ``closed`` obeys the rules
         (``roles`` overrides terminals' present roles, e.g. for a pending role change)."""
+        key = None
+        if isinstance(closed, frozenset):
+            key = (closed, tuple(self._role(t, roles) for t in self._roles),
+                   frozenset(roles.items()) if roles else None)
+            if key in self._legal:
+                return
         reached: dict[str, str] = {}
         roles_now: dict[str, str | None] = {}
         for name in closed:
@@ -177,6 +186,8 @@ class Routing:
             if other != terminal:
                 first, second = sorted((other, terminal))
                 raise RoutingError(f"{name}: {line} would be reached by {first} and {second}")
+        if key is not None and len(self._legal) < 4096:
+            self._legal.add(key)
 
     def after(
         self, operation: str, channels: str, closed: frozenset[str] | None

@@ -41,6 +41,7 @@ from .limits import (
     UncheckedCommandError,
     check_limits_for_models,
 )
+from .routing import RoutingError
 from .shutdown import shutdown_safely
 
 __all__ = [
@@ -188,8 +189,6 @@ class SafetyGuard:
         for volts in self._rules.applied_voltages(self._state, channel):
             self._limits.check_voltage(role, volts)
         if self._routing is not None:
-            from .routing import RoutingError
-
             try:
                 self._routing.check_role(f"{self._name}.{channel}", role)
             except RoutingError as exc:
@@ -218,8 +217,6 @@ class SafetyGuard:
         crosspoints count as (maybe) closed for later checks such as role changes."""
         if self._routing is None:
             return
-        from .routing import RoutingError
-
         try:
             result = self._routing.after(operation, crosspoints, self._routing.closed)
         except RoutingError as exc:
@@ -235,17 +232,18 @@ class SafetyGuard:
     def check(self, message: str) -> None:
         """Check an outgoing message; raise a :class:`SafetyError` if it must not be sent."""
         state = _copy_state(self._state)
-        self._routes = []
+        routes: list[frozenset[str]] = []
+        object.__setattr__(self, "_routes", routes)  # check_route appends to it
         self._rules.check(self, message, state)
         commits = state.pop("_commit", ())
-        self._state = state
+        object.__setattr__(self, "_state", state)
         for commit in commits:
             commit()
-        if self._routes and self._routing is not None:
+        if routes and self._routing is not None:
             # a script's switching: what it may leave closed counts as closed (a superset)
             closed = self._routing.closed or frozenset()
-            self._routing.closed = closed.union(*self._routes)
-            self._routes = []
+            self._routing.closed = closed.union(*routes)
+            routes.clear()
 
     def forget(self, settings: Mapping[Hashable, Iterable[str]] | None = None) -> None:
         """Something other than this guard changed the instrument's settings (e.g. an SMU
