@@ -15,6 +15,9 @@ Three parts (DESIGN.md section 6):
   what it cannot check (``MAX``/``DEF`` arguments, Lua expressions instead of literals, recalled
   setups, channel coupling...), and refuses to switch an output on before the level and the
   compliance of that output have been set through it. A refused message is not sent at all.
+  Guards are per instrument; the bench's :class:`~ftjlab.instruments.routing.Routing` links
+  them: an SMU script that sets a pulse generator over TSP-Net makes the generator's guard
+  :meth:`~SafetyGuard.forget` what it may change (:mod:`ftjlab.instruments._guard_tspnet`).
 * :func:`~ftjlab.instruments.shutdown.shutdown_safely` turns every output off and then opens
   the switch matrices, carrying on past an instrument that fails, and logs every failure.
 
