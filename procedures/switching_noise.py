@@ -4,10 +4,21 @@ Cells of ``rows`` word lines are calibrated (per-cell NLS laws of both polaritie
 laws of an earlier run's trials), get per-cell operating points for the target flip
 probability, and run the flip chain: each step every cell gets the pulse that flips it with
 probability p, is read back and saturated to its new state (:mod:`ftjlab.switching.engine`).
-Units of ``k`` usable cells on a word line give one standardised Hamming weight per step.
+Units of ``k`` usable cells on a word line give one standardised Hamming weight per step;
+with the ``balanced`` readout (default) every second cell of a unit counts OFF as 1, so a gap
+between the SET and RESET flip rates does not shift the noise's mean
+(:mod:`ftjlab.switching.noise`).
 Bits, noise values and per-step settings are streamed; every ``check_every`` steps each
 cell's window (its bit threshold) is measured again, since cycling shrinks it, and the
-observed flip rates are checked: drifting cells are re-tuned or excluded.
+observed flip rates are checked: drifting cells are re-tuned or excluded, and each polarity's
+rate pooled over the cells is re-tuned when it moves.
+
+A fresh calibration runs through the instruments before the chain: row-parallel trials (the
+cells of a word line pulsed together at one amplitude, each cell's flip counted) over a wide
+sweep, then on a fine amplitude grid around the cells' transitions (see
+:meth:`ftjlab.switching.engine.SwitchingCells.calibrate`); its trials are streamed, so a
+later run can take them as ``calibration=<run file>``. Its instrument and wall time are
+results (``calibration_instrument_s``, ``calibration_wall_s``).
 
 With ``schedule = ddpm`` the target follows ``p_t = (1 - sqrt(1 - beta_t)) / 2`` for a linear
 beta schedule from ``beta_start`` to ``beta_end`` over ``steps``, starting from all cells ON:
@@ -17,6 +28,7 @@ each step's mean shrink of the +-1 spins should then be ``sqrt(1 - beta_t)``.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -38,6 +50,7 @@ from ftjlab.switching.engine import (
     calibration_from_trials,
 )
 from ftjlab.switching.nls import OperatingPoints, schedule_p
+from ftjlab.switching.noise import balanced_complement
 
 from .base import FTJProcedure
 
@@ -89,8 +102,12 @@ class SwitchingNoise(FTJProcedure):
                             default="fresh")
     sweep_repeats = IntegerParameter("Calibration sweep repeats", minimum=1, maximum=1000,
                                      default=4)
-    local_repeats = IntegerParameter("Calibration repeats per local point", minimum=1,
-                                     maximum=100_000, default=60)
+    local_repeats = IntegerParameter("Calibration repeats per fine-grid amplitude", minimum=1,
+                                     maximum=100_000, default=200)
+    local_step = FloatParameter("Calibration fine-grid step", units="V", minimum=1e-3,
+                                maximum=0.1, default=0.005)
+    readout = ListParameter("Unit readout (balanced = every second cell counts OFF as 1)",
+                            choices=["balanced", "direct"], default="balanced")
     p_tolerance = FloatParameter("Tolerance of p per cell", minimum=1e-3, maximum=0.5,
                                  default=0.02)
     read_v = FloatParameter("Read bias", units="V", minimum=0.01, maximum=1.5, default=0.2)
@@ -128,8 +145,10 @@ class SwitchingNoise(FTJProcedure):
         read, restore = 0.0032 * n, 0.006 * self.rows
         per_step = read + (0.003 if self.pair_pulses else 0.006) * n + restore
         trial = read + 0.006 * n + restore
+        # fine grid: ~0.45 V of cell-to-cell spread, each cell pulsed and read on 2 x 0.06 V
+        fine = 0.45 / self.local_step * self.local_repeats * (0.27 * read + restore)
         cal = 0.0 if self.calibration != "fresh" else (
-            2 * 2 * (19 * self.sweep_repeats + 7 * self.local_repeats) * trial)
+            2 * 2 * (19 * self.sweep_repeats * trial + fine))
         return cal + self.steps * per_step
 
     def check(self) -> None:
@@ -189,6 +208,16 @@ class SwitchingNoise(FTJProcedure):
             out.append(sub.points(p, pol, self.width, vmax, self.p_tolerance))
         return out[0], out[1]
 
+    def _complement(self, use: np.ndarray) -> np.ndarray:
+        """Bool per cell: counts OFF as 1 (balanced readout: every second cell of a unit of
+        the in-use cells)."""
+        out = np.zeros(use.size, bool)
+        if self.readout == "balanced":
+            idx = np.flatnonzero(use)
+            idx = idx[: idx.size // self.k * self.k]
+            out[idx] = balanced_complement(idx.size, self.k)
+        return out
+
     def _usable_units(self, p: float, among: np.ndarray | None = None) -> np.ndarray:
         """Bool per cell: in a complete unit of k usable cells on its word line (cells
         usable at ``p`` and, if given, in ``among``)."""
@@ -221,18 +250,21 @@ class SwitchingNoise(FTJProcedure):
         sw = SwitchingCells(c, self._cell_list(), read_v=self.read_v,
                             saturate_v=self.saturate_v, saturate_width_s=self.saturate_width,
                             pair_pulses=bool(self.pair_pulses))
+        wall0 = time.perf_counter()
         if self._cal is None:
             vmax = session.limits.max_program_voltage_v
             self._cal = sw.calibrate(
                 vmax, sweep_v=(1.2, min(3.0, vmax)), sweep_repeats=self.sweep_repeats,
-                local_repeats=self.local_repeats, target_p=self._anchors(),
-                widths_s=(self.width, 4 * self.width),
+                local_repeats=self.local_repeats, local_step_v=self.local_step,
+                target_p=self._anchors(), widths_s=(self.width, 4 * self.width),
                 on_block=lambda b: self.record("trials", b), should_stop=self.should_stop)
+            self.result("calibration_trials", sw.trials_run)
             if self.should_stop():
                 return
         else:
             self.record("trials", self._cal.trials)
         cal_s = session.now_s() - t0
+        self.result("calibration_wall_s", time.perf_counter() - wall0, "s")
         targets = self._targets()
         points: dict[float, tuple[OperatingPoints, OperatingPoints]] = {}
         use = None
@@ -241,11 +273,16 @@ class SwitchingNoise(FTJProcedure):
         self._report_points(*self._points(float(targets[0])), use)
         sw.measure_window()
         window0 = sw.window.copy()
-        start = np.ones if self.schedule == "ddpm" else np.zeros
-        sw.saturate(to=start(len(sw.cells), np.uint8))
+        # start: every cell OFF (constant schedule: the flips are then the TRNG's bits from
+        # step 0), or every counted bit 1 (ddpm: spins +1)
+        flip = self._complement(use)
+        start = np.zeros(len(sw.cells), np.uint8)
+        if self.schedule == "ddpm":
+            start = (1 ^ flip).astype(np.uint8)
+        sw.saturate(to=start)
         tracker = DriftTracker(len(sw.cells), check_every=self.check_every)
         n_units = len(sw.cells) // self.k
-        spins0 = 2.0 * sw.state[use] - 1.0
+        spins0 = 2.0 * (sw.state ^ flip)[use] - 1.0
         mean_spin = [float(spins0.mean())]
         pulses0, triggers0, t_chain0 = sw.pulses, sw.triggers, session.now_s()
         flips_total = 0
@@ -270,11 +307,12 @@ class SwitchingNoise(FTJProcedure):
                 tracker.add(before, flips, use)
                 bits = sw.state.copy()
                 pending["bits"].append(bits[None, :])
-                pending["noise"].append(self._noise(bits, use, n_units)[None, :])
+                flip = self._complement(use)
+                pending["noise"].append(self._noise(bits ^ flip, use, n_units)[None, :])
                 pending["settings"].append(np.array([[step, p, int(use.sum()),
                                                       session.now_s() - t0,
                                                       int(flips[use].sum())]]))
-                mean_spin.append(float((2.0 * bits[use] - 1.0).mean()))
+                mean_spin.append(float((2.0 * (bits ^ flip)[use] - 1.0).mean()))
                 if len(pending["bits"]) >= RECORD_EVERY:
                     flush()
                 if (step + 1) % self.check_every == 0:
@@ -311,7 +349,8 @@ class SwitchingNoise(FTJProcedure):
         self.result("mean_spin", np.array(mean_spin), "1")
         self.result("window_left", float(np.median(sw.window[use] / window0[use])), "1")
         self.result("drift_events", json.dumps(
-            [{"step": e[0], "cell": list(self._cell_list()[e[1]]), "polarity": e[2],
+            [{"step": e[0], "cell": list(self._cell_list()[e[1]]) if e[1] >= 0 else "all",
+              "polarity": e[2],
               "observed_p": e[3], "target_p": e[4], "action": e[5]} for e in tracker.events]))
         if self.schedule == "constant" and steps_done >= 3:
             noise = np.array(self._noise_history)
@@ -325,6 +364,7 @@ class SwitchingNoise(FTJProcedure):
                         self.result(f"noise_{name}", value)
 
     def _noise(self, bits: np.ndarray, use: np.ndarray, n_units: int) -> np.ndarray:
+        """Standardised Hamming weight of every unit (``bits``: counted bits per cell)."""
         out = np.full(n_units, np.nan)
         idx = np.flatnonzero(use)
         m = idx.size // self.k

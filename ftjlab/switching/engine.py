@@ -10,14 +10,17 @@ It is then saturated again to the state it was read in, so every trial and every
 starts from a full state (a weak pulse leaves a multi-domain cell partly switched).
 
 * :meth:`SwitchingCells.calibrate` measures each cell's flip counts on a grid of (V, t) for
-  one polarity - first row-parallel over a wide amplitude range, then per cell around its
-  own transition - and fits each cell's NLS law (:mod:`ftjlab.switching.nls`).
+  each polarity - row-parallel trials (the cells of a word line pulsed together at one
+  amplitude, each cell's flip counted), first over a wide amplitude range, then on a fine
+  grid where each cell takes part near its own transition - and fits each cell's NLS law
+  (:mod:`ftjlab.switching.nls`) for each polarity separately.
 * :meth:`SwitchingCells.step` is one step of the Ehrenfest-type chain: every cell gets the
   pulse that flips it with probability p toward the other state (SET from OFF, RESET from
   ON), so a unit's Hamming weight is a chain whose stationary law is Binomial(k, 1/2).
 * The flips of every step are counted per cell and polarity; every ``check_every`` steps the
   observed flip rate is compared with the target, and a cell that moved is re-tuned (its law
-  shifted to what was observed) or, after ``max_retunes``, excluded with the reason.
+  shifted to what was observed) or, after ``max_retunes``, excluded with the reason; each
+  polarity's rate pooled over the cells is re-tuned the same way (:class:`DriftTracker`).
 """
 
 from __future__ import annotations
@@ -220,6 +223,7 @@ class SwitchingCells:
         self.pulses = 0  # pulse outputs fired (a two-output trigger counts two)
         self.triggers = 0
         self.reads = 0
+        self.trials_run = 0  # calibration trials (row-parallel: one per pulse amplitude)
 
     # ------------------------------------------------------------------ primitives
     def _pulse(self, row: int, idx: np.ndarray, volts: float, width_s: float) -> None:
@@ -245,20 +249,24 @@ class SwitchingCells:
                 self._pulse(r, down, -self.sat_v, self.sat_w)
         self.state[idx] = to
 
-    def read(self) -> np.ndarray:
-        """Conductance (S) of every cell: every word line's cells in one read sequence when
-        the word lines use the same bit lines (else one per word line)."""
-        g = np.empty(len(self.cells))
-        cols = [self.cols[self.by_row[r]].tolist() for r in self.rows]
-        if len(self.rows) > 1 and all(c == cols[0] for c in cols):
-            i = self.c.measure_routes([[r] for r in self.rows], cols[0], self.read_v,
+    def read(self, idx: np.ndarray | None = None) -> np.ndarray:
+        """Conductance (S) of every cell (or of cells ``idx``; the others NaN): every word
+        line's cells in one read sequence when the word lines use the same bit lines (else
+        one per word line)."""
+        g = np.full(len(self.cells), np.nan)
+        sel = None if idx is None else np.isin(np.arange(len(self.cells)), idx)
+        groups = {r: (self.by_row[r] if sel is None else self.by_row[r][sel[self.by_row[r]]])
+                  for r in self.rows}
+        groups = {r: j for r, j in groups.items() if j.size}
+        cols = [self.cols[j].tolist() for j in groups.values()]
+        if len(groups) > 1 and all(c == cols[0] for c in cols):
+            i = self.c.measure_routes([[r] for r in groups], cols[0], self.read_v,
                                       self.nplc) / self.read_v
-            for k, r in enumerate(self.rows):
-                g[self.by_row[r]] = i[k]
-            self.reads += len(self.rows)
+            for k, j in enumerate(groups.values()):
+                g[j] = i[k]
+            self.reads += len(groups)
             return g
-        for r in self.rows:
-            j = self.by_row[r]
+        for r, j in groups.items():
             g[j] = self.c.read_map(self.read_v, self.nplc, rows=[r],
                                    cols=[int(b) for b in self.cols[j]])[0]
             self.reads += 1
@@ -281,27 +289,25 @@ class SwitchingCells:
         self.measure_window()
         self.saturate(to=state)
 
-    def bits(self) -> np.ndarray:
+    def bits(self, idx: np.ndarray | None = None) -> np.ndarray:
+        """Each cell's state (1: above the middle of its window); cells outside ``idx`` 0."""
         if not np.all(np.isfinite(self.mid)):
             self.measure_window()
-        return (self.read() > self.mid).astype(np.uint8)
+        with np.errstate(invalid="ignore"):
+            return (self.read(idx) > self.mid).astype(np.uint8)
 
     # ------------------------------------------------------------------ calibration
-    def _trial_row_parallel(self, polarity: int, volts: float, width_s: float) -> np.ndarray:
+    def _trial_row_parallel(self, polarity: int, volts: float, width_s: float,
+                            idx: np.ndarray | None = None) -> np.ndarray:
+        """One trial of cells ``idx`` (default: all): saturate, one pulse of ``volts`` for
+        all of them on each word line (one routing and trigger per word line), read back."""
+        idx = np.arange(len(self.cells)) if idx is None else np.asarray(idx)
+        self.trials_run += 1
         start = np.uint8(polarity < 0)
-        self.saturate(to=np.full(len(self.cells), start, np.uint8))
+        self.saturate(idx, np.full(idx.size, start, np.uint8))
         for r in self.rows:
-            self._pulse(r, self.by_row[r], polarity * volts, width_s)
-        return self.bits() != start
-
-    def _trial_per_cell(self, polarity: int, volts: np.ndarray, width_s: np.ndarray,
-                        use: np.ndarray) -> np.ndarray:
-        start = np.uint8(polarity < 0)
-        self.saturate(to=np.full(len(self.cells), start, np.uint8))
-        for j in np.flatnonzero(use):
-            self._pulse(self.cells[j][0], np.array([j]), polarity * float(volts[j]),
-                        float(width_s[j]))
-        return self.bits() != start
+            self._pulse(r, idx[np.isin(idx, self.by_row[r])], polarity * volts, width_s)
+        return self.bits(idx) != start
 
     def calibrate(
         self,
@@ -309,19 +315,27 @@ class SwitchingCells:
         sweep_v: tuple[float, float] = (1.2, 3.0),
         sweep_points: int = 19,
         sweep_repeats: int = 4,
-        local_repeats: int = 60,
-        local_offsets_v: tuple[float, ...] = (-0.03, -0.02, -0.01, 0.0, 0.01, 0.02, 0.03),
+        local_repeats: int = 200,
+        local_step_v: float = 0.005,
+        local_reach_v: float = 0.06,
         widths_s: tuple[float, ...] = WIDTHS_S,
         target_p: float | tuple[float, ...] = 0.5,
         on_block: Callable[[np.ndarray], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> Calibration:
-        """Flip counts of both polarities, then the fitted laws (see the module doc).
+        """Flip counts of both polarities through the instruments, then the fitted laws.
 
-        Stage 1 pulses every cell together over ``sweep_points`` amplitudes x ``widths_s``;
-        stage 2 pulses each cell on its own at amplitudes around its estimate of each
-        ``target_p`` (one or several anchors: the law holds locally, see
-        :func:`calibration_from_trials`). ``on_block(trials)`` gets each new block of trial
+        Every trial is row-parallel: the cells taking part are saturated, get one pulse of
+        one amplitude and width together (one routing and trigger per word line) and are
+        read back; each cell's flip is counted on its own, so the trials feed per-cell laws.
+
+        Stage 1 sweeps every cell over ``sweep_points`` amplitudes x ``widths_s``
+        (``sweep_repeats`` trials each) and fits a first law per cell. Stage 2, per anchor
+        ``target_p``, polarity and width, steps one amplitude grid (``local_step_v``) over
+        the cells' estimated amplitudes for the anchor: at each grid amplitude the cells whose
+        estimate lies within ``local_reach_v`` take ``local_repeats`` trials together (the
+        others are not pulsed or read), so every cell gets ~``2 reach / step x repeats``
+        trials around its own transition. ``on_block(trials)`` gets each new block of trial
         rows (for streaming)."""
         anchors = tuple(np.atleast_1d(target_p).astype(float))
         lo, hi = sweep_v
@@ -333,54 +347,47 @@ class SwitchingCells:
         log = TrialLog()
         n = len(self.cells)
         stop = should_stop or (lambda: False)
-        sweep = np.linspace(lo, hi, sweep_points)
 
-        def emit(start: int) -> None:
+        def run(pol: int, v: float, t: float, idx: np.ndarray, repeats: int) -> bool:
+            if stop():
+                return False
+            k = np.zeros(n, int)
+            for _ in range(repeats):
+                k[idx] += self._trial_row_parallel(pol, v, t, idx)[idx]
+            start = len(log.rows)
+            for r in self.rows:
+                j = idx[np.isin(idx, self.by_row[r])]
+                log.add(r, self.cols[j], pol, np.full(j.size, v), np.full(j.size, t),
+                        np.full(j.size, repeats), k[j])
             if on_block is not None and len(log.rows) > start:
                 on_block(np.array(log.rows[start:], dtype=np.float64))
+            return True
 
+        everyone = np.arange(n)
         for pol in (1, -1):
             for t in widths_s:
-                for v in sweep:
-                    if stop():
+                for v in np.linspace(lo, hi, sweep_points):
+                    if not run(pol, float(v), t, everyone, sweep_repeats):
                         return calibration_from_trials(log.array(), self.cells)
-                    k = np.zeros(n, int)
-                    for _ in range(sweep_repeats):
-                        k += self._trial_row_parallel(pol, float(v), t)
-                    start = len(log.rows)
-                    for r in self.rows:
-                        j = self.by_row[r]
-                        log.add(r, self.cols[j], pol, np.full(j.size, v), np.full(j.size, t),
-                                np.full(j.size, sweep_repeats), k[j])
-                    emit(start)
-        # stage 2, per anchor, in rounds: each cell on its own, around its latest estimate of
-        # the anchor p, the window halving from round to round
         for anchor in anchors:
             fit = calibration_from_trials(log.array(), self.cells, anchor)
-            for scale in (2.0, 1.0):
-                for pol in (1, -1):
-                    for t in widths_s:
-                        centre = np.array([law.volts_for(anchor, t) if law.ok else np.nan
-                                           for law in fit.laws[pol]])
-                        use = np.isfinite(centre) & (centre < max_volts) & (centre > 0.1)
-                        for off in local_offsets_v:
-                            if stop():
-                                return calibration_from_trials(log.array(), self.cells)
-                            volts = np.where(
-                                use, np.clip(centre + scale * off, 0.1, max_volts), 0.0)
-                            reps = max(1, local_repeats // 2) if scale > 1 else local_repeats
-                            k = np.zeros(n, int)
-                            for _ in range(reps):
-                                k += self._trial_per_cell(pol, volts, np.full(n, t), use)
-                            start = len(log.rows)
-                            for r in self.rows:
-                                j = self.by_row[r][use[self.by_row[r]]]
-                                log.add(r, self.cols[j], pol, volts[j], np.full(j.size, t),
-                                        np.full(j.size, reps), k[j])
-                            emit(start)
-                fit = calibration_from_trials(log.array(), self.cells, anchor)
-        fit = calibration_from_trials(log.array(), self.cells, anchors[0])
-        return fit
+            for pol in (1, -1):
+                for t in widths_s:
+                    centre = np.array([law.volts_for(anchor, t) if law.ok else np.nan
+                                       for law in fit.laws[pol]])
+                    ok = np.isfinite(centre) & (centre < max_volts) & (centre > 0.1)
+                    if not ok.any():
+                        continue
+                    first = max(0.1, float(centre[ok].min()) - local_reach_v)
+                    last = min(max_volts, float(centre[ok].max()) + local_reach_v)
+                    # the chain's width (the first) gets the repeats; the others, which
+                    # pin the law's shape, a quarter
+                    reps = local_repeats if t == widths_s[0] else max(1, local_repeats // 4)
+                    for v in np.arange(first, last + 1e-9, local_step_v):
+                        idx = np.flatnonzero(ok & (np.abs(centre - v) <= local_reach_v))
+                        if idx.size and not run(pol, round(float(v), 6), t, idx, reps):
+                            return calibration_from_trials(log.array(), self.cells)
+        return calibration_from_trials(log.array(), self.cells, anchors[0])
 
     # ------------------------------------------------------------------ the chain
     def step(self, set_pts: OperatingPoints, reset_pts: OperatingPoints,
@@ -422,18 +429,28 @@ class SwitchingCells:
 
 @dataclass
 class DriftTracker:
-    """Observed flip rate per cell and polarity since the last check; re-tunes or excludes."""
+    """Observed flip rates per cell and polarity; re-tunes or excludes.
+
+    Per cell: the rate since the last check; a cell beyond ``z_limit`` is re-tuned (its law
+    shifted to what was observed) or, after ``max_retunes``, excluded. Per polarity: the rate
+    of all cells in use since that polarity's last re-tune; beyond ``z_polarity`` every cell's
+    law of that polarity is shifted by the pooled deviation. A per-cell check sees only large
+    moves (~125 trials per polarity between checks); the pooled rate sees a common drift of
+    a few 1e-3 (SET flips drifting rarer than RESET flips) within a few checks."""
 
     n_cells: int
     check_every: int = 200
     max_retunes: int = 3
     z_limit: float = 4.0
+    z_polarity: float = 3.5
     counts: np.ndarray = field(init=False)
+    pooled: np.ndarray = field(init=False)
     retunes: np.ndarray = field(init=False)
     events: list[tuple[int, int, int, float, float, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.counts = np.zeros((2, 2, self.n_cells), np.int64)  # polarity idx, (n, flips)
+        self.pooled = np.zeros((2, 2), np.int64)  # polarity idx, (n, flips), all cells
         self.retunes = np.zeros((2, self.n_cells), np.int64)
 
     def add(self, state_before: np.ndarray, flips: np.ndarray, use: np.ndarray) -> None:
@@ -441,30 +458,49 @@ class DriftTracker:
             m = mask & use
             self.counts[pi, 0, m] += 1
             self.counts[pi, 1, m] += flips[m]
+            self.pooled[pi] += int(m.sum()), int(flips[m].sum())
 
     def check(self, step: int, target: float, laws: dict[int, list[CellLaw]],
               use: np.ndarray) -> list[int]:
-        """Compare every cell's observed rate with ``target``; shift the law of a cell that
-        moved (z > z_limit) to what was observed; return the cells to exclude."""
+        """Compare every cell's observed rate, and each polarity's pooled rate, with
+        ``target``; shift the laws that moved to what was observed (events with cell -1 are
+        polarity re-tunes); return the cells to exclude."""
         exclude = []
         for pi, pol in ((0, 1), (1, -1)):
             n, k = self.counts[pi]
+            alone = set()
             for j in np.flatnonzero(use & (n > 0)):
                 f = k[j] / n[j]
                 z = abs(f - target) / math.sqrt(target * (1 - target) / n[j])
                 if z <= self.z_limit:
                     continue
+                alone.add(int(j))
                 if self.retunes[pi, j] >= self.max_retunes or f in (0.0, 1.0):
                     exclude.append(int(j))
                     self.events.append((step, int(j), pol, float(f), target, "excluded: drift"))
                     continue
-                law = laws[pol][j]
-                law.coef = law.coef.copy()
-                law.coef[0] += float(cloglog(f) - cloglog(target))
+                _shift(laws[pol][j], float(cloglog(f) - cloglog(target)))
                 self.retunes[pi, j] += 1
                 self.events.append((step, int(j), pol, float(f), target, "retuned"))
+            n_all, k_all = self.pooled[pi]
+            if n_all == 0:
+                continue
+            f = k_all / n_all
+            if abs(f - target) / math.sqrt(target * (1 - target) / n_all) > self.z_polarity:
+                delta = float(cloglog(f) - cloglog(target))
+                for j in np.flatnonzero(use):
+                    if int(j) not in alone:
+                        _shift(laws[pol][j], delta)
+                self.events.append((step, -1, pol, float(f), target, "retuned: polarity"))
+                self.pooled[pi] = 0
         self.counts[:] = 0
         return exclude
+
+
+def _shift(law: CellLaw, delta: float) -> None:
+    """Shift a law's level so it predicts ``delta`` more cloglog at every point."""
+    law.coef = law.coef.copy()
+    law.coef[0] += delta
 
 
 __all__ = ["Calibration", "DriftTracker", "SwitchingCells", "TrialLog",

@@ -90,7 +90,8 @@ def test_drift_is_retuned_then_excluded(rng):
     k = rng.binomial(n, _nls(volts, widths, 20e-9, 3.0, 3.0, 2.0))
     laws = {pol: [fit_cell(volts, widths, n, k, 3.0) for _ in range(2)] for pol in (1, -1)}
     v = laws[1][0].volts_for(0.5, 1e-6)
-    tracker = DriftTracker(2, check_every=400, max_retunes=1)
+    # per-cell checks alone (the pooled SET rate of the two cells, 0.6, is the next test's)
+    tracker = DriftTracker(2, check_every=400, max_retunes=1, z_polarity=np.inf)
     use = np.ones(2, bool)
     for rate in (0.7, 0.7):
         for _ in range(400):
@@ -102,3 +103,36 @@ def test_drift_is_retuned_then_excluded(rng):
     assert gone == [0]
     # after the re-tune the law predicts what the cell did at its old operating point
     assert float(laws[1][0].probability(v, 1e-6)[0]) == pytest.approx(0.7, abs=0.06)
+
+
+def test_a_common_drift_of_one_polarity_is_retuned_pooled(rng):
+    """32 cells whose SET flips all run at 0.48 (RESET at 0.5): no single cell is far enough
+    off to be re-tuned, the SET rate pooled over the cells is, within a few checks; every
+    SET law is shifted to what was observed, RESET laws stay."""
+    from ftjlab.switching.engine import DriftTracker
+
+    volts = np.tile(np.linspace(1.7, 2.3, 13), 2)
+    widths = np.repeat([1e-6, 4e-6], 13)
+    n = np.full(volts.size, 400)
+    k = rng.binomial(n, _nls(volts, widths, 20e-9, 3.0, 3.0, 2.0))
+    base = fit_cell(volts, widths, n, k, 3.0)
+    laws = {pol: [fit_cell(volts, widths, n, k, 3.0) for _ in range(32)] for pol in (1, -1)}
+    v = base.volts_for(0.5, 1e-6)
+    tracker = DriftTracker(32, check_every=200)
+    use = np.ones(32, bool)
+    checks = 0
+    while not tracker.events and checks < 12:
+        for _ in range(100):  # 100 steps of each polarity per check
+            for state, rate in ((0, 0.48), (1, 0.5)):
+                tracker.add(np.full(32, state), rng.random(32) < rate, use)
+        tracker.check(checks, 0.5, laws, use)
+        checks += 1
+    assert [(e[1], e[2], e[5]) for e in tracker.events] == [(-1, 1, "retuned: polarity")]
+    assert checks <= 8
+    observed = tracker.events[0][3]
+    assert observed == pytest.approx(0.48, abs=0.02)
+    for law in laws[1]:  # each SET law now predicts the pooled rate at the old amplitude
+        assert float(law.probability(v, 1e-6)[0]) == pytest.approx(observed, abs=1e-9)
+    for law in laws[-1]:
+        assert float(law.probability(v, 1e-6)[0]) == pytest.approx(
+            float(base.probability(v, 1e-6)[0]), abs=1e-12)

@@ -73,3 +73,51 @@ def test_schedule_gives_the_ddpm_mean_shrink_per_step(calibrated):
     np.testing.assert_allclose(shrink, np.sqrt(1 - SCHEDULE_BETAS), rtol=0.02)
     # per-step errors share a sign (p slightly low at small targets) and add up over steps
     np.testing.assert_allclose(means[-1], np.prod(np.sqrt(1 - SCHEDULE_BETAS)), rtol=0.1)
+
+
+def _two_state_chain(rng, p_set: float, p_reset: float, steps: int, cells: int) -> np.ndarray:
+    """States (steps, cells) of independent cells: OFF -> ON with p_set, ON -> OFF with
+    p_reset per step (an independent simulation, not the procedure's code)."""
+    s = (rng.random(cells) < 0.5).astype(np.uint8)
+    out = np.empty((steps, cells), np.uint8)
+    for t in range(steps):
+        u = rng.random(cells)
+        s = np.where(s == 0, u < p_set, u >= p_reset).astype(np.uint8)
+        out[t] = s
+    return out
+
+
+def test_chain_with_unequal_flip_rates_against_theory_and_simulation(rng):
+    """SET flips rarer than RESET flips: direct readout shifts the mean by sqrt(k)(2 pi - 1),
+    the balanced readout (every second cell counts OFF as 1) cancels it, the variance moves
+    to 4 pi (1 - pi), lag-1 is 1 - p_set - p_reset; the closed forms, chain_theory and an
+    independent simulation (20,000 steps x 64 cells) agree."""
+    from ftjlab.switching.noise import balanced_complement, chain_theory
+
+    p_set, p_reset, k = 0.35, 0.45, 8
+    pi = p_set / (p_set + p_reset)
+    v = pi * (1 - pi)
+    closed = {"direct": (np.sqrt(k) * (2 * pi - 1), 4 * v), "balanced": (0.0, 4 * v)}
+    states = _two_state_chain(rng, p_set, p_reset, 20_000, 64)
+    assert balanced_complement(10, 4).tolist() == [0, 1, 0, 1, 0, 1, 0, 1, 0, 0]
+    for readout, (mean, var) in closed.items():
+        th = chain_theory(k, p_set, p_reset, balanced=readout == "balanced")
+        assert th.mean == pytest.approx(mean, abs=1e-12)
+        assert th.variance == pytest.approx(var, abs=1e-12)
+        assert th.lag1 == pytest.approx(1 - p_set - p_reset)
+        if readout == "balanced":
+            assert th.skewness == pytest.approx(0.0, abs=1e-12)
+            assert th.excess_kurtosis == pytest.approx((1 - 6 * v) / (k * v), abs=1e-12)
+        x = unit_values(states, k, balanced=readout == "balanced")
+        flat = x.ravel()
+        # standard error of the mean: correlated steps (lag-1 0.2) inflate it by ~1.22
+        se = np.sqrt(var / flat.size * (1 + th.lag1) / (1 - th.lag1))
+        assert abs(flat.mean() - mean) < 5 * se, (readout, flat.mean(), mean)
+        assert flat.var() == pytest.approx(var, abs=0.02)
+        assert stats.kurtosis(flat) == pytest.approx(th.excess_kurtosis, abs=0.03)
+        assert noise_quality(x, k).lag1 == pytest.approx(1 - p_set - p_reset, abs=0.01)
+    # the shipped bank's first recording: SET 0.4947, RESET 0.5001 read out directly
+    gap = chain_theory(8, 0.4947, 0.5001, balanced=False)
+    assert gap.mean == pytest.approx(-0.0153, abs=2e-4)
+    assert chain_theory(8, 0.4947, 0.5001).mean == pytest.approx(0.0, abs=1e-12)
+    assert chain_theory(8, 0.5, 0.5).excess_kurtosis == pytest.approx(-0.25)
