@@ -9,9 +9,12 @@ the bench limits before they are sent (nothing is clipped by the generator).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from ftjlab.instruments._pulse import set_levels
+
+log = logging.getLogger(__name__)
 
 #: the generator's largest programmable load: levels = voltage at the cell
 HIGH_Z_OHM = 1e6
@@ -114,14 +117,23 @@ class PulserOutput:
 
 
 def _restate_levels(pg: Any, ch: Any, index: int) -> None:
-    """Write the levels the generator holds back through its guard where the guard does not
-    know them (it takes a level only with the other one known, so that one stays as it is;
-    with both unknown it refuses, and the generator needs a reset)."""
+    """Set the levels its guard does not know again through it: the level the generator
+    holds, moved away from the known other level to the least amplitude the guard takes where
+    it is closer (the generator raised a smaller amplitude itself). The guard takes a level
+    only with the other one known; with both unknown it refuses: the generator needs a reset."""
+    errors = pg.check_errors()  # left by the program's commands: reported, not ours
+    if errors:
+        log.warning("%s after the on-board program: %s", getattr(pg, "name", "generator"),
+                    "; ".join(", ".join(str(part) for part in error) for error in errors))
     guard = getattr(pg, "safety", None)
     if guard is None:
         return
     shadow = guard.state()[index]
+    least_of = getattr(guard.rules, "least_amplitude_v", None)
+    least = 1.001 * least_of(shadow["load"]) if least_of and shadow["load"] is not None else 0.0
     if shadow["high"] is None:
-        ch.voltage_high = ch.voltage_high
+        high = ch.voltage_high
+        ch.voltage_high = high if shadow["low"] is None else max(high, shadow["low"] + least)
     if shadow["low"] is None:
-        ch.voltage_low = ch.voltage_low
+        low = ch.voltage_low
+        ch.voltage_low = low if shadow["high"] is None else min(low, shadow["high"] - least)

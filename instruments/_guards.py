@@ -244,6 +244,11 @@ class PulseGeneratorRules:
     def initial_state(self) -> dict[Hashable, Any]:
         return {channel: self._unknown() for channel in self.default_roles}
 
+    def least_amplitude_v(self, load_ohm: float) -> float:
+        """The smallest ``high - low`` the guard lets through at a load setting (the model's
+        minimum amplitude there, with 5 % margin: a smaller one the instrument adjusts)."""
+        return 1.05 * self.amplitude_min_v * _window_factor(load_ohm)
+
     def takes_load(self, load_ohm: float) -> bool:
         """Whether a numeric load setting is one the model takes as sent (1 ohm..10 kOhm,
         1 MOhm where the model has it; ``INF`` is always high impedance)."""
@@ -438,7 +443,7 @@ class PulseGeneratorRules:
         window = self.window_v * scale
         amplitude = high - low
         if not (-window <= low and high <= window
-                and 1.05 * self.amplitude_min_v * scale <= amplitude
+                and self.least_amplitude_v(shadow["load"]) <= amplitude
                 <= 0.98 * self.amplitude_max_v * scale):
             raise guard.refuse(
                 command.text, f"levels {high:g} / {low:g} V are outside what the instrument takes "

@@ -226,6 +226,24 @@ def test_onboard_write_verify_then_host_pulses_through_the_generator_driver():
         session.close()
 
 
+def test_host_pulses_after_the_program_left_less_than_the_least_amplitude_the_guard_takes():
+    # a 0.05 V class at high impedance: the generator raises it to its 0.1 Vpp minimum,
+    # below the guard's 5 % margin; the output sets a level the guard takes before its own
+    session = BenchSession.open(None, seed=3)
+    try:
+        c = ArrayController(session)
+        c.program_rows_onboard([0], [[0, 1]], [1e-3, -1e-3], [0.05, 0.05], [0.05, 0.05],
+                               [[0, 0]] * 9, [1e-12, 0.05, 0.3, 1, 0.05, 0.5], 0.2, 0.01, 1e-6)
+        pg = session.emulators[c.pg_name]
+        assert 0.09 < pg.ch[0].high < 0.105 and 0.09 < -pg.ch[1].low < 0.105
+        seen = _pulses_at_cells(session)
+        c.pulse_pair(1, [2], 0.3, [3], -0.4, 1e-6)
+        assert [(t, round(h, 6)) for t, h, _ in seen] == [(f"{c.pg_name}.1", 0.3),
+                                                         (f"{c.pg_name}.2", -0.4)]
+    finally:
+        session.close()
+
+
 def test_the_33500b_bench_has_no_tspnet_path():
     """sim-2450.toml (2450 SMUs, a 33500B): no on-SMU program reaches the generator, so its
     guard is the only way to it; the 2450's guard refuses TSP text."""
