@@ -202,3 +202,56 @@ def trap_chains(
     pos[0] = ne
     pos[1] = nu
     return nf, done
+
+
+@njit(cache=True)
+def vmm_flip_corrections(
+    ids, times, sign, cell, amp0, g_h, x, xf, t0, step, bits, n_cols, scale, corr
+):  # fmt: skip
+    """The change of bit-serial products from trap flips (``ids`` / ``times`` / ``sign``,
+    grouped by trap, each trap's in time order) during their back-to-back reads (read
+    ``r = o * bits + b``, ``[t0 + r*step, +step)``): into ``corr`` (products x bit lines, zeros),
+    a flip's step ``scale * g_h * sign * amp0`` times the part of product o after it (the bits
+    above b, bit b for the rest of its read) and times the whole input of the later products
+    until the trap's next flip undoes it. The same sums, in the same order, as the numpy form
+    in :meth:`~.array_read.ArrayReadPath.vmm_batch`."""
+    m = ids.size
+    n_reads = x.shape[0] * bits
+    inv = 1.0 / step
+    scale32 = np.float32(scale)
+    delta = np.empty(m)
+    o_of = np.empty(m, dtype=np.int64)
+    for i in range(m):
+        c = cell[ids[i]]
+        row = c // n_cols
+        col = c % n_cols
+        delta[i] = np.float64(scale32 * g_h[c]) * sign[i] * np.float64(amp0[ids[i]])
+        r = int((times[i] - t0) * inv)
+        if r < 0:
+            r = 0
+        elif r > n_reads - 1:
+            r = n_reads - 1
+        o = r // bits
+        b = r % bits
+        o_of[i] = o
+        frac = (t0 + (r + 1) * step - times[i]) / step
+        xo = x[o, row]
+        part = ((xo >> (b + 1)) << (b + 1)) + ((xo >> b) & 1) * (2.0**b) * frac
+        corr[o, col] += delta[i] * part
+    n = x.shape[0]
+    rank = 0
+    for i in range(m):
+        if i > 0 and ids[i] == ids[i - 1]:
+            rank += 1
+        else:
+            rank = 0
+        if rank % 2 == 1:
+            continue  # an odd flip undoes the one before it from its product on
+        end = n - 1
+        if i + 1 < m and ids[i + 1] == ids[i]:
+            end = o_of[i + 1]
+        c = cell[ids[i]]
+        row = c // n_cols
+        col = c % n_cols
+        for o in range(o_of[i] + 1, end + 1):
+            corr[o, col] += delta[i] * xf[o, row]

@@ -15,8 +15,11 @@ and the conductance / trap-cache methods) and changes no programmed state.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
+from . import _kernels
 from .fastrandom import standard_normal_f32
 from .trap_queue import BiasWindow, Flips
 from .traps import TraceWindow, simulate_traps
@@ -304,7 +307,15 @@ class ArrayReadPath:
             t0, aperture_s, planes.reshape(n * bits, self.rows), np.full(self.cols, v0)
         )
         flips = self._window_flips(None if quiet else window, t1)
-        if flips is not None and v0 != 0:
+        if flips is not None and v0 != 0 and flips.grouped and "numba" in sys.modules:
+            corr = np.zeros((n, self.cols))
+            _kernels.vmm_flip_corrections(
+                flips.ids, flips.times, flips.sign, self.traps.cell, self.traps.amp0,
+                self._g_h, x, xf, t0, aperture_s, bits, self.cols,
+                -f * float(self.rtn_amplitude(v0)), corr,
+            )  # fmt: skip
+            current += corr
+        elif flips is not None and v0 != 0:
             cells = self.traps.cell[flips.ids]
             rows, cols = np.divmod(cells, self.cols)
             delta = (

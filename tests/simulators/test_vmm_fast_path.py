@@ -3,6 +3,7 @@
 import dataclasses
 
 import numpy as np
+from ftjlab.simulators import _kernels
 from ftjlab.simulators import trap_queue as tq
 from ftjlab.simulators.array import FTJArray
 from ftjlab.simulators.params import ArrayParams, RetentionModel, TrapModel
@@ -43,10 +44,17 @@ def test_read_cache_follows_every_trap_flip_and_program_pulse():
 
 
 def test_flip_corrections_without_and_with_the_trap_grouping_agree(monkeypatch):
-    """The trap-by-trap advance hands over flips grouped by trap (no sort needed); sorting
-    them as for any other order must give the same products, bit for bit."""
+    """The trap-by-trap advance hands over flips grouped by trap, which the compiled
+    corrections walk without a sort; the numpy form, given the flips as from any other
+    engine (sorted first), must give the same products bit for bit."""
+    import numba  # noqa: F401  (the compiled corrections run once numba is loaded)
+
+    calls = []
+    kernel = _kernels.vmm_flip_corrections
+    monkeypatch.setattr(_kernels, "vmm_flip_corrections", lambda *a: calls.append(1) or kernel(*a))
     x = np.random.default_rng(34).integers(0, 16, (12, 24))
     grouped = _fast_trap_array(35).vmm_batch(x, 4, 0.2, 1e-5)
+    assert calls
     real = tq.TrapPopulation._advance_chains
 
     def ungrouped(self, *args, **kwargs):
