@@ -471,6 +471,11 @@ def _check_row_program(guard: SafetyGuard, args: tuple[Any, ...]) -> None:
         raise guard.refuse(call, f"settings out of range (and cls <= vmax): {prm!r}")
     # a pulse is max(floor(a / cls + 1e-9) * cls, cls) <= vmax + 1e-9 V, sent as %.4f
     guard.limits.check_voltage("program", float(f"{vmax + 2e-9:.4f}"))
+    if guard.routing is not None:  # a generator raises a smaller amplitude to its minimum
+        for _, generator in guard.routing.pulse_generator_guards():
+            least = getattr(generator.rules, "least_amplitude_v", None)
+            if least is not None:
+                guard.limits.check_voltage("program", least(1e6))
     for name, items, lo, hi in (("targets", tg, -1e-3, 1e-3), ("start up", su, 0.0, vmax),
                                 ("start down", sd, 0.0, vmax), ("first reads", fr, 0, 1),
                                 ("readings", g, -1.0, 1.0), ("pulses", n, 0, 1000),

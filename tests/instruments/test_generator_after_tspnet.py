@@ -19,7 +19,7 @@ from ftjlab.instruments._guard_tspnet import generator_effects
 from ftjlab.instruments.keithley2636b_scripts import ROW_PROGRAM_NAME, ROW_PROGRAM_SOURCE
 from ftjlab.instruments.keysight33500b import Keysight33500B
 from ftjlab.instruments.keysight81160a import Keysight81160A
-from ftjlab.instruments.limits import Limits, SafetyError
+from ftjlab.instruments.limits import Limits, LimitViolation, SafetyError
 from ftjlab.instruments.routing import Routing
 from ftjlab.instruments.safety import SafetyGuard
 
@@ -95,6 +95,23 @@ def test_with_one_level_unknown_only_that_level_may_be_set():
     pg.check(":VOLT1:HIGH 2.5;:VOLT1:LOW 0.2;:VOLT2:LOW -2.5;:VOLT2:HIGH -0.5")
     assert [(pg.state()[n]["high"], pg.state()[n]["low"]) for n in (1, 2)] == [
         (2.5, 0.2), (-0.5, -2.5)]
+
+
+def test_a_call_is_refused_where_the_generator_would_raise_a_class_above_the_limit():
+    # the 81160A's least amplitude at high impedance is 0.1 Vpp: a 0.05 V class becomes 0.1 V
+    low = Limits(max_read_voltage_v=0.05, max_sample_voltage_v=0.05, max_program_voltage_v=0.1,
+                 max_compliance_current_a=1e-3, min_pulse_width_s=1e-8, max_pulse_width_s=1e-3)
+    routing = Routing({"A": "smu.a", "B": "smu.b", "C": "pg.1", "D": "pg.2"}, COLUMNS,
+                      {"smu": "2636B", "pg": "81160A"})
+    smu = SafetyGuard(low, TSPSourceRules(), roles={"a": "read", "b": "program"})
+    smu.attach_routing(routing, "smu")
+    SafetyGuard(low, Keysight81160A.guard_rules).attach_routing(routing, "pg")
+    routing.closed = frozenset()
+    smu.check(ROW_PROGRAM_SOURCE)
+    call = CALL.replace("{2e-10, 0.05, 2, 5, 0.05, 0.5}", "{2e-10, 0.05, 0.1, 5, 0.05, 0.5}")
+    call = call.replace("{1,1}, {1,1}, {1,1}", "{0.05,0.05}, {0.05,0.05}, {1,1}")
+    with pytest.raises(LimitViolation):
+        smu.check(call)
 
 
 def test_a_refused_message_leaves_the_generator_guard_as_it_was():
