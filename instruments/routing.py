@@ -17,6 +17,7 @@ a channel changes its voltage role. The rules:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from .channel_specifiers import (
@@ -57,8 +58,7 @@ class Routing:
         self.geometry = geometry
         self.closed: frozenset[str] | None = None  # None: not known (nothing checked yet)
         self._roles: dict[str, Callable[[], str]] = {}
-        #: instrument name -> its guard (each guard joins once, see ``SafetyGuard.attach_routing``)
-        self.guards: dict[str, Any] = {}
+        self._guards: dict[str, Any] = {}
         self._expanded: dict[str, frozenset[str]] = {}
         self._items: dict[str, frozenset[str]] = {}
         self._wired: dict[str, tuple[str | None, str | None, str | None]] = {}
@@ -71,23 +71,29 @@ class Routing:
         """Tell the routing how to read an SMU terminal's present voltage role."""
         self._roles[terminal] = role_of
 
+    @property
+    def guards(self) -> Mapping[str, Any]:
+        """Instrument name -> its guard (read only; each joins once through
+        ``SafetyGuard.attach_routing``)."""
+        return MappingProxyType(self._guards)
+
     def register_guard(self, name: str, guard: Any) -> None:
         """Record the guard of instrument ``name`` (once): the guards of one bench learn about
         each other through it, e.g. an SMU script that sends commands to a pulse generator
         over TSP-Net makes the generator's guard forget the settings it may have changed."""
-        if name in self.guards:
+        if name in self._guards:
             raise ValueError(f"instrument {name!r} already has a guard on this bench")
-        self.guards[name] = guard
+        self._guards[name] = guard
 
     def pulse_generator_guards(self) -> list[tuple[str, Any]]:
         """(name, guard) of the bench's pulse generators whose guards joined the routing."""
-        return [(name, guard) for name, guard in self.guards.items()
+        return [(name, guard) for name, guard in self._guards.items()
                 if self.models.get(name) in PULSER_MODELS]
 
     def unguarded_pulse_generators(self) -> list[str]:
         """Names of the bench's pulse generators that have no guard on the routing."""
         return [name for name, model in self.models.items()
-                if model in PULSER_MODELS and name not in self.guards]
+                if model in PULSER_MODELS and name not in self._guards]
 
     def terminal_of(self, crosspoint: Crosspoint) -> tuple[str | None, str | None]:
         """(terminal, line) a crosspoint connects (None where unwired)."""
