@@ -305,9 +305,15 @@ class ArrayController:
 
     @property
     def onboard_rows(self) -> bool:
-        """Whether the read SMU can run a word line's whole write-verify loop itself."""
+        """Whether the read SMU can run a word line's whole write-verify loop itself: it
+        reaches the generator over TSP-Net, and the generator takes the program's 1 MOhm load
+        as sent (a 33500B clips it to 10 kOhm, so its guard refuses the program: rows then
+        run host-driven)."""
+        guard = getattr(self.pg, "safety", None)
+        takes_load = getattr(getattr(guard, "rules", None), "takes_load", None)
         return (self.use_sequences and "pulse2" in self._row and self.pulser_address() is not
-                None and hasattr(self.read, "program_row"))
+                None and hasattr(self.read, "program_row")
+                and (takes_load is None or takes_load(1e6)))
 
     def program_rows_onboard(
         self, rows: Sequence[int], cols: Sequence[Sequence[int]], targets_a: Sequence[float],

@@ -274,3 +274,27 @@ def test_the_33500b_bench_has_no_tspnet_path():
             c.read.driver.write('tspnet.write(tspnet.connect("pg"), "OUTP1:LOAD 50")')
     finally:
         session.close()
+
+
+def test_a_2636b_with_a_33500b_programs_rows_host_driven(tmp_path):
+    """A 2636B reaching a 33500B over TSP-Net: the guard refuses the on-SMU program (the
+    33500B clips its 1 MOhm load), so write-verify runs host-driven instead of failing."""
+    from pathlib import Path
+
+    from ftjlab.data import benches
+
+    text = Path(benches.__path__[0], "sim.toml").read_text().replace('model = "81160A"',
+                                                                    'model = "33500B"')
+    bench = tmp_path / "sim-2636b-33500b.toml"
+    bench.write_text(text)
+    session = BenchSession.open(str(bench), seed=3)
+    try:
+        c = ArrayController(session)
+        assert c.pulser_address() is not None and not c.onboard_rows
+        lo, hi = c.conductance_range()
+        targets = np.full((c.rows, c.cols), np.nan)
+        targets[0, :4] = [lo + 0.8 * (hi - lo), lo + 0.2 * (hi - lo)] * 2
+        report = c.write_verify(targets, 0.05, onboard=True, max_pulses=12)
+        assert report.pulses[0, :4].sum() > 0 and report.ok[0, :4].sum() >= 3
+    finally:
+        session.close()
