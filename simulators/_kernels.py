@@ -111,8 +111,9 @@ def readings(d, start, sigma, noise_idx, table, out):
 
 @njit(cache=True)
 def trap_chains(
-    ids, state, next_t, cell, lam_bound, lam_idle, t_to, accept_scale, capture_slope,
-    ws, step, row_on, col_volts, n_cols, emission_slope, exps, unif, f_ids, f_t, f_sign, pos,
+    ids, state, next_t, cell, tau_c, tau_e, b_scale, e_scale, t_to, accept_scale,
+    capture_slope, ws, step, row_on, col_volts, n_cols, emission_slope, exps, unif, f_ids, f_t,
+    f_sign, pos,
 ):
     """Fire every event of traps ``ids`` up to ``t_to``, one trap after the other (traps are
     independent given the bias schedule). An empty trap's event is a candidate at its bound
@@ -120,7 +121,8 @@ def trap_chains(
     cell's bias then); a filled trap's event is its emission, drawn by integrating its
     piecewise-constant rate (``lam_idle * exp(-V / emission_slope)``) over the reads of the
     window (``row_on`` (reads, rows), read k = ``[ws + k*step, +step)``; no reads: idle).
-    ``lam_bound``/``lam_idle`` are per trap id. ``state``/``next_t`` are updated in place;
+    Per trap id: ``lam_bound = b_scale / tau_c``, ``lam_idle = e_scale / tau_e``.
+    ``state``/``next_t`` are updated in place;
     flips go to ``f_*``. Draws come from ``exps`` and ``unif`` from ``pos[0]``/``pos[1]``
     (advanced in place); returns (flips written, traps finished): stops early, with every
     array consistent, when the draws or the flip buffer run low."""
@@ -137,8 +139,8 @@ def trap_chains(
         row = c // n_cols
         v_col = col_volts[c % n_cols]
         onf = math.exp(-v_col / emission_slope)
-        lam_e = lam_idle[tr]
-        lam_b = lam_bound[tr]
+        lam_e = e_scale / np.float64(tau_e[tr])
+        lam_b = b_scale / np.float64(tau_c[tr])
         while next_t[tr] <= t_to:
             if ne + 2 > exps.size or nu + 1 > unif.size or nf + 2 > cap:
                 pos[0] = ne

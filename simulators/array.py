@@ -201,7 +201,7 @@ class FTJArray(ArrayReadPath):
                 moved = self.g_prog[changed] != g_now
                 self.t_prog[changed[moved]] = t
                 self._t_prog_max = t
-                self._refresh_h(changed, programmed=True)
+                self._refresh_h(changed)
         self.clock.advance((count - 1) * period_s + width_s)
 
     def apply_bipolar_burst(
@@ -230,7 +230,7 @@ class FTJArray(ArrayReadPath):
             self._update_g_prog(cells)
             self.t_prog[cells] = t + count * (width_high_s + width_low_s)
             self._t_prog_max = float(self.t_prog[cells].max())
-            self._refresh_h(cells, programmed=True)
+            self._refresh_h(cells)
         self.clock.advance(count * (width_high_s + width_low_s))
 
     # ------------------------------------------------------------------ traps and cache
@@ -255,15 +255,15 @@ class FTJArray(ArrayReadPath):
             slot, weights=self.traps.amp0[ids] * self.traps.state[ids], minlength=cells.size
         )
 
-    def _refresh_h(self, cells: np.ndarray, programmed: bool = False) -> None:
-        """Bring the cached read matrix up to date for ``cells`` after their traps flipped
-        (``programmed``: after their conductance changed)."""
+    def _refresh_h(self, cells: np.ndarray) -> None:
+        """Bring the cached read matrix up to date for ``cells`` after their traps flipped or
+        their conductance changed: the same numbers as a rebuild (:meth:`_ensure_h`) at the
+        cache's time and bias."""
         if self._h_volts is None:
             return
         act = float(self.rtn_amplitude(self._h_volts))
-        if programmed:
-            self._g_h[cells] = self.conductance(self._h_time, cells)
-        g = self._g_h[cells].astype(np.float64)
+        g = self.conductance(self._h_time, cells)
+        self._g_h[cells] = g
         self._h.ravel()[cells] = g * (1.0 - act * self.modulation[cells])
         self._h32.ravel()[cells] = self._h.ravel()[cells]
 

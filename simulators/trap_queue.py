@@ -223,7 +223,6 @@ class TrapPopulation:
         self._filled = np.flatnonzero(self.state)
         self._filled_unique = max(16, self._filled.size)
         self.time_s = start_s  # every event up to here has been fired
-        self._chain_rates = None  # (bound_v, bound rate, idle emission rate, accept scale)
         self._draws = None  # pre-drawn exponentials and uniforms of the compiled advance
         self._draw_pos = np.zeros(2, dtype=np.int64)
         self._flip_buf = None
@@ -424,16 +423,13 @@ class TrapPopulation:
             ws, step = float(window.start_s), float(window.step_s)
             row_on = np.ascontiguousarray(window.row_on, dtype=bool)
             col_volts = np.asarray(window.col_volts, dtype=np.float64)
-        rates = self._chain_rates
-        if rates is None or rates[0] != self.bound_v:
-            all_ids = np.arange(self.state.size)
-            rates = self._chain_rates = (
-                self.bound_v,
-                self.bound_rate(all_ids),
-                self.emission_rate(all_ids, 0.0),
-                float(np.exp(-self.bound_v / p.capture_slope_v)),
-            )
-        _, lam_bound, lam_idle, accept_scale = rates
+        # per trap, bound rate = b_scale / tau_c_ref and idle emission rate = e_scale / tau_e_ref,
+        # the same numbers as bound_rate() and emission_rate(ids, 0) (no per-trap rate arrays:
+        # the loop touches each due trap's entries once, at random, so fewer bytes are faster)
+        ref = p.reference_bias_v
+        b_scale = float(np.exp((np.asarray(self.bound_v) - ref) / p.capture_slope_v))
+        e_scale = float(np.exp(-(np.asarray(0.0) - ref) / p.emission_slope_v))
+        accept_scale = float(np.exp(-self.bound_v / p.capture_slope_v))
         parts = []
         while ids.size:
             if self._draws is None or self._draw_pos[0] + 64 > self._draws[0].size:
@@ -448,8 +444,10 @@ class TrapPopulation:
                 self.state,
                 q.next_t,
                 self.cell,
-                lam_bound,
-                lam_idle,
+                self.tau_c_ref,
+                self.tau_e_ref,
+                b_scale,
+                e_scale,
                 float(t_to),
                 accept_scale,
                 float(p.capture_slope_v),
@@ -578,7 +576,6 @@ class TrapPopulation:
 
     def set_states(self, ids: np.ndarray, states: np.ndarray, t_s: float) -> None:
         """Traps simulated explicitly until ``t_s``: store their states, schedule from ``t_s``."""
-        self._chain_rates = None  # the rates may have been changed by the caller
         self._quiet.clear()
         if hasattr(self, "_suspended"):
             self._suspended[ids] = False
