@@ -20,6 +20,10 @@ achieved per polarity, its calibration's instrument and wall time), plus the sta
 (:func:`ftjlab.switching.noise.chain_theory`):
 
     python scripts/record_noise_bank.py pack runs/bank/s*/*.h5 [--bank FILE]
+
+``--from-bits balanced`` rebuilds the units from the runs' ``bits`` streams (the in-use cells,
+consecutive groups of k) with the balanced readout, for runs recorded before the procedure
+had it (their noise streams count ON as 1 in every cell).
 """
 
 from __future__ import annotations
@@ -61,7 +65,7 @@ def _plain(value):
 def pack(args: argparse.Namespace) -> None:
     from ftjlab.errors import BadInput
     from ftjlab.store import open_file, open_run, read_dataset
-    from ftjlab.switching.noise import chain_theory, noise_quality
+    from ftjlab.switching.noise import chain_theory, noise_quality, unit_values
 
     blocks, runs, k, p = [], [], None, None
     achieved_all = {"set": [0, 0], "reset": [0, 0]}
@@ -80,9 +84,13 @@ def pack(args: argparse.Namespace) -> None:
         with open_file(path) as f:
             attrs = f["runs"][info.run_id].attrs
             results = {key: _plain(attrs[key]) for key in RESULTS if key in attrs}
-        blocks.append(noise[:, units])
         bits = read_dataset(path, "bits", info.run_id).astype(bool)
         bits = bits[:, read_dataset(path, "in_use", info.run_id).astype(bool)]
+        if args.from_bits:
+            noise = unit_values(bits, k, balanced=args.from_bits == "balanced")
+            units = np.arange(noise.shape[1])
+            params = {**params, "readout": f"{args.from_bits} (rebuilt from the bits stream)"}
+        blocks.append(noise[:, units])
         before = np.vstack([np.zeros((1, bits.shape[1]), bool), bits[:-1]])
         achieved = {}
         for name, state in (("set", False), ("reset", True)):
@@ -109,7 +117,7 @@ def pack(args: argparse.Namespace) -> None:
     q = noise_quality(values, k, p)
     p_set = achieved_all["set"][1] / achieved_all["set"][0]
     p_reset = achieved_all["reset"][1] / achieved_all["reset"][0]
-    readouts = {r["parameters"].get("readout", "direct") for r in runs}
+    readouts = {str(r["parameters"].get("readout", "direct")).split()[0] for r in runs}
     theory = {name: chain_theory(k, p_set, p_reset, balanced=(name == "balanced")).__dict__
               for name in ("balanced", "direct")}
     meta = {"k": k, "p": p, "steps": int(steps), "units": int(values.shape[1]),
@@ -147,6 +155,8 @@ def main() -> None:
     p.add_argument("runs", nargs="+")
     p.add_argument("--bank", default=str(BANK))
     p.add_argument("--command", default="", help="the ftjlab run commands, for the record")
+    p.add_argument("--from-bits", choices=["balanced", "direct"], default=None,
+                   help="rebuild the units from the bits streams with this readout")
     p.set_defaults(func=pack)
     args = ap.parse_args()
     args.func(args)
