@@ -133,12 +133,19 @@ def trap_chains(
     nf = 0
     cap = f_ids.size
     done = 0
+    # per bit line: the emission factor and the capture acceptance when its word line is on
+    onf_col = np.empty(col_volts.size)
+    acc_col = np.empty(col_volts.size)
+    for j in range(col_volts.size):
+        onf_col[j] = math.exp(-col_volts[j] / emission_slope)
+        acc_col[j] = accept_scale * math.exp(col_volts[j] / capture_slope)
+    acc_off = accept_scale * math.exp(0.0 / capture_slope)
     for i in range(ids.size):
         tr = ids[i]
         c = cell[tr]
         row = c // n_cols
-        v_col = col_volts[c % n_cols]
-        onf = math.exp(-v_col / emission_slope)
+        onf = onf_col[c % n_cols]
+        acc_on = acc_col[c % n_cols]
         lam_e = e_scale / np.float64(tau_e[tr])
         lam_b = b_scale / np.float64(tau_c[tr])
         while next_t[tr] <= t_to:
@@ -156,16 +163,16 @@ def trap_chains(
                 next_t[tr] = t + exps[ne] / lam_b
                 ne += 1
                 continue
-            v = 0.0
+            acc = acc_off
             if n_reads > 0 and t >= ws and t < w_end:
                 k = int((t - ws) / step)
                 if k > n_reads - 1:
                     k = n_reads - 1
                 if row_on[k, row]:
-                    v = v_col
+                    acc = acc_on
             u = unif[nu]
             nu += 1
-            if u >= accept_scale * math.exp(v / capture_slope):
+            if u >= acc:
                 next_t[tr] = t + exps[ne] / lam_b
                 ne += 1
                 continue
