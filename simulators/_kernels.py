@@ -264,3 +264,65 @@ def vmm_flip_corrections(
         col = c % n_cols
         for o in range(o_of[i] + 1, end + 1):
             corr[o, col] += delta[i] * xf[o, row]
+
+
+@njit(cache=True)
+def emission_times(t, e, lam, cell, rows_ever_on, row_on, col_volts, onf_col, ws, step, out):
+    """Emission times of filled traps (cells ``cell``) from ``t`` for exponential draws ``e``:
+    the hazard of the rate ``lam`` (idle), times ``onf_col`` of the trap's bit line in a read
+    of ``row_on`` (read k = ``[ws + k*step, +step)``) with its word line on, reaches ``e``.
+    The same arithmetic, step for step, as the numpy form
+    (:meth:`~.trap_queue.TrapPopulation._emission_after`): the current read first, then four
+    reads at a time, idle after the last read."""
+    n_reads = row_on.shape[0]
+    n_cols = col_volts.size
+    w_end = ws + n_reads * step
+    inv = 1.0 / step
+    for i in range(t.size):
+        out[i] = t[i] + e[i] / lam[i]
+        c = cell[i]
+        row = c // n_cols
+        col = c % n_cols
+        if not (rows_ever_on[row] and col_volts[col] != 0 and t[i] < w_end):
+            continue
+        cur = t[i]
+        left = e[i]
+        lm = lam[i]
+        of = onf_col[col]
+        r = int((cur - ws) * inv)
+        r = min(max(r, 0), n_reads - 1)
+        rate = lm * (of if row_on[r, row] else 1.0)
+        edge = ws + (r + 1) * step
+        room = rate * (edge - cur)
+        if left < room:
+            out[i] = cur + left / rate
+            continue
+        left = left - room
+        cur = edge
+        while True:
+            r = int((cur - ws) * inv)
+            r = min(max(r, 0), n_reads - 1)
+            h = 0.0
+            seg = 0.0
+            done = False
+            for j in range(4):
+                k = r + j
+                seg = ws + k * step
+                if k < n_reads:
+                    rate = lm * (of if row_on[k, row] else 1.0)
+                    dur = seg + step - max(cur, seg)
+                    if dur < 0.0:
+                        dur = 0.0
+                else:
+                    rate = lm
+                    dur = math.inf
+                before = h
+                h = h + rate * dur if j > 0 else rate * dur
+                if not h < left:
+                    out[i] = max(cur, seg) + (left - before) / rate
+                    done = True
+                    break
+            if done:
+                break
+            left = left - h
+            cur = seg + step
