@@ -10,6 +10,8 @@ Modules:
 * :mod:`~ftjlab.rtn.traps` - how many traps (BIC), and when the aperture model is used.
 * :mod:`~ftjlab.rtn.em` - start values and the stopping rule of the EM fits (SQUAREM).
 * :mod:`~ftjlab.rtn.information` - observed-information and batch-means intervals.
+* :mod:`~ftjlab.rtn.profile` - profile-likelihood intervals of tau_c, tau_e (the check of
+  the observed-information ones).
 * :mod:`~ftjlab.rtn.aperture` - one trap read through apertures up to a few tau (exact
   filled-fraction distribution).
 * :mod:`~ftjlab.rtn.levels` - the two-level description every caller shares (rtn-tuning,

@@ -53,11 +53,13 @@ def test_low_snr_fits_converge_to_the_truth():
 
 @pytest.mark.slow
 def test_95_percent_intervals_cover_over_20_seeds():
-    """Observed-information intervals at SNR 0.7, 1e5 samples, 20 seeds (700-719): of the 60
-    tau_c, tau_e and dI intervals >= 52 contain the truth (a calibrated 95 % method falls
-    below with probability 1 %; the dwell-count intervals covered 6 of 20), >= 15 of 20 for
-    each (P = 3e-4), and the RMS of the z-scores (truth - estimate in interval half-widths
-    / 1.96) is <= 1.35 (intervals not too narrow); the method is named."""
+    """Observed-information intervals at SNR 0.7, 1e5 samples, 20 seeds (700-719): each of
+    tau_c, tau_e and dI contains the truth in >= 17 of 20 (the target; the dwell-count
+    intervals covered 6 of 20), >= 52 of the 60 pooled (a calibrated 95 % method falls below
+    with probability 1 %), and the RMS of the z-scores (truth - estimate in interval
+    half-widths / 1.96) is <= 1.35 (intervals not too narrow); the method is named. The
+    benchmark's study seeds of this setting (rtn.coverage95_snr0.7_1e5) give 15 of 20 for
+    tau_c and 94 of 100 over 100 seeds (rtn.coverage95_100seeds_snr0.7_1e5)."""
     z = np.zeros((20, 3))
     for k in range(20):
         x = rtn_trace(TC, TE, -1.0, 1 / 0.7, 100_000, seed=700 + k)
@@ -69,7 +71,7 @@ def test_95_percent_intervals_cover_over_20_seeds():
             _z(t.amplitude_a, t.amplitude_ci_a, -1.0, log=False),
         )
     hits = (np.abs(z) <= Z95).sum(axis=0)
-    assert hits.sum() >= 52 and np.all(hits >= 15), hits
+    assert hits.sum() >= 52 and np.all(hits >= 17), hits
     assert math.sqrt(np.mean(z**2)) <= 1.35, z
 
 
@@ -221,3 +223,40 @@ def test_rtn_tuning_stores_the_tau_of_the_analysis(tmp_path, monkeypatch):
     assert math.isfinite(tau_c) and tau_c == pytest.approx(t.tau_c_s, rel=0.01)
     assert tau_e == pytest.approx(t.tau_e_s, rel=0.01)
     assert occ == pytest.approx(t.occupancy, abs=0.01)
+
+
+def test_profile_interval_ends_where_the_likelihood_ratio_is_chi2_95():
+    """Profile-likelihood interval of tau_c (SNR 1, 2e4 readings): at each end an independent
+    maximisation over the other parameters (Nelder-Mead on the log-likelihood: both levels,
+    log sigma, log tau_e; transition probabilities from the continuous-time chain) gives
+    2 (l_max - l) = 3.84 within 0.05; the interval holds the estimate and is the
+    observed-information interval in log tau within 5 % of its width."""
+    import copy
+
+    from scipy.optimize import minimize
+
+    from ftjlab.rtn.profile import tau_interval
+
+    x = rtn_trace(TC, TE, -1.0, 1.0, 20_000, seed=11)
+    m = GaussianHMM(2).fit(x, 1.0)
+    t = m.trap()
+    lo, hi, _ = tau_interval(m, x, "tau_c")
+    assert lo < t.tau_c_s < hi
+    ratio = math.log(hi / lo) / math.log(t.tau_c_ci_s[1] / t.tau_c_ci_s[0])
+    assert ratio == pytest.approx(1.0, abs=0.05)
+    for end in (lo, hi):
+
+        def neg_ll(p, tau_c=end):
+            mm = copy.deepcopy(m)
+            lc, le = 1 / tau_c, math.exp(-p[3])
+            move = -math.expm1(-(lc + le))  # P(any flip within dt = 1)
+            p01, p10 = lc / (lc + le) * move, le / (lc + le) * move
+            mm.means = np.array(p[:2])
+            mm.variances = np.full(2, math.exp(2 * p[2]))
+            mm.trans = np.array([[1 - p10, p10], [p01, 1 - p01]])  # level 0 = filled
+            return -mm.score(x, 1.0)
+
+        p0 = [*m.means, math.log(m.noise_sigma), math.log(t.tau_e_s)]
+        res = minimize(neg_ll, p0, method="Nelder-Mead",
+                       options={"xatol": 1e-7, "fatol": 1e-5, "maxiter": 3000})
+        assert 2 * (m.loglik + res.fun) == pytest.approx(3.841, abs=0.05)
