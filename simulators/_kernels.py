@@ -113,7 +113,7 @@ def readings(d, start, sigma, noise_idx, table, out):
 def trap_chains(
     ids, state, next_t, cell, tau_c, tau_e, b_scale, e_scale, t_to, accept_scale,
     capture_slope, ws, step, row_on, col_volts, n_cols, emission_slope, exps, unif, f_ids, f_t,
-    f_sign, pos,
+    f_sign, pos, amp0, f_cell, f_amp,
 ):
     """Fire every event of traps ``ids`` up to ``t_to``, one trap after the other (traps are
     independent given the bias schedule). An empty trap's event is a candidate at its bound
@@ -122,10 +122,11 @@ def trap_chains(
     piecewise-constant rate (``lam_idle * exp(-V / emission_slope)``) over the reads of the
     window (``row_on`` (reads, rows), read k = ``[ws + k*step, +step)``; no reads: idle).
     Per trap id: ``lam_bound = b_scale / tau_c``, ``lam_idle = e_scale / tau_e``.
-    ``state``/``next_t`` are updated in place;
-    flips go to ``f_*``. Draws come from ``exps`` and ``unif`` from ``pos[0]``/``pos[1]``
-    (advanced in place); returns (flips written, traps finished): stops early, with every
-    array consistent, when the draws or the flip buffer run low."""
+    ``state``/``next_t`` are updated in place; flips go to ``f_*`` (with the trap's cell and
+    amplitude ``amp0``, read here with the rest of the trap's data, for whoever weighs the
+    flips). Draws come from ``exps`` and ``unif`` from ``pos[0]``/``pos[1]`` (advanced in
+    place); returns (flips written, traps finished): stops early, with every array
+    consistent, when the draws or the flip buffer run low."""
     n_reads = row_on.shape[0]
     w_end = ws + n_reads * step
     ne = pos[0]
@@ -148,6 +149,7 @@ def trap_chains(
         acc_on = acc_col[c % n_cols]
         lam_e = e_scale / np.float64(tau_e[tr])
         lam_b = b_scale / np.float64(tau_c[tr])
+        a0 = amp0[tr]
         while next_t[tr] <= t_to:
             if ne + 2 > exps.size or nu + 1 > unif.size or nf + 2 > cap:
                 pos[0] = ne
@@ -159,6 +161,8 @@ def trap_chains(
                 f_ids[nf] = tr
                 f_t[nf] = t
                 f_sign[nf] = -1.0
+                f_cell[nf] = c
+                f_amp[nf] = a0
                 nf += 1
                 next_t[tr] = t + exps[ne] / lam_b
                 ne += 1
@@ -180,6 +184,8 @@ def trap_chains(
             f_ids[nf] = tr
             f_t[nf] = t
             f_sign[nf] = 1.0
+            f_cell[nf] = c
+            f_amp[nf] = a0
             nf += 1
             # emission time: integrate the hazard read by read until it reaches the draw
             left = exps[ne]
@@ -215,10 +221,11 @@ def trap_chains(
 
 @njit(cache=True)
 def vmm_flip_corrections(
-    ids, times, sign, cell, amp0, g_h, x, xf, t0, step, bits, n_cols, scale, corr
+    ids, times, sign, cells, amps, g_h, x, xf, t0, step, bits, n_cols, scale, corr
 ):  # fmt: skip
     """The change of bit-serial products from trap flips (``ids`` / ``times`` / ``sign``,
-    grouped by trap, each trap's in time order) during their back-to-back reads (read
+    grouped by trap, each trap's in time order; ``cells`` and ``amps``: each flip's cell and
+    trap amplitude) during their back-to-back reads (read
     ``r = o * bits + b``, ``[t0 + r*step, +step)``): into ``corr`` (products x bit lines, zeros),
     a flip's step ``scale * g_h * sign * amp0`` times the part of product o after it (the bits
     above b, bit b for the rest of its read) and times the whole input of the later products
@@ -231,10 +238,10 @@ def vmm_flip_corrections(
     delta = np.empty(m)
     o_of = np.empty(m, dtype=np.int64)
     for i in range(m):
-        c = cell[ids[i]]
+        c = cells[i]
         row = c // n_cols
         col = c % n_cols
-        delta[i] = np.float64(scale32 * g_h[c]) * sign[i] * np.float64(amp0[ids[i]])
+        delta[i] = np.float64(scale32 * g_h[c]) * sign[i] * np.float64(amps[i])
         r = int((times[i] - t0) * inv)
         if r < 0:
             r = 0
@@ -259,7 +266,7 @@ def vmm_flip_corrections(
         end = n - 1
         if i + 1 < m and ids[i + 1] == ids[i]:
             end = o_of[i + 1]
-        c = cell[ids[i]]
+        c = cells[i]
         row = c // n_cols
         col = c % n_cols
         for o in range(o_of[i] + 1, end + 1):

@@ -313,10 +313,11 @@ class ArrayReadPath:
             t0, aperture_s, planes.reshape(n * bits, self.rows), np.full(self.cols, v0)
         )
         flips = self._window_flips(None if quiet else window, t1)
-        if flips is not None and v0 != 0 and flips.grouped and "numba" in sys.modules:
+        fast = flips is not None and flips.grouped and flips.cells is not None
+        if fast and v0 != 0 and "numba" in sys.modules:
             corr = np.zeros((n, self.cols))
             _kernels.vmm_flip_corrections(
-                flips.ids, flips.times, flips.sign, self.traps.cell, self.traps.amp0,
+                flips.ids, flips.times, flips.sign, flips.cells, flips.amps,
                 self._g_h, x, xf, t0, aperture_s, bits, self.cols,
                 -f * float(self.rtn_amplitude(v0)), corr,
             )  # fmt: skip

@@ -26,6 +26,7 @@ _PY_CHAIN_EVENTS = 64
 _PY_CHAIN_CALLS = 500
 _NO_READS = np.zeros((0, 1), dtype=bool)
 _NO_VOLTS = np.zeros(1)
+_FLIP_FIELDS = ("ids", "times", "sign")
 
 
 class EventQueue:
@@ -167,6 +168,8 @@ class Flips:
     sign: np.ndarray
     everything: bool = False
     grouped: bool = False
+    cells: np.ndarray | None = None  # each flip's cell and trap amplitude (from the
+    amps: np.ndarray | None = None  # trap-by-trap loop, which reads them anyway)
 
     def changed_ids(self) -> np.ndarray:
         """The traps whose state differs after the flips from before them (flips alternate
@@ -446,9 +449,12 @@ class TrapPopulation:
                 n_draw = max(4096, 4 * ids.size)
                 self._draws = (self.rng.standard_exponential(n_draw), self.rng.random(n_draw))
                 self._draw_pos = np.zeros(2, dtype=np.int64)
-                self._flip_buf = (np.empty(n_draw, np.int64), np.empty(n_draw), np.empty(n_draw))
+                self._flip_buf = (
+                    *(np.empty(n_draw, np.int64), np.empty(n_draw), np.empty(n_draw)),
+                    *(np.empty(n_draw, np.int32), np.empty(n_draw, np.float32)),
+                )
             exps, unif = self._draws
-            f_ids, f_t, f_sign = self._flip_buf
+            f_ids, f_t, f_sign, f_cell, f_amp = self._flip_buf
             nf, done = kernel(
                 ids,
                 self.state,
@@ -473,8 +479,13 @@ class TrapPopulation:
                 f_t,
                 f_sign,
                 self._draw_pos,
+                self.amp0,
+                f_cell,
+                f_amp,
             )
-            parts.append(Flips(f_ids[:nf].copy(), f_t[:nf].copy(), f_sign[:nf].copy()))
+            flips = Flips(f_ids[:nf].copy(), f_t[:nf].copy(), f_sign[:nf].copy())
+            flips.cells, flips.amps = f_cell[:nf].copy(), f_amp[:nf].copy()
+            parts.append(flips)
             ids = ids[done:]
             if ids.size:  # ran low: fresh draws
                 self._draws = None
@@ -488,12 +499,11 @@ class TrapPopulation:
         if len(parts) == 1:
             parts[0].grouped = True
             return parts[0]
-        return Flips(
-            np.concatenate([f.ids for f in parts]),
-            np.concatenate([f.times for f in parts]),
-            np.concatenate([f.sign for f in parts]),
-            grouped=True,
-        )
+        flips = Flips(*(np.concatenate([getattr(f, k) for f in parts]) for k in _FLIP_FIELDS))
+        flips.grouped = True
+        flips.cells = np.concatenate([f.cells for f in parts])
+        flips.amps = np.concatenate([f.amps for f in parts])
+        return flips
 
     def _jump_idle(self, t_to: float) -> Flips:
         """Exact jump over a long idle (constant 0 V rates): one transition draw per trap."""
