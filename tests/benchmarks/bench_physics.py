@@ -12,6 +12,19 @@ VMM_BIAS_V = 0.2
 SAMPLING_BIAS_V = 0.8
 
 
+def _blas_threads() -> str:
+    """The BLAS thread count numpy runs with (subject and baseline alike), for the notes:
+    on a shared machine a multi-threaded baseline matvec varies several-fold with the load."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:  # not a dependency: the note just says so
+        return "BLAS threads unknown"
+    blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    mine = [i for i in blas if "numpy" in str(i.get("filepath", ""))] or blas
+    counts = sorted({i.get("num_threads") for i in mine})
+    return f"numpy BLAS threads {'/'.join(str(c) for c in counts) or 'unknown'}"
+
+
 def bench_rtn_1024_cells_1e4_readings(quick: bool) -> BenchResult:
     """RTN of 1024 cells x 1e4 readings (20 kHz, 20 us apertures << tau*) incl. read noise,
     against drawing 1.024e7 uniform numbers with numpy."""
@@ -82,7 +95,8 @@ def bench_vmm_1024x1024(quick: bool) -> list[BenchResult]:
             tb / batch,
             "s per VMM",
             3.0,
-            note=f"ratio median {ratio:.2f}; batches of {batch}; {traps} traps exact",
+            note=f"ratio median {ratio:.2f}; batches of {batch}; {traps} traps exact; "
+            + _blas_threads(),
         ),
         BenchResult(
             "physics.vmm_1024x1024_8bit_single_call",
