@@ -173,6 +173,8 @@ def bench_ddpm(quick: bool) -> list[BenchResult]:
     """DDPM sampling images/s in numpy; FCD with the shipped array noise bank (standardised to
     its own mean and SD, and as recorded) vs software noise on the same n; software FCD vs the
     real-vs-real FCD of two disjoint halves of the digits and vs the shipped VAE's."""
+    from importlib import resources
+
     from ftjlab.switching.ddpm import BankNoise, load_ddpm, software_noise
     from ftjlab.switching.diffusion import diffuse
     from ftjlab.switching.noise import load_noise_bank
@@ -194,6 +196,12 @@ def bench_ddpm(quick: bool) -> list[BenchResult]:
     idx = np.random.default_rng(0).permutation(len(x))
     half = len(x) // 2
     rr = frechet_distance(*_gaussian(feats[idx[:half]]), *_gaussian(feats[idx[half:]]))
+    # a perfect generator at this n: n real training digits against the held-out reference
+    ref = resources.files("ftjlab.data.models").joinpath("mnist_heldout.npz")
+    with resources.as_file(ref) as path, np.load(path) as f:
+        train = np.setdiff1d(np.arange(len(x)), f["indices"])
+    floor = ev.evaluate(x[np.random.default_rng(0).choice(train, n, replace=False)],
+                        precision_recall=False).fcd
     vae = ev.evaluate(software_images(load_vae(), n, np.random.default_rng(3)),
                       precision_recall=False)
     fs, fb, fr = soft.metrics["fcd"], bank.metrics["fcd"], raw.metrics["fcd"]
@@ -213,7 +221,8 @@ def bench_ddpm(quick: bool) -> list[BenchResult]:
                     note=f"n = {n}: the same bank as recorded {fr:.2f} (classes "
                     f"{raw.metrics['classes_present']})"),
         BenchResult("switching.ddpm_fcd_over_real_halves", fs, rr, "FCD ratio", 4.0,
-                    note=f"real-vs-real halves {rr:.2f}"),
+                    note=f"real-vs-real halves {rr:.2f}; {n} real training digits against the "
+                    f"held-out reference (a perfect generator at this n) {floor:.2f}"),
         BenchResult("switching.ddpm_fcd_over_vae", fs, vae.fcd, "FCD ratio", 1.0,
                     note=f"VAE software FCD {vae.fcd:.2f} at n = {n}"),
     ]
