@@ -104,7 +104,8 @@ class ArrayReadPath:
         t1 = t0 + n_reads * aperture_s
         x = masks.astype(np.float64)
         f = float(self.current_factor(v0))
-        current = x @ self._h
+        # one reading: single-threaded loops, as for one VMM (vmm_batch)
+        current = np.einsum("kr,rc->kc", x, self._h) if n_reads == 1 else x @ self._h
         current *= f * biased
         # Traps that change state during the sequence: reading j sees the fraction of its
         # aperture after the flip, later readings the whole change (if the cell's word line
@@ -305,7 +306,7 @@ class ArrayReadPath:
         if n == 1:
             # One input: numpy's own single-threaded loops. A threaded BLAS matvec waits for
             # its second thread: on a loaded 2-core machine ~24 ms instead of ~0.2 ms; idle,
-            # it saves ~0.1 ms.
+            # it saves ~0.1 ms. (Many inputs: BLAS, whose GEMM is several times faster.)
             current = np.einsum("r,rc->c", xf[0], self._h)[None, :]
             lin4 = np.einsum("r,rc->c", x4[0], self._h32)[None, :]
         else:
