@@ -180,7 +180,7 @@ class Flips:
         if self.grouped:
             start = np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1]]))
             count = np.diff(start, append=ids.size)
-            return np.unique(ids[start[count % 2 == 1]])
+            return ids[start[count % 2 == 1]]  # one group per trap: unique already
         uniq, count = np.unique(ids, return_counts=True)
         return uniq[count % 2 == 1]
 
