@@ -17,7 +17,7 @@ import numpy as np
 
 from . import _kernels
 from .params import TrapModel
-from .traps import activation, capture_rate, emission_rate, transition_probabilities
+from .traps import Flips, activation, capture_rate, emission_rate, transition_probabilities
 
 # Advances expecting more events than 1/2000 of the traps (they cost one pass over every
 # trap) run trap by trap: up to this many events in plain Python (the same loop, so short
@@ -153,36 +153,6 @@ class BiasWindow:
             self._rows_ever_on = self.row_on.any(axis=0)
         rows, cols = np.divmod(cells, self.col_volts.size)
         return self._rows_ever_on[rows] & (self.col_volts[cols] != 0)
-
-
-@dataclass
-class Flips:
-    """Trap state changes: trap ids, event times (s) and +1 (filled) / -1 (emptied).
-
-    ``everything`` is set when a long idle was jumped in one step: any trap may have changed.
-    ``grouped``: each trap's flips are contiguous and in time order.
-    """
-
-    ids: np.ndarray
-    times: np.ndarray
-    sign: np.ndarray
-    everything: bool = False
-    grouped: bool = False
-    cells: np.ndarray | None = None  # each flip's cell and trap amplitude (from the
-    amps: np.ndarray | None = None  # trap-by-trap loop, which reads them anyway)
-
-    def changed_ids(self) -> np.ndarray:
-        """The traps whose state differs after the flips from before them (flips alternate
-        in sign, so an odd number of flips), unique."""
-        ids = self.ids
-        if not ids.size:
-            return ids
-        if self.grouped:
-            start = np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1]]))
-            count = np.diff(start, append=ids.size)
-            return ids[start[count % 2 == 1]]  # one group per trap: unique already
-        uniq, count = np.unique(ids, return_counts=True)
-        return uniq[count % 2 == 1]
 
 
 class TrapPopulation:
@@ -360,7 +330,7 @@ class TrapPopulation:
     def advance(self, t_to: float, window: BiasWindow | None = None) -> Flips:
         """Fire every event up to ``t_to`` (exact while every bias is <= ``bound_v``)."""
         if t_to <= self.time_s:  # every event up to time_s has been fired; later ones are later
-            return Flips(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), grouped=True)
+            return Flips.none(grouped=True)
         expected = (t_to - self.time_s) * self._rate_sum
         if window is None and (
             expected > 2 * self.state.size
@@ -404,7 +374,7 @@ class TrapPopulation:
             if earliest_new > chunk and chunk >= t_to:
                 break
         if not flips:
-            return Flips(np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
+            return Flips.none()
         if len(flips) == 1:
             return flips[0]
         return Flips(
@@ -427,7 +397,7 @@ class TrapPopulation:
         ids = np.flatnonzero(q.next_t <= t_to) if due is None else due
         self.time_s = max(self.time_s, t_to)
         if ids.size == 0:
-            return Flips(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), grouped=True)
+            return Flips.none(grouped=True)
         touched, n = ids, self.state.size
         p = self.params
         if window is None:
@@ -525,7 +495,7 @@ class TrapPopulation:
         self.queue.next_t[:] = nxt
         self.queue.invalidate(t_to)
         self.time_s = t_to
-        return Flips(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), everything=True)
+        return Flips.none(everything=True)
 
     def _fire(self, ids, times, window, t_limit: float, flips: list[Flips]) -> float:
         """Process due events; returns the earliest rescheduled time."""

@@ -75,6 +75,41 @@ class TraceWindow:
         return self.n * self.interval_s
 
 
+@dataclass
+class Flips:
+    """Trap state changes: trap ids, event times (s) and +1 (filled) / -1 (emptied).
+
+    ``everything`` is set when a long idle was jumped in one step: any trap may have changed.
+    ``grouped``: each trap's flips are contiguous and in time order.
+    """
+
+    ids: np.ndarray
+    times: np.ndarray
+    sign: np.ndarray
+    everything: bool = False
+    grouped: bool = False
+    cells: np.ndarray | None = None  # each flip's cell and trap amplitude (from the
+    amps: np.ndarray | None = None  # trap-by-trap loop, which reads them anyway)
+
+    def changed_ids(self) -> np.ndarray:
+        """The traps whose state differs after the flips from before them (flips alternate
+        in sign, so an odd number of flips), unique."""
+        ids = self.ids
+        if not ids.size:
+            return ids
+        if self.grouped:
+            start = np.flatnonzero(np.concatenate([[True], ids[1:] != ids[:-1]]))
+            count = np.diff(start, append=ids.size)
+            return ids[start[count % 2 == 1]]  # one group per trap: unique already
+        uniq, count = np.unique(ids, return_counts=True)
+        return uniq[count % 2 == 1]
+
+    @classmethod
+    def none(cls, **flags) -> Flips:
+        """No flips."""
+        return cls(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), **flags)
+
+
 # Below these sizes the default engine of simulate_traps is numpy (no numba load).
 _NUMPY_EVENTS = 20_000
 _NUMPY_READINGS = 200_000
