@@ -246,7 +246,7 @@ def test_same_seed_gives_bit_identical_results():
 def test_virtual_clock_advances_with_the_work_and_never_sleeps():
     import time
 
-    # the simulator compiles its kernels (numba) on their first call, minutes of CPU on a
+    # the simulator compiles its kernels (numba) on their first call, seconds of CPU on a
     # fresh clone under load: the same work on a throwaway array first, so only it is timed
     warm = FTJArray(ArrayParams(rows=8, cols=8), np.random.default_rng(8))
     warm.acquire([0], [0], 0.8, 1_000, 1e-4, 5e-5)
