@@ -174,6 +174,10 @@ def load_factor(load_ohm: float | None) -> float | None:
     return (load_ohm + 50.0) / load_ohm
 
 
+#: the largest volts at a high-impedance cell per programmed volt: a 1 ohm load setting
+_WORST_LOAD_FACTOR = (1.0 + 50.0) / 1.0
+
+
 def _window_factor(load_ohm: float) -> float:
     """The generators' level ranges scale with ``2R/(R+50)`` (their specs are into 50 ohm)."""
     if math.isinf(load_ohm) or load_ohm >= 1e30:
@@ -261,7 +265,9 @@ class PulseGeneratorRules:
 
     def applied_voltages(self, state: dict[Hashable, Any], channel: Hashable) -> list[float]:
         shadow = state[channel]
-        factor = load_factor(shadow["load"]) or 1.0
+        # an unknown load (e.g. forgotten after an SMU script set it over TSP-Net) may be any
+        # setting the guard takes: the largest factor, that of 1 ohm (51)
+        factor = load_factor(shadow["load"]) or _WORST_LOAD_FACTOR
         return [shadow[key] * factor for key in ("high", "low", "lim_high", "lim_low")
                 if shadow[key] is not None]
 
