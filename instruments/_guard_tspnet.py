@@ -14,6 +14,7 @@ from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ._guards import PulseGeneratorRules
 from .safety import SafetyGuard
 
 
@@ -70,9 +71,17 @@ def generators_changed(
         raise guard.refuse(
             line, f"{name}() sends commands over TSP-Net, and pulse generator(s) "
             f"{', '.join(unguarded)} of the bench have no guard to learn what it changes")
+    # the generators by model, and any guard with a generator's rules whatever its model
+    targets = dict(routing.pulse_generator_guards())
+    targets.update((gname, target) for gname, target in routing.guards.items()
+                   if isinstance(target.rules, PulseGeneratorRules))
+    if not targets:
+        raise guard.refuse(
+            line, f"{name}() sends commands over TSP-Net, and no pulse generator of the bench "
+            "has a guard to learn what it changes")
     effects = generator_effects(name, model)
     changes: list[tuple[SafetyGuard, dict[Hashable, frozenset[str]] | None]] = []
-    for gname, target in routing.pulse_generator_guards():
+    for gname, target in targets.items():
         if effects is None:
             changes.append((target, None))
             continue
