@@ -15,6 +15,7 @@ from ftjlab.simulators.params import (
     SwitchingModel,
     TrapModel,
 )
+from trap_helpers import fast_trap_params
 
 NO_TRAPS = TrapModel(traps_per_cell=0.0)
 NO_STUCK = ConductanceModel(stuck_on_fraction=0.0, stuck_off_fraction=0.0)
@@ -332,26 +333,11 @@ def test_vmm_batch_equals_per_reading_shift_and_add_and_has_the_right_noise():
     np.testing.assert_allclose(noisy.mean(axis=0), batch[0], rtol=1e-4)
 
 
-def _fast_trap_params(rows: int, cols: int) -> ArrayParams:
-    """An all-on, drift-free array whose traps are fast and fully active at 0.2 V."""
-    fast = TrapModel(
-        traps_per_cell=3.0,
-        reference_bias_v=0.2,
-        tau_capture_ref_s=3e-5,
-        tau_emission_ref_s=2e-5,
-        activation_v=0.0,
-        amplitude=0.05,
-        kinetics_bound_v=0.2,
-    )
-    no_drift = RetentionModel(drift_nu_mean=0.0, drift_nu_sigma=0.0)
-    return ArrayParams(rows=rows, cols=cols, initial_state="on", traps=fast, retention=no_drift)
-
-
 def test_vmm_batch_trap_corrections_match_the_per_reading_computation():
     """Traps made fast and fully active at the VMM bias flip many times per product; with
     noise off both paths draw the same trap events, so the shift-and-add of the per-reading
     currents must equal the batched products to rounding."""
-    params = _fast_trap_params(rows=24, cols=8)
+    params = fast_trap_params(rows=24, cols=8)
     x = np.random.default_rng(18).integers(0, 16, (12, 24))
     a = FTJArray(params, np.random.default_rng(19))
     b = FTJArray(params, np.random.default_rng(19))
@@ -387,7 +373,7 @@ def test_cell_sequence_equals_the_bit_line_sequence_it_selects_from():
     """Slot k of read_cell_sequence is reading k of read_bitline_sequence at bit line cols[k]:
     with fast, fully active traps and noise off both draw the same trap events, so they agree
     to rounding (the traps change the readings well above rounding)."""
-    params = _fast_trap_params(rows=16, cols=12)
+    params = fast_trap_params(rows=16, cols=12)
     rng = np.random.default_rng(3)
     masks = rng.random((40, 16)) < 0.4
     cols = rng.integers(0, 12, 40)

@@ -7,23 +7,12 @@ import pytest
 from ftjlab.simulators import _kernels
 from ftjlab.simulators import trap_queue as tq
 from ftjlab.simulators.array import FTJArray
-from ftjlab.simulators.params import ArrayParams, RetentionModel, TrapModel
+from trap_helpers import fast_trap_params
 
 
 def _fast_trap_array(seed: int) -> FTJArray:
     """Traps fast and fully active at the 0.2 V VMM bias: many flips per product."""
-    fast = TrapModel(
-        traps_per_cell=3.0,
-        reference_bias_v=0.2,
-        tau_capture_ref_s=3e-5,
-        tau_emission_ref_s=2e-5,
-        activation_v=0.0,
-        amplitude=0.05,
-        kinetics_bound_v=0.2,
-    )
-    no_drift = RetentionModel(drift_nu_mean=0.0, drift_nu_sigma=0.0)
-    params = ArrayParams(rows=24, cols=16, initial_state="random", traps=fast, retention=no_drift)
-    return FTJArray(params, np.random.default_rng(seed))
+    return FTJArray(fast_trap_params(24, 16, "random"), np.random.default_rng(seed))
 
 
 def test_read_cache_follows_every_trap_flip_and_program_pulse():
