@@ -52,9 +52,11 @@ class Routing:
         models: Mapping[str, str],
         geometry: MatrixGeometry = DEFAULT_GEOMETRY,
     ) -> None:
-        self.rows = dict(rows)
-        self.columns = {(int(slot), int(col)): str(line) for (slot, col), line in columns.items()}
-        self.models = dict(models)
+        # read only: the checks keep what they derive from the wiring (_wired, _legal)
+        self.rows: Mapping[str, str] = MappingProxyType(dict(rows))
+        self.columns: Mapping[tuple[int, int], str] = MappingProxyType(
+            {(int(slot), int(col)): str(line) for (slot, col), line in columns.items()})
+        self.models: Mapping[str, str] = MappingProxyType(dict(models))
         self.geometry = geometry
         self.closed: frozenset[str] | None = None  # None: not known (nothing checked yet)
         self._roles: dict[str, Callable[[], str]] = {}

@@ -243,16 +243,28 @@ def test_the_same_text_is_judged_on_the_present_closed_set():
     smu.check(text)
 
 
-def test_a_legal_set_is_judged_again_when_another_terminal_joins():
-    routing = Routing(ROWS, COLUMNS, {"smu": "2636B", "pg": "81160A", "smu2": "2636B"})
+def test_a_legal_set_is_judged_again_when_another_terminal_joins_and_the_wiring_is_fixed():
+    rows = {"A": "smu.a", "B": "smu2.a"}
+    routing = Routing(rows, COLUMNS, {"smu": "2636B", "smu2": "2636B"})
     routing.register_channel("smu.a", lambda: "read")
-    closed = frozenset({"1A05"})
-    routing.check(closed)
-    routing.rows["B"] = "smu2.a"  # (before any set with row B was judged)
+    closed = frozenset({"1A05", "1B06"})
+    with pytest.raises(RoutingError, match=r"role of smu2\.a is not known"):
+        routing.check(closed)
+    routing.register_channel("smu2.a", lambda: "read")
+    routing.check(closed)  # kept as legal with smu2.a in the read role
     routing.register_channel("smu2.a", lambda: "program")
     with pytest.raises(RoutingError, match="program role"):
-        routing.check(frozenset({"1A05", "1B06"}))
-    routing.check(closed)
+        routing.check(closed)
+    # the wiring the kept sets were judged on cannot change behind them
+    rows["B"] = "pg.1"
+    with pytest.raises(TypeError):
+        routing.rows["B"] = "pg.1"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        routing.models["smu2"] = "81160A"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        routing.columns[(1, 6)] = "WL0"  # type: ignore[index]
+    with pytest.raises(RoutingError, match="program role"):
+        routing.check(closed)
 
 
 def test_the_caches_stay_bounded_and_a_full_cache_still_checks(monkeypatch):
