@@ -289,3 +289,26 @@ def test_the_caches_stay_bounded_and_a_full_cache_still_checks(monkeypatch):
     smu.set_role("b", "read")
     with pytest.raises(SafetyError, match=r"smu\.b in the read role"):
         smu.check('ftjseq(3, {"1B01"}, {"1A05"})')
+
+
+def test_every_registered_script_that_uses_tspnet_is_held_by_the_link():
+    # whatever reaches a generator over TSP-Net: refused on a bench without generator guards
+    import ftjlab.instruments.keithley2450  # noqa: F401  (registers its scripts)
+    from ftjlab.instruments import script_registry
+
+    users = [s for s in script_registry._SCRIPTS.values() if "tspnet" in s.source]
+    assert [s.name for s in users] == ["ftjrowwv"]
+    smu, _ = _bench(generators={})
+    with pytest.raises(SafetyError, match="no guard"):
+        smu.check(CALL)
+
+
+def test_an_upload_of_the_script_with_other_generator_messages_is_refused():
+    smu, routing = _bench()
+    for changed in (ROW_PROGRAM_SOURCE.replace(":VOLT1:HIGH %.4f;", ":VOLT1:HIGH 9;"),
+                    ROW_PROGRAM_SOURCE.replace("*TRG;*OPC?", ":OUTP1:LOAD 50;*TRG;*OPC?"),
+                    ROW_PROGRAM_SOURCE.replace("ftjrowwv", "ftjrowwx", 1)):
+        assert changed != ROW_PROGRAM_SOURCE
+        with pytest.raises(SafetyError):
+            smu.check(changed)
+    assert routing.guards["pg"].state()[1]["high"] == 1.0
