@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from ._guards import PulseGeneratorRules
@@ -42,8 +43,9 @@ def declare_generator_effects(
     """Declare what registered script ``name`` may change on a pulse generator over TSP-Net
     (narrower than the default: everything). Declared once; a second, different declaration
     is an error."""
-    effects = GeneratorEffects({int(ch): frozenset(keys) for ch, keys in settings.items()},
-                               None if load_ohm is None else float(load_ohm))
+    effects = GeneratorEffects(
+        MappingProxyType({int(ch): frozenset(keys) for ch, keys in settings.items()}),
+        None if load_ohm is None else float(load_ohm))  # read only: the forget relies on it
     old = _GENERATOR_EFFECTS.setdefault((model, name), effects)
     if old != effects:
         raise ValueError(f"generator effects of {name!r} are already declared differently")
