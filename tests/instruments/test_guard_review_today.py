@@ -312,3 +312,14 @@ def test_an_upload_of_the_script_with_other_generator_messages_is_refused():
         with pytest.raises(SafetyError):
             smu.check(changed)
     assert routing.guards["pg"].state()[1]["high"] == 1.0
+
+
+def test_the_declared_effects_cannot_be_narrowed_after_the_declaration():
+    from ftjlab.instruments._guard_tspnet import declare_generator_effects, generator_effects
+
+    effects = generator_effects("ftjrowwv")
+    with pytest.raises(TypeError):
+        effects.settings[1] = frozenset()  # type: ignore[index]
+    with pytest.raises(ValueError, match="already declared differently"):
+        declare_generator_effects("ftjrowwv", {1: ("load",)}, load_ohm=1e6)
+    assert generator_effects("ftjrowwv") == effects
