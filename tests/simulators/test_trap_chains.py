@@ -126,3 +126,23 @@ def test_compiled_and_numpy_emission_times_agree_bit_for_bit(seed, monkeypatch):
     assert all(np.any(a > 0.1 + 9 * 1e-7) for a in out)
     for a, b in zip(out[:n], out[n:], strict=True):
         assert a.tobytes() == b.tobytes()
+
+
+def test_changed_ids_of_grouped_flips_are_the_traps_whose_state_changed(monkeypatch):
+    """Against the states before and after each advance, including advances long enough that
+    the trap-by-trap loop runs out of draws and continues a trap in a second part."""
+    monkeypatch.setattr(tr, "_PY_CHAIN_EVENTS", -1)
+    params = ArrayParams(rows=20, cols=20).traps
+    pop = tr.TrapPopulation(params, 400, np.random.default_rng(51), 0.0)
+    pop.raise_bound(0.3, 0.0)
+    window = tr.BiasWindow(0.0, 1e9, np.ones((1, 1), bool), np.full(400, 0.25))
+    pop.open_window(window)
+    rate, t, flips = pop._rate_sum, 0.0, 0
+    for k in range(60):
+        t += (0.5, 50.0, 4000.0)[k % 3] / rate  # few, some and many events per trap
+        before = pop.state.copy()
+        f = pop.advance(t, window)
+        assert f.grouped or not tr._kernels.AVAILABLE  # numpy rounds without numba
+        flips += f.ids.size
+        np.testing.assert_array_equal(np.sort(f.changed_ids()), np.flatnonzero(before != pop.state))
+    assert flips > 20 * 4096  # many draw refills
