@@ -16,7 +16,7 @@ close to linear in psi, by the secant method from the Wald ends.
 Measured on an independent two-state simulator (SNR 0.7, tau_c = 20, tau_e = 60 samples, 100
 seeds per length; ``ftjlab bench rtn.coverage95_profile``): against the observed-information
 interval in log tau that the fits report, the mean width ratio is 1.000 at 1e5 samples
-(~1,250 trap cycles), 1.01 at 5e3 (~60 cycles) and 1.03-1.06 at 2e3 (~25 cycles); the high
+(~1,250 trap cycles), 1.01 at 5e3 (~60 cycles) and 1.04-1.05 at 2e3 (~25 cycles); the high
 side is longer by a median 2 %, 7-8 % and 11-13 %; the two contain the truth as often (within
 2 of 100, not more often for the profile). So the fits report the observed-information
 interval at every length and this module is the check, at one to a few fits' cost per time
