@@ -65,11 +65,14 @@ def check_bank_size(bank_size: int, needed: int, max_reuse: float) -> None:
 
 class LiveNoise:
     """Noise values drawn through the instruments: one chain step of the cells gives one value
-    per unit of ``k`` in-use cells (at p = 1/2 successive steps are independent)."""
+    per unit of ``k`` in-use cells (at p = 1/2 successive steps are independent). With
+    ``balanced`` (the ``switching-noise`` default) every second cell of a unit counts OFF as 1,
+    so a gap between the SET and RESET flip rates does not shift the mean."""
 
     def __init__(self, cells: SwitchingCells, calibration: Calibration, k: int = 8,
                  p: float = 0.5, width_s: float = 1e-6, max_volts: float = 4.5,
-                 p_tolerance: float = 0.03) -> None:
+                 p_tolerance: float = 0.03, balanced: bool = True) -> None:
+        from .noise import balanced_complement
         from .trng import SwitchingBitSource
 
         self.source = SwitchingBitSource(cells, calibration, p, width_s, max_volts, p_tolerance)
@@ -79,6 +82,8 @@ class LiveNoise:
         if self.units < 1:
             raise BadInput(f"live noise: fewer than k={k} usable cells")
         self._take = idx[: self.units * k]
+        self._flip = (balanced_complement(self._take.size, k) if balanced
+                      else np.zeros(self._take.size, bool)).astype(np.uint8)
         self.cells = cells
         self.source.start()
         self._buf = np.empty(0, np.float32)
@@ -92,7 +97,8 @@ class LiveNoise:
         while have < n:
             self.cells.step(self.source.set_pts, self.source.reset_pts, self.source.use)
             self.steps += 1
-            h = self.cells.state[self._take].reshape(self.units, self.k).sum(axis=1)
+            bits = self.cells.state[self._take].astype(np.uint8) ^ self._flip
+            h = bits.reshape(self.units, self.k).sum(axis=1)
             v = ((h - self.k / 2) / np.sqrt(self.k / 4)).astype(np.float32)
             parts.append(v)
             have += v.size
