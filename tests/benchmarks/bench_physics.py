@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 from ftjlab.simulators.array import FTJArray
 from ftjlab.simulators.params import ArrayParams
@@ -12,17 +14,17 @@ VMM_BIAS_V = 0.2
 SAMPLING_BIAS_V = 0.8
 
 
-def _blas_threads() -> str:
-    """The BLAS thread count numpy runs with (subject and baseline alike), for the notes:
-    on a shared machine a multi-threaded baseline matvec varies several-fold with the load."""
+def _one_blas_thread():
+    """Both sides of a ratio with numpy's BLAS on one thread: on a shared 2-core machine a
+    threaded matrix-vector product waits for its second thread (one 1024 x 1024 product 34 ms
+    at load 12 with 2 threads, 1 ms with 1), so a baseline of many small products would be
+    slowed far more than a subject doing one large product. threadpoolctl comes with
+    scikit-learn (the test extra); without it the note says the thread count is the default."""
     try:
-        from threadpoolctl import threadpool_info
-    except ImportError:  # not a dependency: the note just says so
-        return "BLAS threads unknown"
-    blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-    mine = [i for i in blas if "numpy" in str(i.get("filepath", ""))] or blas
-    counts = sorted({i.get("num_threads") for i in mine})
-    return f"numpy BLAS threads {'/'.join(str(c) for c in counts) or 'unknown'}"
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext(), "numpy BLAS threads: default (threadpoolctl missing)"
+    return threadpool_limits(1, user_api="blas"), "numpy BLAS on 1 thread (both sides)"
 
 
 def bench_rtn_1024_cells_1e4_readings(quick: bool) -> BenchResult:
@@ -55,7 +57,8 @@ def bench_vmm_1024x1024(quick: bool) -> list[BenchResult]:
     and dtype (float64), per VMM. On the array a VMM is bit-serial: 8-bit inputs are 8
     successive word-line patterns, each read for 10 us, with read noise and every trap kept
     exact across them and between VMMs. Measured as the lab runs them (a batch of 64
-    successive VMMs, e.g. one decoder layer over 64 latents), and one VMM per call."""
+    successive VMMs, e.g. one decoder layer over 64 latents), and one VMM per call; both sides
+    with numpy's BLAS on one thread (:func:`_one_blas_thread`)."""
     array = FTJArray(
         ArrayParams(rows=1024, cols=1024, initial_state="random"), np.random.default_rng(3)
     )
@@ -85,8 +88,10 @@ def bench_vmm_1024x1024(quick: bool) -> list[BenchResult]:
             xf[j] @ g
 
     repeats = 5 if quick else 11
-    ts, tb, ratio = interleaved_ratio(vmm_batch, baseline_batch, repeats)
-    ss, sb, sratio = interleaved_ratio(vmm_single, baseline_single, repeats)
+    limit, threads = _one_blas_thread()
+    with limit:
+        ts, tb, ratio = interleaved_ratio(vmm_batch, baseline_batch, repeats)
+        ss, sb, sratio = interleaved_ratio(vmm_single, baseline_single, repeats)
     traps = array.traps.state.size
     return [
         BenchResult(
@@ -96,7 +101,7 @@ def bench_vmm_1024x1024(quick: bool) -> list[BenchResult]:
             "s per VMM",
             3.0,
             note=f"ratio median {ratio:.2f}; batches of {batch}; {traps} traps exact; "
-            + _blas_threads(),
+            + threads,
         ),
         BenchResult(
             "physics.vmm_1024x1024_8bit_single_call",
@@ -104,7 +109,8 @@ def bench_vmm_1024x1024(quick: bool) -> list[BenchResult]:
             sb / 8,
             "s per VMM",
             None,
-            note=f"ratio median {sratio:.2f}; one VMM per call (Python overhead per call)",
+            note=f"ratio median {sratio:.2f}; one VMM per call (Python overhead per call); "
+            + threads,
         ),
     ]
 
