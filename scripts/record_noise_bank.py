@@ -40,7 +40,7 @@ BANK = ROOT / "data" / "models" / "switching_noise_bank.npz"
 #: run results kept in the bank's record
 RESULTS = ("cells_in_use", "steps_done", "noise_values_per_instrument_s", "pulses_per_bit",
            "triggers_per_bit", "window_left", "drift_events", "instrument_time_s", "messages",
-           "wall_s", "calibration_instrument_s", "calibration_wall_s", "calibration_trials",
+           "wall_time_s", "calibration_instrument_s", "calibration_wall_s", "calibration_trials",
            "chain_instrument_s", "excluded")
 
 
@@ -99,13 +99,29 @@ def pack(args: argparse.Namespace) -> None:
             achieved_all[name][0] += int(moved.size)
             achieved_all[name][1] += int(moved.sum())
         trials = read_dataset(path, "trials", info.run_id)
+        calibration_run = None
+        source = str(params.get("calibration", "fresh"))
+        if source != "fresh" and Path(source).exists():  # the run that measured the trials
+            cal = open_run(source)
+            with open_file(source) as f:
+                a = f["runs"][cal.run_id].attrs
+                calibration_run = {
+                    "file": Path(source).name, "run_id": cal.run_id,
+                    "procedure": cal.procedure, "status": cal.status,
+                    "calibration": str(cal.parameters.get("calibration")),
+                    "parameters": cal.parameters,
+                    "bench_seed": cal.bench.get("seed"),
+                    **{key: _plain(a[key]) for key in ("calibration_trials",
+                                                       "calibration_wall_s",
+                                                       "instrument_time_s", "wall_time_s",
+                                                       "messages", "error") if key in a}}
         runs.append({
             "file": Path(path).name, "run_id": info.run_id, "status": info.status,
             "parameters": params, "steps": int(noise.shape[0]), "units": int(units.size),
             "chain_instrument_s": float(settings[-1, 3] - settings[0, 3]),
             "calibration_trial_rows": int(trials.shape[0]),
             "calibration_cell_trials": int(trials[:, 5].sum()),
-            "results": results, "p_achieved": achieved,
+            "results": results, "p_achieved": achieved, "calibration_run": calibration_run,
             "bench": {key: info.bench.get(key) for key in ("description", "seed", "source")},
             "software_version": info.software_version,
         })
