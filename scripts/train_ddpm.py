@@ -11,7 +11,9 @@ same network in numpy.
 
     nice -n 10 python scripts/train_ddpm.py               # data/models/ddpm_mnist.npz
 
-``--checkpoint-every N`` writes the EMA weights every N epochs next to ``--out``
+The shipped weights came from five stages, each started from the one before with ``--init``
+(commands and settings in ``data/models/ddpm_mnist.md``; every stage's settings in the file's
+``meta``). ``--checkpoint-every N`` writes the EMA weights every N epochs next to ``--out``
 (``<stem>_eNNN.npz``). Deterministic given ``--seed`` (one CPU thread, deterministic
 algorithms).
 """
