@@ -116,6 +116,59 @@ def bench_noise_rate(quick: bool) -> list[BenchResult]:
     return out
 
 
+def bench_calibration(quick: bool) -> list[BenchResult]:
+    """The calibration through the instruments (row-parallel trials of both polarities,
+    per-cell laws) of 16 cells of word line 0 on the seed-2026 bench: its instrument and
+    wall time, then the flip rate each cell and polarity achieves at its chosen (V, t) for
+    p = 0.5, counted through the bench over chain steps (full: 20,000 steps, 1e4 trials per
+    cell and polarity; quick: 2,000)."""
+    from ftjlab.controller import ArrayController
+    from ftjlab.session import BenchSession
+    from ftjlab.switching.engine import SwitchingCells
+
+    steps = 2000 if quick else 20_000
+    with BenchSession.open(seed=2026) as session:
+        sw = SwitchingCells(ArrayController(session), [(0, j) for j in range(CELLS)])
+        vmax = session.limits.max_program_voltage_v
+        t0, i0 = time.perf_counter(), session.now_s()
+        cal = sw.calibrate(vmax, local_repeats=200)
+        wall, inst, trials = time.perf_counter() - t0, session.now_s() - i0, sw.trials_run
+        set_pts = cal.points(0.5, +1, 1e-6, vmax, p_tolerance=0.03)
+        reset_pts = cal.points(0.5, -1, 1e-6, vmax, p_tolerance=0.03)
+        use = set_pts.usable & reset_pts.usable
+        sigma = (f"fit sigma_p median SET {np.nanmedian(set_pts.p_sigma):.4f} / RESET "
+                 f"{np.nanmedian(reset_pts.p_sigma):.4f}")
+        cost = (f"{trials} row-parallel trials "
+                f"({float(cal.trials[:, 5].sum()) / CELLS / 2:.0f} per cell and polarity), "
+                f"instrument {inst / 60:.1f} min, wall {wall:.0f} s; {sigma}")
+        if not use.any():  # every cell's p too uncertain for +-0.03: nothing to pulse
+            return [BenchResult("switching.calibration_cells_in_use", 0.0, CELLS, "cells",
+                                1.0, higher_is_better=True, note=cost)]
+        sw.measure_window()
+        sw.saturate()
+        counts = np.zeros((2, 2, CELLS))  # polarity (SET, RESET), (trials, flips), cell
+        for _ in range(steps):
+            before = sw.state.copy()
+            flips = sw.step(set_pts, reset_pts, use)
+            for pi, state in ((0, 0), (1, 1)):
+                m = use & (before == state)
+                counts[pi, 0, m] += 1
+                counts[pi, 1, m] += flips[m]
+    rate = counts[:, 1, use] / counts[:, 0, use]
+    err = np.abs(rate - 0.5)
+    worst = float(err.max())
+    note = (f"{int(use.sum())}/{CELLS} cells in use; {cost}; "
+            f"achieved SET {rate[0].mean():.4f} / RESET {rate[1].mean():.4f}"
+            f" over {steps} chain steps (min {counts[:, 0, use].min():.0f} trials per cell "
+            f"and polarity), {int((err <= 0.02).sum())}/{err.size} within +-0.02")
+    return [
+        BenchResult("switching.calibration_worst_p_error", worst, 0.02, "|p - 0.5|", 1.0,
+                    note=note, extra={"set": rate[0].tolist(), "reset": rate[1].tolist()}),
+        BenchResult("switching.calibration_instrument_s", inst, wall, "s", None,
+                    note="instrument time of the calibration; baseline: its wall time"),
+    ]
+
+
 def _device_bits(cells, points, n_bits: int, rng) -> np.ndarray:
     """Raw flip bits of the device model: cell j flips with its exact probability at its
     operating point (1e6-trial estimate), bits interleaved over cells."""
