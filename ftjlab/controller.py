@@ -23,7 +23,7 @@ import numpy as np
 
 from ftjlab import writeverify
 from ftjlab.errors import BadInput
-from ftjlab.pulsing import PulserOutput
+from ftjlab.pulsing import HIGH_Z_OHM, PulserOutput
 from ftjlab.roles import TSPChannel, assign_roles, stream_blocks
 from ftjlab.session import BenchSession
 from ftjlab.writeverify import CellOutcome, WriteVerifyReport
@@ -313,7 +313,7 @@ class ArrayController:
         takes_load = getattr(getattr(guard, "rules", None), "takes_load", None)
         return (self.use_sequences and "pulse2" in self._row and self.pulser_address() is not
                 None and hasattr(self.read, "program_row")
-                and (takes_load is None or takes_load(1e6)))
+                and (takes_load is None or takes_load(HIGH_Z_OHM)))
 
     def program_rows_onboard(
         self, rows: Sequence[int], cols: Sequence[Sequence[int]], targets_a: Sequence[float],
