@@ -236,13 +236,13 @@ class SafetyGuard:
         """Check an outgoing message; raise a :class:`SafetyError` if it must not be sent."""
         state = _copy_state(self._state)
         routes: list[frozenset[str]] = []
-        object.__setattr__(self, "_routes", routes)  # check_route appends to it
+        self._routes = routes  # check_route appends to it
         self._rules.check(self, message, state)
         # what the message does to other guards first: if that raises, the message is not
         # sent, so this guard's shadow must stay as it was (the others only forget)
         for commit in state.pop("_commit", ()):
             commit()
-        object.__setattr__(self, "_state", state)
+        self._state = state
         if routes and self._routing is not None:
             # a script's switching: what it may leave closed counts as closed (a superset)
             closed = self._routing.closed or frozenset()
