@@ -124,7 +124,7 @@ def bench_calibration(quick: bool) -> list[BenchResult]:
     cell and polarity; quick: 2,000)."""
     from ftjlab.controller import ArrayController
     from ftjlab.session import BenchSession
-    from ftjlab.switching.engine import SwitchingCells
+    from ftjlab.switching.engine import DriftTracker, SwitchingCells
 
     steps = 2000 if quick else 20_000
     with BenchSession.open(seed=2026) as session:
@@ -146,14 +146,11 @@ def bench_calibration(quick: bool) -> list[BenchResult]:
                                 1.0, higher_is_better=True, note=cost)]
         sw.measure_window()
         sw.saturate()
-        counts = np.zeros((2, 2, CELLS))  # polarity (SET, RESET), (trials, flips), cell
+        tracker = DriftTracker(CELLS)  # counts only: never checked, so nothing re-tuned
         for _ in range(steps):
             before = sw.state.copy()
-            flips = sw.step(set_pts, reset_pts, use)
-            for pi, state in ((0, 0), (1, 1)):
-                m = use & (before == state)
-                counts[pi, 0, m] += 1
-                counts[pi, 1, m] += flips[m]
+            tracker.add(before, sw.step(set_pts, reset_pts, use), use)
+        counts = tracker.counts  # polarity (SET, RESET), (trials, flips), cell
     rate = counts[:, 1, use] / counts[:, 0, use]
     err = np.abs(rate - 0.5)
     worst = float(err.max())
