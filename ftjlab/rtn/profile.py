@@ -34,6 +34,7 @@ from scipy.optimize import minimize_scalar
 from ftjlab.errors import BadInput
 
 from . import em
+from .hmm import continuous_rates
 from .source import as_trace
 
 CHI2_95 = 3.841458820694124  # chi^2, 1 dof, 0.95
@@ -60,11 +61,9 @@ class _Constrained:
         self.dt = model.interval_s
 
     def log_taus(self) -> tuple[float, float]:
-        p01 = self.m.trans[self.e, self.f]
-        p10 = self.m.trans[self.f, self.e]
-        s = p01 + p10
-        lam = -math.log1p(-s) / self.dt
-        return math.log(s / (lam * p01)), math.log(s / (lam * p10))
+        lc, le = continuous_rates(self.m.trans[self.e, self.f], self.m.trans[self.f, self.e],
+                                  self.dt)
+        return -math.log(lc), -math.log(le)
 
     def _set_taus(self, free: float) -> None:
         ltc, lte = (self.value, free) if self.which == 0 else (free, self.value)
