@@ -86,13 +86,9 @@ class _Constrained:
         self._set_taus(float(th[3]))
 
     def mstep(self, s) -> None:
-        m = self.m
-        m.means = s.x / np.maximum(s.g, 1e-300)
-        ss = s.x2 - 2 * m.means * s.x + m.means**2 * s.g
-        m.variances = np.full(2, max(ss.sum() / s.g.sum(), m._var_floor, 1e-300))
-        m.start = s.g / s.g.sum()
-        xi, e, f = s.xi, self.e, self.f
         cur = self.log_taus()[1 - self.which]
+        self.m._mstep(s)  # levels, tied variance, start; its free transitions replaced below
+        xi, e, f = s.xi, self.e, self.f
 
         def neg_q(free: float) -> float:
             ltc, lte = (self.value, free) if self.which == 0 else (free, self.value)
@@ -112,8 +108,10 @@ def profile_loglik(model, trace, which: str, log_tau: float, filled: str = "low"
     """(maximum log-likelihood with log ``which`` (``"tau_c"`` or ``"tau_e"``, in log
     seconds) held at ``log_tau``, E-steps used), from the fitted ``model`` (a two-level
     :class:`~ftjlab.rtn.hmm.GaussianHMM`; left unchanged)."""
-    if getattr(model, "n_states", 0) != 2 or model.n_iter == 0 or not hasattr(model, "tied"):
-        raise BadInput("profile intervals: need a fitted two-level GaussianHMM")
+    if getattr(model, "n_states", 0) != 2 or model.n_iter == 0 or not getattr(model, "tied",
+                                                                                 False):
+        raise BadInput("profile intervals: need a fitted two-level GaussianHMM with one "
+                       "(tied) read-noise variance")
     if which not in ("tau_c", "tau_e"):
         raise BadInput(f"which: 'tau_c' or 'tau_e', got {which!r}")
     if filled not in ("low", "high"):
