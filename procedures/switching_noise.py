@@ -307,7 +307,6 @@ class SwitchingNoise(FTJProcedure):
                 tracker.add(before, flips, use)
                 bits = sw.state.copy()
                 pending["bits"].append(bits[None, :])
-                flip = self._complement(use)
                 pending["noise"].append(self._noise(bits ^ flip, use, n_units)[None, :])
                 pending["settings"].append(np.array([[step, p, int(use.sum()),
                                                       session.now_s() - t0,
@@ -329,6 +328,7 @@ class SwitchingNoise(FTJProcedure):
                     if gone or new:
                         points.clear()
                         use = use & ~np.isin(np.arange(use.size), gone)
+                        flip = self._complement(use)
                 self.progress(100.0 * (step + 1) / len(targets))
         finally:
             flush()
