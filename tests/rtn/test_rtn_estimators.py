@@ -244,10 +244,10 @@ def test_profile_interval_ends_where_the_likelihood_ratio_is_chi2_95():
     assert lo < t.tau_c_s < hi
     ratio = math.log(hi / lo) / math.log(t.tau_c_ci_s[1] / t.tau_c_ci_s[0])
     assert ratio == pytest.approx(1.0, abs=0.05)
+    mm = copy.deepcopy(m)  # score reads only the parameters set below
     for end in (lo, hi):
 
         def neg_ll(p, tau_c=end):
-            mm = copy.deepcopy(m)
             lc, le = 1 / tau_c, math.exp(-p[3])
             move = -math.expm1(-(lc + le))  # P(any flip within dt = 1)
             p01, p10 = lc / (lc + le) * move, le / (lc + le) * move
