@@ -64,8 +64,8 @@ def test_shipped_bank_is_large_and_matches_the_binomial():
     # row-parallel trials on its own chip (bench seed), in the run or in an earlier
     # switching-noise run of that seed that calibrated itself
     for run in info["runs"]:
-        cal = run["calibration_run"] or {**run["results"], "calibration": "fresh",
-                                         "procedure": "switching-noise",
+        cal = run["calibration_run"] or {**run["results"], "procedure": "switching-noise",
+                                         "calibration": run["parameters"]["calibration"],
                                          "bench_seed": run["bench"]["seed"]}
         assert cal["procedure"] == "switching-noise" and cal["calibration"] == "fresh"
         assert cal["bench_seed"] == run["bench"]["seed"]
