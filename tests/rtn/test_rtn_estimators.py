@@ -260,3 +260,15 @@ def test_profile_interval_ends_where_the_likelihood_ratio_is_chi2_95():
         res = minimize(neg_ll, p0, method="Nelder-Mead",
                        options={"xatol": 1e-7, "fatol": 1e-5, "maxiter": 3000})
         assert 2 * (m.loglik + res.fun) == pytest.approx(3.841, abs=0.05)
+
+
+def test_profile_interval_refuses_a_fit_with_one_variance_per_level():
+    """The constrained fit ties the read-noise variance, so a fit with one per level is refused
+    (its profile would be of another model) with BadInput naming the need."""
+    from ftjlab.errors import BadInput
+    from ftjlab.rtn.profile import tau_interval
+
+    x = rtn_trace(TC, TE, -1.0, 1.0, 5_000, seed=12)
+    m = GaussianHMM(2, tied=False).fit(x, 1.0, errors=False)
+    with pytest.raises(BadInput, match="tied"):
+        tau_interval(m, x, "tau_c", se_log=0.1)
