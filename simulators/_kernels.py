@@ -140,7 +140,7 @@ def trap_chains(
     for j in range(col_volts.size):
         onf_col[j] = math.exp(-col_volts[j] / emission_slope)
         acc_col[j] = accept_scale * math.exp(col_volts[j] / capture_slope)
-    acc_off = accept_scale * math.exp(0.0 / capture_slope)
+    acc_off = accept_scale  # word line off: 0 V, exp(0) = 1
     for i in range(ids.size):
         tr = ids[i]
         c = cell[tr]
