@@ -409,9 +409,8 @@ class TrapPopulation:
         # per trap, bound rate = b_scale / tau_c_ref and idle emission rate = e_scale / tau_e_ref,
         # the same numbers as bound_rate() and emission_rate(ids, 0) (no per-trap rate arrays:
         # the loop touches each due trap's entries once, at random, so fewer bytes are faster)
-        ref = p.reference_bias_v
-        b_scale = float(np.exp((np.asarray(self.bound_v) - ref) / p.capture_slope_v))
-        e_scale = float(np.exp(-(np.asarray(0.0) - ref) / p.emission_slope_v))
+        b_scale = float(capture_rate(p, 1.0, self.bound_v))
+        e_scale = float(emission_rate(p, 1.0, 0.0))
         accept_scale = float(np.exp(-self.bound_v / p.capture_slope_v))
         parts = []
         while ids.size:
