@@ -147,12 +147,17 @@ class BiasWindow:
         rows, cols = np.divmod(cells, self.col_volts.size)
         return np.where(self.row_on[self.read_of(times), rows], self.col_volts[cols], 0.0)
 
-    def ever_on(self, cells: np.ndarray) -> np.ndarray:
-        """Whether each cell is biased during any read of the window."""
+    @property
+    def rows_ever_on(self) -> np.ndarray:
+        """Whether each word line is on during any read of the window (computed once)."""
         if not hasattr(self, "_rows_ever_on"):
             self._rows_ever_on = self.row_on.any(axis=0)
+        return self._rows_ever_on
+
+    def ever_on(self, cells: np.ndarray) -> np.ndarray:
+        """Whether each cell is biased during any read of the window."""
         rows, cols = np.divmod(cells, self.col_volts.size)
-        return self._rows_ever_on[rows] & (self.col_volts[cols] != 0)
+        return self.rows_ever_on[rows] & (self.col_volts[cols] != 0)
 
 
 class TrapPopulation:
@@ -276,10 +281,9 @@ class TrapPopulation:
         if window is not None and ids.size and "numba" in sys.modules and _kernels.AVAILABLE:
             out = np.empty(ids.size)  # compiled: the same arithmetic without numpy passes
             volts = np.asarray(window.col_volts, dtype=np.float64)
-            window.ever_on(ids[:0])  # builds the window's rows-ever-on mask
             _kernels.emission_times(
                 np.ascontiguousarray(t, dtype=np.float64), e, lam_idle, self.cell[ids],
-                window._rows_ever_on, np.ascontiguousarray(window.row_on, dtype=bool), volts,
+                window.rows_ever_on, np.ascontiguousarray(window.row_on, dtype=bool), volts,
                 np.exp(-volts / self.params.emission_slope_v), float(window.start_s),
                 float(window.step_s), out,
             )  # fmt: skip
