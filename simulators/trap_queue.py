@@ -76,7 +76,8 @@ class EventQueue:
     def invalidate(self, start_s: float) -> None:
         """Every event up to ``start_s`` has been fired and ``next_t`` may have changed
         anywhere: the epoch is rebuilt from ``start_s`` when it is next used (not at all while
-        only trap-by-trap advances, which scan ``next_t`` themselves, follow)."""
+        only advances that scan ``next_t`` themselves follow; one with few due traps pops them
+        from the queue and so rebuilds it)."""
         self._rebuild_from = start_s
         self._ep_t, self._ep_id, self._head = np.zeros(0), np.zeros(0, dtype=np.int64), 0
         self._pend_t, self._pend_id = np.zeros(0), np.zeros(0, dtype=np.int64)
