@@ -36,8 +36,13 @@ sys.path.insert(0, str(ROOT))
 from ftjlab.vae.datasets import mnist_digits  # noqa: E402
 
 
-def build_unet(torch, c1: int, c2: int, emb: int, groups: int):
-    """The U-Net; parameter names are the keys of the exported weights."""
+def build_unet(torch, c1: int, c2: int, emb: int, groups: int, classes: int = 0,
+               attention: bool = False):
+    """The U-Net; parameter names are the keys of the exported weights. ``classes > 0`` adds
+    a class embedding (``classes + 1`` rows, the last one "no label") summed into the time
+    embedding; ``attention`` adds one self-attention layer at 7 x 7 after the middle block.
+    Both start at zero (the embedding and the attention's output projection), so a network
+    started from unconditional weights computes exactly what they did."""
     nn = torch.nn
     f = nn.functional
     hidden = 4 * c1
@@ -74,18 +79,37 @@ def build_unet(torch, c1: int, c2: int, emb: int, groups: int):
             self.dec1 = Block(c1, c1)                      # 28, + enc1
             self.norm_out = nn.GroupNorm(groups, c1)
             self.out = nn.Conv2d(c1, 1, 3, padding=1)
+            if classes:
+                self.cemb = nn.Embedding(classes + 1, hidden)
+                nn.init.zeros_(self.cemb.weight)
+            if attention:
+                self.attn_norm = nn.GroupNorm(groups, c2)
+                self.attn_qkv = nn.Conv2d(c2, 3 * c2, 1)
+                self.attn_out = nn.Conv2d(c2, c2, 1)
+                nn.init.zeros_(self.attn_out.weight)
+                nn.init.zeros_(self.attn_out.bias)
             half = emb // 2
             self.register_buffer(
                 "freqs", torch.exp(-math.log(10_000.0) * torch.arange(half) / half),
                 persistent=False)
 
-        def forward(self, x, t):
+        def attend(self, h):
+            n, c, hh, ww = h.shape
+            q, k, v = self.attn_qkv(self.attn_norm(h)).reshape(n, 3, c, hh * ww).unbind(1)
+            w = torch.softmax(q.transpose(1, 2) @ k / math.sqrt(c), dim=-1)  # (n, hw, hw)
+            return h + self.attn_out((v @ w.transpose(1, 2)).reshape(n, c, hh, ww))
+
+        def forward(self, x, t, y=None):
             a = t.float()[:, None] * self.freqs[None, :]
             e = torch.cat([torch.sin(a), torch.cos(a)], dim=1)
             e = f.silu(self.t2(f.silu(self.t1(e))))
+            if classes:
+                e = e + self.cemb(torch.full_like(t, classes) if y is None else y)
             h1 = self.enc1(self.inp(x), e)
             h2 = self.enc2(self.down1(h1), e)
             h = self.mid(self.down2(h2), e)
+            if attention:
+                h = self.attend(h)
             h = self.dec2(f.interpolate(h, scale_factor=2, mode="nearest") + h2, e)
             h = self.reduce(f.interpolate(h, scale_factor=2, mode="nearest")) + h1
             h = self.dec1(h, e)
@@ -101,7 +125,7 @@ def export(net, args, betas: np.ndarray, extra: dict, path: Path) -> None:
         a = p.detach().numpy().astype(np.float32)
         if a.ndim == 4:
             a = a.transpose(2, 3, 1, 0)
-        elif a.ndim == 2:
+        elif a.ndim == 2 and not name.startswith("cemb."):
             a = a.T
         out[name] = np.ascontiguousarray(a)
     meta = {**{k: v for k, v in vars(args).items() if k != "out"}, **extra}
@@ -109,18 +133,25 @@ def export(net, args, betas: np.ndarray, extra: dict, path: Path) -> None:
     np.savez_compressed(path, **out)
 
 
-def load_exported(torch, path: Path):
-    """The torch network with the exported weights at ``path``, the file's arrays, its meta."""
+def load_exported(torch, path: Path, classes: int | None = None,
+                  attention: bool | None = None):
+    """The torch network with the exported weights at ``path``, the file's arrays, its meta.
+    ``classes`` / ``attention`` override the file's architecture (layers it lacks start at
+    zero, see :func:`build_unet`)."""
     with np.load(path, allow_pickle=False) as f:
         data = {k: f[k] for k in f.files}
     meta = json.loads(str(data["meta"]))
-    net = build_unet(torch, *meta["channels"], meta["emb"], meta["groups"])
+    net = build_unet(torch, *meta["channels"], meta["emb"], meta["groups"],
+                     classes if classes is not None else meta.get("classes", 0),
+                     attention if attention is not None else meta.get("attention", False))
     state = {}
     for name in net.state_dict():
+        if name not in data:  # a layer the exported network did not have: keep its zero init
+            continue
         a = data[name]
         state[name] = torch.tensor(a.transpose(3, 2, 0, 1) if a.ndim == 4 else a.T
-                                   if a.ndim == 2 else a)
-    net.load_state_dict(state)
+                                   if a.ndim == 2 and not name.startswith("cemb.") else a)
+    net.load_state_dict(state, strict=False)
     return net, data, meta
 
 
@@ -135,14 +166,20 @@ def add_reference(torch, path: Path, sample_steps: int) -> float:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((6, 28, 28)).astype(np.float32)
     t = np.array([0, 0, 400, 400, 999, 999])
+    classes = int(meta.get("classes", 0))
+    y = np.array([0, classes, 3, classes, 7, 9]) if classes else None
     with torch.no_grad():
-        eps = net(torch.tensor(x[:, None]), torch.tensor(t)).numpy()[:, 0]
+        eps = net(torch.tensor(x[:, None]), torch.tensor(t),
+                  None if y is None else torch.tensor(y)).numpy()[:, 0]
     meta["sample_steps"] = sample_steps
     data.update(check_x=x, check_t=t, check_eps=eps.astype(np.float32),
                 meta=np.array(json.dumps(meta)))
+    if y is not None:
+        data["check_y"] = y
     np.savez_compressed(path, **data)
     model = load_ddpm(path)
-    got = np.concatenate([model.eps(x[i:i + 2], int(t[i])) for i in range(0, 6, 2)])
+    got = np.concatenate([model.eps(x[i:i + 2], int(t[i]), None if y is None else y[i:i + 2])
+                          for i in range(0, 6, 2)])
     return float(np.abs(got - eps).max())
 
 
@@ -165,6 +202,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sample-steps", type=int, default=50,
                     help="default sampling steps of the exported model (respaced)")
     ap.add_argument("--out", default=str(ROOT / "data" / "models" / "ddpm_mnist.npz"))
+    ap.add_argument("--classes", type=int, default=0,
+                    help="class-conditional with this many classes (0: unconditional)")
+    ap.add_argument("--uncond-prob", type=float, default=0.1,
+                    help="fraction of training labels replaced by 'no label' (classifier-free "
+                    "guidance needs both)")
+    ap.add_argument("--guidance", type=float, default=0.0,
+                    help="default guidance weight w of the exported model: "
+                    "eps = (1 + w) eps(x, y) - w eps(x)")
+    ap.add_argument("--attention", action="store_true",
+                    help="one self-attention layer at 7 x 7")
     ap.add_argument("--init", help="start from the weights of an exported model (its "
                     "architecture wins over --channels/--emb/--groups)")
     ap.add_argument("--reference-only", action="store_true",
@@ -182,23 +229,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.out}: numpy vs torch max |diff| {err:.2e}")
         return 0
 
-    images, _ = mnist_digits()
+    images, labels = mnist_digits()
     with np.load(ROOT / "data" / "models" / "mnist_heldout.npz") as f:
         heldout = f["indices"]
     train = np.setdiff1d(np.arange(len(images)), heldout)
     x = torch.tensor(images[train][:, None] * 2.0 - 1.0, dtype=torch.float32)
+    y_all = torch.tensor(labels[train])
     n = x.shape[0]
 
     betas = np.linspace(args.beta_start, args.beta_end, args.steps, dtype=np.float64)
     abar = torch.tensor(np.cumprod(1 - betas), dtype=torch.float32)
     if args.init:
-        net, _, init_meta = load_exported(torch, Path(args.init))
+        net, _, init_meta = load_exported(torch, Path(args.init), args.classes, args.attention)
         args.channels, args.emb, args.groups = (init_meta["channels"], init_meta["emb"],
                                                 init_meta["groups"])
         args.init_meta = {k: init_meta.get(k) for k in
-                          ("epochs", "batch", "lr", "seed", "train_seconds", "init_meta")}
+                          ("epochs", "batch", "lr", "seed", "train_seconds", "classes",
+                           "attention", "init_meta")}
     else:
-        net = build_unet(torch, *args.channels, args.emb, args.groups)
+        net = build_unet(torch, *args.channels, args.emb, args.groups, args.classes,
+                         args.attention)
     ema = copy.deepcopy(net)
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     total_steps = args.epochs * math.ceil(n / args.batch)
@@ -223,7 +273,11 @@ def main(argv: list[str] | None = None) -> int:
             eps = torch.randn_like(x0)
             a = abar[t][:, None, None, None]
             xt = a.sqrt() * x0 + (1 - a).sqrt() * eps
-            loss = ((net(xt, t) - eps) ** 2).mean()
+            y = None
+            if args.classes:
+                y = y_all[perm[i : i + args.batch]]
+                y = torch.where(torch.rand(y.shape) < args.uncond_prob, args.classes, y)
+            loss = ((net(xt, t, y) - eps) ** 2).mean()
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)

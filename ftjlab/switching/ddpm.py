@@ -76,11 +76,17 @@ class UNet:
     """The noise-prediction U-Net: 28 -> 14 -> 7 and back, one residual block (GroupNorm,
     SiLU, 3 x 3 convolutions, the time embedding added after the first) per level and
     additive skips. ``w`` holds the training script's parameters by name (convolutions
-    (kh, kw, in, out), linear layers (in, out))."""
+    (kh, kw, in, out), linear layers (in, out), the class embedding (classes + 1, dim)).
+
+    ``classes > 0``: class-conditional; the class embedding (row ``classes`` is "no label")
+    is added to the time embedding. ``attention``: one single-head self-attention layer on
+    the 7 x 7 features after the middle block."""
 
     w: dict[str, np.ndarray]
     groups: int
     emb_dim: int
+    classes: int = 0
+    attention: bool = False
 
     def embedding(self, t: int) -> np.ndarray:
         half = self.emb_dim // 2
@@ -110,13 +116,28 @@ class UNet:
         skip = x if f"{name}.skip.weight" not in self.w else self._conv(f"{name}.skip", x)
         return h + skip
 
-    def __call__(self, x: np.ndarray, t: int) -> np.ndarray:
-        """Predicted noise of ``x`` (n, 28, 28) at training step ``t`` (0-based)."""
+    def _attend(self, h: np.ndarray) -> np.ndarray:
+        n, hh, ww, c = h.shape
+        qkv = self._conv("attn_qkv", self._norm("attn_norm", h)).reshape(n, hh * ww, 3, c)
+        q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
+        a = q @ k.transpose(0, 2, 1) / np.float32(np.sqrt(c))  # (n, hw, hw)
+        a = np.exp(a - a.max(axis=2, keepdims=True))
+        a /= a.sum(axis=2, keepdims=True)
+        return h + self._conv("attn_out", (a @ v).reshape(n, hh, ww, c))
+
+    def __call__(self, x: np.ndarray, t: int, y: np.ndarray | None = None) -> np.ndarray:
+        """Predicted noise of ``x`` (n, 28, 28) at training step ``t`` (0-based), given the
+        class labels ``y`` (n,) of a conditional network (None or ``classes``: no label)."""
         e = self.embedding(t)
+        if self.classes:
+            rows = np.full(len(x), self.classes) if y is None else np.asarray(y)
+            e = e + self.w["cemb.weight"][rows]
         x = np.asarray(x, dtype=np.float32)[..., None]
         h1 = self._block("enc1", self._conv("inp", x), e)
         h2 = self._block("enc2", self._conv("down1", h1, 2), e)
         h = self._block("mid", self._conv("down2", h2, 2), e)
+        if self.attention:
+            h = self._attend(h)
         h = self._block("dec2", _up(h) + h2, e)
         h = self._block("dec1", self._conv("reduce", _up(h)) + h1, e)
         return self._conv("out", _silu(self._norm("norm_out", h)))[..., 0]
@@ -131,6 +152,7 @@ class DDPM:
     sample_steps: int = SAMPLE_STEPS
     meta: dict = field(default_factory=dict)
     clip: bool = True  # clip each predicted x0 to the pixel range
+    guidance: float = 0.0  # classifier-free guidance weight w of a conditional network
 
     @property
     def steps(self) -> int:
@@ -154,14 +176,28 @@ class DDPM:
         abar = np.cumprod(1.0 - self.train_betas)[ts]
         return ts, 1.0 - abar / np.concatenate([[1.0], abar[:-1]])
 
-    def eps(self, x: np.ndarray, t: int) -> np.ndarray:
-        """Predicted noise of ``x`` (n, 28, 28) at training step ``t`` (0-based)."""
-        return self.net(x, t)
+    def eps(self, x: np.ndarray, t: int, y: np.ndarray | None = None) -> np.ndarray:
+        """Predicted noise of ``x`` (n, 28, 28) at training step ``t`` (0-based); for a
+        conditional network, of class ``y`` (n,), guided: (1 + w) eps(x, y) - w eps(x)."""
+        if not self.net.classes or y is None or self.guidance == 0.0:
+            return self.net(x, t, y)
+        m = len(x)
+        both = self.net(np.concatenate([x, x]), t,
+                        np.concatenate([y, np.full(m, self.net.classes)]))
+        w = np.float32(self.guidance)
+        return (1 + w) * both[:m] - w * both[m:]
+
+    def labels(self, n: int) -> np.ndarray | None:
+        """The class of each of ``n`` images of a conditional network: 0, 1, ..., 9, 0, ...
+        (the training digits are 500 per class); None for an unconditional one. Fixed, so
+        every random number of a sample still comes from the noise source."""
+        return np.arange(n) % self.net.classes if self.net.classes else None
 
     def sample(self, n: int, noise: Noise, batch: int = 10) -> np.ndarray:
         """``n`` digits (n, 28, 28) in [0, 1], every random number from ``noise``."""
         if n < 1:
             raise BadInput(f"images: need at least 1, got {n}")
+        labels = self.labels(n)
         ts, betas = self.schedule()
         alphas = 1.0 - betas
         abar = np.cumprod(alphas)
@@ -173,9 +209,10 @@ class DDPM:
         out = []
         for start in range(0, n, batch):
             m = min(batch, n - start)
+            y = None if labels is None else labels[start:start + m]
             x = np.asarray(noise((m, *shape)), dtype=np.float32)
             for i in range(ts.size - 1, -1, -1):
-                eps = self.net(x, int(ts[i]))
+                eps = self.eps(x, int(ts[i]), y)
                 x0 = (x - np.sqrt(1.0 - abar[i]) * eps) / np.sqrt(abar[i])
                 if self.clip:
                     x0 = np.clip(x0, -1.0, 1.0)
@@ -198,10 +235,12 @@ def load_ddpm(path: str | Path | None = None) -> DDPM:
                 data = {k: f[k] for k in f.files}
         meta = json.loads(str(data.pop("meta")))
         betas = data.pop("betas").astype(np.float64)
-        net = UNet(data, int(meta["groups"]), int(meta["emb"]))
+        net = UNet(data, int(meta["groups"]), int(meta["emb"]), int(meta.get("classes", 0)),
+                   bool(meta.get("attention", False)))
     except (OSError, ValueError, KeyError) as exc:
         raise BadInput(f"DDPM weights {path or MODEL_FILE}: {exc}") from exc
-    return DDPM(net, betas, int(meta.get("sample_steps", SAMPLE_STEPS)), meta)
+    return DDPM(net, betas, int(meta.get("sample_steps", SAMPLE_STEPS)), meta,
+                guidance=float(meta.get("guidance", 0.0)))
 
 
 def software_noise(seed: int) -> Noise:
