@@ -115,8 +115,9 @@ def _quickack(sock: socket.socket) -> Any:
     has no reply to carry that ACK, so a delayed-ACK receiver holds it for up to 40 ms (Linux)
     or 200 ms (Windows): every set-then-measure step would cost that. Linux's TCP_QUICKACK
     sends the pending ACK now, but the kernel drops back to delayed ACKs by itself, so it is
-    re-armed after every ``recv``. Elsewhere the server cannot change the client's Nagle, and
-    the callable does nothing.
+    re-armed after every ``recv`` that no reply answers at once (a reply carries the ACK, and
+    the system call costs a query round trip a few microseconds). Elsewhere the server cannot
+    change the client's Nagle, and the callable does nothing.
     """
     option = getattr(socket, "TCP_QUICKACK", None)
     if option is None:
@@ -154,6 +155,8 @@ class InstrumentServer:
         self._lock = _lock_of(emulator)
         #: the wrapped emulator's ``read_all`` (every pending reply as bytes), if it has one
         self._read_all = getattr(emulator.emulator, "read_all", None)
+        self._write = emulator.emulator.write
+        self._faults = emulator.faults
         self._server = _TCPServer((host, port), _Handler, bind_and_activate=True)
         self._server.owner = self
         self._thread: threading.Thread | None = None
@@ -237,14 +240,15 @@ class InstrumentServer:
                 data = sock.recv(65536)
                 if not data:
                     return
-                quickack()
                 if not pending and data.find(b"\n") == len(data) - 1 and b"#" not in data:
                     lines, pending = (data[:-1],), b""  # the usual case: one whole message
                 else:
                     pending += data
                     if b"\n" not in pending and b"#" not in pending:
+                        quickack()
                         continue
                     lines, pending = split_messages(pending)
+                answered = False
                 for line in lines:
                     if faults._drop_connection and faults.take_connection_drop():
                         log.info("fault injection: %s drops the connection", self.name)
@@ -259,6 +263,9 @@ class InstrumentServer:
                         late.extend((due, reply) for reply in replies)
                     else:
                         sock.sendall(replies[0] if len(replies) == 1 else b"".join(replies))
+                        answered = True
+                if not answered:  # a reply carries the ACK; without one, send it now
+                    quickack()
         except OSError:
             return
         finally:
@@ -275,12 +282,11 @@ class InstrumentServer:
         """
         if message.endswith("\r") and "#" not in message:  # split_messages did the rest
             message = message[:-1]
-        faulty = self.emulator
         with self._lock:
             try:
-                faulty.emulator.write(message)
+                self._write(message)
             except Exception:  # an emulator bug must not kill the connection
                 log.exception("emulator %s failed on %r", self.name, message[:80])
-            if faulty.faults._drop_replies or self._read_all is None:
-                return drain(faulty)
+            if self._faults._drop_replies or self._read_all is None:
+                return drain(self.emulator)
             return self._read_all()

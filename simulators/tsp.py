@@ -151,6 +151,11 @@ _ABORT = "script aborted: ran longer than the execution limit"
 _LUA_POS = re.compile(r"^(?:tsp|\[string \"[^\"]*\"\]):(\d+):\s*(.*)$", re.S)
 _SCRIPT_COMMANDS = frozenset({"loadandrunscript", "loadscript", "loadonly"})
 _COMMON = re.compile(r"^\*([A-Za-z]+\??)\s*(.*)$")
+#: Common commands as drivers send them (upper case, no argument): name for ``_common``.
+_COMMON_EXACT = {
+    f"*{name}": name
+    for name in ("IDN?", "RST", "CLS", "OPC?", "ESR?", "STB?", "OPC", "WAI", "TRG")
+}
 
 
 class RemoteNode(TSPObject):
@@ -298,12 +303,24 @@ class TSPEmulator:
             message = str(message)
         if not message.isascii():  # the wire carries bytes: what latin-1 cannot say arrives as ?
             message = message.encode("latin-1", errors="replace").decode("latin-1")
-        for line in message.split("\n") if "\n" in message else (message,):
+        if "\n" not in message:  # the usual message: one command line
+            try:
+                # common commands as drivers send them are answered without parsing
+                name = _COMMON_EXACT.get(message) if self._script_lines is None else None
+                if name is None or not self._common(name, ""):
+                    self._line(message.rstrip("\r"))
+            except Exception as exc:  # last line of defence: an emulator bug, not user input
+                self._internal_error(message, exc)
+            return
+        for line in message.split("\n"):
             try:
                 self._line(line.rstrip("\r"))
-            except Exception as exc:  # last line of defence: an emulator bug, not user input
-                log.exception("TSP emulator failed on %r", line[:80])
-                self.errorqueue.push(CODE_RUNTIME, f"TSP Runtime error: internal: {exc}")
+            except Exception as exc:
+                self._internal_error(line, exc)
+
+    def _internal_error(self, line: str, exc: Exception) -> None:
+        log.exception("TSP emulator failed on %r", line[:80], exc_info=exc)
+        self.errorqueue.push(CODE_RUNTIME, f"TSP Runtime error: internal: {exc}")
 
     def read(self) -> bytes:
         """Next pending reply (with its LF); raises ``NoReplyPending`` when there is none."""
