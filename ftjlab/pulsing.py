@@ -9,12 +9,9 @@ the bench limits before they are sent (nothing is clipped by the generator).
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from ftjlab.instruments._pulse import set_levels
-
-log = logging.getLogger(__name__)
 
 #: the generator's largest programmable load: levels = voltage at the cell
 HIGH_Z_OHM = 1e6
@@ -29,31 +26,42 @@ class PulserOutput:
         self._cfg: tuple[float, float, float, float] | None = None  # high, low, width, period
         self._polarity = "NORM"
         self._count: int | None = None
-        self.output_on = False
+        self.output_on: bool | None = False  # None: not known (something else set it)
         self._stale = False  # something else (an on-board program) set the generator
+        self._resets = 0  # the generator's bench_resets when this output was prepared
 
     def channel(self) -> Any:
-        """The driver channel, prepared on first use (and after :meth:`levels_unknown`):
-        output off, high-Z load, manual arm."""
-        if self._ch is None or self._stale:
+        """The driver channel, prepared on first use (and after :meth:`levels_unknown`, or
+        after the generator was reset to its bench state): output off, high-Z load, manual
+        arm; levels set behind the guard are restated through it by the driver."""
+        resets = getattr(self.pg, "bench_resets", 0)
+        if self._ch is None or self._stale or resets != self._resets:
             ch = getattr(self.pg, f"ch_{self.index}")
-            ch.output = False
-            self.output_on = False
-            # levels as seen by the array: a cell is a high-impedance load (set before the
-            # levels: a load change voids programmed levels)
-            if hasattr(ch, "arm_source"):  # 81160A: one burst per *TRG
-                ch.output_load = HIGH_Z_OHM
-                ch.arm_source = "MAN"
-            else:  # 33500B: high-Z is "INF" (its numbers stop at 10 kOhm); bursts on *TRG
-                ch.output_load = "INF"
-                ch.burst_mode = "TRIG"
-                ch.trigger_source = "BUS"
-                ch.burst_state = True
+            if resets != self._resets:  # a reset voided what this output had set
+                self._cfg, self._count, self._polarity = None, None, "NORM"
+            self._prepare(ch)
             if self._stale:
-                _restate_levels(self.pg, ch, self.index)
+                if ch.restate_levels():  # it reset the generator: prepare again
+                    self._cfg, self._count, self._polarity = None, None, "NORM"
+                    self._prepare(ch)
                 self._stale = False
+            self._resets = getattr(self.pg, "bench_resets", 0)
             self._ch = ch
         return self._ch
+
+    def _prepare(self, ch: Any) -> None:
+        ch.output = False
+        self.output_on = False
+        # levels as seen by the array: a cell is a high-impedance load (set before the
+        # levels: a load change voids programmed levels)
+        if hasattr(ch, "arm_source"):  # 81160A: one burst per *TRG
+            ch.output_load = HIGH_Z_OHM
+            ch.arm_source = "MAN"
+        else:  # 33500B: high-Z is "INF" (its numbers stop at 10 kOhm); bursts on *TRG
+            ch.output_load = "INF"
+            ch.burst_mode = "TRIG"
+            ch.trigger_source = "BUS"
+            ch.burst_state = True
 
     def pulses(self, volts: float, width_s: float, period_s: float, count: int = 1) -> None:
         """Set up bursts of ``count`` pulses of ``volts`` (sign = polarity), resting at 0 V."""
@@ -99,41 +107,21 @@ class PulserOutput:
             self.output_on = True
 
     def off(self) -> None:
-        if self._stale:
-            self.channel()  # switches the output off
-        elif self._ch is not None and self.output_on:
-            self._ch.output = False
+        """Switch the output off: one write where it is or may be on, nothing else (no
+        preparation, also for a channel something else set)."""
+        if self.output_on is not False:
+            ch = self._ch or getattr(self.pg, f"ch_{self.index}")
+            ch.output = False
         self.output_on = False
 
     def levels_unknown(self) -> None:
         """Something else set the generator (an on-board program over TSP-Net, which its
-        guard then no longer knows): prepare the channel and configure afresh next time."""
+        guard then no longer knows): its levels and output state are not known; the channel
+        is prepared and its levels restated next time it is configured."""
         self._cfg = None
         self._stale = True
+        self.output_on = None
 
     def forget(self) -> None:
         """After a bench shutdown: nothing known about the channel any more."""
         self._ch, self._cfg, self._count, self.output_on = None, None, None, False
-
-
-def _restate_levels(pg: Any, ch: Any, index: int) -> None:
-    """Set the levels its guard does not know again through it: the level the generator
-    holds, moved away from the known other level to the least amplitude the guard takes where
-    it is closer (the generator raised a smaller amplitude itself). The guard takes a level
-    only with the other one known; with both unknown it refuses: the generator needs a reset."""
-    errors = pg.check_errors()  # left by the program's commands: reported, not ours
-    if errors:
-        log.warning("%s after the on-board program: %s", getattr(pg, "name", "generator"),
-                    "; ".join(", ".join(str(part) for part in error) for error in errors))
-    guard = getattr(pg, "safety", None)
-    if guard is None:
-        return
-    shadow = guard.state()[index]
-    least_of = getattr(guard.rules, "least_amplitude_v", None)
-    least = 1.001 * least_of(shadow["load"]) if least_of and shadow["load"] is not None else 0.0
-    if shadow["high"] is None:
-        high = ch.voltage_high
-        ch.voltage_high = high if shadow["low"] is None else max(high, shadow["low"] + least)
-    if shadow["low"] is None:
-        low = ch.voltage_low
-        ch.voltage_low = low if shadow["high"] is None else min(low, shadow["high"] - least)

@@ -7,6 +7,8 @@ instrument's attributes and functions do. A message whose whole text is the uplo
 script registered with :func:`~ftjlab.instruments.script_registry.register_script` is accepted as
 such, and calls of that script are checked by its rule. Everything else is refused.
 
+The line ``abort`` (the 2600B's command that stops a running script) passes.
+
 Within a chunk, statements after a call that may fail at run time (which would abort the rest
 of the chunk) are taken as "may or may not have run": only what holds either way stays known.
 
@@ -158,6 +160,20 @@ def _parse(line: str) -> tuple[Assign | CallStmt, ...]:
     return tuple(parse_chunk(line))
 
 
+#: registered script source -> whether it uses ``tspnet`` (keyed by the text itself: a
+#: source is looked up by its cached hash and, for the registry's own string, by identity)
+_TSPNET: dict[str, bool] = {}
+
+
+def _uses_tspnet(script: Any) -> bool:
+    """Whether a registered script's source uses ``tspnet`` (searched once per source)."""
+    source = script.source
+    uses = _TSPNET.get(source)
+    if uses is None:
+        uses = _TSPNET[source] = "tspnet" in source
+    return uses
+
+
 def _either(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """Shadow of a channel when statements may or may not have run: only what holds either
     way stays known (for checked levels, the larger magnitude)."""
@@ -234,6 +250,10 @@ class TSPRules:
         stripped = line.strip(" \t")
         if not stripped:
             return
+        if stripped == "abort":
+            # the 2600B's abort: stops a script still running (after a reply timeout); it
+            # changes no setting (outputs stay as they are), what the script did is accounted
+            return
         if stripped.startswith("*") and all(" " <= c <= "~" for c in stripped):
             common = _COMMON.match(stripped)
             name = common.group(1).upper() if common else ""
@@ -282,7 +302,7 @@ class TSPRules:
                 if channel not in state:
                     raise guard.refuse(line, f"{name}(): unknown channel {channel!r}")
                 state[channel].update(values)
-            if "tspnet" in script.source:
+            if _uses_tspnet(script):
                 generators_changed(guard, line, name, self.model, state)
             return True
         return self.call(guard, line, call, state)

@@ -3,9 +3,13 @@ generator's guard (see :mod:`ftjlab.instruments._guard_tsp`).
 
 Guards are per instrument; the bench's :class:`~ftjlab.instruments.routing.Routing` links
 them. A registered script whose source uses ``tspnet`` is accepted only on a bench whose every
-pulse generator has a guard on that routing; once its call passes, each of those guards
-forgets the settings the script may change: what :func:`declare_generator_effects` declared
-for it (checked against the script's source by the tests), or everything.
+pulse generator has a guard on that routing (:meth:`Routing.pulse_generator_guards`, the one
+list of them); once its call passes, each of those guards holds the settings the script may
+change (:meth:`SafetyGuard.hold`: forgotten, and refused to be set again) until the call is
+known to have ended (:func:`script_ended`): what :func:`declare_generator_effects` declared
+for it (checked against the script's source by the tests), or everything. A call that times
+out may still be running on the SMU; the driver aborts it and waits for the SMU to answer
+after the abort before it ends the hold.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from ._guards import PulseGeneratorRules
 from .safety import SafetyGuard
 
 
@@ -57,12 +60,24 @@ def generator_effects(name: str, model: str = "2636B") -> GeneratorEffects | Non
     return _GENERATOR_EFFECTS.get((model, name))
 
 
+def script_holder(guard: SafetyGuard, name: str) -> str:
+    """How a generator's guard names a script call of the SMU guarded by ``guard``."""
+    return f"{name}() on {guard.name}"
+
+
+#: what ends a hold, named in the generator guards' refusals
+_REMEDY = ("its reply read, or the script aborted: keithley2636b_scripts.abort_script(smu), "
+           "which sends the 2636B's abort and waits for the SMU to answer after it")
+
+
 def generators_changed(
     guard: SafetyGuard, line: str, name: str, model: str, state: dict[Hashable, Any]
 ) -> None:
     """A script call that talks to a pulse generator over TSP-Net: refuse it unless every
-    generator of the bench has a guard that can learn of it; once the message passes,
-    those guards forget what the script may change."""
+    generator of the bench has a guard that can learn of it, and no earlier such call may
+    still be running; once the message passes, those guards forget what the script may
+    change and keep it unknown until :func:`script_ended` (the script may run on after a
+    reply timeout)."""
     routing = guard.routing
     if routing is None:
         raise guard.refuse(
@@ -73,17 +88,22 @@ def generators_changed(
         raise guard.refuse(
             line, f"{name}() sends commands over TSP-Net, and pulse generator(s) "
             f"{', '.join(unguarded)} of the bench have no guard to learn what it changes")
-    # the generators by model, and any guard with a generator's rules whatever its model
-    targets = dict(routing.pulse_generator_guards())
-    targets.update((gname, target) for gname, target in routing.guards.items()
-                   if isinstance(target.rules, PulseGeneratorRules))
+    targets = routing.pulse_generator_guards()
     if not targets:
         raise guard.refuse(
             line, f"{name}() sends commands over TSP-Net, and no pulse generator of the bench "
             "has a guard to learn what it changes")
+    if any(getattr(commit, "tspnet", False) for commit in state.get("_commit", ())):
+        raise guard.refuse(line, f"{name}(): one script call over TSP-Net per message (the "
+                           "end of each is seen by its own reply)")
+    for gname, target in targets:
+        if target.holders:
+            raise guard.refuse(
+                line, f"{', '.join(target.holders)} may still be running (its end was not "
+                f"seen) and setting pulse generator {gname}; end it first ({_REMEDY})")
     effects = generator_effects(name, model)
     changes: list[tuple[SafetyGuard, dict[Hashable, frozenset[str]] | None]] = []
-    for gname, target in targets.items():
+    for gname, target in targets:
         if effects is None:
             changes.append((target, None))
             continue
@@ -95,9 +115,36 @@ def generators_changed(
                 "as sent (its levels would not be the volts at the cell)")
         changes.append((target, {ch: keys for ch, keys in effects.settings.items()
                                  if ch in target.channels}))
+    holder = script_holder(guard, name)
 
     def commit() -> None:
         for target, settings in changes:
-            target.forget(settings)
+            target.hold(holder, settings, _REMEDY)
 
+    commit.tspnet = True  # type: ignore[attr-defined]
     state.setdefault("_commit", []).append(commit)
+
+
+def script_ended(guard: SafetyGuard, name: str) -> None:
+    """The call of script ``name`` that the SMU guarded by ``guard`` ran is known to have
+    ended (its reply was read, or it was aborted and the SMU answered after that): the bench's
+    generator guards may learn the settings it held again (they stay unknown until set)."""
+    routing = guard.routing
+    if routing is None:
+        return
+    holder = script_holder(guard, name)
+    for _, target in routing.pulse_generator_guards():
+        target.release(holder)
+
+
+def scripts_ended(guard: SafetyGuard) -> None:
+    """Nothing runs on the SMU guarded by ``guard`` any more (it answered after an
+    ``abort``): every hold of its script calls ends."""
+    routing = guard.routing
+    if routing is None:
+        return
+    suffix = script_holder(guard, "").removeprefix("()")
+    for _, target in routing.pulse_generator_guards():
+        for holder in target.holders:
+            if holder.endswith(suffix):
+                target.release(holder)

@@ -20,6 +20,7 @@ from ._scpi import (
     token_switch,
     token_word,
 )
+from .limits import KnownStateNeededError, UncheckedCommandError
 from .safety import SafetyGuard
 
 # --------------------------------------------------------------------------- SMU shadow state
@@ -185,6 +186,12 @@ def _window_factor(load_ohm: float) -> float:
     return 2.0 * load_ohm / (load_ohm + 50.0)
 
 
+#: how a generator output whose levels the guard does not know comes back (named in refusals)
+_RESET_REMEDY = (
+    "set the other level first; with both levels (or the limit window) unknown, bring the "
+    "generator to a known state with its driver's restore_bench_state() (*RST, then every "
+    "output's high-impedance load and limit window again, through the guard)")
+
 #: a reset sets 100 mVpp around 0 V, 50 ohm, 1 us period, 100 ns width, 5 ns edges
 _RESET_SHADOW = {"high": 0.05, "low": -0.05, "width": 100e-9, "period": 1e-6, "shape": None,
                  "load": 50.0, "output": False, "lim_high": None, "lim_low": None,
@@ -258,6 +265,41 @@ class PulseGeneratorRules:
         1 MOhm where the model has it; ``INF`` is always high impedance)."""
         return (1.0 <= load_ohm <= 1e4 or load_ohm >= 1e30
                 or (load_ohm == 1e6 and self.takes_1mohm_load))
+
+    #: a guard with these rules guards a pulse generator (whatever the bench calls its model)
+    pulse_generator = True
+
+    def restate(
+        self, guard: SafetyGuard, channel: Hashable, shadow: dict[str, Any],
+        read: Any,
+    ) -> list[tuple[str, float]]:
+        """How to make an output's levels known again after something outside the guard set
+        them (an SMU script over TSP-Net): the level the generator holds (``read`` queries
+        it), moved away from the known other level to the least amplitude the guard takes
+        where it is closer (the generator raised a smaller amplitude itself). A level is
+        taken only with the other one known (the generator clips one against the other).
+
+        :returns: ``[(driver property, value)]`` to send through the guard (none if known).
+        :raises KnownStateNeededError: with both levels or the limit window state unknown.
+        :raises UncheckedCommandError: with the load unknown (set it first, output off).
+        """
+        high, low = shadow["high"], shadow["low"]
+        if (high is None and low is None) or shadow["lim_on"] is None:
+            raise KnownStateNeededError(
+                f"{'both levels' if shadow['lim_on'] is not None else 'the limit window'} of "
+                f"generator output {channel} are unknown (set behind the guard): bring the "
+                "generator to a known state with its driver's restore_bench_state() (*RST, "
+                "then every output's high-impedance load and limit window, through the guard)")
+        if high is not None and low is not None:
+            return []
+        if shadow["load"] is None:
+            raise UncheckedCommandError(
+                f"the load of generator output {channel} is unknown: switch the output off "
+                "and set the load before restating its levels")
+        least = 1.001 * self.least_amplitude_v(shadow["load"])
+        if high is None:
+            return [("voltage_high", max(float(read("voltage_high")), low + least))]
+        return [("voltage_low", min(float(read("voltage_low")), high - least))]
 
     @staticmethod
     def _unknown() -> dict[str, Any]:
@@ -427,11 +469,16 @@ class PulseGeneratorRules:
         # VOLT:HIGH/LOW only the other one must be known; amplitude and offset need both
         needs = (low,) if header == "VOLT:HIGH" else (high,) if header == "VOLT:LOW" else (
             high, low)
-        if None in needs or shadow["load"] is None or shadow["lim_on"] is None:
+        if shadow["load"] is None:
             raise guard.refuse(
-                command.text, "the other level, the load or the limit window is unknown, so "
-                "the instrument could adjust this level; reset first"
-            )
+                command.text, f"the load of channel {channel} is unknown, so the volts at the "
+                "cell are not known; switch the output off and set the load first")
+        if None in needs or shadow["lim_on"] is None:
+            unknown = ("the limit window" if shadow["lim_on"] is None
+                       else "the other level" if len(needs) == 1 else "a level")
+            raise guard.refuse(
+                command.text, f"{unknown} of channel {channel} is unknown, so the instrument "
+                f"could adjust this level; {_RESET_REMEDY}")
         if header == "VOLT:HIGH":
             high = value
         elif header == "VOLT:LOW":

@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from ._common import InstrumentError, longer_timeout
+from .limits import KnownStateNeededError
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
@@ -80,6 +81,36 @@ class PulseChannelMixin:
         if check_errors:
             self.parent.raise_errors()
 
+    def restate_levels(self) -> bool:
+        """Make this output's levels known to the guard again after something outside it set
+        them (an SMU script over TSP-Net, which its guard then forgot): report the errors the
+        script's commands left in the queue, then send through the guard what
+        :meth:`~ftjlab.instruments.safety.SafetyGuard.restate` plans (the level the
+        generator holds, kept at least the least amplitude the guard takes from the other).
+        Where the guard knows too little for that (both levels, or the limit window), the
+        generator is brought to the bench state (:meth:`PulseGeneratorMixin.restore_bench_state`).
+        The output must be off and its load set (through the guard) first.
+
+        :returns: True if the generator was reset (every output must be prepared again).
+        """
+        parent = self.parent
+        errors = parent.check_errors()  # left by the program's commands: reported, not ours
+        if errors:
+            log.warning("%s after an outside program: %s", parent.name,
+                        "; ".join(", ".join(str(part) for part in error) for error in errors))
+        guard = parent.safety
+        if guard is None:
+            return False
+        try:
+            plan = guard.restate(self.id, lambda attr: getattr(self, attr))
+        except KnownStateNeededError as exc:
+            log.warning("%s: %s; resetting to the bench state", parent.name, exc)
+            parent.restore_bench_state()
+            return True
+        for attr, value in plan:
+            setattr(self, attr, value)
+        return False
+
     def shutdown(self) -> None:
         """Switch the output off."""
         self.output = False
@@ -98,7 +129,42 @@ def set_levels(channel: Any, high_v: float, low_v: float, old_high: float, old_l
 
 
 class PulseGeneratorMixin:
-    """Trigger, completion, error and shutdown helpers of a two-channel generator."""
+    """Trigger, completion, error, reset and shutdown helpers of a two-channel generator."""
+
+    bench_resets: int = 0
+    """How often :meth:`restore_bench_state` reset the generator (users of its outputs
+    compare it to know their outputs must be prepared again)."""
+
+    def restore_bench_state(self, window_v: float | None = None) -> dict[str, Any]:
+        """Bring the generator to the bench's known state through its guard: ``*RST`` (every
+        output off, the model's defaults), then per output the high-impedance load (levels
+        are the volts at the cell) and the level limit window at +/- ``window_v`` switched
+        on (the generator clamps any later level to it). What session start programs.
+
+        :param window_v: half-width of the window; default the bound limits' max |V| of the
+            output's voltage role (the program role: ``max_program_voltage_v``).
+        :returns: what was programmed per output (``"ch1"``: load, window), JSON-ready.
+        :raises ValueError: without ``window_v`` on a driver with no limits bound.
+        """
+        guard = self.safety
+        if window_v is None and guard is None:
+            raise ValueError("window_v is needed where no limits are bound")
+        self.write("*RST")
+        self.bench_resets += 1
+        out: dict[str, Any] = {}
+        for channel in self.channels.values():
+            high = (guard.limits.max_voltage_v(guard.role(channel.id)) if window_v is None
+                    else float(window_v))
+            channel.output_load = channel.high_z_load
+            channel.voltage_limit_high = high
+            channel.voltage_limit_low = -high
+            channel.voltage_limit_enabled = True
+            out[f"ch{channel.id}"] = {
+                "load_ohm": channel.high_z_load, "level_limit_high_v": high,
+                "level_limit_low_v": -high, "level_limit_on": True,
+            }
+        self.raise_errors()
+        return out
 
     def trigger(self) -> None:
         """Send a bus trigger (``*TRG``): fires a burst when the trigger source is BUS/MAN."""

@@ -73,6 +73,25 @@ class PulseChannel33500B(PulseChannelMixin, Agilent33500Channel):
         validator=strict_discrete_set, values=_SHAPES, cast=str,
         get_process=choice_reply(*_SHAPES),
     )
+    high_z_load: Any = "INF"
+    """The load setting for a high-impedance cell (levels are the volts at the cell)."""
+    voltage_limit_high = Channel.setting(
+        "SOUR{ch}:VOLT:LIM:HIGH %g",
+        """Set the upper end of the level limit window in volts (float; the generator clamps
+        levels to the window while it is on).""",
+        validator=strict_real_range, values=(-10.0, 10.0),
+    )
+    voltage_limit_low = Channel.setting(
+        "SOUR{ch}:VOLT:LIM:LOW %g",
+        """Set the lower end of the level limit window in volts (float).""",
+        validator=strict_real_range, values=(-10.0, 10.0),
+    )
+    voltage_limit_enabled = Channel.setting(
+        "SOUR{ch}:VOLT:LIM:STAT %s",
+        """Set whether the level limit window is on (bool).""",
+        validator=strict_discrete_set, values=(True, False),
+        set_process=lambda v: "ON" if v else "OFF",
+    )
     voltage_high = Channel.control(
         "SOUR{ch}:VOLT:HIGH?", "SOUR{ch}:VOLT:HIGH %g",
         """Control the high level in volts (float, -4.999 to 5 into 50 ohm).""",

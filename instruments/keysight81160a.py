@@ -57,6 +57,25 @@ class PulseChannel81160A(PulseChannelMixin, Keysight81160AChannel):
         """Control the waveform: 'PULS', 'SIN', 'SQU', 'RAMP', 'NOIS', 'DC' or 'USER' (str).""",
         validator=strict_discrete_set, values=_SHAPES, cast=str, get_process=choice_reply(*_SHAPES),
     )
+    high_z_load: Any = 1e6
+    """The load setting for a high-impedance cell (levels are the volts at the cell)."""
+    voltage_limit_high = Channel.setting(
+        ":VOLT{ch}:LIM:HIGH %g",
+        """Set the upper end of the level limit window in volts (float; the generator clamps
+        levels to the window while it is on).""",
+        validator=strict_real_range, values=(-10.0, 10.0),
+    )
+    voltage_limit_low = Channel.setting(
+        ":VOLT{ch}:LIM:LOW %g",
+        """Set the lower end of the level limit window in volts (float).""",
+        validator=strict_real_range, values=(-10.0, 10.0),
+    )
+    voltage_limit_enabled = Channel.setting(
+        ":VOLT{ch}:LIM:STAT %s",
+        """Set whether the level limit window is on (bool).""",
+        validator=strict_discrete_set, values=(True, False),
+        set_process=lambda v: "ON" if v else "OFF",
+    )
     voltage_high = Channel.control(
         ":VOLT{ch}:HIGH?", ":VOLT{ch}:HIGH %g",
         """Control the high level in volts (float, -4.95 to 5 into 50 ohm).""",

@@ -47,6 +47,11 @@ class UncheckedCommandError(SafetyError):
     """A command the guard cannot verify against the limits; it was not sent."""
 
 
+class KnownStateNeededError(UncheckedCommandError):
+    """The guard knows too little of an instrument to check settings one by one (e.g. both
+    levels of a generator output); the message names how to bring it to a known state."""
+
+
 class LimitsConfigError(SafetyError):
     """Invalid limits configuration; the message names the field."""
 

@@ -27,9 +27,11 @@ from .channel_specifiers import (
     MatrixGeometry,
     parse_channel_list,
 )
+from .models import MODELS
 
-PULSER_MODELS = frozenset({"81160A", "33500B"})
-SMU_MODELS = frozenset({"2636B", "2450"})
+#: the models by kind, from the one table of models (:mod:`ftjlab.instruments.models`)
+PULSER_MODELS = frozenset(m for m, spec in MODELS.items() if spec.kind == "pulser")
+SMU_MODELS = frozenset(m for m, spec in MODELS.items() if spec.kind == "smu")
 
 
 class RoutingError(ValueError):
@@ -88,9 +90,13 @@ class Routing:
         self._guards[name] = guard
 
     def pulse_generator_guards(self) -> list[tuple[str, Any]]:
-        """(name, guard) of the bench's pulse generators whose guards joined the routing."""
+        """(name, guard) of the bench's pulse generators whose guards joined the routing: the
+        instruments of a pulse-generator model, and any guard with a generator's rules
+        (``rules.pulse_generator``) whatever its model. The one list of them: what an SMU
+        script over TSP-Net may change is forgotten by, and checked against, these."""
         return [(name, guard) for name, guard in self._guards.items()
-                if self.models.get(name) in PULSER_MODELS]
+                if self.models.get(name) in PULSER_MODELS
+                or getattr(guard.rules, "pulse_generator", False)]
 
     def unguarded_pulse_generators(self) -> list[str]:
         """Names of the bench's pulse generators that have no guard on the routing."""

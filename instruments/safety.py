@@ -29,7 +29,7 @@ still strict validators). Bind with ``Keithley2636B(address, limits=limits)`` or
 from __future__ import annotations
 
 import copy
-from collections.abc import Hashable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, ClassVar, Protocol
 
@@ -37,6 +37,7 @@ from typing import Any, ClassVar, Protocol
 # code outside the instruments folder imports them from ftjlab.instruments.safety.
 from .limits import (
     ROLES,
+    KnownStateNeededError,
     Limits,
     LimitsConfigError,
     LimitViolation,
@@ -51,6 +52,7 @@ __all__ = [
     "ROLES",
     "GuardRules",
     "GuardedInstrument",
+    "KnownStateNeededError",
     "LimitViolation",
     "Limits",
     "LimitsConfigError",
@@ -100,8 +102,8 @@ class SafetyGuard:
     :param roles: voltage role per channel id (defaults from the rules).
     """
 
-    __slots__ = ("_limits", "_name", "_roles", "_routes", "_routing", "_rules", "_sealed",
-                 "_state")
+    __slots__ = ("_held", "_limits", "_name", "_roles", "_routes", "_routing", "_rules",
+                 "_sealed", "_state")
 
     def __init__(
         self,
@@ -118,6 +120,8 @@ class SafetyGuard:
         self._routing: Any = None
         self._name: str | None = None
         self._routes: list[frozenset[str]] = []
+        #: holder -> ({channel: shadow keys} it may still be changing, what ends it)
+        self._held: dict[str, tuple[dict[Hashable, frozenset[str]], str]] = {}
         for channel, role in (roles or {}).items():
             self._validate(channel, role)
             self._roles[channel] = role
@@ -237,7 +241,14 @@ class SafetyGuard:
         state = _copy_state(self._state)
         routes: list[frozenset[str]] = []
         self._routes = routes  # check_route appends to it
-        self._rules.check(self, message, state)
+        if self._held:
+            try:
+                self._rules.check(self, message, state)
+            except UncheckedCommandError as exc:  # say why the settings are unknown
+                raise type(exc)(f"{exc}; {self._held_note()}") from None
+            self._keep_held(message, state)
+        else:
+            self._rules.check(self, message, state)
         # what the message does to other guards first: if that raises, the message is not
         # sent, so this guard's shadow must stay as it was (the others only forget)
         for commit in state.pop("_commit", ()):
@@ -269,6 +280,79 @@ class SafetyGuard:
                     raise KeyError(f"channel {channel!r} has no setting {key!r}")
                 shadow[key] = None
         self._state = state
+
+    def hold(self, holder: str, settings: Mapping[Hashable, Iterable[str]] | None = None,
+             remedy: str = "") -> None:
+        """Something outside this guard (``holder``, e.g. ``"smu:ftjrowwv()"``, a script an SMU
+        runs that sends commands to this instrument) may go on changing these settings until
+        it is known to have ended: they are forgotten (as :meth:`forget`) and stay unknown
+        until :meth:`release` of ``holder``. Meanwhile a message that would make one of them
+        known again is refused (it could be overwritten behind the guard); switching an
+        output off always passes (the output then stays unknown).
+
+        :param settings: channel -> shadow keys; None: every key of every channel.
+        :param remedy: what ends the hold, for the refusals' message.
+        :raises KeyError: for a channel or key the shadow does not have.
+        """
+        if settings is None:
+            settings = {channel: tuple(shadow) for channel, shadow in self._state.items()
+                        if isinstance(shadow, dict)}
+        self.forget(settings)
+        held = dict(self._held.get(holder, ({}, ""))[0])
+        for channel, keys in settings.items():
+            held[channel] = held.get(channel, frozenset()) | frozenset(keys)
+        self._held = {**self._held, holder: (held, remedy)}
+
+    def release(self, holder: str) -> None:
+        """``holder`` is known to have ended (its reply was read, or it was aborted and the
+        instrument answered after that): the settings it held may be set again (they stay
+        unknown until they are)."""
+        if holder in self._held:
+            self._held = {name: keys for name, keys in self._held.items() if name != holder}
+
+    @property
+    def holders(self) -> tuple[str, ...]:
+        """Who may still be changing this instrument's settings behind the guard."""
+        return tuple(self._held)
+
+    def _held_note(self) -> str:
+        return "; ".join(
+            f"{holder} may still be changing "
+            + ", ".join(f"{'/'.join(sorted(keys))} of channel {channel!r}"
+                        for channel, keys in settings.items())
+            + (f" behind the guard ({remedy})" if remedy else " behind the guard")
+            for holder, (settings, remedy) in self._held.items())
+
+    def _keep_held(self, message: str, state: dict[Hashable, Any]) -> None:
+        for holder, (settings, remedy) in self._held.items():
+            for channel, keys in settings.items():
+                shadow = state[channel]
+                for key in keys:
+                    value = shadow[key]
+                    if value is None:
+                        continue
+                    if key == "output" and value is False:  # off always passes
+                        shadow[key] = None
+                        continue
+                    raise self.refuse(
+                        message, f"{holder} may still be changing {key!r} of channel "
+                        f"{channel!r} behind the guard; it can be set once that has ended"
+                        + (f" ({remedy})" if remedy else ""))
+
+    def restate(self, channel: Hashable, read: Callable[[str], Any]) -> list[tuple[str, Any]]:
+        """What to send through this guard to make the settings of ``channel`` it does not
+        know (forgotten after an outside program changed them) known again, as
+        ``[(driver property, value), ...]`` in order; ``read(property)`` queries the
+        instrument's present value. Delegates to the rules' ``restate``.
+
+        :raises UncheckedCommandError: if the rules cannot restate them (e.g. both levels
+            of a generator output unknown: the instrument needs a known state first).
+        """
+        restate = getattr(self._rules, "restate", None)
+        if restate is None:
+            raise UncheckedCommandError(
+                f"{type(self._rules).__name__} cannot restate settings it does not know")
+        return restate(self, channel, self.state()[channel], read)
 
     def state(self) -> dict[Hashable, Any]:
         """A copy of the shadow state (for diagnostics and tests)."""

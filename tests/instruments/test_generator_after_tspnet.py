@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import safety_fuzz as fz
 from ftjlab.instruments._guard_tsp import TSPSourceRules
-from ftjlab.instruments._guard_tspnet import generator_effects
+from ftjlab.instruments._guard_tspnet import generator_effects, script_ended
 from ftjlab.instruments.keithley2636b_scripts import ROW_PROGRAM_NAME, ROW_PROGRAM_SOURCE
 from ftjlab.instruments.keysight33500b import Keysight33500B
 from ftjlab.instruments.keysight81160a import Keysight81160A
@@ -74,8 +74,9 @@ def test_a_call_makes_the_generator_guard_forget_what_the_script_sets_and_nothin
         pg.check(":OUTP1 ON")
     with pytest.raises(SafetyError, match="switch the output off first"):
         pg.check(":OUTP1:LOAD 50")
-    with pytest.raises(SafetyError, match="the load or the limit window is unknown"):
+    with pytest.raises(SafetyError, match="the load of channel 1 is unknown"):
         pg.check(":VOLT1:HIGH 1.5")
+    script_ended(smu, ROW_PROGRAM_NAME)  # its reply was read
     # set again through the guard: output off, load, the level the script set
     pg.check(":OUTP1 OFF;:OUTP1:LOAD 1e6;:VOLT1:HIGH 2;:OUTP1 ON")
     with pytest.raises(SafetyError):  # 4 V at the cell: above the 3 V program limit
@@ -85,6 +86,7 @@ def test_a_call_makes_the_generator_guard_forget_what_the_script_sets_and_nothin
 def test_with_one_level_unknown_only_that_level_may_be_set():
     smu, pg = _bench()
     smu.check(CALL)
+    script_ended(smu, ROW_PROGRAM_NAME)
     pg.check(":OUTP1 OFF;:OUTP1:LOAD 1e6;:OUTP2 OFF;:OUTP2:LOAD 1e6")
     for text in (":VOLT1 1", ":VOLT1:OFFS 0.5", ":VOLT1:LOW 0.2",  # need output 1's high
                  ":VOLT2:HIGH 0.5"):  # needs output 2's low

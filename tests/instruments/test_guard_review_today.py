@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from ftjlab.instruments import keithley2636b_scripts as scripts
 from ftjlab.instruments._guard_tsp import TSPSourceRules
-from ftjlab.instruments._guard_tspnet import generators_changed
+from ftjlab.instruments._guard_tspnet import generators_changed, script_ended
 from ftjlab.instruments.keithley2636b_scripts import (
     ROW_PROGRAM_SOURCE,
     SEQUENCE_SOURCE,
@@ -75,7 +75,9 @@ def test_a_forgotten_load_counts_at_its_worst_when_the_channel_changes_role():
     with pytest.raises(SafetyError, match="read"):
         pg.set_role(1, "read")
     assert pg.role(1) == "program"
-    # set again through the guard: the role change is judged on what is known
+    # set again through the guard once the call ended: the role change is judged on what
+    # is known
+    script_ended(smu, "ftjrowwv")
     pg.check(":OUTP1 OFF;:OUTP1:LOAD 1e6;:VOLT1:HIGH 0")
     pg.set_role(1, "read")
 
@@ -95,6 +97,9 @@ def test_after_the_forget_a_reset_is_the_only_shortcut_and_leaves_the_outputs_of
     smu, routing = _bench()
     pg = routing.guards["pg"]
     smu.check(CALL)
+    with pytest.raises(SafetyError, match="may still be changing"):
+        pg.check("*RST")  # the script may still set the generator after it
+    script_ended(smu, "ftjrowwv")
     pg.check("*RST")  # the instrument's own known state: 50 ohm, 100 mVpp, outputs off
     state = pg.state()
     assert all(state[n]["output"] is False and state[n]["load"] == 50.0 for n in (1, 2))

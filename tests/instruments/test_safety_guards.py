@@ -309,8 +309,8 @@ def test_amplitude_checked_against_known_offset(limits):
         limits=limits,
     ) as gen:
         channel = gen.channels[1]
-        with pytest.raises(UncheckedCommandError, match="reset first"):
-            channel.voltage_high = 1.0  # the other level is unknown: the instrument could clip
+        with pytest.raises(UncheckedCommandError, match="load of channel 1 is unknown"):
+            channel.voltage_high = 1.0  # nothing known: the instrument could clip
         gen.reset()
         channel.output_load = 1e6
         channel.voltage_high = 4.0
