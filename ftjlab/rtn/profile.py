@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 
 import numpy as np
 from scipy.optimize import minimize_scalar
@@ -39,6 +40,53 @@ from .source import as_trace
 
 CHI2_95 = 3.841458820694124  # chi^2, 1 dof, 0.95
 _R95 = math.sqrt(CHI2_95)
+#: An end is found when sqrt(2 (l_max - l_p)) is within this of sqrt(3.84).
+ROOT_TOL = 0.005
+
+
+class ProfileConvergenceWarning(UserWarning):
+    """An end of a profile-likelihood interval was not found within the steps allowed."""
+
+
+class TauInterval(tuple):
+    """A 95 % profile-likelihood interval of a time constant.
+
+    Unpacks as ``(low_s, high_s, e_steps)``. ``ends_converged`` (low, high) says whether the
+    search met 2 (l_max - l_p) = 3.84 at each end (``converged``: both did);
+    ``lr_stat`` (low, high) is 2 (l_max - l_p) at the ends returned. An end not found is the
+    evaluated point nearest to the target, and its ``lr_stat`` says how far it is from 3.84.
+    """
+
+    def __new__(cls, low_s: float, high_s: float, e_steps: int,
+                ends_converged: tuple[bool, bool], lr_stat: tuple[float, float]) -> TauInterval:
+        self = super().__new__(cls, (low_s, high_s, e_steps))
+        self.ends_converged = ends_converged
+        self.lr_stat = lr_stat
+        return self
+
+    def __getnewargs__(self) -> tuple:
+        return (*self, self.ends_converged, self.lr_stat)
+
+    @property
+    def low_s(self) -> float:
+        return self[0]
+
+    @property
+    def high_s(self) -> float:
+        return self[1]
+
+    @property
+    def e_steps(self) -> int:
+        return self[2]
+
+    @property
+    def converged(self) -> bool:
+        """Both ends found."""
+        return all(self.ends_converged)
+
+    def __repr__(self) -> str:
+        return (f"TauInterval(low_s={self[0]!r}, high_s={self[1]!r}, e_steps={self[2]}, "
+                f"ends_converged={self.ends_converged}, lr_stat={self.lr_stat})")
 
 
 def _probs(log_tc: float, log_te: float, dt: float) -> tuple[float, float]:
@@ -127,32 +175,62 @@ def profile_loglik(model, trace, which: str, log_tau: float, filled: str = "low"
 
 def tau_interval(model, trace, which: str = "tau_c", filled: str = "low",
                  se_log: float | None = None, lookahead: int = 4096,
-                 max_steps: int = 8) -> tuple[float, float, int]:
+                 max_steps: int = 8) -> TauInterval:
     """95 % profile-likelihood interval of ``which`` (seconds) of a fitted two-level
-    GaussianHMM on the ``trace`` it was fitted to: (low, high, E-steps used). ``se_log``:
-    a guess of the standard error of log tau (default: the observed-information one, else
-    0.1) where the secant search starts."""
+    GaussianHMM on the ``trace`` it was fitted to: a :class:`TauInterval`, which unpacks as
+    (low, high, E-steps used). ``se_log``: a guess of the standard error of log tau (default:
+    the observed-information one, else 0.1) where the secant search starts; ``max_steps``:
+    profile fits per end at most.
+
+    An end the search does not find in ``max_steps`` is flagged (``ends_converged``), its
+    likelihood-ratio statistic is in ``lr_stat``, and a :class:`ProfileConvergenceWarning`
+    says which end and how far it is from 3.84.
+    """
+    if which not in ("tau_c", "tau_e"):
+        raise BadInput(f"which: 'tau_c' or 'tau_e', got {which!r}")
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+        raise BadInput(f"max_steps: a whole number >= 1, got {max_steps!r}")
+    if se_log is not None and not (math.isfinite(se_log) and se_log > 0):
+        raise BadInput(f"se_log: a finite standard error > 0 of log tau, got {se_log!r}")
     trap = model.trap(filled, jackknife=False)
     hat = math.log(trap.tau_c_s if which == "tau_c" else trap.tau_e_s)
     if se_log is None:
         cov = getattr(model, "_oi_cov", None)
         k = 0 if which == "tau_c" else 1
         se_log = math.sqrt(cov[k, k]) if cov is not None and filled == "low" else 0.1
-    ends, used = [], 0
+    ends, found, stats, used = [], [], [], 0
     for sign in (-1.0, 1.0):
         pts = [(hat, 0.0)]
         psi = hat + sign * _R95 * se_log
+        converged = False
         for _ in range(max_steps):
             ll, n = profile_loglik(model, trace, which, psi, filled, lookahead)
             used += n
             r = math.sqrt(max(2.0 * (model.loglik - ll), 0.0))
             pts.append((psi, r))
-            if abs(r - _R95) < 0.005:
+            if abs(r - _R95) < ROOT_TOL:
+                converged = True
                 break
             (p1, r1), (p2, r2) = pts[-2], pts[-1]
             if r2 - r1 <= 1e-9:  # flat: step out
                 psi = hat + 2.0 * (psi - hat)
             else:
                 psi = p2 + (_R95 - r2) * (p2 - p1) / (r2 - r1)
+        if converged:
+            r_end = pts[-1][1]
+        else:  # the next guess is unchecked: the evaluated point nearest to the target
+            psi, r_end = min(pts[1:], key=lambda pt: abs(pt[1] - _R95))
         ends.append(psi)
-    return math.exp(ends[0]), math.exp(ends[1]), used
+        found.append(converged)
+        stats.append(r_end * r_end)
+    result = TauInterval(math.exp(ends[0]), math.exp(ends[1]), used,
+                         (found[0], found[1]), (stats[0], stats[1]))
+    for side, ok, stat in zip(("low", "high"), found, stats, strict=True):
+        if not ok:
+            warnings.warn(
+                f"profile interval of {which}: the {side} end was not found in {max_steps} "
+                f"steps; 2 (l_max - l_p) = {stat:.3g} there, not {CHI2_95:.2f} (the interval "
+                f"is {'too narrow' if stat < CHI2_95 else 'too wide'} on that side)",
+                ProfileConvergenceWarning, stacklevel=2,
+            )
+    return result

@@ -232,15 +232,21 @@ def test_profile_interval_ends_where_the_likelihood_ratio_is_chi2_95():
     2 (l_max - l) = 3.84 within 0.05; the interval holds the estimate and is the
     observed-information interval in log tau within 5 % of its width."""
     import copy
+    import warnings
 
     from scipy.optimize import minimize
 
-    from ftjlab.rtn.profile import tau_interval
+    from ftjlab.rtn.profile import ProfileConvergenceWarning, tau_interval
 
     x = rtn_trace(TC, TE, -1.0, 1.0, 20_000, seed=11)
     m = GaussianHMM(2).fit(x, 1.0)
     t = m.trap()
-    lo, hi, _ = tau_interval(m, x, "tau_c")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ProfileConvergenceWarning)
+        res = tau_interval(m, x, "tau_c")
+    lo, hi, _ = res
+    assert res.converged and res.ends_converged == (True, True)
+    assert res.lr_stat == pytest.approx((3.841, 3.841), abs=0.03)
     assert lo < t.tau_c_s < hi
     ratio = math.log(hi / lo) / math.log(t.tau_c_ci_s[1] / t.tau_c_ci_s[0])
     assert ratio == pytest.approx(1.0, abs=0.05)
@@ -272,3 +278,37 @@ def test_profile_interval_refuses_a_fit_with_one_variance_per_level():
     m = GaussianHMM(2, tied=False).fit(x, 1.0, errors=False)
     with pytest.raises(BadInput, match="tied"):
         tau_interval(m, x, "tau_c", se_log=0.1)
+
+
+def test_profile_interval_flags_an_end_it_does_not_find():
+    """One profile fit per end from a start at 0.3 standard errors off the estimate cannot
+    reach 2 (l_max - l_p) = 3.84: each end is flagged, a warning names it, and the end returned
+    is the evaluated point, whose statistic (recomputed by profile_loglik) is near
+    (0.3 x 1.96)^2 = 0.35, far below 3.84; the same fit with the default steps finds both ends
+    outside it."""
+    from ftjlab.errors import BadInput
+    from ftjlab.rtn.profile import ProfileConvergenceWarning, profile_loglik, tau_interval
+
+    x = rtn_trace(TC, TE, -1.0, 1.0, 5_000, seed=13)
+    m = GaussianHMM(2).fit(x, 1.0)
+    t = m.trap()
+    se = 0.3 * math.log(t.tau_e_ci_s[1] / t.tau_e_ci_s[0]) / (2 * Z95)
+    with pytest.warns(ProfileConvergenceWarning) as record:
+        res = tau_interval(m, x, "tau_e", se_log=se, max_steps=1)
+    assert [str(w.message).split(";")[0] for w in record] == [
+        f"profile interval of tau_e: the {side} end was not found in 1 steps"
+        for side in ("low", "high")
+    ]
+    assert not res.converged and res.ends_converged == (False, False)
+    lo, hi, used = res
+    assert lo < t.tau_e_s < hi and used > 0
+    assert math.log(hi / lo) == pytest.approx(2 * Z95 * se, rel=1e-9)
+    for end, stat in zip((lo, hi), res.lr_stat, strict=True):
+        ll, _ = profile_loglik(m, x, "tau_e", math.log(end))
+        assert stat == pytest.approx(max(2 * (m.loglik - ll), 0.0), abs=1e-9)
+        assert 0.15 < stat < 0.7
+    full = tau_interval(m, x, "tau_e", se_log=se)
+    assert full.converged and full[0] < lo and full[1] > hi
+    for bad in ({"max_steps": 0}, {"se_log": 0.0}, {"se_log": math.nan}, {"which": "tau"}):
+        with pytest.raises(BadInput):
+            tau_interval(m, x, **{"which": "tau_e", **bad})
