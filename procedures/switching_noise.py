@@ -50,7 +50,6 @@ from ftjlab.switching.engine import (
     calibration_from_trials,
 )
 from ftjlab.switching.nls import OperatingPoints, schedule_p
-from ftjlab.switching.noise import balanced_complement
 
 from .base import FTJProcedure
 
@@ -110,6 +109,11 @@ class SwitchingNoise(FTJProcedure):
                             choices=["balanced", "direct"], default="balanced")
     p_tolerance = FloatParameter("Tolerance of p per cell", minimum=1e-3, maximum=0.5,
                                  default=0.02)
+    refine_half_width = FloatParameter(
+        "Refine each cell's p at its operating point to this 95 % half-width (0 = no "
+        "refinement)", minimum=0.0, maximum=0.2, default=0.0)
+    refine_max_trials = IntegerParameter("Refinement trials per cell and polarity at most",
+                                         minimum=100, maximum=10_000_000, default=30_000)
     read_v = FloatParameter("Read bias", units="V", minimum=0.01, maximum=1.5, default=0.2)
     saturate_v = FloatParameter("Saturating amplitude", units="V", minimum=0.5, maximum=10,
                                 default=4.0)
@@ -157,6 +161,10 @@ class SwitchingNoise(FTJProcedure):
                            "per word line (units are on one word line)")
         if self.schedule == "ddpm" and not self.beta_start <= self.beta_end:
             raise BadInput("switching-noise: beta_start must not exceed beta_end")
+        if self.schedule == "ddpm" and self.refine_half_width > 0:
+            raise BadInput("switching-noise: refine_half_width applies to the constant "
+                           "schedule (one operating point per cell); a ddpm schedule has a "
+                           "target per step")
 
     def preflight(self) -> None:
         super().preflight()
@@ -198,25 +206,49 @@ class SwitchingNoise(FTJProcedure):
         return tuple(sorted({round(float(q), 6) for q in np.quantile(t, [0.0, 0.5, 1.0])}))
 
     def _points(self, p: float) -> tuple[OperatingPoints, OperatingPoints]:
-        cal = self._cal
-        index = [cal.cells.index(cell) for cell in self._cell_list()]
+        """SET and RESET points of this run's cells for ``p`` (from the laws refined at the
+        operating point when a refinement ran for ``p``)."""
         vmax = self.controller.session.limits.max_program_voltage_v
-        out = []
-        for pol in (1, -1):
-            sub = Calibration([cal.cells[i] for i in index],
-                              {pol: [cal.laws[pol][i] for i in index]}, cal.alpha, cal.trials)
-            out.append(sub.points(p, pol, self.width, vmax, self.p_tolerance))
-        return out[0], out[1]
+        cells = self._cell_list()
+        set_pts, reset_pts = (self._cal.points(p, pol, self.width, vmax, self.p_tolerance,
+                                               cells=cells) for pol in (1, -1))
+        return set_pts, reset_pts
 
-    def _complement(self, use: np.ndarray) -> np.ndarray:
-        """Bool per cell: counts OFF as 1 (balanced readout: every second cell of a unit of
-        the in-use cells)."""
-        out = np.zeros(use.size, bool)
-        if self.readout == "balanced":
-            idx = np.flatnonzero(use)
-            idx = idx[: idx.size // self.k * self.k]
-            out[idx] = balanced_complement(idx.size, self.k)
+    def _form_units(self, ok: np.ndarray) -> np.ndarray:
+        """Units (m, k) of cell indices: on each word line, its ``ok`` cells in order,
+        consecutive groups of k (a trailing partial group is not used)."""
+        units = []
+        for r in range(self.rows):
+            idx = np.flatnonzero(ok[r * self.cells:(r + 1) * self.cells]) + r * self.cells
+            m = idx.size // self.k
+            units += list(idx[: m * self.k].reshape(m, self.k))
+        return np.array(units, dtype=np.int64).reshape(-1, self.k)
+
+    def _in_use(self) -> np.ndarray:
+        """Bool per cell: in a unit still in use."""
+        use = np.zeros(self._n_cells(), bool)
+        use[self._units[self._alive].ravel()] = True
+        return use
+
+    def _complement(self) -> np.ndarray:
+        """Bool per cell: counts OFF as 1 (balanced readout: every second cell of each
+        unit)."""
+        out = np.zeros(self._n_cells(), bool)
+        if self.readout == "balanced" and self._units.size:
+            out[self._units[:, 1::2].ravel()] = True
         return out
+
+    def _drop_cells(self, gone: list[int], step: int, reason: str) -> None:
+        """Take every unit that holds one of the cells ``gone`` out of use, whole (its other
+        cells are not regrouped: a unit stays on its word line and its noise column), and
+        record why."""
+        cells = self._cell_list()
+        for j in gone:
+            for u in np.flatnonzero(self._alive & np.any(self._units == j, axis=1)):
+                self._alive[u] = False
+                self._dropped.append({"step": int(step), "unit": int(u),
+                                      "cells": [list(cells[i]) for i in self._units[u]],
+                                      "cell": list(cells[j]), "reason": reason})
 
     def _usable_units(self, p: float, among: np.ndarray | None = None) -> np.ndarray:
         """Bool per cell: in a complete unit of k usable cells on its word line (cells
@@ -226,10 +258,7 @@ class SwitchingNoise(FTJProcedure):
         if among is not None:
             ok &= among
         in_unit = np.zeros(ok.size, bool)
-        for r in range(self.rows):
-            idx = np.flatnonzero(ok[r * self.cells:(r + 1) * self.cells]) + r * self.cells
-            take = idx[: (idx.size // self.k) * self.k]
-            in_unit[take] = True
+        in_unit[self._form_units(ok).ravel()] = True
         if not in_unit.any():
             reasons = {**{j: f"SET: {m}" for j, m in set_pts.reasons.items()},
                        **{j: f"RESET: {m}" for j, m in reset_pts.reasons.items()}}
@@ -266,22 +295,27 @@ class SwitchingNoise(FTJProcedure):
         cal_s = session.now_s() - t0
         self.result("calibration_wall_s", time.perf_counter() - wall0, "s")
         targets = self._targets()
+        if self.refine_half_width > 0 and not self._refine(sw, float(targets[0])):
+            return
         points: dict[float, tuple[OperatingPoints, OperatingPoints]] = {}
         use = None
         for p in sorted(set(np.round(targets, 12))):  # cells usable at every target
             use = self._usable_units(float(p), use)
+        self._units = self._form_units(use)
+        self._alive = np.ones(len(self._units), bool)
+        self._dropped: list[dict] = []
         self._report_points(*self._points(float(targets[0])), use)
         sw.measure_window()
         window0 = sw.window.copy()
         # start: every cell OFF (constant schedule: the flips are then the TRNG's bits from
         # step 0), or every counted bit 1 (ddpm: spins +1)
-        flip = self._complement(use)
+        flip = self._complement()
         start = np.zeros(len(sw.cells), np.uint8)
         if self.schedule == "ddpm":
             start = (1 ^ flip).astype(np.uint8)
         sw.saturate(to=start)
         tracker = DriftTracker(len(sw.cells), check_every=self.check_every)
-        n_units = len(sw.cells) // self.k
+        n_units = self._n_cells() // self.k
         spins0 = 2.0 * (sw.state ^ flip)[use] - 1.0
         mean_spin = [float(spins0.mean())]
         pulses0, triggers0, t_chain0 = sw.pulses, sw.triggers, session.now_s()
@@ -307,7 +341,7 @@ class SwitchingNoise(FTJProcedure):
                 tracker.add(before, flips, use)
                 bits = sw.state.copy()
                 pending["bits"].append(bits[None, :])
-                pending["noise"].append(self._noise(bits ^ flip, use, n_units)[None, :])
+                pending["noise"].append(self._noise(bits ^ flip, n_units)[None, :])
                 pending["settings"].append(np.array([[step, p, int(use.sum()),
                                                       session.now_s() - t0,
                                                       int(flips[use].sum())]]))
@@ -321,14 +355,19 @@ class SwitchingNoise(FTJProcedure):
                     n_events = len(tracker.events)
                     counts = tracker.counts[:, :, use].sum(axis=2)
                     observed = [counts[i, 1] / max(1, counts[i, 0]) for i in (0, 1)]
-                    gone = tracker.check(step, key, self._cal.laws_for(key), use)
+                    absorbed = tracker.absorbed
+                    gone = tracker.check(step, key, self._cal.laws_for(key), use,
+                                         dict(zip((1, -1), points[key], strict=True)))
                     new = tracker.events[n_events:]
                     self.record("checks", [[step, *observed,
                                             sum(e[5] == "retuned" for e in new), len(gone)]])
-                    if gone or new:
+                    if gone or new or tracker.absorbed != absorbed:
                         points.clear()
-                        use = use & ~np.isin(np.arange(use.size), gone)
-                        flip = self._complement(use)
+                    if gone:
+                        self._drop_cells(gone, step, "drift: flip rate away from the "
+                                         "target after its re-tunes (or never/always "
+                                         "flipping)")
+                        use = self._in_use()
                 self.progress(100.0 * (step + 1) / len(targets))
         finally:
             flush()
@@ -347,6 +386,12 @@ class SwitchingNoise(FTJProcedure):
             self.result("triggers_per_bit",
                         (sw.triggers - triggers0) / max(1, steps_done * int(use.sum())), "1")
         self.result("mean_spin", np.array(mean_spin), "1")
+        self.result("units", np.array([[list(self._cell_list()[i]) for i in u]
+                                       for u in self._units], dtype=np.int64).reshape(-1, 2),
+                    "1")
+        self.result("units_in_use_final", self._alive.astype(np.uint8), "1")
+        self.result("units_dropped", json.dumps(self._dropped))
+        self.result("drift_absorbed", int(tracker.absorbed))
         self.result("window_left", float(np.median(sw.window[use] / window0[use])), "1")
         self.result("drift_events", json.dumps(
             [{"step": e[0], "cell": list(self._cell_list()[e[1]]) if e[1] >= 0 else "all",
@@ -363,16 +408,38 @@ class SwitchingNoise(FTJProcedure):
                     if isinstance(value, float | int):
                         self.result(f"noise_{name}", value)
 
-    def _noise(self, bits: np.ndarray, use: np.ndarray, n_units: int) -> np.ndarray:
-        """Standardised Hamming weight of every unit (``bits``: counted bits per cell)."""
+    def _noise(self, bits: np.ndarray, n_units: int) -> np.ndarray:
+        """Standardised Hamming weight of every unit (``bits``: counted bits per cell); a
+        unit keeps its column, NaN once it is out of use."""
         out = np.full(n_units, np.nan)
-        idx = np.flatnonzero(use)
-        m = idx.size // self.k
+        m = len(self._units)
         if m:
-            h = bits[idx[: m * self.k]].reshape(m, self.k).sum(axis=1)
-            out[:m] = (h - self.k / 2.0) / np.sqrt(self.k / 4.0)
+            h = bits[self._units].sum(axis=1)
+            out[:m] = np.where(self._alive, (h - self.k / 2.0) / np.sqrt(self.k / 4.0), np.nan)
         self._noise_history.append(out)
         return out
+
+    def _refine(self, sw: SwitchingCells, p: float) -> bool:
+        """The closed-loop refinement at the operating points (every trial streamed as a
+        calibration trial row); False when stopped."""
+        vmax = self.controller.session.limits.max_program_voltage_v
+        report = sw.refine(self._cal, p, self.width, vmax,
+                           half_width=float(self.refine_half_width),
+                           max_trials=int(self.refine_max_trials),
+                           on_block=lambda b: self.record("trials", b),
+                           should_stop=self.should_stop)
+        self.result("refine_instrument_s", float(report.instrument_s), "s")
+        self.result("refine_wall_s", float(report.wall_s), "s")
+        self.result("refine_stages", int(report.stages))
+        for pol, name in ((1, "set"), (-1, "reset")):
+            self.result(f"refine_{name}_trials", report.trials[pol], "1")
+            self.result(f"refine_{name}_p_hat", report.p_hat[pol], "1")
+            self.result(f"refine_{name}_half_width", report.half_width[pol], "1")
+        cells = self._cell_list()
+        self.result("refine_excluded", json.dumps(
+            {f"{cells[j]}": f"{name}: {m}" for pol, name in ((1, "SET"), (-1, "RESET"))
+             for j, m in report.reasons[pol].items()}))
+        return not self.should_stop()
 
     def _report_points(self, set_pts: OperatingPoints, reset_pts: OperatingPoints,
                        use: np.ndarray) -> None:

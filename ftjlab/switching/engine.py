@@ -35,7 +35,8 @@ import numpy as np
 
 from ftjlab.errors import BadInput
 
-from .nls import CellLaw, OperatingPoints, choose_points, cloglog, fit_cell, fit_group_alpha
+from .nls import CellLaw, OperatingPoints, choose_points, fit_cell, fit_group_alpha
+from .refine import DriftTracker, RefineReport, refine_laws
 
 SATURATE_V = 4.0
 SATURATE_WIDTH_S = 1e-5
@@ -68,12 +69,17 @@ class Calibration:
     trials: np.ndarray  # TrialLog.array() columns
     target_p: float | None = 0.5
     _local: dict[float, Calibration] = field(default_factory=dict, repr=False)
+    #: laws refined at the operating point for a target (:meth:`SwitchingCells.refine`)
+    refined: dict[float, dict[int, list[CellLaw]]] = field(default_factory=dict)
 
     def laws_for(self, target_p: float) -> dict[int, list[CellLaw]]:
-        """The laws refitted around ``target_p`` (each target its own local fit)."""
+        """The laws for ``target_p``: refined at the operating point when a refinement ran
+        for it, else refitted around it (each target its own local fit)."""
+        key = round(float(target_p), 12)
+        if key in self.refined:
+            return self.refined[key]
         if self.target_p is not None and abs(target_p - self.target_p) < 1e-12:
             return self.laws
-        key = round(float(target_p), 12)
         if key not in self._local:
             self._local[key] = calibration_from_trials(self.trials, self.cells, key,
                                                        alpha=self.alpha)
@@ -82,9 +88,14 @@ class Calibration:
     def points(
         self, target_p: float, polarity: int, width_s: float, max_volts: float,
         p_tolerance: float = 0.02, v_resolution: float = 1e-3, fine_width: bool = False,
+        cells: list[tuple[int, int]] | None = None,
     ) -> OperatingPoints:
-        return choose_points(self.laws_for(target_p)[polarity], target_p, width_s, polarity,
-                             max_volts, v_resolution, p_tolerance, fine_width=fine_width)
+        """Operating points of ``cells`` (default: every calibrated cell, in order)."""
+        laws = self.laws_for(target_p)[polarity]
+        if cells is not None:
+            laws = [laws[self.cells.index(tuple(c))] for c in cells]
+        return choose_points(laws, target_p, width_s, polarity, max_volts, v_resolution,
+                             p_tolerance, fine_width=fine_width)
 
 
 def calibration_from_trials(
@@ -414,94 +425,129 @@ class SwitchingCells:
                    reset_pts: OperatingPoints) -> None:
         """Cell ``a``'s SET pulse and cell ``b``'s RESET pulse (either may be None), at one
         trigger when the bench has two pulse outputs and both widths agree."""
-        if (a is not None and b is not None and self.pair_pulses
-                and set_pts.width_s[a] == reset_pts.width_s[b]):
-            self.c.pulse_pair(row, [int(self.cols[a])], float(set_pts.volts[a]),
-                              [int(self.cols[b])], float(reset_pts.volts[b]),
-                              float(set_pts.width_s[a]))
+        self._weak(row, a, None if a is None else float(set_pts.volts[a]),
+                   None if a is None else float(set_pts.width_s[a]),
+                   b, None if b is None else float(reset_pts.volts[b]),
+                   None if b is None else float(reset_pts.width_s[b]))
+
+    def _weak(self, row: int, a: int | None, va: float | None, ta: float | None,
+              b: int | None, vb: float | None, tb: float | None) -> None:
+        if a is not None and b is not None and self.pair_pulses and ta == tb:
+            self.c.pulse_pair(row, [int(self.cols[a])], va, [int(self.cols[b])], vb, ta)
             self.pulses += 2
             self.triggers += 1
             return
-        for i, pts in ((a, set_pts), (b, reset_pts)):
+        for i, v, t in ((a, va, ta), (b, vb, tb)):
             if i is not None:
-                self._pulse(row, np.array([i]), float(pts.volts[i]), float(pts.width_s[i]))
+                self._pulse(row, np.array([i]), float(v), float(t))
+
+    # ------------------------------------------------------------------ refinement
+    def trial_round(self, set_v: np.ndarray, reset_v: np.ndarray, width_s: float,
+                    do_set: np.ndarray, do_reset: np.ndarray) -> np.ndarray:
+        """One trial of every cell in ``do_set`` (SET from OFF at ``set_v[j]``) and
+        ``do_reset`` (RESET from ON at ``-reset_v[j]``; amplitudes unsigned): the cells are
+        saturated to their start states together (one trigger per word line), each gets its
+        own weak pulse (an OFF cell's SET and an ON cell's RESET at one trigger, as in a chain
+        step), then one read of them all. Returns the flips (bool per cell)."""
+        idx = np.flatnonzero(do_set | do_reset)
+        flips = np.zeros(len(self.cells), bool)
+        if not idx.size:
+            return flips
+        start = do_reset[idx].astype(np.uint8)
+        self.saturate(idx, start)
+        for r in self.rows:
+            j = self.by_row[r]
+            ups = [int(i) for i in j if do_set[i]]
+            downs = [int(i) for i in j if do_reset[i]]
+            for a, b in zip_longest(ups, downs):
+                self._weak(r, a, None if a is None else float(set_v[a]), width_s,
+                           b, None if b is None else -float(reset_v[b]), width_s)
+        after = self.bits(idx)[idx]
+        flips[idx] = after != start
+        self.state[idx] = after
+        return flips
+
+    def measure_points(self, set_v: np.ndarray, reset_v: np.ndarray, width_s: float,
+                       trials: int | np.ndarray, window_every: int = 500,
+                       should_stop: Callable[[], bool] | None = None) -> np.ndarray:
+        """``trials`` trials of every cell at its own SET amplitude ``set_v[j]`` and RESET
+        amplitude ``reset_v[j]`` (unsigned; NaN: that polarity not measured), in rounds of
+        :meth:`trial_round` (``trials``: one count, or one per polarity and cell, shape
+        ``(2, cells)``): a cell measured in both polarities alternates them (half its
+        neighbours SET while the other half RESET, so each weak trigger serves two cells).
+        The windows (bit thresholds) are measured again every ``window_every`` rounds.
+        Returns counts ``(2 [SET, RESET], 2 [trials, flips], cells)``."""
+        n = len(self.cells)
+        want = np.stack([np.isfinite(set_v), np.isfinite(reset_v)])
+        counts = np.zeros((2, 2, n), np.int64)
+        if not np.all(np.isfinite(self.mid)):
+            self.measure_window()
+        parity = np.arange(n) % 2
+        stop = should_stop or (lambda: False)
+        r = 0
+        while not stop():
+            need = want & (counts[:, 0, :] < trials)
+            if not need.any():
+                break
+            do_set = need[0] & (~need[1] | (parity == r % 2))
+            do_reset = need[1] & ~do_set
+            flips = self.trial_round(set_v, reset_v, width_s, do_set, do_reset)
+            for pi, m in ((0, do_set), (1, do_reset)):
+                counts[pi, 0, m] += 1
+                counts[pi, 1, m] += flips[m]
+            r += 1
+            if r % window_every == 0:
+                self.remeasure_window()
+        return counts
+
+    def refine(self, calibration: Calibration, target_p: float, width_s: float,
+               max_volts: float, half_width: float = 0.01, first_trials: int = 1000,
+               max_trials: int = 30_000, v_resolution: float = 1e-3,
+               on_block: Callable[[np.ndarray], None] | None = None,
+               should_stop: Callable[[], bool] | None = None) -> RefineReport:
+        """Refine the laws of these cells for ``target_p`` at ``width_s`` at their operating
+        points through the instruments (:func:`ftjlab.switching.refine.refine_laws`, trials
+        by :meth:`measure_points`) and keep them in ``calibration.refined``: the operating
+        points of every later use of the calibration for this target come from them, and
+        cells that did not converge are excluded with the reason. The report carries the
+        trials, the instrument and the wall time; ``on_block`` gets each stage's counts as
+        trial rows (:class:`TrialLog` columns), so a run file keeps them with the
+        calibration's."""
+        import time
+
+        index = [calibration.cells.index(c) for c in self.cells]
+        laws = calibration.laws_for(target_p)
+        mine = {pol: [laws[pol][i] for i in index] for pol in (1, -1)}
+        session = getattr(self.c, "session", None)
+        t0, w0 = (session.now_s() if session else 0.0), time.perf_counter()
+
+        def measure(set_v: np.ndarray, reset_v: np.ndarray, n: np.ndarray) -> np.ndarray:
+            counts = self.measure_points(set_v, reset_v, width_s, n, should_stop=should_stop)
+            if on_block is not None:
+                log = TrialLog()
+                for pi, (pol, v) in enumerate(((1, set_v), (-1, reset_v))):
+                    for r in self.rows:
+                        j = self.by_row[r][counts[pi, 0, self.by_row[r]] > 0]
+                        log.add(r, self.cols[j], pol, v[j], np.full(j.size, width_s),
+                                counts[pi, 0, j], counts[pi, 1, j])
+                if log.rows:
+                    on_block(log.array())
+            return counts
+
+        refined, report = refine_laws(
+            mine, target_p, width_s, max_volts, measure,
+            half_width=half_width, first_trials=first_trials, max_trials=max_trials,
+            v_resolution=v_resolution, should_stop=should_stop)
+        report.instrument_s = (session.now_s() if session else 0.0) - t0
+        report.wall_s = time.perf_counter() - w0
+        key = round(float(target_p), 12)
+        merged = {pol: list(laws[pol]) for pol in (1, -1)}
+        for pol in (1, -1):
+            for k, i in enumerate(index):
+                merged[pol][i] = refined[pol][k]
+        calibration.refined[key] = merged
+        return report
 
 
-@dataclass
-class DriftTracker:
-    """Observed flip rates per cell and polarity; re-tunes or excludes.
-
-    Per cell: the rate since the last check; a cell beyond ``z_limit`` is re-tuned (its law
-    shifted to what was observed) or, after ``max_retunes``, excluded. Per polarity: the rate
-    of all cells in use since that polarity's last re-tune; beyond ``z_polarity`` every cell's
-    law of that polarity is shifted by the pooled deviation. A per-cell check sees only large
-    moves (~125 trials per polarity between checks); the pooled rate sees a common drift of
-    a few 1e-3 (SET flips drifting rarer than RESET flips) within a few checks."""
-
-    n_cells: int
-    check_every: int = 200
-    max_retunes: int = 3
-    z_limit: float = 4.0
-    z_polarity: float = 3.5
-    counts: np.ndarray = field(init=False)
-    pooled: np.ndarray = field(init=False)
-    retunes: np.ndarray = field(init=False)
-    events: list[tuple[int, int, int, float, float, str]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.counts = np.zeros((2, 2, self.n_cells), np.int64)  # polarity idx, (n, flips)
-        self.pooled = np.zeros((2, 2), np.int64)  # polarity idx, (n, flips), all cells
-        self.retunes = np.zeros((2, self.n_cells), np.int64)
-
-    def add(self, state_before: np.ndarray, flips: np.ndarray, use: np.ndarray) -> None:
-        for pi, mask in ((0, state_before == 0), (1, state_before == 1)):
-            m = mask & use
-            self.counts[pi, 0, m] += 1
-            self.counts[pi, 1, m] += flips[m]
-            self.pooled[pi] += int(m.sum()), int(flips[m].sum())
-
-    def check(self, step: int, target: float, laws: dict[int, list[CellLaw]],
-              use: np.ndarray) -> list[int]:
-        """Compare every cell's observed rate, and each polarity's pooled rate, with
-        ``target``; shift the laws that moved to what was observed (events with cell -1 are
-        polarity re-tunes); return the cells to exclude."""
-        exclude = []
-        for pi, pol in ((0, 1), (1, -1)):
-            n, k = self.counts[pi]
-            alone = set()
-            for j in np.flatnonzero(use & (n > 0)):
-                f = k[j] / n[j]
-                z = abs(f - target) / math.sqrt(target * (1 - target) / n[j])
-                if z <= self.z_limit:
-                    continue
-                alone.add(int(j))
-                if self.retunes[pi, j] >= self.max_retunes or f in (0.0, 1.0):
-                    exclude.append(int(j))
-                    self.events.append((step, int(j), pol, float(f), target, "excluded: drift"))
-                    continue
-                _shift(laws[pol][j], float(cloglog(f) - cloglog(target)))
-                self.retunes[pi, j] += 1
-                self.events.append((step, int(j), pol, float(f), target, "retuned"))
-            n_all, k_all = self.pooled[pi]
-            if n_all == 0:
-                continue
-            f = k_all / n_all
-            if abs(f - target) / math.sqrt(target * (1 - target) / n_all) > self.z_polarity:
-                delta = float(cloglog(f) - cloglog(target))
-                for j in np.flatnonzero(use):
-                    if int(j) not in alone:
-                        _shift(laws[pol][j], delta)
-                self.events.append((step, -1, pol, float(f), target, "retuned: polarity"))
-                self.pooled[pi] = 0
-        self.counts[:] = 0
-        return exclude
-
-
-def _shift(law: CellLaw, delta: float) -> None:
-    """Shift a law's level so it predicts ``delta`` more cloglog at every point."""
-    law.coef = law.coef.copy()
-    law.coef[0] += delta
-
-
-__all__ = ["Calibration", "DriftTracker", "SwitchingCells", "TrialLog",
+__all__ = ["Calibration", "DriftTracker", "RefineReport", "SwitchingCells", "TrialLog",
            "calibration_from_trials", "fit_group_alpha"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from ftjlab.procedures import PROCEDURES, build
@@ -128,3 +130,46 @@ def test_bad_calibration_and_unreachable_p_stop_before_anything_is_pulsed(
 
 def list_runs_in(folder):
     return [r for f in folder.glob("*.h5") for r in list_runs(f)]
+
+
+def test_a_cell_excluded_mid_chain_takes_its_whole_unit_out(tmp_path):
+    """Two word lines of 8 cells, k = 4: four units, each on one word line. Cell (0, 5) is
+    calibrated 0.6 V too easy (its trials shifted), so at its chosen amplitude it never flips
+    and the first drift check (step 40) excludes it: its unit (cells 4..7 of word line 0) is
+    dropped whole, with the reason, and keeps its noise column (NaN from then on); the other
+    three units go on unchanged, none regrouped across word lines."""
+    with BenchSession.open(seed=7) as session:
+        domains = session.sim.array.domains
+        cols = session.sim.array.cols
+        tables = []
+        for row in (0, 1):
+            cells = Cells(8, seed=3 + row, domains=domains, index=np.arange(8) + row * cols)
+            table = cells.calibration_table(+1, local_repeats=300)
+            table[:, 0] = row
+            tables.append(table)
+        table = np.concatenate(tables)
+        bad = (table[:, 0] == 0) & (table[:, 1] == 5)
+        table[bad, 3] += 0.6
+        mirrored = table.copy()
+        mirrored[:, 2] = -1
+        cal = _calibration_file(tmp_path / "cal", np.concatenate([table, mirrored]))
+        procedure = build(PROCEDURES["switching-noise"], {
+            "calibration": cal, "rows": "2", "cells": "8", "k": "4", "steps": "80",
+            "check_every": "40", "p_tolerance": "0.2"})
+        outcome = run_procedure(procedure, session, tmp_path)
+    assert outcome.status == "completed", outcome.error
+    r = outcome.results
+    units = np.asarray(r["units"]).reshape(-1, 4, 2)
+    assert units.tolist() == [[[w, b] for b in range(s, s + 4)] for w in (0, 1) for s in (0, 4)]
+    dropped = json.loads(r["units_dropped"])
+    assert [(d["unit"], d["cell"], d["step"]) for d in dropped] == [(1, [0, 5], 39)]
+    assert "drift" in dropped[0]["reason"]
+    assert np.asarray(r["units_in_use_final"]).tolist() == [1, 0, 1, 1]
+    bits = read_dataset(outcome.path, "bits").astype(int)  # (steps, 16 cells)
+    noise = read_dataset(outcome.path, "noise")
+    assert noise.shape == (80, 4)
+    assert np.all(np.isnan(noise[40:, 1])) and np.all(np.isfinite(noise[:40, 1]))
+    counted = bits ^ np.tile([0, 1, 0, 1], 4)  # balanced readout within each unit
+    for u in (0, 2, 3):
+        expected = (counted[:, 4 * u:4 * u + 4].sum(axis=1) - 2) / 1.0
+        np.testing.assert_allclose(noise[:, u], expected)

@@ -1,0 +1,386 @@
+"""Closed-loop refinement of each cell's switching law at its operating point.
+
+A fit over a calibration grid knows each cell's p at the chosen amplitude only to a few
+hundredths: a many-domain cell's flip curve is close to, not exactly, the single NLS law, and
+the grid spreads its trials over the whole transition. The refinement measures where the cell
+will be used: every cell is pulsed at its own amplitude for the target (row-parallel rounds,
+as the chain pulses them), its flips are counted, a line in cloglog p against |V| is fitted to
+the cell's refinement trials near that amplitude (its slope held near the fitted law's, the
+data deciding once they span a few mV), and the next amplitude is where the line meets the
+target. The loop repeats, with as many trials as the interval still needs, until
+
+* p at the chosen amplitude is known to ``half_width`` (95 % interval, from the line), and
+* the chosen amplitude lies within ``near_steps`` resolution steps of where the last trials
+  were taken (the line's interval there includes its slope's uncertainty),
+
+or the cell is excluded with the reason (no amplitude inside the limits, no convergence within
+``max_trials``). The result is one law per cell and polarity, shifted to pass through (chosen
+amplitude, target) with the refined level's variance as its ``cov`` (so ``choose_points``
+picks that amplitude and reports the refined uncertainty), and excluded cells' laws with
+``ok = False`` and the reason. What is left is the amplitude grid: the chosen amplitude's p
+lies within half a resolution step's change of p from the target (the line's estimate there
+is in the report).
+
+``measure(set_v, reset_v, trials)`` is the only contact with the cells: per-cell unsigned
+amplitudes (NaN: leave the cell/polarity alone) and the trials wanted, ``(2 polarities
+[SET, RESET], cells)``; it returns counts ``(2 polarities, 2 [trials, flips], cells)``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .nls import CellLaw, OperatingPoints, cloglog, inv_cloglog
+
+#: z of the two-sided 95 % interval
+Z95 = 1.959963984540054
+
+Measure = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass
+class RefineReport:
+    """What the refinement did, per polarity (+1 SET, -1 RESET) and cell."""
+
+    target_p: float
+    trials: dict[int, np.ndarray]  # total refinement trials per cell
+    p_hat: dict[int, np.ndarray]  # observed rate at the final amplitude (its trials only)
+    half_width: dict[int, np.ndarray]  # 95 % half-width of the refined p at the target
+    volts: dict[int, np.ndarray]  # final unsigned amplitude (NaN: excluded)
+    reasons: dict[int, dict[int, str]] = field(default_factory=dict)
+    stages: int = 0
+    instrument_s: float = 0.0
+    wall_s: float = 0.0
+
+    def summary(self) -> str:
+        parts = []
+        for pol, name in ((1, "SET"), (-1, "RESET")):
+            ok = np.isfinite(self.volts[pol])
+            parts.append(f"{name} {int(ok.sum())}/{ok.size} cells, "
+                         f"{np.median(self.trials[pol]):.0f} trials per cell (median)")
+        return f"refined p = {self.target_p:g}: " + "; ".join(parts)
+
+
+def _level_mle(law: CellLaw, volts: np.ndarray, width_s: float, n: np.ndarray,
+               k: np.ndarray) -> tuple[float, float]:
+    """The shift of the law's cloglog level that maximises the binomial likelihood of counts
+    ``(n, k)`` at ``volts`` (slope fixed), and its Fisher information."""
+    eta0 = law.eta(volts, np.full(volts.size, width_s))
+    delta, info = 0.0, 0.0
+    for _ in range(50):
+        e = np.exp(np.clip(eta0 + delta, -30, 3.5))
+        mu = np.clip(-np.expm1(-e), 1e-12, 1 - 1e-12)
+        dmu = e * (1 - mu)
+        score = float(np.sum((k - n * mu) * dmu / (mu * (1 - mu))))
+        info = float(np.sum(n * dmu**2 / (mu * (1 - mu))))
+        step = float(np.clip(score / max(info, 1e-300), -2.0, 2.0))
+        delta += step
+        if abs(step) < 1e-10:
+            break
+    return delta, info
+
+
+def _local_line(volts: np.ndarray, n: np.ndarray, k: np.ndarray, v0: float,
+                prior_slope: float) -> tuple[float, float, np.ndarray]:
+    """Level ``a``, slope ``b`` and their covariance of ``cloglog p = a + b (V - v0)`` from
+    counts at ``volts`` (maximum likelihood, Newton), the slope held near ``prior_slope`` by
+    a Gaussian prior of half its size, and at least half of it (amplitudes a few mV apart
+    pin a slope only loosely)."""
+    x = volts - v0
+    a, b = 0.0, prior_slope
+    sd_b = 0.5 * abs(prior_slope)
+    for _ in range(50):
+        eta = np.clip(a + b * x, -30, 3.5)
+        e = np.exp(eta)
+        mu = np.clip(-np.expm1(-e), 1e-12, 1 - 1e-12)
+        dmu = e * (1 - mu)
+        r = (k - n * mu) * dmu / (mu * (1 - mu))
+        w = n * dmu**2 / (mu * (1 - mu))
+        g = np.array([r.sum(), (r * x).sum() - (b - prior_slope) / sd_b**2])
+        h = np.array([[w.sum(), (w * x).sum()], [(w * x).sum(), (w * x * x).sum() + sd_b**-2]])
+        step = np.linalg.solve(h, g)
+        step = np.clip(step, -2.0, 2.0)
+        a, b = a + float(step[0]), b + float(step[1])
+        if np.max(np.abs(step)) < 1e-9:
+            break
+    return a, max(b, 0.5 * prior_slope), np.linalg.inv(h)
+
+
+def _law_slope(law: CellLaw, v: float) -> float:
+    """d cloglog P / d|V| of the law at ``v``."""
+    return float(-law.alpha * law.coef[2] * v ** (-law.alpha - 1))
+
+
+def _shifted(law: CellLaw, delta: float, info: float) -> CellLaw:
+    out = copy.deepcopy(law)
+    out.coef = law.coef.copy()
+    out.coef[0] += delta
+    out.cov = np.zeros((3, 3))
+    out.cov[0, 0] = 1.0 / max(info, 1e-300)
+    return out
+
+
+def _excluded(law: CellLaw, reason: str) -> CellLaw:
+    out = copy.deepcopy(law)
+    out.ok, out.reason = False, reason
+    return out
+
+
+def refine_laws(
+    laws: dict[int, list[CellLaw]],
+    target_p: float,
+    width_s: float,
+    max_volts: float,
+    measure: Measure,
+    half_width: float = 0.01,
+    first_trials: int = 1000,
+    max_trials: int = 30_000,
+    v_resolution: float = 1e-3,
+    min_volts: float = 0.1,
+    local_v: float = 0.05,
+    near_steps: int = 3,
+    max_jump_v: float = 0.1,
+    should_stop: Callable[[], bool] | None = None,
+) -> tuple[dict[int, list[CellLaw]], RefineReport]:
+    """Refined laws of both polarities for ``target_p`` at ``width_s`` (see the module doc).
+
+    Stage sizes: ``first_trials`` at an amplitude far from the target (more than
+    ``near_steps`` from the next, and a rate more than three first-stage standard errors off),
+    else what the line's interval still needs for 0.9 ``half_width``, at most a third of what
+    one amplitude alone needs for it (so the amplitude can still move on the way). The line
+    uses the trials within ``local_v`` of the latest amplitude; one stage moves the amplitude
+    by at most ``max_jump_v``."""
+    if not 0.0 < target_p < 1.0:
+        raise ValueError(f"target p must lie in (0, 1), got {target_p!r}")
+    pols = (1, -1)
+    n_cells = len(laws[1])
+    out = {pol: [copy.deepcopy(law) for law in laws[pol]] for pol in pols}
+    seen: dict[int, list[dict[float, list[int]]]] = {
+        pol: [{} for _ in range(n_cells)] for pol in pols}
+    report = RefineReport(
+        target_p, {pol: np.zeros(n_cells, np.int64) for pol in pols},
+        {pol: np.full(n_cells, np.nan) for pol in pols},
+        {pol: np.full(n_cells, np.nan) for pol in pols},
+        {pol: np.full(n_cells, np.nan) for pol in pols}, {pol: {} for pol in pols})
+    active = {pol: np.array([law.ok for law in laws[pol]]) for pol in pols}
+    for pol in pols:
+        for j in np.flatnonzero(~active[pol]):
+            report.reasons[pol][int(j)] = laws[pol][j].reason
+    sd1 = math.sqrt(target_p * (1 - target_p))  # binomial sd of one trial at the target
+    n_full = (Z95 * sd1 / (0.9 * half_width)) ** 2  # trials at one point for 0.9 half_width
+    stop = should_stop or (lambda: False)
+    volts = {pol: np.full(n_cells, np.nan) for pol in pols}
+    want = {pol: np.zeros(n_cells, np.int64) for pol in pols}
+
+    def snap(v: float) -> float:
+        return round(v / v_resolution) * v_resolution if math.isfinite(v) else v
+
+    def drop(pol: int, j: int, reason: str) -> None:
+        active[pol][j] = False
+        out[pol][j] = _excluded(out[pol][j], reason)
+        report.reasons[pol][j] = reason
+        report.volts[pol][j] = np.nan
+
+    def finish(pol: int, j: int, v: float, se_eta: float) -> None:
+        law = copy.deepcopy(laws[pol][j])
+        law.coef = law.coef.copy()
+        law.coef[0] += float(cloglog(target_p) - law.eta(v, width_s)[0])
+        law.cov = np.zeros((3, 3))
+        law.cov[0, 0] = se_eta**2
+        out[pol][j] = law
+        active[pol][j] = False
+        report.volts[pol][j] = v
+
+    for pol in pols:  # first amplitudes: the fitted laws'
+        for j in np.flatnonzero(active[pol]):
+            v = snap(laws[pol][j].volts_for(target_p, width_s))
+            if not (math.isfinite(v) and min_volts <= v <= max_volts):
+                drop(pol, int(j), f"refinement: no amplitude in [{min_volts:g}, {max_volts:g}]"
+                                  f" V gives p = {target_p:g} (the law asks {v:.3f} V)")
+                continue
+            volts[pol][j], want[pol][j] = v, first_trials
+
+    while any(a.any() for a in active.values()) and not stop():
+        asked = {pol: np.where(active[pol], volts[pol], np.nan) for pol in pols}
+        trials = np.stack([np.where(active[pol], want[pol], 0) for pol in pols])
+        counts = np.asarray(measure(asked[1], asked[-1], trials))
+        report.stages += 1
+        for pi, pol in enumerate(pols):
+            for j in np.flatnonzero(active[pol]):
+                j = int(j)
+                n_new, k_new = int(counts[pi, 0, j]), int(counts[pi, 1, j])
+                if n_new == 0:
+                    continue
+                v = float(volts[pol][j])
+                report.trials[pol][j] += n_new
+                at = seen[pol][j].setdefault(round(v, 9), [0, 0])
+                at[0] += n_new
+                at[1] += k_new
+                n, k = at
+                p_hat = k / n
+                pts = np.array([(a, nn, kk) for a, (nn, kk) in seen[pol][j].items()
+                                if abs(a - v) <= local_v + 1e-12])
+                level, slope_v, cov = _local_line(pts[:, 0], pts[:, 1], pts[:, 2], v,
+                                                  _law_slope(laws[pol][j], v))
+                asks = v + (float(cloglog(target_p)) - level) / slope_v
+                # one stage moves at most max_jump_v, never past the limits; a cell that asks
+                # to go past a limit it is already at cannot reach the target
+                v_next = snap(min(max(asks, v - max_jump_v, min_volts), v + max_jump_v,
+                                  max_volts))
+                if abs(v_next - v) < 0.5 * v_resolution and abs(asks - v) > near_steps * \
+                        v_resolution and not (min_volts < v < max_volts):
+                    drop(pol, j, f"refinement: observed p = {p_hat:.3f} at {v:.3f} V, the "
+                                 f"limit; no amplitude in [{min_volts:g}, {max_volts:g}] V "
+                                 f"gives p = {target_p:g} (the local line asks {asks:.3f} V)")
+                    continue
+                x = np.array([1.0, v_next - v])
+                eta = level + slope_v * (v_next - v)
+                se = math.sqrt(max(float(x @ cov @ x), 0.0))
+                e = math.exp(min(eta, 30.0))
+                hw = Z95 * e * math.exp(-e) * se  # 95 % half-width of p at v_next
+                report.p_hat[pol][j] = float(inv_cloglog(eta))
+                report.half_width[pol][j] = hw
+                if hw <= half_width and abs(v_next - v) < (near_steps + 0.5) * v_resolution:
+                    finish(pol, j, v_next, se)
+                    continue
+                if report.trials[pol][j] >= max_trials:
+                    drop(pol, j, f"refinement did not converge: p = {report.p_hat[pol][j]:.3f}"
+                                 f" +- {hw:.3f} at {v_next:.3f} V after "
+                                 f"{report.trials[pol][j]} trials")
+                    continue
+                # near the target (the next amplitude within ~3 mV, or this rate within three
+                # first-stage standard errors): what the half-width still needs; else a look
+                near = (abs(v_next - v) < (near_steps + 0.5) * v_resolution
+                        or abs(p_hat - target_p) <= 3 * sd1 / math.sqrt(first_trials))
+                n_near = float(pts[:, 1].sum())
+                if n > 2 * first_trials:  # measured well here: small steps from here on
+                    v_next = snap(min(max(v_next, v - near_steps * v_resolution),
+                                      v + near_steps * v_resolution))
+                prior = seen[pol][j].get(round(v_next, 9), [0, 0])[0]
+                goal = min(n_near * ((hw / (0.9 * half_width)) ** 2 - 1),
+                           n_full / 3) if near else first_trials - prior
+                want[pol][j] = int(min(max(goal, first_trials // 2),
+                                       max_trials - report.trials[pol][j]))
+                volts[pol][j] = v_next
+    return out, report
+
+
+@dataclass
+class DriftTracker:
+    """Observed flip rates per cell and polarity; re-tunes, refines or excludes.
+
+    Per cell: the rate since the last check; a cell beyond ``z_limit`` is re-tuned (its law
+    shifted to what was observed) or, after ``max_retunes``, excluded. Per polarity: the rate
+    of all cells in use since that polarity's last re-tune; beyond ``z_polarity`` every cell's
+    law of that polarity is shifted by the pooled deviation. A per-cell check sees only large
+    moves (~125 trials per polarity between checks); the pooled rate sees a common drift of
+    a few 1e-3 (SET flips drifting rarer than RESET flips) within a few checks.
+
+    With the operating points given to :meth:`check`, the chain's own flips are also
+    refinement trials: once a cell has ``absorb_after`` trials of a polarity at its point
+    (cumulative over checks), they are folded into its law - the level's maximum-likelihood
+    shift for those counts, weighted against what the law already knew at that point
+    (inverse variances) - so a long run tunes every cell's p ever closer to the target."""
+
+    n_cells: int
+    check_every: int = 200
+    max_retunes: int = 3
+    z_limit: float = 4.0
+    z_polarity: float = 3.5
+    absorb_after: int = 1000
+    counts: np.ndarray = field(init=False)
+    pooled: np.ndarray = field(init=False)
+    cumulative: np.ndarray = field(init=False)
+    retunes: np.ndarray = field(init=False)
+    absorbed: int = 0
+    events: list[tuple[int, int, int, float, float, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.counts = np.zeros((2, 2, self.n_cells), np.int64)  # polarity idx, (n, flips)
+        self.pooled = np.zeros((2, 2), np.int64)  # polarity idx, (n, flips), all cells
+        self.cumulative = np.zeros((2, 2, self.n_cells), np.int64)  # at the current points
+        self.retunes = np.zeros((2, self.n_cells), np.int64)
+
+    def add(self, state_before: np.ndarray, flips: np.ndarray, use: np.ndarray) -> None:
+        for pi, mask in ((0, state_before == 0), (1, state_before == 1)):
+            m = mask & use
+            self.counts[pi, 0, m] += 1
+            self.counts[pi, 1, m] += flips[m]
+            self.pooled[pi] += int(m.sum()), int(flips[m].sum())
+
+    def check(self, step: int, target: float, laws: dict[int, list[CellLaw]],
+              use: np.ndarray,
+              points: dict[int, OperatingPoints] | None = None) -> list[int]:
+        """Compare every cell's observed rate, and each polarity's pooled rate, with
+        ``target``; shift the laws that moved to what was observed (events with cell -1 are
+        polarity re-tunes); with ``points`` (per polarity, the points the counts were taken
+        at) fold long runs of counts into the laws; return the cells to exclude."""
+        exclude = []
+        for pi, pol in ((0, 1), (1, -1)):
+            n, k = self.counts[pi]
+            self.cumulative[pi] += self.counts[pi]
+            alone = set()
+            for j in np.flatnonzero(use & (n > 0)):
+                f = k[j] / n[j]
+                z = abs(f - target) / math.sqrt(target * (1 - target) / n[j])
+                if z <= self.z_limit:
+                    continue
+                alone.add(int(j))
+                self.cumulative[pi, :, j] = 0
+                if self.retunes[pi, j] >= self.max_retunes or f in (0.0, 1.0):
+                    exclude.append(int(j))
+                    self.events.append((step, int(j), pol, float(f), target, "excluded: drift"))
+                    continue
+                _shift(laws[pol][j], float(cloglog(f) - cloglog(target)))
+                if points is not None:  # the level now rests on these counts alone
+                    laws[pol][j].cov = np.zeros((3, 3))
+                    info = n[j] * (math.log1p(-target) * (1 - target)) ** 2 / (
+                        target * (1 - target))
+                    laws[pol][j].cov[0, 0] = 1.0 / info
+                self.retunes[pi, j] += 1
+                self.events.append((step, int(j), pol, float(f), target, "retuned"))
+            n_all, k_all = self.pooled[pi]
+            f = k_all / max(n_all, 1)
+            if n_all and abs(f - target) / math.sqrt(target * (1 - target) / n_all) > \
+                    self.z_polarity:
+                delta = float(cloglog(f) - cloglog(target))
+                for j in np.flatnonzero(use):
+                    if int(j) not in alone:
+                        _shift(laws[pol][j], delta)
+                self.events.append((step, -1, pol, float(f), target, "retuned: polarity"))
+                self.pooled[pi] = 0
+                self.cumulative[pi] = 0
+            if points is not None:
+                self._absorb(pi, pol, laws[pol], points[pol], use)
+        self.counts[:] = 0
+        return exclude
+
+    def _absorb(self, pi: int, pol: int, laws: list[CellLaw], pts: OperatingPoints,
+                use: np.ndarray) -> None:
+        n, k = self.cumulative[pi]
+        for j in np.flatnonzero(use & (n >= self.absorb_after)):
+            v, t = abs(float(pts.volts[j])), float(pts.width_s[j])
+            law = laws[j]
+            if not (math.isfinite(v) and law.ok):
+                continue
+            delta, info = _level_mle(law, np.array([v]), t, n[j:j + 1].astype(float),
+                                     k[j:j + 1].astype(float))
+            x = np.array([1.0, math.log(t), v ** -law.alpha])
+            var = float(x @ law.cov @ x)
+            prior = 1.0 / var if var > 0 and math.isfinite(var) else 0.0
+            _shift(law, delta * info / (prior + info))
+            law.cov = np.zeros((3, 3))
+            law.cov[0, 0] = 1.0 / (prior + info)
+            self.cumulative[pi, :, j] = 0
+            self.absorbed += 1
+
+
+def _shift(law: CellLaw, delta: float) -> None:
+    """Shift a law's level so it predicts ``delta`` more cloglog at every point."""
+    law.coef = law.coef.copy()
+    law.coef[0] += delta
