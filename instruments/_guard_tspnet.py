@@ -5,9 +5,11 @@ Guards are per instrument; the bench's :class:`~ftjlab.instruments.routing.Routi
 them. A registered script whose source uses ``tspnet`` is accepted only on a bench whose every
 pulse generator has a guard on that routing (:meth:`Routing.pulse_generator_guards`, the one
 list of them); once its call passes, each of those guards holds the settings the script may
-change (:meth:`SafetyGuard.hold`: forgotten, and refused to be set again) until the call is
-known to have ended (:func:`script_ended`): what :func:`declare_generator_effects` declared
-for it (checked against the script's source by the tests), or everything. A call that times
+change (:meth:`SafetyGuard.hold`: forgotten, and refused to be set again), and the routing
+refuses to close relays (:meth:`Routing.script_running`: the script switches the matrix too),
+until the call is known to have ended (:func:`script_ended`). The settings are what
+:func:`declare_generator_effects` declared for the script (checked against its source by the
+tests), or everything. A call that times
 out may still be running on the SMU; the driver aborts it and waits for the SMU to answer
 after the abort before it ends the hold.
 """
@@ -120,6 +122,7 @@ def generators_changed(
     def commit() -> None:
         for target, settings in changes:
             target.hold(holder, settings, _REMEDY)
+        routing.script_running(holder, _REMEDY)  # its relay moves too
 
     commit.tspnet = True  # type: ignore[attr-defined]
     state.setdefault("_commit", []).append(commit)
@@ -135,6 +138,7 @@ def script_ended(guard: SafetyGuard, name: str) -> None:
     holder = script_holder(guard, name)
     for _, target in routing.pulse_generator_guards():
         target.release(holder)
+    routing.script_ended(holder)
 
 
 def scripts_ended(guard: SafetyGuard) -> None:
@@ -148,3 +152,6 @@ def scripts_ended(guard: SafetyGuard) -> None:
         for holder in target.holders:
             if holder.endswith(suffix):
                 target.release(holder)
+    for holder in routing.running:
+        if holder.endswith(suffix):
+            routing.script_ended(holder)

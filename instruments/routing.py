@@ -61,6 +61,9 @@ class Routing:
         self.models: Mapping[str, str] = MappingProxyType(dict(models))
         self.geometry = geometry
         self.closed: frozenset[str] | None = None  # None: not known (nothing checked yet)
+        #: script calls that may still be switching the matrix (their end not seen yet)
+        self._running: frozenset[str] = frozenset()
+        self._remedies: dict[str, str] = {}
         self._roles: dict[str, Callable[[], str]] = {}
         self._guards: dict[str, Any] = {}
         self._expanded: dict[str, frozenset[str]] = {}
@@ -203,12 +206,40 @@ class Routing:
         if key is not None and len(self._legal) < 4096:
             self._legal.add(key)
 
+    def script_running(self, holder: str, remedy: str = "") -> None:
+        """A script call (``holder``) may be switching the matrix until :meth:`script_ended`:
+        meanwhile nothing else may close relays (its moves and theirs could overlap), and an
+        open does not make its routes count as open (it may close them again). ``remedy``:
+        what ends it, for the refusals' message."""
+        self._running = self._running | {holder}
+        self._remedies = {**self._remedies, holder: remedy}
+
+    def script_ended(self, holder: str) -> None:
+        """The script call ``holder`` is known to have ended."""
+        self._running = self._running - {holder}
+        self._remedies = {h: r for h, r in self._remedies.items() if h != holder}
+
+    @property
+    def running(self) -> frozenset[str]:
+        """Script calls that may still be switching the matrix."""
+        return self._running
+
     def after(
         self, operation: str, channels: str, closed: frozenset[str] | None
     ) -> frozenset[str] | None:
         """The closed set after ``operation`` (``close``, ``open``, ``exclusiveclose``) of
         ``channels`` from ``closed``, checked against the rules; None if it stays unknown
-        (opening from an unknown state). Closing from an unknown state is refused."""
+        (opening from an unknown state). Closing from an unknown state is refused, and so is
+        closing while a script call may still be switching (:meth:`script_running`)."""
+        if self._running:
+            if operation == "open":
+                self.expand(channels)  # a valid list, or refused
+                return closed  # the script may close its routes again: they stay counted
+            remedies = "; ".join(r for r in self._remedies.values() if r)
+            raise RoutingError(
+                f"{', '.join(sorted(self._running))} may still be switching the matrix (its end "
+                "was not seen); relays may be closed once it has ended"
+                + (f" ({remedies})" if remedies else ""))
         items = self.expand(channels)
         if operation == "exclusiveclose":
             result: frozenset[str] | None = items

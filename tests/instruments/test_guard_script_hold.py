@@ -76,11 +76,20 @@ def test_until_the_call_is_seen_to_end_what_it_sets_cannot_be_set_behind_it():
     pg.check(":OUTP1 OFF;:OUTP2 OFF")  # off always passes, and stays unknown
     assert [pg.state()[n]["output"] for n in (1, 2)] == [None, None]
     pg.check(":PULS:WIDT1 2e-7")  # what the script does not set stays checkable
-    with pytest.raises(SafetyError, match="may still be running"):
+    routing = smu.routing
+    script_routes = routing.closed
+    assert {"1C05", "1D06", "1A05"} <= script_routes  # what it may leave closed
+    for text in ('node[2].channel.exclusiveclose("1A06")', 'node[2].channel.close("1A06")'):
+        with pytest.raises(SafetyError, match="may still be switching the matrix"):
+            smu.check(text)  # its relays and these could move together
+    smu.check('node[2].channel.open("allslots")')  # open passes; the script may close again
+    assert routing.closed == script_routes
+    with pytest.raises(SafetyError, match=r"may still be switching.*abort_script"):
         smu.check(CALL)  # a second call before the first one's end was seen
     script_ended(smu, ROW_PROGRAM_NAME)
-    assert pg.holders == ()
+    assert pg.holders == () and routing.running == frozenset()
     pg.check(":OUTP1 OFF;:OUTP1:LOAD 1e6;:VOLT1:HIGH 2;:OUTP1 ON")
+    smu.check('node[2].channel.exclusiveclose("1A06")')
     smu.check(CALL)
 
 
@@ -260,8 +269,9 @@ def test_without_an_answer_after_the_abort_the_generator_stays_refused(bench, mo
     for attempt in (lambda: setattr(pg.ch_1, "voltage_high", 1.0),
                     lambda: pg.write(":OUTP1 OFF;:OUTP1:LOAD 1e6;:VOLT1:HIGH 1"),
                     lambda: pg.write("*RST"),
+                    lambda: c.matrix.exclusive_close(c._xp("read", "BL", [5])),
                     lambda: c.apply_pulses([1], [5], 0.6, 1e-6)):
-        with pytest.raises(SafetyError, match="may still be changing"):
+        with pytest.raises(SafetyError, match=r"may still be (changing|switching)"):
             attempt()
     pg.ch_1.output = False  # off always passes
     pg.ch_2.output = False
