@@ -17,7 +17,9 @@ Three parts (DESIGN.md section 6):
   compliance of that output have been set through it. A refused message is not sent at all.
   Guards are per instrument; the bench's :class:`~ftjlab.instruments.routing.Routing` links
   them: an SMU script that sets a pulse generator over TSP-Net makes the generator's guard
-  :meth:`~SafetyGuard.forget` what it may change (:mod:`ftjlab.instruments._guard_tspnet`).
+  :meth:`~SafetyGuard.hold` what it may change (forgotten, and not to be set again through the
+  guard) until the script is seen to end (:mod:`ftjlab.instruments._guard_tspnet`); the guard
+  then plans how to make what it forgot known again (:meth:`~SafetyGuard.restate`).
 * :func:`~ftjlab.instruments.shutdown.shutdown_safely` turns every output off and then opens
   the switch matrices, carrying on past an instrument that fails, and logs every failure.
 
