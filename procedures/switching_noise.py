@@ -20,6 +20,20 @@ sweep, then on a fine amplitude grid around the cells' transitions (see
 later run can take them as ``calibration=<run file>``. Its instrument and wall time are
 results (``calibration_instrument_s``, ``calibration_wall_s``).
 
+A fit over the calibration grid leaves each cell's p at its point uncertain by a few
+hundredths. With ``refine_half_width`` > 0 (constant schedule) a closed-loop refinement
+follows (:mod:`ftjlab.switching.refine`): every cell is pulsed at its own amplitude for p
+(chain steps on the instrument where the bench runs them, else row-parallel trial rounds),
+its flips counted and its amplitude moved until p there is known to that 95 % half-width;
+cells that do not converge are excluded with the reason (``refine_excluded``). Its trials are
+streamed with the calibration's; its instrument and wall time are results
+(``refine_instrument_s``, ``refine_wall_s``). During the chain the flips counted at each
+cell's point are folded into its law at every drift check (``drift_absorbed``).
+
+Units are k usable cells of one word line, fixed at the start (``units``: the cells of each
+noise column). A cell excluded during the chain takes its whole unit out of use (its column
+NaN from then on, ``units_dropped`` says why); the remaining cells are not regrouped.
+
 With ``schedule = ddpm`` the target follows ``p_t = (1 - sqrt(1 - beta_t)) / 2`` for a linear
 beta schedule from ``beta_start`` to ``beta_end`` over ``steps``, starting from all cells ON:
 each step's mean shrink of the +-1 spins should then be ``sqrt(1 - beta_t)``.
@@ -114,6 +128,9 @@ class SwitchingNoise(FTJProcedure):
         "refinement)", minimum=0.0, maximum=0.2, default=0.0)
     refine_max_trials = IntegerParameter("Refinement trials per cell and polarity at most",
                                          minimum=100, maximum=10_000_000, default=30_000)
+    refine_first_trials = IntegerParameter(
+        "Refinement trials per cell and polarity at a first amplitude", minimum=20,
+        maximum=1_000_000, default=1000)
     read_v = FloatParameter("Read bias", units="V", minimum=0.01, maximum=1.5, default=0.2)
     saturate_v = FloatParameter("Saturating amplitude", units="V", minimum=0.5, maximum=10,
                                 default=4.0)
@@ -153,7 +170,11 @@ class SwitchingNoise(FTJProcedure):
         fine = 0.45 / self.local_step * self.local_repeats * (0.27 * read + restore)
         cal = 0.0 if self.calibration != "fresh" else (
             2 * 2 * (19 * self.sweep_repeats * trial + fine))
-        return cal + self.steps * per_step
+        refine = 0.0
+        if self.refine_half_width > 0:  # ~1.3 x the binomial count per cell and polarity
+            need = 1.3 * (1.96 / self.refine_half_width) ** 2 * self.p * (1 - self.p)
+            refine = 2 * min(need, self.refine_max_trials) * per_step
+        return cal + refine + self.steps * per_step
 
     def check(self) -> None:
         if self.cells < self.k:
@@ -426,6 +447,7 @@ class SwitchingNoise(FTJProcedure):
         report = sw.refine(self._cal, p, self.width, vmax,
                            half_width=float(self.refine_half_width),
                            max_trials=int(self.refine_max_trials),
+                           first_trials=int(self.refine_first_trials),
                            on_block=lambda b: self.record("trials", b),
                            should_stop=self.should_stop)
         self.result("refine_instrument_s", float(report.instrument_s), "s")

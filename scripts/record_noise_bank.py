@@ -1,8 +1,10 @@
 """Record the switching noise bank (``data/models/switching_noise_bank.npz``) through a bench.
 
 Two steps. First one ``switching-noise`` run per chip, every pulse through the instruments:
-the run's own calibration (row-parallel trials of both polarities, per-cell laws), then the
-flip chain with the balanced readout. ``commands`` prints them:
+the run's own calibration (row-parallel trials of both polarities, per-cell laws), the
+closed-loop refinement of every cell's p at its operating point (``--refine-half-width``,
+default 0.01: the calibration fit alone knows p to a few hundredths), then the flip chain with
+the balanced readout. ``commands`` prints them:
 
     python scripts/record_noise_bank.py commands --seeds 2026 2027 2028 2029 --out runs/bank
     ftjlab run switching-noise --seed 2026 --out runs/bank/s2026 --quiet --set row=0 ...
@@ -41,7 +43,8 @@ BANK = ROOT / "data" / "models" / "switching_noise_bank.npz"
 RESULTS = ("cells_in_use", "steps_done", "noise_values_per_instrument_s", "pulses_per_bit",
            "triggers_per_bit", "window_left", "drift_events", "instrument_time_s", "messages",
            "wall_time_s", "calibration_instrument_s", "calibration_wall_s", "calibration_trials",
-           "chain_instrument_s", "excluded")
+           "chain_instrument_s", "excluded", "refine_instrument_s", "refine_wall_s",
+           "refine_stages", "refine_excluded", "units_dropped", "drift_absorbed")
 
 
 def command(seed: int, out: str, args: argparse.Namespace) -> str:
@@ -49,7 +52,8 @@ def command(seed: int, out: str, args: argparse.Namespace) -> str:
     return (f"ftjlab run switching-noise --seed {seed} --out {out}/s{seed} --quiet "
             f"--set row={args.row} --set rows={args.rows} --set cells={args.cells} "
             f"--set steps={args.steps} --set check_every={args.check_every} "
-            f"--set p_tolerance={args.p_tolerance} --set local_repeats={args.local_repeats}")
+            f"--set p_tolerance={args.p_tolerance} --set local_repeats={args.local_repeats} "
+            f"--set refine_half_width={args.refine_half_width}")
 
 
 def commands(args: argparse.Namespace) -> None:
@@ -164,8 +168,11 @@ def main() -> None:
     c.add_argument("--cells", type=int, default=32)
     c.add_argument("--steps", type=int, default=4000)
     c.add_argument("--check-every", type=int, default=250)
-    c.add_argument("--p-tolerance", type=float, default=0.03)
+    c.add_argument("--p-tolerance", type=float, default=0.02)
     c.add_argument("--local-repeats", type=int, default=200)
+    c.add_argument("--refine-half-width", type=float, default=0.01,
+                   help="refine each cell's p at its operating point to this 95 %% "
+                   "half-width before the chain (0: calibration fit only)")
     c.set_defaults(func=commands)
     p = sub.add_parser("pack", help="run files -> bank (units side by side)")
     p.add_argument("runs", nargs="+")

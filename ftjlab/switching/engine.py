@@ -36,7 +36,7 @@ import numpy as np
 from ftjlab.errors import BadInput
 
 from .nls import CellLaw, OperatingPoints, choose_points, fit_cell, fit_group_alpha
-from .refine import DriftTracker, RefineReport, refine_laws
+from .refine import DriftTracker, RefineReport, refine_cells
 
 SATURATE_V = 4.0
 SATURATE_WIDTH_S = 1e-5
@@ -467,23 +467,99 @@ class SwitchingCells:
         self.state[idx] = after
         return flips
 
+    @property
+    def onboard(self) -> bool:
+        """Whether chain steps can run on the instrument (the read SMU drives the pulses,
+        reads and saturation of many steps per call: ``ArrayController.chain_onboard``)."""
+        return bool(getattr(self.c, "onboard_rows", False)) and hasattr(self.c, "chain_onboard")
+
+    def chain_states(self, set_v: np.ndarray, reset_v: np.ndarray, width_s: float,
+                     use: np.ndarray, steps: int, block_steps: int = 1000) -> np.ndarray:
+        """``steps`` chain steps of the cells ``use`` (signed per-cell amplitudes: SET > 0,
+        RESET < 0; one width) and the states of every cell after each, ``(steps, cells)``.
+        On the instrument when the bench allows it (:attr:`onboard`: ``block_steps`` steps
+        per call, one message and one reply; its saturating pulse has the weak pulses'
+        width), else step by step from the host (:meth:`step`)."""
+        n = len(self.cells)
+        out = np.empty((steps, n), np.uint8)
+        if not self.onboard:
+            w = np.full(n, float(width_s))
+            nan = np.full(n, np.nan)
+            pts = (OperatingPoints(np.nan, w, np.asarray(set_v, float), nan, nan),
+                   OperatingPoints(np.nan, w, np.asarray(reset_v, float), nan, nan))
+            for k in range(steps):
+                self.step(*pts, use)
+                out[k] = self.state
+            return out
+        order = np.array([j for r in self.rows for j in self.by_row[r] if use[j]])
+        rows = [r for r in self.rows if use[self.by_row[r]].any()]
+        cols = [[int(self.cols[j]) for j in self.by_row[r] if use[j]] for r in rows]
+        done = 0
+        while done < steps:
+            m = min(block_steps, steps - done)
+            before = self.state[order].copy()
+            bits = self.c.chain_onboard(rows, cols, np.asarray(set_v)[order],
+                                        np.asarray(reset_v)[order],
+                                        self.mid[order] * self.read_v, before, self.sat_v,
+                                        float(width_s), self.read_v, self.nplc, m)
+            prev = np.vstack([before[None, :], bits[:-1]])
+            for r, c in zip(rows, cols, strict=True):  # counters as step()'s
+                sel = np.isin(order, self.by_row[r])
+                ups, on = (prev[:, sel] == 0).sum(axis=1), bits[:, sel].sum(axis=1)
+                self.triggers += int(np.maximum(ups, len(c) - ups).sum()) + m
+                self.pulses += len(c) * m + int((on > 0).sum() + (on < len(c)).sum())
+            self.reads += m * len(rows)
+            out[done:done + m] = self.state
+            out[done:done + m, order] = bits
+            self.state[order] = bits[-1]
+            done += m
+        return out
+
     def measure_points(self, set_v: np.ndarray, reset_v: np.ndarray, width_s: float,
                        trials: int | np.ndarray, window_every: int = 500,
+                       block_steps: int = 64,
                        should_stop: Callable[[], bool] | None = None) -> np.ndarray:
         """``trials`` trials of every cell at its own SET amplitude ``set_v[j]`` and RESET
-        amplitude ``reset_v[j]`` (unsigned; NaN: that polarity not measured), in rounds of
-        :meth:`trial_round` (``trials``: one count, or one per polarity and cell, shape
-        ``(2, cells)``): a cell measured in both polarities alternates them (half its
+        amplitude ``reset_v[j]`` (unsigned; NaN: that polarity not measured; ``trials``: one
+        count, or one per polarity and cell, shape ``(2, cells)``). On benches that run the
+        chain on the instrument (:attr:`onboard`), the trials are chain steps of the cells
+        that still need trials (each step one trial per cell: SET from OFF, RESET from ON,
+        then saturated to the state read), so such a cell needs both amplitudes; else rounds
+        of :meth:`trial_round`: a cell measured in both polarities alternates them (half its
         neighbours SET while the other half RESET, so each weak trigger serves two cells).
-        The windows (bit thresholds) are measured again every ``window_every`` rounds.
-        Returns counts ``(2 [SET, RESET], 2 [trials, flips], cells)``."""
+        The windows (bit thresholds) are measured again every ``window_every`` rounds (or
+        steps; on board at most ``block_steps`` per call). Returns counts ``(2 [SET, RESET],
+        2 [trials, flips], cells)``."""
         n = len(self.cells)
         want = np.stack([np.isfinite(set_v), np.isfinite(reset_v)])
         counts = np.zeros((2, 2, n), np.int64)
         if not np.all(np.isfinite(self.mid)):
             self.measure_window()
-        parity = np.arange(n) % 2
         stop = should_stop or (lambda: False)
+        if self.onboard:
+            both = want.all(axis=0)
+            since = 0
+            while not stop():
+                need = want & (counts[:, 0, :] < trials)
+                use = both & need.any(axis=0)
+                if not use.any():
+                    break
+                short = np.where(need, np.broadcast_to(trials, (2, n)) - counts[:, 0, :], 0)
+                m = int(min(block_steps, max(16, 2 * short.max()), window_every - since))
+                before = self.state.copy()
+                states = self.chain_states(set_v, -np.asarray(reset_v), width_s, use, m,
+                                           block_steps)
+                prev = np.vstack([before[None, :], states[:-1]])
+                for pi in (0, 1):
+                    t = (prev == pi) & use
+                    counts[pi, 0] += t.sum(axis=0)
+                    counts[pi, 1] += (t & (states != prev)).sum(axis=0)
+                since += m
+                if since >= window_every:
+                    self.remeasure_window()
+                    since = 0
+            return counts
+        parity = np.arange(n) % 2
         r = 0
         while not stop():
             need = want & (counts[:, 0, :] < trials)
@@ -501,53 +577,11 @@ class SwitchingCells:
         return counts
 
     def refine(self, calibration: Calibration, target_p: float, width_s: float,
-               max_volts: float, half_width: float = 0.01, first_trials: int = 1000,
-               max_trials: int = 30_000, v_resolution: float = 1e-3,
-               on_block: Callable[[np.ndarray], None] | None = None,
-               should_stop: Callable[[], bool] | None = None) -> RefineReport:
-        """Refine the laws of these cells for ``target_p`` at ``width_s`` at their operating
-        points through the instruments (:func:`ftjlab.switching.refine.refine_laws`, trials
-        by :meth:`measure_points`) and keep them in ``calibration.refined``: the operating
-        points of every later use of the calibration for this target come from them, and
-        cells that did not converge are excluded with the reason. The report carries the
-        trials, the instrument and the wall time; ``on_block`` gets each stage's counts as
-        trial rows (:class:`TrialLog` columns), so a run file keeps them with the
-        calibration's."""
-        import time
-
-        index = [calibration.cells.index(c) for c in self.cells]
-        laws = calibration.laws_for(target_p)
-        mine = {pol: [laws[pol][i] for i in index] for pol in (1, -1)}
-        session = getattr(self.c, "session", None)
-        t0, w0 = (session.now_s() if session else 0.0), time.perf_counter()
-
-        def measure(set_v: np.ndarray, reset_v: np.ndarray, n: np.ndarray) -> np.ndarray:
-            counts = self.measure_points(set_v, reset_v, width_s, n, should_stop=should_stop)
-            if on_block is not None:
-                log = TrialLog()
-                for pi, (pol, v) in enumerate(((1, set_v), (-1, reset_v))):
-                    for r in self.rows:
-                        j = self.by_row[r][counts[pi, 0, self.by_row[r]] > 0]
-                        log.add(r, self.cols[j], pol, v[j], np.full(j.size, width_s),
-                                counts[pi, 0, j], counts[pi, 1, j])
-                if log.rows:
-                    on_block(log.array())
-            return counts
-
-        refined, report = refine_laws(
-            mine, target_p, width_s, max_volts, measure,
-            half_width=half_width, first_trials=first_trials, max_trials=max_trials,
-            v_resolution=v_resolution, should_stop=should_stop)
-        report.instrument_s = (session.now_s() if session else 0.0) - t0
-        report.wall_s = time.perf_counter() - w0
-        key = round(float(target_p), 12)
-        merged = {pol: list(laws[pol]) for pol in (1, -1)}
-        for pol in (1, -1):
-            for k, i in enumerate(index):
-                merged[pol][i] = refined[pol][k]
-        calibration.refined[key] = merged
-        return report
-
+               max_volts: float, **options: Any) -> RefineReport:
+        """Refine these cells' laws for ``target_p`` at their operating points through the
+        instruments and keep them in ``calibration.refined``
+        (:func:`ftjlab.switching.refine.refine_cells`, where the options are listed)."""
+        return refine_cells(self, calibration, target_p, width_s, max_volts, **options)
 
 __all__ = ["Calibration", "DriftTracker", "RefineReport", "SwitchingCells", "TrialLog",
            "calibration_from_trials", "fit_group_alpha"]

@@ -22,16 +22,21 @@ lies within half a resolution step's change of p from the target (the line's est
 is in the report).
 
 ``measure(set_v, reset_v, trials)`` is the only contact with the cells: per-cell unsigned
-amplitudes (NaN: leave the cell/polarity alone) and the trials wanted, ``(2 polarities
-[SET, RESET], cells)``; it returns counts ``(2 polarities, 2 [trials, flips], cells)``.
+amplitudes (NaN: an excluded cell, leave it alone; a converged polarity keeps its amplitude,
+with no trials wanted) and the trials wanted, ``(2 polarities [SET, RESET], cells)``; it
+returns counts ``(2 polarities, 2 [trials, flips], cells)`` (it may count more trials than
+wanted, e.g. chain steps of a converged polarity: they are ignored). A cell excluded in one
+polarity is excluded in both (the chain pulses every cell in both directions).
 """
 
 from __future__ import annotations
 
 import copy
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -168,9 +173,6 @@ def refine_laws(
         {pol: np.full(n_cells, np.nan) for pol in pols},
         {pol: np.full(n_cells, np.nan) for pol in pols}, {pol: {} for pol in pols})
     active = {pol: np.array([law.ok for law in laws[pol]]) for pol in pols}
-    for pol in pols:
-        for j in np.flatnonzero(~active[pol]):
-            report.reasons[pol][int(j)] = laws[pol][j].reason
     sd1 = math.sqrt(target_p * (1 - target_p))  # binomial sd of one trial at the target
     n_full = (Z95 * sd1 / (0.9 * half_width)) ** 2  # trials at one point for 0.9 half_width
     stop = should_stop or (lambda: False)
@@ -181,10 +183,15 @@ def refine_laws(
         return round(v / v_resolution) * v_resolution if math.isfinite(v) else v
 
     def drop(pol: int, j: int, reason: str) -> None:
-        active[pol][j] = False
-        out[pol][j] = _excluded(out[pol][j], reason)
-        report.reasons[pol][j] = reason
-        report.volts[pol][j] = np.nan
+        """Exclude the cell: both polarities (a chain step needs both amplitudes)."""
+        for q, why in ((pol, reason), (-pol, f"the other polarity: {reason}")):
+            if j in report.reasons[q]:
+                continue
+            active[q][j] = False
+            out[q][j] = _excluded(out[q][j], why)
+            report.reasons[q][j] = why
+            report.volts[q][j] = np.nan
+            volts[q][j] = np.nan
 
     def finish(pol: int, j: int, v: float, se_eta: float) -> None:
         law = copy.deepcopy(laws[pol][j])
@@ -196,9 +203,14 @@ def refine_laws(
         active[pol][j] = False
         report.volts[pol][j] = v
 
+    for pol in pols:
+        for j in np.flatnonzero(~active[pol]):
+            drop(pol, int(j), laws[pol][j].reason)
     for pol in pols:  # first amplitudes: the fitted laws'
         for j in np.flatnonzero(active[pol]):
             v = snap(laws[pol][j].volts_for(target_p, width_s))
+            if not active[pol][j]:
+                continue
             if not (math.isfinite(v) and min_volts <= v <= max_volts):
                 drop(pol, int(j), f"refinement: no amplitude in [{min_volts:g}, {max_volts:g}]"
                                   f" V gives p = {target_p:g} (the law asks {v:.3f} V)")
@@ -206,9 +218,8 @@ def refine_laws(
             volts[pol][j], want[pol][j] = v, first_trials
 
     while any(a.any() for a in active.values()) and not stop():
-        asked = {pol: np.where(active[pol], volts[pol], np.nan) for pol in pols}
         trials = np.stack([np.where(active[pol], want[pol], 0) for pol in pols])
-        counts = np.asarray(measure(asked[1], asked[-1], trials))
+        counts = np.asarray(measure(volts[1].copy(), volts[-1].copy(), trials))
         report.stages += 1
         for pi, pol in enumerate(pols):
             for j in np.flatnonzero(active[pol]):
@@ -268,6 +279,59 @@ def refine_laws(
                                        max_trials - report.trials[pol][j]))
                 volts[pol][j] = v_next
     return out, report
+
+
+def refine_cells(
+    cells: Any,
+    calibration: Any,
+    target_p: float,
+    width_s: float,
+    max_volts: float,
+    half_width: float = 0.01,
+    first_trials: int = 1000,
+    max_trials: int = 30_000,
+    v_resolution: float = 1e-3,
+    on_block: Callable[[np.ndarray], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> RefineReport:
+    """Refine the laws of ``cells`` (a :class:`~ftjlab.switching.engine.SwitchingCells`)
+    for ``target_p`` at ``width_s`` at their operating points through the instruments
+    (:func:`refine_laws`, trials by ``cells.measure_points``: on-board chain steps where the
+    bench runs them, else row-parallel trial rounds) and keep them in
+    ``calibration.refined``: the operating points of every later use of the calibration for
+    this target come from them, and cells that did not converge are excluded with the reason.
+    The report carries the trials, the instrument and the wall time; ``on_block`` gets each
+    stage's counts as trial rows (word line, bit line, polarity, |V|, width, trials, flips:
+    the calibration's trial columns), so a run file keeps them with the calibration's."""
+    index = [calibration.cells.index(c) for c in cells.cells]
+    laws = calibration.laws_for(target_p)
+    mine = {pol: [laws[pol][i] for i in index] for pol in (1, -1)}
+    session = getattr(cells.c, "session", None)
+    t0, w0 = (session.now_s() if session else 0.0), time.perf_counter()
+
+    def measure(set_v: np.ndarray, reset_v: np.ndarray, n: np.ndarray) -> np.ndarray:
+        counts = cells.measure_points(set_v, reset_v, width_s, n, should_stop=should_stop)
+        if on_block is not None:
+            rows = [(cells.cells[j][0], cells.cells[j][1], pol, float(v[j]), width_s,
+                     int(counts[pi, 0, j]), int(counts[pi, 1, j]))
+                    for pi, (pol, v) in enumerate(((1, set_v), (-1, reset_v)))
+                    for j in np.flatnonzero((counts[pi, 0] > 0) & np.isfinite(v))]
+            if rows:
+                on_block(np.array(rows, dtype=np.float64))
+        return counts
+
+    refined, report = refine_laws(
+        mine, target_p, width_s, max_volts, measure, half_width=half_width,
+        first_trials=first_trials, max_trials=max_trials, v_resolution=v_resolution,
+        should_stop=should_stop)
+    report.instrument_s = (session.now_s() if session else 0.0) - t0
+    report.wall_s = time.perf_counter() - w0
+    merged = {pol: list(laws[pol]) for pol in (1, -1)}
+    for pol in (1, -1):
+        for k, i in enumerate(index):
+            merged[pol][i] = refined[pol][k]
+    calibration.refined[round(float(target_p), 12)] = merged
+    return report
 
 
 @dataclass

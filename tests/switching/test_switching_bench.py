@@ -173,3 +173,38 @@ def test_a_cell_excluded_mid_chain_takes_its_whole_unit_out(tmp_path):
     for u in (0, 2, 3):
         expected = (counted[:, 4 * u:4 * u + 4].sum(axis=1) - 2) / 1.0
         np.testing.assert_allclose(noise[:, u], expected)
+
+
+@pytest.mark.slow
+def test_refinement_stage_through_the_instruments(tmp_path):
+    """switching-noise with a fresh (coarse) calibration and the refinement stage, every pulse
+    through the instruments: the refinement's trials are streamed after the calibration's at
+    each cell's own amplitudes, the chain runs at the refined points (each within a few mV of
+    where the refinement measured last), excluded cells carry reasons, and the stage reports
+    its trials, instrument and wall time."""
+    with BenchSession.open(seed=7) as session:
+        procedure = build(PROCEDURES["switching-noise"], {
+            "cells": "4", "k": "4", "steps": "20", "check_every": "10",
+            "sweep_repeats": "2", "local_repeats": "2", "local_step": "0.01",
+            "refine_half_width": "0.1", "refine_first_trials": "100",
+            "p_tolerance": "0.2"})
+        outcome = run_procedure(procedure, session, tmp_path)
+    assert outcome.status == "completed", outcome.error
+    r = outcome.results
+    assert r["refine_instrument_s"] > 0 and r["refine_wall_s"] > 0
+    trials = read_dataset(outcome.path, "trials")
+    excluded = json.loads(r["refine_excluded"])
+    for j in range(4):
+        for pol, name in ((1, "set"), (-1, "reset")):
+            mine = trials[(trials[:, 1] == j) & (trials[:, 2] == pol)]
+            volts = np.asarray(r[f"{name}_volts"])[j]
+            if f"(0, {j})" in excluded:
+                assert excluded[f"(0, {j})"]  # says why
+                continue
+            assert np.isfinite(volts)
+            # the last rows are the refinement's (calibration rows hold 2 trials, a
+            # refinement stage at least 50), at least the trials it reports
+            stages = mine[mine[:, 5] >= 50]
+            assert stages[:, 5].sum() >= np.asarray(r[f"refine_{name}_trials"])[j] > 0
+            assert mine[-1, 5] >= 50
+            assert abs(abs(volts) - mine[-1, 3]) <= 0.0035  # the point measured last
