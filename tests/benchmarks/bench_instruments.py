@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import statistics
 import threading
@@ -27,7 +28,7 @@ from ftjlab.benchmarks import BenchResult, interleaved_ratio
 from ftjlab.config import build_sim_bench, load_bench_config
 
 SEED = 2026
-QUERIES_PER_BATCH = 50
+QUERIES_PER_BATCH = 5
 BUFFER_POINTS = 100_000
 IN_PROCESS_BUDGET_PER_S = 20_000.0
 
@@ -88,31 +89,55 @@ def _open(resource: str):
 def bench_query_round_trip_vs_echo_server(quick: bool) -> BenchResult:
     """``*IDN?`` to the sim server's 2636B through pyvisa-py, against the same query to a
     bare echo server (both servers in-process threads, both reached through pyvisa-py).
-    Short batches, many interleaved pairs: the machine is shared."""
-    n = QUERIES_PER_BATCH
-    echo = EchoServer()
-    with _sim_server() as server:
-        sim, bare = _open(server.resources["smu"]), _open(echo.resource)
-        try:
-            assert sim.query("*IDN?").startswith("Keithley Instruments Inc., Model 2636B")
-            assert bare.query("*IDN?") == "*IDN?"
-            ts, tb, ratio = _alternating_ratio(
-                _queries(sim, "*IDN?", n), _queries(bare, "*IDN?", n), 21 if quick else 61
-            )
-            tsp = _alternating_ratio(
-                _queries(sim, "print(1)", n), _queries(bare, "print(1)", n), 7 if quick else 21
-            )[2]
-        finally:
-            sim.close()
-            bare.close()
-            echo.close()
+
+    The machine is shared, so: batches of a few queries (a batch is rarely preempted, so most
+    pairs compare undisturbed round trips), many pairs with the sides alternating, and the
+    median of the pair ratios; every thread of both sides (client, servers) on one CPU, so
+    neither side's server thread can land alone on a CPU a busier process holds.
+    """
+    n, pairs, tsp_pairs = QUERIES_PER_BATCH, 201 if quick else 611, 71 if quick else 211
+    with _one_cpu() as cpu:
+        echo = EchoServer()
+        with _sim_server() as server:
+            sim, bare = _open(server.resources["smu"]), _open(echo.resource)
+            try:
+                assert sim.query("*IDN?").startswith("Keithley Instruments Inc., Model 2636B")
+                assert bare.query("*IDN?") == "*IDN?"
+                ts, tb, ratio = _alternating_ratio(
+                    _queries(sim, "*IDN?", n), _queries(bare, "*IDN?", n), pairs
+                )
+                tsp = _alternating_ratio(
+                    _queries(sim, "print(1)", n), _queries(bare, "print(1)", n), tsp_pairs
+                )[2]
+            finally:
+                sim.close()
+                bare.close()
+                echo.close()
     # the figure is the median of the per-pair ratios (value = that x the echo's median): on a
     # shared machine the two medians on their own drift apart with the load
     return BenchResult(
         "instruments.query_round_trip_vs_echo", ratio * tb / n, tb / n, "s per query", 1.3,
-        note=f"2636B *IDN?, median of {21 if quick else 61} pair ratios, sides alternating "
-        f"(medians alone: {ts / tb:.2f}); TSP print(1), a Lua chunk: {tsp:.2f}",
+        note=f"2636B *IDN?, median of {pairs} pair ratios of {n}-query batches, sides "
+        f"alternating, on {cpu} (medians alone: {ts / tb:.2f}); TSP print(1), a Lua chunk: "
+        f"{tsp:.2f}",
     )
+
+
+@contextlib.contextmanager
+def _one_cpu() -> Iterator[str]:
+    """Run the calling thread, and the threads it starts meanwhile, on one CPU (Linux); yields
+    which ("CPU k", or "any CPU" where affinity cannot be set)."""
+    getter = getattr(os, "sched_getaffinity", None)
+    if getter is None:
+        yield "any CPU"
+        return
+    before = getter(0)
+    cpu = min(before)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        yield f"CPU {cpu}"
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 def _alternating_ratio(
