@@ -30,6 +30,8 @@ from ..tsp import TSPEmulator
 from ..tsp_objects import ErrorQueue, NumberAttr, TSPAttrObject, TSPError, TSPObject
 
 CODE_INVALID_CHANNEL = -286
+#: List items whose crosspoints a 707B emulator remembers (a few hundred are in use).
+EXPANDED_ITEMS = 4096
 
 
 def _channel_error(message: str) -> TSPError:
@@ -71,7 +73,7 @@ class Channel(TSPAttrObject):
         self._bench = bench
         self._geometry = MatrixGeometry(slots=bench.wiring.slots)
         self._forbidden: set[Crosspoint] = set()
-        self._expanded: dict[tuple[str, bool], tuple[Crosspoint, ...]] = {}
+        self._expanded: dict[tuple[str, bool], tuple[Crosspoint, ...]] = {}  # by list item
         self.pattern = Pattern(self)
 
     # -- parsing -------------------------------------------------------------------------
@@ -88,25 +90,37 @@ class Channel(TSPAttrObject):
             else:
                 plain.append(item)
         if plain:
-            points.update(self._expand(",".join(plain), allow_slots))
+            self._expand(plain, allow_slots, points)
         return sorted(points)
 
-    def _expand(self, text: str, allow_slots: bool) -> tuple[Crosspoint, ...]:
-        """The crosspoints of a list without pattern names; valid lists are remembered (a
-        driver sends the same few, and "allslots" stands for 576 crosspoints)."""
-        key = (text, allow_slots)
-        cached = self._expanded.get(key)
-        if cached is None:
-            try:
-                parsed = parse_channel_list(text, self._geometry, allow_slots=allow_slots)
-            except ChannelSpecifierError as exc:
-                raise _channel_error(str(exc)) from None
-            cached = tuple(Crosspoint(p.slot, p.row, p.column)
-                           for p in parsed.expand(self._geometry))
-            if len(self._expanded) >= 256:
-                self._expanded.clear()
-            self._expanded[key] = cached
-        return cached
+    def _expand(self, items: list[str], allow_slots: bool, points: set[Crosspoint]) -> None:
+        """Add the crosspoints of list items (no pattern names) to ``points``. Valid items are
+        remembered one by one: lists are ever-new combinations of a few hundred items
+        (crosspoints, ranges, "allslots" for 576 crosspoints). An invalid item is reported as
+        the whole list's parse reports it."""
+        cache = self._expanded
+        for item in items:
+            key = (item, allow_slots)
+            cached = cache.get(key)
+            if cached is None:
+                try:
+                    cached = self._expand_list(item, allow_slots)
+                except ChannelSpecifierError:
+                    break  # the message names the list: parsed whole below
+                if len(cache) >= EXPANDED_ITEMS:
+                    cache.clear()
+                cache[key] = cached
+            points.update(cached)
+        else:
+            return
+        try:
+            points.update(self._expand_list(",".join(items), allow_slots))
+        except ChannelSpecifierError as exc:
+            raise _channel_error(str(exc)) from None
+
+    def _expand_list(self, text: str, allow_slots: bool) -> tuple[Crosspoint, ...]:
+        parsed = parse_channel_list(text, self._geometry, allow_slots=allow_slots)
+        return tuple(Crosspoint(p.slot, p.row, p.column) for p in parsed.expand(self._geometry))
 
     def _closable(self, channel_list: Any) -> list[Crosspoint]:
         points = self._parse(channel_list, allow_slots=False)
