@@ -32,15 +32,11 @@ from typing import Any
 
 from .channel_specifiers import MatrixGeometry
 from .limits import Limits
-from .routing import Routing
+from .routing import PULSER_MODELS, Routing
 from .shutdown import shutdown_safely
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
-
-#: the generators' load setting for a high-impedance cell (levels are volts at the cell)
-HIGH_Z_OHM = 1e6
-
 
 def start_bench(
     instruments: Mapping[str, Any],
@@ -76,7 +72,7 @@ def start_bench(
         if model == "707B":
             driver.open_all()
             hardware[name] = {"relays": "all open at start"}
-        elif model in ("81160A", "33500B"):
+        elif model in PULSER_MODELS:
             hardware[name] = _generator(driver, limits, model)
         elif model == "2450":
             hardware[name] = _smu_2450(driver, limits)
@@ -87,29 +83,9 @@ def start_bench(
 
 
 def _generator(gen: Any, limits: Limits, model: str) -> dict[str, Any]:
-    high = limits.max_program_voltage_v
-    gen.write("*RST")
-    out: dict[str, Any] = {}
-    for channel in gen.channels.values():
-        n = channel.id
-        prefix = f":VOLT{n}" if model == "81160A" else f"SOUR{n}:VOLT"
-        if model == "81160A":
-            load: Any = HIGH_Z_OHM
-            gen.write(f":OUTP{n}:LOAD {HIGH_Z_OHM:g}")
-        else:
-            load = "INF"  # the 33500B's high-impedance setting (numbers stop at 10 kOhm)
-            gen.write(f"OUTP{n}:LOAD INF")
-        gen.write(f"{prefix}:LIM:HIGH {high:g}")
-        gen.write(f"{prefix}:LIM:LOW {-high:g}")
-        gen.write(f"{prefix}:LIM:STAT ON")
-        out[f"ch{n}"] = {
-            "load_ohm": load,
-            "level_limit_high_v": high,
-            "level_limit_low_v": -high,
-            "level_limit_on": True,
-        }
-    gen.raise_errors()
-    return out
+    """The generator's bench state (the driver's one recipe, also its way back from settings
+    set behind its guard): ``*RST``, high-impedance load, window +/- max program volts, on."""
+    return gen.restore_bench_state(limits.max_program_voltage_v)
 
 
 def _smu_2450(smu: Any, limits: Limits) -> dict[str, Any]:
