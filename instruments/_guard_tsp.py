@@ -260,7 +260,7 @@ class TSPRules:
             if name == "RST":
                 self.reset(state, None)
                 if self.resets_matrix:
-                    state["_closed"], state["_switched"] = frozenset(), True
+                    self._all_open(guard, state)
                 return
             if name in _HARMLESS_COMMON:
                 return
@@ -341,6 +341,15 @@ class TSPRules:
             raise guard.refuse(line, str(exc)) from None
         state["_switched"] = True
 
+    @staticmethod
+    def _all_open(guard: SafetyGuard, state: dict) -> None:
+        """A reset of the matrix opens every relay; while a script call may still be
+        switching, its routes stay counted as closed (it may close them again)."""
+        routing = guard.routing
+        if routing is not None and routing.running:
+            return
+        state["_closed"], state["_switched"] = frozenset(), True
+
     # hooks
     def reset(self, state: dict, channel: Hashable | None) -> None:
         """Apply a reset (of one channel, or the whole instrument) to the state."""
@@ -360,7 +369,7 @@ class TSPRules:
         if generic == "reset" and not call.args:
             self.reset(state, None)
             if self.resets_matrix:
-                state["_closed"], state["_switched"] = frozenset(), True
+                self._all_open(guard, state)
             return False
         raise guard.refuse(line, f"{call.func}() is not a function the guard accepts")
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from ftjlab.instruments import _guard_tsp
 from ftjlab.instruments._common import InstrumentTimeoutError
-from ftjlab.instruments._guard_tsp import TSPSourceRules
+from ftjlab.instruments._guard_tsp import MatrixRules, TSPSourceRules
 from ftjlab.instruments._guard_tspnet import script_ended
 from ftjlab.instruments.keithley2636b_scripts import (
     ROW_PROGRAM_NAME,
@@ -83,6 +83,12 @@ def test_until_the_call_is_seen_to_end_what_it_sets_cannot_be_set_behind_it():
         with pytest.raises(SafetyError, match="may still be switching the matrix"):
             smu.check(text)  # its relays and these could move together
     smu.check('node[2].channel.open("allslots")')  # open passes; the script may close again
+    matrix = SafetyGuard(LIMITS, MatrixRules())  # the 707B's own connection
+    matrix.attach_routing(routing, "mx")
+    matrix.check("reset()")
+    matrix.check('channel.open("allslots")')
+    with pytest.raises(SafetyError, match="may still be switching the matrix"):
+        matrix.check('channel.exclusiveclose("1A06")')
     assert routing.closed == script_routes
     with pytest.raises(SafetyError, match=r"may still be switching.*abort_script"):
         smu.check(CALL)  # a second call before the first one's end was seen
@@ -90,6 +96,7 @@ def test_until_the_call_is_seen_to_end_what_it_sets_cannot_be_set_behind_it():
     assert pg.holders == () and routing.running == frozenset()
     pg.check(":OUTP1 OFF;:OUTP1:LOAD 1e6;:VOLT1:HIGH 2;:OUTP1 ON")
     smu.check('node[2].channel.exclusiveclose("1A06")')
+    matrix.check('channel.exclusiveclose("1A05")')
     smu.check(CALL)
 
 
