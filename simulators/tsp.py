@@ -450,7 +450,7 @@ class TSPEmulator:
             return False
         finally:
             self._deadline = math.inf
-        ok, err = _pad2(result)
+        ok, err = result if result.__class__ is tuple and len(result) == 2 else _pad2(result)
         if not ok:
             self._report(err)
         return bool(ok)
@@ -490,7 +490,8 @@ class TSPEmulator:
 
     def format_value(self, value: Any) -> str:
         """How ``print`` shows one value."""
-        if value.__class__ is float:  # the usual case first
+        cls = value.__class__
+        if cls is float or cls is int:  # the usual cases first (Lua's 1 arrives as an int)
             return format_number(value, self.format.precision())
         if value is None:
             return "nil"

@@ -45,6 +45,8 @@ def cancel(smu: Any) -> None:
 
 def complete(bench: Any) -> None:
     """Run every measurement queued on ``bench``: together where the settings allow."""
+    if not _QUEUED:  # the usual case, at the end of every command: nothing queued anywhere
+        return
     queued = _QUEUED.pop(bench, None)
     if not queued:
         return
