@@ -16,6 +16,8 @@ from typing import Any, ClassVar
 
 from ftjlab.errors import BadInput
 
+from .models import MODELS
+
 ROLES: tuple[str, ...] = ("read", "sample", "program")
 """Voltage roles: low-bias reads (VMM), RTN sampling, program/erase pulses."""
 
@@ -194,8 +196,8 @@ INSTRUMENT_MAXIMA: dict[str, dict[str, float]] = {
     "81160A": {"volts": 10.0, "min_width_s": 1.5e-9, "max_width_s": 1e6},
     "33500B": {"volts": 10.0, "min_width_s": 16e-9, "max_width_s": 1e6},
 }
-_SMUS = ("2636B", "2450")
-_PULSERS = ("81160A", "33500B")
+_SMUS = frozenset(m for m, spec in MODELS.items() if spec.kind == "smu")
+_PULSERS = frozenset(m for m, spec in MODELS.items() if spec.kind == "pulser")
 
 
 def check_limits_for_models(limits: Mapping[str, Any], models: Mapping[str, str]) -> None:
