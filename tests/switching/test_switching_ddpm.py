@@ -28,9 +28,12 @@ def test_numpy_unet_matches_torch():
     ref = resources.files("ftjlab.data.models").joinpath(MODEL_FILE)
     with resources.as_file(ref) as path, np.load(path) as f:
         x, t, want = f["check_x"], f["check_t"], f["check_eps"]
+        y = f["check_y"] if "check_y" in f.files else None
+    assert (y is not None) == bool(model.net.classes)
     for i in range(0, len(t), 2):
         assert t[i] == t[i + 1]
-        np.testing.assert_allclose(model.eps(x[i:i + 2], int(t[i])), want[i:i + 2], atol=2e-5)
+        got = model.net(x[i:i + 2], int(t[i]), None if y is None else y[i:i + 2])
+        np.testing.assert_allclose(got, want[i:i + 2], atol=2e-5)
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(1)
     a = rng.standard_normal((2, 8, 8, 16)).astype(np.float32)
@@ -83,6 +86,9 @@ def test_ddpm_denoises_better_than_the_gaussian_optimum():
     assert images.shape == (40, 28, 28) and images.min() >= 0 and images.max() <= 1
     probs = load_classifier().features_and_probabilities(images)[1]
     assert np.unique(probs.argmax(axis=1)).size >= 8
+    if model.net.classes:  # the project's classifier reads the digit that was asked for
+        agree = np.mean(probs.argmax(axis=1) == model.labels(40))
+        assert agree >= 0.8, agree
     # every random number comes from the source, and the accounting says how many
     assert sum(drawn) == 40 * model.noise_per_image() == 40 * 784 * 10
     model.sample_steps = 2000
