@@ -327,15 +327,7 @@ class ArrayController:
         verified on every read channel the sequences reach: the generator's outputs are set
         up here (program: normal polarity, erase: inverted, both resting at 0 V, outputs on),
         the read channels biased, then one message and one reply."""
-        host, port = self.pulser_address() or ("", 0)
-        period_s = max(4 * width_s, width_s + 1e-7)
-        if self._onboard_pulser != (width_s, period_s):
-            v0 = float(settings[2]) / 2  # any legal level: the program sets its own
-            self._outs[1].pulses(v0, width_s, period_s)
-            self._outs[2].pulses(-v0, width_s, period_s)
-            self._outs[1].on()
-            self._outs[2].on()
-            self._onboard_pulser = (width_s, period_s)
+        host, port = self._onboard_outputs(width_s, float(settings[2]) / 2)
         self._gate_on()
         flat = [int(c) for row_cols in cols for c in row_cols]
         k = max(1, min(len(self._channels), max(len(c) for c in cols)))  # read channels
@@ -357,6 +349,65 @@ class ArrayController:
                 out.levels_unknown()
             self._routed = None
         return results
+
+    def _onboard_outputs(self, width_s: float, level_v: float) -> tuple[str, int]:
+        """Set the generator up for an on-board script (program output normal polarity, erase
+        output inverted, both resting at 0 V, at ``width_s``; ``level_v``: any legal level,
+        the script sets its own) unless it already is; returns its LAN address."""
+        period_s = max(4 * width_s, width_s + 1e-7)
+        if self._onboard_pulser != (width_s, period_s):
+            self._outs[1].pulses(level_v, width_s, period_s)
+            self._outs[2].pulses(-level_v, width_s, period_s)
+            self._outs[1].on()
+            self._outs[2].on()
+            self._onboard_pulser = (width_s, period_s)
+        return self.pulser_address() or ("", 0)
+
+    def chain_onboard(
+        self, rows: Sequence[int], cols: Sequence[Sequence[int]], set_v: Sequence[float],
+        reset_v: Sequence[float], thresholds_a: Sequence[float], state: Sequence[int],
+        saturate_v: float, width_s: float, read_v: float, nplc: float, steps: int,
+    ) -> np.ndarray:
+        """``steps`` steps of the flip chain run by the read SMU itself (see
+        :mod:`ftjlab.instruments.keithley2636b_chain`) on the cells ``(rows[w], cols[w][j])``,
+        word line after word line (per-cell tables in that order): each step an OFF cell gets
+        its SET pulse (``set_v`` > 0, output 1), an ON cell its RESET pulse (``reset_v`` < 0,
+        output 2), SET/RESET cell pairs at one trigger; every cell is read on every read
+        channel the sequences reach at once (ON above ``thresholds_a``) and saturated at
+        ``saturate_v`` to the state read. Returns the states after each step, uint8
+        ``(steps, cells)``. Needs :attr:`onboard_rows` (the SMU reaches the generator)."""
+        from ftjlab.instruments.keithley2636b_chain import chain_steps
+
+        if not self.onboard_rows:
+            raise BadInput("the on-board chain needs a 2636B reaching the 707B (TSP-Link) and "
+                           "the pulse generator (TSP-Net) with both outputs wired")
+        flat = [int(c) for row_cols in cols for c in row_cols]
+        self._check_cells(rows, flat)
+        up = np.asarray(set_v, np.float64)
+        down = np.asarray(reset_v, np.float64)
+        if np.any(~np.isfinite(up) | (up <= 0)) or np.any(~np.isfinite(down) | (down >= 0)):
+            raise BadInput("chain amplitudes: SET > 0 V and RESET < 0 V for every cell")
+        host, port = self._onboard_outputs(width_s, float(saturate_v) / 2)
+        self._gate_on()
+        k = max(1, min(len(self._channels), max(len(c) for c in cols)))  # read channels
+        for channel in self.reads[:k]:
+            channel.bias(read_v, nplc, "read", READ_COMPLIANCE_A)
+        reads = [self._line_xp[f"BL{c}"].format(row=self._read_rows[j])
+                 for j in range(k) for c in flat]
+        try:
+            return chain_steps(
+                self.read.driver, int(self.tsplink_node), host, port,
+                self._channels[:k] or [(1, "a")],
+                [",".join(self._xp("gate", "WL", [r])) for r in rows], [len(c) for c in cols],
+                reads, self._xp("pulse", "BL", flat), self._xp("pulse2", "BL", flat),
+                up.tolist(), (-down).tolist(), list(thresholds_a), [int(s) for s in state],
+                float(saturate_v), int(steps))
+        finally:
+            # the script set the generator's loads and levels over TSP-Net: its guard forgot
+            # them, so the outputs set them again through it before host pulses
+            for out in self._outs.values():
+                out.levels_unknown()
+            self._routed = None
 
     def cycle_cells(
         self,

@@ -1,0 +1,226 @@
+"""The flip chain of stochastic switches run by the 2636B itself (``ftjchain``), and its rule.
+
+One chain step on the cells of a word line (see :mod:`ftjlab.switching.engine`): every OFF
+cell gets its own SET pulse and every ON cell its own RESET pulse (one trigger of the pulse
+generator per SET/RESET cell pair: output 1 programs, output 2 erases, each routed to one bit
+line), every cell is read and called ON above the middle of its window, and every cell is
+saturated to the state it was read in (one trigger for the word line: output 1 on the ON
+cells, output 2 on the OFF cells). The SMU (TSP-Link master) does all of it for ``steps``
+steps: it switches the matrix (a 707B as ``node[nd]``), sets the generator's levels and
+triggers it over TSP-Net (``host``/``port``; both outputs' load 1 MOhm first, so a level is
+the volts at the cell), reads on every read channel at once (overlapped), and prints the
+bits, one character per cell and step, in one reply.
+
+Relays move break-before-make at the start of each phase of a word line (pulses, reads,
+saturation: a bit line changes terminal there) and together (``connectrule = OFF``, one
+settling time) within a phase, where each terminal moves from bit lines to other bit lines
+of the same word line and no line is reached by two terminals, as in ``ftjrowwv``.
+
+The generator's width and period are the host's (set through its guarded driver before the
+call); the saturating pulse has the same width as the weak ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ._guard_tspnet import declare_generator_effects
+from .keithley2636b_scripts import (
+    _HOST,
+    _SELECT,
+    _XP_LIST,
+    MAX_READINGS,
+    MAX_ROW_CELLS,
+    _check_channels,
+    _gate_lines,
+    _line_of,
+    _lua_numbers,
+    _lua_strings,
+    _numbers,
+    _numbers_ok,
+    _upload,
+    _whole,
+    call_tspnet_script,
+)
+from .safety import SafetyGuard
+from .script_registry import register_script
+
+#: steps one call may run (a stop request waits for the call's reply)
+MAX_CHAIN_STEPS = 1000
+
+#: ``ftjchain(nd, host, port, nodes, chans, gates, cnt, rd, p1, p2, vu, vd, mid, s, sat,
+#: steps)``: word line ``w``'s gate route ``gates[w]`` and ``cnt[w]`` cells, which follow
+#: each other in the per-cell tables: read crosspoints ``rd`` (every cell for the first read
+#: channel, then for the second...), program ``p1`` and erase ``p2`` crosspoints, SET and
+#: RESET amplitudes ``vu``/``vd`` (V, > 0; RESET goes out negative on output 2), read
+#: threshold ``mid`` (A) and state ``s`` (0 OFF, 1 ON); ``sat`` the saturating amplitude.
+CHAIN_NAME = "ftjchain"
+CHAIN_SOURCE = (
+    "function ftjchain(nd, host, port, nodes, chans, gates, cnt, rd, p1, p2, vu, vd, mid, s, "
+    "sat, steps) "
+    + _SELECT
+    + "local kc = table.getn(smus) "
+    "for k = 1, kc do smus[k].nvbuffer1.collecttimestamps = 0 smus[k].measure.count = 1 end "
+    "local m = table.getn(p1) local ch = node[nd].channel local out = {} local no = 0 "
+    "local rv = {} local h1 = -1 local l2 = 1 local OFF = ch.OFF local BBM = ch.BREAK_BEFORE_MAKE "
+    "local rule = -1 local function order(r) if r ~= rule then ch.connectrule = r rule = r end end "
+    "local pg = tspnet.connect(host, port) "
+    'tspnet.write(pg, ":OUTP1:LOAD 1000000;:OUTP2:LOAD 1000000;*OPC?") tspnet.read(pg) '
+    "local function fire(gate, pts, hi, lo) local cmd = \"\" "
+    'if hi ~= h1 then cmd = string.format(":VOLT1:HIGH %.4f;", hi) h1 = hi end '
+    'if lo ~= l2 then cmd = cmd .. string.format(":VOLT2:LOW %.4f;", lo) l2 = lo end '
+    'ch.exclusiveclose(gate .. "," .. table.concat(pts, ",")) order(OFF) '
+    'tspnet.write(pg, cmd .. "*TRG;*OPC?") tspnet.read(pg) end '
+    "for t = 1, steps do local lo = 1 "
+    "for w = 1, table.getn(gates) do local gate = gates[w] local hi = lo + cnt[w] - 1 "
+    "local ups = {} local dns = {} local nu = 0 local nw = 0 "
+    "for i = lo, hi do if s[i] == 0 then nu = nu + 1 ups[nu] = i "
+    "else nw = nw + 1 dns[nw] = i end end "
+    "order(BBM) "
+    "for c = 1, math.max(nu, nw) do local pts = {} local a = h1 local b = l2 "
+    "if c <= nu then table.insert(pts, p1[ups[c]]) a = vu[ups[c]] end "
+    "if c <= nw then table.insert(pts, p2[dns[c]]) b = -vd[dns[c]] end "
+    "fire(gate, pts, a, b) end "
+    "order(BBM) "
+    "if kc > 1 then for k = 1, kc do smus[k].nvbuffer1.clear() end end "
+    "for i0 = lo, hi, kc do local pts = {} local q = 0 "
+    "for j = 1, kc do if i0 + j - 1 <= hi then q = q + 1 "
+    "pts[q] = rd[(j - 1) * m + i0 + j - 1] end end "
+    'ch.exclusiveclose(gate .. "," .. table.concat(pts, ",")) order(OFF) '
+    "if kc == 1 then rv[1] = smus[1].measure.i() else "
+    "for j = 1, q do smus[j].measure.overlappedi(smus[j].nvbuffer1) end waitcomplete() "
+    "for j = 1, q do local bf = smus[j].nvbuffer1 rv[j] = bf.readings[bf.n] end end "
+    "for j = 1, q do local i = i0 + j - 1 if rv[j] > mid[i] then s[i] = 1 else s[i] = 0 end "
+    "no = no + 1 out[no] = s[i] end end "
+    "order(BBM) local pts = {} "
+    "for i = lo, hi do if s[i] == 1 then table.insert(pts, p1[i]) "
+    "else table.insert(pts, p2[i]) end end "
+    "fire(gate, pts, sat, -sat) lo = hi + 1 end end "
+    "order(BBM) tspnet.disconnect(pg) "
+    "print(table.concat(out)) "
+    "end"
+)
+
+
+def _check_chain(guard: SafetyGuard, args: tuple[Any, ...]) -> None:
+    """Rule of ``ftjchain``: literal tables of crosspoints and numbers; every amplitude as
+    sent (``%.4f``: the SET and RESET amplitudes and the saturating one) within the program
+    limit, and the generator's least amplitude at 1 MOhm too (a smaller level is raised to
+    it); the routes allowed.
+
+    Per word line the script closes the gate route with: program and erase crosspoints of
+    distinct cells (a SET/RESET pair, or the saturation's ON cells on program and OFF cells on
+    erase), or one read crosspoint per read channel of distinct cells. Each gate route must
+    reach exactly one word line (a different one per route) and a cell's crosspoints one bit
+    line (no two cells of a word line the same one); then every set closed, and every set the
+    relays pass through while they move together within a phase, is the gate with read,
+    program and erase crosspoints of distinct bit lines, which the routes checked here (the
+    gate with all the word line's crosspoints of one read channel, or all its program, or all
+    its erase crosspoints) cover line by line.
+    """
+    call = f"{CHAIN_NAME}(...)"
+    if len(args) != 16:
+        raise guard.refuse(call, "ftjchain takes 16 arguments")
+    nd, host, port, nodes, chans, gates, cnt, rd, p1, p2, vu, vd, mid, s, sat, steps = args
+    k = _check_channels(guard, call, nodes, chans)
+    if not _whole(nd, 2, 64):
+        raise guard.refuse(call, f"node must be 2..64, got {nd!r}")
+    if not (isinstance(host, str) and _HOST.fullmatch(host)):
+        raise guard.refuse(call, f"not a host name: {host!r}")
+    if not _whole(port, 0, 65535):
+        raise guard.refuse(call, f"port must be 0..65535, got {port!r}")
+    if not (isinstance(gates, tuple) and gates
+            and all(isinstance(x, str) and _XP_LIST.fullmatch(x) for x in gates)):
+        raise guard.refuse(call, "gates: a non-empty table of crosspoint lists")
+    m = len(p1) if isinstance(p1, tuple) else 0
+    if not (isinstance(cnt, tuple) and len(cnt) == len(gates)
+            and all(_whole(x, 1, MAX_ROW_CELLS) for x in cnt) and sum(cnt) == m):
+        raise guard.refuse(call, "cnt: one cell count >= 1 per gate route, summing to the cells")
+    for name, items, size in (("read", rd, k * m), ("program", p1, m), ("erase", p2, m)):
+        if not (isinstance(items, tuple) and 1 <= m <= MAX_ROW_CELLS and len(items) == size
+                and all(isinstance(x, str) and _XP_LIST.fullmatch(x) and "," not in x
+                        for x in items)):
+            raise guard.refuse(call, f"{name} crosspoints: one per cell (and read channel), "
+                               f"1..{MAX_ROW_CELLS} cells")
+    if not _whole(steps, 1, MAX_CHAIN_STEPS) or steps * m > MAX_READINGS:
+        raise guard.refuse(call, f"steps must be 1..{MAX_CHAIN_STEPS} with at most "
+                           f"{MAX_READINGS} readings in all, got {steps!r} x {m}")
+    for name, items, lo, hi in (("SET amplitudes", vu, 1e-4, 1e3),
+                                ("RESET amplitudes", vd, 1e-4, 1e3),
+                                ("thresholds", mid, -1e-3, 1e-3), ("states", s, 0, 1)):
+        if not _numbers_ok(items, m, lo, hi):
+            raise guard.refuse(call, f"{name}: {m} numbers in [{lo:g}, {hi:g}]")
+    if any(x not in (0, 1) for x in s):
+        raise guard.refuse(call, "states: 0 (OFF) or 1 (ON) per cell")
+    if not (isinstance(sat, (int, float)) and not isinstance(sat, bool) and sat > 0):
+        raise guard.refuse(call, f"saturating amplitude must be a number > 0, got {sat!r}")
+    for volts in (*vu, *vd, sat):  # as the script sends them
+        guard.limits.check_voltage("program", float(f"{volts:.4f}"))
+    if guard.routing is not None:  # a generator raises a smaller amplitude to its minimum
+        for _, generator in guard.routing.pulse_generator_guards():
+            least = getattr(generator.rules, "least_amplitude_v", None)
+            if least is not None:
+                guard.limits.check_voltage("program", least(1e6))
+        wls = [_gate_lines(guard, gate) for gate in gates]  # each gate: one word line
+        if any(len(x) != 1 or not next(iter(x)).startswith("WL") for x in wls) or len(
+                set().union(*wls)) != len(wls):
+            raise guard.refuse(call, "each gate route must reach exactly one word line (and "
+                               "nothing else), a different one per route")
+    start = 0
+    for gate, size in zip(gates, cnt, strict=True):
+        cells = range(start, start + int(size))
+        start += int(size)
+        lines = [_line_of(guard, p1[i]) for i in cells]
+        reads = [rd[c * m: (c + 1) * m] for c in range(k)]  # per read channel
+        if len(set(lines)) != len(lines) or any(
+                _line_of(guard, p2[i]) != lines[j]
+                or any(_line_of(guard, r[i]) != lines[j] for r in reads)
+                for j, i in enumerate(cells)):
+            raise guard.refuse(call, "a cell's read, program and erase crosspoints must reach "
+                               "one bit line, and the cells of a word line distinct ones")
+        for points in (*reads, p1, p2):
+            guard.check_route(",".join((gate, *(points[i] for i in cells))))
+
+
+CHAIN = register_script(CHAIN_NAME, CHAIN_SOURCE, _check_chain, model="2636B")
+#: what ``ftjchain`` changes on the generator over TSP-Net (its only messages there are
+#: ``:OUTP1:LOAD 1000000;:OUTP2:LOAD 1000000``, ``:VOLT1:HIGH``, ``:VOLT2:LOW``, ``*TRG`` and
+#: ``*OPC?``)
+CHAIN_GENERATOR_EFFECTS = declare_generator_effects(
+    CHAIN_NAME, {1: ("load", "high", "output"), 2: ("load", "low", "output")},
+    load_ohm=1e6, model="2636B")
+
+
+def chain_steps(
+    smu: Any, node: int, host: str, port: int, channels: Sequence[tuple[int, str]],
+    gates: Sequence[str], counts: Sequence[int], reads: Sequence[str], programs: Sequence[str],
+    erases: Sequence[str], set_v: Sequence[float], reset_v: Sequence[float],
+    thresholds_a: Sequence[float], state: Sequence[int], saturate_v: float, steps: int,
+) -> np.ndarray:
+    """Run ``ftjchain`` once (one message, one reply): ``steps`` chain steps of the cells
+    (word line after word line, per-cell tables in that order). ``channels``: the read
+    channels (node, "a"|"b"); ``reads``: every cell's crosspoint for each channel in turn;
+    ``set_v``/``reset_v``: the magnitudes of each cell's SET and RESET amplitudes. Returns
+    the cells' states after each step, uint8 of shape ``(steps, cells)``.
+
+    The generator guards hold what the script sets until its reply is read; a call that
+    fails after it was sent is aborted first (:func:`~.keithley2636b_scripts.
+    call_tspnet_script`)."""
+    _upload(smu, CHAIN_SOURCE, "_ftj_chain_loaded")
+    nodes, chans = [c[0] for c in channels], [c[1] for c in channels]
+    reply = call_tspnet_script(smu, CHAIN_NAME, (
+        f'{CHAIN_NAME}({int(node)}, "{host}", {int(port)}, {_numbers(nodes)}, '
+        f"{_lua_strings(chans)}, {_lua_strings(gates)}, {_numbers(counts)}, "
+        f"{_lua_strings(reads)}, {_lua_strings(programs)}, {_lua_strings(erases)}, "
+        f"{_lua_numbers(set_v)}, {_lua_numbers(reset_v)}, {_lua_numbers(thresholds_a)}, "
+        f"{_numbers(state)}, {float(saturate_v)!r}, {int(steps)})")).strip()
+    m = len(programs)
+    if len(reply) != steps * m or set(reply) - {"0", "1"}:
+        raise ValueError(f"{CHAIN_NAME}: expected {steps * m} bits, got {reply[:40]!r}")
+    return (np.frombuffer(reply.encode("ascii"), np.uint8) - ord("0")).reshape(steps, m)
+
+
+__all__ = ["CHAIN", "CHAIN_NAME", "CHAIN_SOURCE", "MAX_CHAIN_STEPS", "chain_steps"]
