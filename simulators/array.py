@@ -122,8 +122,11 @@ class FTJArray(ArrayReadPath):
             1.0 + (self.cycles[cells].astype(np.float64) / e.wear_cycles) ** e.wear_exponent
         )
 
-    def _update_g_prog(self, cells: np.ndarray) -> None:
-        s = self.domains.switched_fraction(cells)
+    def _update_g_prog(self, cells: np.ndarray, s: np.ndarray | None = None) -> None:
+        """Programmed conductance of ``cells`` from their switched fraction ``s`` (default:
+        the domains' present one)."""
+        if s is None:
+            s = self.domains.switched_fraction(cells)
         g_off = self.g_off[cells].astype(np.float64)
         span = (self.g_on[cells] - self.g_off[cells]) * self.window_factor(cells)
         self.g_prog[cells] = g_off + span * s
@@ -188,16 +191,17 @@ class FTJArray(ArrayReadPath):
         cells = cells[self.stuck[cells] == _STUCK_NONE]
         t = self.clock.now_s
         if cells.size and volts != 0:
-            ds = self.domains.apply_pulse(
+            after, ds = self.domains.apply_pulse_fractions(
                 cells, np.full(cells.size, float(volts)), width_s, self.rng, count
             )
-            changed = cells[ds != 0]
-            self.cycles[changed] += 0.5 * np.abs(ds[ds != 0]).astype(np.float32)
+            moving = ds != 0
+            changed = cells[moving]
+            self.cycles[changed] += 0.5 * np.abs(ds[moving]).astype(np.float32)
             # Programming resets the retention clock of the cells whose state moved.
             # Cells already at their target keep drifting from their own program time.
             if changed.size:
                 g_now = self.conductance(t, changed)
-                self._update_g_prog(changed)
+                self._update_g_prog(changed, after[moving])
                 moved = self.g_prog[changed] != g_now
                 self.t_prog[changed[moved]] = t
                 self._t_prog_max = t

@@ -408,10 +408,15 @@ class Bench:
                 bls.append(int(reach[0]))
             if len(set(bls)) != len(bls):
                 return None
-            rows_on = self.wordlines_on()
-            volts = self.bitline_volts()
             interval_s = max(float(interval_s), float(aperture_s))
             idx = np.array(bls)
+            if int(n) == 1:  # one reading each: of every bit line at once, as measure_current
+                rows_on, volts = self._line_state()  # read only here
+                out = self.array.read_bitlines(rows_on, volts, aperture_s)
+                self.clock.advance(interval_s - aperture_s)
+                return np.asarray(out[idx], dtype=np.float64)[:, None]
+            rows_on = self.wordlines_on()
+            volts = self.bitline_volts()
             trace = self.array.acquire(rows_on, idx, volts[idx], int(n), interval_s,
                                        aperture_s)
             return np.asarray(trace, dtype=np.float64)
@@ -489,13 +494,14 @@ class Bench:
             raise ValueError(f"pulse levels must be finite, got {high_v!r}, {low_v!r}")
         with self.lock:
             wls, bls = self.reach(terminal)
-            rows_on = self.wordlines_on()
-            if high_v >= self.wl_on_threshold_v:
-                rows_on[wls] = True
-            rows = np.flatnonzero(rows_on)
-            rest = float(period_s) - float(width_s)
             if count == 0:
                 return
+            rows_on = self._line_state()[0] if bls.size else None  # read only here
+            if rows_on is not None and wls.size and high_v >= self.wl_on_threshold_v:
+                rows_on = rows_on.copy()
+                rows_on[wls] = True
+            rows = np.flatnonzero(rows_on) if rows_on is not None else wls[:0]
+            rest = float(period_s) - float(width_s)
             if rows.size == 0 or bls.size == 0:
                 self.clock.advance(count * float(period_s))
                 return
