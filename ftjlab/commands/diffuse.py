@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 
+import numpy as np
+
 from ftjlab.validate import arg_float, arg_int
 
 ORDER = 62
@@ -32,6 +34,16 @@ def register(sub) -> None:
                    help="switching-noise run with calibration trials (mode live)")
     p.add_argument("--live-samples", type=arg_int(lo=1, hi=100), default=1,
                    help="images drawn live through the bench (default 1)")
+    p.add_argument("--live-chain", default="auto", choices=("auto", "onboard", "host"),
+                   help="live chain run by the read SMU itself, several steps per round trip "
+                   "(onboard), or step by step from the host (default: onboard where the "
+                   "bench allows it)")
+    p.add_argument("--live-cells", metavar="N",
+                   type=arg_int(lo=1, hi=4096), default=None,
+                   help="use only the first N calibrated cells live (default: all)")
+    p.add_argument("--sample-steps", type=arg_int(lo=1, hi=1000), default=None,
+                   help="denoising steps per image for every mode (default: the model's); "
+                   "each image consumes 784 noise values per step")
     p.add_argument("--bench", metavar="PATH", help="bench config for live (default: simulated)")
     p.add_argument("--seed", type=arg_int(lo=0, hi=2**63 - 1), default=2026,
                    help="seed of the software noise, the bank order and the simulated bench")
@@ -53,6 +65,11 @@ def run(args: argparse.Namespace) -> int:
     if "live" in modes and not args.calibration:
         raise BadInput("--calibration: mode live needs a switching-noise run with trials")
     model = load_ddpm(args.model)
+    if args.sample_steps is not None:
+        if args.sample_steps > model.train_betas.size:
+            raise BadInput(f"--sample-steps: at most the model's {model.train_betas.size} "
+                           f"training steps, got {args.sample_steps}")
+        model.sample_steps = args.sample_steps
     if "bank" in modes:
         values, bank_info = load_bank(args.bank)
         check_bank_size(values.size, model.noise_per_image() * args.samples, args.max_reuse)
@@ -61,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
         from ftjlab.procedures.switching_noise import load_calibration
 
         cal = load_calibration(args.calibration, "--calibration")
+        if args.live_cells is not None and args.live_cells > len(cal.cells):
+            raise BadInput(f"--live-cells: the calibration has {len(cal.cells)} cells, "
+                           f"got {args.live_cells}")
     from ftjlab.vae.metrics import Evaluator
 
     evaluator = Evaluator()
@@ -75,12 +95,24 @@ def run(args: argparse.Namespace) -> int:
                                    "standardised": args.standardise_bank}
         else:
             res = _live(args, model, cal, evaluator)
+        _classes(res, model, evaluator)
         out.append(res)
         if args.grid:
             from ftjlab.vae.images import grid, write_png
 
             write_png(f"{args.grid}-{mode}.png", grid(res.images[:64]))
     print(_table(out))
+    for r in out:
+        m = r.metrics
+        if r.mode == "live":
+            print(f"live: {m['noise_values_drawn']} noise values from {m['chain_steps']} chain "
+                  f"steps of {m['units']} units ({m['chain']} chain, "
+                  f"{m['round_trips_of_chain']} round trips); instrument "
+                  f"{m['instrument_s']:.1f} s ({m['noise_values_per_instrument_s']:.1f} "
+                  f"values/s), wall {m['wall_s']:.1f} s")
+        if "labels_agree" in m:
+            print(f"{r.mode}: classifier agrees with the requested class in "
+                  f"{100 * m['labels_agree']:.0f} % of the images")
     if args.json:
         with open(args.json, "w") as f:
             json.dump([r.summary() for r in out], f, indent=1, default=float)
@@ -88,25 +120,50 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _live(args, model, cal, evaluator):
+    import time
+
     from ftjlab.controller import ArrayController
     from ftjlab.session import BenchSession
     from ftjlab.switching.diffusion import LiveNoise, diffuse
     from ftjlab.switching.engine import SwitchingCells
 
+    onboard = {"auto": None, "onboard": True, "host": False}[args.live_chain]
     with BenchSession.open(args.bench, seed=args.seed) as session:
         controller = ArrayController(session)
         try:
-            noise = LiveNoise(SwitchingCells(controller, cal.cells), cal,
-                              max_volts=session.limits.max_program_voltage_v)
-            t0 = session.now_s()
+            cells = SwitchingCells(controller, cal.cells[: args.live_cells])
+            noise = LiveNoise(cells, cal, max_volts=session.limits.max_program_voltage_v,
+                              onboard=onboard)
+            t0, w0 = session.now_s(), time.perf_counter()
             res = diffuse(model, args.live_samples, noise, "live", evaluator)
-            res.metrics.update(chain_steps=noise.steps, instrument_s=session.now_s() - t0)
-            if args.live_samples <= 3:
-                probs = evaluator.classifier.features_and_probabilities(res.images)[1]
-                res.metrics["classes"] = probs.argmax(axis=1).tolist()
+            inst = session.now_s() - t0
+            res.metrics.update(
+                chain="onboard" if noise.onboard else "host", chain_steps=noise.steps,
+                round_trips_of_chain=noise.calls, cells_in_use=noise.units * noise.k,
+                units=noise.units, instrument_s=inst, wall_s=time.perf_counter() - w0,
+                noise_values_drawn=noise.steps * noise.units,
+                noise_values_per_instrument_s=noise.steps * noise.units / inst,
+                triggers_per_value=cells.triggers / max(1, noise.steps * noise.units),
+                sample_steps=model.steps)
         finally:
             controller.safe_state()
     return res
+
+
+def _classes(res, model, evaluator) -> None:
+    """The classifier's class of every image (up to 100 images), and for a conditional model
+    the fraction that agrees with the requested labels."""
+    n = len(res.images)
+    labels = model.labels(n)
+    if n > 100 and labels is None:
+        return
+    probs = evaluator.classifier.features_and_probabilities(res.images)[1]
+    got = probs.argmax(axis=1)
+    if n <= 100:
+        res.metrics["classes"] = got.tolist()
+        res.metrics["classes_seen"] = int(np.unique(got).size)
+    if labels is not None:
+        res.metrics["labels_agree"] = float(np.mean(got == labels))
 
 
 def _table(results) -> str:

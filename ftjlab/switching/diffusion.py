@@ -67,14 +67,24 @@ class LiveNoise:
     """Noise values drawn through the instruments: one chain step of the cells gives one value
     per unit of ``k`` in-use cells (at p = 1/2 successive steps are independent). With
     ``balanced`` (the ``switching-noise`` default) every second cell of a unit counts OFF as 1,
-    so a gap between the SET and RESET flip rates does not shift the mean."""
+    so a gap between the SET and RESET flip rates does not shift the mean.
+
+    ``onboard`` (default: where the bench allows it, :attr:`ArrayController.onboard_rows`):
+    the read SMU runs ``block_steps`` chain steps per call itself (default: ~512 cell-steps;
+    pulses over TSP-Net, reads on every read channel at once, saturation; one message and
+    one reply per block, see :meth:`~ftjlab.switching.engine.SwitchingCells.chain_states`);
+    otherwise each step is driven from the host (``SwitchingCells.step``). A step is the
+    same in both: the saturating pulse of the on-board chain has the weak pulses' width."""
 
     def __init__(self, cells: SwitchingCells, calibration: Calibration, k: int = 8,
                  p: float = 0.5, width_s: float = 1e-6, max_volts: float = 4.5,
-                 p_tolerance: float = 0.03, balanced: bool = True) -> None:
+                 p_tolerance: float = 0.03, balanced: bool = True,
+                 onboard: bool | None = None, block_steps: int | None = None) -> None:
         from .noise import balanced_complement
         from .trng import SwitchingBitSource
 
+        if block_steps is not None and not 1 <= block_steps <= 1000:
+            raise BadInput(f"live noise: block_steps must be 1..1000, got {block_steps}")
         self.source = SwitchingBitSource(cells, calibration, p, width_s, max_volts, p_tolerance)
         self.k = k
         idx = np.flatnonzero(self.source.use)
@@ -85,23 +95,45 @@ class LiveNoise:
         self._flip = (balanced_complement(self._take.size, k) if balanced
                       else np.zeros(self._take.size, bool)).astype(np.uint8)
         self.cells = cells
+        can = cells.onboard
+        if onboard and not can:
+            raise BadInput("live noise: this bench cannot run the chain on board (needs a "
+                           "2636B reaching the 707B over TSP-Link and the generator over "
+                           "TSP-Net, both generator outputs wired)")
+        self.onboard = can if onboard is None else bool(onboard)
+        #: steps per round trip: ~512 cell-steps (a few s of instrument time per call)
+        self.block_steps = int(block_steps or max(1, min(1000, 512 // idx.size)))
+        self.width_s = float(width_s)
         self.source.start()
         self._buf = np.empty(0, np.float32)
         self.drawn = 0
         self.steps = 0
+        self.calls = 0  # round trips of the on-board chain
+
+    def _states(self, n: int) -> np.ndarray:
+        """``n`` chain steps; the states of every cell after each, (n, cells)."""
+        cells, src = self.cells, self.source
+        if not self.onboard:
+            out = np.empty((n, len(cells.cells)), np.uint8)
+            for s in range(n):
+                cells.step(src.set_pts, src.reset_pts, src.use)
+                out[s] = cells.state
+            return out
+        self.calls += -(-n // self.block_steps)
+        return cells.chain_states(src.set_pts.volts, src.reset_pts.volts, self.width_s,
+                                  src.use, n, self.block_steps)
 
     def __call__(self, shape: tuple[int, ...]) -> np.ndarray:
         n = int(np.prod(shape))
-        parts = [self._buf]
         have = self._buf.size
-        while have < n:
-            self.cells.step(self.source.set_pts, self.source.reset_pts, self.source.use)
-            self.steps += 1
-            bits = self.cells.state[self._take].astype(np.uint8) ^ self._flip
-            h = bits.reshape(self.units, self.k).sum(axis=1)
-            v = ((h - self.k / 2) / np.sqrt(self.k / 4)).astype(np.float32)
-            parts.append(v)
-            have += v.size
+        parts = [self._buf]
+        if have < n:
+            steps = -(-(n - have) // self.units)
+            states = self._states(steps)
+            self.steps += steps
+            bits = states[:, self._take] ^ self._flip
+            h = bits.reshape(steps, self.units, self.k).sum(axis=2)
+            parts.append(((h - self.k / 2) / np.sqrt(self.k / 4)).astype(np.float32).ravel())
         joined = np.concatenate(parts)
         self._buf = joined[n:]
         self.drawn += n
