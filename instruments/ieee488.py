@@ -51,6 +51,8 @@ def split_outside(text: str, sep: str) -> list[str]:
 
     An unterminated string, and an indefinite ``#0`` block, extend to the end of the text.
     """
+    if "'" not in text and '"' not in text and "#" not in text and "(" not in text:
+        return text.split(sep)  # nothing that could hide a separator
     parts: list[str] = []
     start = 0
     depth = 0

@@ -89,6 +89,34 @@ __all__ = [
 ]
 
 
+
+#: Parsed headers kept (the header text decides the parse; a few dozen are in use).
+HEADER_CACHE_ENTRIES = 4096
+_HEADERS: dict[str, tuple[bool | None, Any, bool]] = {}
+
+
+def _parse_header(header: str) -> tuple[bool | None, Any, bool]:
+    """``header`` as (absolute, mnemonics, query): mnemonics a tuple of (upper-case name,
+    numeric suffix or None); for a common command (None, its upper-case name, query).
+    Raises -102 (syntax) and -112 (mnemonic too long)."""
+    m = _COMMON_RE.fullmatch(header)
+    if m:
+        return None, m.group(1).upper(), m.group(2) is not None
+    m = _HEADER_RE.fullmatch(header)
+    if not m:
+        raise ScpiError(-102, header[:20])
+    words: list[tuple[str, int | None]] = []
+    for word in m.group(2).split(":"):
+        wm = _WORD_RE.fullmatch(word)
+        if wm is None:  # pragma: no cover - guaranteed by _HEADER_RE
+            raise ScpiError(-102)
+        name, digits = wm.groups()
+        if len(name) > 12:
+            raise ScpiError(-112, name[:20])
+        words.append((name.upper(), int(digits) if digits else None))
+    return bool(m.group(1)), tuple(words), m.group(3) is not None
+
+
 class NoReply(Exception):  # noqa: N818 - name fixed by the transport interface
     """Raised by ``read()`` when the instrument has no reply pending (a real one would time out)."""
 
@@ -364,7 +392,7 @@ class ScpiInstrument:
 
     def _execute_message(self, message: str) -> None:
         responses: list[str | bytes] = []
-        path: list[tuple[str, int | None]] = []
+        path: tuple[tuple[str, int | None], ...] = ()
         first = True
         for unit in split_outside(message, ";"):
             text = unit.lstrip(_WS)  # trailing white space: the tokenizer (a block keeps its bytes)
@@ -388,38 +416,31 @@ class ScpiInstrument:
     def _execute_unit(
         self,
         text: str,
-        path: list[tuple[str, int | None]],
+        path: tuple[tuple[str, int | None], ...],
         first: bool,
         responses: list[str | bytes],
-    ) -> list[tuple[str, int | None]]:
+    ) -> tuple[tuple[str, int | None], ...]:
         i = 0
         while i < len(text) and text[i] not in _WS:
             i += 1
         header, rest = text[:i], text[i:]
-        m = _COMMON_RE.fullmatch(header)
-        if m:
-            cmd = self.tree.common.get(m.group(1).upper())
+        parsed = _HEADERS.get(header)
+        if parsed is None:
+            parsed = _parse_header(header)
+            if len(_HEADERS) >= HEADER_CACHE_ENTRIES:
+                _HEADERS.clear()
+            _HEADERS[header] = parsed
+        absolute, words, query = parsed
+        if absolute is None:  # a common command: words is its name
+            cmd = self.tree.common.get(words)
             if cmd is None:
                 raise ScpiError(-113, header)
-            self._invoke(cmd, (), m.group(2) is not None, header, rest, responses)
+            self._invoke(cmd, (), query, header, rest, responses)
             return path
-        m = _HEADER_RE.fullmatch(header)
-        if not m:
-            raise ScpiError(-102, header[:20])
-        words: list[tuple[str, int | None]] = []
-        for word in m.group(2).split(":"):
-            wm = _WORD_RE.fullmatch(word)
-            if wm is None:  # pragma: no cover - guaranteed by _HEADER_RE
-                raise ScpiError(-102)
-            name, digits = wm.groups()
-            if len(name) > 12:
-                raise ScpiError(-112, name[:20])
-            words.append((name.upper(), int(digits) if digits else None))
-        full = words if (m.group(1) or first) else path + words
-        new_path = full[:-1]
+        full = words if (absolute or first) else path + words
         cmd, suffixes = self.tree.lookup(full)
-        self._invoke(cmd, suffixes, m.group(3) is not None, header, rest, responses)
-        return new_path
+        self._invoke(cmd, suffixes, query, header, rest, responses)
+        return full[:-1]
 
     def _invoke(
         self,

@@ -15,6 +15,9 @@ from .scpi_params import Choice, Number, Param, _mnemonic_forms
 # Command tree
 # --------------------------------------------------------------------------------------------
 
+#: Header paths a tree remembers once found (a driver uses a few dozen).
+FOUND_ENTRIES = 4096
+
 
 @dataclass(frozen=True)
 class _Node:
@@ -93,6 +96,8 @@ class CommandTree:
         self.commands: list[Command] = []
         self.common: dict[str, Command] = {}
         self._index: dict[str, list[Command]] = {}
+        #: headers already found (mnemonics -> command, suffixes); cleared by :meth:`add`
+        self._found: dict[tuple[tuple[str, int | None], ...], tuple[Command, tuple[int, ...]]] = {}
 
     def add(
         self,
@@ -114,6 +119,7 @@ class CommandTree:
                     raise ValueError(f"{pattern}: required parameter after optional one")
                 seen_optional = seen_optional or p.optional
         ms = self.max_suffix if max_suffix is None else max_suffix
+        self._found.clear()
         if pattern.lstrip(":").startswith("*"):
             name = pattern.lstrip(":")[1:].upper()
             cmd = Command(pattern, (), set, query, tuple(params), tuple(query_params), ms)
@@ -166,6 +172,10 @@ class CommandTree:
         self, mnemonics: Sequence[tuple[str, int | None]]
     ) -> tuple[Command, tuple[int, ...]]:
         """Find the command for a full header path. Raises -113 / -114."""
+        key = tuple(mnemonics)
+        found = self._found.get(key)
+        if found is not None:
+            return found
         if not mnemonics:
             raise ScpiError(-113)
         for cmd in self._index.get(mnemonics[0][0], ()):
@@ -173,6 +183,9 @@ class CommandTree:
             if suffixes is not None:
                 if any(s < 1 or s > cmd.max_suffix for s in suffixes):
                     raise ScpiError(-114)
+                if len(self._found) >= FOUND_ENTRIES:
+                    self._found.clear()
+                self._found[key] = cmd, suffixes
                 return cmd, suffixes
         raise ScpiError(-113)
 

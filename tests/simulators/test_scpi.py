@@ -364,3 +364,23 @@ def test_blocks_and_nr3():
     assert definite_block(b"x" * 12) == b"#212" + b"x" * 12
     assert format_nr3(1.000000000000014e-08) == "+1.000000000000000E-08"
     assert format_nr3(float("inf")) == "+9.9E+37"
+
+
+def test_remembered_headers_answer_as_the_first_time(toy):
+    """Headers and paths are remembered once parsed and found: the second and third pass of
+    the same messages (valid, relative, out-of-range suffixes, unknown headers) give the same
+    state and errors as the first; a command registered later replaces a remembered one."""
+    messages = [":SOUR2:VOLT 1;VOLT 2", "SOUR1:VOLT 3", "OUTP3 ON", "OUTP2 ON;OUTP0 ON",
+                ":SOUR:VOLT 1;OUTP 1", "VOLTA 1", "ABCDEFGHIJKLM 1", "VOLT?:LEV 1", "*IDX?"]
+    outcomes = []
+    for _ in range(3):
+        toy.volts, toy.outputs = [0.0, 0.0], [False, False]
+        for message in messages:
+            toy.write(message)
+        outcomes.append((list(toy.volts), list(toy.outputs), errors(toy)))
+    assert outcomes[0] == ([1.0, 2.0], [False, True], [-114, -114, -113, -113, -112, -102,
+                                                       -113])
+    assert outcomes[1] == outcomes[0] == outcomes[2]
+    assert ask(toy, "PULS:WIDT2?") == "ch2"
+    toy.tree.add(":PULSe:WIDTh#", query=lambda c: f"new{c.ch}")
+    assert ask(toy, "PULS:WIDT2?") == "new2"
