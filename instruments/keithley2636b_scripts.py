@@ -27,7 +27,7 @@ import numpy as np
 
 from ._common import InstrumentError, longer_timeout, read_indefinite_block
 from ._guard_tspnet import declare_generator_effects, script_ended, scripts_ended
-from .safety import SafetyGuard
+from .safety import SafetyError, SafetyGuard
 from .script_registry import register_script
 
 #: readings one sequence may take (the 2600B's dedicated buffer holds 100,000)
@@ -559,15 +559,17 @@ def call_tspnet_script(smu: Any, name: str, call: str) -> str:
     over TSP-Net and prints one reply line at its end) and return that reply.
 
     The generator guards hold what the script sets from the moment the call passes the SMU's
-    guard; reading the reply shows the script ended and ends the hold. If the read fails (a
-    reply timeout, an interrupt) the script may still be running: it is aborted
-    (:func:`abort_script`) before the error is raised; if that fails too, the hold stays and
-    the error carries a note saying so.
+    guard; reading the reply shows the script ended and ends the hold. If sending or reading
+    fails after the guard passed the call (a reply timeout, an interrupt, a lost connection)
+    the script may still be running: it is aborted (:func:`abort_script`) before the error
+    is raised; if that fails too, the hold stays and the error carries a note saying so.
     """
-    smu.write(call)
     try:
+        smu.write(call)  # a refusal by the guard: nothing sent, nothing held
         reply = smu.read()
-    except BaseException as exc:
+    except SafetyError:
+        raise
+    except BaseException as exc:  # sent (maybe in part): the script may be running
         try:
             abort_script(smu)
         except Exception as abort_exc:  # the original error is the one to raise
