@@ -45,6 +45,7 @@ from .keithley2636b_scripts import (
     _whole,
     call_tspnet_script,
 )
+from .routing import PULSER_MODELS, SMU_MODELS
 from .safety import SafetyGuard
 from .script_registry import register_script
 
@@ -169,6 +170,8 @@ def _check_chain(guard: SafetyGuard, args: tuple[Any, ...]) -> None:
                 set().union(*wls)) != len(wls):
             raise guard.refuse(call, "each gate route must reach exactly one word line (and "
                                "nothing else), a different one per route")
+    if guard.routing is not None:
+        _check_terminals(guard, call, rd, p1, p2, k, m)
     start = 0
     for gate, size in zip(gates, cnt, strict=True):
         cells = range(start, start + int(size))
@@ -183,6 +186,36 @@ def _check_chain(guard: SafetyGuard, args: tuple[Any, ...]) -> None:
                                "one bit line, and the cells of a word line distinct ones")
         for points in (*reads, p1, p2):
             guard.check_route(",".join((gate, *(points[i] for i in cells))))
+
+
+def _check_terminals(guard: SafetyGuard, call: str, rd: tuple, p1: tuple, p2: tuple, k: int,
+                     m: int) -> None:
+    """Each read crosspoint on an SMU terminal (one per read channel, the same for all its
+    cells), the program crosspoints on output 1 and the erase ones on output 2 of one pulse
+    generator: the levels the script sets reach the cells it means."""
+    routing = guard.routing
+    terminal = {x: routing.rows.get(x[1]) for x in (*rd, *p1, *p2)}
+    model = {name: routing.models.get(name) for name in {str(t).split(".")[0]
+                                                           for t in terminal.values()}}
+
+    def kind(t: str | None) -> tuple[str | None, str | None]:
+        if t is None:
+            return None, None
+        name, _, channel = t.partition(".")
+        return model.get(name), channel
+
+    reads = [{terminal[x] for x in rd[c * m:(c + 1) * m]} for c in range(k)]
+    if any(len(r) != 1 or kind(next(iter(r)))[0] not in SMU_MODELS for r in reads) or len(
+            set().union(*reads)) != k:
+        raise guard.refuse(call, "read crosspoints: one SMU terminal per read channel")
+    outs = [{terminal[x] for x in p} for p in (p1, p2)]
+    if any(len(o) != 1 for o in outs):
+        raise guard.refuse(call, "program and erase crosspoints: one generator output each")
+    (one,), (two,) = outs
+    if (kind(one)[0] not in PULSER_MODELS or kind(one)[1] != "1" or kind(two)[1] != "2"
+            or str(one).split(".")[0] != str(two).split(".")[0]):
+        raise guard.refuse(call, "program crosspoints on output 1 and erase crosspoints on "
+                           "output 2 of one pulse generator")
 
 
 CHAIN = register_script(CHAIN_NAME, CHAIN_SOURCE, _check_chain, model="2636B")
