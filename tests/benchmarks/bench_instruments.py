@@ -31,6 +31,7 @@ SEED = 2026
 QUERIES_PER_BATCH = 5
 BUFFER_POINTS = 100_000
 IN_PROCESS_BUDGET_PER_S = 20_000.0
+QUERIES_PER_WINDOW = 200
 
 
 class EchoServer:
@@ -170,8 +171,11 @@ def bench_in_process_queries_per_second(quick: bool) -> BenchResult:
     """``print(1)`` queries (each a Lua chunk run by the 2636B's TSP runtime) written to and
     read from the in-process ``EmulatorAdapter``; baseline = the 20,000/s budget.
 
-    The rate is the best of several runs (the machine is shared; the median is in the note),
-    as are the rates of ``*IDN?`` and of ``print(1)`` through a pymeasure ``Instrument``.
+    The rate is the median over many windows of a few hundred queries (a window lasts about a
+    millisecond, less than the time slice the scheduler gives a process on a busy machine; a
+    window of thousands measures the process's share of the CPU, which the note shows for one
+    such run), as are the rates of ``*IDN?`` and of ``print(1)`` through a pymeasure
+    ``Instrument``.
     """
     _, emulators = build_sim_bench(load_bench_config(), SEED)
     adapter = EmulatorAdapter(emulators["smu"])
@@ -181,22 +185,27 @@ def bench_in_process_queries_per_second(quick: bool) -> BenchResult:
         adapter.write(text)
         return adapter.read()
 
+    def rate(call: Callable[[], object], n: int) -> float:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            call()
+        return n / (time.perf_counter() - t0)
+
     assert query("print(1)") == "1.00000e+00"
-    n = 2000 if quick else 5000
-    rates: dict[str, list[float]] = {"print": [], "idn": [], "instrument": []}
-    for _ in range(5 if quick else 11):
-        for key, call in (("print", lambda: query("print(1)")), ("idn", lambda: query("*IDN?")),
-                          ("instrument", lambda: smu.ask("print(1)"))):
-            t0 = time.perf_counter()
-            for _ in range(n):
-                call()
-            rates[key].append(n / (time.perf_counter() - t0))
+    calls = {"print": lambda: query("print(1)"), "idn": lambda: query("*IDN?"),
+             "instrument": lambda: smu.ask("print(1)")}
+    rates: dict[str, list[float]] = {key: [] for key in calls}
+    for _ in range(31 if quick else 101):
+        for key, call in calls.items():
+            rates[key].append(rate(call, QUERIES_PER_WINDOW))
+    sustained = rate(calls["print"], 5000)
+    median = {key: statistics.median(r) for key, r in rates.items()}
     return BenchResult(
-        "instruments.in_process_queries_per_s", max(rates["print"]), IN_PROCESS_BUDGET_PER_S,
+        "instruments.in_process_queries_per_s", median["print"], IN_PROCESS_BUDGET_PER_S,
         "queries/s (baseline = budget)", 1.0, higher_is_better=True,
-        note=f"TSP print(1), best of runs (median {statistics.median(rates['print']):,.0f}/s); "
-        f"*IDN? {max(rates['idn']):,.0f}/s; via pymeasure Instrument.ask "
-        f"{max(rates['instrument']):,.0f}/s",
+        note=f"TSP print(1), median of {len(rates['print'])} windows of {QUERIES_PER_WINDOW} "
+        f"(best {max(rates['print']):,.0f}/s; 5000 in a row {sustained:,.0f}/s); *IDN? "
+        f"{median['idn']:,.0f}/s; via pymeasure Instrument.ask {median['instrument']:,.0f}/s",
     )
 
 
