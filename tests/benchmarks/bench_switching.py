@@ -129,14 +129,18 @@ def bench_calibration(quick: bool) -> list[BenchResult]:
     fresh trials per cell and polarity (chain steps through the instruments: on board where
     the bench runs them). Reports the cells in use within +-0.02 (both polarities) out of all
     cells, the worst |p - target|, trials per cell, instrument minutes and wall seconds."""
+    return calibration_study(8 if quick else CELLS)
+
+
+def calibration_study(n_cells: int, seed: int = 2026, verify: int = 10_000,
+                      half_width: float = 0.01) -> list[BenchResult]:
+    """:func:`bench_calibration` on ``n_cells`` cells of word line 0 of the ``seed`` bench."""
     from ftjlab.controller import ArrayController
     from ftjlab.session import BenchSession
     from ftjlab.switching.engine import SwitchingCells
 
-    n_cells = 8 if quick else CELLS
-    verify = 10_000
     out = []
-    with BenchSession.open(seed=2026) as session:
+    with BenchSession.open(seed=seed) as session:
         sw = SwitchingCells(ArrayController(session), [(0, j) for j in range(n_cells)],
                             saturate_width_s=1e-6)
         vmax = session.limits.max_program_voltage_v
@@ -147,7 +151,7 @@ def bench_calibration(quick: bool) -> list[BenchResult]:
         cal_trials = float(cal.trials[:, 5].sum()) / n_cells / 2
         for target in (0.5, SMALL_P):
             t1, i1 = time.perf_counter(), session.now_s()
-            report = sw.refine(cal, target, 1e-6, vmax, half_width=0.01)
+            report = sw.refine(cal, target, 1e-6, vmax, half_width=half_width)
             pts = {pol: cal.points(target, pol, 1e-6, vmax, p_tolerance=0.02)
                    for pol in (1, -1)}
             use = pts[1].usable & pts[-1].usable
