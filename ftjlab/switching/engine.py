@@ -538,6 +538,8 @@ class SwitchingCells:
         stop = should_stop or (lambda: False)
         if self.onboard:
             both = want.all(axis=0)
+            # every chain step starts from the state it is told: make the states true
+            self.saturate(np.flatnonzero(both), self.state[both])
             since = 0
             while not stop():
                 need = want & (counts[:, 0, :] < trials)
