@@ -52,7 +52,8 @@ class TauInterval(tuple):
     """A 95 % profile-likelihood interval of a time constant.
 
     Unpacks as ``(low_s, high_s, e_steps)``. ``ends_converged`` (low, high) says whether the
-    search met 2 (l_max - l_p) = 3.84 at each end (``converged``: both did);
+    search met 2 (l_max - l_p) = 3.84 at each end, with the constrained fit there converged
+    (``converged``: both ends);
     ``lr_stat`` (low, high) is 2 (l_max - l_p) at the ends returned. An end not found is the
     evaluated point nearest to the target, and its ``lr_stat`` says how far it is from 3.84.
     """
@@ -156,6 +157,14 @@ def profile_loglik(model, trace, which: str, log_tau: float, filled: str = "low"
     """(maximum log-likelihood with log ``which`` (``"tau_c"`` or ``"tau_e"``, in log
     seconds) held at ``log_tau``, E-steps used), from the fitted ``model`` (a two-level
     :class:`~ftjlab.rtn.hmm.GaussianHMM`; left unchanged)."""
+    ll, used, _ = _profile(model, trace, which, log_tau, filled, lookahead, tol)
+    return ll, used
+
+
+def _profile(model, trace, which: str, log_tau: float, filled: str, lookahead: int,
+             tol: float = 1e-10) -> tuple[float, int, bool]:
+    """:func:`profile_loglik` and whether its constrained EM met the stopping rule (if not,
+    the value is a lower bound of the profile log-likelihood)."""
     if getattr(model, "n_states", 0) != 2 or model.n_iter == 0 or not getattr(model, "tied",
                                                                                  False):
         raise BadInput("profile intervals: need a fitted two-level GaussianHMM with one "
@@ -170,7 +179,7 @@ def profile_loglik(model, trace, which: str, log_tau: float, filled: str = "low"
     c.set(c.get())  # onto the constraint, the other parameters as fitted
     res, s = em.run_em(lambda: m._estep(tr, lookahead), c.mstep, c.get, c.set, tr.n,
                        max_iter=500, tol=tol, ptol=1e-6)
-    return float(s.loglik), res.iterations
+    return float(s.loglik), res.iterations, bool(res.converged)
 
 
 def tau_interval(model, trace, which: str = "tau_c", filled: str = "low",
@@ -182,9 +191,10 @@ def tau_interval(model, trace, which: str = "tau_c", filled: str = "low",
     the observed-information one, else 0.1) where the secant search starts; ``max_steps``:
     profile fits per end at most.
 
-    An end the search does not find in ``max_steps`` is flagged (``ends_converged``), its
-    likelihood-ratio statistic is in ``lr_stat``, and a :class:`ProfileConvergenceWarning`
-    says which end and how far it is from 3.84.
+    An end the search does not find in ``max_steps``, or finds where the constrained fit did
+    not converge, is flagged (``ends_converged``), its likelihood-ratio statistic is in
+    ``lr_stat``, and a :class:`ProfileConvergenceWarning` says which end, why, and how far it
+    is from 3.84.
     """
     if which not in ("tau_c", "tau_e"):
         raise BadInput(f"which: 'tau_c' or 'tau_e', got {which!r}")
@@ -198,39 +208,47 @@ def tau_interval(model, trace, which: str = "tau_c", filled: str = "low",
         cov = getattr(model, "_oi_cov", None)
         k = 0 if which == "tau_c" else 1
         se_log = math.sqrt(cov[k, k]) if cov is not None and filled == "low" else 0.1
-    ends, found, stats, used = [], [], [], 0
+    ends, found, stats, used, reasons = [], [], [], 0, []
     for sign in (-1.0, 1.0):
-        pts = [(hat, 0.0)]
+        pts = [(hat, 0.0, True)]
         psi = hat + sign * _R95 * se_log
-        converged = False
+        met = False
         for _ in range(max_steps):
-            ll, n = profile_loglik(model, trace, which, psi, filled, lookahead)
+            ll, n, fit_ok = _profile(model, trace, which, psi, filled, lookahead)
             used += n
             r = math.sqrt(max(2.0 * (model.loglik - ll), 0.0))
-            pts.append((psi, r))
+            pts.append((psi, r, fit_ok))
             if abs(r - _R95) < ROOT_TOL:
-                converged = True
+                met = True
                 break
-            (p1, r1), (p2, r2) = pts[-2], pts[-1]
+            (p1, r1, _), (p2, r2, _) = pts[-2], pts[-1]
             if r2 - r1 <= 1e-9:  # flat: step out
                 psi = hat + 2.0 * (psi - hat)
             else:
                 psi = p2 + (_R95 - r2) * (p2 - p1) / (r2 - r1)
-        if converged:
-            r_end = pts[-1][1]
+        if met:
+            psi, r_end, fit_ok = pts[-1]
         else:  # the next guess is unchecked: the evaluated point nearest to the target
-            psi, r_end = min(pts[1:], key=lambda pt: abs(pt[1] - _R95))
+            psi, r_end, fit_ok = min(pts[1:], key=lambda pt: abs(pt[1] - _R95))
         ends.append(psi)
-        found.append(converged)
+        found.append(met and fit_ok)
         stats.append(r_end * r_end)
+        reasons.append(
+            "" if met and fit_ok
+            else f"not found in {max_steps} steps" if fit_ok
+            else "found where the constrained fit stopped at its cap of E-steps (its "
+            "statistic is an upper bound)" if met
+            else f"not found in {max_steps} steps, and the constrained fit there stopped at "
+            "its cap of E-steps"
+        )
     result = TauInterval(math.exp(ends[0]), math.exp(ends[1]), used,
                          (found[0], found[1]), (stats[0], stats[1]))
-    for side, ok, stat in zip(("low", "high"), found, stats, strict=True):
-        if not ok:
+    for side, reason, stat in zip(("low", "high"), reasons, stats, strict=True):
+        if reason:
             warnings.warn(
-                f"profile interval of {which}: the {side} end was not found in {max_steps} "
-                f"steps; 2 (l_max - l_p) = {stat:.3g} there, not {CHI2_95:.2f} (the interval "
-                f"is {'too narrow' if stat < CHI2_95 else 'too wide'} on that side)",
+                f"profile interval of {which}: the {side} end was {reason}; 2 (l_max - l_p) = "
+                f"{stat:.3g} there, not {CHI2_95:.2f} (the interval is "
+                f"{'too narrow' if stat < CHI2_95 else 'too wide'} on that side)",
                 ProfileConvergenceWarning, stacklevel=2,
             )
     return result

@@ -312,3 +312,24 @@ def test_profile_interval_flags_an_end_it_does_not_find():
     for bad in ({"max_steps": 0}, {"se_log": 0.0}, {"se_log": math.nan}, {"which": "tau"}):
         with pytest.raises(BadInput):
             tau_interval(m, x, **{"which": "tau_e", **bad})
+
+
+def test_profile_interval_flags_an_end_where_the_constrained_fit_did_not_converge(monkeypatch):
+    """With the constrained EM cut to 3 E-steps, the profile log-likelihood at each point is
+    only a lower bound: whatever the secant search finds, both ends are flagged and the
+    warnings say the constrained fit stopped at its cap."""
+    from ftjlab.rtn import profile
+
+    x = rtn_trace(TC, TE, -1.0, 1.0, 5_000, seed=13)
+    m = GaussianHMM(2).fit(x, 1.0)
+    run_em = profile.em.run_em
+
+    def capped(*args, **kwargs):
+        return run_em(*args, **{**kwargs, "max_iter": 3})
+
+    monkeypatch.setattr(profile.em, "run_em", capped)
+    with pytest.warns(profile.ProfileConvergenceWarning) as record:
+        res = profile.tau_interval(m, x, "tau_c")
+    assert res.ends_converged == (False, False)
+    assert len(record) == 2
+    assert all("constrained fit" in str(w.message) for w in record)
