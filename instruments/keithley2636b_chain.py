@@ -11,10 +11,15 @@ triggers it over TSP-Net (``host``/``port``; both outputs' load 1 MOhm first, so
 the volts at the cell), reads on every read channel at once (overlapped), and prints the
 bits, one character per cell and step, in one reply.
 
-Relays move break-before-make at the start of each phase of a word line (pulses, reads,
-saturation: a bit line changes terminal there) and together (``connectrule = OFF``, one
-settling time) within a phase, where each terminal moves from bit lines to other bit lines
-of the same word line and no line is reached by two terminals, as in ``ftjrowwv``.
+The reads of a word line run interleaved with its pulses: the routing that fires SET/RESET
+pair r also connects the read channels to cells pulsed two routings earlier or before (each
+channel one cell), so consecutive routings never hand a bit line from the generator to a
+read channel. Relays then move together (``connectrule = OFF``, one settling time) from
+routing to routing within a word line's step: every terminal moves from bit lines to other
+bit lines and no line is reached by two terminals, even while they move. They break before
+they make where a line may change terminal: at the first routing of a word line's step
+(after the saturation), where nothing is left to fire and only cells pulsed in the previous
+routing remain to be read, and at the saturation.
 
 The generator's width and period are the host's (set through its guarded driver before the
 call); the saturating pulse has the same width as the weak ones.
@@ -70,36 +75,42 @@ CHAIN_SOURCE = (
     "local rule = -1 local function order(r) if r ~= rule then ch.connectrule = r rule = r end end "
     "local pg = tspnet.connect(host, port) "
     'tspnet.write(pg, ":OUTP1:LOAD 1000000;:OUTP2:LOAD 1000000;*OPC?") tspnet.read(pg) '
-    "local function fire(gate, pts, hi, lo) local cmd = \"\" "
+    "local function trig(hi, lo) local cmd = \"\" "
     'if hi ~= h1 then cmd = string.format(":VOLT1:HIGH %.4f;", hi) h1 = hi end '
     'if lo ~= l2 then cmd = cmd .. string.format(":VOLT2:LOW %.4f;", lo) l2 = lo end '
-    'ch.exclusiveclose(gate .. "," .. table.concat(pts, ",")) order(OFF) '
     'tspnet.write(pg, cmd .. "*TRG;*OPC?") tspnet.read(pg) end '
+    "local function route(gate, pts) "
+    'ch.exclusiveclose(gate .. "," .. table.concat(pts, ",")) order(OFF) end '
     "for t = 1, steps do local lo = 1 "
     "for w = 1, table.getn(gates) do local gate = gates[w] local hi = lo + cnt[w] - 1 "
     "local ups = {} local dns = {} local nu = 0 local nw = 0 "
     "for i = lo, hi do if s[i] == 0 then nu = nu + 1 ups[nu] = i "
     "else nw = nw + 1 dns[nw] = i end end "
-    "order(BBM) "
-    "for c = 1, math.max(nu, nw) do local pts = {} local a = h1 local b = l2 "
-    "if c <= nu then table.insert(pts, p1[ups[c]]) a = vu[ups[c]] end "
-    "if c <= nw then table.insert(pts, p2[dns[c]]) b = -vd[dns[c]] end "
-    "fire(gate, pts, a, b) end "
-    "order(BBM) "
+    "local pq = {} local pr = {} local npq = 0 local head = 1 local r = 0 local nread = 0 "
     "if kc > 1 then for k = 1, kc do smus[k].nvbuffer1.clear() end end "
-    "for i0 = lo, hi, kc do local pts = {} local q = 0 "
-    "for j = 1, kc do if i0 + j - 1 <= hi then q = q + 1 "
-    "pts[q] = rd[(j - 1) * m + i0 + j - 1] end end "
-    'ch.exclusiveclose(gate .. "," .. table.concat(pts, ",")) order(OFF) '
-    "if kc == 1 then rv[1] = smus[1].measure.i() else "
+    "order(BBM) "
+    "while nread < cnt[w] do r = r + 1 local pts = {} local np0 = 0 local a = h1 local b = l2 "
+    "if r <= nu then np0 = np0 + 1 pts[np0] = p1[ups[r]] a = vu[ups[r]] "
+    "npq = npq + 1 pq[npq] = ups[r] pr[ups[r]] = r end "
+    "if r <= nw then np0 = np0 + 1 pts[np0] = p2[dns[r]] b = -vd[dns[r]] "
+    "npq = npq + 1 pq[npq] = dns[r] pr[dns[r]] = r end "
+    "local grp = {} local q = 0 "
+    "while q < kc and head <= npq and pr[pq[head]] <= r - 2 do "
+    "q = q + 1 grp[q] = pq[head] head = head + 1 end "
+    "if q == 0 and np0 == 0 then order(BBM) "
+    "while q < kc and head <= npq do q = q + 1 grp[q] = pq[head] head = head + 1 end end "
+    "for j = 1, q do pts[np0 + j] = rd[(j - 1) * m + grp[j]] end "
+    "route(gate, pts) if np0 > 0 then trig(a, b) end "
+    "if q > 0 then if kc == 1 then rv[1] = smus[1].measure.i() else "
     "for j = 1, q do smus[j].measure.overlappedi(smus[j].nvbuffer1) end waitcomplete() "
     "for j = 1, q do local bf = smus[j].nvbuffer1 rv[j] = bf.readings[bf.n] end end "
-    "for j = 1, q do local i = i0 + j - 1 if rv[j] > mid[i] then s[i] = 1 else s[i] = 0 end "
-    "no = no + 1 out[no] = s[i] end end "
+    "for j = 1, q do local i = grp[j] if rv[j] > mid[i] then s[i] = 1 else s[i] = 0 end end "
+    "nread = nread + q end end "
+    "for i = lo, hi do no = no + 1 out[no] = s[i] end "
     "order(BBM) local pts = {} "
     "for i = lo, hi do if s[i] == 1 then table.insert(pts, p1[i]) "
     "else table.insert(pts, p2[i]) end end "
-    "fire(gate, pts, sat, -sat) lo = hi + 1 end end "
+    "route(gate, pts) trig(sat, -sat) lo = hi + 1 end end "
     "order(BBM) tspnet.disconnect(pg) "
     "print(table.concat(out)) "
     "end"
@@ -112,12 +123,12 @@ def _check_chain(guard: SafetyGuard, args: tuple[Any, ...]) -> None:
     limit, and the generator's least amplitude at 1 MOhm too (a smaller level is raised to
     it); the routes allowed.
 
-    Per word line the script closes the gate route with: program and erase crosspoints of
+    Per word line the script closes the gate route with program and erase crosspoints of
     distinct cells (a SET/RESET pair, or the saturation's ON cells on program and OFF cells on
-    erase), or one read crosspoint per read channel of distinct cells. Each gate route must
+    erase) and at most one read crosspoint per read channel, of other cells. Each gate route must
     reach exactly one word line (a different one per route) and a cell's crosspoints one bit
     line (no two cells of a word line the same one); then every set closed, and every set the
-    relays pass through while they move together within a phase, is the gate with read,
+    relays pass through while they move together, is the gate with read,
     program and erase crosspoints of distinct bit lines, which the routes checked here (the
     gate with all the word line's crosspoints of one read channel, or all its program, or all
     its erase crosspoints) cover line by line.

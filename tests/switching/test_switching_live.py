@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from ftjlab.procedures import PROCEDURES
 from ftjlab.simulators.array import FTJArray
+from ftjlab.simulators.bench import Bench
 from switching_physics import Cells
 
 from ftjlab.cli import main
@@ -52,14 +53,31 @@ def _watch_pulses(monkeypatch) -> list[tuple[np.ndarray, np.ndarray, float, floa
     return seen
 
 
+def _watch_relays(monkeypatch) -> list[set]:
+    """Every set of crosspoints closed at once while relays move together (the bench's
+    ``switch``: the closed set before and the set closing, both reached during the move)."""
+    unions = []
+    original = Bench.switch
+
+    def spy(self, close, open_):
+        close = list(close)
+        unions.append(set(self.closed()) | set(close))
+        return original(self, close, open_)
+
+    monkeypatch.setattr(Bench, "switch", spy)
+    return unions
+
+
 def test_onboard_chain_pulses_each_cell_at_its_point_and_reads_its_state(table, monkeypatch):
     """40 steps of the on-board chain (two round trips): each step every cell gets exactly one
     weak pulse - at its SET amplitude when it was OFF, at its RESET amplitude when ON, width
     1 us, reaching that cell alone - then one saturating pulse per polarity at +-4 V reaching
     exactly the cells read ON (+) and OFF (-); after each step the states returned are the
-    cells' fully switched states in the device (switched fraction 1 or 0)."""
+    cells' fully switched states in the device (switched fraction 1 or 0). While relays move
+    together, no array line is reached by two instrument terminals."""
     cal = calibration_from_trials(table)
     seen = _watch_pulses(monkeypatch)
+    unions = _watch_relays(monkeypatch)
     with BenchSession.open(seed=SEED) as session:
         controller = ArrayController(session)
         cells = SwitchingCells(controller, cal.cells)
@@ -74,6 +92,16 @@ def test_onboard_chain_pulses_each_cell_at_its_point_and_reads_its_state(table, 
         assert live.calls == 2
         # the state after the last step is the device's
         assert np.array_equal(fraction(np.arange(N_CELLS)), states[-1].astype(float))
+        wiring = session.sim.wiring
+    assert len(unions) > 40 * N_CELLS // 2  # routings moved together: most of the chain's
+    for union in unions:
+        reached: dict[str, set[str]] = {}
+        for p in union:
+            terminal = wiring.rows.get(p.row)
+            line = wiring.columns.get((p.slot, p.column))
+            if terminal is not None and line is not None:
+                reached.setdefault(line, set()).add(terminal)
+        assert all(len(t) == 1 for t in reached.values()), reached
     weak = [s for s in seen if abs(s[2]) < 3.9]
     strong = [s for s in seen if abs(s[2]) >= 3.9]
     assert len(weak) == 40 * N_CELLS
