@@ -81,6 +81,7 @@ class FTJArray(ArrayReadPath):
         self._g_h = np.empty(n, dtype=np.float32)  # G(t_h) of every cell, behind _h
         self._h32 = np.empty((self.rows, self.cols), dtype=np.float32)  # _h for noise only
         self._h_volts: float | None = None
+        self._h_act: tuple[float | None, float] = (None, 0.0)  # (bias, activation there)
         self._h_time = -np.inf
 
     # ------------------------------------------------------------------ static properties
@@ -107,6 +108,11 @@ class FTJArray(ArrayReadPath):
         return sum(a.nbytes for a in per_cell) + self.domains.nbytes + self.traps.nbytes
 
     def _cells(self, rows, cols) -> np.ndarray:
+        if (rows.__class__ is np.ndarray and cols.__class__ is np.ndarray
+                and rows.shape == cols.shape == (1,) and rows.dtype == cols.dtype == np.int64):
+            r, c = int(rows[0]), int(cols[0])  # one cell (a bit line's pulse on one word line)
+            if 0 <= r < self.rows and 0 <= c < self.cols:
+                return np.array([r * self.cols + c], dtype=np.int64)
         rows = np.atleast_1d(np.asarray(rows, dtype=np.int64))
         cols = np.atleast_1d(np.asarray(cols, dtype=np.int64))
         for name, idx, size in (("row", rows, self.rows), ("column", cols, self.cols)):
@@ -265,7 +271,9 @@ class FTJArray(ArrayReadPath):
         cache's time and bias."""
         if self._h_volts is None:
             return
-        act = float(self.rtn_amplitude(self._h_volts))
+        if self._h_act[0] != self._h_volts:  # the activation at the cache's bias, kept
+            self._h_act = (self._h_volts, float(self.rtn_amplitude(self._h_volts)))
+        act = self._h_act[1]
         g = self.conductance(self._h_time, cells)
         self._g_h[cells] = g
         self._h.ravel()[cells] = g * (1.0 - act * self.modulation[cells])
