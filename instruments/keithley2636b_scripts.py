@@ -491,6 +491,7 @@ def _check_row_program(guard: SafetyGuard, args: tuple[Any, ...]) -> None:
                 set().union(*wls)) != len(wls):
             raise guard.refuse(call, "each gate route must reach exactly one word line (and "
                                "nothing else), a different one per route")
+        _check_outputs(guard, call, p1, p2)
     start = 0
     for gate, size in zip(gates, cnt, strict=True):
         cells = range(start, start + int(size))
@@ -505,6 +506,25 @@ def _check_row_program(guard: SafetyGuard, args: tuple[Any, ...]) -> None:
                                "one bit line, and the cells of a word line distinct ones")
         for points in (*reads, p1, p2):
             guard.check_route(",".join((gate, *(points[i] for i in cells))))
+
+
+def _check_outputs(guard: SafetyGuard, call: str, p1: tuple, p2: tuple) -> None:
+    """The script sets its program level on output 1 and its erase level on output 2 of the
+    generator: wired program crosspoints must be on output 1 and wired erase crosspoints on
+    output 2 of one pulse generator (swapped, a cell to be set would get the erase level)."""
+    routing = guard.routing
+    generators = routing.pulse_generators()
+    outputs = []
+    for items, output in ((p1, "1"), (p2, "2")):
+        terminals = {routing.rows.get(x[1]) for x in items} - {None}
+        if len(terminals) > 1 or any(
+                t.partition(".")[0] not in generators or t.partition(".")[2] != output
+                for t in terminals):
+            raise guard.refuse(call, f"{'program' if output == '1' else 'erase'} crosspoints "
+                               f"must be on output {output} of one pulse generator")
+        outputs.append({t.partition(".")[0] for t in terminals})
+    if outputs[0] and outputs[1] and outputs[0] != outputs[1]:
+        raise guard.refuse(call, "program and erase crosspoints on two generators")
 
 
 ROW_PROGRAM = register_script(ROW_PROGRAM_NAME, ROW_PROGRAM_SOURCE, _check_row_program,

@@ -92,14 +92,19 @@ class Routing:
             raise ValueError(f"instrument {name!r} already has a guard on this bench")
         self._guards[name] = guard
 
+    def pulse_generators(self) -> set[str]:
+        """Names of the bench's pulse generators: the instruments of a pulse-generator model,
+        and any whose guard has a generator's rules (``rules.pulse_generator``) whatever its
+        model. The one list of them."""
+        return {name for name, model in self.models.items() if model in PULSER_MODELS} | {
+            name for name, guard in self._guards.items()
+            if getattr(guard.rules, "pulse_generator", False)}
+
     def pulse_generator_guards(self) -> list[tuple[str, Any]]:
-        """(name, guard) of the bench's pulse generators whose guards joined the routing: the
-        instruments of a pulse-generator model, and any guard with a generator's rules
-        (``rules.pulse_generator``) whatever its model. The one list of them: what an SMU
-        script over TSP-Net may change is forgotten by, and checked against, these."""
-        return [(name, guard) for name, guard in self._guards.items()
-                if self.models.get(name) in PULSER_MODELS
-                or getattr(guard.rules, "pulse_generator", False)]
+        """(name, guard) of the :meth:`pulse_generators` whose guards joined the routing: what
+        an SMU script over TSP-Net may change is forgotten by, and checked against, these."""
+        names = self.pulse_generators()
+        return [(name, guard) for name, guard in self._guards.items() if name in names]
 
     def unguarded_pulse_generators(self) -> list[str]:
         """Names of the bench's pulse generators that have no guard on the routing."""

@@ -211,3 +211,13 @@ def test_the_generator_guard_is_not_left_with_stale_levels_by_the_script():
         assert [ch.output for ch in pg.ch] == [False, False]
     finally:
         session.close()
+
+
+def test_program_and_erase_crosspoints_on_the_wrong_outputs_are_refused():
+    # the script sets output 1 to the program level and output 2 to the erase level: a
+    # program crosspoint on output 2 (or on an SMU) would give a cell to be set the erase level
+    for p1, p2 in ((("1D05", "1D06"), ("1C05", "1C06")),  # swapped
+                   (("1C05", "1D06"), ("1D05", "1C06")),  # mixed
+                   (("1A05", "1A06"), ("1D05", "1D06"))):  # program on the read SMU
+        with pytest.raises(SafetyError, match="must be on output"):
+            _guard().check(_call(p1=p1, p2=p2))

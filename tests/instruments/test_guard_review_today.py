@@ -298,11 +298,16 @@ def test_the_caches_stay_bounded_and_a_full_cache_still_checks(monkeypatch):
 
 def test_every_registered_script_that_uses_tspnet_is_held_by_the_link():
     # whatever reaches a generator over TSP-Net: refused on a bench without generator guards
-    import ftjlab.instruments.keithley2450  # noqa: F401  (registers its scripts)
-    from ftjlab.instruments import script_registry
+    from ftjlab.instruments import (  # noqa: F401  (their scripts registered)
+        keithley2450,
+        keithley2636b_chain,
+        script_registry,
+    )
+    from ftjlab.instruments._guard_tspnet import generator_effects
 
     users = [s for s in script_registry._SCRIPTS.values() if "tspnet" in s.source]
-    assert [s.name for s in users] == ["ftjrowwv"]
+    assert sorted(s.name for s in users) == ["ftjchain", "ftjrowwv"]  # reviewed ones only
+    assert all(generator_effects(s.name, s.model) is not None for s in users)
     smu, _ = _bench(generators={})
     with pytest.raises(SafetyError, match="no guard"):
         smu.check(CALL)
