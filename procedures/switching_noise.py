@@ -24,8 +24,10 @@ A fit over the calibration grid leaves each cell's p at its point uncertain by a
 hundredths. With ``refine_half_width`` > 0 (constant schedule) a closed-loop refinement
 follows (:mod:`ftjlab.switching.refine`): every cell is pulsed at its own amplitude for p
 (chain steps on the instrument where the bench runs them, else row-parallel trial rounds),
-its flips counted and its amplitude moved until p there is known to that 95 % half-width;
-cells that do not converge are excluded with the reason (``refine_excluded``). Its trials are
+its flips counted and its amplitude moved until p there is known to that 95 % half-width
+(first looks of ``min(1000, n/3)`` trials, at most ``3 n`` per cell and polarity, n the
+binomial count for the half-width); cells that do not converge are excluded with the reason
+(``refine_excluded``). Its trials are
 streamed with the calibration's; its instrument and wall time are results
 (``refine_instrument_s``, ``refine_wall_s``). During the chain the flips counted at each
 cell's point are folded into its law at every drift check (``drift_absorbed``).
@@ -126,11 +128,6 @@ class SwitchingNoise(FTJProcedure):
     refine_half_width = FloatParameter(
         "Refine each cell's p at its operating point to this 95 % half-width (0 = no "
         "refinement)", minimum=0.0, maximum=0.2, default=0.0)
-    refine_max_trials = IntegerParameter("Refinement trials per cell and polarity at most",
-                                         minimum=100, maximum=10_000_000, default=30_000)
-    refine_first_trials = IntegerParameter(
-        "Refinement trials per cell and polarity at a first amplitude", minimum=20,
-        maximum=1_000_000, default=1000)
     read_v = FloatParameter("Read bias", units="V", minimum=0.01, maximum=1.5, default=0.2)
     saturate_v = FloatParameter("Saturating amplitude", units="V", minimum=0.5, maximum=10,
                                 default=4.0)
@@ -173,7 +170,7 @@ class SwitchingNoise(FTJProcedure):
         refine = 0.0
         if self.refine_half_width > 0:  # ~1.3 x the binomial count per cell and polarity
             need = 1.3 * (1.96 / self.refine_half_width) ** 2 * self.p * (1 - self.p)
-            refine = 2 * min(need, self.refine_max_trials) * per_step
+            refine = 2 * need * per_step
         return cal + refine + self.steps * per_step
 
     def check(self) -> None:
@@ -336,6 +333,7 @@ class SwitchingNoise(FTJProcedure):
             start = (1 ^ flip).astype(np.uint8)
         sw.saturate(to=start)
         tracker = DriftTracker(len(sw.cells), check_every=self.check_every)
+        totals = np.zeros((2, 2, len(sw.cells)), np.int64)  # SET/RESET, (trials, flips)
         n_units = self._n_cells() // self.k
         spins0 = 2.0 * (sw.state ^ flip)[use] - 1.0
         mean_spin = [float(spins0.mean())]
@@ -356,10 +354,22 @@ class SwitchingNoise(FTJProcedure):
                 key = round(float(p), 12)
                 if key not in points:
                     points[key] = self._points(key)
+                    lost = np.flatnonzero(use & ~(points[key][0].usable
+                                                  & points[key][1].usable))
+                    if lost.size:  # a re-tune left a cell without a usable point
+                        for j in lost:
+                            why = points[key][0].reasons.get(j) or points[key][1].reasons.get(j)
+                            self._drop_cells([int(j)], step, f"no usable point after a re-tune: "
+                                             f"{why}")
+                        use = self._in_use()
                 before = sw.state.copy()
                 flips = sw.step(*points[key], use)
                 flips_total += int(flips[use].sum())
                 tracker.add(before, flips, use)
+                for pi in (0, 1):  # per cell and polarity over the whole run
+                    m = (before == pi) & use
+                    totals[pi, 0, m] += 1
+                    totals[pi, 1, m] += flips[m]
                 bits = sw.state.copy()
                 pending["bits"].append(bits[None, :])
                 pending["noise"].append(self._noise(bits ^ flip, n_units)[None, :])
@@ -413,6 +423,10 @@ class SwitchingNoise(FTJProcedure):
         self.result("units_in_use_final", self._alive.astype(np.uint8), "1")
         self.result("units_dropped", json.dumps(self._dropped))
         self.result("drift_absorbed", int(tracker.absorbed))
+        for pi, name in ((0, "set"), (1, "reset")):  # what each cell did at its points
+            self.result(f"chain_{name}_trials", totals[pi, 0], "1")
+            with np.errstate(invalid="ignore", divide="ignore"):
+                self.result(f"chain_{name}_p", totals[pi, 1] / totals[pi, 0], "1")
         self.result("window_left", float(np.median(sw.window[use] / window0[use])), "1")
         self.result("drift_events", json.dumps(
             [{"step": e[0], "cell": list(self._cell_list()[e[1]]) if e[1] >= 0 else "all",
@@ -444,10 +458,11 @@ class SwitchingNoise(FTJProcedure):
         """The closed-loop refinement at the operating points (every trial streamed as a
         calibration trial row); False when stopped."""
         vmax = self.controller.session.limits.max_program_voltage_v
-        report = sw.refine(self._cal, p, self.width, vmax,
-                           half_width=float(self.refine_half_width),
-                           max_trials=int(self.refine_max_trials),
-                           first_trials=int(self.refine_first_trials),
+        hw = float(self.refine_half_width)
+        n_full = (1.96 / hw) ** 2 * p * (1 - p)  # binomial trials for the half-width
+        report = sw.refine(self._cal, p, self.width, vmax, half_width=hw,
+                           max_trials=int(3 * n_full) + 100,
+                           first_trials=int(min(1000, max(20, n_full / 3))),
                            on_block=lambda b: self.record("trials", b),
                            should_stop=self.should_stop)
         self.result("refine_instrument_s", float(report.instrument_s), "s")

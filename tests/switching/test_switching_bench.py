@@ -188,7 +188,7 @@ def test_refinement_stage_through_the_instruments(tmp_path):
         procedure = build(PROCEDURES["switching-noise"], {
             "cells": "4", "k": "4", "steps": "20", "check_every": "10",
             "sweep_repeats": "2", "local_repeats": "2", "local_step": "0.01",
-            "refine_half_width": "0.15", "refine_first_trials": "60",
+            "refine_half_width": "0.15",
             "p_tolerance": "0.2"})
         outcome = run_procedure(procedure, session, tmp_path)
     assert outcome.status == "completed", outcome.error
