@@ -401,11 +401,6 @@ class DriftTracker:
                     self.events.append((step, int(j), pol, float(f), target, "excluded: drift"))
                     continue
                 _shift(laws[pol][j], float(cloglog(f) - cloglog(target)))
-                if points is not None:  # the level now rests on these counts alone
-                    laws[pol][j].cov = np.zeros((3, 3))
-                    info = n[j] * (math.log1p(-target) * (1 - target)) ** 2 / (
-                        target * (1 - target))
-                    laws[pol][j].cov[0, 0] = 1.0 / info
                 self.retunes[pi, j] += 1
                 self.events.append((step, int(j), pol, float(f), target, "retuned"))
             n_all, k_all = self.pooled[pi]
