@@ -150,6 +150,7 @@ def refine_laws(
     local_v: float = 0.05,
     near_steps: int = 3,
     max_jump_v: float = 0.1,
+    fallback: dict[int, list[CellLaw]] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> tuple[dict[int, list[CellLaw]], RefineReport]:
     """Refined laws of both polarities for ``target_p`` at ``width_s`` (see the module doc).
@@ -159,11 +160,21 @@ def refine_laws(
     else what the line's interval still needs for 0.9 ``half_width``, at most a third of what
     one amplitude alone needs for it (so the amplitude can still move on the way). The line
     uses the trials within ``local_v`` of the latest amplitude; one stage moves the amplitude
-    by at most ``max_jump_v``."""
+    by at most ``max_jump_v``. A cell whose law gives no amplitude for the target (a local fit
+    around another p can end so) starts from its ``fallback`` law (e.g. the calibration's fit
+    at its main anchor), which then also gives the slope."""
     if not 0.0 < target_p < 1.0:
         raise ValueError(f"target p must lie in (0, 1), got {target_p!r}")
     pols = (1, -1)
     n_cells = len(laws[1])
+    laws = {pol: list(laws[pol]) for pol in pols}
+    for pol in pols:  # a law that gives no amplitude for the target: the fallback's
+        for j, law in enumerate(laws[pol]):
+            alt = fallback[pol][j] if fallback is not None else None
+            if (alt is not None and alt.ok and not (
+                    law.ok and math.isfinite(law.volts_for(target_p, width_s)))
+                    and math.isfinite(alt.volts_for(target_p, width_s))):
+                laws[pol][j] = alt
     out = {pol: [copy.deepcopy(law) for law in laws[pol]] for pol in pols}
     seen: dict[int, list[dict[float, list[int]]]] = {
         pol: [{} for _ in range(n_cells)] for pol in pols}
@@ -306,6 +317,7 @@ def refine_cells(
     index = [calibration.cells.index(c) for c in cells.cells]
     laws = calibration.laws_for(target_p)
     mine = {pol: [laws[pol][i] for i in index] for pol in (1, -1)}
+    main = {pol: [calibration.laws[pol][i] for i in index] for pol in (1, -1)}
     session = getattr(cells.c, "session", None)
     t0, w0 = (session.now_s() if session else 0.0), time.perf_counter()
 
@@ -323,7 +335,7 @@ def refine_cells(
     refined, report = refine_laws(
         mine, target_p, width_s, max_volts, measure, half_width=half_width,
         first_trials=first_trials, max_trials=max_trials, v_resolution=v_resolution,
-        should_stop=should_stop)
+        fallback=main, should_stop=should_stop)
     report.instrument_s = (session.now_s() if session else 0.0) - t0
     report.wall_s = time.perf_counter() - w0
     merged = {pol: list(laws[pol]) for pol in (1, -1)}

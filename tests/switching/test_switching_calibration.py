@@ -150,3 +150,24 @@ def test_chain_counts_fold_into_the_law_at_the_point():
     for pol in (1, -1):
         v = abs(pts[pol].volts[1])
         assert abs(float(laws[pol][1].probability(v, WIDTH_S)[0]) - true[pol][1]) <= 0.01
+
+
+def test_a_law_without_an_amplitude_for_the_target_starts_from_the_fallback():
+    """A cell whose law for p = 0.1 gives no amplitude (as a local fit can end) is refined from
+    its fallback law instead of being excluded, and reaches the target."""
+    rng = np.random.default_rng(3)
+    cells = TrueCells(rng, 2)
+    laws = _grid_laws(cells, 2, repeats=100)
+    broken = {pol: list(laws[pol]) for pol in (1, -1)}
+    bad = fit_cell(np.array([1.0, 1.1, 1.0, 1.1]), np.array([1e-6, 1e-6, 4e-6, 4e-6]),
+                   np.full(4, 10), np.array([1, 2, 3, 4]), 3.5)
+    bad.coef = np.array([-50.0, 0.1, -1.0])  # cloglog(0.1) is never reached
+    broken[1][0] = bad
+    assert not math.isfinite(bad.volts_for(0.1, WIDTH_S))
+    refined, report = refine_laws(broken, 0.1, WIDTH_S, VMAX, cells.measure, half_width=0.01)
+    assert 0 in report.reasons[1]  # without the fallback: excluded
+    refined, report = refine_laws(broken, 0.1, WIDTH_S, VMAX, cells.measure, half_width=0.01,
+                                  fallback=laws)
+    assert not report.reasons[1] and not report.reasons[-1]
+    errors, _ = _errors(cells, refined, 0.1, tol=0.02)
+    assert np.max(np.abs(errors)) <= 0.02, errors
