@@ -1,12 +1,14 @@
 """Stochastic-switching noise benchmarks: noise rate through the bench, the switching TRNG
 at the SP 800-22 100 x 1e6 level (DDPM quality: bench_diffusion.py).
 
-The calibration trials of the bench's cells are drawn from the simulated device (as in
-tests/switching: the instrument calibration of 16 cells to +-0.02 costs ~1e5 trials per cell
-and polarity, minutes of wall time); everything else of the noise path runs through the
-instruments. The 1e8-bit TRNG study draws each raw bit from the device model's flip
-probability of each cell at its chosen operating point (through the instruments the bench
-gives ~100 bits per second of wall time).
+``switching.calibration`` chooses the operating points by the product's own path, every pulse
+through the instruments (calibration, closed-loop refinement at the points, then a
+verification with 1e4 trials per cell and polarity): tens of instrument minutes and ~20 wall
+minutes for 8 cells on a loaded machine. The noise-rate and TRNG benchmarks take their
+calibration trials from the simulated device (fast to draw); everything else of the noise
+path runs through the instruments. The 1e8-bit TRNG study draws each raw bit from the
+device model's flip probability of each cell at its chosen operating point (through the
+instruments the bench gives ~100 bits per second of wall time).
 """
 
 from __future__ import annotations
