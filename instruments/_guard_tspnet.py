@@ -9,9 +9,10 @@ change (:meth:`SafetyGuard.hold`: forgotten, and refused to be set again), and t
 refuses to close relays (:meth:`Routing.script_running`: the script switches the matrix too),
 until the call is known to have ended (:func:`script_ended`). The settings are what
 :func:`declare_generator_effects` declared for the script (checked against its source by the
-tests), or everything. A call that times
-out may still be running on the SMU; the driver aborts it and waits for the SMU to answer
-after the abort before it ends the hold.
+tests), or everything. A call of any other registered script holds the routing the same way
+once its end is found unseen (:func:`script_unended`). A call that times out may still be running
+on the SMU; the driver aborts it and waits for the SMU to answer after the abort before it
+ends the hold (:mod:`ftjlab.instruments._script_calls`).
 """
 
 from __future__ import annotations
@@ -126,6 +127,18 @@ def generators_changed(
 
     commit.tspnet = True  # type: ignore[attr-defined]
     state.setdefault("_commit", []).append(commit)
+
+
+def script_unended(guard: SafetyGuard, name: str) -> None:
+    """A call of script ``name`` that the SMU guarded by ``guard`` ran passed its guard, and
+    its end was not seen (its reply timed out, its sending failed): it may still be switching
+    the matrix, so the routing refuses relay closes (:meth:`Routing.script_running`) until
+    its end is seen (:func:`script_ended`, :func:`scripts_ended`). (A script that sets a
+    pulse generator over TSP-Net is held from the moment its call passes, see
+    :func:`generators_changed`.)"""
+    routing = guard.routing
+    if routing is not None:
+        routing.script_running(script_holder(guard, name), _REMEDY)
 
 
 def script_ended(guard: SafetyGuard, name: str) -> None:

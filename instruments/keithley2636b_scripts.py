@@ -25,7 +25,11 @@ import numpy as np
 
 from ._common import read_indefinite_block
 from ._guard_tspnet import declare_generator_effects
-from ._script_calls import abort_script, call_tspnet_script  # noqa: F401 (re-exported)
+from ._script_calls import (  # noqa: F401 (re-exported)
+    abort_script,
+    call_script,
+    call_tspnet_script,
+)
 from .safety import SafetyGuard
 from .script_registry import register_script
 
@@ -118,12 +122,12 @@ def measure_sequence(
     n = len(gates) * len(bls)
     if n == 0:
         return np.empty((len(gates), len(bls)))
-    smu.write(
+    values = call_script(
+        smu, SEQUENCE_NAME,
         "format.data = format.REAL64 format.byteorder = format.LITTLEENDIAN "
         f"{SEQUENCE_NAME}({int(node)}, {_lua_strings(gates)}, {_lua_strings(bls)}) "
-        f"printbuffer(1, {n}, smua.nvbuffer1.readings) format.data = format.ASCII"
-    )
-    values = read_indefinite_block(smu, n, "<f8")
+        f"printbuffer(1, {n}, smua.nvbuffer1.readings) format.data = format.ASCII",
+        lambda: read_indefinite_block(smu, n, "<f8"))
     return np.asarray(values, dtype=np.float64).reshape(len(gates), len(bls))
 
 
@@ -250,12 +254,12 @@ def measure_sequence_multi(
     if n == 0:
         return np.empty((len(gates), len(groups), k))
     nodes, chans = [c[0] for c in channels], [c[1] for c in channels]
-    smu.write(
+    values = call_script(
+        smu, MULTI_SEQUENCE_NAME,
         "format.data = format.REAL64 format.byteorder = format.LITTLEENDIAN "
         f"{MULTI_SEQUENCE_NAME}({int(node)}, {_lua_strings(gates)}, {_lua_strings(groups)}, "
-        f"{_numbers(nodes)}, {_lua_strings(chans)}) format.data = format.ASCII"
-    )
-    values = read_indefinite_block(smu, n * k, "<f8")
+        f"{_numbers(nodes)}, {_lua_strings(chans)}) format.data = format.ASCII",
+        lambda: read_indefinite_block(smu, n * k, "<f8"))
     return np.asarray(values, dtype=np.float64).reshape(len(gates), len(groups), k)
 
 
@@ -267,12 +271,12 @@ def acquire_multi(
     _upload(smu, MULTI_ACQUIRE_SOURCE, "_ftj_acq_loaded")
     k = len(channels)
     nodes, chans = [c[0] for c in channels], [c[1] for c in channels]
-    smu.write(
+    values = call_script(
+        smu, MULTI_ACQUIRE_NAME,
         "format.data = format.REAL64 format.byteorder = format.LITTLEENDIAN "
         f"{MULTI_ACQUIRE_NAME}({_numbers(nodes)}, {_lua_strings(chans)}, {int(count)}, "
-        f"{float(interval_s)!r}) format.data = format.ASCII"
-    )
-    values = read_indefinite_block(smu, count * 2 * k, "<f8").reshape(count, k, 2)
+        f"{float(interval_s)!r}) format.data = format.ASCII",
+        lambda: read_indefinite_block(smu, count * 2 * k, "<f8")).reshape(count, k, 2)
     return values[:, :, 0].copy(), values[:, :, 1].copy()
 
 

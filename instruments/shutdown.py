@@ -1,4 +1,5 @@
-"""Safe shutdown of a bench: outputs off first, then the switch matrices open."""
+"""Safe shutdown of a bench: running scripts aborted, then outputs off, then the switch
+matrices open."""
 
 from __future__ import annotations
 
@@ -12,9 +13,15 @@ log.addHandler(logging.NullHandler())
 def shutdown_safely(
     *instruments: Any, logger: logging.Logger | None = None
 ) -> list[tuple[Any, BaseException]]:
-    """Turn every output off, then open the switch matrices; never stop at a failure.
+    """Abort running scripts, turn every output off, then open the switch matrices; never
+    stop at a failure.
 
-    Each instrument's ``shutdown()`` is called once, in increasing ``shutdown_order`` (sources
+    First every instrument that runs scripts (``abort_scripts()``, the TSP instruments) is
+    told to terminate a script it may still be running and to answer after that: a script
+    left running (its call timed out, or interrupted) would otherwise go on switching relays
+    or sourcing after the outputs went off and the matrices opened.
+
+    Then each instrument's ``shutdown()`` is called once, in increasing ``shutdown_order`` (sources
     first, matrices last, so relays are not switched with a source on); ``None`` entries are
     skipped. Before the next group (the matrices) is switched, every instrument of the group
     before is asked to confirm that it has executed its commands (``wait_for_completion()``,
@@ -56,26 +63,31 @@ def shutdown_safely(
                 attempt(instrument, "shutdown confirmation", wait)
 
     for instrument in ordered:
+        if callable(getattr(instrument, "abort_scripts", None)):
+            attempt(instrument, "script abort",
+                    lambda instrument=instrument: _with_reconnect(instrument, "abort_scripts"))
+    for instrument in ordered:
         order = getattr(instrument, "shutdown_order", 0)
         if group and order > getattr(group[-1], "shutdown_order", 0):
             confirm(group)
             group = []
-        if attempt(instrument, "shutdown", lambda instrument=instrument: _shut_down(instrument)):
+        if attempt(instrument, "shutdown",
+                   lambda instrument=instrument: _with_reconnect(instrument, "shutdown")):
             group.append(instrument)
     if interrupted is not None:
         raise interrupted
     return failures
 
 
-def _shut_down(instrument: Any) -> None:
-    """``instrument.shutdown()``; on a lost connection, reconnect once and try again."""
+def _with_reconnect(instrument: Any, method: str) -> None:
+    """``instrument.<method>()``; on a lost connection, reconnect once and try again."""
     try:
-        instrument.shutdown()
+        getattr(instrument, method)()
     except Exception as exc:
         reconnect = getattr(instrument, "reconnect", None)
         if not (getattr(instrument, "connection_lost", False) and callable(reconnect)):
             raise
         name = getattr(instrument, "name", type(instrument).__name__)
-        log.warning("%s: %s; reconnecting to shut it down", name, exc)
+        log.warning("%s: %s; reconnecting for its %s", name, exc, method)
         reconnect()
-        instrument.shutdown()
+        getattr(instrument, method)()

@@ -199,6 +199,12 @@ class TSPEmulator:
         self._script_name: str | None = None
         self._script_run = False
         self._deadline = math.inf
+        #: a command line still running as a script (see :meth:`stall_script`), the host
+        #: reads it still outlasts, and the lines that arrived behind it (the input queue)
+        self._stall: tuple[str, int] | None = None
+        self._running: str | None = None
+        self._running_reads = 0
+        self._queued: list[str] = []
         self._anchored: dict[int, TSPObject] = {}
         self.errorqueue = ErrorQueue()
         self.format = Format(self.errorqueue)
@@ -306,7 +312,8 @@ class TSPEmulator:
         if "\n" not in message:  # the usual message: one command line
             try:
                 # common commands as drivers send them are answered without parsing
-                name = _COMMON_EXACT.get(message) if self._script_lines is None else None
+                name = (_COMMON_EXACT.get(message)
+                        if self._script_lines is None and self._running is None else None)
                 if name is None or not self._common(name, ""):
                     self._line(message.rstrip("\r"))
             except Exception as exc:  # last line of defence: an emulator bug, not user input
@@ -323,10 +330,47 @@ class TSPEmulator:
         self.errorqueue.push(CODE_RUNTIME, f"TSP Runtime error: internal: {exc}")
 
     def read(self) -> bytes:
-        """Next pending reply (with its LF); raises ``NoReplyPending`` when there is none."""
+        """Next pending reply (with its LF); raises ``NoReplyPending`` when there is none.
+
+        A script still running (:meth:`stall_script`) answers no read until it has outlasted
+        the reads it was set to; then it runs to its end, and so do the lines queued behind
+        it."""
+        if not self._output and self._running is not None:
+            if self._running_reads > 0:
+                self._running_reads -= 1
+            else:
+                self._finish_running()
         if not self._output:
             raise _no_reply_pending()(f"{self.model}: no reply pending")
         return self._output.popleft()
+
+    # ------------------------------------------------------------------ a script still running
+    def stall_script(self, name: str, reads: int = 1) -> None:
+        """Fault injection: the next command line that calls ``name`` runs as a long script.
+
+        The call is taken (it is running) but answers nothing during the next ``reads`` read
+        attempts of the host (each one a reply timeout); lines that arrive meanwhile wait in
+        the input queue, as on the instrument. At the read after those, the script runs to
+        its end (switching, measuring, printing its reply) and the queued lines run after it.
+        The 2600B's ``abort`` arriving meanwhile terminates the script instead: nothing more
+        of it runs and it prints nothing; the queued lines then run.
+        """
+        if not (isinstance(reads, int) and reads >= 0):
+            raise ValueError(f"reads must be a whole number >= 0, got {reads!r}")
+        self._stall = (f"{name}(", reads)
+
+    @property
+    def script_running(self) -> bool:
+        """Whether a command line is still running as a script (:meth:`stall_script`)."""
+        return self._running is not None
+
+    def _finish_running(self) -> None:
+        line, self._running = self._running, None
+        queued, self._queued = self._queued, []
+        if line is not None:
+            self._execute_line(line)
+        for later in queued:
+            self._line(later)
 
     def read_all(self) -> list[bytes]:
         """Every pending reply (with their LFs), oldest first; empty if none."""
@@ -338,6 +382,7 @@ class TSPEmulator:
         """Like a power cycle of the interface: ``*RST``, pending output and scripts dropped."""
         self._output.clear()
         self._script_lines = None
+        self._stall, self._running, self._queued = None, None, []
         self._reset_instrument()
 
     def inject_error(self, code: int, message: str, severity: int = SEVERITY_RECOVERABLE) -> None:
@@ -360,6 +405,15 @@ class TSPEmulator:
             return
         if not stripped:
             return
+        if self._running is not None:
+            if stripped == "abort":  # terminates the running script; the queue then runs
+                self._running = None
+                queued, self._queued = self._queued, []
+                for later in queued:
+                    self._line(later)
+            else:
+                self._queued.append(line)
+            return
         first = stripped[0]
         if first == "*":
             common = _COMMON.match(stripped)
@@ -375,6 +429,14 @@ class TSPEmulator:
                 return
             if head == "abort":
                 return
+        stall = self._stall
+        if stall is not None and stall[0] in stripped and not stripped.startswith("function"):
+            self._stall = None
+            self._running, self._running_reads = stripped, stall[1]
+            return
+        self._execute_line(stripped)
+
+    def _execute_line(self, stripped: str) -> None:
         self.execute(stripped)
         if self.localnode.prompts:
             self._output.append(b"TSP>\n")

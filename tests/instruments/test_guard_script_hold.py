@@ -221,8 +221,8 @@ def bench():
 
 
 def _times_out(driver, monkeypatch, times: int | None) -> list[str]:
-    """The driver's next ``times`` reads (None: every read) time out; returns what it
-    writes from now on."""
+    """The driver's next ``times`` reads (None: every read, raw bytes too) time out;
+    returns what it writes from now on."""
     written: list[str] = []
     read, write = driver.read, driver.write
     left = [times]
@@ -233,6 +233,9 @@ def _times_out(driver, monkeypatch, times: int | None) -> list[str]:
                 left[0] -= 1
             raise InstrumentTimeoutError("no reply within 0 ms (injected)")
         return read(*args, **kwargs)
+
+    if times is None:
+        monkeypatch.setattr(driver, "read_bytes", late_read)
 
     def spy_write(command, *args, **kwargs):
         written.append(command)

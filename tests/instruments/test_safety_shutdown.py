@@ -1,6 +1,8 @@
-"""shutdown_safely: every output off, then the matrix open, carrying on past failures."""
+"""shutdown_safely: running scripts aborted, every output off, then the matrix open, carrying
+on past failures."""
 
 import logging
+import re
 
 import pytest
 from ftjlab.instruments import (
@@ -16,24 +18,43 @@ from pyvisa import constants
 from pyvisa.errors import VisaIOError
 
 HANDSHAKES = {"waitcomplete() print(1)": "1.00000e+00", "*OPC?": "1"}
+#: the line after a TSP instrument's ``abort``: a marker printed back (journaled as MARKER)
+_MARKER = re.compile(r'^print\("(ftjabort[0-9a-z_]+)"\) format\.data = format\.ASCII$')
+MARKER = "<abort marker>"
+
+
+def aborted(name):
+    """The journal of a TSP instrument's script abort (the first step of a shutdown)."""
+    return [(name, "abort"), (name, MARKER)]
 
 
 class Recorder(Adapter):
     """Records (instrument, command) into a shared list; optionally fails on a command.
 
-    Reads answer only the completion handshakes (shutdown needs no other reply).
+    Reads answer only the completion handshakes and the marker after an abort (shutdown
+    needs no other reply).
     """
 
     def __init__(self, name, journal, fail_on=None, error=ConnectionError):
         super().__init__()
         self.name, self.journal, self.fail_on, self.error = name, journal, fail_on, error
         self.last = None
+        self.marker = None
 
     def _write(self, command, **kwargs):
         if self.fail_on is not None and command.startswith(self.fail_on):
             raise self.error(f"{self.name}: {command!r} failed")
-        self.journal.append((self.name, command))
+        marker = _MARKER.match(command)
+        if marker:
+            self.marker = marker.group(1)
+        self.journal.append((self.name, MARKER if marker else command))
         self.last = command
+
+    def _read_bytes(self, count, break_on_termchar=False, **kwargs):
+        if self.marker is None:
+            raise AssertionError("shutdown reads raw bytes only after an abort's marker")
+        reply, self.marker = self.marker.encode() + b"\n", None
+        return reply
 
     def _read(self, **kwargs):
         if self.last not in HANDSHAKES:
@@ -76,6 +97,9 @@ def test_outputs_off_before_matrix_opens_whatever_the_argument_order():
     failures = shutdown_safely(bench["matrix"], bench["smu"], None, bench["pg"], bench["smu2450"])
     assert failures == []
     assert journal == [
+        # scripts terminated first: none can switch or source after the shutdown
+        *aborted("smu"),
+        *aborted("matrix"),
         ("smu", "smua.source.output = 0"),
         ("smu", "smub.source.output = 0"),
         ("pg", ":OUTP1 0"),
@@ -101,6 +125,8 @@ def test_a_failing_instrument_does_not_stop_the_others(caplog):
     ]
     # channel b of the same SMU, the generator and the matrix were still shut down
     assert journal == [
+        *aborted("smu"),
+        *aborted("matrix"),
         ("smu", "smub.source.output = 0"),
         ("pg", ":OUTP1 0"),
         ("pg", ":OUTP2 0"),
@@ -118,6 +144,8 @@ def test_every_instrument_failing_is_reported():
     failures = shutdown_safely(bench["pg"], bench["matrix"], bench["smu"])
     assert [instrument for instrument, _ in failures] == [bench["pg"], bench["matrix"]]
     assert journal == [
+        *aborted("smu"),
+        *aborted("matrix"),
         ("smu", "smua.source.output = 0"),
         ("smu", "smub.source.output = 0"),
         ("smu", "waitcomplete() print(1)"),
@@ -131,6 +159,7 @@ def test_keyboard_interrupt_is_raised_after_all_were_shut_down():
         shutdown_safely(bench["smu2450"], bench["matrix"])
     # the 2450 still switched its output off after the interrupted abort, the matrix opened
     assert journal == [
+        *aborted("matrix"),
         ("smu2450", ":OUTP OFF"),
         ("matrix", 'channel.open("allslots")'),
         ("matrix", "waitcomplete() print(1)"),
@@ -142,7 +171,8 @@ def test_guarded_instruments_can_always_shut_down(limits):
     smu = Keithley2636B(Recorder("smu", journal), limits=limits)
     pg = Keysight81160A(Recorder("pg", journal), limits=limits)
     assert shutdown_safely(smu, pg) == []
-    assert len(journal) == 4  # outputs off; no handshake without a matrix to switch after
+    # the SMU's abort, outputs off; no handshake without a matrix to switch after
+    assert journal[:2] == aborted("smu") and len(journal) == 6
 
 
 def test_an_unconfirmed_source_is_reported_and_the_matrix_still_opens(caplog):
@@ -166,10 +196,12 @@ def test_a_lost_connection_is_reopened_to_shut_down():
     assert not smu.connection_lost and not matrix.connection_lost
     assert journal == [
         ("smu", "<reconnect>"),
+        *aborted("smu"),
+        ("matrix", "<reconnect>"),
+        *aborted("matrix"),
         ("smu", "smua.source.output = 0"),
         ("smu", "smub.source.output = 0"),
         ("smu", "waitcomplete() print(1)"),
-        ("matrix", "<reconnect>"),
         ("matrix", 'channel.open("allslots")'),
         ("matrix", "waitcomplete() print(1)"),
     ]
