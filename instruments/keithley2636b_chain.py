@@ -50,7 +50,7 @@ from .keithley2636b_scripts import (
     _whole,
     call_tspnet_script,
 )
-from .routing import PULSER_MODELS, SMU_MODELS
+from .routing import SMU_MODELS
 from .safety import SafetyGuard
 from .script_registry import register_script
 
@@ -223,7 +223,8 @@ def _check_terminals(guard: SafetyGuard, call: str, rd: tuple, p1: tuple, p2: tu
     if any(len(o) != 1 for o in outs):
         raise guard.refuse(call, "program and erase crosspoints: one generator output each")
     (one,), (two,) = outs
-    if (kind(one)[0] not in PULSER_MODELS or kind(one)[1] != "1" or kind(two)[1] != "2"
+    generators = routing.pulse_generators()
+    if (str(one).split(".")[0] not in generators or kind(one)[1] != "1" or kind(two)[1] != "2"
             or str(one).split(".")[0] != str(two).split(".")[0]):
         raise guard.refuse(call, "program crosspoints on output 1 and erase crosspoints on "
                            "output 2 of one pulse generator")
