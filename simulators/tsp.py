@@ -339,7 +339,7 @@ class TSPEmulator:
             if self._running_reads > 0:
                 self._running_reads -= 1
             else:
-                self._finish_running()
+                self.run_on()
         if not self._output:
             raise _no_reply_pending()(f"{self.model}: no reply pending")
         return self._output.popleft()
@@ -364,7 +364,9 @@ class TSPEmulator:
         """Whether a command line is still running as a script (:meth:`stall_script`)."""
         return self._running is not None
 
-    def _finish_running(self) -> None:
+    def run_on(self) -> None:
+        """Time passes: a script still running (:meth:`stall_script`) runs to its end, and
+        the lines queued behind it run after it (nothing if none is running)."""
         line, self._running = self._running, None
         queued, self._queued = self._queued, []
         if line is not None:
