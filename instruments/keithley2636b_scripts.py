@@ -13,6 +13,11 @@ Relay moves inside a sequence use ``connectrule = OFF`` (the relays of one step 
 together and settle once: only read-role terminals and the gate change places); the first
 step of a sequence breaks before it makes, so whatever was routed before (e.g. the pulser)
 is disconnected before the read channel is connected.
+
+Every call is sent with :func:`~ftjlab.instruments._script_calls.call_script`: a call whose
+reply times out may still be running (switching relays, printing its reply later), so it is
+aborted and its late output read past before anything else is sent, and relay closes stay
+refused until the SMU has answered after the abort.
 """
 
 from __future__ import annotations

@@ -20,8 +20,9 @@ Three parts (DESIGN.md section 6):
   :meth:`~SafetyGuard.hold` what it may change (forgotten, and not to be set again through the
   guard) until the script is seen to end (:mod:`ftjlab.instruments._guard_tspnet`); the guard
   then plans how to make what it forgot known again (:meth:`~SafetyGuard.restate`).
-* :func:`~ftjlab.instruments.shutdown.shutdown_safely` turns every output off and then opens
-  the switch matrices, carrying on past an instrument that fails, and logs every failure.
+* :func:`~ftjlab.instruments.shutdown.shutdown_safely` aborts scripts still running on the TSP
+  instruments, turns every output off and then opens the switch matrices, carrying on past an
+  instrument that fails, and logs every failure.
 
 A driver without bound limits behaves like a plain pymeasure driver (instrument ranges are
 still strict validators). Bind with ``Keithley2636B(address, limits=limits)`` or

@@ -173,3 +173,17 @@ def test_the_drain_reads_past_a_binary_block_with_any_bytes():
     empty.write = lambda command: empty.sent.append(command)  # the SMU never answers
     with pytest.raises(InstrumentError):
         abort_script(empty)
+
+
+def test_an_acquisition_still_running_at_its_reply_timeout_is_aborted(bench):
+    from ftjlab.instruments.keithley2636b_scripts import MULTI_ACQUIRE_NAME, acquire_multi
+
+    session, c = bench
+    smu, emulator = c.read.driver, session.emulators[c.read.instrument]
+    emulator.stall_script(MULTI_ACQUIRE_NAME, reads=1)
+    with pytest.raises(InstrumentTimeoutError):
+        acquire_multi(smu, [(1, "a")], 50, 1e-3)
+    assert not emulator.script_running
+    assert float(smu.ask("print(1)")) == 1
+    currents, stamps = acquire_multi(smu, [(1, "a")], 50, 1e-3)
+    assert currents.shape == (50, 1) and np.all(np.diff(stamps[:, 0]) > 0)
