@@ -131,7 +131,10 @@ def _live(args, model, cal, evaluator):
     with BenchSession.open(args.bench, seed=args.seed) as session:
         controller = ArrayController(session)
         try:
-            cells = SwitchingCells(controller, cal.cells[: args.live_cells])
+            # saturation at the weak pulses' width, as the on-board chain (no generator
+            # reconfiguration between weak and saturating pulses of the host chain)
+            cells = SwitchingCells(controller, cal.cells[: args.live_cells],
+                                   saturate_width_s=1e-6)
             noise = LiveNoise(cells, cal, max_volts=session.limits.max_program_voltage_v,
                               onboard=onboard)
             t0, w0 = session.now_s(), time.perf_counter()

@@ -73,8 +73,9 @@ class LiveNoise:
     the read SMU runs ``block_steps`` chain steps per call itself (default: ~512 cell-steps;
     pulses over TSP-Net, reads on every read channel at once, saturation; one message and
     one reply per block, see :meth:`~ftjlab.switching.engine.SwitchingCells.chain_states`);
-    otherwise each step is driven from the host (``SwitchingCells.step``). A step is the
-    same in both: the saturating pulse of the on-board chain has the weak pulses' width."""
+    otherwise each step is driven from the host (``SwitchingCells.step``). The saturating
+    pulse of the on-board chain has the weak pulses' width (as ``switching-noise``'s default);
+    the host chain saturates at ``cells``' own width."""
 
     def __init__(self, cells: SwitchingCells, calibration: Calibration, k: int = 8,
                  p: float = 0.5, width_s: float = 1e-6, max_volts: float = 4.5,
