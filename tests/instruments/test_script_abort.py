@@ -187,3 +187,28 @@ def test_an_acquisition_still_running_at_its_reply_timeout_is_aborted(bench):
     assert float(smu.ask("print(1)")) == 1
     currents, stamps = acquire_multi(smu, [(1, "a")], 50, 1e-3)
     assert currents.shape == (50, 1) and np.all(np.diff(stamps[:, 0]) > 0)
+
+
+def test_ctrl_c_while_a_sequence_runs_aborts_it_before_the_interrupt_goes_on(bench, monkeypatch):
+    session, c = bench
+    smu, emulator = c.read.driver, session.emulators[c.read.instrument]
+    read_bytes = smu.read_bytes
+    pressed = [True]
+
+    def interrupted(*args, **kwargs):
+        if pressed[0]:
+            pressed[0] = False
+            raise KeyboardInterrupt
+        return read_bytes(*args, **kwargs)
+
+    monkeypatch.setattr(smu, "read_bytes", interrupted)
+    emulator.stall_script(SEQUENCE_NAME, reads=5)
+    with pytest.raises(KeyboardInterrupt):
+        c.read_cells(0, [5, 6], 0.2, 0.01)
+    assert not emulator.script_running and emulator.pending_replies == 0
+    assert smu.safety.routing.running == frozenset()
+    emulator.run_on()
+    # relays stay as the read before left them (nothing opens them but the host)
+    assert session.emulators["matrix"].channel.getclose("allslots") is not None
+    c.safe_state()
+    assert session.emulators["matrix"].channel.getclose("allslots") is None
