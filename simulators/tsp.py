@@ -353,7 +353,9 @@ class TSPEmulator:
         the input queue, as on the instrument. At the read after those, the script runs to
         its end (switching, measuring, printing its reply) and the queued lines run after it.
         The 2600B's ``abort`` arriving meanwhile terminates the script instead: nothing more
-        of it runs and it prints nothing; the queued lines then run.
+        of it runs and it prints nothing; the queued lines then run. (The whole command line
+        is taken as the script: statements before the call in the same line do not run either,
+        and an aborted script has switched nothing yet.)
         """
         if not (isinstance(reads, int) and reads >= 0):
             raise ValueError(f"reads must be a whole number >= 0, got {reads!r}")
