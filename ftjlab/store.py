@@ -287,7 +287,9 @@ class RunWriter:
             ds.resize(n1, axis=0)
             ds[n0:] = block
             ds.flush()
-            ds.attrs[COMMITTED] = np.int64(n1)
+            # written in place: ``attrs[...] =`` creates a new attribute and deletes the old,
+            # and creating one under SWMR fails once the object header has to grow
+            ds.attrs.modify(COMMITTED, np.int64(n1))
             ds.flush()
         except Exception as exc:  # HDF5 reports a full disk as OSError or RuntimeError
             if not _is_disk_full(exc, self.path.parent):
