@@ -336,6 +336,25 @@ class Keithley2636B(GuardedInstrument, TransportErrors, TSPMixin, Instrument):
         validator=strict_discrete_set, values=("LITTLEENDIAN", "BIGENDIAN"),
     )
 
+    def abort_scripts(self, timeout_s: float | None = None) -> int:
+        """Terminate any script still running on the SMU and see it end: the
+        2600B's ``abort``, then a marker read back past whatever the script still printed
+        (binary blocks included), and the guards' holds of its calls end
+        (:func:`~ftjlab.instruments._script_calls.abort_script`). Run first by
+        :func:`~ftjlab.instruments.shutdown.shutdown_safely`, so a script cannot close a
+        relay again after the matrix was opened. (Only the SMU runs our scripts: the guards
+        accept registered scripts of the 2636B only.)
+
+        :param timeout_s: how long each read may wait; default: the instrument's timeout,
+            or 15 s if a script call's end was not seen on this connection.
+        :returns: the number of bytes dropped before the marker.
+        """
+        from ._script_calls import abort_script, script_unended
+
+        if timeout_s is None:
+            timeout_s = 15.0 if script_unended(self) else 0.0
+        return abort_script(self, timeout_s=timeout_s)
+
     def shutdown(self) -> None:
         """Switch both outputs off (each is tried even if the other fails)."""
         failures = []

@@ -16,7 +16,7 @@ def shutdown_safely(
     """Abort running scripts, turn every output off, then open the switch matrices; never
     stop at a failure.
 
-    First every instrument that runs scripts (``abort_scripts()``, the TSP instruments) is
+    First every instrument that runs scripts (``abort_scripts()``: the 2636B SMUs) is
     told to terminate a script it may still be running and to answer after that: a script
     left running (its call timed out, or interrupted) would otherwise go on switching relays
     or sourcing after the outputs went off and the matrices opened.
