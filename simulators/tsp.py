@@ -355,7 +355,10 @@ class TSPEmulator:
         The 2600B's ``abort`` arriving meanwhile terminates the script instead: nothing more
         of it runs and it prints nothing; the queued lines then run. (The whole command line
         is taken as the script: statements before the call in the same line do not run either,
-        and an aborted script has switched nothing yet.)
+        and an aborted script has switched nothing yet. Reads count through :meth:`read`, as
+        the in-process adapter makes them; the TCP server collects replies with
+        :meth:`read_all`, which makes no time pass: there the script ends by ``abort`` or
+        :meth:`run_on`.)
         """
         if not (isinstance(reads, int) and reads >= 0):
             raise ValueError(f"reads must be a whole number >= 0, got {reads!r}")
