@@ -48,6 +48,7 @@ from .tsp_objects import (
     ErrorQueue,
     Format,
     LocalNode,
+    ScriptStall,
     Status,
     Timer,
     TSPError,
@@ -168,7 +169,7 @@ class RemoteNode(TSPObject):
                 setattr(self, name, obj)
 
 
-class TSPEmulator:
+class TSPEmulator(ScriptStall):
     """Base of TSP instrument emulators: Lua runtime, output and error queues, common commands.
 
     Subclasses set :attr:`model`, extend :meth:`_install` to put their objects into Lua's
@@ -199,12 +200,7 @@ class TSPEmulator:
         self._script_name: str | None = None
         self._script_run = False
         self._deadline = math.inf
-        #: a command line still running as a script (see :meth:`stall_script`), the host
-        #: reads it still outlasts, and the lines that arrived behind it (the input queue)
-        self._stall: tuple[str, int] | None = None
-        self._running: str | None = None
-        self._running_reads = 0
-        self._queued: list[str] = []
+        self._no_stall()
         self._anchored: dict[int, TSPObject] = {}
         self.errorqueue = ErrorQueue()
         self.format = Format(self.errorqueue)
@@ -336,48 +332,10 @@ class TSPEmulator:
         the reads it was set to; then it runs to its end, and so do the lines queued behind
         it."""
         if not self._output and self._running is not None:
-            if self._running_reads > 0:
-                self._running_reads -= 1
-            else:
-                self.run_on()
+            self._read_while_running()
         if not self._output:
             raise _no_reply_pending()(f"{self.model}: no reply pending")
         return self._output.popleft()
-
-    # ------------------------------------------------------------------ a script still running
-    def stall_script(self, name: str, reads: int = 1) -> None:
-        """Fault injection: the next command line that calls ``name`` runs as a long script.
-
-        The call is taken (it is running) but answers nothing during the next ``reads`` read
-        attempts of the host (each one a reply timeout); lines that arrive meanwhile wait in
-        the input queue, as on the instrument. At the read after those, the script runs to
-        its end (switching, measuring, printing its reply) and the queued lines run after it.
-        The 2600B's ``abort`` arriving meanwhile terminates the script instead: nothing more
-        of it runs and it prints nothing; the queued lines then run. (The whole command line
-        is taken as the script: statements before the call in the same line do not run either,
-        and an aborted script has switched nothing yet. Reads count through :meth:`read`, as
-        the in-process adapter makes them; the TCP server collects replies with
-        :meth:`read_all`, which makes no time pass: there the script ends by ``abort`` or
-        :meth:`run_on`.)
-        """
-        if not (isinstance(reads, int) and reads >= 0):
-            raise ValueError(f"reads must be a whole number >= 0, got {reads!r}")
-        self._stall = (f"{name}(", reads)
-
-    @property
-    def script_running(self) -> bool:
-        """Whether a command line is still running as a script (:meth:`stall_script`)."""
-        return self._running is not None
-
-    def run_on(self) -> None:
-        """Time passes: a script still running (:meth:`stall_script`) runs to its end, and
-        the lines queued behind it run after it (nothing if none is running)."""
-        line, self._running = self._running, None
-        queued, self._queued = self._queued, []
-        if line is not None:
-            self._execute_line(line)
-        for later in queued:
-            self._line(later)
 
     def read_all(self) -> list[bytes]:
         """Every pending reply (with their LFs), oldest first; empty if none."""
@@ -389,7 +347,7 @@ class TSPEmulator:
         """Like a power cycle of the interface: ``*RST``, pending output and scripts dropped."""
         self._output.clear()
         self._script_lines = None
-        self._stall, self._running, self._queued = None, None, []
+        self._no_stall()
         self._reset_instrument()
 
     def inject_error(self, code: int, message: str, severity: int = SEVERITY_RECOVERABLE) -> None:
@@ -413,13 +371,7 @@ class TSPEmulator:
         if not stripped:
             return
         if self._running is not None:
-            if stripped == "abort":  # terminates the running script; the queue then runs
-                self._running = None
-                queued, self._queued = self._queued, []
-                for later in queued:
-                    self._line(later)
-            else:
-                self._queued.append(line)
+            self._behind_running(stripped, line)
             return
         first = stripped[0]
         if first == "*":
@@ -436,10 +388,7 @@ class TSPEmulator:
                 return
             if head == "abort":
                 return
-        stall = self._stall
-        if stall is not None and stall[0] in stripped and not stripped.startswith("function"):
-            self._stall = None
-            self._running, self._running_reads = stripped, stall[1]
+        if self._stall is not None and self._starts_stalled(stripped):
             return
         self._execute_line(stripped)
 

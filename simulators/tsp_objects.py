@@ -402,3 +402,85 @@ class Beeper(TSPObject):
         self.enable = 1
 
     def beep(self, duration: Any = None, frequency: Any = None) -> None: ...
+
+
+class ScriptStall:
+    """Fault injection of TSP emulators: a command line still running as a script.
+
+    :meth:`stall_script` makes the next call of a script "long": the call is taken (it is
+    running) but answers nothing during the next ``reads`` read attempts of the host (each
+    one a reply timeout); lines that arrive meanwhile wait in the input queue, as on the
+    instrument. At the read after those, the script runs to its end (switching, measuring,
+    printing its reply) and the queued lines run after it. The 2600B's ``abort`` arriving
+    meanwhile terminates the script instead: nothing more of it runs and it prints nothing;
+    the queued lines then run. (The whole command line is taken as the script: statements
+    before the call in the same line do not run either, and an aborted script has switched
+    nothing yet. Reads count through ``read()``, as the in-process adapter makes them; the
+    TCP server collects replies with ``read_all()``, which makes no time pass: there the
+    script ends by ``abort`` or :meth:`run_on`.)
+
+    The emulator provides ``_line(line)`` (one command line) and ``_execute_line(stripped)``
+    (run it now) and calls :meth:`_no_stall` when it starts or resets.
+    """
+
+    _stall: tuple[str, int] | None
+    #: the command line still running, the host reads it still outlasts, the input queue
+    _running: str | None
+    _running_reads: int
+    _queued: list[str]
+
+    def _line(self, line: str) -> None:  # pragma: no cover - the emulator's
+        raise NotImplementedError
+
+    def _execute_line(self, stripped: str) -> None:  # pragma: no cover - the emulator's
+        raise NotImplementedError
+
+    def _no_stall(self) -> None:
+        self._stall, self._running, self._running_reads, self._queued = None, None, 0, []
+
+    def stall_script(self, name: str, reads: int = 1) -> None:
+        """The next command line calling ``name`` runs as a long script (see the class)."""
+        if not (isinstance(reads, int) and reads >= 0):
+            raise ValueError(f"reads must be a whole number >= 0, got {reads!r}")
+        self._stall = (f"{name}(", reads)
+
+    @property
+    def script_running(self) -> bool:
+        """Whether a command line is still running as a script (:meth:`stall_script`)."""
+        return self._running is not None
+
+    def run_on(self) -> None:
+        """Time passes: a script still running runs to its end, and the lines queued behind
+        it run after it (nothing if none is running)."""
+        line, self._running = self._running, None
+        queued, self._queued = self._queued, []
+        if line is not None:
+            self._execute_line(line)
+        for later in queued:
+            self._line(later)
+
+    def _read_while_running(self) -> None:
+        """A read of the host while a script runs (and nothing else is pending)."""
+        if self._running_reads > 0:
+            self._running_reads -= 1
+        else:
+            self.run_on()
+
+    def _behind_running(self, stripped: str, line: str) -> None:
+        """A line arriving while a script runs: ``abort`` terminates it, the rest queues."""
+        if stripped != "abort":
+            self._queued.append(line)
+            return
+        self._running = None
+        queued, self._queued = self._queued, []
+        for later in queued:
+            self._line(later)
+
+    def _starts_stalled(self, stripped: str) -> bool:
+        """Whether this line is the stalled call (it then runs on until read or aborted)."""
+        stall = self._stall
+        if stall is None or stall[0] not in stripped or stripped.startswith("function"):
+            return False
+        self._stall = None
+        self._running, self._running_reads = stripped, stall[1]
+        return True
