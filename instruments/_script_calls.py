@@ -134,15 +134,14 @@ def abort_script(smu: Any, *, timeout_s: float = 15.0, max_bytes: int = 64 << 20
 
 
 def _read_past(smu: Any, line: bytes, timeout_s: float, max_bytes: int) -> int:
-    """Read raw bytes from ``smu`` up to and including ``line`` (at the start of the stream
-    or after an LF); return how many came before it."""
+    """Read raw bytes from ``smu`` up to and including ``line``; return how many came before
+    it. The line may follow a block the abort cut short (no LF before it); the marker's
+    random part keeps it from being found in a script's data."""
     seen = bytearray()
     with longer_timeout(smu, timeout_s):
         while True:
             seen += smu.read_bytes(-1, break_on_termchar=True)
             at = seen.find(line)
-            while at > 0 and seen[at - 1] != 0x0A:  # inside a line: look further on
-                at = seen.find(line, at + 1)
             if at >= 0:
                 return at
             if len(seen) > max_bytes:

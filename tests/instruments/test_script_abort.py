@@ -169,6 +169,8 @@ def test_the_drain_reads_past_a_binary_block_with_any_bytes():
     stream = _Stream(block + b"1.00000e+00\n")  # and a late text reply after it
     assert abort_script(stream) == len(block) + 12
     assert stream.pending == bytearray() and stream.sent[0] == "abort"
+    cut = _Stream(block[:100])  # a block the abort cut short: no LF before the marker
+    assert abort_script(cut) == 100 and cut.pending == bytearray()
     empty = _Stream(b"")
     empty.write = lambda command: empty.sent.append(command)  # the SMU never answers
     with pytest.raises(InstrumentError):
