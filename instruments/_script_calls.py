@@ -30,7 +30,7 @@ log.addHandler(logging.NullHandler())
 T = TypeVar("T")
 
 #: attribute of a driver whose last script call was not seen to end (its abort unanswered)
-_UNENDED = "_ftj_script_unended"
+UNENDED_FLAG = "_ftj_script_unended"
 
 
 def call_script(smu: Any, name: str, call: str, read: Callable[[], T] | None = None) -> T:
@@ -44,7 +44,7 @@ def call_script(smu: Any, name: str, call: str, read: Callable[[], T] | None = N
     may still be running: it is aborted (:func:`abort_script`) before the error is raised; if
     that fails too, the hold stays and the error carries a note saying so.
     """
-    if getattr(smu, _UNENDED, False):
+    if getattr(smu, UNENDED_FLAG, False):
         abort_script(smu)
     try:
         smu.write(call)  # a refusal by the guard: nothing sent, nothing held
@@ -78,7 +78,7 @@ def call_tspnet_script(smu: Any, name: str, call: str) -> str:
 def script_unended(smu: Any) -> bool:
     """Whether a script call on ``smu`` may still be running: its reply not read and its
     abort not answered (its guard still holds what it may change)."""
-    if getattr(smu, _UNENDED, False):
+    if getattr(smu, UNENDED_FLAG, False):
         return True
     guard = getattr(smu, "safety", None)
     routing = getattr(guard, "routing", None)
@@ -119,11 +119,11 @@ def abort_script(smu: Any, *, timeout_s: float = 15.0, max_bytes: int = 64 << 20
         ``smu`` aborts again first.
     """
     marker = f"ftjabort{next(_MARKERS)}_{_NONCE}"
-    setattr(smu, _UNENDED, True)
+    setattr(smu, UNENDED_FLAG, True)
     smu.write("abort")
     smu.write(f'print("{marker}") format.data = format.ASCII')
     dropped = _read_past(smu, marker.encode("ascii") + b"\n", timeout_s, max_bytes)
-    setattr(smu, _UNENDED, False)
+    setattr(smu, UNENDED_FLAG, False)
     guard = getattr(smu, "safety", None)
     if guard is not None:
         scripts_ended(guard)

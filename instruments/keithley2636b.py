@@ -39,6 +39,7 @@ from ._common import (
     tune_socket,
 )
 from ._guard_tsp import TSPSourceRules
+from ._script_calls import UNENDED_FLAG
 from ._tsp import TSPMixin
 from .safety import GuardedInstrument
 
@@ -335,6 +336,15 @@ class Keithley2636B(GuardedInstrument, TransportErrors, TSPMixin, Instrument):
         """Set the byte order of binary output: 'LITTLEENDIAN' or 'BIGENDIAN' (str).""",
         validator=strict_discrete_set, values=("LITTLEENDIAN", "BIGENDIAN"),
     )
+
+    def read(self, **kwargs: Any) -> str:
+        """Read a reply line; refused while a script call's end is not seen (its abort went
+        unanswered): what comes next may be the script's late output, not this reply."""
+        if getattr(self, UNENDED_FLAG, False):
+            raise InstrumentError(
+                f"{self.name}: a script call may still be running and printing (its abort "
+                "was not answered); no reply is read until abort_scripts() succeeds")
+        return super().read(**kwargs)
 
     def abort_scripts(self, timeout_s: float | None = None) -> int:
         """Terminate any script still running on the SMU and see it end: the

@@ -94,6 +94,8 @@ def test_until_the_abort_is_answered_relays_stay_refused(bench, monkeypatch):
     with pytest.raises(InstrumentTimeoutError) as info:
         c.read_cells(0, [5, 6], 0.2, 0.01)
     assert "abort_script" in " ".join(getattr(info.value, "__notes__", []))
+    with pytest.raises(InstrumentError, match="may still be running and printing"):
+        smu.ask("print(1)")  # what comes next may be the script's output, not this answer
     routing = smu.safety.routing
     assert routing.running == frozenset({f"{SEQUENCE_NAME}() on {smu.safety.name}"})
     for attempt in (lambda: c.matrix.exclusive_close(c._xp("read", "BL", [5])),
