@@ -24,7 +24,10 @@ POLL_S = 0.1
 TIMEOUT_S = 5.0
 #: model -> (switch-off commands, completion query, order: sources 0, probers 5, matrices 10)
 SHUTDOWN: dict[str, tuple[tuple[str, ...], str, int]] = {
-    "2636B": (("smua.source.output = 0 smub.source.output = 0",), "waitcomplete() print(1)", 0),
+    # abort first: a script the dead process left running could otherwise keep sourcing, or
+    # close relays after the matrix opened (the 2600B takes ``abort`` while a script runs)
+    "2636B": (("abort", "smua.source.output = 0 smub.source.output = 0"),
+              "waitcomplete() print(1)", 0),
     "2450": ((":ABOR", ":OUTP OFF"), "*OPC?", 0),
     "81160A": ((":OUTP1 OFF", ":OUTP2 OFF"), "*OPC?", 0),
     "33500B": (("OUTP1 OFF", "OUTP2 OFF"), "*OPC?", 0),

@@ -65,3 +65,35 @@ def test_ftjlab_safe_switches_an_energised_bench_off(server, capsys):
 def test_ftjlab_safe_on_an_in_process_bench_says_there_is_nothing_to_do(capsys):
     assert main(["safe"]) == 0
     assert "nothing to make safe" in capsys.readouterr().out
+
+
+def test_the_supervisor_aborts_a_script_the_dead_process_left_running(server):
+    """A run killed while its SMU script still runs: the supervisor's switch-off must not
+    wait behind the script (it would time out with the outputs on, and the script could
+    close relays after the matrix opened). It aborts the script first: outputs off, relays
+    open, and the script never runs on."""
+    from ftjlab.instruments._deadman_child import connect, make_safe
+
+    res, smu_emulator = server.resources, server.emulators["smu"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        smu = Keithley2636B(res["smu"], visa_library="@py", timeout=5000)
+        matrix = Keithley707B(res["matrix"], visa_library="@py", timeout=5000)
+    smu.write("smua.source.levelv = 0.2 smua.source.output = 1")
+    matrix.close("1A01")
+    smu.wait_for_completion()
+    smu.write("function ftjlong() smua.source.output = 1 end")
+    smu_emulator.stall_script("ftjlong", reads=1)
+    smu.write("ftjlong()")  # the process dies here, the script still running
+    smu.adapter.close()
+    matrix.adapter.close()
+    targets = [{"name": name, "model": model, "resource": res[name], "timeout_ms": 2000}
+               for name, model in (("smu", "2636B"), ("matrix", "707B"))]
+    instruments = connect(targets)
+    try:
+        assert make_safe(instruments) == []
+    finally:
+        for instrument in instruments:
+            instrument.close()
+    assert not smu_emulator.script_running
+    assert energised(server) == ([], 0)
