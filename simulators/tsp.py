@@ -68,6 +68,8 @@ HOOK_INSTRUCTIONS = 10_000
 #: Compiled command lines kept for reuse (see :meth:`TSPEmulator.execute`).
 CHUNK_CACHE_ENTRIES = 512
 CHUNK_CACHE_MAX_CHARS = 2048
+#: Lua heap above which a full collection runs after a command (see ``_run``).
+GC_AFTER_BYTES = MAX_LUA_MEMORY_BYTES // 8
 
 
 # ---------------------------------------------------------------------------- the sandbox
@@ -196,6 +198,7 @@ class TSPEmulator(ScriptStall):
         self._math_rng = np.random.default_rng([int(seed) & (2**63 - 1), 0x75A])
         self._output: deque[bytes] = deque()
         self._chunks: dict[str, Any] = {}
+        self._gc_after = GC_AFTER_BYTES
         self._script_lines: list[str] | None = None
         self._script_name: str | None = None
         self._script_run = False
@@ -468,6 +471,12 @@ class TSPEmulator(ScriptStall):
             return False
         finally:
             self._deadline = math.inf
+            # Lua 5.1 has no emergency collection: an allocation over the cap fails at once,
+            # however much of the heap is garbage (and a memory error raised inside a Python
+            # callback can hang lupa). So garbage is not left to pile up between commands.
+            if self._lua.get_memory_used() > self._gc_after:
+                self._lua.gccollect()  # next at twice what lives on, as Lua's own pause
+                self._gc_after = max(GC_AFTER_BYTES, 2 * self._lua.get_memory_used())
         ok, err = result if result.__class__ is tuple and len(result) == 2 else _pad2(result)
         if not ok:
             self._report(err)

@@ -108,6 +108,18 @@ def test_memory_hog_is_an_error_not_a_crash(tsp):
     assert run(tsp, "print('alive')") == [b"alive\n"]
 
 
+def test_garbage_of_a_command_is_collected_before_the_next(tsp):
+    """A command that leaves a big heap of garbage (a 1e6-entry table, about 16 MB) does not
+    leave it for the next one: Lua 5.1 cannot collect in an emergency, so garbage left over
+    would count against the memory cap of the next command."""
+    from ftjlab.simulators.tsp import GC_AFTER_BYTES
+
+    run(tsp, "local t = {} for i = 1, 1000000 do t[i] = i end")
+    assert not errors(tsp)
+    assert tsp._lua.get_memory_used() < GC_AFTER_BYTES
+    assert run(tsp, "print('alive')") == [b"alive\n"]
+
+
 def test_print_uses_tsp_number_formatting(tsp):
     assert run(tsp, "print(4)") == [b"4.00000e+00\n"]
     assert run(tsp, "print(-1.5e-9, 0, 123456789)") == [b"-1.50000e-09\t0.00000e+00\t1.23457e+08\n"]
