@@ -68,6 +68,9 @@ HOOK_INSTRUCTIONS = 10_000
 #: Compiled command lines kept for reuse (see :meth:`TSPEmulator.execute`).
 CHUNK_CACHE_ENTRIES = 512
 CHUNK_CACHE_MAX_CHARS = 2048
+#: Source characters of all kept lines: a compiled line lives in the Lua heap (tens of
+#: bytes per character for the long calls of on-board scripts), within its memory cap.
+CHUNK_CACHE_CHARS = 64 * 1024
 #: Lua heap above which a full collection runs after a command (see ``_run``).
 GC_AFTER_BYTES = MAX_LUA_MEMORY_BYTES // 8
 
@@ -199,6 +202,7 @@ class TSPEmulator(ScriptStall):
         self._output: deque[bytes] = deque()
         self._chunks: dict[str, Any] = {}
         self._gc_after = GC_AFTER_BYTES
+        self._chunk_chars = 0
         self._script_lines: list[str] | None = None
         self._script_name: str | None = None
         self._script_run = False
@@ -442,9 +446,12 @@ class TSPEmulator(ScriptStall):
             if fn is None:
                 return False
             if len(code) <= CHUNK_CACHE_MAX_CHARS:
-                if len(self._chunks) >= CHUNK_CACHE_ENTRIES:
+                if (len(self._chunks) >= CHUNK_CACHE_ENTRIES
+                        or self._chunk_chars + len(code) > CHUNK_CACHE_CHARS):
                     self._chunks.clear()
+                    self._chunk_chars = 0
                 self._chunks[code] = fn
+                self._chunk_chars += len(code)
         return self._run(fn)
 
     def _compile(self, code: str, name: str) -> Any:

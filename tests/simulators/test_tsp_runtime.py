@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 import time
 
+import numpy as np
 import pytest
 from ftjlab.simulators.transport import NoReplyPending
 from ftjlab.simulators.tsp import CODE_RUNTIME, CODE_SYNTAX, TSPEmulator
@@ -118,6 +119,24 @@ def test_garbage_of_a_command_is_collected_before_the_next(tsp):
     assert not errors(tsp)
     assert tsp._lua.get_memory_used() < GC_AFTER_BYTES
     assert run(tsp, "print('alive')") == [b"alive\n"]
+
+
+def test_kept_command_lines_stay_small_in_the_lua_heap(tsp):
+    """Compiled command lines are kept for reuse, but one-off long lines (the calls of
+    on-board scripts, with their per-cell arguments) must not fill the Lua heap, which has a
+    memory cap: 400 different 1,600-character lines leave under 1 MB, and a short line sent
+    again is still reused."""
+    rng = np.random.default_rng(0)
+    for _ in range(400):
+        values = ",".join(f"{v:.6f}" for v in rng.random(180))
+        run(tsp, f"local t = {{{values}}} x = t[1]")
+    assert not errors(tsp)
+    tsp._lua.gccollect()
+    assert tsp._lua.get_memory_used() < 1_000_000
+    run(tsp, "x = 2")
+    kept = tsp._chunks["x = 2"]
+    run(tsp, "x = 2")
+    assert tsp._chunks["x = 2"] is kept
 
 
 def test_print_uses_tsp_number_formatting(tsp):
