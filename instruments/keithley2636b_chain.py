@@ -34,12 +34,10 @@ import numpy as np
 
 from ._guard_tspnet import declare_generator_effects
 from .keithley2636b_scripts import (
-    _HOST,
     _SELECT,
-    _XP_LIST,
     MAX_READINGS,
-    MAX_ROW_CELLS,
     _check_channels,
+    _check_tspnet_rows,
     _gate_lines,
     _line_of,
     _lua_numbers,
@@ -138,25 +136,7 @@ def _check_chain(guard: SafetyGuard, args: tuple[Any, ...]) -> None:
         raise guard.refuse(call, "ftjchain takes 16 arguments")
     nd, host, port, nodes, chans, gates, cnt, rd, p1, p2, vu, vd, mid, s, sat, steps = args
     k = _check_channels(guard, call, nodes, chans)
-    if not _whole(nd, 2, 64):
-        raise guard.refuse(call, f"node must be 2..64, got {nd!r}")
-    if not (isinstance(host, str) and _HOST.fullmatch(host)):
-        raise guard.refuse(call, f"not a host name: {host!r}")
-    if not _whole(port, 0, 65535):
-        raise guard.refuse(call, f"port must be 0..65535, got {port!r}")
-    if not (isinstance(gates, tuple) and gates
-            and all(isinstance(x, str) and _XP_LIST.fullmatch(x) for x in gates)):
-        raise guard.refuse(call, "gates: a non-empty table of crosspoint lists")
-    m = len(p1) if isinstance(p1, tuple) else 0
-    if not (isinstance(cnt, tuple) and len(cnt) == len(gates)
-            and all(_whole(x, 1, MAX_ROW_CELLS) for x in cnt) and sum(cnt) == m):
-        raise guard.refuse(call, "cnt: one cell count >= 1 per gate route, summing to the cells")
-    for name, items, size in (("read", rd, k * m), ("program", p1, m), ("erase", p2, m)):
-        if not (isinstance(items, tuple) and 1 <= m <= MAX_ROW_CELLS and len(items) == size
-                and all(isinstance(x, str) and _XP_LIST.fullmatch(x) and "," not in x
-                        for x in items)):
-            raise guard.refuse(call, f"{name} crosspoints: one per cell (and read channel), "
-                               f"1..{MAX_ROW_CELLS} cells")
+    m = _check_tspnet_rows(guard, call, k, nd, host, port, gates, cnt, rd, p1, p2)
     if not _whole(steps, 1, MAX_CHAIN_STEPS) or steps * m > MAX_READINGS:
         raise guard.refuse(call, f"steps must be 1..{MAX_CHAIN_STEPS} with at most "
                            f"{MAX_READINGS} readings in all, got {steps!r} x {m}")

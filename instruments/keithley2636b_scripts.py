@@ -429,6 +429,33 @@ def _gate_lines(guard: SafetyGuard, gate: str) -> set[str]:
             and (int(x[0]), int(x[2:])) in routing.columns}
 
 
+def _check_tspnet_rows(guard: SafetyGuard, call: str, k: int, nd: Any, host: Any, port: Any,
+                       gates: Any, cnt: Any, rd: Any, p1: Any, p2: Any) -> int:
+    """The arguments a TSP-Net row script (``ftjrowwv``, ``ftjchain``) shares: the generator's
+    node, host and port, the gate routes with their cell counts, and one read (per read
+    channel, ``k``), program and erase crosspoint per cell. Returns the number of cells."""
+    if not _whole(nd, 2, 64):
+        raise guard.refuse(call, f"node must be 2..64, got {nd!r}")
+    if not (isinstance(host, str) and _HOST.fullmatch(host)):
+        raise guard.refuse(call, f"not a host name: {host!r}")
+    if not _whole(port, 0, 65535):
+        raise guard.refuse(call, f"port must be 0..65535, got {port!r}")
+    if not (isinstance(gates, tuple) and gates
+            and all(isinstance(x, str) and _XP_LIST.fullmatch(x) for x in gates)):
+        raise guard.refuse(call, "gates: a non-empty table of crosspoint lists")
+    m = len(p1) if isinstance(p1, tuple) else 0
+    if not (isinstance(cnt, tuple) and len(cnt) == len(gates)
+            and all(_whole(x, 1, MAX_ROW_CELLS) for x in cnt) and sum(cnt) == m):
+        raise guard.refuse(call, "cnt: one cell count >= 1 per gate route, summing to the cells")
+    for name, items, size in (("read", rd, k * m), ("program", p1, m), ("erase", p2, m)):
+        if not (isinstance(items, tuple) and 1 <= m <= MAX_ROW_CELLS and len(items) == size
+                and all(isinstance(x, str) and _XP_LIST.fullmatch(x) and "," not in x
+                        for x in items)):
+            raise guard.refuse(call, f"{name} crosspoints: one per cell (and read channel), "
+                               f"1..{MAX_ROW_CELLS} cells")
+    return m
+
+
 def _check_row_program(guard: SafetyGuard, args: tuple[Any, ...]) -> None:
     """Rule of ``ftjrowwv``: literal tables of crosspoints and numbers, every amplitude
     bounded by ``vmax`` (the class step ``cls`` too) and ``vmax`` as sent (``%.4f``) by the
@@ -452,25 +479,7 @@ def _check_row_program(guard: SafetyGuard, args: tuple[Any, ...]) -> None:
     (nd, host, port, nodes, chans, gates, cnt, rd, p1, p2, tg, su, sd, fr, g, n, d, a, lu, ld,
      st, mv, prm) = args
     k = _check_channels(guard, call, nodes, chans)
-    if not _whole(nd, 2, 64):
-        raise guard.refuse(call, f"node must be 2..64, got {nd!r}")
-    if not (isinstance(host, str) and _HOST.fullmatch(host)):
-        raise guard.refuse(call, f"not a host name: {host!r}")
-    if not _whole(port, 0, 65535):
-        raise guard.refuse(call, f"port must be 0..65535, got {port!r}")
-    if not (isinstance(gates, tuple) and gates
-            and all(isinstance(x, str) and _XP_LIST.fullmatch(x) for x in gates)):
-        raise guard.refuse(call, "gates: a non-empty table of crosspoint lists")
-    m = len(p1) if isinstance(p1, tuple) else 0
-    if not (isinstance(cnt, tuple) and len(cnt) == len(gates)
-            and all(_whole(x, 1, MAX_ROW_CELLS) for x in cnt) and sum(cnt) == m):
-        raise guard.refuse(call, "cnt: one cell count >= 1 per gate route, summing to the cells")
-    for name, items, size in (("read", rd, k * m), ("program", p1, m), ("erase", p2, m)):
-        if not (isinstance(items, tuple) and 1 <= m <= MAX_ROW_CELLS and len(items) == size
-                and all(isinstance(x, str) and _XP_LIST.fullmatch(x) and "," not in x
-                        for x in items)):
-            raise guard.refuse(call, f"{name} crosspoints: one per cell (and read channel), "
-                               f"1..{MAX_ROW_CELLS} cells")
+    m = _check_tspnet_rows(guard, call, k, nd, host, port, gates, cnt, rd, p1, p2)
     if not (isinstance(prm, tuple) and len(prm) == 6
             and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in prm)):
         raise guard.refuse(call, "prm must be 6 numbers")
