@@ -36,10 +36,10 @@ from ._guard_tspnet import declare_generator_effects
 from .keithley2636b_scripts import (
     _SELECT,
     MAX_READINGS,
+    _check_cell_routes,
     _check_channels,
+    _check_gate_lines,
     _check_tspnet_rows,
-    _gate_lines,
-    _line_of,
     _lua_numbers,
     _lua_strings,
     _numbers,
@@ -156,27 +156,10 @@ def _check_chain(guard: SafetyGuard, args: tuple[Any, ...]) -> None:
             least = getattr(generator.rules, "least_amplitude_v", None)
             if least is not None:
                 guard.limits.check_voltage("program", least(1e6))
-        wls = [_gate_lines(guard, gate) for gate in gates]  # each gate: one word line
-        if any(len(x) != 1 or not next(iter(x)).startswith("WL") for x in wls) or len(
-                set().union(*wls)) != len(wls):
-            raise guard.refuse(call, "each gate route must reach exactly one word line (and "
-                               "nothing else), a different one per route")
+        _check_gate_lines(guard, call, gates)
     if guard.routing is not None:
         _check_terminals(guard, call, rd, p1, p2, k, m)
-    start = 0
-    for gate, size in zip(gates, cnt, strict=True):
-        cells = range(start, start + int(size))
-        start += int(size)
-        lines = [_line_of(guard, p1[i]) for i in cells]
-        reads = [rd[c * m: (c + 1) * m] for c in range(k)]  # per read channel
-        if len(set(lines)) != len(lines) or any(
-                _line_of(guard, p2[i]) != lines[j]
-                or any(_line_of(guard, r[i]) != lines[j] for r in reads)
-                for j, i in enumerate(cells)):
-            raise guard.refuse(call, "a cell's read, program and erase crosspoints must reach "
-                               "one bit line, and the cells of a word line distinct ones")
-        for points in (*reads, p1, p2):
-            guard.check_route(",".join((gate, *(points[i] for i in cells))))
+    _check_cell_routes(guard, call, gates, cnt, rd, p1, p2, k, m)
 
 
 def _check_terminals(guard: SafetyGuard, call: str, rd: tuple, p1: tuple, p2: tuple, k: int,

@@ -456,6 +456,35 @@ def _check_tspnet_rows(guard: SafetyGuard, call: str, k: int, nd: Any, host: Any
     return m
 
 
+def _check_gate_lines(guard: SafetyGuard, call: str, gates: tuple) -> None:
+    """Each gate route of a TSP-Net row script reaches one word line, and none twice."""
+    wls = [_gate_lines(guard, gate) for gate in gates]
+    if any(len(x) != 1 or not next(iter(x)).startswith("WL") for x in wls) or len(
+            set().union(*wls)) != len(wls):
+        raise guard.refuse(call, "each gate route must reach exactly one word line (and "
+                           "nothing else), a different one per route")
+
+
+def _check_cell_routes(guard: SafetyGuard, call: str, gates: tuple, cnt: tuple, rd: tuple,
+                       p1: tuple, p2: tuple, k: int, m: int) -> None:
+    """Each cell's read (per read channel), program and erase crosspoints reach one bit line,
+    distinct within a word line, and every route the script will close passes the guard."""
+    start = 0
+    for gate, size in zip(gates, cnt, strict=True):
+        cells = range(start, start + int(size))
+        start += int(size)
+        lines = [_line_of(guard, p1[i]) for i in cells]
+        reads = [rd[c * m: (c + 1) * m] for c in range(k)]  # per read channel
+        if len(set(lines)) != len(lines) or any(
+                _line_of(guard, p2[i]) != lines[j]
+                or any(_line_of(guard, r[i]) != lines[j] for r in reads)
+                for j, i in enumerate(cells)):
+            raise guard.refuse(call, "a cell's read, program and erase crosspoints must reach "
+                               "one bit line, and the cells of a word line distinct ones")
+        for points in (*reads, p1, p2):
+            guard.check_route(",".join((gate, *(points[i] for i in cells))))
+
+
 def _check_row_program(guard: SafetyGuard, args: tuple[Any, ...]) -> None:
     """Rule of ``ftjrowwv``: literal tables of crosspoints and numbers, every amplitude
     bounded by ``vmax`` (the class step ``cls`` too) and ``vmax`` as sent (``%.4f``) by the
@@ -503,27 +532,10 @@ def _check_row_program(guard: SafetyGuard, args: tuple[Any, ...]) -> None:
                                 ("still", st, 0, 1000), ("moved", mv, 0, 1)):
         if not _numbers_ok(items, m, lo, hi):
             raise guard.refuse(call, f"{name}: {m} numbers in [{lo:g}, {hi:g}]")
-    if guard.routing is not None:  # each gate route: one word line, none twice
-        wls = [_gate_lines(guard, gate) for gate in gates]
-        if any(len(x) != 1 or not next(iter(x)).startswith("WL") for x in wls) or len(
-                set().union(*wls)) != len(wls):
-            raise guard.refuse(call, "each gate route must reach exactly one word line (and "
-                               "nothing else), a different one per route")
+    if guard.routing is not None:
+        _check_gate_lines(guard, call, gates)
         _check_outputs(guard, call, p1, p2)
-    start = 0
-    for gate, size in zip(gates, cnt, strict=True):
-        cells = range(start, start + int(size))
-        start += int(size)
-        lines = [_line_of(guard, p1[i]) for i in cells]
-        reads = [rd[c * m: (c + 1) * m] for c in range(k)]  # per read channel
-        if len(set(lines)) != len(lines) or any(
-                _line_of(guard, p2[i]) != lines[j]
-                or any(_line_of(guard, r[i]) != lines[j] for r in reads)
-                for j, i in enumerate(cells)):
-            raise guard.refuse(call, "a cell's read, program and erase crosspoints must reach "
-                               "one bit line, and the cells of a word line distinct ones")
-        for points in (*reads, p1, p2):
-            guard.check_route(",".join((gate, *(points[i] for i in cells))))
+    _check_cell_routes(guard, call, gates, cnt, rd, p1, p2, k, m)
 
 
 def _check_outputs(guard: SafetyGuard, call: str, p1: tuple, p2: tuple) -> None:
