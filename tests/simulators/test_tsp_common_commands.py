@@ -7,22 +7,10 @@ other form goes through the general parser, and both must behave the same.
 from __future__ import annotations
 
 import pytest
-from ftjlab.simulators.tsp import CODE_RUNTIME, TSPEmulator
+from ftjlab.simulators.tsp import CODE_RUNTIME
+from tsp_helpers import run
 
 IDN = b"Keithley Instruments Inc., Model TSP, 4000001, 1.0.0\n"
-
-
-@pytest.fixture
-def tsp() -> TSPEmulator:
-    return TSPEmulator(max_script_s=0.25)
-
-
-def run(emulator: TSPEmulator, command: str) -> list[bytes]:
-    emulator.write(command)
-    out = []
-    while emulator.pending_replies:
-        out.append(emulator.read())
-    return out
 
 
 @pytest.mark.parametrize("spelling", ["*IDN?", "*idn?", " *IDN?", "*IDN? ", "*IDN?\r", "*Idn?"])

@@ -9,27 +9,7 @@ import numpy as np
 import pytest
 from ftjlab.simulators.transport import NoReplyPending
 from ftjlab.simulators.tsp import CODE_RUNTIME, CODE_SYNTAX, TSPEmulator
-
-
-@pytest.fixture
-def tsp() -> TSPEmulator:
-    return TSPEmulator(max_script_s=0.25)
-
-
-def run(emulator: TSPEmulator, command: str) -> list[bytes]:
-    emulator.write(command)
-    out = []
-    while emulator.pending_replies:
-        out.append(emulator.read())
-    return out
-
-
-def errors(emulator: TSPEmulator) -> list[tuple]:
-    out = []
-    while emulator.errorqueue.count:
-        out.append(emulator.errorqueue.next())
-    return out
-
+from tsp_helpers import errors, run
 
 ESCAPES = [
     "os.execute('touch /tmp/ftjlab-escaped')",
