@@ -121,12 +121,12 @@ def _law_slope(law: CellLaw, v: float) -> float:
     return float(-law.alpha * law.coef[2] * v ** (-law.alpha - 1))
 
 
-def _shifted(law: CellLaw, delta: float, info: float) -> CellLaw:
+def _shifted(law: CellLaw, delta: float, var: float) -> CellLaw:
+    """A copy of the law with its level shifted by ``delta`` and ``var`` its only variance."""
     out = copy.deepcopy(law)
-    out.coef = law.coef.copy()
-    out.coef[0] += delta
+    _shift(out, delta)
     out.cov = np.zeros((3, 3))
-    out.cov[0, 0] = 1.0 / max(info, 1e-300)
+    out.cov[0, 0] = var
     return out
 
 
@@ -205,12 +205,9 @@ def refine_laws(
             volts[q][j] = np.nan
 
     def finish(pol: int, j: int, v: float, se_eta: float) -> None:
-        law = copy.deepcopy(laws[pol][j])
-        law.coef = law.coef.copy()
-        law.coef[0] += float(cloglog(target_p) - law.eta(v, width_s)[0])
-        law.cov = np.zeros((3, 3))
-        law.cov[0, 0] = se_eta**2
-        out[pol][j] = law
+        law = laws[pol][j]
+        delta = float(cloglog(target_p) - law.eta(v, width_s)[0])
+        out[pol][j] = _shifted(law, delta, se_eta**2)
         active[pol][j] = False
         report.volts[pol][j] = v
 
