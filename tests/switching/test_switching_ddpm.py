@@ -143,3 +143,50 @@ def test_diffuse_refuses_bad_banks_before_sampling(tmp_path, capsys):
     assert main(["diffuse", "--modes", "bank", "--bank", "shipped", "-n", "2000",
                  "--max-reuse", "10"]) == 2
     assert f"{values.size} values are too few" in capsys.readouterr().err
+
+
+def test_conditional_network_in_numpy_matches_torch():
+    """The class embedding, 7 x 7 attention and classifier-free guidance of the numpy network
+    (not in the shipped weights): started at zero they leave the shipped network's output as
+    it is; with random weights the numpy network equals the training script's torch network
+    (when torch is installed)."""
+    import sys
+    from pathlib import Path
+
+    from ftjlab.switching.ddpm import DDPM, UNet
+
+    base = load_ddpm()
+    w = dict(base.net.w)
+    c2, hidden = w["mid.conv1.weight"].shape[3], w["t2.weight"].shape[1]
+    rng = np.random.default_rng(5)
+    w.update({"cemb.weight": np.zeros((11, hidden), np.float32),
+              "attn_norm.weight": np.ones(c2, np.float32),
+              "attn_norm.bias": np.zeros(c2, np.float32),
+              "attn_qkv.weight": rng.standard_normal((1, 1, c2, 3 * c2)).astype(np.float32),
+              "attn_qkv.bias": np.zeros(3 * c2, np.float32),
+              "attn_out.weight": np.zeros((1, 1, c2, c2), np.float32),
+              "attn_out.bias": np.zeros(c2, np.float32)})
+    net = UNet(w, base.net.groups, base.net.emb_dim, classes=10, attention=True)
+    x = rng.standard_normal((2, 28, 28)).astype(np.float32)
+    np.testing.assert_allclose(net(x, 400, np.array([3, 10])), base.net(x, 400), atol=1e-5)
+    w["cemb.weight"] = rng.standard_normal((11, hidden)).astype(np.float32) * 0.3
+    w["attn_out.weight"] = rng.standard_normal((1, 1, c2, c2)).astype(np.float32) * 0.1
+    guided = DDPM(net, base.train_betas, guidance=2.0)
+    y = np.array([3, 7])
+    want = 3 * net(x, 400, y) - 2 * net(x, 400, np.array([10, 10]))
+    np.testing.assert_allclose(guided.eps(x, 400, y), want, atol=1e-4)
+    torch = pytest.importorskip("torch")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+    from train_ddpm import build_unet
+
+    meta = base.meta
+    tnet = build_unet(torch, *meta["channels"], meta["emb"], meta["groups"], 10, True)
+    state = {}
+    for name in tnet.state_dict():
+        a = w[name]
+        state[name] = torch.tensor(a.transpose(3, 2, 0, 1) if a.ndim == 4 else a.T
+                                   if a.ndim == 2 and not name.startswith("cemb.") else a)
+    tnet.load_state_dict(state)
+    with torch.no_grad():
+        ref = tnet(torch.tensor(x[:, None]), torch.tensor([400, 400]), torch.tensor(y))
+    np.testing.assert_allclose(net(x, 400, y), ref.numpy()[:, 0], atol=1e-4)
