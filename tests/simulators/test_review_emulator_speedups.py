@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import random
 import socket
-import tomllib
 
 import pytest
 from ftjlab.simulators import scpi, tsp
@@ -27,7 +26,7 @@ from ftjlab.simulators.server import SimServer
 from ftjlab.simulators.tsp import TSPEmulator
 from test_scpi_helpers import FakeBench
 
-from ftjlab.config import parse_bench_config
+from ftjlab.config import load_bench_config
 
 # -- SCPI: parsed headers and found command paths ----------------------------------------------
 
@@ -201,31 +200,6 @@ def test_print_of_special_values():
 
 # -- sim server: TCP path ----------------------------------------------------------------------
 
-CONFIG = """
-seed = 11
-[instruments.smu]
-model = "2636B"
-resource = "sim"
-[instruments.matrix]
-model = "707B"
-resource = "sim"
-[array]
-rows = 2
-cols = 2
-[wiring.rows]
-A = "smu.a"
-[wiring.columns]
-1 = ["WL0", "WL1", "BL0", "BL1"]
-[limits]
-max_read_voltage_v = 0.3
-max_sample_voltage_v = 1.2
-max_program_voltage_v = 4.5
-max_compliance_current_a = 1e-3
-min_pulse_width_s = 1e-8
-max_pulse_width_s = 1e-2
-"""
-
-
 def _recv_lines(sock: socket.socket, n: int) -> list[bytes]:
     data = b""
     while data.count(b"\n") < n:
@@ -238,7 +212,7 @@ def _recv_lines(sock: socket.socket, n: int) -> list[bytes]:
 def test_server_write_query_pipelines_and_split_messages():
     """Writes and queries in one segment, a query split over segments (in the middle and
     before its LF), a write alone then a query: every reply, in order, none lost or doubled."""
-    with SimServer(parse_bench_config(tomllib.loads(CONFIG)), seed=3) as server:
+    with SimServer(load_bench_config(), seed=3) as server:
         host, port = server.resources["smu"].split("::")[1:3]
         with socket.create_connection((host, int(port)), timeout=2) as sock:
             sock.sendall(b"x = 5\nprint(x)\nx = 6\nprint(x)\n")
