@@ -6,11 +6,39 @@ import logging
 import math
 from typing import Any
 
-from ._common import InstrumentError, longer_timeout
+from pymeasure.instruments import Channel
+from pymeasure.instruments.validators import strict_discrete_set
+
+from ._common import InstrumentError, longer_timeout, strict_real_range
 from .limits import KnownStateNeededError
 
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
+
+
+def level_limit_settings(prefix: str) -> tuple[Any, Any, Any]:
+    """The level limit window settings ``voltage_limit_high``, ``voltage_limit_low`` and
+    ``voltage_limit_enabled`` of a channel whose SCPI level commands start with ``prefix``
+    (``"SOUR{ch}:VOLT"`` on the 33500B, ``":VOLT{ch}"`` on the 81160A)."""
+    return (
+        Channel.setting(
+            f"{prefix}:LIM:HIGH %g",
+            """Set the upper end of the level limit window in volts (float; the generator
+            clamps levels to the window while it is on).""",
+            validator=strict_real_range, values=(-10.0, 10.0),
+        ),
+        Channel.setting(
+            f"{prefix}:LIM:LOW %g",
+            """Set the lower end of the level limit window in volts (float).""",
+            validator=strict_real_range, values=(-10.0, 10.0),
+        ),
+        Channel.setting(
+            f"{prefix}:LIM:STAT %s",
+            """Set whether the level limit window is on (bool).""",
+            validator=strict_discrete_set, values=(True, False),
+            set_process=lambda v: "ON" if v else "OFF",
+        ),
+    )
 
 
 class PulseChannelMixin:

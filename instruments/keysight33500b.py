@@ -41,7 +41,7 @@ from ._common import (
     tune_socket,
 )
 from ._guards import PulseGeneratorRules
-from ._pulse import PulseChannelMixin, PulseGeneratorMixin
+from ._pulse import PulseChannelMixin, PulseGeneratorMixin, level_limit_settings
 from .safety import GuardedInstrument
 
 _SHAPES = ("SIN", "SQU", "TRI", "RAMP", "PULS", "PRBS", "NOIS", "ARB", "DC")
@@ -75,23 +75,8 @@ class PulseChannel33500B(PulseChannelMixin, Agilent33500Channel):
     )
     high_z_load: Any = "INF"
     """The load setting for a high-impedance cell (levels are the volts at the cell)."""
-    voltage_limit_high = Channel.setting(
-        "SOUR{ch}:VOLT:LIM:HIGH %g",
-        """Set the upper end of the level limit window in volts (float; the generator clamps
-        levels to the window while it is on).""",
-        validator=strict_real_range, values=(-10.0, 10.0),
-    )
-    voltage_limit_low = Channel.setting(
-        "SOUR{ch}:VOLT:LIM:LOW %g",
-        """Set the lower end of the level limit window in volts (float).""",
-        validator=strict_real_range, values=(-10.0, 10.0),
-    )
-    voltage_limit_enabled = Channel.setting(
-        "SOUR{ch}:VOLT:LIM:STAT %s",
-        """Set whether the level limit window is on (bool).""",
-        validator=strict_discrete_set, values=(True, False),
-        set_process=lambda v: "ON" if v else "OFF",
-    )
+    voltage_limit_high, voltage_limit_low, voltage_limit_enabled = level_limit_settings(
+        "SOUR{ch}:VOLT")
     voltage_high = Channel.control(
         "SOUR{ch}:VOLT:HIGH?", "SOUR{ch}:VOLT:HIGH %g",
         """Control the high level in volts (float, -4.999 to 5 into 50 ohm).""",

@@ -42,7 +42,7 @@ from ._common import (
     tune_socket,
 )
 from ._guards import PulseGeneratorRules
-from ._pulse import PulseChannelMixin, PulseGeneratorMixin
+from ._pulse import PulseChannelMixin, PulseGeneratorMixin, level_limit_settings
 from .safety import GuardedInstrument
 
 _SHAPES = ("PULS", "SIN", "SQU", "RAMP", "NOIS", "DC", "USER")
@@ -59,23 +59,8 @@ class PulseChannel81160A(PulseChannelMixin, Keysight81160AChannel):
     )
     high_z_load: Any = 1e6
     """The load setting for a high-impedance cell (levels are the volts at the cell)."""
-    voltage_limit_high = Channel.setting(
-        ":VOLT{ch}:LIM:HIGH %g",
-        """Set the upper end of the level limit window in volts (float; the generator clamps
-        levels to the window while it is on).""",
-        validator=strict_real_range, values=(-10.0, 10.0),
-    )
-    voltage_limit_low = Channel.setting(
-        ":VOLT{ch}:LIM:LOW %g",
-        """Set the lower end of the level limit window in volts (float).""",
-        validator=strict_real_range, values=(-10.0, 10.0),
-    )
-    voltage_limit_enabled = Channel.setting(
-        ":VOLT{ch}:LIM:STAT %s",
-        """Set whether the level limit window is on (bool).""",
-        validator=strict_discrete_set, values=(True, False),
-        set_process=lambda v: "ON" if v else "OFF",
-    )
+    voltage_limit_high, voltage_limit_low, voltage_limit_enabled = level_limit_settings(
+        ":VOLT{ch}")
     voltage_high = Channel.control(
         ":VOLT{ch}:HIGH?", ":VOLT{ch}:HIGH %g",
         """Control the high level in volts (float, -4.95 to 5 into 50 ohm).""",
