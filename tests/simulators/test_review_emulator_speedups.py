@@ -49,13 +49,6 @@ SPELLINGS_GEN = [
 ]
 
 
-def _drain(emulator) -> list[bytes]:
-    out = []
-    while emulator.pending_replies if hasattr(emulator, "pending_replies") else emulator._replies:
-        out.append(emulator.read())
-    return out
-
-
 def _errors(emulator) -> list[int]:
     codes = []
     for _ in range(50):
@@ -87,8 +80,8 @@ def test_header_caches_answer_as_a_fresh_parse(make, messages):
             warm.write(message)
             _cold(cold)
             cold.write(message)
-            got = (_drain(warm), _errors(warm))
-            assert got == (_drain(cold), _errors(cold)), message
+            got = (warm.read_all(), _errors(warm))
+            assert got == (cold.read_all(), _errors(cold)), message
         rng.shuffle(order)
     assert warm.tree._found  # the caches were in use (the test can tell them apart)
 
@@ -97,10 +90,10 @@ def test_a_command_added_after_a_lookup_is_found():
     """A command declared after a header was cached (inserted first, so it wins) answers."""
     smu = Keithley2450(FakeBench(), "smu2450")
     smu.write(":SOUR:VOLT?")
-    before = _drain(smu)
+    before = smu.read_all()
     smu.tree.add(":SOURce:VOLTage[:LEVel][:IMMediate][:AMPLitude]", query=lambda c: "shadow")
     smu.write(":SOUR:VOLT?")
-    assert before != [b"shadow\n"] and _drain(smu) == [b"shadow\n"]
+    assert before != [b"shadow\n"] and smu.read_all() == [b"shadow\n"]
 
 
 # -- 707B: crosspoints per list item -----------------------------------------------------------
@@ -128,7 +121,7 @@ def test_707b_lists_of_seen_items_close_as_a_fresh_parse():
                 m.channel._expanded.clear()
             m.write(f'channel.open("allslots") channel.close("{text}")')
             m.write("print(channel.getclose('allslots'))")
-            results.append((_drain(m), [m.errorqueue.next()[1] for _ in
+            results.append((m.read_all(), [m.errorqueue.next()[1] for _ in
                                         range(int(m.errorqueue.count))]))
         assert results[0] == results[1], text
     assert warm.channel._expanded
@@ -154,7 +147,7 @@ def test_tsp_common_commands_fast_path_matches_the_parser(monkeypatch):
         replies = []
         for line in TSP_TRAFFIC:
             emulator.write(line)
-            replies.append((_drain(emulator), int(emulator.errorqueue.count)))
+            replies.append((emulator.read_all(), int(emulator.errorqueue.count)))
         runs.append(replies)
     assert runs[0] == runs[1]
 
@@ -171,7 +164,7 @@ def test_tsp_common_command_behind_a_running_script_waits(monkeypatch):
         emulator.write("*IDN?")
         got = [emulator.pending_replies]
         emulator.run_on()
-        got.append(_drain(emulator))
+        got.append(emulator.read_all())
         runs.append(got)
     assert runs[0] == runs[1]
     assert runs[0][0] == 0 and runs[0][1][0] == b"done\n"
@@ -189,13 +182,13 @@ def test_print_of_integers_and_floats(expr, value, precision):
     emulator = TSPEmulator(max_script_s=0.25)
     emulator.write(f"format.asciiprecision = {precision}")
     emulator.write(f"print({expr})")
-    assert _drain(emulator) == [f"{value:.{precision - 1}e}\n".encode()]
+    assert emulator.read_all() == [f"{value:.{precision - 1}e}\n".encode()]
 
 
 def test_print_of_special_values():
     emulator = TSPEmulator(max_script_s=0.25)
     emulator.write("print(1/0, -1/0, true, false, nil, 'x')")
-    assert _drain(emulator) == [b"inf\t-inf\ttrue\tfalse\tnil\tx\n"]
+    assert emulator.read_all() == [b"inf\t-inf\ttrue\tfalse\tnil\tx\n"]
 
 
 # -- sim server: TCP path ----------------------------------------------------------------------
@@ -271,4 +264,4 @@ def test_random_spellings_of_every_query_answer_as_a_fresh_parse(make):
         warm.write(message)
         _cold(cold)
         cold.write(message)
-        assert (_drain(warm), _errors(warm)) == (_drain(cold), _errors(cold)), message
+        assert (warm.read_all(), _errors(warm)) == (cold.read_all(), _errors(cold)), message
