@@ -7,6 +7,8 @@ import pytest
 from ftjlab.simulators.bench import RELAY_SETTLE_S, Bench, Crosspoint, Wiring
 from ftjlab.simulators.emulators.keithley707b import Keithley707B
 from ftjlab.simulators.params import ArrayParams
+from tsp_helpers import errors
+from tsp_helpers import run as tsp
 
 ROWS = {"A": "smu.a", "B": "smu.b", "C": "pg.1", "D": "pg.2"}
 
@@ -22,21 +24,6 @@ def wl(i: int) -> str:  # matrix column of WL i (default wiring, 8x8)
 
 def bl(j: int) -> str:
     return f"2{{row}}{j + 1:02d}"
-
-
-def tsp(emulator, command: str) -> list[bytes]:
-    emulator.write(command)
-    out = []
-    while emulator.pending_replies:
-        out.append(emulator.read())
-    return out
-
-
-def errors(emulator) -> list[tuple]:
-    out = []
-    while emulator.errorqueue.count:
-        out.append(emulator.errorqueue.next())
-    return out
 
 
 def route(matrix: Keithley707B, r: int, c: int, wl_row: str = "B", bl_row: str = "A") -> None:
