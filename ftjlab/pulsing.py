@@ -52,13 +52,12 @@ class PulserOutput:
     def _prepare(self, ch: Any) -> None:
         ch.output = False
         self.output_on = False
-        # levels as seen by the array: a cell is a high-impedance load (set before the
-        # levels: a load change voids programmed levels)
+        # levels as seen by the array: a cell is a high-impedance load, the model's own
+        # setting for it (set before the levels: a load change voids programmed levels)
+        ch.output_load = ch.high_z_load
         if hasattr(ch, "arm_source"):  # 81160A: one burst per *TRG
-            ch.output_load = HIGH_Z_OHM
             ch.arm_source = "MAN"
-        else:  # 33500B: high-Z is "INF" (its numbers stop at 10 kOhm); bursts on *TRG
-            ch.output_load = "INF"
+        else:  # 33500B: bursts on *TRG
             ch.burst_mode = "TRIG"
             ch.trigger_source = "BUS"
             ch.burst_state = True

@@ -172,6 +172,8 @@ def test_pulsing_code_carries_no_safety_logic():
 
 # ------------------------------------------------------------------ off is only off
 class _Channel:
+    high_z_load = "INF"
+
     def __init__(self, sent: list) -> None:
         object.__setattr__(self, "sent", sent)
 
