@@ -89,7 +89,6 @@ __all__ = [
 ]
 
 
-
 #: Parsed headers kept (the header text decides the parse; a few dozen are in use).
 HEADER_CACHE_ENTRIES = 4096
 _HEADERS: dict[str, tuple[bool | None, Any, bool]] = {}
