@@ -36,7 +36,7 @@ import numpy as np
 from ftjlab.errors import BadInput
 
 from .nls import CellLaw, OperatingPoints, choose_points, fit_cell, fit_group_alpha
-from .refine import DriftTracker, RefineReport, refine_cells
+from .refine import DriftTracker, RefineReport, _level_mle, refine_cells
 
 SATURATE_V = 4.0
 SATURATE_WIDTH_S = 1e-5
@@ -158,21 +158,7 @@ def _anchor(law: CellLaw, p: np.ndarray, target_p: float, window_v: float) -> Ce
     near = np.abs(p[:, 3] - centre) <= window_v
     if not near.any():
         return law
-    x = np.column_stack([np.ones(near.sum()), np.log(p[near, 4]), p[near, 3] ** -law.alpha])
-    n, k = p[near, 5], p[near, 6]
-    eta0 = x @ law.coef
-    delta = 0.0
-    info = 0.0
-    for _ in range(30):
-        e = np.exp(np.clip(eta0 + delta, -30, 3.5))
-        mu = np.clip(-np.expm1(-e), 1e-12, 1 - 1e-12)
-        dmu = e * (1 - mu)
-        score = float(np.sum((k - n * mu) * dmu / (mu * (1 - mu))))
-        info = float(np.sum(n * dmu**2 / (mu * (1 - mu))))
-        step = score / max(info, 1e-300)
-        delta += step
-        if abs(step) < 1e-10:
-            break
+    delta, info = _level_mle(law, p[near, 3], p[near, 4], p[near, 5], p[near, 6])
     if not (math.isfinite(delta) and info > 0):
         return law
     coef = law.coef.copy()

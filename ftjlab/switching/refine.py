@@ -71,11 +71,11 @@ class RefineReport:
         return f"refined p = {self.target_p:g}: " + "; ".join(parts)
 
 
-def _level_mle(law: CellLaw, volts: np.ndarray, width_s: float, n: np.ndarray,
+def _level_mle(law: CellLaw, volts: np.ndarray, width_s: float | np.ndarray, n: np.ndarray,
                k: np.ndarray) -> tuple[float, float]:
     """The shift of the law's cloglog level that maximises the binomial likelihood of counts
-    ``(n, k)`` at ``volts`` (slope fixed), and its Fisher information."""
-    eta0 = law.eta(volts, np.full(volts.size, width_s))
+    ``(n, k)`` at ``volts`` and ``width_s`` (slope fixed), and its Fisher information."""
+    eta0 = law.eta(volts, width_s)
     delta, info = 0.0, 0.0
     for _ in range(50):
         e = np.exp(np.clip(eta0 + delta, -30, 3.5))
