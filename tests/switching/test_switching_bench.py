@@ -196,9 +196,11 @@ def test_refinement_stage_through_the_instruments(tmp_path):
     assert r["refine_instrument_s"] > 0 and r["refine_wall_s"] > 0
     trials = read_dataset(outcome.path, "trials")
     # calibration rows hold 1 or 2 trials; the refinement's stages follow them
+    assert (trials[:, 5] > 2).any()  # else argmax gives 0 and every row passes as refinement
     refinement = trials[int(np.argmax(trials[:, 5] > 2)):]
     assert refinement.shape[0] and np.all(refinement[:, 5] > 0)
     excluded = json.loads(r["refine_excluded"])
+    assert len(excluded) < 4  # at least one cell is checked below, not only exclusion reasons
     for j in range(4):
         for pol, name in ((1, "set"), (-1, "reset")):
             mine = refinement[(refinement[:, 1] == j) & (refinement[:, 2] == pol)]
