@@ -68,13 +68,6 @@ def call_script(smu: Any, name: str, call: str, read: Callable[[], T] | None = N
     return reply
 
 
-def call_tspnet_script(smu: Any, name: str, call: str) -> str:
-    """Send ``call`` (one call of registered script ``name``, which sets a pulse generator
-    over TSP-Net and prints one reply line at its end) and return that reply
-    (:func:`call_script`)."""
-    return call_script(smu, name, call)
-
-
 def script_unended(smu: Any) -> bool:
     """Whether a script call on ``smu`` may still be running: its reply not read and its
     abort not answered (its guard still holds what it may change)."""

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from ._guard_tspnet import declare_generator_effects
+from ._script_calls import call_script
 from .keithley2636b_scripts import (
     _SELECT,
     MAX_READINGS,
@@ -46,7 +47,6 @@ from .keithley2636b_scripts import (
     _numbers_ok,
     _upload,
     _whole,
-    call_tspnet_script,
 )
 from .routing import SMU_MODELS
 from .safety import SafetyGuard
@@ -215,11 +215,10 @@ def chain_steps(
     the cells' states after each step, uint8 of shape ``(steps, cells)``.
 
     The generator guards hold what the script sets until its reply is read; a call that
-    fails after it was sent is aborted first (:func:`~.keithley2636b_scripts.
-    call_tspnet_script`)."""
+    fails after it was sent is aborted first (:func:`~._script_calls.call_script`)."""
     _upload(smu, CHAIN_SOURCE, "_ftj_chain_loaded")
     nodes, chans = [c[0] for c in channels], [c[1] for c in channels]
-    reply = call_tspnet_script(smu, CHAIN_NAME, (
+    reply = call_script(smu, CHAIN_NAME, (
         f'{CHAIN_NAME}({int(node)}, "{host}", {int(port)}, {_numbers(nodes)}, '
         f"{_lua_strings(chans)}, {_lua_strings(gates)}, {_numbers(counts)}, "
         f"{_lua_strings(reads)}, {_lua_strings(programs)}, {_lua_strings(erases)}, "

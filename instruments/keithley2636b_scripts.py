@@ -33,7 +33,6 @@ from ._guard_tspnet import declare_generator_effects
 from ._script_calls import (  # noqa: F401 (re-exported)
     abort_script,
     call_script,
-    call_tspnet_script,
 )
 from .safety import SafetyGuard
 from .script_registry import register_script
@@ -583,14 +582,14 @@ def program_row(
     tables ``fr, g, n, d, a, lu, ld, st, mv``. Returns per cell ``(g_a, pulses, code,
     direction, amplitude, moved_up, moved_down, still, moved, first_read)``.
 
-    Sent with :func:`call_tspnet_script`: the generator's guard holds what the program sets
+    Sent with :func:`call_script`: the generator's guard holds what the program sets
     over TSP-Net until its reply is read, and a program still running after a failed read
     is aborted before the error is raised.
     """
     _upload(smu, ROW_PROGRAM_SOURCE, "_ftj_row_loaded")
     tables = ", ".join(_lua_numbers(t) for t in (targets_a, starts_up, starts_down, *state))
     nodes, chans = [c[0] for c in channels], [c[1] for c in channels]
-    reply = call_tspnet_script(
+    reply = call_script(
         smu, ROW_PROGRAM_NAME,
         f'{ROW_PROGRAM_NAME}({int(node)}, "{host}", {int(port)}, {_numbers(nodes)}, '
         f"{_lua_strings(chans)}, {_lua_strings(gates)}, "
