@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -327,33 +328,27 @@ class ArrayController:
         verified on every read channel the sequences reach: the generator's outputs are set
         up here (program: normal polarity, erase: inverted, both resting at 0 V, outputs on),
         the read channels biased, then one message and one reply."""
-        host, port = self._onboard_outputs(width_s, float(settings[2]) / 2)
-        self._gate_on()
         flat = [int(c) for row_cols in cols for c in row_cols]
-        k = max(1, min(len(self._channels), max(len(c) for c in cols)))  # read channels
-        for channel in self.reads[:k]:
-            channel.bias(read_v, nplc, "read", READ_COMPLIANCE_A)
-        reads = [self._line_xp[f"BL{c}"].format(row=self._read_rows[j])
-                 for j in range(k) for c in flat]
-        try:
-            results = self.read.program_row(
+        with self._onboard_run(cols, flat, width_s, float(settings[2]) / 2, read_v,
+                               nplc) as (host, port, k, reads):
+            return self.read.program_row(
                 int(self.tsplink_node), host, port, self._channels[:k] or [(1, "a")],
                 [",".join(self._xp("gate", "WL", [r])) for r in rows], [len(c) for c in cols],
                 reads, self._xp("pulse", "BL", flat), self._xp("pulse2", "BL", flat),
                 targets_a, starts_up, starts_down, state, settings,
             )
-        finally:
-            # the program set the generator's loads and levels over TSP-Net: its guard
-            # forgot them, so the outputs set them again through it before host pulses
-            for out in self._outs.values():
-                out.levels_unknown()
-            self._routed = None
-        return results
 
-    def _onboard_outputs(self, width_s: float, level_v: float) -> tuple[str, int]:
-        """Set the generator up for an on-board script (program output normal polarity, erase
-        output inverted, both resting at 0 V, at ``width_s``; ``level_v``: any legal level,
-        the script sets its own) unless it already is; returns its LAN address."""
+    @contextmanager
+    def _onboard_run(
+        self, cols: Sequence[Sequence[int]], flat: Sequence[int], width_s: float,
+        level_v: float, read_v: float, nplc: float,
+    ) -> Iterator[tuple[str, int, int, list[str]]]:
+        """Around one on-board script run: set the generator up for it (program output normal
+        polarity, erase output inverted, both resting at 0 V, at ``width_s``; ``level_v``: any
+        legal level, the script sets its own) unless it already is, switch the gates on and
+        bias the read channels the sequences reach; yields the generator's LAN address, the
+        number of read channels ``k`` and every cell's read crosspoint per read channel.
+        Afterwards the outputs restate their settings through the generator's guard."""
         period_s = max(4 * width_s, width_s + 1e-7)
         if self._onboard_pulser != (width_s, period_s):
             self._outs[1].pulses(level_v, width_s, period_s)
@@ -361,7 +356,21 @@ class ArrayController:
             self._outs[1].on()
             self._outs[2].on()
             self._onboard_pulser = (width_s, period_s)
-        return self.pulser_address() or ("", 0)
+        host, port = self.pulser_address() or ("", 0)
+        self._gate_on()
+        k = max(1, min(len(self._channels), max(len(c) for c in cols)))  # read channels
+        for channel in self.reads[:k]:
+            channel.bias(read_v, nplc, "read", READ_COMPLIANCE_A)
+        reads = [self._line_xp[f"BL{c}"].format(row=self._read_rows[j])
+                 for j in range(k) for c in flat]
+        try:
+            yield host, port, k, reads
+        finally:
+            # the script set the generator's loads and levels over TSP-Net: its guard
+            # forgot them, so the outputs set them again through it before host pulses
+            for out in self._outs.values():
+                out.levels_unknown()
+            self._routed = None
 
     def chain_onboard(
         self, rows: Sequence[int], cols: Sequence[Sequence[int]], set_v: Sequence[float],
@@ -387,14 +396,8 @@ class ArrayController:
         down = np.asarray(reset_v, np.float64)
         if np.any(~np.isfinite(up) | (up <= 0)) or np.any(~np.isfinite(down) | (down >= 0)):
             raise BadInput("chain amplitudes: SET > 0 V and RESET < 0 V for every cell")
-        host, port = self._onboard_outputs(width_s, float(saturate_v) / 2)
-        self._gate_on()
-        k = max(1, min(len(self._channels), max(len(c) for c in cols)))  # read channels
-        for channel in self.reads[:k]:
-            channel.bias(read_v, nplc, "read", READ_COMPLIANCE_A)
-        reads = [self._line_xp[f"BL{c}"].format(row=self._read_rows[j])
-                 for j in range(k) for c in flat]
-        try:
+        with self._onboard_run(cols, flat, width_s, float(saturate_v) / 2, read_v,
+                               nplc) as (host, port, k, reads):
             return chain_steps(
                 self.read.driver, int(self.tsplink_node), host, port,
                 self._channels[:k] or [(1, "a")],
@@ -402,12 +405,6 @@ class ArrayController:
                 reads, self._xp("pulse", "BL", flat), self._xp("pulse2", "BL", flat),
                 up.tolist(), (-down).tolist(), list(thresholds_a), [int(s) for s in state],
                 float(saturate_v), int(steps))
-        finally:
-            # the script set the generator's loads and levels over TSP-Net: its guard forgot
-            # them, so the outputs set them again through it before host pulses
-            for out in self._outs.values():
-                out.levels_unknown()
-            self._routed = None
 
     def cycle_cells(
         self,
