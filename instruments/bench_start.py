@@ -38,6 +38,7 @@ from .shutdown import shutdown_safely
 log = logging.getLogger(__name__)
 log.addHandler(logging.NullHandler())
 
+
 def start_bench(
     instruments: Mapping[str, Any],
     limits: Limits,
@@ -73,7 +74,7 @@ def start_bench(
             driver.open_all()
             hardware[name] = {"relays": "all open at start"}
         elif model in PULSER_MODELS:
-            hardware[name] = _generator(driver, limits, model)
+            hardware[name] = _generator(driver, limits)
         elif model == "2450":
             hardware[name] = _smu_2450(driver, limits)
         elif model == "2636B":
@@ -82,7 +83,7 @@ def start_bench(
     return hardware
 
 
-def _generator(gen: Any, limits: Limits, model: str) -> dict[str, Any]:
+def _generator(gen: Any, limits: Limits) -> dict[str, Any]:
     """The generator's bench state (the driver's one recipe, also its way back from settings
     set behind its guard): ``*RST``, high-impedance load, window +/- max program volts, on."""
     return gen.restore_bench_state(limits.max_program_voltage_v)
