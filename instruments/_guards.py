@@ -187,10 +187,11 @@ def _window_factor(load_ohm: float) -> float:
 
 
 #: how a generator output whose levels the guard does not know comes back (named in refusals)
-_RESET_REMEDY = (
-    "set the other level first; with both levels (or the limit window) unknown, bring the "
-    "generator to a known state with its driver's restore_bench_state() (*RST, then every "
-    "output's high-impedance load and limit window again, through the guard)")
+_BENCH_STATE_REMEDY = (
+    "bring the generator to a known state with its driver's restore_bench_state() (*RST, "
+    "then every output's high-impedance load and limit window again, through the guard)")
+_RESET_REMEDY = ("set the other level first; with both levels (or the limit window) unknown, "
+                 + _BENCH_STATE_REMEDY)
 
 #: a reset sets 100 mVpp around 0 V, 50 ohm, 1 us period, 100 ns width, 5 ns edges
 _RESET_SHADOW = {"high": 0.05, "low": -0.05, "width": 100e-9, "period": 1e-6, "shape": None,
@@ -287,9 +288,8 @@ class PulseGeneratorRules:
         if (high is None and low is None) or shadow["lim_on"] is None:
             raise KnownStateNeededError(
                 f"{'both levels' if shadow['lim_on'] is not None else 'the limit window'} of "
-                f"generator output {channel} are unknown (set behind the guard): bring the "
-                "generator to a known state with its driver's restore_bench_state() (*RST, "
-                "then every output's high-impedance load and limit window, through the guard)")
+                f"generator output {channel} are unknown (set behind the guard): "
+                + _BENCH_STATE_REMEDY)
         if high is not None and low is not None:
             return []
         if shadow["load"] is None:
