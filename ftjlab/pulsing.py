@@ -38,16 +38,21 @@ class PulserOutput:
         if self._ch is None or self._stale or resets != self._resets:
             ch = getattr(self.pg, f"ch_{self.index}")
             if resets != self._resets:  # a reset voided what this output had set
-                self._cfg, self._count, self._polarity = None, None, "NORM"
+                self._reset_settings()
             self._prepare(ch)
             if self._stale:
                 if ch.restate_levels():  # it reset the generator: prepare again
-                    self._cfg, self._count, self._polarity = None, None, "NORM"
+                    self._reset_settings()
                     self._prepare(ch)
                 self._stale = False
             self._resets = getattr(self.pg, "bench_resets", 0)
             self._ch = ch
         return self._ch
+
+    def _reset_settings(self) -> None:
+        """The generator was reset: this output's waveform, count and polarity are its
+        defaults (none known, normal polarity)."""
+        self._cfg, self._count, self._polarity = None, None, "NORM"
 
     def _prepare(self, ch: Any) -> None:
         ch.output = False
