@@ -332,13 +332,14 @@ class SwitchingNoise(FTJProcedure):
         if self.schedule == "ddpm":
             start = (1 ^ flip).astype(np.uint8)
         sw.saturate(to=start)
+        # flips are counted once, by the tracker; its counts, reset at each drift check,
+        # are summed into the run's totals per polarity (SET, RESET), (trials, flips), cell
         tracker = DriftTracker(len(sw.cells), check_every=self.check_every)
-        totals = np.zeros((2, 2, len(sw.cells)), np.int64)  # SET/RESET, (trials, flips)
+        totals = np.zeros_like(tracker.counts)
         n_units = self._n_cells() // self.k
         spins0 = 2.0 * (sw.state ^ flip)[use] - 1.0
         mean_spin = [float(spins0.mean())]
         pulses0, triggers0, t_chain0 = sw.pulses, sw.triggers, session.now_s()
-        flips_total = 0
         pending: dict[str, list[np.ndarray]] = {"bits": [], "noise": [], "settings": []}
 
         def flush() -> None:  # streams are written in blocks: one flush per stream and block
@@ -364,12 +365,7 @@ class SwitchingNoise(FTJProcedure):
                         use = self._in_use()
                 before = sw.state.copy()
                 flips = sw.step(*points[key], use)
-                flips_total += int(flips[use].sum())
                 tracker.add(before, flips, use)
-                for pi in (0, 1):  # per cell and polarity over the whole run
-                    m = (before == pi) & use
-                    totals[pi, 0, m] += 1
-                    totals[pi, 1, m] += flips[m]
                 bits = sw.state.copy()
                 pending["bits"].append(bits[None, :])
                 pending["noise"].append(self._noise(bits ^ flip, n_units)[None, :])
@@ -387,6 +383,7 @@ class SwitchingNoise(FTJProcedure):
                     counts = tracker.counts[:, :, use].sum(axis=2)
                     observed = [counts[i, 1] / max(1, counts[i, 0]) for i in (0, 1)]
                     absorbed = tracker.absorbed
+                    totals += tracker.counts  # check() starts the next window at 0
                     gone = tracker.check(step, key, self._cal.laws_for(key), use,
                                          dict(zip((1, -1), points[key], strict=True)))
                     new = tracker.events[n_events:]
@@ -402,12 +399,13 @@ class SwitchingNoise(FTJProcedure):
                 self.progress(100.0 * (step + 1) / len(targets))
         finally:
             flush()
+            totals += tracker.counts  # the window since the last check
         chain_s = session.now_s() - t_chain0
         steps_done = len(mean_spin) - 1
         self.result("calibration_instrument_s", float(cal_s), "s")
         self.result("chain_instrument_s", float(chain_s), "s")
         self.result("steps_done", steps_done)
-        self.result("flips", flips_total)
+        self.result("flips", int(totals[:, 1].sum()))
         if steps_done and chain_s > 0:
             values = steps_done * (int(use.sum()) // self.k)
             self.result("noise_values_per_instrument_s", values / chain_s, "1/s")
