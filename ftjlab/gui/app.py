@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
 
+#: how long the process waits at exit for a job that outlived the window (see run_app)
+EXIT_WAIT_S = 300.0
 #: platforms that need no display server
 HEADLESS_PLATFORMS = ("offscreen", "minimal", "vnc", "linuxfb", "eglfs")
 
@@ -48,4 +51,11 @@ def run_app(bench: str | None = None, seed: int | None = None, out_dir: str = "r
             app.quit()
 
         QTimer.singleShot(int(1000 * quit_after_s), stop)
-    return int(app.exec())
+    code = int(app.exec())
+    # a job that did not stop while the window closed shuts the bench down and closes it on
+    # its own thread when it ends: let it, before the process (and that daemon thread) ends
+    if not window.worker.wait(EXIT_WAIT_S):
+        logging.getLogger("ftjlab.gui").error(
+            "a job still runs %g s after the window closed: exiting; the bench may not be "
+            "safe (run `ftjlab safe`)", EXIT_WAIT_S)
+    return code

@@ -6,7 +6,10 @@ GUI thread only validates forms, feeds views with the blocks the worker posts, a
 them once per frame (a 30 Hz timer redraws the visible view if it changed). The session is
 used by one job at a time; the GUI thread reads only its config and IDN strings.
 Closing the window during a run stops the run at its next safe point (bench safe, run
-``aborted``, data kept) before the session closes.
+``aborted``, data kept) before the session closes. A run that has not stopped within
+:attr:`MainWindow.stop_wait_s` keeps the bench: its own thread shuts the bench down and
+closes it when the run ends (:meth:`~ftjlab.gui.worker.Worker.when_idle`), so the shutdown
+never lands between the run's message to an instrument and the reply.
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ FRAME_MS = 33
 #: GIL switch interval while the window is open: the simulated bench runs CPU-bound Python
 #: on the worker thread; a short interval hands the GIL back to the GUI thread sooner
 SWITCH_INTERVAL_S = 5e-4
+#: how long closing the window waits for a running job to stop at its safe point
+STOP_WAIT_S = 60.0
 
 
 class MainWindow(QMainWindow):
@@ -88,6 +93,8 @@ class MainWindow(QMainWindow):
         self.frame_ms: collections.deque[float] = collections.deque(maxlen=300)
         self._background: list[Background] = []
         self._closing = False
+        #: closing waits this long for a running job to stop (then hands the bench to it)
+        self.stop_wait_s = STOP_WAIT_S
         self.current_view: LiveView | None = None
         self.worker = Worker(self._on_events, self)
         self._switch_interval = sys.getswitchinterval()
@@ -495,13 +502,14 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ closing
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Stop a running job safely (its data kept), then close the bench."""
+        """Stop a running job safely (its data kept), then close the bench: here, or on the
+        job's thread after the job if it has not stopped within :attr:`stop_wait_s`."""
         self._closing = True
         self.queue.clear()
         if self.worker.busy:
             log.warning("window closing: stopping the running job at its next safe point")
             self.worker.abort()
-            self.worker.wait(60)
+            self.worker.wait(self.stop_wait_s)
             self.worker.pump.drain()
         for job in list(self._background):
             job.wait(30)
@@ -512,10 +520,22 @@ class MainWindow(QMainWindow):
         for view in (*self.views.values(), *self.browser.views.values()):
             view.wait_background(30)
         self.frame_timer.stop()
-        if self.session is not None:
-            self.session.close()
-            self.session = None
-        self._stop_sim_server()
+        session, sim_proc = self.session, self._sim_proc
+        self.session, self._sim_proc = None, None
+        if not self.worker.when_idle(lambda: _close_bench(session, sim_proc)):
+            log.error("window closing: %s did not stop within %g s; its thread shuts the "
+                      "bench down and closes it when it ends",
+                      self.worker.job.title if self.worker.job else "the job", self.stop_wait_s)
         self.log_panel.detach()
         sys.setswitchinterval(self._switch_interval)
         event.accept()
+
+
+def _close_bench(session: Any, sim_proc: Any) -> None:
+    """Shut the bench down safely and close it, then stop its sim-server process (if any)."""
+    try:
+        if session is not None:
+            session.close()
+    finally:
+        if sim_proc is not None:
+            sim_proc.stop()

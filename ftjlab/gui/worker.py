@@ -9,6 +9,11 @@ views, and the views repaint at most once per frame (the main window's frame tim
 Procedure runs go through :func:`ftjlab.runner.run_procedure` only: it owns the run file, the
 stop flag and the safe shutdown. Aborting sets the stop flag; the run stops at its next safe
 point, the bench is made safe, the run is marked ``aborted`` and keeps its data.
+
+The bench's connections are used by one thread at a time: whatever else must reach the bench
+(closing it when the window closes) goes through :meth:`Worker.when_idle`, which runs it at
+once when no job runs and otherwise on the worker's thread right after the job, so it never
+lands between a job's message and the reply to it.
 """
 
 from __future__ import annotations
@@ -121,6 +126,9 @@ class Worker(QObject):
         self.stop = threading.Event()
         self.job: Job | None = None
         self.abort_requested_at: float | None = None
+        self._handover = threading.Lock()
+        self._in_job = False  # from start() until the job has returned
+        self._after_job: Callable[[], None] | None = None
 
     @property
     def busy(self) -> bool:
@@ -132,6 +140,8 @@ class Worker(QObject):
         self.stop = threading.Event()
         self.job = job
         self.abort_requested_at = None
+        with self._handover:
+            self._in_job = True
         self._thread = threading.Thread(
             target=self._run, args=(job, session, self.stop), name="ftjlab-worker", daemon=True
         )
@@ -139,23 +149,45 @@ class Worker(QObject):
 
     def _run(self, job: Job, session: Any, stop: threading.Event) -> None:
         post = self.pump.post
-        post("job-started", job)
-        t0 = time.perf_counter()
         try:
-            outcome = job.run(session, post, stop)
-        except BadInput as exc:  # refused before anything was recorded or sent
-            outcome = JobOutcome("refused", str(exc), wall_s=time.perf_counter() - t0)
-        except Exception as exc:
-            log.exception("%s failed", job.title)
-            outcome = JobOutcome("failed", f"{type(exc).__name__}: {exc}",
-                                 wall_s=time.perf_counter() - t0)
-        post("job-finished", (job, outcome))
+            post("job-started", job)
+            t0 = time.perf_counter()
+            try:
+                outcome = job.run(session, post, stop)
+            except BadInput as exc:  # refused before anything was recorded or sent
+                outcome = JobOutcome("refused", str(exc), wall_s=time.perf_counter() - t0)
+            except Exception as exc:
+                log.exception("%s failed", job.title)
+                outcome = JobOutcome("failed", f"{type(exc).__name__}: {exc}",
+                                     wall_s=time.perf_counter() - t0)
+            post("job-finished", (job, outcome))
+        finally:
+            with self._handover:
+                self._in_job = False
+                after, self._after_job = self._after_job, None
+            if after is not None:
+                try:
+                    after()
+                except Exception:
+                    log.exception("after %s: handed-over bench action failed", job.title)
 
     def abort(self) -> None:
         """Ask the running job to stop at its next safe point."""
         if self.busy and not self.stop.is_set():
             self.abort_requested_at = time.perf_counter()
             self.stop.set()
+
+    def when_idle(self, action: Callable[[], None]) -> bool:
+        """Run ``action`` (something that talks to the bench) now if no job is running and
+        return True; else hand it to the worker's thread, which runs it right after the job
+        has returned, and return False. A later call replaces a handed-over action not yet
+        run."""
+        with self._handover:
+            if self._in_job:
+                self._after_job = action
+                return False
+        action()
+        return True
 
     def wait(self, timeout_s: float | None = None) -> bool:
         """Join the worker thread; True if no job is running any more."""
