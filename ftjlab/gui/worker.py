@@ -181,7 +181,7 @@ class Worker(QObject):
         """Run ``action`` (something that talks to the bench) now if no job is running and
         return True; else hand it to the worker's thread, which runs it right after the job
         has returned, and return False. A later call replaces a handed-over action not yet
-        run."""
+        run. Call it from the thread that starts jobs (the GUI thread)."""
         with self._handover:
             if self._in_job:
                 self._after_job = action
