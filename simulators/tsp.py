@@ -28,11 +28,14 @@ overlapped current readings of several channels together until then).
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import math
 import re
 import time
 from collections import deque
+from collections.abc import Sized
+from types import MethodType
 from typing import Any
 
 import numpy as np
@@ -73,6 +76,12 @@ CHUNK_CACHE_MAX_CHARS = 2048
 CHUNK_CACHE_CHARS = 64 * 1024
 #: Lua heap above which a full collection runs after a command (see ``_run``).
 GC_AFTER_BYTES = MAX_LUA_MEMORY_BYTES // 8
+#: Lua heap (after a full collection) at which the runaway guard ends a command with "not
+#: enough memory": well below the hard cap, whose allocation failure inside a call into
+#: Python can leave lupa waiting for the GIL its own thread holds.
+MEMORY_SOFT_BYTES = MAX_LUA_MEMORY_BYTES // 2
+#: Python objects with a userdata in Lua beyond those after the last sweep that start one.
+SWEEP_AFTER_OBJECTS = 4096
 
 
 # ---------------------------------------------------------------------------- the sandbox
@@ -81,18 +90,25 @@ GC_AFTER_BYTES = MAX_LUA_MEMORY_BYTES // 8
 # The privileged functions it returns keep what they need in upvalues, which sandboxed code
 # cannot reach (no debug library).
 _SANDBOX_SETUP = r"""
-local over_time, abort_message = ...
+local over_time, abort_message, memory_message = ...
 local sethook, error, pcall, xpcall, select, unpack, type =
     debug.sethook, error, pcall, xpcall, select, unpack, type
 local cocreate, coresume = coroutine.create, coroutine.resume
-local loadstring, setmetatable = loadstring, setmetatable
+local loadstring, setmetatable, collect = loadstring, setmetatable, collectgarbage
 local aborted = false
-local COUNT = @COUNT@
+local COUNT, SOFT_KB = @COUNT@, @SOFT_KB@
 
 local function hook()
   if aborted or over_time() then
     aborted = true
     error(abort_message, 0)
+  end
+  if collect("count") > SOFT_KB then  -- well before the hard cap: see MEMORY_SOFT_BYTES
+    collect("collect")
+    if collect("count") > SOFT_KB then
+      aborted = true
+      error(memory_message, 0)
+    end
   end
 end
 local function pack(...) return {n = select('#', ...), ...} end
@@ -132,8 +148,18 @@ api.script = function(name, fn, source)
   local s = {name = name, source = source, run = fn}
   return setmetatable(s, {__call = function(self, ...) return fn(...) end})
 end
+-- lupa's table of the userdata of Python objects (see TSPEmulator._sweep): strong, weak only
+-- while api.sweep collects
+local refs = debug.getregistry()["LUPA_PYTHON_REFERENCES_TABLE"]
+local weak, strong = refs and getmetatable(refs), {}
+if weak then setmetatable(refs, strong) end
+api.sweep = function()
+  if weak then setmetatable(refs, weak) end
+  collect("collect")
+  if weak then setmetatable(refs, strong) end
+end
 return api
-""".replace("@COUNT@", str(HOOK_INSTRUCTIONS))
+""".replace("@COUNT@", str(HOOK_INSTRUCTIONS)).replace("@SOFT_KB@", str(MEMORY_SOFT_BYTES // 1024))
 
 _REMOVED_GLOBALS = (
     "os",
@@ -154,6 +180,7 @@ _REMOVED_GLOBALS = (
     "python",
 )
 _ABORT = "script aborted: ran longer than the execution limit"
+_MEMORY = "not enough memory"
 _LUA_POS = re.compile(r"^(?:tsp|\[string \"[^\"]*\"\]):(\d+):\s*(.*)$", re.S)
 _SCRIPT_COMMANDS = frozenset({"loadandrunscript", "loadscript", "loadonly"})
 _COMMON = re.compile(r"^\*([A-Za-z]+\??)\s*(.*)$")
@@ -209,6 +236,7 @@ class TSPEmulator(ScriptStall):
         self._deadline = math.inf
         self._no_stall()
         self._anchored: dict[int, TSPObject] = {}
+        self._methods: dict[tuple[int, str], MethodType] = {}
         self.errorqueue = ErrorQueue()
         self.format = Format(self.errorqueue)
         self.localnode = LocalNode(self.errorqueue, self.model, self.serialno, self.firmware)
@@ -220,8 +248,11 @@ class TSPEmulator(ScriptStall):
             encoding="latin-1",
             max_memory=MAX_LUA_MEMORY_BYTES,
         )
-        self._api = self._lua.execute(_SANDBOX_SETUP, self._over_time, _ABORT)
+        self._api = self._lua.execute(_SANDBOX_SETUP, self._over_time, _ABORT, _MEMORY)
         self._anchor_in_lua = self._api.anchor  # looked up here: not from inside a Lua call
+        self._sweep_lua = self._api.sweep
+        self._pushed = _pushed_objects(self._lua)
+        self._sweep_at = 0
         g = self._lua.globals()
         string = g.string
         string.dump = None
@@ -233,21 +264,42 @@ class TSPEmulator(ScriptStall):
         self._install(g)
         for name in list(g):
             self._anchor_tree(g[name])
+        self._sweep()
 
     # ------------------------------------------------------------------ object identity
-    # lupa 2.8 (Lua 5.1) keeps one Lua userdata per Python object in a weak table, and forgets
-    # its bookkeeping entry whenever *a* userdata of that object is finalized. An object pushed
-    # again while an older userdata of it waits for finalization gets a second userdata, and
-    # the bookkeeping goes wrong: a later access can land on another object (we saw
-    # ``smub.source.func = 1`` set an attribute of ``smua.nvbuffer1``, every few hundred
-    # commands). So every TSP object Lua can reach is anchored: its first userdata is kept in a
-    # Lua table (and the object in Python) for good, is never finalized, and every later push
-    # of the object reuses it. Only functions (bound methods, fresh each time) stay unanchored.
+    # lupa 2.8 (Lua 5.1) keeps the userdata of each Python object pushed into Lua in a
+    # weak-valued table, with slots handed out by luaL_ref (scoder/lupa#293). A userdata that
+    # became garbage leaves a hole there before its finalizer frees the slot; luaL_ref can hand
+    # that hole to a new userdata, whose slot the old finalizer then frees (and lupa's
+    # Python-side entry of an object with it). The free list is corrupted from then on: the table
+    # grows without bound (an on-board chain's calls filled the Lua heap towards its cap), a
+    # Python object can be released while Lua still calls it, and an access can land on
+    # another object (we saw ``smub.source.func = 1`` set an attribute of ``smua.nvbuffer1``).
+    # So the table is strong while commands run (no holes can appear) and weak only while
+    # ``_sweep`` collects between commands; every TSP object Lua can reach is anchored (its
+    # first userdata kept for good, never finalized, reused by every later push), and so is
+    # each bound method Lua reads from one: reading ``ch.exclusiveclose`` again hands Lua the
+    # same function, not a fresh object each time.
     def _lua_get(self, obj: Any, name: Any) -> Any:
         value = _lua_getter(obj, name)
+        cls = value.__class__
+        if cls is MethodType:
+            return self._method(obj, name, value)
         if isinstance(value, TSPObject) and id(value) not in self._anchored:
             self._anchor(value)
         return value
+
+    def _method(self, obj: Any, name: str, method: MethodType) -> MethodType:
+        """The bound method Lua has for ``obj.name`` (``method``, the first time)."""
+        if method.__self__ is not obj or id(obj) not in self._anchored:
+            return method
+        key = (id(obj), name)
+        kept = self._methods.get(key)
+        if kept is not None and kept.__func__ is method.__func__:
+            return kept
+        self._methods[key] = method
+        self._anchor_in_lua(method)
+        return method
 
     def _anchor(self, obj: TSPObject) -> None:
         self._anchored[id(obj)] = obj
@@ -480,14 +532,23 @@ class TSPEmulator(ScriptStall):
             self._deadline = math.inf
             # Lua 5.1 has no emergency collection: an allocation over the cap fails at once,
             # however much of the heap is garbage (and a memory error raised inside a Python
-            # callback can hang lupa). So garbage is not left to pile up between commands.
-            if self._lua.get_memory_used() > self._gc_after:
-                self._lua.gccollect()  # next at twice what lives on, as Lua's own pause
-                self._gc_after = max(GC_AFTER_BYTES, 2 * self._lua.get_memory_used())
+            # callback can hang lupa). So garbage is not left to pile up between commands,
+            # nor the userdata of Python objects pushed during them (see ``_lua_get``).
+            if (self._lua.get_memory_used() > self._gc_after
+                    or len(self._pushed) > self._sweep_at):
+                self._sweep()
         ok, err = result if result.__class__ is tuple and len(result) == 2 else _pad2(result)
         if not ok:
             self._report(err)
         return bool(ok)
+
+    def _sweep(self) -> None:
+        """Full collection between commands, the only time lupa's table of userdata is weak
+        (see ``_lua_get``); the next one at twice the heap that lives on (as Lua's own
+        pause) or after :data:`SWEEP_AFTER_OBJECTS` more Python objects were pushed."""
+        self._sweep_lua()
+        self._gc_after = max(GC_AFTER_BYTES, 2 * self._lua.get_memory_used())
+        self._sweep_at = len(self._pushed) + SWEEP_AFTER_OBJECTS
 
     def _report(self, err: Any) -> None:
         if isinstance(err, TSPError):
@@ -501,6 +562,9 @@ class TSPEmulator(ScriptStall):
                 self.errorqueue.push(
                     CODE_RUNTIME, f"TSP Runtime error: {_ABORT} ({self.max_script_s:g} s)"
                 )
+                return
+            if text == _MEMORY:
+                self.errorqueue.push(CODE_RUNTIME, f"TSP Runtime error: {_MEMORY}")
                 return
             line, text = _split_position(text)
             where = f" at line {line}" if line else ""
@@ -597,6 +661,13 @@ def _no_reply_pending() -> type[Exception]:
     from .transport import NoReplyPending  # transport imports pymeasure: import late
 
     return NoReplyPending
+
+
+def _pushed_objects(runtime: Any) -> Sized:
+    """lupa's Python-side record of the objects with a userdata in ``runtime`` (its one dict;
+    an empty stand-in if this lupa keeps none where the garbage collector sees it)."""
+    found = [o for o in gc.get_referents(runtime) if o.__class__ is dict]
+    return found[0] if len(found) == 1 else {}
 
 
 def _pad2(result: Any) -> tuple[Any, Any]:
