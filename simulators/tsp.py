@@ -9,7 +9,10 @@ is Lua 5.0 based, 5.1 is the nearest runtime lupa ships) with:
   ``setfenv``, ``newproxy``, no ``python`` bridge; Python objects are reachable only through
   :class:`TSPObject` attributes (no names starting with ``_``); a memory cap;
 * a runaway guard: an instruction-count hook aborts a chunk after ``max_script_s`` of wall
-  time (``pcall``/``xpcall``/coroutines cannot swallow the abort) -> TSP error -286;
+  time (``pcall``/``xpcall``/coroutines cannot swallow the abort) -> TSP error -286, or once
+  its Lua heap passes half the cap ("not enough memory"); a call into Python stuck past the
+  deadline is ended by the :class:`~.tsp_objects.Watchdog` (the same error; the host's read
+  times out, as with a real instrument);
 * TSP output: ``print`` with TSP number formatting (``4.00000e+00``, ``nil``, ``true``,
   tab-separated), ``printnumber``, ``printbuffer``, ``format.data``/``asciiprecision``/
   ``byteorder`` (binary replies are ``#0`` + IEEE-754 + LF);
@@ -32,6 +35,7 @@ import gc
 import logging
 import math
 import re
+import threading
 import time
 from collections import deque
 from collections.abc import Sized
@@ -46,7 +50,9 @@ from .tsp_objects import (
     CODE_RUNTIME,
     CODE_SYNTAX,
     SEVERITY_RECOVERABLE,
+    WATCHDOG,
     Beeper,
+    CommandTimeout,
     Display,
     ErrorQueue,
     Format,
@@ -63,11 +69,16 @@ from .tsp_objects import (
     reset_attrs,
     runtime_error,
 )
+from .tsp_sandbox import (
+    ABORT_MESSAGE,
+    MAX_LUA_MEMORY_BYTES,
+    MEMORY_MESSAGE,
+    REMOVED_GLOBALS,
+    SANDBOX_SETUP,
+)
 
 log = logging.getLogger(__name__)
 
-MAX_LUA_MEMORY_BYTES = 64 * 1024 * 1024
-HOOK_INSTRUCTIONS = 10_000
 #: Compiled command lines kept for reuse (see :meth:`TSPEmulator.execute`).
 CHUNK_CACHE_ENTRIES = 512
 CHUNK_CACHE_MAX_CHARS = 2048
@@ -76,111 +87,10 @@ CHUNK_CACHE_MAX_CHARS = 2048
 CHUNK_CACHE_CHARS = 64 * 1024
 #: Lua heap above which a full collection runs after a command (see ``_run``).
 GC_AFTER_BYTES = MAX_LUA_MEMORY_BYTES // 8
-#: Lua heap (after a full collection) at which the runaway guard ends a command with "not
-#: enough memory": well below the hard cap, whose allocation failure inside a call into
-#: Python can leave lupa waiting for the GIL its own thread holds.
-MEMORY_SOFT_BYTES = MAX_LUA_MEMORY_BYTES // 2
 #: Python objects with a userdata in Lua beyond those after the last sweep that start one.
 SWEEP_AFTER_OBJECTS = 4096
 
 
-# ---------------------------------------------------------------------------- the sandbox
-
-# Runs once per runtime with the full standard library, then the globals it names are removed.
-# The privileged functions it returns keep what they need in upvalues, which sandboxed code
-# cannot reach (no debug library).
-_SANDBOX_SETUP = r"""
-local over_time, abort_message, memory_message = ...
-local sethook, error, pcall, xpcall, select, unpack, type =
-    debug.sethook, error, pcall, xpcall, select, unpack, type
-local cocreate, coresume = coroutine.create, coroutine.resume
-local loadstring, setmetatable, collect = loadstring, setmetatable, collectgarbage
-local aborted = false
-local COUNT, SOFT_KB = @COUNT@, @SOFT_KB@
-
-local function hook()
-  if aborted or over_time() then
-    aborted = true
-    error(abort_message, 0)
-  end
-  if collect("count") > SOFT_KB then  -- well before the hard cap: see MEMORY_SOFT_BYTES
-    collect("collect")
-    if collect("count") > SOFT_KB then
-      aborted = true
-      error(memory_message, 0)
-    end
-  end
-end
-local function pack(...) return {n = select('#', ...), ...} end
-local function recheck(r)
-  if aborted then error(abort_message, 0) end
-  return unpack(r, 1, r.n)
-end
-
-local api = {}
-api.pcall = function(...) return recheck(pack(pcall(...))) end
-api.xpcall = function(...) return recheck(pack(xpcall(...))) end
-api.cocreate = function(f)
-  local co = cocreate(f)
-  sethook(co, hook, "", COUNT)
-  return co
-end
-api.cowrap = function(f)
-  local co = api.cocreate(f)
-  return function(...)
-    local r = pack(coresume(co, ...))
-    if not r[1] then error(r[2], 0) end
-    return unpack(r, 2, r.n)
-  end
-end
-api.compile = function(code, name) return loadstring(code, name) end
-api.run = function(fn)
-  aborted = false
-  local ok, err = pcall(fn)
-  aborted = false
-  return ok, err
-end
--- the count hook stays on: outside a run the deadline is infinite and it never aborts
-sethook(hook, "", COUNT)
-local anchors = {}
-api.anchor = function(o) anchors[#anchors + 1] = o end
-api.script = function(name, fn, source)
-  local s = {name = name, source = source, run = fn}
-  return setmetatable(s, {__call = function(self, ...) return fn(...) end})
-end
--- lupa's table of the userdata of Python objects (see TSPEmulator._sweep): strong, weak only
--- while api.sweep collects
-local refs = debug.getregistry()["LUPA_PYTHON_REFERENCES_TABLE"]
-local weak, strong = refs and getmetatable(refs), {}
-if weak then setmetatable(refs, strong) end
-api.sweep = function()
-  if weak then setmetatable(refs, weak) end
-  collect("collect")
-  if weak then setmetatable(refs, strong) end
-end
-return api
-""".replace("@COUNT@", str(HOOK_INSTRUCTIONS)).replace("@SOFT_KB@", str(MEMORY_SOFT_BYTES // 1024))
-
-_REMOVED_GLOBALS = (
-    "os",
-    "io",
-    "require",
-    "package",
-    "module",
-    "load",
-    "loadstring",
-    "dofile",
-    "loadfile",
-    "debug",
-    "collectgarbage",
-    "getfenv",
-    "setfenv",
-    "newproxy",
-    "gcinfo",
-    "python",
-)
-_ABORT = "script aborted: ran longer than the execution limit"
-_MEMORY = "not enough memory"
 _LUA_POS = re.compile(r"^(?:tsp|\[string \"[^\"]*\"\]):(\d+):\s*(.*)$", re.S)
 _SCRIPT_COMMANDS = frozenset({"loadandrunscript", "loadscript", "loadonly"})
 _COMMON = re.compile(r"^\*([A-Za-z]+\??)\s*(.*)$")
@@ -216,6 +126,8 @@ class TSPEmulator(ScriptStall):
     """
 
     model = "TSP"
+    #: how long past its deadline a command stuck in Python is ended (:class:`Watchdog`)
+    watchdog_grace_s = 2.0
     manufacturer = "Keithley Instruments Inc."
     serialno = "4000001"
     firmware = "1.0.0"
@@ -234,6 +146,11 @@ class TSPEmulator(ScriptStall):
         self._script_name: str | None = None
         self._script_run = False
         self._deadline = math.inf
+        self._runner = threading.get_ident()
+        self._cpu_mark: float | None = None
+        self._watchdog_lock = threading.Lock()
+        self._watchdog_fired = False
+        self._timeout_class = WATCHDOG.watch(self)
         self._no_stall()
         self._anchored: dict[int, TSPObject] = {}
         self._methods: dict[tuple[int, str], MethodType] = {}
@@ -248,7 +165,7 @@ class TSPEmulator(ScriptStall):
             encoding="latin-1",
             max_memory=MAX_LUA_MEMORY_BYTES,
         )
-        self._api = self._lua.execute(_SANDBOX_SETUP, self._over_time, _ABORT, _MEMORY)
+        self._api = self._lua.execute(SANDBOX_SETUP, self._over_time, ABORT_MESSAGE, MEMORY_MESSAGE)
         self._anchor_in_lua = self._api.anchor  # looked up here: not from inside a Lua call
         self._sweep_lua = self._api.sweep
         self._pushed = _pushed_objects(self._lua)
@@ -259,7 +176,7 @@ class TSPEmulator(ScriptStall):
         g.pcall, g.xpcall = self._api.pcall, self._api.xpcall
         g.coroutine.create, g.coroutine.wrap = self._api.cocreate, self._api.cowrap
         g.math.random, g.math.randomseed = self._math_random, self._math_randomseed
-        for name in _REMOVED_GLOBALS:
+        for name in REMOVED_GLOBALS:
             g[name] = None
         self._install(g)
         for name in list(g):
@@ -381,6 +298,11 @@ class TSPEmulator(ScriptStall):
                 self._internal_error(line, exc)
 
     def _internal_error(self, line: str, exc: Exception) -> None:
+        if isinstance(exc, CommandTimeout):  # the watchdog's, arrived after the Lua call
+            if exc.owner() is not self:
+                raise exc  # a command of the emulator that called this one over TSP-Net
+            self._report(ABORT_MESSAGE)
+            return
         log.exception("TSP emulator failed on %r", line[:80], exc_info=exc)
         self.errorqueue.push(CODE_RUNTIME, f"TSP Runtime error: internal: {exc}")
 
@@ -518,6 +440,8 @@ class TSPEmulator(ScriptStall):
         return fn
 
     def _run(self, fn: Any) -> bool:
+        self._runner = _get_ident()
+        self._cpu_mark = None
         self._deadline = time.monotonic() + self.max_script_s
         try:
             result = self._api.run(fn)
@@ -530,6 +454,8 @@ class TSPEmulator(ScriptStall):
             return False
         finally:
             self._deadline = math.inf
+            if self._watchdog_fired:  # read after the deadline is cleared (see Watchdog)
+                WATCHDOG.disarm(self)
             # Lua 5.1 has no emergency collection: an allocation over the cap fails at once,
             # however much of the heap is garbage (and a memory error raised inside a Python
             # callback can hang lupa). So garbage is not left to pile up between commands,
@@ -553,25 +479,33 @@ class TSPEmulator(ScriptStall):
     def _report(self, err: Any) -> None:
         if isinstance(err, TSPError):
             self.errorqueue.push(err.code, err.message, err.severity)
+        elif isinstance(err, CommandTimeout):
+            self._report(ABORT_MESSAGE)
         elif isinstance(err, BaseException):
             log.debug("python error inside TSP call", exc_info=err)
             self.errorqueue.push(CODE_RUNTIME, f"TSP Runtime error: {err}")
         else:
             text = str(err)
-            if text == _ABORT:
+            if text == ABORT_MESSAGE:
                 self.errorqueue.push(
-                    CODE_RUNTIME, f"TSP Runtime error: {_ABORT} ({self.max_script_s:g} s)"
+                    CODE_RUNTIME, f"TSP Runtime error: {ABORT_MESSAGE} ({self.max_script_s:g} s)"
                 )
                 return
-            if text == _MEMORY:
-                self.errorqueue.push(CODE_RUNTIME, f"TSP Runtime error: {_MEMORY}")
+            if text == MEMORY_MESSAGE:
+                self.errorqueue.push(CODE_RUNTIME, f"TSP Runtime error: {MEMORY_MESSAGE}")
                 return
             line, text = _split_position(text)
             where = f" at line {line}" if line else ""
             self.errorqueue.push(CODE_RUNTIME, f"TSP Runtime error{where}: {text}")
 
     def _over_time(self) -> bool:
-        return time.monotonic() > self._deadline
+        """The count hook's question: has the command run out of time (see Watchdog)?"""
+        now = time.monotonic()
+        if now <= self._deadline:
+            if self._cpu_mark is None:  # the first look of a long command
+                self._cpu_mark = time.thread_time()
+            return False
+        return self._watchdog_fired or WATCHDOG.over_budget(self, now)
 
     # ------------------------------------------------------------------ output
     @functools.cached_property
@@ -650,6 +584,9 @@ class TSPEmulator(ScriptStall):
 
     def _math_randomseed(self, seed: Any) -> None:
         self._math_rng = np.random.default_rng(int(as_number("seed", seed)) & (2**63 - 1))
+
+
+_get_ident = threading.get_ident
 
 
 def _noop(*args: Any) -> None:
