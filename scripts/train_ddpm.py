@@ -134,25 +134,49 @@ def export(net, args, betas: np.ndarray, extra: dict, path: Path) -> None:
 
 
 def load_exported(torch, path: Path, classes: int | None = None,
-                  attention: bool | None = None):
+                  attention: bool | None = None, widen: int | None = None):
     """The torch network with the exported weights at ``path``, the file's arrays, its meta.
     ``classes`` / ``attention`` override the file's architecture (layers it lacks start at
-    zero, see :func:`build_unet`)."""
+    zero, see :func:`build_unet`); ``widen``: the channels at 28 x 28 of a network widened by
+    an integer factor (every width and the GroupNorm groups; see :func:`_widened`)."""
     with np.load(path, allow_pickle=False) as f:
         data = {k: f[k] for k in f.files}
     meta = json.loads(str(data["meta"]))
-    net = build_unet(torch, *meta["channels"], meta["emb"], meta["groups"],
+    factor = 1 if widen is None else widen // meta["channels"][0]
+    if widen is not None and (widen % meta["channels"][0] or factor < 1):
+        raise SystemExit(f"--widen {widen}: not a multiple of {meta['channels'][0]} channels")
+    net = build_unet(torch, *(c * factor for c in meta["channels"]), meta["emb"],
+                     meta["groups"] * factor,
                      classes if classes is not None else meta.get("classes", 0),
                      attention if attention is not None else meta.get("attention", False))
     state = {}
-    for name in net.state_dict():
+    for name, init in net.state_dict().items():
         if name not in data:  # a layer the exported network did not have: keep its zero init
             continue
         a = data[name]
-        state[name] = torch.tensor(a.transpose(3, 2, 0, 1) if a.ndim == 4 else a.T
-                                   if a.ndim == 2 and not name.startswith("cemb.") else a)
+        a = torch.tensor(a.transpose(3, 2, 0, 1) if a.ndim == 4 else a.T
+                         if a.ndim == 2 and not name.startswith("cemb.") else a)
+        state[name] = a if a.shape == init.shape else _widened(name, a, init)
     net.load_state_dict(state, strict=False)
+    if factor > 1:
+        meta = {**meta, "channels": [c * factor for c in meta["channels"]],
+                "groups": meta["groups"] * factor, "widened_from": meta["channels"]}
     return net, data, meta
+
+
+def _widened(name: str, old, init):
+    """A trained parameter inside the larger fresh one of a widened network, so that the
+    widened network computes what the trained one did: the trained values in the leading
+    channels, the weights from the new input channels to the trained outputs zero, and the
+    new outputs at their fresh initialisation (they learn from there). GroupNorm keeps its
+    statistics because the widened network has as many channels per group, the trained
+    channels filling the leading groups."""
+    new = init.clone()
+    lead = tuple(slice(0, n) for n in old.shape)
+    new[lead] = old
+    if new.ndim >= 2 and not name.startswith("cemb."):  # (out, in, ...): new inputs -> old outputs
+        new[: old.shape[0], old.shape[1]:] = 0
+    return new
 
 
 def add_reference(torch, path: Path, sample_steps: int) -> float:
@@ -199,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ema", type=float, default=0.998)
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--checkpoint-every", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (results "
+                    "depend on it; 1 gives the shipped files' determinism)")
     ap.add_argument("--sample-steps", type=int, default=50,
                     help="default sampling steps of the exported model (respaced)")
     ap.add_argument("--out", default=str(ROOT / "data" / "models" / "ddpm_mnist.npz"))
@@ -214,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="one self-attention layer at 7 x 7")
     ap.add_argument("--init", help="start from the weights of an exported model (its "
                     "architecture wins over --channels/--emb/--groups)")
+    ap.add_argument("--widen", type=int, help="with --init: widen the network to this many "
+                    "channels at 28 x 28 (an integer multiple; every width and the GroupNorm "
+                    "groups scale with it), computing what the initial network computed")
     ap.add_argument("--reference-only", action="store_true",
                     help="only add the torch reference output to an exported --out")
     args = ap.parse_args(argv)
@@ -222,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:  # pragma: no cover
         sys.exit("train_ddpm.py needs torch: pip install -e '.[train]'")
     torch.manual_seed(args.seed)
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
     if args.reference_only:
         err = add_reference(torch, Path(args.out), args.sample_steps)
@@ -240,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     betas = np.linspace(args.beta_start, args.beta_end, args.steps, dtype=np.float64)
     abar = torch.tensor(np.cumprod(1 - betas), dtype=torch.float32)
     if args.init:
-        net, _, init_meta = load_exported(torch, Path(args.init), args.classes, args.attention)
+        net, _, init_meta = load_exported(torch, Path(args.init), args.classes, args.attention,
+                                          args.widen)
         args.channels, args.emb, args.groups = (init_meta["channels"], init_meta["emb"],
                                                 init_meta["groups"])
         args.init_meta = {k: init_meta.get(k) for k in
