@@ -136,6 +136,170 @@ def _excluded(law: CellLaw, reason: str) -> CellLaw:
     return out
 
 
+@dataclass
+class _Settings:
+    """The options of :func:`refine_laws` (see there)."""
+
+    target_p: float
+    width_s: float
+    max_volts: float
+    half_width: float
+    first_trials: int
+    max_trials: int
+    v_resolution: float
+    min_volts: float
+    local_v: float
+    near_steps: int
+    max_jump_v: float
+
+
+class _Refinement:
+    """The state of one :func:`refine_laws` run: per polarity and cell the laws, the counts
+    seen at each amplitude, the amplitude and trials wanted next, and the report."""
+
+    pols = (1, -1)
+
+    def __init__(self, laws: dict[int, list[CellLaw]], s: _Settings,
+                 fallback: dict[int, list[CellLaw]] | None) -> None:
+        self.s = s
+        n_cells = len(laws[1])
+        self.laws = {pol: [self._start_law(law, None if fallback is None else fallback[pol][j])
+                           for j, law in enumerate(laws[pol])] for pol in self.pols}
+        self.out = {pol: [copy.deepcopy(law) for law in self.laws[pol]] for pol in self.pols}
+        self.seen: dict[int, list[dict[float, list[int]]]] = {
+            pol: [{} for _ in range(n_cells)] for pol in self.pols}
+        self.report = RefineReport(
+            s.target_p, {pol: np.zeros(n_cells, np.int64) for pol in self.pols},
+            {pol: np.full(n_cells, np.nan) for pol in self.pols},
+            {pol: np.full(n_cells, np.nan) for pol in self.pols},
+            {pol: np.full(n_cells, np.nan) for pol in self.pols}, {pol: {} for pol in self.pols})
+        self.active = {pol: np.array([law.ok for law in self.laws[pol]]) for pol in self.pols}
+        self.sd1 = math.sqrt(s.target_p * (1 - s.target_p))  # binomial sd of one trial
+        self.n_full = (Z95 * self.sd1 / (0.9 * s.half_width)) ** 2  # one point, 0.9 hw
+        self.volts = {pol: np.full(n_cells, np.nan) for pol in self.pols}
+        self.want = {pol: np.zeros(n_cells, np.int64) for pol in self.pols}
+
+    def _start_law(self, law: CellLaw, alt: CellLaw | None) -> CellLaw:
+        """The law, or ``alt`` where the law gives no amplitude for the target and ``alt``
+        does."""
+        p, t = self.s.target_p, self.s.width_s
+        if alt is None or not alt.ok or not math.isfinite(alt.volts_for(p, t)):
+            return law
+        return law if law.ok and math.isfinite(law.volts_for(p, t)) else alt
+
+    def snap(self, v: float) -> float:
+        r = self.s.v_resolution
+        return round(v / r) * r if math.isfinite(v) else v
+
+    def drop(self, pol: int, j: int, reason: str) -> None:
+        """Exclude the cell: both polarities (a chain step needs both amplitudes)."""
+        for q, why in ((pol, reason), (-pol, f"the other polarity: {reason}")):
+            if j in self.report.reasons[q]:
+                continue
+            self.active[q][j] = False
+            self.out[q][j] = _excluded(self.out[q][j], why)
+            self.report.reasons[q][j] = why
+            self.report.volts[q][j] = np.nan
+            self.volts[q][j] = np.nan
+
+    def finish(self, pol: int, j: int, v: float, se_eta: float) -> None:
+        law = self.laws[pol][j]
+        delta = float(cloglog(self.s.target_p) - law.eta(v, self.s.width_s)[0])
+        self.out[pol][j] = _shifted(law, delta, se_eta**2)
+        self.active[pol][j] = False
+        self.report.volts[pol][j] = v
+
+    def start(self) -> None:
+        """Exclude the cells without a law; the first amplitudes: the fitted laws'."""
+        s = self.s
+        for pol in self.pols:
+            for j in np.flatnonzero(~self.active[pol]):
+                self.drop(pol, int(j), self.laws[pol][j].reason)
+        for pol, j in [(q, int(i)) for q in self.pols for i in np.flatnonzero(self.active[q])]:
+            v = self.snap(self.laws[pol][j].volts_for(s.target_p, s.width_s))
+            if not self.active[pol][j]:
+                continue
+            if not (math.isfinite(v) and s.min_volts <= v <= s.max_volts):
+                self.drop(pol, j, f"refinement: no amplitude in [{s.min_volts:g}, "
+                                  f"{s.max_volts:g}] V gives p = {s.target_p:g} (the law asks "
+                                  f"{v:.3f} V)")
+                continue
+            self.volts[pol][j], self.want[pol][j] = v, s.first_trials
+
+    def running(self) -> bool:
+        return any(a.any() for a in self.active.values())
+
+    def trials(self) -> np.ndarray:
+        return np.stack([np.where(self.active[pol], self.want[pol], 0) for pol in self.pols])
+
+    def stage(self, counts: np.ndarray) -> None:
+        """Take one stage's counts ``(2 polarities, 2 [trials, flips], cells)``: each active
+        cell's SET counts first, then its RESET counts (a SET exclusion ends both)."""
+        self.report.stages += 1
+        for pi, pol in enumerate(self.pols):
+            for j in np.flatnonzero(self.active[pol]):
+                self.update(pol, int(j), int(counts[pi, 0, j]), int(counts[pi, 1, j]))
+
+    def update(self, pol: int, j: int, n_new: int, k_new: int) -> None:
+        """Add a cell's new counts at its amplitude, fit its local line and decide: done,
+        excluded, or the next amplitude and trials."""
+        if n_new == 0 or not self.active[pol][j]:
+            return
+        s, report = self.s, self.report
+        v = float(self.volts[pol][j])
+        report.trials[pol][j] += n_new
+        at = self.seen[pol][j].setdefault(round(v, 9), [0, 0])
+        at[0] += n_new
+        at[1] += k_new
+        n, k = at
+        p_hat = k / n
+        pts = np.array([(a, nn, kk) for a, (nn, kk) in self.seen[pol][j].items()
+                        if abs(a - v) <= s.local_v + 1e-12])
+        level, slope_v, cov = _local_line(pts[:, 0], pts[:, 1], pts[:, 2], v,
+                                          _law_slope(self.laws[pol][j], v))
+        asks = v + (float(cloglog(s.target_p)) - level) / slope_v
+        # one stage moves at most max_jump_v, never past the limits; a cell that asks to go
+        # past a limit it is already at cannot reach the target
+        v_next = self.snap(min(max(asks, v - s.max_jump_v, s.min_volts), v + s.max_jump_v,
+                               s.max_volts))
+        stuck = abs(v_next - v) < 0.5 * s.v_resolution
+        if stuck and abs(asks - v) > s.near_steps * s.v_resolution and not (
+                s.min_volts < v < s.max_volts):
+            self.drop(pol, j, f"refinement: observed p = {p_hat:.3f} at {v:.3f} V, the "
+                              f"limit; no amplitude in [{s.min_volts:g}, {s.max_volts:g}] V "
+                              f"gives p = {s.target_p:g} (the local line asks {asks:.3f} V)")
+            return
+        x = np.array([1.0, v_next - v])
+        eta = level + slope_v * (v_next - v)
+        se = math.sqrt(max(float(x @ cov @ x), 0.0))
+        e = math.exp(min(eta, 30.0))
+        hw = Z95 * e * math.exp(-e) * se  # 95 % half-width of p at v_next
+        report.p_hat[pol][j] = float(inv_cloglog(eta))
+        report.half_width[pol][j] = hw
+        close = abs(v_next - v) < (s.near_steps + 0.5) * s.v_resolution
+        if hw <= s.half_width and close:
+            self.finish(pol, j, v_next, se)
+            return
+        if report.trials[pol][j] >= s.max_trials:
+            self.drop(pol, j, f"refinement did not converge: p = {report.p_hat[pol][j]:.3f}"
+                              f" +- {hw:.3f} at {v_next:.3f} V after "
+                              f"{report.trials[pol][j]} trials")
+            return
+        # near the target (the next amplitude within ~3 mV, or this rate within three
+        # first-stage standard errors): what the half-width still needs; else a look
+        near = close or abs(p_hat - s.target_p) <= 3 * self.sd1 / math.sqrt(s.first_trials)
+        n_near = float(pts[:, 1].sum())
+        if n > 2 * s.first_trials:  # measured well here: small steps from here on
+            step = s.near_steps * s.v_resolution
+            v_next = self.snap(min(max(v_next, v - step), v + step))
+        prior = self.seen[pol][j].get(round(v_next, 9), [0, 0])[0]
+        goal = min(n_near * ((hw / (0.9 * s.half_width)) ** 2 - 1),
+                   self.n_full / 3) if near else s.first_trials - prior
+        self.want[pol][j] = int(min(max(goal, s.first_trials // 2),
+                                    s.max_trials - report.trials[pol][j]))
+        self.volts[pol][j] = v_next
+
+
 def refine_laws(
     laws: dict[int, list[CellLaw]],
     target_p: float,
@@ -165,128 +329,14 @@ def refine_laws(
     at its main anchor), which then also gives the slope."""
     if not 0.0 < target_p < 1.0:
         raise ValueError(f"target p must lie in (0, 1), got {target_p!r}")
-    pols = (1, -1)
-    n_cells = len(laws[1])
-    laws = {pol: list(laws[pol]) for pol in pols}
-    for pol in pols:  # a law that gives no amplitude for the target: the fallback's
-        for j, law in enumerate(laws[pol]):
-            alt = fallback[pol][j] if fallback is not None else None
-            if (alt is not None and alt.ok and not (
-                    law.ok and math.isfinite(law.volts_for(target_p, width_s)))
-                    and math.isfinite(alt.volts_for(target_p, width_s))):
-                laws[pol][j] = alt
-    out = {pol: [copy.deepcopy(law) for law in laws[pol]] for pol in pols}
-    seen: dict[int, list[dict[float, list[int]]]] = {
-        pol: [{} for _ in range(n_cells)] for pol in pols}
-    report = RefineReport(
-        target_p, {pol: np.zeros(n_cells, np.int64) for pol in pols},
-        {pol: np.full(n_cells, np.nan) for pol in pols},
-        {pol: np.full(n_cells, np.nan) for pol in pols},
-        {pol: np.full(n_cells, np.nan) for pol in pols}, {pol: {} for pol in pols})
-    active = {pol: np.array([law.ok for law in laws[pol]]) for pol in pols}
-    sd1 = math.sqrt(target_p * (1 - target_p))  # binomial sd of one trial at the target
-    n_full = (Z95 * sd1 / (0.9 * half_width)) ** 2  # trials at one point for 0.9 half_width
+    r = _Refinement(laws, _Settings(target_p, width_s, max_volts, half_width, first_trials,
+                                    max_trials, v_resolution, min_volts, local_v, near_steps,
+                                    max_jump_v), fallback)
+    r.start()
     stop = should_stop or (lambda: False)
-    volts = {pol: np.full(n_cells, np.nan) for pol in pols}
-    want = {pol: np.zeros(n_cells, np.int64) for pol in pols}
-
-    def snap(v: float) -> float:
-        return round(v / v_resolution) * v_resolution if math.isfinite(v) else v
-
-    def drop(pol: int, j: int, reason: str) -> None:
-        """Exclude the cell: both polarities (a chain step needs both amplitudes)."""
-        for q, why in ((pol, reason), (-pol, f"the other polarity: {reason}")):
-            if j in report.reasons[q]:
-                continue
-            active[q][j] = False
-            out[q][j] = _excluded(out[q][j], why)
-            report.reasons[q][j] = why
-            report.volts[q][j] = np.nan
-            volts[q][j] = np.nan
-
-    def finish(pol: int, j: int, v: float, se_eta: float) -> None:
-        law = laws[pol][j]
-        delta = float(cloglog(target_p) - law.eta(v, width_s)[0])
-        out[pol][j] = _shifted(law, delta, se_eta**2)
-        active[pol][j] = False
-        report.volts[pol][j] = v
-
-    for pol in pols:
-        for j in np.flatnonzero(~active[pol]):
-            drop(pol, int(j), laws[pol][j].reason)
-    for pol in pols:  # first amplitudes: the fitted laws'
-        for j in np.flatnonzero(active[pol]):
-            v = snap(laws[pol][j].volts_for(target_p, width_s))
-            if not active[pol][j]:
-                continue
-            if not (math.isfinite(v) and min_volts <= v <= max_volts):
-                drop(pol, int(j), f"refinement: no amplitude in [{min_volts:g}, {max_volts:g}]"
-                                  f" V gives p = {target_p:g} (the law asks {v:.3f} V)")
-                continue
-            volts[pol][j], want[pol][j] = v, first_trials
-
-    while any(a.any() for a in active.values()) and not stop():
-        trials = np.stack([np.where(active[pol], want[pol], 0) for pol in pols])
-        counts = np.asarray(measure(volts[1].copy(), volts[-1].copy(), trials))
-        report.stages += 1
-        for pi, pol in enumerate(pols):
-            for j in np.flatnonzero(active[pol]):
-                j = int(j)
-                n_new, k_new = int(counts[pi, 0, j]), int(counts[pi, 1, j])
-                if n_new == 0:
-                    continue
-                v = float(volts[pol][j])
-                report.trials[pol][j] += n_new
-                at = seen[pol][j].setdefault(round(v, 9), [0, 0])
-                at[0] += n_new
-                at[1] += k_new
-                n, k = at
-                p_hat = k / n
-                pts = np.array([(a, nn, kk) for a, (nn, kk) in seen[pol][j].items()
-                                if abs(a - v) <= local_v + 1e-12])
-                level, slope_v, cov = _local_line(pts[:, 0], pts[:, 1], pts[:, 2], v,
-                                                  _law_slope(laws[pol][j], v))
-                asks = v + (float(cloglog(target_p)) - level) / slope_v
-                # one stage moves at most max_jump_v, never past the limits; a cell that asks
-                # to go past a limit it is already at cannot reach the target
-                v_next = snap(min(max(asks, v - max_jump_v, min_volts), v + max_jump_v,
-                                  max_volts))
-                if abs(v_next - v) < 0.5 * v_resolution and abs(asks - v) > near_steps * \
-                        v_resolution and not (min_volts < v < max_volts):
-                    drop(pol, j, f"refinement: observed p = {p_hat:.3f} at {v:.3f} V, the "
-                                 f"limit; no amplitude in [{min_volts:g}, {max_volts:g}] V "
-                                 f"gives p = {target_p:g} (the local line asks {asks:.3f} V)")
-                    continue
-                x = np.array([1.0, v_next - v])
-                eta = level + slope_v * (v_next - v)
-                se = math.sqrt(max(float(x @ cov @ x), 0.0))
-                e = math.exp(min(eta, 30.0))
-                hw = Z95 * e * math.exp(-e) * se  # 95 % half-width of p at v_next
-                report.p_hat[pol][j] = float(inv_cloglog(eta))
-                report.half_width[pol][j] = hw
-                if hw <= half_width and abs(v_next - v) < (near_steps + 0.5) * v_resolution:
-                    finish(pol, j, v_next, se)
-                    continue
-                if report.trials[pol][j] >= max_trials:
-                    drop(pol, j, f"refinement did not converge: p = {report.p_hat[pol][j]:.3f}"
-                                 f" +- {hw:.3f} at {v_next:.3f} V after "
-                                 f"{report.trials[pol][j]} trials")
-                    continue
-                # near the target (the next amplitude within ~3 mV, or this rate within three
-                # first-stage standard errors): what the half-width still needs; else a look
-                near = (abs(v_next - v) < (near_steps + 0.5) * v_resolution
-                        or abs(p_hat - target_p) <= 3 * sd1 / math.sqrt(first_trials))
-                n_near = float(pts[:, 1].sum())
-                if n > 2 * first_trials:  # measured well here: small steps from here on
-                    v_next = snap(min(max(v_next, v - near_steps * v_resolution),
-                                      v + near_steps * v_resolution))
-                prior = seen[pol][j].get(round(v_next, 9), [0, 0])[0]
-                goal = min(n_near * ((hw / (0.9 * half_width)) ** 2 - 1),
-                           n_full / 3) if near else first_trials - prior
-                want[pol][j] = int(min(max(goal, first_trials // 2),
-                                       max_trials - report.trials[pol][j]))
-                volts[pol][j] = v_next
-    return out, report
+    while r.running() and not stop():
+        r.stage(np.asarray(measure(r.volts[1].copy(), r.volts[-1].copy(), r.trials())))
+    return r.out, r.report
 
 
 def refine_cells(
