@@ -89,6 +89,8 @@ CHUNK_CACHE_CHARS = 64 * 1024
 GC_AFTER_BYTES = MAX_LUA_MEMORY_BYTES // 8
 #: Python objects with a userdata in Lua beyond those after the last sweep that start one.
 SWEEP_AFTER_OBJECTS = 4096
+#: Lua heap growth since the last sweep below which the objects are not counted.
+SWEEP_CHECK_BYTES = 128 * 1024
 
 
 _LUA_POS = re.compile(r"^(?:tsp|\[string \"[^\"]*\"\]):(\d+):\s*(.*)$", re.S)
@@ -146,8 +148,8 @@ class TSPEmulator(ScriptStall):
         self._script_name: str | None = None
         self._script_run = False
         self._deadline = math.inf
-        self._runner = threading.get_ident()
         self._cpu_mark: float | None = None
+        self._slow = False
         self._watchdog_lock = threading.Lock()
         self._watchdog_fired = False
         self._timeout_class = WATCHDOG.watch(self)
@@ -170,6 +172,7 @@ class TSPEmulator(ScriptStall):
         self._sweep_lua = self._api.sweep
         self._pushed = _pushed_objects(self._lua)
         self._sweep_at = 0
+        self._check_at = 0
         g = self._lua.globals()
         string = g.string
         string.dump = None
@@ -440,8 +443,6 @@ class TSPEmulator(ScriptStall):
         return fn
 
     def _run(self, fn: Any) -> bool:
-        self._runner = _get_ident()
-        self._cpu_mark = None
         self._deadline = time.monotonic() + self.max_script_s
         try:
             result = self._api.run(fn)
@@ -454,14 +455,15 @@ class TSPEmulator(ScriptStall):
             return False
         finally:
             self._deadline = math.inf
-            if self._watchdog_fired:  # read after the deadline is cleared (see Watchdog)
-                WATCHDOG.disarm(self)
+            if self._slow:  # read after the deadline is cleared (see Watchdog)
+                WATCHDOG.end_slow(self)
             # Lua 5.1 has no emergency collection: an allocation over the cap fails at once,
             # however much of the heap is garbage (and a memory error raised inside a Python
             # callback can hang lupa). So garbage is not left to pile up between commands,
             # nor the userdata of Python objects pushed during them (see ``_lua_get``).
-            if (self._lua.get_memory_used() > self._gc_after
-                    or len(self._pushed) > self._sweep_at):
+            used = self._lua.get_memory_used()
+            if used > self._check_at and (used > self._gc_after
+                                          or len(self._pushed) > self._sweep_at):
                 self._sweep()
         ok, err = result if result.__class__ is tuple and len(result) == 2 else _pad2(result)
         if not ok:
@@ -471,9 +473,13 @@ class TSPEmulator(ScriptStall):
     def _sweep(self) -> None:
         """Full collection between commands, the only time lupa's table of userdata is weak
         (see ``_lua_get``); the next one at twice the heap that lives on (as Lua's own
-        pause) or after :data:`SWEEP_AFTER_OBJECTS` more Python objects were pushed."""
+        pause) or after :data:`SWEEP_AFTER_OBJECTS` more Python objects were pushed (each
+        with a userdata in the heap, so they are counted only once it has grown by
+        :data:`SWEEP_CHECK_BYTES`, less than their userdata take)."""
         self._sweep_lua()
-        self._gc_after = max(GC_AFTER_BYTES, 2 * self._lua.get_memory_used())
+        live = self._lua.get_memory_used()
+        self._gc_after = max(GC_AFTER_BYTES, 2 * live)
+        self._check_at = live + SWEEP_CHECK_BYTES
         self._sweep_at = len(self._pushed) + SWEEP_AFTER_OBJECTS
 
     def _report(self, err: Any) -> None:
@@ -503,7 +509,7 @@ class TSPEmulator(ScriptStall):
         now = time.monotonic()
         if now <= self._deadline:
             if self._cpu_mark is None:  # the first look of a long command
-                self._cpu_mark = time.thread_time()
+                self._cpu_mark, self._slow = time.thread_time(), True
             return False
         return self._watchdog_fired or WATCHDOG.over_budget(self, now)
 
@@ -584,9 +590,6 @@ class TSPEmulator(ScriptStall):
 
     def _math_randomseed(self, seed: Any) -> None:
         self._math_rng = np.random.default_rng(int(as_number("seed", seed)) & (2**63 - 1))
-
-
-_get_ident = threading.get_ident
 
 
 def _noop(*args: Any) -> None:

@@ -9,6 +9,7 @@ objects every TSP instrument has (``errorqueue``, ``format``, ``timer``, ``local
 from __future__ import annotations
 
 import ctypes
+import sys
 import threading
 import time
 import weakref
@@ -523,10 +524,10 @@ class Watchdog:
     :class:`CommandTimeout` in the command's thread (``PyThreadState_SetAsyncExc``; it
     arrives at the next Python bytecode, not inside a blocking C call). The emulator reports
     it as the runaway abort; a host waiting for the reply times out, as with a real
-    instrument. The command's own path costs one attribute read (``_watchdog_fired``) at
-    its end: the flag and the deadline are written in opposite order on both sides, so
-    either the thread sees the command over or the command sees the flag and withdraws a
-    pending exception (:meth:`disarm`).
+    instrument. The command's own path costs one attribute read (``_slow``) at its end:
+    that flag and the deadline are written in opposite order on both sides, so either the
+    thread sees the command over or the command sees the flag and withdraws a pending
+    exception (:meth:`end_slow`). The thread finds the command's thread by its frames.
     """
 
     PERIOD_S = 0.25
@@ -557,7 +558,7 @@ class Watchdog:
         its deadline moves on by what it has left)."""
         cpu = time.thread_time()
         if emulator._cpu_mark is None:
-            emulator._cpu_mark = cpu
+            emulator._cpu_mark, emulator._slow = cpu, True
         used = cpu - emulator._cpu_mark
         limit = emulator.max_script_s
         if used >= self.CPU_SHARE * limit:
@@ -576,7 +577,10 @@ class Watchdog:
                     self.check(emulator, deadline)
 
     def _stuck(self, emulator: Any, deadline: float, now: float) -> bool:
-        cpu = _thread_cpu(emulator._runner)
+        runner = _runner_of(emulator)
+        if runner is None:
+            return False
+        cpu = _thread_cpu(runner)
         first = self._first.get(emulator)
         if first is None or first[0] != deadline:
             self._first[emulator] = first = (deadline, now, cpu)
@@ -589,18 +593,35 @@ class Watchdog:
         """Raise the timeout in ``emulator``'s command if it is still the one whose deadline
         was ``deadline``; True if raised."""
         with emulator._watchdog_lock:
+            emulator._slow = True
+            if emulator._deadline != deadline:  # read after the flag
+                return False
+            runner = _runner_of(emulator)
+            if runner is None or not _async_raise(runner, emulator._timeout_class):
+                return False
             emulator._watchdog_fired = True
-            if emulator._deadline == deadline:  # read after the flag
-                return _async_raise(emulator._runner, emulator._timeout_class)
-            emulator._watchdog_fired = False
-            return False
+            return True
 
     @staticmethod
-    def disarm(emulator: Any) -> None:
-        """After a command: withdraw a timeout raised but not yet delivered."""
+    def end_slow(emulator: Any) -> None:
+        """In the command's thread, at its end: withdraw a timeout raised but not yet
+        delivered; forget the command's CPU mark."""
         with emulator._watchdog_lock:
-            _async_raise(emulator._runner, None)
-            emulator._watchdog_fired = False
+            if emulator._watchdog_fired:
+                _async_raise(threading.get_ident(), None)
+                emulator._watchdog_fired = False
+            emulator._cpu_mark, emulator._slow = None, False
+
+
+def _runner_of(emulator: Any) -> int | None:
+    """The thread running a command of ``emulator`` (its ``_run``), None if none is."""
+    for ident, frame in sys._current_frames().items():
+        f = frame
+        while f is not None:
+            if f.f_code.co_name == "_run" and f.f_locals.get("self") is emulator:
+                return ident
+            f = f.f_back
+    return None
 
 
 def _thread_cpu(thread_id: int) -> float | None:
