@@ -1,0 +1,195 @@
+"""Chosen operating points verified against the simulated array's own physics.
+
+The operating points of 16 cells of the simulated bench's array (seed 2026, word line 0) are
+chosen by the product's path - laws fitted to calibration trials, the closed-loop refinement
+at the operating points (:meth:`SwitchingCells.refine`'s :func:`refine_cells`, storing the
+refined laws in the calibration) and :meth:`Calibration.points` - with every trial drawn
+from the array's domains (a saturated cell, one pulse, flipped when more than half of its
+area switched, as the bench reads it; on the emulated instruments one trial costs ~6 ms of
+CPU per cell, too slow for ~2e4 trials per cell here: the benchmark
+``switching.calibration`` runs the same path through the instruments).
+
+Each chosen (V, t) is then verified independently of the trials that tuned it: the cell's
+flip probability computed exactly from its domains' activation voltages and areas with the
+NLS law written here (``1 - exp(-(t / tau)^beta)``, ``tau = tau0 exp((Va / |V|)^alpha)``,
+summed over all 2^32 domain outcomes by meet-in-the-middle), and a fresh Monte Carlo of
+at least 1e4 trials per point from the simulator.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+
+import numpy as np
+import pytest
+from switching_physics import WIDTHS_S, Cells
+
+from ftjlab.switching.engine import Calibration, calibration_from_trials
+from ftjlab.switching.nls import fit_group_alpha, schedule_p
+from ftjlab.switching.refine import refine_cells
+
+WIDTH_S = 1e-6
+CELLS = 16
+HALF_WIDTH = 0.007
+#: the smallest and the largest p_t of switching-noise's default DDPM schedule
+#: (beta from 0.05 to 0.4)
+P_SMALL, P_LARGE = (float(p) for p in schedule_p(np.array([0.05, 0.4])))
+VERIFY_TRIALS = 20_000
+
+
+def exact_flip_probability(va: np.ndarray, area: np.ndarray, volts: float, width_s: float,
+                           tau0_s: float, alpha: float, beta: float,
+                           imprint_v: float = 0.0) -> float:
+    """P(more than half of a saturated cell's area switches in one pulse), exactly.
+
+    ``va``, ``area``: the cell's domain activation voltages and areas. Each domain switches
+    on its own with the NLS probability; the cell flips when the switched area exceeds half
+    of the total. The 2^m outcomes are split into two halves of the domains: every subset
+    sum of one half is matched against the sorted subset sums of the other."""
+    v = abs(volts)
+    va_eff = np.maximum(va.astype(np.float64) - np.sign(volts) * imprint_v, 0.0)
+    log_tau = np.log(tau0_s) + (va_eff / v) ** alpha
+    p = -np.expm1(-np.exp(beta * (np.log(width_s) - log_tau)))
+    a = area.astype(np.float32).astype(np.float64)
+    a = a / a.sum()
+
+    def subsets(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every subset's area and probability, sorted by area."""
+        sums, probs = np.zeros(1), np.ones(1)
+        for k in idx:
+            sums = np.concatenate([sums, sums + a[k]])
+            probs = np.concatenate([probs * (1 - p[k]), probs * p[k]])
+            order = np.argsort(sums, kind="stable")  # two sorted runs: a merge
+            sums, probs = sums[order], probs[order]
+        return sums, probs
+
+    half = a.size // 2
+    s1, p1 = subsets(np.arange(half))
+    s2, p2 = subsets(np.arange(half, a.size))
+    tail = np.concatenate([np.cumsum(p2[::-1])[::-1], [0.0]])  # P(sum2 >= s2[i])
+    above = np.searchsorted(s2, 0.5 - s1[::-1], side="right")  # first s2 > 0.5 - s1
+    return float(p1[::-1] @ tail[above])
+
+
+class DeviceCells:
+    """The part of :class:`~ftjlab.switching.engine.SwitchingCells` the refinement uses,
+    with every trial drawn from the simulated array's domains instead of pulsed."""
+
+    def __init__(self, cells: Cells, seed: int) -> None:
+        self.device = cells
+        self.cells = [(0, j) for j in range(cells.n)]
+        self.c = None  # no session: no instrument time
+        self.rng = np.random.default_rng(seed)
+        self.trials = 0
+
+    def flips(self, j: int, volts: float, width_s: float, n: int) -> int:
+        d = self.device.d
+        p = d.switching_probability(self.device.index[j:j + 1], np.array([volts]), width_s)[0]
+        draws = self.rng.random((n, p.size), dtype=np.float32) < p
+        self.trials += n
+        return int(np.count_nonzero(draws @ self.device.area[j] > 0.5))
+
+    def measure_points(self, set_v, reset_v, width_s, trials, should_stop=None) -> np.ndarray:
+        trials = np.broadcast_to(trials, (2, len(self.cells)))
+        counts = np.zeros((2, 2, len(self.cells)), np.int64)
+        for pi, (sign, v) in enumerate(((1.0, set_v), (-1.0, reset_v))):
+            for j in np.flatnonzero(np.isfinite(v) & (trials[pi] > 0)):
+                counts[pi, :, j] = trials[pi, j], self.flips(j, sign * v[j], width_s,
+                                                             int(trials[pi, j]))
+        return counts
+
+
+@pytest.fixture(scope="module")
+def bench_cells() -> Cells:
+    """Cells 0..15 of word line 0 of the seed-2026 simulated bench's array."""
+    from ftjlab.simulators.bench import Bench
+
+    from ftjlab.config import load_bench_config
+
+    config = load_bench_config(None)  # the shipped simulated bench, without its instruments
+    array = Bench(config.array, config.wiring, seed=2026,
+                  wl_on_threshold_v=config.wl_on_threshold_v).array
+    index = np.arange(CELLS)  # word line 0: the first cells of the array
+    assert not array.stuck[index].any()
+    return Cells(CELLS, seed=3, domains=array.domains, index=index)
+
+
+@pytest.fixture(scope="module")
+def calibration(bench_cells: Cells) -> Calibration:
+    """The bench's calibration design with trials drawn from the cells: a sweep of every cell
+    (19 amplitudes x 2 widths, 8 trials each; the group's alpha profiled on it), then per
+    anchor (0.5 and the two p_t) 7 amplitudes around each cell's estimate at each width
+    (200 trials each at 1e-6 s, 50 at 4e-6 s). SET trials only: without imprint the
+    device's RESET law is its SET law, so the table is mirrored for RESET (the refinement
+    draws RESET trials of their own)."""
+    c = bench_cells
+    sweep = [(t, v) for t in WIDTHS_S for v in np.linspace(1.2, 3.0, 19)]
+    flips = np.array([[c.flips(j, v, t, 8).sum() for j in range(CELLS)] for t, v in sweep])
+    rows = [(0, j, 1, v, t, 8, int(flips[i, j])) for i, (t, v) in enumerate(sweep)
+            for j in range(CELLS)]
+    # the group's alpha from the row-parallel sweep (every cell at the same points)
+    a = fit_group_alpha(np.array([v for _, v in sweep]), np.array([t for t, _ in sweep]),
+                        np.full(flips.shape, 8), flips)
+    alpha = {1: a, -1: a}
+
+    def fit(target_p: float) -> Calibration:
+        table = np.array(rows, dtype=np.float64)
+        mirrored = table.copy()
+        mirrored[:, 2] = -1
+        return calibration_from_trials(np.concatenate([table, mirrored]), target_p=target_p,
+                                       alpha=alpha)
+
+    for anchor in (0.5, P_SMALL, P_LARGE):
+        laws = fit(anchor).laws[1]
+        for t, reps in zip(WIDTHS_S, (200, 50), strict=True):
+            for j, law in enumerate(laws):
+                centre = law.volts_for(anchor, t) if law.ok else np.nan
+                for v in centre + np.arange(-0.03, 0.031, 0.01):
+                    if np.isfinite(v) and 0.1 < v < 4.5:
+                        rows.append((0, j, 1, v, t, reps, int(c.flips(j, v, t, reps).sum())))
+    return fit(0.5)
+
+
+@pytest.mark.parametrize("target", [0.5, P_SMALL, P_LARGE])
+def test_chosen_points_give_the_target_within_0_02(bench_cells, calibration, target):
+    """16 cells, both polarities: after a calibration (the bench's trial design, 200 trials
+    per fine-grid amplitude) and the refinement to a 95 % half-width of 0.007, every cell is
+    in use and its chosen (V, t) flips it with probability within +-0.02 of the target: the
+    exact probability from the cell's domains, and the rate of 2e4 fresh trials per point
+    (which also agrees with the exact value within 4.5 standard errors)."""
+    t0 = time.perf_counter()
+    cal = copy.deepcopy(calibration)
+    device = DeviceCells(bench_cells, seed=11)
+    n_full = (1.96 / HALF_WIDTH) ** 2 * target * (1 - target)
+    report = refine_cells(device, cal, target, WIDTH_S, 4.5, half_width=HALF_WIDTH,
+                          first_trials=int(min(1000, max(20, n_full / 3))),
+                          max_trials=int(3 * n_full) + 100)
+    assert not report.reasons[1] and not report.reasons[-1], report.reasons
+
+    d = bench_cells.d
+    model = d.params
+    rng = np.random.default_rng(12)
+    worst, errors = 0.0, []
+    for pol in (1, -1):
+        pts = cal.points(target, pol, WIDTH_S, 4.5, p_tolerance=0.02)
+        assert pts.usable.all(), pts.reasons
+        for j in range(CELLS):
+            v, t = float(pts.volts[j]), float(pts.width_s[j])
+            cell = bench_cells.index[j]
+            exact = exact_flip_probability(d.va[cell], d.area[cell], v, t, model.tau0_s,
+                                           model.alpha, model.beta, model.imprint_v)
+            p_dom = d.switching_probability(np.array([cell]), np.array([v]), t)[0]
+            draws = rng.random((VERIFY_TRIALS, p_dom.size), dtype=np.float32) < p_dom
+            rate = float(np.mean(draws @ bench_cells.area[j] > 0.5))
+            se = np.sqrt(exact * (1 - exact) / VERIFY_TRIALS)
+            assert abs(rate - exact) <= 4.5 * se, (pol, j, rate, exact)
+            errors.append((abs(exact - target), abs(rate - target)))
+            worst = max(worst, abs(exact - target), abs(rate - target))
+    errors = np.array(errors)
+    trials = np.concatenate([report.trials[1], report.trials[-1]])
+    print(f"p = {target:.4f}: worst |p - target| exact {errors[:, 0].max():.4f}, "
+          f"{VERIFY_TRIALS} trials {errors[:, 1].max():.4f}; refinement trials per cell and "
+          f"polarity median {np.median(trials):.0f}, max {trials.max()}; "
+          f"{time.perf_counter() - t0:.1f} s")
+    assert worst <= 0.02, errors
