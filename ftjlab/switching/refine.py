@@ -408,7 +408,10 @@ class DriftTracker:
     refinement trials: once a cell has ``absorb_after`` trials of a polarity at its point
     (cumulative over checks), they are folded into its law - the level's maximum-likelihood
     shift for those counts, weighted against what the law already knew at that point
-    (inverse variances) - so a long run tunes every cell's p ever closer to the target."""
+    (inverse variances) - so a long run tunes every cell's p ever closer to the target.
+
+    ``counts`` holds the trials and flips since the last check (zeroed by it), ``totals``
+    those of the whole run: ``(2 polarities [SET, RESET], 2 [trials, flips], cells)``."""
 
     n_cells: int
     check_every: int = 200
@@ -417,6 +420,7 @@ class DriftTracker:
     z_polarity: float = 3.5
     absorb_after: int = 1000
     counts: np.ndarray = field(init=False)
+    totals: np.ndarray = field(init=False)
     pooled: np.ndarray = field(init=False)
     cumulative: np.ndarray = field(init=False)
     retunes: np.ndarray = field(init=False)
@@ -425,6 +429,7 @@ class DriftTracker:
 
     def __post_init__(self) -> None:
         self.counts = np.zeros((2, 2, self.n_cells), np.int64)  # polarity idx, (n, flips)
+        self.totals = np.zeros((2, 2, self.n_cells), np.int64)  # the same, never reset
         self.pooled = np.zeros((2, 2), np.int64)  # polarity idx, (n, flips), all cells
         self.cumulative = np.zeros((2, 2, self.n_cells), np.int64)  # at the current points
         self.retunes = np.zeros((2, self.n_cells), np.int64)
@@ -434,6 +439,8 @@ class DriftTracker:
             m = mask & use
             self.counts[pi, 0, m] += 1
             self.counts[pi, 1, m] += flips[m]
+            self.totals[pi, 0, m] += 1
+            self.totals[pi, 1, m] += flips[m]
             self.pooled[pi] += int(m.sum()), int(flips[m].sum())
 
     def check(self, step: int, target: float, laws: dict[int, list[CellLaw]],
