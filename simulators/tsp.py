@@ -71,6 +71,7 @@ from .tsp_objects import (
 )
 from .tsp_sandbox import (
     ABORT_MESSAGE,
+    LUPA_HEADROOM_BYTES,
     MAX_LUA_MEMORY_BYTES,
     MEMORY_MESSAGE,
     REMOVED_GLOBALS,
@@ -165,7 +166,7 @@ class TSPEmulator(ScriptStall):
             unpack_returned_tuples=True,
             attribute_handlers=(self._lua_get, _lua_setter),
             encoding="latin-1",
-            max_memory=MAX_LUA_MEMORY_BYTES,
+            max_memory=MAX_LUA_MEMORY_BYTES + LUPA_HEADROOM_BYTES,
         )
         self._api = self._lua.execute(SANDBOX_SETUP, self._over_time, ABORT_MESSAGE, MEMORY_MESSAGE)
         self._anchor_in_lua = self._api.anchor  # looked up here: not from inside a Lua call
@@ -473,13 +474,20 @@ class TSPEmulator(ScriptStall):
     def _sweep(self) -> None:
         """Full collection between commands, the only time lupa's table of userdata is weak
         (see ``_lua_get``); the next one at twice the heap that lives on (as Lua's own
-        pause) or after :data:`SWEEP_AFTER_OBJECTS` more Python objects were pushed (each
-        with a userdata in the heap, so they are counted only once it has grown by
-        :data:`SWEEP_CHECK_BYTES`, less than their userdata take)."""
+        pause, and at once past the instrument's memory) or after
+        :data:`SWEEP_AFTER_OBJECTS` more Python objects were pushed (each with a userdata in
+        the heap, so they are counted only once it has grown by :data:`SWEEP_CHECK_BYTES`,
+        less than their userdata take). lupa's cap is kept :data:`LUPA_HEADROOM_BYTES`
+        above the heap."""
         self._sweep_lua()
         live = self._lua.get_memory_used()
-        self._gc_after = max(GC_AFTER_BYTES, 2 * live)
-        self._check_at = live + SWEEP_CHECK_BYTES
+        if live > MAX_LUA_MEMORY_BYTES:  # what the command left is more than the instrument has
+            self.errorqueue.push(CODE_RUNTIME, f"TSP Runtime error: {MEMORY_MESSAGE}")
+        if live > MAX_LUA_MEMORY_BYTES or self._lua.get_max_memory() != (
+                MAX_LUA_MEMORY_BYTES + LUPA_HEADROOM_BYTES):
+            self._lua.set_max_memory(max(live, MAX_LUA_MEMORY_BYTES) + LUPA_HEADROOM_BYTES)
+        self._gc_after = min(max(GC_AFTER_BYTES, 2 * live), MAX_LUA_MEMORY_BYTES)
+        self._check_at = min(live + SWEEP_CHECK_BYTES, self._gc_after)
         self._sweep_at = len(self._pushed) + SWEEP_AFTER_OBJECTS
 
     def _report(self, err: Any) -> None:

@@ -3,12 +3,14 @@ then removed, the runaway guard's limits and messages."""
 
 from __future__ import annotations
 
+#: The instrument's memory for scripts and data: a Lua heap (after a full collection) above
+#: it ends a command with "not enough memory" (the runaway guard, and after each command).
 MAX_LUA_MEMORY_BYTES = 64 * 1024 * 1024
+#: lupa's own cap stays this far above the larger of that and the heap: an allocation that
+#: fails inside a call into Python (converting its result) leaves lupa waiting for the GIL
+#: its own thread holds - the whole process hangs - so calls into Python must never meet it.
+LUPA_HEADROOM_BYTES = 64 * 1024 * 1024
 HOOK_INSTRUCTIONS = 10_000
-#: Lua heap (after a full collection) at which the runaway guard ends a command with "not
-#: enough memory": well below the hard cap, whose allocation failure inside a call into
-#: Python can leave lupa waiting for the GIL its own thread holds.
-MEMORY_SOFT_BYTES = MAX_LUA_MEMORY_BYTES // 2
 
 # ---------------------------------------------------------------------------- the sandbox
 
@@ -22,16 +24,16 @@ local sethook, error, pcall, xpcall, select, unpack, type =
 local cocreate, coresume = coroutine.create, coroutine.resume
 local loadstring, setmetatable, collect = loadstring, setmetatable, collectgarbage
 local aborted = false
-local COUNT, SOFT_KB = @COUNT@, @SOFT_KB@
+local COUNT, LIMIT_KB = @COUNT@, @LIMIT_KB@
 
 local function hook()
   if aborted or over_time() then
     aborted = true
     error(abort_message, 0)
   end
-  if collect("count") > SOFT_KB then  -- well before the hard cap: see MEMORY_SOFT_BYTES
+  if collect("count") > LIMIT_KB then  -- the instrument's memory: see MAX_LUA_MEMORY_BYTES
     collect("collect")
-    if collect("count") > SOFT_KB then
+    if collect("count") > LIMIT_KB then
       aborted = true
       error(memory_message, 0)
     end
@@ -89,7 +91,8 @@ api.sweep = function()
   if weak then setmetatable(refs, strong) end
 end
 return api
-""".replace("@COUNT@", str(HOOK_INSTRUCTIONS)).replace("@SOFT_KB@", str(MEMORY_SOFT_BYTES // 1024))
+""".replace("@COUNT@", str(HOOK_INSTRUCTIONS)).replace(
+    "@LIMIT_KB@", str(MAX_LUA_MEMORY_BYTES // 1024))
 
 REMOVED_GLOBALS = (
     "os",

@@ -157,3 +157,31 @@ def test_wall_time_alone_does_not_end_a_command(stuck):
     emulator.write("while true do end")
     assert 0.2 < time.thread_time() - t0 < 1.0
     assert "execution limit" in emulator.errorqueue.entries()[0][1]
+
+
+_NEAR_THE_CAP = """
+from ftjlab.simulators.tsp import TSPEmulator
+e = TSPEmulator(max_script_s=30)
+e._lua.globals().big = lambda: "x" * (8 * 1024 * 1024)
+e.write('t = {} for i = 1, 62 do t[i] = string.rep("x", 1000000) .. i end')
+e.write("s = big()")
+e.write("t = nil s = nil print(1)")
+print(e.read_all(), [m for _, m, _, _ in e.errorqueue.entries()])
+"""
+
+
+def test_a_call_into_python_near_the_memory_limit_is_an_error_not_a_hang():
+    """62 MB of Lua data (the instrument has 64 MB), then a call into Python returning an
+    8 MB string: lupa's own cap, met while converting a Python result, left the process
+    waiting forever for the GIL its own thread holds. Now the cap has headroom, the command
+    ends with "not enough memory" and the runtime answers once the data is released. (In a
+    subprocess: a hang here would stop the test run.)"""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _NEAR_THE_CAP], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    replies, messages = done.stdout.strip().split("] [", 1)
+    assert "1.00000e+00" in replies
+    assert messages.count("not enough memory") == 1, messages
