@@ -5,9 +5,10 @@ chosen by the product's path - laws fitted to calibration trials, the closed-loo
 at the operating points (:meth:`SwitchingCells.refine`'s :func:`refine_cells`, storing the
 refined laws in the calibration) and :meth:`Calibration.points` - with every trial drawn
 from the array's domains (a saturated cell, one pulse, flipped when more than half of its
-area switched, as the bench reads it; on the emulated instruments one trial costs ~6 ms of
-CPU per cell, too slow for ~2e4 trials per cell here: the benchmark
-``switching.calibration`` runs the same path through the instruments).
+area switched, as the bench reads it). Through the emulated instruments a chain step costs
+~0.7 ms of CPU per cell (measured on 2 cells), and p = 0.5 at half-width 0.007 needs ~5e4
+steps: minutes per target, so the benchmark ``switching.calibration`` runs that path and
+``switching.operating_points`` this one.
 
 Each chosen (V, t) is then verified independently of the trials that tuned it: the cell's
 flip probability computed exactly from its domains' activation voltages and areas with the
