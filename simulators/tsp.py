@@ -7,11 +7,13 @@ is Lua 5.0 based, 5.1 is the nearest runtime lupa ships) with:
 * a sandbox: no ``os``, ``io``, ``require``/``package``/``module``, ``load``/``loadstring``/
   ``dofile``/``loadfile``, ``debug``, ``string.dump``, ``collectgarbage``, ``getfenv``/
   ``setfenv``, ``newproxy``, no ``python`` bridge; Python objects are reachable only through
-  :class:`TSPObject` attributes (no names starting with ``_``); a memory cap;
-* a runaway guard: an instruction-count hook aborts a chunk after ``max_script_s`` of wall
-  time (``pcall``/``xpcall``/coroutines cannot swallow the abort) -> TSP error -286, or once
-  its Lua heap passes half the cap ("not enough memory"); a call into Python stuck past the
-  deadline is ended by the :class:`~.tsp_objects.Watchdog` (the same error; the host's read
+  :class:`TSPObject` attributes (no names starting with ``_``); the instrument's memory
+  (:data:`~.tsp_sandbox.MAX_LUA_MEMORY_BYTES`: "not enough memory" past it), lupa's own cap
+  far above it;
+* a runaway guard: an instruction-count hook aborts a chunk after ``max_script_s`` of the
+  CPU time its thread got (checked from that much wall time on; ``pcall``/``xpcall``/
+  coroutines cannot swallow the abort) -> TSP error -286; a call into Python stuck past the
+  limit is ended by the :class:`~.tsp_watchdog.Watchdog` (the same error; the host's read
   times out, as with a real instrument);
 * TSP output: ``print`` with TSP number formatting (``4.00000e+00``, ``nil``, ``true``,
   tab-separated), ``printnumber``, ``printbuffer``, ``format.data``/``asciiprecision``/
@@ -50,13 +52,12 @@ from .tsp_objects import (
     CODE_RUNTIME,
     CODE_SYNTAX,
     SEVERITY_RECOVERABLE,
-    WATCHDOG,
     Beeper,
-    CommandTimeout,
     Display,
     ErrorQueue,
     Format,
     LocalNode,
+    RemoteNode,
     ScriptStall,
     Status,
     Timer,
@@ -77,6 +78,7 @@ from .tsp_sandbox import (
     REMOVED_GLOBALS,
     SANDBOX_SETUP,
 )
+from .tsp_watchdog import WATCHDOG, CommandTimeout
 
 log = logging.getLogger(__name__)
 
@@ -102,16 +104,6 @@ _COMMON_EXACT = {
     f"*{name}": name
     for name in ("IDN?", "RST", "CLS", "OPC?", "ESR?", "STB?", "OPC", "WAI", "TRG")
 }
-
-
-class RemoteNode(TSPObject):
-    """``node[N]`` on a TSP-Link master: the instrument objects of node N."""
-
-    def __init__(self, emulator: Any) -> None:
-        for name in ("channel", "smua", "smub", "errorqueue"):
-            obj = getattr(emulator, name, None)
-            if obj is not None:
-                setattr(self, name, obj)
 
 
 class TSPEmulator(ScriptStall):
