@@ -3,8 +3,11 @@ at the SP 800-22 100 x 1e6 level (DDPM quality: bench_diffusion.py).
 
 ``switching.calibration`` chooses the operating points by the product's own path, every pulse
 through the instruments (calibration, closed-loop refinement at the points, then a
-verification with 1e4 trials per cell and polarity): tens of instrument minutes and ~20 wall
-minutes for 8 cells on a loaded machine. The noise-rate and TRNG benchmarks take their
+verification with 1e4 trials per cell and polarity, and the exact flip probability of each
+chosen point from the simulated cells' domains): tens of instrument minutes and hours of wall
+on a loaded machine (one trial costs ~6 ms of CPU per cell through the emulated instruments).
+``switching.operating_points`` makes the same choice with every trial drawn from the array's
+domains (seconds). The noise-rate and TRNG benchmarks take their
 calibration trials from the simulated device (fast to draw); everything else of the noise
 path runs through the instruments. The 1e8-bit TRNG study draws each raw bit from the
 device model's flip probability of each cell at its chosen operating point (through the
@@ -24,6 +27,14 @@ from ftjlab.benchmarks import BenchResult
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "switching"))
 from switching_physics import Cells
+from test_switching_operating_points import (
+    P_LARGE,
+    P_SMALL,
+    array_cells,
+    choose_and_verify,
+    device_calibration,
+    exact_flip_probability,
+)
 
 _CACHE: dict = {}
 CELLS = 16
@@ -118,24 +129,30 @@ def bench_noise_rate(quick: bool) -> list[BenchResult]:
     return out
 
 
-#: the small diffusion-schedule target verified besides p = 1/2 (beta_t = 0.36)
-SMALL_P = 0.1
+#: the targets verified: p = 1/2 and the smallest and largest p_t of switching-noise's
+#: default DDPM schedule (beta_t from 0.05 to 0.4)
+TARGETS = (0.5, P_SMALL, P_LARGE)
+HALF_WIDTH = 0.007
 
 
 def bench_calibration(quick: bool) -> list[BenchResult]:
-    """Operating points for p = 0.5 and p = 0.1 chosen by the product's own path, every pulse
-    through the instruments, on the seed-2026 bench (word line 0; full: 16 cells, quick: 8):
-    a calibration (row-parallel trials of both polarities, per-cell laws; a coarse one: the
-    refinement does the rest), then for each target the closed-loop refinement at the
-    operating points (half-width 0.01), then a verification of the chosen (V, t) with 1e4
-    fresh trials per cell and polarity (chain steps through the instruments: on board where
-    the bench runs them). Reports the cells in use within +-0.02 (both polarities) out of all
-    cells, the worst |p - target|, trials per cell, instrument minutes and wall seconds."""
+    """Operating points for p = 0.5 and the schedule's smallest and largest p_t chosen by the
+    product's own path, every pulse through the instruments, on the seed-2026 bench (word
+    line 0; full: 16 cells, quick: 8): a calibration (row-parallel trials of both polarities,
+    per-cell laws; a coarse one: the refinement does the rest), then for each target the
+    closed-loop refinement at the operating points (half-width 0.007, the procedure's stage
+    sizes), then a verification of the chosen (V, t) with 1e4 fresh trials per cell and
+    polarity (chain steps through the instruments: on board where the bench runs them) and
+    the exact flip probability of each chosen point from the simulated cell's domains
+    (:func:`exact_flip_probability`). Reports the cells in use within +-0.02 (both
+    polarities, instrument trials) out of all cells, the worst |p - target| of the trials and
+    of the exact values, trials and pulses per cell, instrument minutes and wall seconds."""
     return calibration_study(8 if quick else CELLS)
 
 
 def calibration_study(n_cells: int, seed: int = 2026, verify: int = 10_000,
-                      half_width: float = 0.01) -> list[BenchResult]:
+                      half_width: float = HALF_WIDTH,
+                      targets: tuple[float, ...] = TARGETS) -> list[BenchResult]:
     """:func:`bench_calibration` on ``n_cells`` cells of word line 0 of the ``seed`` bench."""
     from ftjlab.controller import ArrayController
     from ftjlab.session import BenchSession
@@ -145,18 +162,30 @@ def calibration_study(n_cells: int, seed: int = 2026, verify: int = 10_000,
     with BenchSession.open(seed=seed) as session:
         sw = SwitchingCells(ArrayController(session), [(0, j) for j in range(n_cells)],
                             saturate_width_s=1e-6)
+        domains, model = session.sim.array.domains, session.sim.array.domains.params
         vmax = session.limits.max_program_voltage_v
         t0, i0 = time.perf_counter(), session.now_s()
         cal = sw.calibrate(vmax, sweep_repeats=8, local_repeats=40, local_step_v=0.01,
-                           target_p=(0.5, SMALL_P))
+                           target_p=targets)
         cal_wall, cal_inst = time.perf_counter() - t0, session.now_s() - i0
         cal_trials = float(cal.trials[:, 5].sum()) / n_cells / 2
-        for target in (0.5, SMALL_P):
-            t1, i1 = time.perf_counter(), session.now_s()
-            report = sw.refine(cal, target, 1e-6, vmax, half_width=half_width)
+        for target in targets:
+            t1, i1, pulses0 = time.perf_counter(), session.now_s(), sw.pulses
+            n_full = (1.96 / half_width) ** 2 * target * (1 - target)
+            report = sw.refine(cal, target, 1e-6, vmax, half_width=half_width,
+                               max_trials=int(3 * n_full) + 100,
+                               first_trials=int(min(1000, max(20, n_full / 3))))
+            pulses = (sw.pulses - pulses0) / n_cells
             pts = {pol: cal.points(target, pol, 1e-6, vmax, p_tolerance=0.02)
                    for pol in (1, -1)}
             use = pts[1].usable & pts[-1].usable
+            exact = np.full((2, n_cells), np.nan)
+            for pi, pol in enumerate((1, -1)):
+                for j in np.flatnonzero(use):
+                    exact[pi, j] = exact_flip_probability(
+                        domains.va[j], domains.area[j], float(pts[pol].volts[j]),
+                        float(pts[pol].width_s[j]), model.tau0_s, model.alpha, model.beta,
+                        model.imprint_v)
             t2, i2 = time.perf_counter(), session.now_s()
             counts = sw.measure_points(np.where(use, np.abs(pts[1].volts), np.nan),
                                        np.where(use, np.abs(pts[-1].volts), np.nan), 1e-6,
@@ -164,29 +193,72 @@ def calibration_study(n_cells: int, seed: int = 2026, verify: int = 10_000,
             t3, i3 = time.perf_counter(), session.now_s()
             rate = counts[:, 1] / np.maximum(counts[:, 0], 1)  # (polarity, cell)
             err = np.abs(rate - target)[:, use]
+            exact_err = np.abs(exact - target)[:, use]
             within = int(np.all(err <= 0.02, axis=0).sum()) if use.any() else 0
             refine_trials = (report.trials[1] + report.trials[-1])[use] / 2
             reasons = {f"{sw.cells[j]}": report.reasons[1].get(j) or report.reasons[-1].get(j)
                        or pts[1].reasons.get(j) or pts[-1].reasons.get(j)
                        for j in np.flatnonzero(~use)}
-            note = (f"p = {target:g}: {within}/{n_cells} cells within +-0.02 in both polarities "
-                    f"({int(use.sum())} in use), worst |p - target| "
-                    f"{float(err.max()) if err.size else float('nan'):.4f}; verification "
+            worst = float(err.max()) if err.size else float("nan")
+            worst_exact = float(exact_err.max()) if exact_err.size else float("nan")
+            note = (f"p = {target:.4g}: {within}/{n_cells} cells within +-0.02 in both "
+                    f"polarities ({int(use.sum())} in use), worst |p - target| {worst:.4f} "
+                    f"(verification trials), {worst_exact:.4f} (exact, from the cells' "
+                    f"domains); verification "
                     f"{int(counts[:, 0, use].min()) if use.any() else 0} trials per cell and "
                     f"polarity at least; calibration {cal_trials:.0f} + refinement "
                     f"{float(np.median(refine_trials)) if use.any() else 0:.0f} (median) trials "
-                    f"per cell and polarity; instrument: calibration {cal_inst / 60:.1f} min "
-                    f"(both targets), refinement {(i2 - i1) / 60:.1f} min, verification "
-                    f"{(i3 - i2) / 60:.1f} min; wall: calibration {cal_wall:.0f} s, refinement "
-                    f"{t2 - t1:.0f} s, verification {t3 - t2:.0f} s; excluded: {reasons}")
+                    f"per cell and polarity (half-width {half_width:g}), refinement pulses per "
+                    f"cell {pulses:.0f}; instrument: calibration {cal_inst / 60:.1f} min "
+                    f"({len(targets)} anchors), refinement {(i2 - i1) / 60:.1f} min, "
+                    f"verification {(i3 - i2) / 60:.1f} min; wall: calibration {cal_wall:.0f} "
+                    f"s, refinement {t2 - t1:.0f} s, verification {t3 - t2:.0f} s; excluded: "
+                    f"{reasons}")
             out.append(BenchResult(
-                f"switching.calibration_cells_within_0.02_p{target:g}", float(within),
+                f"switching.calibration_cells_within_0.02_p{target:.4g}", float(within),
                 float(n_cells), "cells", 1.0, higher_is_better=True, note=note,
                 extra={"set": rate[0].tolist(), "reset": rate[1].tolist(),
+                       "exact_set": exact[0].tolist(), "exact_reset": exact[1].tolist(),
                        "in_use": use.tolist(), "refine_trials": refine_trials.tolist(),
-                       "instrument_min": (i3 - i1 + cal_inst / 2) / 60,
-                       "wall_s": t3 - t1 + cal_wall / 2, "excluded": reasons,
+                       "refine_pulses_per_cell": pulses, "half_width": half_width,
+                       "instrument_min": (i3 - i1 + cal_inst / len(targets)) / 60,
+                       "wall_s": t3 - t1 + cal_wall / len(targets), "excluded": reasons,
                        "onboard": sw.onboard}))
+            print(note, flush=True)
+    return out
+
+
+def bench_operating_points(quick: bool) -> list[BenchResult]:
+    """The operating-point choice of :func:`bench_calibration` with every trial drawn from the
+    simulated array's domains instead of pulsed (seconds instead of hours): 16 cells (quick:
+    8) of word line 0 of the seed-2026 bench, the bench's calibration design, the refinement
+    (half-width 0.007; 0.01 for comparison), then per chosen point the exact flip probability
+    and 1e4 fresh trials (tests/switching/test_switching_operating_points.py). Reports the
+    cells within +-0.02 (both polarities, exact and trials), the worst |p - target| of each
+    and the refinement's trials per cell and polarity."""
+    n = 8 if quick else CELLS
+    t0 = time.perf_counter()
+    cells = array_cells(n)
+    cal = device_calibration(cells)
+    cal_wall = time.perf_counter() - t0
+    out = []
+    for half_width in (HALF_WIDTH, 0.01):
+        for target in TARGETS:
+            t1 = time.perf_counter()
+            v = choose_and_verify(cells, cal, target, half_width, verify_trials=10_000)
+            exact = np.abs(v.exact - target)
+            rate = np.abs(v.rate - target)
+            note = (f"p = {target:.4g}, half-width {half_width:g}: {v.within(0.02)}/{n} cells "
+                    f"within +-0.02 ({n - len(v.reasons)} in use), worst |p - target| exact "
+                    f"{np.nanmax(exact):.4f}, 1e4 trials {np.nanmax(rate):.4f}; refinement "
+                    f"trials per cell and polarity median {np.median(v.trials):.0f}, max "
+                    f"{v.trials.max()}; wall {time.perf_counter() - t1:.1f} s (calibration "
+                    f"{cal_wall:.1f} s once)")
+            out.append(BenchResult(
+                f"switching.operating_points_within_0.02_p{target:.4g}_hw{half_width:g}",
+                float(v.within(0.02)), float(n), "cells", 1.0, higher_is_better=True,
+                note=note, extra={"exact": v.exact.tolist(), "rate": v.rate.tolist(),
+                                  "trials": v.trials.tolist(), "excluded": v.reasons}))
             print(note, flush=True)
     return out
 
