@@ -190,3 +190,30 @@ def test_conditional_network_in_numpy_matches_torch():
     with torch.no_grad():
         ref = tnet(torch.tensor(x[:, None]), torch.tensor([400, 400]), torch.tensor(y))
     np.testing.assert_allclose(net(x, 400, y), ref.numpy()[:, 0], atol=1e-4)
+
+
+def test_a_widened_network_computes_what_the_trained_one_did():
+    """``train_ddpm.py --widen``: the shipped U-Net grown to twice its channels (four times
+    its parameters) predicts the same noise as the shipped one, to float32 rounding, so a
+    widened training run starts where the trained one ended (needs torch)."""
+    import sys
+    from pathlib import Path
+
+    torch = pytest.importorskip("torch")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+    from train_ddpm import load_exported
+
+    from ftjlab.switching.ddpm import MODEL_FILE
+
+    path = Path(__file__).resolve().parents[2] / "data" / "models" / MODEL_FILE
+    base, _, meta = load_exported(torch, path)
+    wide, _, wide_meta = load_exported(torch, path, widen=2 * meta["channels"][0])
+    assert wide_meta["channels"] == [2 * c for c in meta["channels"]]
+    assert sum(p.numel() for p in wide.parameters()) > 3.5 * sum(
+        p.numel() for p in base.parameters())
+    x = torch.randn(3, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    t = torch.tensor([0, 400, 999])
+    with torch.no_grad():
+        same = base(x, t)
+        assert float(same.abs().mean()) > 0.1  # a real output, not zeros
+        np.testing.assert_allclose(wide(x, t).numpy(), same.numpy(), atol=1e-5)
