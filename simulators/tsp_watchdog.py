@@ -63,7 +63,7 @@ class Watchdog:
         """Watch ``emulator`` (from now on, for as long as it lives); its exception class."""
         with self._lock:
             self._watched.add(emulator)
-            if self._thread is None:
+            if self._thread is None or not self._thread.is_alive():  # (a forked child)
                 self._thread = threading.Thread(target=self._loop, name="tsp-watchdog",
                                                 daemon=True)
                 self._thread.start()
