@@ -119,9 +119,12 @@ def run_benchmarks(
     """Run, print the table, optionally write JSON. Exit code 0 if every target is met.
 
     A benchmark that cannot run here (``BadInput``, e.g. an optional extra not installed) is
-    listed under the table with its reason; the others still run."""
+    listed under the table with its reason; one that fails (any other exception) is listed as
+    an error with its exception and makes the exit code 1. Either way the others still run and
+    the rows already measured are kept."""
     results: list[BenchResult] = []
     skipped: list[str] = []
+    errors: list[str] = []
     for name, func in discover(select):
         print(f"running {name} ...", file=sys.stderr, flush=True)
         try:
@@ -129,11 +132,17 @@ def run_benchmarks(
         except BadInput as exc:
             skipped.append(f"{name}: {exc}")
             continue
+        except Exception as exc:  # one broken benchmark must not lose the others' rows
+            errors.append(f"{name}: {type(exc).__name__}: {exc}")
+            print(f"error in {name}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+            continue
         results.extend(out if isinstance(out, list) else [out])
     print(_format(results))
     for line in skipped:
         print(f"not run: {line}")
+    for line in errors:
+        print(f"error: {line}")
     if json_path:
         payload = [asdict(r) | {"ratio": r.ratio, "passed": r.passed} for r in results]
         Path(json_path).write_text(json.dumps(payload, indent=2))
-    return 0 if all(r.passed for r in results) else 1
+    return 0 if all(r.passed for r in results) and not errors else 1

@@ -3,6 +3,8 @@ its reason and the others still run and decide the exit code."""
 
 from __future__ import annotations
 
+import json
+
 from ftjlab import benchmarks
 from ftjlab.benchmarks import BenchResult
 from ftjlab.errors import BadInput
@@ -32,3 +34,20 @@ def test_a_missed_target_still_fails_the_run(monkeypatch, capsys):
     monkeypatch.setattr(benchmarks, "discover", lambda select: [("x.extra", _needs_extra),
                                                                 ("x.slow", _slow)])
     assert benchmarks.run_benchmarks() == 1
+
+
+def _broken(quick: bool) -> BenchResult:
+    raise AssertionError("bank mean off by 0.3")
+
+
+def test_a_failing_benchmark_is_an_error_and_keeps_the_rows_measured(monkeypatch, capsys,
+                                                                      tmp_path):
+    monkeypatch.setattr(benchmarks, "discover", lambda select: [("x.fast", _fast),
+                                                                ("x.broken", _broken),
+                                                                ("x.fast2", _fast)])
+    out_json = tmp_path / "rows.json"
+    assert benchmarks.run_benchmarks(json_path=str(out_json)) == 1
+    out = capsys.readouterr().out
+    assert "error: x.broken: AssertionError: bank mean off by 0.3" in out
+    assert out.count("x.fast") == 2  # the rows before and after the broken one
+    assert len(json.loads(out_json.read_text())) == 2
