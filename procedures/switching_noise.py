@@ -332,10 +332,9 @@ class SwitchingNoise(FTJProcedure):
         if self.schedule == "ddpm":
             start = (1 ^ flip).astype(np.uint8)
         sw.saturate(to=start)
-        # flips are counted once, by the tracker; its counts, reset at each drift check,
-        # are summed into the run's totals per polarity (SET, RESET), (trials, flips), cell
+        # flips are counted once, by the tracker: its totals per polarity (SET, RESET),
+        # (trials, flips), cell are the run's
         tracker = DriftTracker(len(sw.cells), check_every=self.check_every)
-        totals = np.zeros_like(tracker.counts)
         n_units = self._n_cells() // self.k
         spins0 = 2.0 * (sw.state ^ flip)[use] - 1.0
         mean_spin = [float(spins0.mean())]
@@ -383,7 +382,6 @@ class SwitchingNoise(FTJProcedure):
                     counts = tracker.counts[:, :, use].sum(axis=2)
                     observed = [counts[i, 1] / max(1, counts[i, 0]) for i in (0, 1)]
                     absorbed = tracker.absorbed
-                    totals += tracker.counts  # check() starts the next window at 0
                     gone = tracker.check(step, key, self._cal.laws_for(key), use,
                                          dict(zip((1, -1), points[key], strict=True)))
                     new = tracker.events[n_events:]
@@ -399,7 +397,7 @@ class SwitchingNoise(FTJProcedure):
                 self.progress(100.0 * (step + 1) / len(targets))
         finally:
             flush()
-            totals += tracker.counts  # the window since the last check
+        totals = tracker.totals
         chain_s = session.now_s() - t_chain0
         steps_done = len(mean_spin) - 1
         self.result("calibration_instrument_s", float(cal_s), "s")
