@@ -103,6 +103,12 @@ def bench_ddpm(quick: bool) -> list[BenchResult]:
                       precision_recall=False)
     rate = n / float(np.mean([sec for (s, _, _), (_, sec, _) in zip(jobs, runs, strict=True)
                               if s == "software"]))
+
+    def target(value: float) -> float | None:
+        # the targets hold at n = 2,000 over three seeds; at the quick n = 500 FCD's bias alone
+        # puts real digits at 3.6 x the halves' FCD, and one seed moves it by +-7 %
+        return None if quick else value
+
     guide = (f", class-conditional, guidance w = {model.guidance:g} "
              f"({2 if model.guidance else 1} network passes per step)" if model.net.classes else "")
     return [
@@ -110,7 +116,7 @@ def bench_ddpm(quick: bool) -> list[BenchResult]:
                     higher_is_better=True,
                     note=f"numpy, one thread, {model.steps} U-Net steps per image{guide}, "
                     f"{model.noise_per_image()} noise values per image"),
-        BenchResult("switching.ddpm_fcd_bank_over_software", fb, fs, "FCD ratio", 1.10,
+        BenchResult("switching.ddpm_fcd_bank_over_software", fb, fs, "FCD ratio", target(1.10),
                     note=f"n = {n} per run, mean of {len(seeds)} seeds per source: "
                     f"{desc('bank')}; {desc('software')}; bank {facts['size']} values "
                     f"standardised (recorded mean {facts['mean']:+.4f}, sd {facts['sd']:.4f}), "
@@ -120,7 +126,7 @@ def bench_ddpm(quick: bool) -> list[BenchResult]:
                     note=f"the bank as recorded, n = {n // 4}, order {raw_seed}: FCD "
                     f"{raw['fcd']:.2f} (classes {raw['classes_present']}), against software "
                     f"seed {seeds[0]} at n = {n} (a smaller n scores higher)"),
-        BenchResult("switching.ddpm_fcd_over_real_halves", fs, rr, "FCD ratio", 4.0,
+        BenchResult("switching.ddpm_fcd_over_real_halves", fs, rr, "FCD ratio", target(4.0),
                     note=f"software mean FCD {fs:.2f}; real-vs-real halves {rr:.2f}; {n} real "
                     f"training digits against the held-out reference (a perfect generator at "
                     f"this n) {floor:.2f}"),
