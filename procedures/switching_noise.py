@@ -66,6 +66,7 @@ from ftjlab.switching.engine import (
     calibration_from_trials,
 )
 from ftjlab.switching.nls import OperatingPoints, schedule_p
+from ftjlab.switching.refine import stage_sizes
 
 from .base import FTJProcedure
 
@@ -455,10 +456,8 @@ class SwitchingNoise(FTJProcedure):
         calibration trial row); False when stopped."""
         vmax = self.controller.session.limits.max_program_voltage_v
         hw = float(self.refine_half_width)
-        n_full = (1.96 / hw) ** 2 * p * (1 - p)  # binomial trials for the half-width
         report = sw.refine(self._cal, p, self.width, vmax, half_width=hw,
-                           max_trials=int(3 * n_full) + 100,
-                           first_trials=int(min(1000, max(20, n_full / 3))),
+                           **stage_sizes(p, hw),
                            on_block=lambda b: self.record("trials", b),
                            should_stop=self.should_stop)
         self.result("refine_instrument_s", float(report.instrument_s), "s")

@@ -300,6 +300,16 @@ class _Refinement:
         self.volts[pol][j] = v_next
 
 
+def stage_sizes(target_p: float, half_width: float) -> dict[str, int]:
+    """The refinement's ``first_trials`` and ``max_trials`` for ``target_p`` to
+    ``half_width`` (95 %): ``n`` = the binomial count of one amplitude for that half-width;
+    the first stage a third of it (20 to 1,000 trials), the cap 3 n + 100 but at least 1e4 (at
+    small p, n is small and a cell whose p starts far from its target needs more)."""
+    n_full = (1.96 / half_width) ** 2 * target_p * (1 - target_p)
+    return {"first_trials": int(min(1000, max(20, n_full / 3))),
+            "max_trials": max(int(3 * n_full) + 100, 10_000)}
+
+
 def refine_laws(
     laws: dict[int, list[CellLaw]],
     target_p: float,

@@ -157,6 +157,7 @@ def calibration_study(n_cells: int, seed: int = 2026, verify: int = 10_000,
     from ftjlab.controller import ArrayController
     from ftjlab.session import BenchSession
     from ftjlab.switching.engine import SwitchingCells
+    from ftjlab.switching.refine import stage_sizes
 
     out = []
     with BenchSession.open(seed=seed) as session:
@@ -171,10 +172,8 @@ def calibration_study(n_cells: int, seed: int = 2026, verify: int = 10_000,
         cal_trials = float(cal.trials[:, 5].sum()) / n_cells / 2
         for target in targets:
             t1, i1, pulses0 = time.perf_counter(), session.now_s(), sw.pulses
-            n_full = (1.96 / half_width) ** 2 * target * (1 - target)
             report = sw.refine(cal, target, 1e-6, vmax, half_width=half_width,
-                               max_trials=int(3 * n_full) + 100,
-                               first_trials=int(min(1000, max(20, n_full / 3))))
+                               **stage_sizes(target, half_width))
             pulses = (sw.pulses - pulses0) / n_cells
             pts = {pol: cal.points(target, pol, 1e-6, vmax, p_tolerance=0.02)
                    for pol in (1, -1)}

@@ -29,7 +29,7 @@ from switching_physics import WIDTHS_S, Cells
 
 from ftjlab.switching.engine import Calibration, calibration_from_trials
 from ftjlab.switching.nls import fit_group_alpha, schedule_p
-from ftjlab.switching.refine import refine_cells
+from ftjlab.switching.refine import refine_cells, stage_sizes
 
 WIDTH_S = 1e-6
 CELLS = 16
@@ -183,11 +183,8 @@ def choose_and_verify(c: Cells, calibration: Calibration, target: float,
     (:meth:`Calibration.points`, tolerance 0.02) and verify each chosen (V, t): the exact
     flip probability and ``verify_trials`` fresh trials from the simulator."""
     cal = copy.deepcopy(calibration)
-    n_full = (1.96 / half_width) ** 2 * target * (1 - target)
     report = refine_cells(DeviceCells(c, seed), cal, target, WIDTH_S, 4.5,
-                          half_width=half_width,
-                          first_trials=int(min(1000, max(20, n_full / 3))),
-                          max_trials=int(3 * n_full) + 100)
+                          half_width=half_width, **stage_sizes(target, half_width))
     d, model = c.d, c.d.params
     rng = np.random.default_rng(seed + 1)
     out = Verified(target, *(np.full((2, c.n), np.nan) for _ in range(3)),
