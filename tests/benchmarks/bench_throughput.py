@@ -35,6 +35,20 @@ def _cores() -> int:
     return os.cpu_count() or 1
 
 
+#: CPU seconds per wall second below which the machine counts as busy
+CONTENDED = 0.7
+
+
+def _wall_target(cpu_s: float, wall_s: float) -> tuple[float | None, str]:
+    """The wall rows' target (1.0: within budget) and a note. When the job got less than
+    :data:`CONTENDED` of a core, its wall time is mostly waiting for the scheduler of a busy
+    machine: reported without a target (its CPU row holds it to the budget)."""
+    busy = cpu_s / wall_s
+    if busy >= CONTENDED:
+        return 1.0, ""
+    return None, f"; not judged: {busy:.2f} of a core (machine busy), see the CPU row"
+
+
 def bench_run_startup(quick: bool) -> list[BenchResult]:
     """``ftjlab run rtn-acquisition --set readings=10`` start to finish, as a user runs it
     (a new process): wall and CPU time (best of a few runs)."""
@@ -52,11 +66,12 @@ def bench_run_startup(quick: bool) -> list[BenchResult]:
             walls.append(time.perf_counter() - t0)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    target, how = _wall_target(min(cpus), min(walls))
     return [
         BenchResult("throughput.run_start_to_finish", min(walls), 1.5,
                     "s wall, `ftjlab run rtn-acquisition --set readings=10` (baseline = 1.5 s "
-                    "budget)", 1.0, note=f"best of {runs}; load average {_load():.1f} on "
-                    f"{_cores()} cores"),
+                    "budget)", target, note=f"best of {runs}; load average {_load():.1f} on "
+                    f"{_cores()} cores{how}"),
         BenchResult("throughput.run_start_to_finish_cpu", min(cpus), 1.5,
                     "s CPU of the same process (baseline = 1.5 s budget): its wall time on "
                     "an otherwise idle machine", 1.0, note=f"best of {runs}"),
@@ -140,10 +155,11 @@ def bench_decoder_programming(quick: bool) -> list[BenchResult]:
     note = (f"{job.total} cells in {job.n_loads} loads, scaled from {job.cells} cells "
             f"({sample} loads: the first once, the others per cell), {job.pulses:.1f} "
             "pulses/cell")
+    target, how = _wall_target(job.cpu_s, job.wall_s)
     return [
         BenchResult("throughput.decoder_program_wall", job.wall_s, 300.0,
-                    "s wall, every load in-process (baseline = 5 min budget)", 1.0,
-                    note=f"{note}; load average {_load():.1f} on {_cores()} cores"),
+                    "s wall, every load in-process (baseline = 5 min budget)", target,
+                    note=f"{note}; load average {_load():.1f} on {_cores()} cores{how}"),
         BenchResult("throughput.decoder_program_cpu", job.cpu_s, 300.0,
                     "s CPU of this process, every load (baseline = 5 min budget): the wall "
                     "time of an otherwise idle machine", 1.0, note=note),
@@ -192,11 +208,12 @@ def bench_vmm(quick: bool) -> list[BenchResult]:
     repeats = 10 if quick else 40
     wall, inst, rt, cpu = _vmm_figures(None, repeats)
     _, inst4, rt4, _ = _vmm_figures(BENCH_4CH, max(4, repeats // 4))
+    target, how = _wall_target(cpu, wall)
     return [
         BenchResult("throughput.vmm_wall", wall, 0.010,
-                    "s wall per 8-bit VMM, in-process (baseline = 10 ms budget)", 1.0,
+                    "s wall per 8-bit VMM, in-process (baseline = 10 ms budget)", target,
                     note=f"median of {repeats}; load average {_load():.1f} on {_cores()} "
-                    "cores"),
+                    f"cores{how}"),
         BenchResult("throughput.vmm_cpu", cpu, 0.010,
                     "s CPU per 8-bit VMM (baseline = 10 ms budget): the wall time of an "
                     "otherwise idle machine", 1.0, note=f"median of {repeats}"),
