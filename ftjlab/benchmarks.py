@@ -68,6 +68,18 @@ def interleaved_ratio(
     return statistics.median(ts), statistics.median(tb), statistics.median(ratios)
 
 
+#: CPU seconds per wall second below which a measurement counts as taken on a busy machine
+CONTENDED = 0.7
+
+
+def core_share(cpu_s: float, wall_s: float) -> tuple[float, bool]:
+    """The share of a core a measurement got (``cpu_s / wall_s``) and whether that is below
+    :data:`CONTENDED`: then other processes held the cores and its wall time is mostly waiting
+    for the scheduler, not the work measured."""
+    share = cpu_s / wall_s
+    return share, share < CONTENDED
+
+
 def benchmark_dir() -> Path:
     """Folder of the benchmark modules: $FTJLAB_BENCH_DIR or the source tree's tests/benchmarks."""
     env = os.environ.get("FTJLAB_BENCH_DIR")

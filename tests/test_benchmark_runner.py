@@ -51,3 +51,9 @@ def test_a_failing_benchmark_is_an_error_and_keeps_the_rows_measured(monkeypatch
     assert "error: x.broken: AssertionError: bank mean off by 0.3" in out
     assert out.count("x.fast") == 2  # the rows before and after the broken one
     assert len(json.loads(out_json.read_text())) == 2
+
+
+def test_core_share_marks_a_measurement_under_0_7_of_a_core_as_busy():
+    assert benchmarks.core_share(0.69, 1.0) == (0.69, True)
+    assert benchmarks.core_share(1.4, 2.0) == (0.7, False)
+    assert benchmarks.core_share(1.9, 1.0) == (1.9, False)  # two workers: more than a core

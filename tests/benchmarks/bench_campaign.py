@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ftjlab.benchmarks import BenchResult
+from ftjlab.benchmarks import CONTENDED, BenchResult, core_share
 
 BENCH = Path(__file__).resolve().parents[2] / "data" / "benches" / "sim-wafer.toml"
 CAMPAIGN = """
@@ -202,10 +202,6 @@ def _spot_check(rows: list[dict], truth: dict, rng: np.random.Generator) -> floa
     return worst
 
 
-#: CPU seconds per wall second of the 1-worker pass below which the machine counts as busy
-CONTENDED = 0.7
-
-
 def bench_analyze_scaling(quick: bool) -> list[BenchResult]:
     """``campaign analyze`` over 2,002 run files (1,820 dies: a conductance map each, and a
     4,000-reading RTN trace on every 10th) on a local cluster of 1 and of 2 worker
@@ -247,7 +243,7 @@ def bench_analyze_scaling(quick: bool) -> list[BenchResult]:
     # when even the single worker got less than CONTENDED of a core, other processes held the
     # cores and the wall ratio says nothing about scaling: reported without its target (the
     # CPU-work ratio below still holds the 2-worker pass to the 1-worker pass's work)
-    contended = busy[1] < CONTENDED
+    _, contended = core_share(cpus[1], walls[1])
     note = (f"{len(files)} files ({len(truth)} RTN traces of {readings}); 1 worker "
             f"{walls[1]:.1f} s ({busy[1]:.2f} CPU s/s, load {loads[1]:.1f}), 2 workers "
             f"{walls[2]:.1f} s ({busy[2]:.2f} CPU s/s, load {loads[2]:.1f}); generation "

@@ -22,7 +22,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np
 
-from ftjlab.benchmarks import BenchResult
+from ftjlab.benchmarks import BenchResult, core_share
 
 RTN_BUDGET_S = 0.033
 MAP_BUDGET_S = 0.050
@@ -54,16 +54,12 @@ def _frames(frame, count: int) -> tuple[list[float], list[float]]:
     return wall, cpu
 
 
-#: CPU seconds per wall second of the frames below which the machine counts as busy
-CONTENDED = 0.7
-
-
 def _judged(wall: list[float], cpu: list[float]) -> tuple[float, str]:
-    """The frame time judged against the budget: the wall median; on a busy machine (the
-    frames got less than :data:`CONTENDED` of a core, so the wall time is mostly waiting for
-    the scheduler) the process CPU median, the frame's time on a free core."""
-    busy = sum(cpu) / sum(wall)
-    if busy >= CONTENDED:
+    """The frame time judged against the budget: the wall median; on a busy machine (see
+    :func:`~ftjlab.benchmarks.core_share`: the wall time is mostly waiting for the scheduler)
+    the process CPU median, the frame's time on a free core."""
+    busy, contended = core_share(sum(cpu), sum(wall))
+    if not contended:
         return statistics.median(wall), ""
     return statistics.median(cpu), (f"; judged on CPU: the frames had {busy:.2f} of a core "
                                     f"(wall median {1e3 * statistics.median(wall):.1f} ms)")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from ftjlab.data import benches
 
-from ftjlab.benchmarks import BenchResult
+from ftjlab.benchmarks import BenchResult, core_share
 from ftjlab.controller import ArrayController
 from ftjlab.session import BenchSession
 from ftjlab.traffic import Meter
@@ -35,16 +35,12 @@ def _cores() -> int:
     return os.cpu_count() or 1
 
 
-#: CPU seconds per wall second below which the machine counts as busy
-CONTENDED = 0.7
-
-
 def _wall_target(cpu_s: float, wall_s: float) -> tuple[float | None, str]:
-    """The wall rows' target (1.0: within budget) and a note. When the job got less than
-    :data:`CONTENDED` of a core, its wall time is mostly waiting for the scheduler of a busy
-    machine: reported without a target (its CPU row holds it to the budget)."""
-    busy = cpu_s / wall_s
-    if busy >= CONTENDED:
+    """The wall rows' target (1.0: within budget) and a note. On a busy machine (see
+    :func:`~ftjlab.benchmarks.core_share`: the job's wall time is mostly waiting for the
+    scheduler) reported without a target (its CPU row holds it to the budget)."""
+    busy, contended = core_share(cpu_s, wall_s)
+    if not contended:
         return 1.0, ""
     return None, f"; not judged: {busy:.2f} of a core (machine busy), see the CPU row"
 
