@@ -320,34 +320,20 @@ def test_both_levels_unknown_bring_the_generator_to_the_bench_state(bench):
     assert np.isfinite(c.read_map(volts=0.2, nplc=0.01)).all()
 
 
-def test_over_tcp_a_late_row_program_reply_is_skipped_after_the_abort(monkeypatch):
+def test_over_tcp_a_late_row_program_reply_is_skipped_after_the_abort(tcp_bench,
+                                                                      slow_replies_from):
     """Through the sim-server and pyvisa-py: the SMU's reply to ftjrowwv comes after the
     VISA timeout (the server goes on executing meanwhile); the abort's marker is read past
     the late reply, the generator's guard ends its hold, and host pulses land as asked."""
-    from ftjlab.simulators.server import SimServer
-
-    from ftjlab.config import load_bench_config
-
-    with SimServer(load_bench_config(None), seed=7) as server:
-        session = BenchSession.open(None, seed=7, timeout_ms=1000, resources=server.resources)
-        try:
-            c = ArrayController(session)
-            faults = server.emulators["smu"].faults
-            original = c.read.program_row
-
-            def late(*args):
-                faults.slow_replies(1.5)  # from the program's reply on
-                return original(*args)
-
-            monkeypatch.setattr(c.read, "program_row", late)
-            with pytest.raises(InstrumentTimeoutError):
-                c.program_rows_onboard(*ONBOARD)
-            faults.clear()
-            assert c.pg.safety.holders == () and c.pg.safety.routing.running == frozenset()
-            c.pulse_pair(1, [2], 0.6, [3], -0.7, 1e-6)
-            pg = server.emulators[c.pg_name]
-            assert [(round(ch.high, 6), round(ch.low, 6)) for ch in pg.ch] == [(0.6, 0.0),
-                                                                               (0.0, -0.7)]
-            assert float(c.read.driver.ask("print(1)")) == 1  # nothing left over
-        finally:
-            session.close()
+    with tcp_bench(seed=7, timeout_ms=1000) as (server, c):
+        faults = server.emulators["smu"].faults
+        slow_replies_from(c.read, "program_row", faults, 1.5)  # its reply on
+        with pytest.raises(InstrumentTimeoutError):
+            c.program_rows_onboard(*ONBOARD)
+        faults.clear()
+        assert c.pg.safety.holders == () and c.pg.safety.routing.running == frozenset()
+        c.pulse_pair(1, [2], 0.6, [3], -0.7, 1e-6)
+        pg = server.emulators[c.pg_name]
+        assert [(round(ch.high, 6), round(ch.low, 6)) for ch in pg.ch] == [(0.6, 0.0),
+                                                                           (0.0, -0.7)]
+        assert float(c.read.driver.ask("print(1)")) == 1  # nothing left over

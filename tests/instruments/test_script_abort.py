@@ -218,34 +218,20 @@ def test_ctrl_c_while_a_sequence_runs_aborts_it_before_the_interrupt_goes_on(ben
     assert session.emulators["matrix"].channel.getclose("allslots") is None
 
 
-def test_over_tcp_a_late_binary_sequence_reply_is_read_past_after_the_abort(monkeypatch):
+def test_over_tcp_a_late_binary_sequence_reply_is_read_past_after_the_abort(
+        monkeypatch, tcp_bench, slow_replies_from):
     """Through the sim-server and pyvisa-py: ftjseq's binary block comes after the VISA
     timeout; the abort's marker is read past it as raw bytes, and the next query reads its
     own answer."""
-    from ftjlab.simulators.server import SimServer
-
-    from ftjlab.config import load_bench_config
-
-    with SimServer(load_bench_config(None), seed=5) as server:
-        session = BenchSession.open(None, seed=5, timeout_ms=300, resources=server.resources)
-        try:
-            c = ArrayController(session)
-            reference = c.read_cells(0, [5, 6], 0.2, 0.01)
-            faults = server.emulators["smu"].faults
-            original = c.read.sequence
-
-            def late(*args):
-                faults.slow_replies(0.5)  # from the sequence's reply on
-                return original(*args)
-
-            monkeypatch.setattr(c.read, "sequence", late)
-            with pytest.raises(InstrumentTimeoutError):
-                c.read_cells(0, [5, 6], 0.2, 0.01)
-            faults.clear()
-            monkeypatch.undo()
-            smu = c.read.driver
-            assert smu.safety.routing.running == frozenset()
-            assert float(smu.ask("print(1)")) == 1  # nothing left over
-            np.testing.assert_allclose(c.read_cells(0, [5, 6], 0.2, 0.01), reference, rtol=0.2)
-        finally:
-            session.close()
+    with tcp_bench(seed=5, timeout_ms=300) as (server, c):
+        reference = c.read_cells(0, [5, 6], 0.2, 0.01)
+        faults = server.emulators["smu"].faults
+        slow_replies_from(c.read, "sequence", faults, 0.5)  # its reply on
+        with pytest.raises(InstrumentTimeoutError):
+            c.read_cells(0, [5, 6], 0.2, 0.01)
+        faults.clear()
+        monkeypatch.undo()
+        smu = c.read.driver
+        assert smu.safety.routing.running == frozenset()
+        assert float(smu.ask("print(1)")) == 1  # nothing left over
+        np.testing.assert_allclose(c.read_cells(0, [5, 6], 0.2, 0.01), reference, rtol=0.2)
