@@ -186,7 +186,7 @@ def choose_and_verify(c: Cells, calibration: Calibration, target: float,
     report = refine_cells(DeviceCells(c, seed), cal, target, WIDTH_S, 4.5,
                           half_width=half_width, **stage_sizes(target, half_width))
     d, model = c.d, c.d.params
-    rng = np.random.default_rng(seed + 1)
+    verifier = DeviceCells(c, seed + 1)  # fresh trials, independent of the refinement's
     out = Verified(target, *(np.full((2, c.n), np.nan) for _ in range(3)),
                    np.stack([report.trials[1], report.trials[-1]]), {}, verify_trials)
     for pi, pol in enumerate((1, -1)):
@@ -198,9 +198,7 @@ def choose_and_verify(c: Cells, calibration: Calibration, target: float,
             out.exact[pi, j] = exact_flip_probability(
                 d.va[cell], d.area[cell], v, t, model.tau0_s, model.alpha, model.beta,
                 model.imprint_v)
-            p_dom = d.switching_probability(np.array([cell]), np.array([v]), t)[0]
-            draws = rng.random((verify_trials, p_dom.size), dtype=np.float32) < p_dom
-            out.rate[pi, j] = float(np.mean(draws @ c.area[j] > 0.5))
+            out.rate[pi, j] = verifier.flips(j, v, t, verify_trials) / verify_trials
     return out
 
 
