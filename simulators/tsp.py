@@ -474,10 +474,10 @@ class TSPEmulator(ScriptStall):
         self._sweep_lua()
         live = self._lua.get_memory_used()
         if live > MAX_LUA_MEMORY_BYTES:  # what the command left is more than the instrument has
-            self.errorqueue.push(CODE_RUNTIME, f"TSP Runtime error: {MEMORY_MESSAGE}")
-        if live > MAX_LUA_MEMORY_BYTES or self._lua.get_max_memory() != (
-                MAX_LUA_MEMORY_BYTES + LUPA_HEADROOM_BYTES):
-            self._lua.set_max_memory(max(live, MAX_LUA_MEMORY_BYTES) + LUPA_HEADROOM_BYTES)
+            self._report(MEMORY_MESSAGE)
+        cap = max(live, MAX_LUA_MEMORY_BYTES) + LUPA_HEADROOM_BYTES
+        if self._lua.get_max_memory() != cap:
+            self._lua.set_max_memory(cap)
         self._gc_after = min(max(GC_AFTER_BYTES, 2 * live), MAX_LUA_MEMORY_BYTES)
         self._check_at = min(live + SWEEP_CHECK_BYTES, self._gc_after)
         self._sweep_at = len(self._pushed) + SWEEP_AFTER_OBJECTS
