@@ -133,6 +133,13 @@ def export(net, args, betas: np.ndarray, extra: dict, path: Path) -> None:
     np.savez_compressed(path, **out)
 
 
+def to_torch(torch, name: str, a: np.ndarray):
+    """An exported array (see :func:`export`) as the torch parameter ``name``: convolutions
+    (out, in, kh, kw), linear layers (out, in); the class embedding as it is."""
+    return torch.tensor(a.transpose(3, 2, 0, 1) if a.ndim == 4 else a.T
+                        if a.ndim == 2 and not name.startswith("cemb.") else a)
+
+
 def load_exported(torch, path: Path, classes: int | None = None,
                   attention: bool | None = None, widen: int | None = None):
     """The torch network with the exported weights at ``path``, the file's arrays, its meta.
@@ -153,9 +160,7 @@ def load_exported(torch, path: Path, classes: int | None = None,
     for name, init in net.state_dict().items():
         if name not in data:  # a layer the exported network did not have: keep its zero init
             continue
-        a = data[name]
-        a = torch.tensor(a.transpose(3, 2, 0, 1) if a.ndim == 4 else a.T
-                         if a.ndim == 2 and not name.startswith("cemb.") else a)
+        a = to_torch(torch, name, data[name])
         state[name] = a if a.shape == init.shape else _widened(name, a, init)
     net.load_state_dict(state, strict=False)
     if factor > 1:

@@ -177,16 +177,11 @@ def test_conditional_network_in_numpy_matches_torch():
     np.testing.assert_allclose(guided.eps(x, 400, y), want, atol=1e-4)
     torch = pytest.importorskip("torch")
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-    from train_ddpm import build_unet
+    from train_ddpm import build_unet, to_torch
 
     meta = base.meta
     tnet = build_unet(torch, *meta["channels"], meta["emb"], meta["groups"], 10, True)
-    state = {}
-    for name in tnet.state_dict():
-        a = w[name]
-        state[name] = torch.tensor(a.transpose(3, 2, 0, 1) if a.ndim == 4 else a.T
-                                   if a.ndim == 2 and not name.startswith("cemb.") else a)
-    tnet.load_state_dict(state)
+    tnet.load_state_dict({name: to_torch(torch, name, w[name]) for name in tnet.state_dict()})
     with torch.no_grad():
         ref = tnet(torch.tensor(x[:, None]), torch.tensor([400, 400]), torch.tensor(y))
     np.testing.assert_allclose(net(x, 400, y), ref.numpy()[:, 0], atol=1e-4)
