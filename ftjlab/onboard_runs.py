@@ -85,25 +85,23 @@ class OnboardRuns:
         up here (program: normal polarity, erase: inverted, both resting at 0 V, outputs on),
         the read channels biased, then one message and one reply."""
         flat = [int(c) for row_cols in cols for c in row_cols]
-        with self._onboard_run(cols, flat, width_s, float(settings[2]) / 2, read_v,
-                               nplc) as (host, port, k, reads):
+        with self._onboard_run(rows, cols, flat, width_s, float(settings[2]) / 2, read_v,
+                               nplc) as route:
             return self.read.program_row(
-                int(self.tsplink_node), host, port, self._channels[:k] or [(1, "a")],
-                [",".join(self._xp("gate", "WL", [r])) for r in rows], [len(c) for c in cols],
-                reads, self._xp("pulse", "BL", flat), self._xp("pulse2", "BL", flat),
-                targets_a, starts_up, starts_down, state, settings,
-            )
+                *route, targets_a, starts_up, starts_down, state, settings)
 
     @contextmanager
     def _onboard_run(
-        self, cols: Sequence[Sequence[int]], flat: Sequence[int], width_s: float,
-        level_v: float, read_v: float, nplc: float,
-    ) -> Iterator[tuple[str, int, int, list[str]]]:
+        self, rows: Sequence[int], cols: Sequence[Sequence[int]], flat: Sequence[int],
+        width_s: float, level_v: float, read_v: float, nplc: float,
+    ) -> Iterator[tuple[Any, ...]]:
         """Around one on-board script run: set the generator up for it (program output normal
         polarity, erase output inverted, both resting at 0 V, at ``width_s``; ``level_v``: any
         legal level, the script sets its own) unless it already is, switch the gates on and
-        bias the read channels the sequences reach; yields the generator's LAN address, the
-        number of read channels ``k`` and every cell's read crosspoint per read channel.
+        bias the read channels the sequences reach; yields the route arguments both scripts
+        take first: TSP-Link node, the generator's LAN host and port, the read channels, one
+        gate route per word line, its cell count, every cell's read crosspoint per read
+        channel, its program and its erase crosspoint.
         Afterwards the outputs restate their settings through the generator's guard."""
         period_s = max(4 * width_s, width_s + 1e-7)
         if self._onboard_pulser != (width_s, period_s):
@@ -119,7 +117,10 @@ class OnboardRuns:
         reads = [self._line_xp[f"BL{c}"].format(row=self._read_rows[j])
                  for j in range(k) for c in flat]
         try:
-            yield host, port, k, reads
+            yield (int(self.tsplink_node), host, port, self._channels[:k] or [(1, "a")],
+                   [",".join(self._xp("gate", "WL", [r])) for r in rows],
+                   [len(c) for c in cols], reads, self._xp("pulse", "BL", flat),
+                   self._xp("pulse2", "BL", flat))
         finally:
             # the script set the generator's loads and levels over TSP-Net: its guard
             # forgot them, so the outputs set them again through it before host pulses
@@ -151,12 +152,8 @@ class OnboardRuns:
         down = np.asarray(reset_v, np.float64)
         if np.any(~np.isfinite(up) | (up <= 0)) or np.any(~np.isfinite(down) | (down >= 0)):
             raise BadInput("chain amplitudes: SET > 0 V and RESET < 0 V for every cell")
-        with self._onboard_run(cols, flat, width_s, float(saturate_v) / 2, read_v,
-                               nplc) as (host, port, k, reads):
+        with self._onboard_run(rows, cols, flat, width_s, float(saturate_v) / 2, read_v,
+                               nplc) as route:
             return chain_steps(
-                self.read.driver, int(self.tsplink_node), host, port,
-                self._channels[:k] or [(1, "a")],
-                [",".join(self._xp("gate", "WL", [r])) for r in rows], [len(c) for c in cols],
-                reads, self._xp("pulse", "BL", flat), self._xp("pulse2", "BL", flat),
-                up.tolist(), (-down).tolist(), list(thresholds_a), [int(s) for s in state],
-                float(saturate_v), int(steps))
+                self.read.driver, *route, up.tolist(), (-down).tolist(), list(thresholds_a),
+                [int(s) for s in state], float(saturate_v), int(steps))
