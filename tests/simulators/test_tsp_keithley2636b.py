@@ -18,6 +18,7 @@ from ftjlab.simulators.params import ArrayParams
 from ftjlab.simulators.transport import EmulatorAdapter
 from ftjlab.simulators.traps import activation
 from pymeasure.instruments import Instrument
+from tsp_helpers import errors as no_errors
 
 from ftjlab.wiring import Wiring
 
@@ -35,13 +36,6 @@ def make(seed: int = 5, n: int = 8):
 def select(matrix: Keithley707B, r: int, c: int) -> None:
     matrix.write(f'channel.exclusiveclose("1B{r + 1:02d},2A{c + 1:02d}")')
     assert matrix.errorqueue.count == 0
-
-
-def no_errors(smu: Keithley2636B) -> list:
-    out = []
-    while smu.errorqueue.count:
-        out.append(smu.errorqueue.next())
-    return out
 
 
 def acquire(

@@ -7,6 +7,7 @@ from ftjlab.simulators.bench import Bench, Wiring
 from ftjlab.simulators.emulators.keithley707b import Keithley707B
 from ftjlab.simulators.params import ArrayParams
 from ftjlab.simulators.tsp import CODE_RUNTIME
+from tsp_helpers import errors as pop_errors
 
 
 @pytest.fixture
@@ -22,13 +23,6 @@ def ask(m: Keithley707B, command: str) -> str:
 
 def closed(m: Keithley707B) -> list[str]:
     return [str(p) for p in m.bench.closed()]
-
-
-def pop_errors(m: Keithley707B) -> list[tuple]:
-    out = []
-    while m.errorqueue.count:
-        out.append(m.errorqueue.next())
-    return out
 
 
 def test_close_open_getclose(matrix):
