@@ -36,7 +36,7 @@ import numpy as np
 from ftjlab.errors import BadInput
 
 from .nls import CellLaw, OperatingPoints, choose_points, fit_cell, fit_group_alpha
-from .refine import DriftTracker, RefineReport, _level_mle, refine_cells
+from .refine import DriftTracker, RefineReport, level_mle, refine_cells
 
 SATURATE_V = 4.0
 SATURATE_WIDTH_S = 1e-5
@@ -158,7 +158,7 @@ def _anchor(law: CellLaw, p: np.ndarray, target_p: float, window_v: float) -> Ce
     near = np.abs(p[:, 3] - centre) <= window_v
     if not near.any():
         return law
-    delta, info = _level_mle(law, p[near, 3], p[near, 4], p[near, 5], p[near, 6])
+    delta, info = level_mle(law, p[near, 3], p[near, 4], p[near, 5], p[near, 6])
     if not (math.isfinite(delta) and info > 0):
         return law
     coef = law.coef.copy()

@@ -71,7 +71,7 @@ class RefineReport:
         return f"refined p = {self.target_p:g}: " + "; ".join(parts)
 
 
-def _level_mle(law: CellLaw, volts: np.ndarray, width_s: float | np.ndarray, n: np.ndarray,
+def level_mle(law: CellLaw, volts: np.ndarray, width_s: float | np.ndarray, n: np.ndarray,
                k: np.ndarray) -> tuple[float, float]:
     """The shift of the law's cloglog level that maximises the binomial likelihood of counts
     ``(n, k)`` at ``volts`` and ``width_s`` (slope fixed), and its Fisher information."""
@@ -503,7 +503,7 @@ class DriftTracker:
             law = laws[j]
             if not (math.isfinite(v) and law.ok):
                 continue
-            delta, info = _level_mle(law, np.array([v]), t, n[j:j + 1].astype(float),
+            delta, info = level_mle(law, np.array([v]), t, n[j:j + 1].astype(float),
                                      k[j:j + 1].astype(float))
             x = np.array([1.0, math.log(t), v ** -law.alpha])
             var = float(x @ law.cov @ x)
