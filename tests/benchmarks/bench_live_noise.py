@@ -22,7 +22,7 @@ import numpy as np
 from ftjlab.benchmarks import BenchResult
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "switching"))
-from switching_physics import Cells
+from switching_physics import Cells, with_mirror
 
 SEED = 2026
 FOUR_CHANNELS = str(Path(__file__).resolve().parents[2] / "data" / "benches" / "sim-4ch.toml")
@@ -55,9 +55,7 @@ def _calibration(bench: str | None, n_cells: int):
     table = cells.calibration_table(+1, local_repeats=1300)
     flat = table[:, 1].astype(int)
     table[:, 0], table[:, 1] = flat // cols, flat % cols
-    mirrored = table.copy()  # the default device has no imprint: RESET mirrors SET
-    mirrored[:, 2] = -1
-    cal = calibration_from_trials(np.concatenate([table, mirrored]))
+    cal = calibration_from_trials(with_mirror(table))
     _CACHE["cal"] = (key, cal)
     return cal, n_cells
 

@@ -26,7 +26,7 @@ import numpy as np
 from ftjlab.benchmarks import BenchResult
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "switching"))
-from switching_physics import Cells
+from switching_physics import Cells, with_mirror
 from test_switching_operating_points import (
     P_LARGE,
     P_SMALL,
@@ -54,11 +54,9 @@ def _bench_calibration():
                           index=np.arange(CELLS))
         table = cells.calibration_table(+1, local_repeats=1300,
                                         anchors=(0.5, 0.52))
-        mirrored = table.copy()
-        mirrored[:, 2] = -1
         spec = PROCEDURES["switching-noise"]().streams()["trials"]
         writer = RunWriter.create(folder, "switching-noise", {}, {}, {"trials": spec})
-        writer.append("trials", np.concatenate([table, mirrored]))
+        writer.append("trials", with_mirror(table))
         writer.finish("completed")
         _CACHE.update(cal=str(writer.path), cells=cells, folder=folder)
     return _CACHE["cal"], _CACHE["cells"], _CACHE["folder"]

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-from switching_physics import ANCHORS, Cells
+from switching_physics import ANCHORS, Cells, with_mirror
 
 from ftjlab.switching.engine import Calibration, calibration_from_trials
 
@@ -15,6 +14,4 @@ def calibrated() -> tuple[Cells, Calibration]:
     RESET, which the device model makes symmetric) with the bench's trial design."""
     cells = Cells(16, seed=7)
     table = cells.calibration_table(+1, local_repeats=1300, anchors=ANCHORS)
-    mirrored = table.copy()
-    mirrored[:, 2] = -1
-    return cells, calibration_from_trials(np.concatenate([table, mirrored]))
+    return cells, calibration_from_trials(with_mirror(table))

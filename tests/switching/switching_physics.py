@@ -63,10 +63,16 @@ class Cells:
         return np.array(rows, dtype=np.float64)
 
 
-def _laws(fit, rows, n, polarity, target_p):
-    table = np.array(rows, dtype=np.float64)
-    # the other polarity is not measured here: mirror the table so the fit has both
+def with_mirror(table: np.ndarray, polarity: int = 1) -> np.ndarray:
+    """A trial table of ``polarity`` with its copy for the other polarity appended: the
+    device model without imprint switches the same either way (RESET's law is SET's)."""
     mirrored = table.copy()
     mirrored[:, 2] = -polarity
-    cal = fit(np.concatenate([table, mirrored]), [(0, j) for j in range(n)], target_p)
+    return np.concatenate([table, mirrored])
+
+
+def _laws(fit, rows, n, polarity, target_p):
+    # the other polarity is not measured here: mirror the table so the fit has both
+    table = with_mirror(np.array(rows, dtype=np.float64), polarity)
+    cal = fit(table, [(0, j) for j in range(n)], target_p)
     return cal.laws[polarity]

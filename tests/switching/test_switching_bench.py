@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 from ftjlab.procedures import PROCEDURES, build
-from switching_physics import Cells
+from switching_physics import Cells, with_mirror
 
 from ftjlab.cli import main
 from ftjlab.runner import run_procedure
@@ -46,9 +46,7 @@ def test_chain_through_the_instruments_flips_at_the_target_rate(tmp_path):
         cols = session.sim.array.cols
         cells = Cells(8, seed=1, domains=domains, index=np.arange(8) + 0 * cols)
         table = cells.calibration_table(+1, local_repeats=1300)
-        mirrored = table.copy()
-        mirrored[:, 2] = -1  # the default device has no imprint: RESET mirrors SET
-        cal = _calibration_file(tmp_path / "cal", np.concatenate([table, mirrored]))
+        cal = _calibration_file(tmp_path / "cal", with_mirror(table))
         procedure = build(PROCEDURES["switching-noise"],
                           {"calibration": cal, "steps": "126", "check_every": "63",
                            "p_tolerance": "0.03"})
@@ -151,9 +149,7 @@ def test_a_cell_excluded_mid_chain_takes_its_whole_unit_out(tmp_path):
         table = np.concatenate(tables)
         bad = (table[:, 0] == 0) & (table[:, 1] == 5)
         table[bad, 3] += 1.0
-        mirrored = table.copy()
-        mirrored[:, 2] = -1
-        cal = _calibration_file(tmp_path / "cal", np.concatenate([table, mirrored]))
+        cal = _calibration_file(tmp_path / "cal", with_mirror(table))
         procedure = build(PROCEDURES["switching-noise"], {
             "calibration": cal, "rows": "2", "cells": "8", "k": "4", "steps": "80",
             "check_every": "40", "p_tolerance": "0.2"})

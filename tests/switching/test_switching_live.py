@@ -12,7 +12,7 @@ import pytest
 from ftjlab.procedures import PROCEDURES
 from ftjlab.simulators.array import FTJArray
 from ftjlab.simulators.bench import Bench
-from switching_physics import Cells
+from switching_physics import Cells, with_mirror
 
 from ftjlab.cli import main
 from ftjlab.controller import ArrayController
@@ -33,10 +33,7 @@ def table() -> np.ndarray:
     with BenchSession.open(seed=SEED) as session:
         domains = session.sim.array.domains
     cells = Cells(N_CELLS, seed=1, domains=domains, index=np.arange(N_CELLS))
-    t = cells.calibration_table(+1, local_repeats=1300)
-    mirrored = t.copy()
-    mirrored[:, 2] = -1
-    return np.concatenate([t, mirrored])
+    return with_mirror(cells.calibration_table(+1, local_repeats=1300))
 
 
 def _watch_pulses(monkeypatch) -> list[tuple[np.ndarray, np.ndarray, float, float]]:

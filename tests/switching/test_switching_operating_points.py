@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from switching_physics import WIDTHS_S, Cells
+from switching_physics import WIDTHS_S, Cells, with_mirror
 
 from ftjlab.switching.engine import Calibration, calibration_from_trials
 from ftjlab.switching.nls import fit_group_alpha, schedule_p
@@ -133,10 +133,8 @@ def device_calibration(c: Cells, anchors: tuple[float, ...] = (0.5, P_SMALL, P_L
                         np.full(flips.shape, 8), flips)
 
     def fit(target_p: float) -> Calibration:
-        table = np.array(rows, dtype=np.float64)
-        mirrored = table.copy()
-        mirrored[:, 2] = -1
-        return calibration_from_trials(np.concatenate([table, mirrored]), target_p=target_p,
+        return calibration_from_trials(with_mirror(np.array(rows, dtype=np.float64)),
+                                       target_p=target_p,
                                        alpha={1: a, -1: a})
 
     for anchor in anchors:
