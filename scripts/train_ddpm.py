@@ -15,7 +15,8 @@ The shipped weights came from five stages, each started from the one before with
 (commands and settings in ``data/models/ddpm_mnist.md``; every stage's settings in the file's
 ``meta``). ``--checkpoint-every N`` writes the EMA weights every N epochs next to ``--out``
 (``<stem>_eNNN.npz``). Deterministic given ``--seed`` (one CPU thread, deterministic
-algorithms).
+algorithms). ``--attach-guide EARLIER --guidance W`` then stores an earlier, weaker stage in
+the file as the sampler's autoguidance network (see ``ftjlab.switching.ddpm``).
 """
 
 from __future__ import annotations
@@ -212,6 +213,34 @@ def add_reference(torch, path: Path, sample_steps: int) -> float:
     return float(np.abs(got - eps).max())
 
 
+def attach_guide(path: Path, guide: Path, weight: float) -> float:
+    """Store the weaker network of ``guide`` (its arrays under ``guide.<name>``, its meta
+    under ``meta["guide"]`` with the file's SHA-256) in the model file ``path``, with the
+    default autoguidance weight ``weight`` (numpy only). Returns the largest |numpy - torch|
+    of the guide on its own stored reference input."""
+    import hashlib
+
+    from ftjlab.switching.ddpm import GUIDE_PREFIX, load_ddpm
+
+    with np.load(path, allow_pickle=False) as f:
+        data = {k: f[k] for k in f.files if not k.startswith(GUIDE_PREFIX)}
+    with np.load(guide, allow_pickle=False) as f:
+        extra = {k: f[k] for k in f.files}
+    if not np.array_equal(extra.pop("betas"), data["betas"]):
+        raise SystemExit(f"--attach-guide {guide}: trained on another beta schedule")
+    meta, guide_meta = json.loads(str(data["meta"])), json.loads(str(extra.pop("meta")))
+    guide_meta.pop("guide", None)
+    guide_meta["sha256"] = hashlib.sha256(guide.read_bytes()).hexdigest()
+    meta.update(guide=guide_meta, guidance=weight)
+    data.update({GUIDE_PREFIX + k: v for k, v in extra.items()},
+                meta=np.array(json.dumps(meta)))
+    np.savez_compressed(path, **data)
+    model = load_ddpm(path)
+    x, t = extra["check_x"], extra["check_t"]
+    got = np.concatenate([model.guide(x[i:i + 2], int(t[i])) for i in range(0, len(t), 2)])
+    return float(np.abs(got - extra["check_eps"]).max())
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--channels", type=int, nargs=2, default=[32, 64],
@@ -240,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
                     "guidance needs both)")
     ap.add_argument("--guidance", type=float, default=0.0,
                     help="default guidance weight w of the exported model: "
-                    "eps = (1 + w) eps(x, y) - w eps(x)")
+                    "eps = (1 + w) eps(x, y) - w eps_ref (eps_ref: the --attach-guide "
+                    "network, else the label-free branch)")
     ap.add_argument("--attention", action="store_true",
                     help="one self-attention layer at 7 x 7")
     ap.add_argument("--init", help="start from the weights of an exported model (its "
@@ -250,7 +280,15 @@ def main(argv: list[str] | None = None) -> int:
                     "groups scale with it), computing what the initial network computed")
     ap.add_argument("--reference-only", action="store_true",
                     help="only add the torch reference output to an exported --out")
+    ap.add_argument("--attach-guide", metavar="WEIGHTS", type=Path,
+                    help="only store the weaker network of this exported file in --out as "
+                    "its autoguidance guide, with weight --guidance (no torch needed)")
     args = ap.parse_args(argv)
+    if args.attach_guide:
+        err = attach_guide(Path(args.out), args.attach_guide, args.guidance)
+        print(f"{args.out}: guide {args.attach_guide}, w = {args.guidance:g}; "
+              f"numpy vs torch max |diff| {err:.2e}")
+        return 0
     try:
         import torch
     except ImportError:  # pragma: no cover

@@ -44,6 +44,9 @@ def register(sub) -> None:
     p.add_argument("--sample-steps", type=arg_int(lo=1, hi=1000), default=None,
                    help="denoising steps per image for every mode (default: the model's); "
                    "each image consumes 784 noise values per step")
+    p.add_argument("--guidance", metavar="W", type=arg_float(lo=0, hi=20), default=None,
+                   help="guidance weight of the model's guide network (default: the model's; "
+                   "0 samples the network alone, one pass per step); guidance needs no noise")
     p.add_argument("--bench", metavar="PATH", help="bench config for live (default: simulated)")
     p.add_argument("--seed", type=arg_int(lo=0, hi=2**63 - 1), default=2026,
                    help="seed of the software noise, the bank order and the simulated bench")
@@ -70,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
             raise BadInput(f"--sample-steps: at most the model's {model.train_betas.size} "
                            f"training steps, got {args.sample_steps}")
         model.sample_steps = args.sample_steps
+    if args.guidance is not None:
+        if args.guidance and model.guide is None and not model.net.classes:
+            raise BadInput("--guidance: the model has no guide network and is unconditional")
+        model.guidance = args.guidance
     if "bank" in modes:
         values, bank_info = load_bank(args.bank)
         check_bank_size(values.size, model.noise_per_image() * args.samples, args.max_reuse)

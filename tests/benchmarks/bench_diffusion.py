@@ -109,8 +109,10 @@ def bench_ddpm(quick: bool) -> list[BenchResult]:
         # puts real digits at 3.6 x the halves' FCD, and one seed moves it by +-7 %
         return None if quick else value
 
-    guide = (f", class-conditional, guidance w = {model.guidance:g} "
-             f"({2 if model.guidance else 1} network passes per step)" if model.net.classes else "")
+    kind = ("autoguidance" if model.guide is not None else
+            "class-conditional" if model.net.classes else "")
+    guide = (f", {kind} w = {model.guidance:g} ({model.passes_per_step} network passes per "
+             f"step)" if kind else "")
     return [
         BenchResult("switching.ddpm_images_per_s", rate, 1.0, "images/s", None,
                     higher_is_better=True,
