@@ -190,7 +190,7 @@ def add_reference(torch, path: Path, sample_steps: int) -> float:
     on a fixed input (``check_x`` (6, 28, 28) at steps ``check_t``, output ``check_eps``) in
     the file, so numpy inference can be checked against torch without torch; the sampling
     step count goes into the file's ``meta``. Returns the largest |numpy - torch|."""
-    from ftjlab.switching.ddpm import load_ddpm
+    from ftjlab.switching.ddpm import load_ddpm, reference_error
 
     net, data, meta = load_exported(torch, path)
     rng = np.random.default_rng(0)
@@ -207,10 +207,7 @@ def add_reference(torch, path: Path, sample_steps: int) -> float:
     if y is not None:
         data["check_y"] = y
     np.savez_compressed(path, **data)
-    model = load_ddpm(path)
-    got = np.concatenate([model.eps(x[i:i + 2], int(t[i]), None if y is None else y[i:i + 2])
-                          for i in range(0, 6, 2)])
-    return float(np.abs(got - eps).max())
+    return reference_error(load_ddpm(path).net, data)
 
 
 def attach_guide(path: Path, guide: Path, weight: float) -> float:
@@ -220,7 +217,7 @@ def attach_guide(path: Path, guide: Path, weight: float) -> float:
     of the guide on its own stored reference input."""
     import hashlib
 
-    from ftjlab.switching.ddpm import GUIDE_PREFIX, load_ddpm
+    from ftjlab.switching.ddpm import GUIDE_PREFIX, load_ddpm, reference_error
 
     with np.load(path, allow_pickle=False) as f:
         data = {k: f[k] for k in f.files if not k.startswith(GUIDE_PREFIX)}
@@ -235,10 +232,7 @@ def attach_guide(path: Path, guide: Path, weight: float) -> float:
     data.update({GUIDE_PREFIX + k: v for k, v in extra.items()},
                 meta=np.array(json.dumps(meta)))
     np.savez_compressed(path, **data)
-    model = load_ddpm(path)
-    x, t = extra["check_x"], extra["check_t"]
-    got = np.concatenate([model.guide(x[i:i + 2], int(t[i])) for i in range(0, len(t), 2)])
-    return float(np.abs(got - extra["check_eps"]).max())
+    return reference_error(load_ddpm(path).guide, extra)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -257,8 +257,8 @@ def load_ddpm(path: str | Path | None = None) -> DDPM:
                 data = {k: f[k] for k in f.files}
         meta = json.loads(str(data.pop("meta")))
         betas = data.pop("betas").astype(np.float64)
-        prefix = GUIDE_PREFIX
-        guide_w = {k[len(prefix):]: data.pop(k) for k in list(data) if k.startswith(prefix)}
+        guide_w = {k[len(GUIDE_PREFIX):]: data.pop(k) for k in list(data)
+                   if k.startswith(GUIDE_PREFIX)}
         net = _unet(data, meta)
         guide = None
         if "guide" in meta:
@@ -275,6 +275,17 @@ def _unet(weights: dict[str, np.ndarray], meta: dict) -> UNet:
     """The numpy U-Net of one network's weights and architecture meta."""
     return UNet(weights, int(meta["groups"]), int(meta["emb"]), int(meta.get("classes", 0)),
                 bool(meta.get("attention", False)))
+
+
+def reference_error(net: UNet, arrays: dict[str, np.ndarray], prefix: str = "") -> float:
+    """Largest |numpy - torch| of ``net`` on the torch reference stored with its weights
+    (``<prefix>check_x``, ``check_t`` in pairs of equal steps, ``check_eps``, ``check_y`` for a
+    conditional network)."""
+    x, t, want = (arrays[prefix + k] for k in ("check_x", "check_t", "check_eps"))
+    y = arrays.get(prefix + "check_y")
+    got = np.concatenate([net(x[i:i + 2], int(t[i]), None if y is None else y[i:i + 2])
+                          for i in range(0, len(t), 2)])
+    return float(np.abs(got - want).max())
 
 
 def software_noise(seed: int) -> Noise:
